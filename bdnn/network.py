@@ -1,0 +1,245 @@
+"""The binarized network and its exact integer forward pass (DESIGN §2).
+
+This module is the reference every backend (ONNX, C, firmware) is compared against. All
+arithmetic is exact int64; the only floating point is the input quantizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import BDNNError
+from .quantizer import Quantizer
+
+ACTIVATIONS = ("heaviside", "sign")
+OUTPUTS = ("argmax", "single")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A dense integer layer ``a = W @ h + b`` with weights in ``[-weight_bound, weight_bound]``."""
+
+    weights: np.ndarray  # int64 [n_out, n_in]
+    bias: np.ndarray  # int64 [n_out]
+    weight_bound: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights", np.asarray(self.weights, dtype=np.int64))
+        object.__setattr__(self, "bias", np.asarray(self.bias, dtype=np.int64).reshape(-1))
+        if self.weights.ndim != 2:
+            raise BDNNError("layer weights must be a 2-D matrix [n_out][n_in]")
+        if self.bias.shape[0] != self.weights.shape[0]:
+            raise BDNNError(
+                f"layer has {self.weights.shape[0]} weight rows but {self.bias.shape[0]} biases"
+            )
+        if int(self.weight_bound) < 1:
+            raise BDNNError(f"weight bound must be >= 1, got {self.weight_bound}")
+        if self.weights.size and int(np.abs(self.weights).max()) > int(self.weight_bound):
+            raise BDNNError(
+                f"a weight of {int(np.abs(self.weights).max())} exceeds the layer's weight bound "
+                f"{self.weight_bound}"
+            )
+
+    @property
+    def n_in(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def n_out(self) -> int:
+        return int(self.weights.shape[0])
+
+
+@dataclass
+class ForwardResult:
+    """Everything a backend must reproduce: class, integer scores and every hidden bit-vector."""
+
+    classes: np.ndarray  # int64 [N], index into Network.classes
+    scores: np.ndarray  # int64 [N, n_output_units]
+    hidden: list[np.ndarray]  # one uint8 {0,1} array [N, width] per hidden layer
+    preactivations: list[np.ndarray] = field(default_factory=list)  # int64, per layer
+
+
+@dataclass
+class Network:
+    """A binarized deep neural network: quantizer, hidden layers, output layer, conventions."""
+
+    quantizer: Quantizer
+    layers: list[Layer]  # hidden layers followed by the output layer
+    classes: list = field(default_factory=lambda: [0, 1])
+    activation: str = "heaviside"
+    output: str = "argmax"
+    training: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- structure -------------------------------------------------------------------------
+    @property
+    def n_inputs(self) -> int:
+        return self.quantizer.n_inputs
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def hidden_layers(self) -> list[Layer]:
+        return self.layers[:-1]
+
+    @property
+    def output_layer(self) -> Layer:
+        return self.layers[-1]
+
+    @property
+    def hidden_widths(self) -> tuple[int, ...]:
+        return tuple(layer.n_out for layer in self.hidden_layers)
+
+    def input_range(self, index: int) -> tuple[int, int]:
+        """The value range of the inputs of layer ``index`` (quantized levels or hidden bits)."""
+        if index == 0:
+            return 0, self.quantizer.levels
+        return (-1, 1) if self.activation == "sign" else (0, 1)
+
+    def bias_bound(self, index: int) -> int:
+        """Largest useful |bias| of layer ``index``: beyond it the unit is constant (DESIGN §2)."""
+        layer = self.layers[index]
+        lo, hi = self.input_range(index)
+        return int(layer.weight_bound) * layer.n_in * max(abs(lo), abs(hi)) + 1
+
+    def preactivation_bound(self, index: int) -> int:
+        """A bound on |W h + b| of layer ``index`` over every possible input (not only data)."""
+        return 2 * self.bias_bound(index)
+
+    def validate(self) -> None:
+        """Raise ``BDNNError`` on any inconsistency in shapes, bounds or conventions."""
+        if self.activation not in ACTIVATIONS:
+            raise BDNNError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {self.activation!r}")
+        if self.output not in OUTPUTS:
+            raise BDNNError(f"output must be one of {', '.join(OUTPUTS)}, not {self.output!r}")
+        if len(self.layers) < 2:
+            raise BDNNError("a network needs at least one hidden layer and an output layer")
+        if self.n_classes < 2:
+            raise BDNNError(f"a network needs at least 2 classes, got {self.n_classes}")
+        if len({str(c) for c in self.classes}) != self.n_classes:
+            raise BDNNError("class labels must be distinct")
+        n_in = self.n_inputs
+        for i, layer in enumerate(self.layers):
+            if layer.n_in != n_in:
+                raise BDNNError(f"layer {i} takes {layer.n_in} inputs but receives {n_in}")
+            if layer.n_out < 1:
+                raise BDNNError(f"layer {i} has no units")
+            bound = self.bias_bound(i)
+            if layer.bias.size and int(np.abs(layer.bias).max()) > bound:
+                raise BDNNError(f"layer {i} has a bias beyond its bound {bound}")
+            n_in = layer.n_out
+        expected = 1 if self.output == "single" else self.n_classes
+        if self.output == "single" and self.n_classes != 2:
+            raise BDNNError("a single output unit needs exactly 2 classes")
+        if self.output_layer.n_out != expected:
+            raise BDNNError(
+                f"output layer has {self.output_layer.n_out} units, expected {expected} "
+                f"for {self.n_classes} classes with output {self.output!r}"
+            )
+
+    # -- inference -------------------------------------------------------------------------
+    def forward_q(self, Q: np.ndarray) -> ForwardResult:
+        """Exact forward pass on quantized inputs ``Q`` [N, n_inputs] (integers in 0..L)."""
+        Q = np.asarray(Q)
+        if Q.ndim == 1:
+            Q = Q.reshape(1, -1)
+        if Q.ndim != 2 or Q.shape[1] != self.n_inputs:
+            raise BDNNError(f"data has {Q.shape[-1]} features, the model expects {self.n_inputs}")
+        if Q.size and (Q.min() < 0 or Q.max() > self.quantizer.levels):
+            raise BDNNError(f"quantized inputs must lie in 0..{self.quantizer.levels}")
+        h = Q.astype(np.int64)
+        hidden: list[np.ndarray] = []
+        pre: list[np.ndarray] = []
+        for i, layer in enumerate(self.layers):
+            x = h if i == 0 or self.activation == "heaviside" else 2 * h - 1
+            a = x @ layer.weights.T + layer.bias
+            pre.append(a)
+            if i < len(self.layers) - 1:
+                h = (a >= 0).astype(np.int64)
+                hidden.append(h.astype(np.uint8))
+        scores = pre[-1]
+        if self.output == "single":
+            classes = (scores[:, 0] >= 0).astype(np.int64)
+        else:
+            classes = np.argmax(scores, axis=1).astype(np.int64)  # lowest index wins ties
+        return ForwardResult(classes, scores, hidden, pre)
+
+    def forward(self, X: np.ndarray) -> ForwardResult:
+        """Forward pass on raw float features (quantized first)."""
+        return self.forward_q(self.quantizer.quantize(X))
+
+    def predict_q(self, Q: np.ndarray) -> np.ndarray:
+        return self.forward_q(Q).classes
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Class indices (into ``classes``) for raw float features."""
+        return self.forward(X).classes
+
+    # -- statistics ------------------------------------------------------------------------
+    def n_weights(self) -> int:
+        return int(sum(layer.weights.size for layer in self.layers))
+
+    def n_nonzero_weights(self) -> int:
+        return int(sum(np.count_nonzero(layer.weights) for layer in self.layers))
+
+
+def errors_of(net: Network, Q: np.ndarray, y: np.ndarray) -> int:
+    """Number of misclassified rows (y are class indices)."""
+    return int(np.sum(net.predict_q(Q) != np.asarray(y)))
+
+
+def hamming_loss_of(net: Network, Q: np.ndarray, y: np.ndarray) -> int:
+    """The paper's Hamming loss: output bits ``s >= 0`` against the one-hot label."""
+    scores = net.forward_q(Q).scores
+    bits = (scores >= 0).astype(np.int64)
+    onehot = np.zeros_like(bits)
+    if net.output == "single":
+        onehot[:, 0] = np.asarray(y) == 1
+    else:
+        onehot[np.arange(len(y)), np.asarray(y)] = 1
+    return int(np.sum(bits != onehot))
+
+
+def random_network(
+    rng: np.random.Generator,
+    n_inputs: int,
+    hidden: Sequence[int],
+    n_classes: int,
+    weight_bound: int | Sequence[int] = 1,
+    activation: str = "heaviside",
+    output: str = "argmax",
+    bits: int = 4,
+) -> Network:
+    """A network with uniformly random weights and biases within their bounds (for tests)."""
+    widths = [n_inputs, *hidden, 1 if output == "single" else n_classes]
+    bounds = (
+        [int(weight_bound)] * (len(widths) - 1)
+        if np.isscalar(weight_bound)
+        else [int(b) for b in weight_bound]
+    )
+    levels = (1 << bits) - 1
+    layers = []
+    for i in range(len(widths) - 1):
+        w = bounds[i]
+        W = rng.integers(-w, w + 1, size=(widths[i + 1], widths[i]))
+        scale = levels if i == 0 else 1
+        # biases around the middle of the pre-activation range, so units fire about half the time
+        centre = -(W.sum(axis=1) * scale) // 2 if (i == 0 or activation == "heaviside") else 0
+        spread = max(1, w * widths[i] * scale // 4)
+        b = centre + rng.integers(-spread, spread + 1, size=widths[i + 1])
+        bmax = w * widths[i] * scale + 1
+        layers.append(Layer(W, np.clip(b, -bmax, bmax), w))
+    return Network(
+        Quantizer.identity(n_inputs, bits),
+        layers,
+        classes=list(range(n_classes)),
+        activation=activation,
+        output=output,
+    )

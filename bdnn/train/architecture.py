@@ -1,0 +1,86 @@
+"""The shape of the network a trainer searches over."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import BDNNError
+from ..network import ACTIVATIONS, OUTPUTS, Network
+
+OBJECTIVES = ("errors", "hamming")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Layer widths, weight bounds and conventions of a BDNN to be trained."""
+
+    n_inputs: int
+    hidden: tuple[int, ...]
+    n_classes: int
+    weight_bounds: tuple[int, ...]  # one per layer, output layer last
+    levels: int  # largest quantized input value L
+    activation: str = "heaviside"
+    output: str = "argmax"
+
+    def __post_init__(self) -> None:
+        if not self.hidden:
+            raise BDNNError("give at least one hidden layer, e.g. --hidden 4")
+        if any(int(w) < 1 for w in self.hidden):
+            raise BDNNError(f"hidden layer widths must be >= 1, got {list(self.hidden)}")
+        if len(self.weight_bounds) != len(self.hidden) + 1:
+            raise BDNNError("give one weight bound per layer (hidden layers and output)")
+        if any(int(w) < 1 for w in self.weight_bounds):
+            raise BDNNError(f"weight bound must be >= 1, got {min(self.weight_bounds)}")
+        if self.activation not in ACTIVATIONS:
+            raise BDNNError(f"activation must be one of {', '.join(ACTIVATIONS)}")
+        if self.output not in OUTPUTS:
+            raise BDNNError(f"output must be one of {', '.join(OUTPUTS)}")
+        if self.output == "single" and self.n_classes != 2:
+            raise BDNNError("a single output unit needs a 2-class problem; use --output argmax")
+        if self.n_classes < 2:
+            raise BDNNError("training needs at least 2 classes")
+
+    @property
+    def widths(self) -> list[int]:
+        """Input width, hidden widths, output width."""
+        return [self.n_inputs, *self.hidden, self.n_outputs]
+
+    @property
+    def n_outputs(self) -> int:
+        return 1 if self.output == "single" else self.n_classes
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.hidden) + 1
+
+    @classmethod
+    def of(cls, net: Network) -> Architecture:
+        """The architecture of an existing network."""
+        return cls(
+            n_inputs=net.n_inputs,
+            hidden=net.hidden_widths,
+            n_classes=net.n_classes,
+            weight_bounds=tuple(int(layer.weight_bound) for layer in net.layers),
+            levels=net.quantizer.levels,
+            activation=net.activation,
+            output=net.output,
+        )
+
+    def check_compatible(self, net: Network) -> None:
+        """Raise unless ``net`` has exactly this shape (for warm starts)."""
+        other = Architecture.of(net)
+        if (other.n_inputs, other.hidden, other.n_outputs, other.activation, other.output) != (
+            self.n_inputs, self.hidden, self.n_outputs, self.activation, self.output
+        ):
+            raise BDNNError(
+                f"warm-start model has shape {other.n_inputs}-{list(other.hidden)}-{other.n_outputs} "
+                f"({other.activation}, {other.output}), the training asks for "
+                f"{self.n_inputs}-{list(self.hidden)}-{self.n_outputs} ({self.activation}, {self.output})"
+            )
+        for i, layer in enumerate(net.layers):
+            wmax = int(abs(layer.weights).max()) if layer.weights.size else 0
+            if wmax > self.weight_bounds[i]:
+                raise BDNNError(
+                    f"warm-start model has weight {wmax} in layer {i}, above the bound "
+                    f"{self.weight_bounds[i]} asked for"
+                )

@@ -1,0 +1,362 @@
+"""The exact mixed-integer model of a BDNN in CP-SAT (DESIGN §4).
+
+Layer 1 reads constant quantized inputs, so its pre-activations are linear in the weights and the
+activation link is a pair of indicator constraints (``h -> a >= 0``, ``not h -> a <= -1``): exact
+for integers, no big-M, no epsilon.
+
+A layer that reads hidden bits is encoded one of two ways:
+
+* **pattern table** (when its input layer has at most ``pattern_limit`` activation patterns):
+  the layer is imposed only on the 2^H fixed input patterns, where it is linear and product-free;
+  each row is tied to its pattern by clauses ("row's pattern is t => row's output is the table's
+  output at t"). This is what lets CP-SAT prove optima (DESIGN §4, pattern decomposition).
+* **products** (wide layers): a per-row integer ``z = w * h`` tied by two enforced equalities.
+
+Every auxiliary variable is fully determined by the weights, so the objective of any solution
+equals the network's true training loss (checked again by the numpy forward pass).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from ..network import Layer, Network
+from ..quantizer import Quantizer
+from .architecture import OBJECTIVES, Architecture
+from .rows import UniqueRows
+
+DEFAULT_PATTERN_LIMIT = 256
+
+
+@dataclass
+class ModelOptions:
+    """Modelling choices (they change the search, never the optimum)."""
+
+    objective: str = "errors"  # or "hamming"
+    pattern_limit: int = DEFAULT_PATTERN_LIMIT
+    symmetry_breaking: bool = False
+    # Robust training: per unique row and input, the quantized box [box_lo, box_hi] on which the
+    # first-layer activation pattern must hold. None = the point itself.
+    box_lo: np.ndarray | None = None
+    box_hi: np.ndarray | None = None
+    # Rows that must share one activation pattern per hidden layer (data-splitting): a group id
+    # per unique row, or None.
+    groups: np.ndarray | None = None
+
+
+@dataclass
+class _LayerVars:
+    W: list[list[cp_model.IntVar]]
+    b: list[cp_model.IntVar]
+    bias_domain: tuple[int, int]
+    encoding: str = "linear"  # first layer: "linear"; later: "table" or "product"
+    table: list[list[cp_model.IntVar]] = field(default_factory=list)  # [pattern][unit]
+    out: list[list[cp_model.IntVar]] = field(default_factory=list)  # per unique row, per unit
+    products: dict = field(default_factory=dict)  # (row, unit, input) -> z = w * h
+
+
+def _patterns(width: int) -> list[tuple[int, ...]]:
+    """All 0/1 vectors of length ``width``; pattern index t has bit j = (t >> j) & 1."""
+    return [tuple((t >> j) & 1 for j in range(width)) for t in range(1 << width)]
+
+
+class BDNNCpModel:
+    """Builds the CP-SAT model for an architecture and training rows; reads solutions back."""
+
+    def __init__(self, arch: Architecture, rows: UniqueRows, options: ModelOptions | None = None):
+        self.arch = arch
+        self.rows = rows
+        self.options = options or ModelOptions()
+        if self.options.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}")
+        self.model = cp_model.CpModel()
+        self.layers: list[_LayerVars] = []
+        self.loss_terms: list[tuple[int, cp_model.IntVar]] = []  # (coef, var) in the loss
+        self.loss_constant = 0
+        self.nonzero: list[cp_model.IntVar] = []
+        self._build()
+
+    # -- construction ----------------------------------------------------------------------
+    def _build(self) -> None:
+        arch = self.arch
+        widths = arch.widths
+        for li in range(arch.n_layers):
+            w = int(arch.weight_bounds[li])
+            n_in, n_out = widths[li], widths[li + 1]
+            lo, hi = self._bias_domain(li)
+            W = [
+                [self.model.NewIntVar(-w, w, f"W{li}_{j}_{i}") for i in range(n_in)]
+                for j in range(n_out)
+            ]
+            b = [self.model.NewIntVar(lo, hi, f"b{li}_{j}") for j in range(n_out)]
+            self.layers.append(_LayerVars(W, b, (lo, hi)))
+        self._first_layer()
+        for li in range(1, arch.n_layers):
+            use_table = (1 << widths[li]) <= self.options.pattern_limit
+            if use_table:
+                self._table_layer(li)
+            else:
+                self._product_layer(li)
+        self._loss()
+        if self.options.symmetry_breaking:
+            for li in range(arch.n_layers - 1):
+                b = self.layers[li].b
+                for j in range(len(b) - 1):
+                    self.model.Add(b[j] <= b[j + 1])
+        if self.options.groups is not None:
+            self._shared_patterns(self.options.groups)
+        self.model.Minimize(
+            sum(c * v for c, v in self.loss_terms) + self.loss_constant
+        )
+
+    def _bias_domain(self, li: int) -> tuple[int, int]:
+        """Tight bias range: beyond it a unit is constant on every row (or every input)."""
+        w = int(self.arch.weight_bounds[li])
+        if li == 0:
+            hi_box = self.rows.Q if self.options.box_hi is None else self.options.box_hi
+            reach = w * int(np.abs(hi_box).sum(axis=1).max(initial=0))
+        else:
+            reach = w * self.arch.widths[li]
+        return -(reach + 1), reach + (1 if li == self.arch.n_layers - 1 else 0)
+
+    def _input_value(self, li: int, bit: int) -> int:
+        """The value a hidden bit contributes as input to layer ``li`` (>= 1)."""
+        return 2 * bit - 1 if self.arch.activation == "sign" else bit
+
+    def _first_layer(self) -> None:
+        m = self.model
+        lv = self.layers[0]
+        Q = self.rows.Q
+        lo_box = Q if self.options.box_lo is None else self.options.box_lo
+        hi_box = Q if self.options.box_hi is None else self.options.box_hi
+        robust = self.options.box_lo is not None
+        n_units = len(lv.b)
+        if robust:
+            # W = P - N with at most one of P, N non-zero, so min over the box is P.lo - N.hi.
+            w = int(self.arch.weight_bounds[0])
+            P = [[m.NewIntVar(0, w, f"P0_{j}_{i}") for i in range(Q.shape[1])] for j in range(n_units)]
+            N = [[m.NewIntVar(0, w, f"N0_{j}_{i}") for i in range(Q.shape[1])] for j in range(n_units)]
+            for j in range(n_units):
+                for i in range(Q.shape[1]):
+                    pos = m.NewBoolVar(f"S0_{j}_{i}")
+                    m.Add(N[j][i] == 0).OnlyEnforceIf(pos)
+                    m.Add(P[j][i] == 0).OnlyEnforceIf(pos.Not())
+                    m.Add(lv.W[j][i] == P[j][i] - N[j][i])
+        out = []
+        for r in range(Q.shape[0]):
+            hr = []
+            for j in range(n_units):
+                h = m.NewBoolVar(f"h0_{r}_{j}")
+                if robust:
+                    a_min = sum(int(lo_box[r, i]) * P[j][i] - int(hi_box[r, i]) * N[j][i]
+                                for i in range(Q.shape[1])) + lv.b[j]
+                    a_max = sum(int(hi_box[r, i]) * P[j][i] - int(lo_box[r, i]) * N[j][i]
+                                for i in range(Q.shape[1])) + lv.b[j]
+                    m.Add(a_min >= 0).OnlyEnforceIf(h)
+                    m.Add(a_max <= -1).OnlyEnforceIf(h.Not())
+                else:
+                    a = sum(int(Q[r, i]) * lv.W[j][i] for i in range(Q.shape[1]) if Q[r, i]) + lv.b[j]
+                    m.Add(a >= 0).OnlyEnforceIf(h)
+                    m.Add(a <= -1).OnlyEnforceIf(h.Not())
+                hr.append(h)
+            out.append(hr)
+        lv.out = out
+
+    def _unit_outputs(self, li: int, scores: list, prefix: str) -> list[cp_model.IntVar]:
+        """Booleans for what layer ``li`` outputs given its score expressions (one per unit).
+
+        Hidden layer: one bit per unit, ``h <-> score >= 0``. Output layer: for "argmax" a one-hot
+        class choice with lowest-index tie breaking (or, for the Hamming objective, one bit per
+        output unit); for "single" one bit (class 1 iff score >= 0).
+        """
+        m = self.model
+        is_output = li == self.arch.n_layers - 1
+        if not is_output or self.arch.output == "single" or self.options.objective == "hamming":
+            bits = []
+            for j, s in enumerate(scores):
+                v = m.NewBoolVar(f"{prefix}_{j}")
+                m.Add(s >= 0).OnlyEnforceIf(v)
+                m.Add(s <= -1).OnlyEnforceIf(v.Not())
+                bits.append(v)
+            return bits
+        choice = [m.NewBoolVar(f"{prefix}_c{k}") for k in range(len(scores))]
+        m.AddExactlyOne(choice)
+        for k, sk in enumerate(scores):
+            for k2, sk2 in enumerate(scores):
+                if k2 != k:
+                    # class k wins: strictly above every lower index, at least every higher one
+                    m.Add(sk - sk2 >= (1 if k2 < k else 0)).OnlyEnforceIf(choice[k])
+        return choice
+
+    def _table_layer(self, li: int) -> None:
+        m = self.model
+        lv = self.layers[li]
+        prev = self.layers[li - 1].out
+        width_in = self.arch.widths[li]
+        pats = _patterns(width_in)
+        lv.encoding = "table"
+        table = []
+        for t, pat in enumerate(pats):
+            scores = [
+                sum(self._input_value(li, pat[i]) * lv.W[j][i] for i in range(width_in)) + lv.b[j]
+                for j in range(len(lv.b))
+            ]
+            table.append(self._unit_outputs(li, scores, f"g{li}_{t}"))
+        lv.table = table
+        is_output = li == self.arch.n_layers - 1
+        out = []
+        for r, hr in enumerate(prev):
+            units = self._row_units_needed(r) if is_output else range(len(table[0]))
+            vr: list = [None] * len(table[0])
+            for u in units:
+                vr[u] = m.NewBoolVar(f"v{li}_{r}_{u}")
+            for t, pat in enumerate(pats):
+                # the row's pattern is t  <=>  all these literals are false
+                not_t = [hr[i].Not() if pat[i] else hr[i] for i in range(width_in)]
+                for u in units:
+                    m.AddBoolOr([*not_t, table[t][u].Not(), vr[u]])
+                    m.AddBoolOr([*not_t, table[t][u], vr[u].Not()])
+            out.append(vr)
+        lv.out = out
+
+    def _product_layer(self, li: int) -> None:
+        m = self.model
+        lv = self.layers[li]
+        prev = self.layers[li - 1].out
+        width_in = self.arch.widths[li]
+        w = int(self.arch.weight_bounds[li])
+        lv.encoding = "product"
+        sign = self.arch.activation == "sign"
+        out = []
+        for r, hr in enumerate(prev):
+            scores = []
+            for j in range(len(lv.b)):
+                terms = []
+                for i in range(width_in):
+                    z = m.NewIntVar(-w, w, f"z{li}_{r}_{j}_{i}")
+                    m.Add(z == lv.W[j][i]).OnlyEnforceIf(hr[i])
+                    m.Add(z == 0).OnlyEnforceIf(hr[i].Not())
+                    lv.products[r, j, i] = z
+                    terms.append(z)
+                if sign:  # W.(2h - 1) = 2 W.h - sum(W)
+                    scores.append(2 * sum(terms) - sum(lv.W[j]) + lv.b[j])
+                else:
+                    scores.append(sum(terms) + lv.b[j])
+            out.append(self._unit_outputs(li, scores, f"v{li}_{r}"))
+        lv.out = out
+
+    def _row_units_needed(self, r: int) -> list[int]:
+        """Output booleans a row's loss depends on (argmax + errors: only its labels' classes)."""
+        if self.arch.output == "argmax" and self.options.objective == "errors":
+            return self.rows.labels_of(r)
+        return list(range(self.arch.n_outputs))
+
+    def _loss(self) -> None:
+        counts = self.rows.counts
+        out = self.layers[-1].out
+        single = self.arch.output == "single"
+        for r, vr in enumerate(out):
+            n_r = int(counts[r].sum())
+            if single:
+                # v = predicted class 1 (also the single output bit for the Hamming loss)
+                v = vr[0]
+                self.loss_terms.append((int(counts[r, 0]) - int(counts[r, 1]), v))
+                self.loss_constant += int(counts[r, 1])
+            elif self.options.objective == "errors":
+                labels = self.rows.labels_of(r)
+                for k in labels:
+                    self.loss_terms.append((-int(counts[r, k]), vr[k]))
+                self.loss_constant += n_r
+                if len(labels) > 1:
+                    self.model.Add(sum(vr[k] for k in labels) <= 1)
+            else:  # Hamming: bit k costs (n_r - n_rk) when on, n_rk when off
+                for k in range(self.arch.n_classes):
+                    nk = int(counts[r, k])
+                    self.loss_terms.append((n_r - 2 * nk, vr[k]))
+                    self.loss_constant += nk
+
+    def _shared_patterns(self, groups: np.ndarray) -> None:
+        """All rows of a group take one activation pattern in every hidden layer."""
+        groups = np.asarray(groups)
+        for li in range(self.arch.n_layers - 1):
+            out = self.layers[li].out
+            for g in np.unique(groups):
+                members = np.flatnonzero(groups == g)
+                first = int(members[0])
+                for r in members[1:]:
+                    for j in range(len(out[first])):
+                        self.model.Add(out[int(r)][j] == out[first][j])
+
+    # -- sparsity --------------------------------------------------------------------------
+    def nonzero_indicators(self) -> list[cp_model.IntVar]:
+        """Booleans ``nz <-> W != 0`` for every weight (created once)."""
+        if not self.nonzero:
+            for li, lv in enumerate(self.layers):
+                for j, row in enumerate(lv.W):
+                    for i, wv in enumerate(row):
+                        nz = self.model.NewBoolVar(f"nz{li}_{j}_{i}")
+                        self.model.Add(wv != 0).OnlyEnforceIf(nz)
+                        self.model.Add(wv == 0).OnlyEnforceIf(nz.Not())
+                        self.nonzero.append(nz)
+        return self.nonzero
+
+    def loss_expression(self) -> cp_model.LinearExpr:
+        return sum(c * v for c, v in self.loss_terms) + self.loss_constant
+
+    # -- solutions -------------------------------------------------------------------------
+    def network_from(self, solver: cp_model.CpSolver, quantizer: Quantizer, classes: list,
+                     training: dict | None = None) -> Network:
+        """Read the weights of the solver's best solution into a ``Network``."""
+        layers = []
+        for li, lv in enumerate(self.layers):
+            W = np.array([[solver.Value(v) for v in row] for row in lv.W], dtype=np.int64)
+            b = np.array([solver.Value(v) for v in lv.b], dtype=np.int64)
+            layers.append(Layer(W, b, int(self.arch.weight_bounds[li])))
+        return Network(quantizer, layers, classes=list(classes), activation=self.arch.activation,
+                       output=self.arch.output, training=dict(training or {}))
+
+    def add_hints(self, net: Network) -> None:
+        """Hint every variable with the values ``net`` implies (a complete, feasible hint)."""
+        m = self.model
+        m.ClearHints()
+        fwd = net.forward_q(self.rows.Q)
+        for li, (lv, layer) in enumerate(zip(self.layers, net.layers)):
+            for j, row in enumerate(lv.W):
+                for i, v in enumerate(row):
+                    m.AddHint(v, int(layer.weights[j, i]))
+            for j, v in enumerate(lv.b):
+                m.AddHint(v, int(np.clip(layer.bias[j], *lv.bias_domain)))
+        # Row-level booleans follow from the forward pass; tables from evaluating each pattern.
+        for li, lv in enumerate(self.layers):
+            is_output = li == len(self.layers) - 1
+            values = self._output_values(net, fwd, li, fwd.preactivations[li]) if is_output \
+                else fwd.hidden[li]
+            for r, vr in enumerate(lv.out):
+                for u, v in enumerate(vr):
+                    if v is not None:
+                        m.AddHint(v, int(values[r][u]))
+            if lv.encoding == "table":
+                pats = np.array(_patterns(self.arch.widths[li]), dtype=np.int64)
+                x = 2 * pats - 1 if self.arch.activation == "sign" else pats
+                a = x @ net.layers[li].weights.T + net.layers[li].bias
+                tvals = self._output_values(net, None, li, a) if is_output else (a >= 0)
+                for t, gt in enumerate(lv.table):
+                    for u, v in enumerate(gt):
+                        m.AddHint(v, int(tvals[t][u]))
+            if lv.encoding == "product":
+                prev = fwd.hidden[li - 1]
+                W = net.layers[li].weights
+                for (r, j, i), z in lv.products.items():
+                    m.AddHint(z, int(W[j, i]) * int(prev[r, i]))
+
+    def _output_values(self, net: Network, fwd, li: int, scores: np.ndarray) -> np.ndarray:
+        """What the output booleans of layer ``li`` are for the given scores."""
+        scores = np.asarray(scores)
+        if self.arch.output == "single" or self.options.objective == "hamming":
+            return (scores >= 0).astype(np.int64)
+        onehot = np.zeros_like(scores)
+        onehot[np.arange(len(scores)), np.argmax(scores, axis=1)] = 1
+        return onehot

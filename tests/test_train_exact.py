@@ -1,0 +1,165 @@
+"""The exact CP-SAT trainer against brute force and the numpy forward pass."""
+
+import numpy as np
+import pytest
+from brute_force import best_errors
+
+from bdnn.errors import BDNNError
+from bdnn.model_file import network_to_dict
+from bdnn.network import errors_of, hamming_loss_of, random_network
+from bdnn.quantizer import Quantizer
+from bdnn.train.cpsat_model import ModelOptions
+from bdnn.train.exact import SolveOptions, train_exact
+
+FAST = SolveOptions(time_limit=30, workers=2, progress=False)
+
+
+def _tiny(seed, n=12, d=2, k=2, levels=3):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, levels + 1, size=(n, d)), rng.integers(0, k, size=n)
+
+
+def _train(Q, y, k, **kw):
+    q = Quantizer.identity(Q.shape[1], 2)
+    kw.setdefault("solve", FAST)
+    return train_exact(Q, y, quantizer=q, classes=list(range(k)), **kw)
+
+
+def test_separable_reaches_zero_and_optimal():
+    rng = np.random.default_rng(0)
+    Q = rng.integers(0, 16, size=(60, 3))
+    while True:  # a random teacher network of the same shape with both labels well present
+        teacher = random_network(rng, 3, (3,), 2, bits=4)
+        y = teacher.predict_q(Q)
+        if 15 <= y.sum() <= 45:
+            break
+    r = train_exact(Q, y, quantizer=Quantizer.identity(3, 4), classes=[0, 1], hidden=(3,),
+                    solve=FAST)
+    assert r.status == "OPTIMAL"
+    assert r.objective == 0 and r.train_errors == 0
+    assert errors_of(r.network, Q, y) == 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("hidden", [1, 2])
+def test_optimum_equals_brute_force(seed, hidden):
+    Q, y = _tiny(seed)
+    expect = best_errors(Q, y, hidden, 2, w=1, levels=3)
+    r = _train(Q, y, 2, hidden=(hidden,))
+    assert r.status == "OPTIMAL"
+    assert r.objective == expect
+    assert errors_of(r.network, Q, y) == expect
+
+
+def test_three_classes_brute_force():
+    Q, y = _tiny(7, n=10, k=3)
+    expect = best_errors(Q, y, 1, 3, w=1, levels=3)
+    r = _train(Q, y, 3, hidden=(1,))
+    assert r.status == "OPTIMAL" and r.objective == expect
+
+
+def test_hamming_objective_brute_force():
+    Q, y = _tiny(4)
+    expect = best_errors(Q, y, 1, 2, w=1, levels=3, objective="hamming")
+    r = _train(Q, y, 2, hidden=(1,), objective="hamming")
+    assert r.status == "OPTIMAL" and r.objective == expect
+    assert hamming_loss_of(r.network, Q, y) == expect
+
+
+@pytest.mark.parametrize("pattern_limit", [1, 256])
+@pytest.mark.parametrize("activation", ["heaviside", "sign"])
+def test_table_and_product_encodings_agree(pattern_limit, activation):
+    # Two hidden layers; pattern_limit=1 forces the per-row product encoding everywhere.
+    Q, y = _tiny(11, n=16, k=3)
+    r = _train(Q, y, 3, hidden=(2, 2), activation=activation,
+               model_options=ModelOptions(pattern_limit=pattern_limit))
+    enc = r.network.training["encodings"]
+    assert enc[1:] == (["product", "product"] if pattern_limit == 1 else ["table", "table"])
+    assert r.status == "OPTIMAL"
+    assert r.objective == errors_of(r.network, Q, y)
+    _train.cache = getattr(_train, "cache", {})
+    _train.cache.setdefault(activation, set()).add(r.objective)
+    assert len(_train.cache[activation]) == 1  # same proven optimum either way
+
+
+def test_single_output_and_symmetry_breaking_keep_the_optimum():
+    Q, y = _tiny(5, n=14)
+    expect = best_errors(Q, y, 2, 2, w=1, levels=3)
+    for opts in (ModelOptions(symmetry_breaking=True), ModelOptions()):
+        r = _train(Q, y, 2, hidden=(2,), model_options=opts)
+        assert r.objective == expect
+    r = _train(Q, y, 2, hidden=(2,), output="single")
+    assert r.status == "OPTIMAL"
+    assert r.network.output == "single"
+    assert r.objective == errors_of(r.network, Q, y)
+    assert r.objective >= expect  # one unit can do no better than two argmax scores here
+
+
+def test_duplicate_rows_with_conflicting_labels():
+    Q = np.array([[1, 1]] * 5 + [[3, 0]] * 4)
+    y = np.array([0, 0, 0, 1, 1, 1, 1, 1, 0])
+    r = _train(Q, y, 2, hidden=(1,))
+    assert r.status == "OPTIMAL" and r.objective == 3  # 2 + 1 unavoidable
+    assert r.network.training["n_unique_rows"] == 2
+
+
+def test_sparsify_keeps_loss_and_never_adds_weights():
+    Q, y = _tiny(8, n=20)
+    plain = _train(Q, y, 2, hidden=(2,))
+    sparse = _train(Q, y, 2, hidden=(2,), sparsify=True)
+    assert sparse.objective == plain.objective == errors_of(sparse.network, Q, y)
+    assert sparse.network.n_nonzero_weights() <= plain.network.n_nonzero_weights()
+    assert [s["stage"] for s in sparse.stages] == ["loss", "sparsify"]
+    assert sparse.stages[1]["status"] == "OPTIMAL"
+    assert sparse.network.n_nonzero_weights() == sparse.stages[1]["objective"]
+
+
+def test_wider_weights_never_worse():
+    Q, y = _tiny(9, n=20, levels=7)
+    q = Quantizer.identity(2, 3)
+    r1 = train_exact(Q, y, quantizer=q, classes=[0, 1], hidden=(2,), weight_bound=1, solve=FAST)
+    r3 = train_exact(Q, y, quantizer=q, classes=[0, 1], hidden=(2,), weight_bound=3, solve=FAST)
+    assert r3.objective <= r1.objective
+    assert int(np.abs(r3.network.layers[0].weights).max()) <= 3
+
+
+def test_deterministic_mode_repeats_exactly():
+    rng = np.random.default_rng(12)
+    Q = rng.integers(0, 16, size=(80, 4))
+    y = (Q[:, 0] + rng.integers(0, 6, size=80) > 10).astype(int)
+    opts = SolveOptions(time_limit=0.5, workers=2, seed=3, deterministic=True, progress=False)
+    docs = []
+    for _ in range(2):
+        r = train_exact(Q, y, quantizer=Quantizer.identity(4, 4), classes=[0, 1], hidden=(3,),
+                        solve=opts)
+        d = network_to_dict(r.network)
+        d["training"].pop("seconds")
+        for s in d["training"]["stages"]:
+            s.pop("seconds")
+        docs.append(d)
+    assert docs[0] == docs[1]
+
+
+def test_warm_start_is_used_and_shape_checked():
+    Q, y = _tiny(13, n=20)
+    first = _train(Q, y, 2, hidden=(2,))
+    again = _train(Q, y, 2, hidden=(2,), warm_start=first.network)
+    assert again.objective == first.objective
+    with pytest.raises(BDNNError, match="warm-start model has shape"):
+        _train(Q, y, 2, hidden=(3,), warm_start=first.network)
+
+
+def test_bad_arguments():
+    Q, y = _tiny(1)
+    with pytest.raises(BDNNError, match="at least one hidden layer"):
+        _train(Q, y, 2, hidden=())
+    with pytest.raises(BDNNError, match="widths must be >= 1"):
+        _train(Q, y, 2, hidden=(0,))
+    with pytest.raises(BDNNError, match="weight bound"):
+        _train(Q, y, 2, hidden=(1,), weight_bound=0)
+    with pytest.raises(BDNNError, match="single class"):
+        _train(Q, np.zeros_like(y), 2, hidden=(1,))
+    with pytest.raises(BDNNError, match="time limit"):
+        SolveOptions(time_limit=0)
+    with pytest.raises(BDNNError, match="workers"):
+        SolveOptions(workers=0)
