@@ -17,7 +17,8 @@ from .train.result import TrainResult
 class BDNNClassifier(ClassifierMixin, BaseEstimator):
     """A binarized neural network trained with CP-SAT.
 
-    Parameters mirror ``bdnn train``. After ``fit``: ``network_`` (the :class:`bdnn.Network`,
+    Parameters mirror ``bdnn train`` (``method``: exact, local-search, split or auto;
+    ``robust_radius`` in raw feature units). After ``fit``: ``network_`` (the :class:`bdnn.Network`,
     ready for export), ``result_`` (status, objective, bound, gap, seconds), ``classes_``,
     ``n_features_in_``.
     """
@@ -38,6 +39,11 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         deterministic: bool = False,
         verbose: bool = False,
         warm_start: Network | None = None,
+        robust_radius: float | None = None,
+        splits: int | None = None,
+        batch_size: int | None = None,
+        paper: bool = False,
+        restarts: int | None = None,
     ) -> None:
         self.hidden = hidden
         self.weight_bound = weight_bound
@@ -53,6 +59,11 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.deterministic = deterministic
         self.verbose = verbose
         self.warm_start = warm_start
+        self.robust_radius = robust_radius
+        self.splits = splits
+        self.batch_size = batch_size
+        self.paper = paper
+        self.restarts = restarts
 
     def fit(self, X, y, X_val=None, y_val=None) -> BDNNClassifier:
         """Train on ``X`` [N, d] (floats) and labels ``y``."""
@@ -79,7 +90,10 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             solve=SolveOptions(time_limit=float(self.time_limit), workers=int(self.workers),
                                seed=int(self.seed), deterministic=bool(self.deterministic),
                                progress=bool(self.verbose)),
-            Q_val=Q_val, y_val=y_val_idx,
+            Q_val=Q_val, y_val=y_val_idx, X_raw=X,
+            robust_radius=None if self.robust_radius is None else float(self.robust_radius),
+            splits=self.splits, batch_size=self.batch_size, paper=bool(self.paper),
+            restarts=self.restarts,
         )
         self.result_ = result
         self.network_ = result.network

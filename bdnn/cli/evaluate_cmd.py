@@ -7,6 +7,7 @@ import numpy as np
 
 from ..errors import BDNNError
 from ..model_file import load_network
+from ..robust import random_attack, worst_case_check
 from .data_options import data_options, read_data
 from .options import emit_json
 
@@ -17,11 +18,25 @@ from .options import emit_json
 @click.option("--part", type=click.Choice(["auto", "all", "train", "val", "test"]), default="auto",
               show_default=True, help="Rows to evaluate; auto = test part if any, else all.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
+@click.option("--attack", type=click.Choice(["random", "worst-case"]), default=None,
+              help="Also measure accuracy under an l-infinity attack of radius --eps.")
+@click.option("--eps", type=float, default=None,
+              help="Attack radius in raw feature units (needed with --attack).")
+@click.option("--attack-seed", type=int, default=0, show_default=True,
+              help="Seed of the random attack's signs.")
+@click.option("--point-time-limit", type=float, default=10.0, show_default=True,
+              help="worst-case: CP-SAT seconds per point (points out of time count as unknown).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result on stdout.")
 @data_options
-def command(model, data, part, seed, as_json, label_column, delimiter, split,
-            test_fraction) -> None:
+def command(model, data, part, seed, attack, eps, attack_seed, point_time_limit, as_json,
+            label_column, delimiter, split, test_fraction) -> None:
     """Evaluate MODEL on DATA (built-in name or CSV file)."""
+    if attack is not None and (eps is None or not np.isfinite(eps) or eps < 0):
+        raise BDNNError("--attack needs --eps, a finite radius >= 0 in raw feature units")
+    if attack is None and eps is not None:
+        raise BDNNError("--eps only applies with --attack random or --attack worst-case")
+    if not point_time_limit > 0:
+        raise BDNNError(f"--point-time-limit must be > 0 seconds, got {point_time_limit}")
     net = load_network(model)
     ds = read_data(data, label_column, delimiter, split, seed, test_fraction,
                    classes=list(net.classes))
@@ -48,12 +63,45 @@ def command(model, data, part, seed, as_json, label_column, delimiter, split,
         "classes": [str(c) for c in net.classes],
         "confusion": confusion.tolist(),
     }
+    if attack is not None:
+        result["attack"] = _attack(net, X, y, attack, float(eps), attack_seed, point_time_limit)
     if as_json:
         emit_json(result)
         return
     click.echo(f"{ds.name} ({part}, {len(y)} rows): accuracy {result['accuracy']:.4f} "
                f"({result['errors']} errors)")
     click.echo(_confusion_table(confusion, result["classes"]))
+    if attack is not None:
+        click.echo(_attack_report(result["attack"]))
+
+
+def _attack(net, X: np.ndarray, y: np.ndarray, attack: str, eps: float, seed: int,
+            point_time_limit: float) -> dict:
+    """Accuracy under attack (random signs, or the exact worst case per point)."""
+    if attack == "random":
+        acc = random_attack(net, X, y, eps, seed=seed)
+        return {"attack": "random", "eps": eps, "seed": seed, "attacked_accuracy": acc}
+    wc = worst_case_check(net, X, y, eps, time_limit=point_time_limit)
+    out = wc.summary()
+    out["attacked_accuracy"] = wc.certified_accuracy
+    first = next(((i, ex) for i, ex in enumerate(wc.counterexamples) if ex is not None), None)
+    if first is not None:
+        i, ex = first
+        out["first_counterexample"] = {
+            "row": int(i), "input": [float(v) for v in ex],
+            "predicted": str(net.classes[int(wc.predicted[i])]),
+            "attacked_prediction": str(net.classes[int(net.predict(ex[None, :])[0])]),
+        }
+    return out
+
+
+def _attack_report(a: dict) -> str:
+    if a["attack"] == "random":
+        return (f"random attack (eps {a['eps']:g}, seed {a['seed']}): accuracy "
+                f"{a['attacked_accuracy']:.4f}")
+    return (f"worst-case attack (eps {a['eps']:g}): certified accuracy "
+            f"{a['certified_accuracy']:.4f}; certified {a['certified']}, flipped {a['flipped']}, "
+            f"unknown {a['unknown']} of {a['n']} points ({a['seconds']:.1f} s)")
 
 
 def _confusion_table(confusion: np.ndarray, names: list[str]) -> str:

@@ -13,6 +13,7 @@ from ..model_file import load_network, save_network
 from ..quantizer import Quantizer
 from ..train.exact import SolveOptions
 from ..train.methods import METHODS, train_network
+from ..train.robust_boxes import check_radius
 from .data_options import data_options, read_data
 from .options import IntList, emit_json
 
@@ -33,6 +34,18 @@ from .options import IntList, emit_json
 @click.option("--objective", type=click.Choice(["errors", "hamming"]), default="errors",
               show_default=True)
 @click.option("--method", type=click.Choice(list(METHODS)), default="exact", show_default=True)
+@click.option("--robust-radius", type=float, default=None,
+              help="Robust training: the first-layer pattern must hold when every feature moves "
+                   "by up to this much (raw feature units).")
+@click.option("--splits", type=int, default=None,
+              help="split: number of subset splits (default 20; 5 with --paper and robust).")
+@click.option("--batch-size", type=int, default=None,
+              help="split: rows per iteration, a random contiguous batch (default: all rows).")
+@click.option("--paper", is_flag=True,
+              help="split: the published settings (25 k-means restarts on raw features, "
+                   "batches of 64, 20 splits, no warm start).")
+@click.option("--restarts", type=int, default=None,
+              help="local-search: number of starts (default: as many as the time limit allows).")
 @click.option("--sparsify", is_flag=True,
               help="Second stage: keep the loss, minimise the number of non-zero weights.")
 @click.option("--time-limit", type=float, default=60.0, show_default=True, help="Seconds.")
@@ -49,7 +62,8 @@ from .options import IntList, emit_json
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @data_options
 def command(data, hidden, weight_bound, activation, output_kind, input_bits, objective, method,
-            sparsify, time_limit, workers, seed, deterministic, warm_start, out_path, as_json,
+            robust_radius, splits, batch_size, paper, restarts, sparsify, time_limit, workers,
+            seed, deterministic, warm_start, out_path, as_json,
             quiet, label_column, delimiter, split, test_fraction) -> None:
     """Train on DATA (a built-in name, see `bdnn datasets`, or a CSV file)."""
     if weight_bound < 1:
@@ -60,6 +74,16 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
         raise BDNNError(f"--workers must be >= 1, got {workers}")
     if not 1 <= input_bits <= 8:
         raise BDNNError(f"--input-bits must be in 1..8, got {input_bits}")
+    if robust_radius is not None:
+        check_radius(robust_radius)
+    if splits is not None and splits < 1:
+        raise BDNNError(f"--splits must be >= 1, got {splits}")
+    if batch_size is not None and batch_size < 1:
+        raise BDNNError(f"--batch-size must be >= 1, got {batch_size}")
+    if restarts is not None and restarts < 1:
+        raise BDNNError(f"--restarts must be >= 1, got {restarts}")
+    if sparsify and method not in ("exact", "auto"):
+        raise BDNNError(f"--sparsify works with --method exact only, not {method}")
     _check_writable(Path(out_path))
     ds = read_data(data, label_column, delimiter, split, seed, test_fraction)
     X, y = ds.train_part()
@@ -78,10 +102,16 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
         solve=SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
                            deterministic=deterministic, progress=not quiet),
         Q_val=quantizer.quantize(Xv) if len(yv) else None, y_val=yv if len(yv) else None,
+        X_raw=X, robust_radius=robust_radius, splits=splits, batch_size=batch_size, paper=paper,
+        restarts=restarts,
     )
     net = result.network
     summary = result.summary()
-    summary.update({"data": ds.name, "method": method, "model": str(out_path)})
+    summary.update({"data": ds.name, "method": net.training.get("method", method),
+                    "model": str(out_path)})
+    for key in ("auto_choice", "robust_radius"):
+        if key in net.training:
+            summary[key] = net.training[key]
     for part in ("val", "test"):
         Xp, yp = ds.part(part)
         if len(yp):

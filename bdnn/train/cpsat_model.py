@@ -19,6 +19,7 @@ equals the network's true training loss (checked again by the numpy forward pass
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -307,7 +308,7 @@ class BDNNCpModel:
         return sum(c * v for c, v in self.loss_terms) + self.loss_constant
 
     # -- solutions -------------------------------------------------------------------------
-    def network_from(self, solver: cp_model.CpSolver, quantizer: Quantizer, classes: list,
+    def network_from(self, solver: Any, quantizer: Quantizer, classes: list,
                      training: dict | None = None) -> Network:
         """Read the weights of the solver's best solution into a ``Network``."""
         layers = []

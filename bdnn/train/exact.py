@@ -17,6 +17,8 @@ from .architecture import Architecture
 from .cpsat_model import DEFAULT_PATTERN_LIMIT, BDNNCpModel, ModelOptions
 from .progress import ProgressPrinter
 from .result import TrainResult, relative_gap
+from .safe_solver import SafeSolver
+from .robust_boxes import apply_robust_radius
 from .rows import unique_rows
 
 
@@ -56,9 +58,12 @@ def data_fingerprint(Q: np.ndarray, y: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
-def make_solver(opts: SolveOptions, time_limit: float) -> cp_model.CpSolver:
-    """A CP-SAT solver configured for ``opts`` with ``time_limit`` seconds."""
-    solver = cp_model.CpSolver()
+def make_solver(opts: SolveOptions, time_limit: float) -> SafeSolver:
+    """A CP-SAT solver configured for ``opts`` with ``time_limit`` seconds.
+
+    It runs each solve in a child process (see ``safe_solver``) and has CpSolver's interface.
+    """
+    solver = SafeSolver()
     p = solver.parameters
     p.num_workers = int(opts.workers)
     p.random_seed = int(opts.seed)
@@ -81,7 +86,7 @@ def loss_of(net: Network, Q: np.ndarray, y: np.ndarray, objective: str) -> int:
 
 
 def solve_model(builder: BDNNCpModel, opts: SolveOptions, time_limit: float, label: str,
-                hint: Network | None = None) -> tuple[cp_model.CpSolver, int, ProgressPrinter]:
+                hint: Network | None = None) -> tuple[SafeSolver, int, ProgressPrinter]:
     """Solve a built model with progress output; returns solver, status and the printer."""
     if hint is not None:
         builder.add_hints(hint)
@@ -109,6 +114,8 @@ def train_exact(
     solve: SolveOptions | None = None,
     model_options: ModelOptions | None = None,
     method: str = "exact",
+    robust_radius: float | None = None,
+    X_raw: np.ndarray | None = None,
 ) -> TrainResult:
     """Train a BDNN on quantized inputs ``Q`` and class indices ``y`` with CP-SAT.
 
@@ -116,6 +123,9 @@ def train_exact(
     weights in ``[-w, w]``; with ``sparsify`` a second stage keeps the loss at the value found and
     minimises the number of non-zero weights. The returned objective is re-checked by the numpy
     forward pass (a mismatch raises ``RuntimeError``: it would be a modelling bug).
+
+    ``robust_radius`` (raw feature units; ``X_raw`` = the raw rows behind ``Q``) asks that every
+    row's first-layer activation pattern hold on its whole quantized box (DESIGN §4).
     """
     t0 = time.monotonic()
     solve = solve or SolveOptions()
@@ -138,6 +148,7 @@ def train_exact(
     options = model_options or ModelOptions()
     options.objective = objective
     rows = unique_rows(Q, y, n_classes)
+    robust_record = apply_robust_radius(options, quantizer, X_raw, Q, rows, robust_radius)
     builder = BDNNCpModel(arch, rows, options)
     record = {
         "method": method,
@@ -153,11 +164,17 @@ def train_exact(
         "hidden": list(arch.hidden),
         "weight_bounds": list(arch.weight_bounds),
         "encodings": [lv.encoding for lv in builder.layers],
+        **robust_record,
     }
 
     solver, status, printer = solve_model(
         builder, solve, solve.time_limit, solve.label, hint=warm_start
     )
+    if status == cp_model.INFEASIBLE and robust_radius is not None:
+        raise BDNNError(
+            f"no network keeps its first-layer pattern on every box of radius {robust_radius:g}; "
+            "try a smaller --robust-radius"
+        )
     if status == cp_model.INFEASIBLE:
         raise BDNNError(
             "no network satisfies the constraints (the model is infeasible); "

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ..errors import BDNNError
 from ..network import Network
 from ..quantizer import Quantizer
+from .data_split import train_split
 from .exact import SolveOptions, train_exact
+from .local_search import train_local_search
 from .result import TrainResult
 
-METHODS = ("exact",)
+METHODS = ("exact", "local-search", "split", "auto")
+# auto: exact while unique rows x hidden units stays below this, data-splitting above it
+AUTO_EXACT_LIMIT = 4000
+
+
+def auto_choice(Q: np.ndarray, hidden: tuple[int, ...]) -> str:
+    """The method ``auto`` picks: exact for small problems, split for large ones."""
+    n_unique = len(np.unique(np.asarray(Q), axis=0))
+    return "exact" if n_unique * int(sum(hidden)) <= AUTO_EXACT_LIMIT else "split"
 
 
 def train_network(
@@ -30,12 +42,38 @@ def train_network(
     solve: SolveOptions | None = None,
     Q_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
+    X_raw: np.ndarray | None = None,
+    robust_radius: float | None = None,
+    splits: int | None = None,
+    batch_size: int | None = None,
+    paper: bool = False,
+    restarts: int | None = None,
 ) -> TrainResult:
-    """Train with ``method`` on quantized inputs ``Q`` and class indices ``y``."""
+    """Train with ``method`` on quantized inputs ``Q`` and class indices ``y``.
+
+    ``X_raw`` are the raw rows behind ``Q`` (needed for ``robust_radius`` with a scaling
+    quantizer); ``splits``/``batch_size``/``paper`` tune ``split``, ``restarts`` ``local-search``.
+    """
     if method not in METHODS:
         raise BDNNError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
-    return train_exact(
-        Q, y, quantizer=quantizer, classes=classes, hidden=hidden, weight_bound=weight_bound,
-        activation=activation, output=output, objective=objective, sparsify=sparsify,
-        warm_start=warm_start, solve=solve,
-    )
+    common = dict(quantizer=quantizer, classes=classes, hidden=hidden, weight_bound=weight_bound,
+                  activation=activation, output=output, objective=objective,
+                  warm_start=warm_start, solve=solve, robust_radius=robust_radius, X_raw=X_raw)
+    chosen = method
+    if method == "auto":
+        chosen = auto_choice(Q, tuple(hidden))
+        if solve is None or solve.progress:
+            print(f"[auto] chose method {chosen}", file=sys.stderr, flush=True)
+    if sparsify and chosen != "exact":
+        raise BDNNError(f"--sparsify works with --method exact only (the method is {chosen})")
+    if chosen == "exact":
+        result = train_exact(Q, y, sparsify=sparsify, **common)
+    elif chosen == "local-search":
+        result = train_local_search(Q, y, restarts=restarts, **common)
+    else:
+        result = train_split(Q, y, Q_val=Q_val, y_val=y_val, splits=splits,
+                             batch_size=batch_size, paper=paper, **common)
+    if method == "auto":
+        result.network.training["auto_choice"] = chosen
+        result.network.training["method"] = "auto"
+    return result

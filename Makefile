@@ -1,0 +1,37 @@
+# bdnn: `make demo` (set up, train a bundled data set, export, verify), `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BDNN := $(VENV)/bin/bdnn
+OUT ?= demo_out
+
+.PHONY: demo test lint toolchains bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	mkdir -p $(OUT)
+	$(BDNN) train iris --hidden 3 --time-limit 60 --seed 0 -o $(OUT)/iris.json
+	$(BDNN) info $(OUT)/iris.json
+	$(BDNN) evaluate $(OUT)/iris.json iris
+	$(BDNN) export $(OUT)/iris.json --c $(OUT)/c --onnx $(OUT)/iris.onnx --name iris
+	$(BDNN) verify $(OUT)/iris.json iris --random 1000
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check bdnn codegen tests benchmarks
+
+toolchains:
+	bash .ci/install-toolchains.sh
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/train_exact.py --out docs/benchmarks-train.md
+
+clean:
+	rm -rf $(VENV) $(OUT) build dist *.egg-info

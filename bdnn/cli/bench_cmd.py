@@ -1,0 +1,65 @@
+"""``bdnn bench``: run MODEL on an emulated microcontroller and measure it.
+
+Instructions per inference on Cortex-M (QEMU instruction trace), CPU cycles per inference on
+AVR (Timer1 under simavr), and flash/RAM measured from a build without output code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import BDNNError
+from ..model_file import load_network
+from .options import emit_json
+
+TARGET_HELP = "cortex-m0, cortex-m3, cortex-m4, cortex-m7 or avr"
+
+
+@click.command("bench")
+@click.argument("model")
+@click.option("--target", required=True, help=f"Microcontroller: {TARGET_HELP}.")
+@click.option("--vectors", "n_vectors", type=click.IntRange(1, 1000), default=8,
+              show_default=True, help="Random inputs to measure (and check) on the target.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--project-dir", type=click.Path(file_okay=False), default=None,
+              help="Build in DIR and keep the firmware project there (make run works in it).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def command(model, target, n_vectors, seed, project_dir, as_json) -> None:
+    """Instructions (Cortex-M) or cycles (AVR) per inference and measured flash/RAM of MODEL.
+
+    The firmware is built with the target's toolchain and run on its emulator; its outputs
+    are checked bit for bit against the numpy reference before anything is reported.
+    """
+    from codegen.targets.measure import bench
+    from codegen.targets.registry import get_target
+
+    get_target(target)  # unknown target: fail before loading anything
+    net = load_network(model)
+    work_dir = None
+    if project_dir:
+        work_dir = Path(project_dir)
+        if not work_dir.parent.is_dir():
+            raise BDNNError(f"--project-dir {work_dir}: directory {work_dir.parent} does not exist")
+    report = bench(net, target, n_vectors=n_vectors, seed=seed, work_dir=work_dir)
+    if as_json:
+        emit_json({"model": str(model), **report})
+        return
+    click.echo(format_bench(report))
+
+
+def format_bench(r: dict) -> str:
+    """The human-readable bench report."""
+    per = r["per_inference"]
+    stack = r["stack_bytes"]
+    lines = [
+        f"target       {r['target']} ({r['board']})",
+        f"{r['unit']:<13}{per['mean']:.1f} per inference (min {per['min']}, max {per['max']}, "
+        f"{r['n_inferences']} inputs)",
+        f"flash        {r['flash_bytes']} bytes of {r['flash_capacity']} "
+        f"(model alone {r['model_flash_bytes']})",
+        f"RAM          {r['ram_bytes']} bytes static + {stack if stack is not None else '?'} bytes "
+        f"stack of {r['ram_capacity']} (model alone {r['model_ram_bytes']} static)",
+    ]
+    return "\n".join(lines)

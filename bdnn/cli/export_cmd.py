@@ -1,0 +1,80 @@
+"""``bdnn export``: a model file to bit-packed C99 (header + source) and/or ONNX."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from ..errors import BDNNError
+from ..model_file import load_network
+
+
+def default_c_name(model_path: str) -> str:
+    """A C name from the model file's name (``iris-3.json`` -> ``iris_3``), else ``model``."""
+    from codegen.names import validate_c_name
+
+    stem = re.sub(r"[^A-Za-z0-9_]", "_", Path(model_path).stem)
+    try:
+        return validate_c_name(stem)
+    except BDNNError:
+        return "model"
+
+
+@click.command("export")
+@click.argument("model")
+@click.option("--c", "c_dir", metavar="DIR", help="Write NAME.h and NAME.c into DIR.")
+@click.option("--onnx", "onnx_path", metavar="FILE.onnx", help="Write the ONNX graph to FILE.")
+@click.option("--name", default=None,
+              help="C identifier prefixing every generated symbol [default: model file name].")
+@click.option("--arduino", "arduino_dir", metavar="DIR",
+              help="Write an Arduino library (library.properties, src/, examples/) into DIR.")
+@click.option("--word-bits", type=int, default=32, show_default=True,
+              help="Bits per packed word in the C code: 8, 16, 32 or 64.")
+@click.option("--onnx-float-input", is_flag=True,
+              help="ONNX input 'x' (float32 features) with the quantizer in the graph, "
+                   "instead of 'xq' (uint8 levels).")
+@click.option("--no-hidden-outputs", is_flag=True,
+              help="Leave the hidden bit-vectors out of the ONNX outputs.")
+def command(model, c_dir, onnx_path, arduino_dir, name, word_bits, onnx_float_input,
+            no_hidden_outputs) -> None:
+    """Export MODEL to C (--c DIR), ONNX (--onnx FILE.onnx) and/or an Arduino library
+    (--arduino DIR); all files or none."""
+    from codegen.bitpack import check_word_bits
+    from codegen.c_export import render_c
+    from codegen.names import validate_c_name
+    from codegen.onnx_export import onnx_bytes
+    from codegen.output import check_output_dir, write_files
+
+    if not c_dir and not onnx_path and not arduino_dir:
+        raise BDNNError("nothing to export: give --c DIR, --onnx FILE.onnx or --arduino DIR")
+    check_word_bits(word_bits)
+    if name is not None:
+        validate_c_name(name)
+    net = load_network(model)
+    files: dict[Path, str | bytes] = {}
+    if c_dir:
+        directory = check_output_dir(c_dir)
+        c_name = name or default_c_name(model)
+        for fname, text in render_c(net, c_name, word_bits).items():
+            files[directory / fname] = text
+    if onnx_path:
+        target = Path(onnx_path)
+        check_output_dir(target.parent if str(target.parent) else ".")
+        if target.is_dir():
+            raise BDNNError(f"--onnx {target} is a directory; give a file name")
+        files[target] = onnx_bytes(net, not no_hidden_outputs, onnx_float_input)
+    if arduino_dir:
+        from codegen.arduino import render_arduino_library
+
+        root = Path(arduino_dir)
+        if root.exists() and not root.is_dir():
+            raise BDNNError(f"--arduino {root} is not a directory")
+        check_output_dir(root.parent if str(root.parent) else ".")
+        library = render_arduino_library(net, name or default_c_name(model), word_bits)
+        for rel in sorted(library):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            files[root / rel] = library[rel]
+    for path in write_files(files):
+        click.echo(f"wrote {path}")

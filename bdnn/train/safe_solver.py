@@ -1,0 +1,136 @@
+"""CP-SAT in a forked child process, so that a solver abort costs a retry, not the whole run.
+
+OR-Tools 9.15 occasionally aborts the process from inside presolve (an uncaught
+``std::out_of_range: absl::btree_map::at``, or-tools issue #5288; nondeterministic, seen here
+on a 60 s solve of uniform-10). A C++ abort cannot be caught in Python, so every solve runs in
+a ``fork()``-ed child that sends the response back through a pipe; when the child dies the solve
+is repeated with the next seed. Progress callbacks run in the child and print to the inherited
+stderr. Where ``fork`` does not exist the solve runs in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+RETRIES = 2
+
+
+class SafeSolver:
+    """A drop-in for the parts of ``cp_model.CpSolver`` the trainers use."""
+
+    def __init__(self, retries: int = RETRIES) -> None:
+        self._solver = cp_model.CpSolver()
+        self.retries = retries
+        self.best_bound_callback = None
+        self.crashes = 0
+        self._values: list[int] = []
+        self._objective = 0.0
+        self._bound = 0.0
+        self._wall = 0.0
+
+    @property
+    def parameters(self):
+        return self._solver.parameters
+
+    # -- solving ---------------------------------------------------------------------------
+    def Solve(self, model: cp_model.CpModel, callback: Any = None) -> int:  # noqa: N802
+        """Solve ``model``; returns the CP-SAT status code."""
+        if not hasattr(os, "fork"):
+            return self._solve_here(model, callback)
+        for attempt in range(self.retries + 1):
+            result = self._solve_forked(model, callback)
+            if result is not None:
+                break
+            self.crashes += 1
+            seed = self._solver.parameters.random_seed + 1
+            self._solver.parameters.random_seed = seed
+            print(f"warning: CP-SAT aborted (known OR-Tools bug); retrying with seed {seed} "
+                  f"({attempt + 1}/{self.retries})", file=sys.stderr, flush=True)
+        else:
+            raise RuntimeError("CP-SAT aborted on every retry; try other --seed or --workers")
+        status, self._values, self._objective, self._bound, self._wall, n_solutions = result
+        if callback is not None and hasattr(callback, "n_solutions"):
+            callback.n_solutions = n_solutions
+        return status
+
+    solve = Solve
+
+    def _solve_here(self, model: cp_model.CpModel, callback: Any) -> int:
+        if self.best_bound_callback is not None:
+            self._solver.best_bound_callback = self.best_bound_callback
+        status = self._solver.Solve(model, callback)
+        self._collect(status)
+        return status
+
+    def _collect(self, status: int) -> tuple:
+        has_solution = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        self._values = list(self._solver.response_proto.solution) if has_solution else []
+        self._objective = self._solver.ObjectiveValue() if has_solution else 0.0
+        self._bound = self._solver.BestObjectiveBound()
+        self._wall = self._solver.WallTime()
+        return (int(status), self._values, self._objective, self._bound, self._wall)
+
+    def _solve_forked(self, model: cp_model.CpModel, callback: Any) -> tuple | None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: solve, send the response, leave without Python clean-up
+            code = 0
+            try:
+                os.close(read_fd)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                status = self._solve_here(model, callback)
+                n = getattr(callback, "n_solutions", 0)
+                payload = pickle.dumps((int(status), self._values, self._objective, self._bound,
+                                        self._wall, n))
+                with os.fdopen(write_fd, "wb") as f:
+                    f.write(payload)
+            except BaseException:  # noqa: BLE001 - report nothing; the parent retries
+                code = 1
+            finally:
+                sys.stderr.flush()
+                os._exit(code)
+        os.close(write_fd)
+        # Ctrl-C reaches the child too (same process group); CP-SAT stops there and returns
+        # the best solution, which the parent must wait for rather than die.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            with os.fdopen(read_fd, "rb") as f:
+                data = f.read()
+            _, wait_status = os.waitpid(pid, 0)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if not data or not os.WIFEXITED(wait_status) or os.WEXITSTATUS(wait_status) != 0:
+            return None
+        return pickle.loads(data)
+
+    # -- the response ----------------------------------------------------------------------
+    def Value(self, var: Any) -> int:  # noqa: N802
+        """Value of an integer variable (or literal) in the best solution."""
+        if isinstance(var, (int,)):
+            return int(var)
+        index = var.Index()
+        if index < 0:  # negated literal
+            return 1 - int(self._values[-index - 1])
+        return int(self._values[index])
+
+    def ObjectiveValue(self) -> float:  # noqa: N802
+        return float(self._objective)
+
+    def BestObjectiveBound(self) -> float:  # noqa: N802
+        return float(self._bound)
+
+    def WallTime(self) -> float:  # noqa: N802
+        return float(self._wall)
+
+    value = Value
+    objective_value = property(ObjectiveValue)
+    best_objective_bound = property(BestObjectiveBound)
+    wall_time = property(WallTime)

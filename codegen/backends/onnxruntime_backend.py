@@ -1,0 +1,34 @@
+"""onnxruntime's CPU provider running the exported ONNX graph."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bdnn.network import ForwardResult, Network
+
+name = "onnxruntime"
+description = "exported ONNX graph on onnxruntime (CPUExecutionProvider)"
+
+
+def available() -> tuple[bool, str]:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False, "onnxruntime is not installed (pip install onnxruntime)"
+    return True, ""
+
+
+def run(net: Network, Q: np.ndarray) -> ForwardResult:
+    import onnxruntime as ort
+
+    from ..onnx_export import onnx_bytes
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(
+        onnx_bytes(net, hidden_outputs=True), options, providers=["CPUExecutionProvider"]
+    )
+    outputs = session.run(None, {"xq": np.ascontiguousarray(Q, dtype=np.uint8)})
+    return ForwardResult(
+        outputs[0].astype(np.int64), outputs[1].astype(np.int64), [h for h in outputs[2:]]
+    )

@@ -1,0 +1,112 @@
+"""Bit-packing of activations and weights (DESIGN §5).
+
+Activations are packed LSB-first into unsigned words of ``word_bits`` bits: element ``i`` goes to
+word ``i // word_bits``, bit ``i % word_bits``; unused tail bits are 0.
+
+Integer weights are stored as two's-complement bit-planes per neuron: with ``P`` planes a weight
+``v`` is ``sum_{p < P-1} 2**p * bit_p - 2**(P-1) * bit_{P-1}``, so for a {0,1} activation vector
+``h`` the dot product is ``sum_p planeweight_p * popcount(h & plane_p)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bdnn.errors import BDNNError
+
+WORD_BITS = (8, 16, 32, 64)
+
+
+def check_word_bits(word_bits: int) -> int:
+    """Return ``word_bits`` if it is a supported word size, else raise ``BDNNError``."""
+    if isinstance(word_bits, bool) or word_bits not in WORD_BITS:
+        sizes = ", ".join(map(str, WORD_BITS))
+        raise BDNNError(f"word size (--word-bits) must be one of {sizes} bits, got {word_bits}")
+    return int(word_bits)
+
+
+def n_words(n_bits: int, word_bits: int) -> int:
+    """Number of words holding ``n_bits`` bits."""
+    return -(-int(n_bits) // int(word_bits))
+
+
+def n_planes(weight_bound: int) -> int:
+    """Planes needed for two's-complement weights in ``[-w, w]``: ``ceil(log2(2w + 1))``."""
+    w = int(weight_bound)
+    if w < 1:
+        raise BDNNError(f"weight bound must be >= 1, got {w}")
+    # smallest P with 2**(P-1) - 1 >= w (the negative end -2**(P-1) then covers -w too)
+    return (2 * w).bit_length()
+
+
+def plane_weights(planes: int) -> list[int]:
+    """The weight of each plane: ``1, 2, 4, ..., -2**(P-1)`` (the top plane is the sign)."""
+    return [1 << p for p in range(planes - 1)] + [-(1 << (planes - 1))]
+
+
+def pack_bits(bits: np.ndarray, word_bits: int) -> np.ndarray:
+    """Pack {0,1} values along the last axis LSB-first into uint64 words of ``word_bits`` bits.
+
+    Returns an array with the last axis replaced by ``n_words(n, word_bits)`` words (stored as
+    uint64 whatever the word size; only the low ``word_bits`` bits are used).
+    """
+    check_word_bits(word_bits)
+    b = np.asarray(bits)
+    if b.size and (b.min() < 0 or b.max() > 1):
+        raise ValueError("pack_bits takes 0/1 values")
+    n = b.shape[-1]
+    nw = n_words(n, word_bits)
+    padded = np.zeros(b.shape[:-1] + (nw * word_bits,), dtype=np.uint64)
+    padded[..., :n] = b
+    padded = padded.reshape(b.shape[:-1] + (nw, word_bits))
+    shifts = np.arange(word_bits, dtype=np.uint64)
+    return np.bitwise_or.reduce(padded << shifts, axis=-1).astype(np.uint64)
+
+
+def unpack_bits(words: np.ndarray, n: int, word_bits: int) -> np.ndarray:
+    """Inverse of :func:`pack_bits`: the first ``n`` bits as uint8 {0,1} values."""
+    w = np.asarray(words, dtype=np.uint64)
+    shifts = np.arange(word_bits, dtype=np.uint64)
+    bits = (w[..., :, None] >> shifts) & np.uint64(1)
+    return bits.reshape(w.shape[:-1] + (-1,))[..., :n].astype(np.uint8)
+
+
+def weight_bit_planes(weights: np.ndarray, weight_bound: int, word_bits: int) -> np.ndarray:
+    """Two's-complement bit-planes of an integer matrix ``[n_out, n_in]``, packed per neuron.
+
+    Returns uint64 words ``[n_out, P, n_words(n_in)]`` with ``P = n_planes(weight_bound)``.
+    """
+    W = np.asarray(weights, dtype=np.int64)
+    P = n_planes(weight_bound)
+    if W.size and int(np.abs(W).max()) > int(weight_bound):
+        raise ValueError("a weight exceeds the weight bound")
+    twos = np.where(W < 0, W + (1 << P), W)  # unsigned P-bit pattern
+    planes = np.stack([(twos >> p) & 1 for p in range(P)], axis=1)  # [n_out, P, n_in]
+    return pack_bits(planes, word_bits)
+
+
+def input_bit_planes(q: np.ndarray, bits: int, word_bits: int) -> np.ndarray:
+    """Bit-planes of quantized inputs ``[N, n_in]`` -> packed words ``[N, bits, n_words(n_in)]``.
+
+    Plane ``b`` holds bit ``b`` of every input; ``q = sum_b 2**b * plane_b``.
+    """
+    Q = np.asarray(q, dtype=np.int64)
+    planes = np.stack([(Q >> b) & 1 for b in range(bits)], axis=-2)
+    return pack_bits(planes, word_bits)
+
+
+def popcount(words: np.ndarray) -> np.ndarray:
+    """Number of set bits of each uint64 word."""
+    w = np.asarray(words, dtype=np.uint64)
+    as_bytes = w[..., None].view(np.uint8)
+    return np.unpackbits(as_bytes, axis=-1).sum(axis=-1).astype(np.int64)
+
+
+def planes_dot(act_words: np.ndarray, planes: np.ndarray) -> np.ndarray:
+    """``sum_p planeweight_p * popcount(act & plane_p)`` for packed {0,1} activations.
+
+    ``act_words`` [N, nw], ``planes`` [n_out, P, nw] -> int64 [N, n_out] (equals ``h @ W.T``).
+    """
+    pw = np.array(plane_weights(planes.shape[1]), dtype=np.int64)
+    counts = popcount(act_words[:, None, None, :] & planes[None, :, :, :]).sum(axis=-1)
+    return counts @ pw

@@ -1,0 +1,183 @@
+"""C99 export: a header and a source file per model, rendered from ``templates/model.*.j2``.
+
+All C text comes from the templates; Python only computes the numbers (from :mod:`codegen.plan`)
+and formats literals. Output is deterministic: identical models give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+import bdnn
+from bdnn.network import Network
+
+from .bitpack import n_words
+from .names import comment_text, validate_c_name
+from .output import check_output_dir, write_files
+from .plan import ModelPlan, plan_model
+from .render import render
+
+WORD_TYPES = {8: "uint8_t", 16: "uint16_t", 32: "uint32_t", 64: "uint64_t"}
+MAX_PROVENANCE_VALUE = 160
+
+
+def word_literal(value: int, word_bits: int) -> str:
+    """A C literal of one packed word, in hex with all digits (64-bit words via UINT64_C)."""
+    digits = f"{int(value):0{word_bits // 4}X}"
+    if word_bits == 64:
+        return f"UINT64_C(0x{digits})"
+    return f"0x{digits}u" if word_bits < 32 else f"0x{digits}ul"
+
+
+def int_literal(value: int, bits: int) -> str:
+    """A C literal of a signed constant that is valid for int16_t / int32_t even on 16-bit int."""
+    v = int(value)
+    if bits == 32 and v == -(2**31):
+        return "(-2147483647l - 1)"
+    return f"{v}l" if bits == 32 else str(v)
+
+
+def float_literal(value: float) -> str:
+    """An exact C float literal (C99 hex float) of a float32 value."""
+    mantissa, exponent = float(np.float32(value)).hex().split("p")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}p{exponent}f"
+
+
+def provenance_lines(training: dict) -> list[tuple[str, str]]:
+    """The training record as sorted ``(key, value)`` lines, nested keys dotted, comment-safe."""
+    lines: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for k in sorted(value, key=str):
+                walk(f"{prefix}.{k}" if prefix else str(k), value[k])
+            return
+        if isinstance(value, float):
+            text = repr(value)
+        elif isinstance(value, (list, tuple)):
+            text = json.dumps(value, sort_keys=True, default=str)
+        else:
+            text = str(value)
+        if len(text) > MAX_PROVENANCE_VALUE:
+            text = text[: MAX_PROVENANCE_VALUE - 3] + "..."
+        lines.append((comment_text(prefix), comment_text(text)))
+
+    walk("", training or {})
+    return lines
+
+
+def size_rows(plan: ModelPlan) -> list[dict]:
+    """Bytes of weights, thresholds (or score offsets) and scratch per layer."""
+    rows = []
+    for layer in plan.layers:
+        rows.append(
+            {
+                "label": "output" if layer.is_output else f"hidden {layer.index}",
+                "weights": plan.weight_bytes(layer),
+                "constants": plan.constant_bytes(layer),
+                "scratch": plan.scratch_words(layer) * plan.word_bytes,
+                "min_weight_bits": layer.n_in * layer.n_out * math.log2(2 * layer.weight_bound + 1),
+            }
+        )
+    return rows
+
+
+def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
+    """Everything the C templates need, as plain data."""
+    name = validate_c_name(name)
+    plan = plan_model(net, word_bits)
+    rows = size_rows(plan)
+    total = {k: sum(r[k] for r in rows) for k in ("weights", "constants", "scratch")}
+    min_bytes = sum(r["min_weight_bits"] for r in rows) / 8
+    layers = []
+    in_offset, hidden_offset = 0, 0
+    for layer in plan.layers:
+        in_words = plan.scratch_words(layer)
+        out_offset = in_offset + in_words
+        layers.append(
+            {
+                "index": layer.index,
+                "title": "output layer" if layer.is_output else f"hidden layer {layer.index}",
+                "input_kind": (
+                    f"quantized inputs ({layer.input_planes} bit-planes)"
+                    if layer.index == 0
+                    else "hidden bits"
+                ),
+                "n_in": layer.n_in,
+                "n_out": layer.n_out,
+                "weight_bound": layer.weight_bound,
+                "is_output": layer.is_output,
+                "sign_input": layer.index > 0 and net.activation == "sign",
+                "n_planes": layer.n_planes,
+                "plane_weights": list(layer.plane_weights),
+                "n_words": layer.n_words,
+                "input_planes": layer.input_planes,
+                "acc_bits": layer.acc_bits,
+                "bound": layer.bound,
+                "score_scale": layer.score_scale,
+                "const_bits": layer.const_bits,
+                "words": [word_literal(v, word_bits) for v in layer.planes.reshape(-1)],
+                "per_line": max(1, min(layer.n_planes * layer.n_words, 96 // (word_bits // 4 + 5))),
+                "constants": [int_literal(v, layer.const_bits) for v in layer.constants],
+                "out_words": n_words(layer.n_out, word_bits),
+                "in_offset": in_offset,
+                "out_offset": out_offset,
+                "hidden_offset": hidden_offset,
+            }
+        )
+        in_offset = out_offset
+        if not layer.is_output:
+            hidden_offset += layer.n_out
+    q = net.quantizer
+    return {
+        "name": name,
+        "NAME": name.upper(),
+        "version": bdnn.__version__,
+        "n_inputs": net.n_inputs,
+        "n_classes": net.n_classes,
+        "n_outputs": net.output_layer.n_out,
+        "hidden_widths": list(net.hidden_widths),
+        "n_hidden_units": int(sum(net.hidden_widths)),
+        "input_bits": int(q.bits),
+        "input_levels": q.levels + 1,
+        "word_bits": word_bits,
+        "word_type": WORD_TYPES[word_bits],
+        "scratch_words": in_offset,
+        "scratch_bytes": plan.scratch_bytes,
+        "activation": net.activation,
+        "output": net.output,
+        "class_labels": [comment_text(c) for c in net.classes],
+        "provenance": provenance_lines(net.training),
+        "size_rows": rows,
+        "size_total": total,
+        "n_weights": net.n_weights(),
+        "min_weight_bytes": min_bytes,
+        "size_ratio": (total["weights"] + total["constants"]) / min_bytes if min_bytes else 0.0,
+        "layers": layers,
+        "quantizer_lo": [float_literal(v) for v in q.lo],
+        "quantizer_scale": [float_literal(v) for v in q.scale],
+    }
+
+
+def render_c(net: Network, name: str, word_bits: int = 32) -> dict[str, str]:
+    """The generated files ``{name}.h`` and ``{name}.c`` as text."""
+    ctx = template_context(net, name, word_bits)
+    return {
+        f"{name}.h": render("model.h.j2", **ctx),
+        f"{name}.c": render("model.c.j2", **ctx),
+    }
+
+
+def export_c(
+    net: Network, directory: str | os.PathLike, name: str, word_bits: int = 32
+) -> list[Path]:
+    """Write ``{name}.h`` and ``{name}.c`` into ``directory`` (all or nothing)."""
+    d = check_output_dir(directory)
+    files = render_c(net, name, word_bits)
+    return write_files({d / fname: text for fname, text in files.items()})

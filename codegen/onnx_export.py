@@ -1,0 +1,172 @@
+"""ONNX export: standard operators only, integer input, exact on onnxruntime's CPU provider.
+
+Graph (DESIGN §5), with the folded thresholds of :mod:`codegen.plan`:
+
+* hidden layer: ``MatMulInteger(uint8 h, int8 W^T) -> int32 -> GreaterOrEqual(threshold) ->
+  Cast(uint8)``; sign activation is folded into the thresholds, so every layer reads {0,1} bits;
+* output layer: ``MatMulInteger -> [Mul(2)] -> Add(offset) -> ArgMax(axis=1, keepdims=0)``
+  (single output unit: ``GreaterOrEqual(0) -> Cast(int64)``).
+
+Traps handled: ``Gemm`` has no integer kernel (not used). ``MatMulInteger`` uint8 x int8 may
+saturate on x86 (``vpmaddubsw`` adds pairs of products into int16) when a pair sum can pass
+32767, and int8 cannot hold weights beyond 127: such layers use ``Cast(int32) -> MatMul``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, checker, helper, numpy_helper
+
+import bdnn
+from bdnn.network import Network
+
+from .output import write_files
+from .plan import plan_model
+
+OPSET = 17  # every operator used exists unchanged since opset 13; 17 is widely supported
+IR_VERSION = 8  # the IR version of opset 17 (onnxruntime >= 1.13 reads it)
+INT16_MAX = 32767
+
+
+def matmul_integer_is_exact(max_input: int, weight_bound: int) -> bool:
+    """True if uint8 x int8 ``MatMulInteger`` cannot saturate: int8 weights, pair sums <= 32767."""
+    return weight_bound <= 127 and max_input <= 255 and 2 * max_input * weight_bound <= INT16_MAX
+
+
+def build_onnx(
+    net: Network, hidden_outputs: bool = True, float_input: bool = False
+) -> onnx.ModelProto:
+    """The ONNX model of ``net``: input ``xq`` (uint8 [N, n_inputs]) or, with ``float_input``,
+    ``x`` (float32) with the quantizer in front; outputs ``class`` (int64 [N]), ``scores``
+    (int32 [N, n_outputs]) and, with ``hidden_outputs``, ``hidden_<i>`` (uint8 [N, width_i]).
+    """
+    plan = plan_model(net, 32)
+    nodes: list[onnx.NodeProto] = []
+    inits: list[TensorProto] = []
+    n_in = net.n_inputs
+
+    def const(name: str, array: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def node(op: str, inputs: list[str], output: str, **attrs: object) -> str:
+        nodes.append(helper.make_node(op, inputs, [output], name=f"{output}_{op}", **attrs))
+        return output
+
+    inputs = []
+    if float_input:
+        inputs.append(helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", n_in]))
+        current = _quantizer_nodes(net, const, node)
+    else:
+        inputs.append(helper.make_tensor_value_info("xq", TensorProto.UINT8, ["N", n_in]))
+        current = "xq"
+
+    outputs = []
+    for layer in plan.layers:
+        i = layer.index
+        W = net.layers[i].weights.T  # [n_in, n_out]
+        max_input = net.quantizer.levels if i == 0 else 1
+        if matmul_integer_is_exact(max_input, layer.weight_bound):
+            acc = node(
+                "MatMulInteger", [current, const(f"W{i}", W.astype(np.int8))], f"acc{i}"
+            )
+        else:
+            wide = node("Cast", [current], f"in{i}_int32", to=TensorProto.INT32)
+            acc = node("MatMul", [wide, const(f"W{i}", W.astype(np.int32))], f"acc{i}")
+        if not layer.is_output:
+            on = node(
+                "GreaterOrEqual",
+                [acc, const(f"threshold{i}", layer.thresholds.astype(np.int32))],
+                f"on{i}",
+            )
+            current = node("Cast", [on], f"hidden_{i}", to=TensorProto.UINT8)
+            if hidden_outputs:
+                outputs.append(
+                    helper.make_tensor_value_info(current, TensorProto.UINT8, ["N", layer.n_out])
+                )
+            continue
+        if layer.score_scale != 1:
+            scale = const("score_scale", np.array(layer.score_scale, np.int32))
+            acc = node("Mul", [acc, scale], "acc_scaled")
+        scores = node("Add", [acc, const(f"offset{i}", layer.offsets.astype(np.int32))], "scores")
+        if net.output == "single":
+            flat = node("Squeeze", [scores, const("axis1", np.array([1], np.int64))], "score0")
+            on = node("GreaterOrEqual", [flat, const("zero", np.array(0, np.int32))], "positive")
+            node("Cast", [on], "class", to=TensorProto.INT64)
+        else:
+            node("ArgMax", [scores], "class", axis=1, keepdims=0, select_last_index=0)
+        outputs[:0] = [
+            helper.make_tensor_value_info("class", TensorProto.INT64, ["N"]),
+            helper.make_tensor_value_info("scores", TensorProto.INT32, ["N", layer.n_out]),
+        ]
+
+    graph = helper.make_graph(nodes, "bdnn", inputs, outputs, initializer=inits)
+    model = helper.make_model(
+        graph,
+        producer_name="bdnn",
+        producer_version=bdnn.__version__,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        doc_string="Binarized deep neural network exported by bdnn; exact integer arithmetic.",
+    )
+    model.ir_version = IR_VERSION
+    helper.set_model_props(model, _metadata(net))
+    checker.check_model(model, full_check=True)
+    return model
+
+
+def _quantizer_nodes(net: Network, const, node) -> str:
+    """q = Cast(Clip(Where(IsNaN(t), 0, t), 0, L)) with t = Floor((x - lo) * scale + 0.5), float32.
+
+    Clip maps +inf to L and -inf to 0; NaN (also from inf * 0) becomes 0, as in bdnn/quantizer.py.
+    """
+    q = net.quantizer
+    d = node("Sub", ["x", const("q_lo", q.lo.astype(np.float32))], "q_shifted")
+    t = node("Mul", [d, const("q_scale", q.scale.astype(np.float32))], "q_scaled")
+    t = node("Add", [t, const("q_half", np.array(0.5, np.float32))], "q_rounded")
+    t = node("Floor", [t], "q_floor")
+    nan = node("IsNaN", [t], "q_isnan")
+    t = node("Where", [nan, const("q_zero", np.array(0.0, np.float32)), t], "q_nonan")
+    top = np.array(float(q.levels), np.float32)
+    t = node("Clip", [t, "q_zero", const("q_top", top)], "q_clipped")
+    return node("Cast", [t], "xq", to=TensorProto.UINT8)
+
+
+def _metadata(net: Network) -> dict[str, str]:
+    q = net.quantizer
+    return {
+        "bdnn_version": bdnn.__version__,
+        "quantizer": json.dumps(
+            {
+                "bits": int(q.bits),
+                "lo": [float(v) for v in q.lo],
+                "scale": [float(v) for v in q.scale],
+            },
+            sort_keys=True,
+        ),
+        "classes": json.dumps([c if isinstance(c, (int, str)) else str(c) for c in net.classes]),
+        "activation": net.activation,
+        "output": net.output,
+        "input_levels": str(q.levels + 1),
+        "training": json.dumps(net.training or {}, sort_keys=True, default=str),
+    }
+
+
+def onnx_bytes(net: Network, hidden_outputs: bool = True, float_input: bool = False) -> bytes:
+    """The serialized model (deterministic for identical networks)."""
+    return build_onnx(net, hidden_outputs, float_input).SerializeToString(deterministic=True)
+
+
+def export_onnx(
+    net: Network,
+    path: str | os.PathLike,
+    hidden_outputs: bool = True,
+    float_input: bool = False,
+) -> Path:
+    """Write the ONNX model to ``path`` (temp file + rename)."""
+    data = onnx_bytes(net, hidden_outputs, float_input)
+    return write_files({Path(path): data})[0]

@@ -1,0 +1,78 @@
+"""Bytes per layer of the exported C tables vs the information-theoretic minimum (``bdnn size``).
+
+The minimum counts the weights only: ``n_weights * log2(2w + 1)`` bits per layer (each weight is
+one of ``2w + 1`` values). The exported tables hold the bit-planes (``ceil(log2(2w + 1))`` bits per
+weight, rows padded to whole words) plus one threshold or score offset per unit.
+"""
+
+from __future__ import annotations
+
+import math
+
+from bdnn.network import Network
+
+from .plan import plan_model
+
+
+def size_report(net: Network, word_bits: int = 32) -> dict:
+    """Per layer and total: weights, thresholds, scratch bytes, minimum bytes and the ratio."""
+    plan = plan_model(net, word_bits)
+    layers = []
+    for layer in plan.layers:
+        min_bits = layer.n_in * layer.n_out * math.log2(2 * layer.weight_bound + 1)
+        weights = plan.weight_bytes(layer)
+        constants = plan.constant_bytes(layer)
+        layers.append(
+            {
+                "layer": "output" if layer.is_output else f"hidden {layer.index}",
+                "shape": [layer.n_out, layer.n_in],
+                "weight_bound": layer.weight_bound,
+                "planes": layer.n_planes,
+                "weight_bytes": weights,
+                "threshold_bytes": constants,
+                "scratch_bytes": plan.scratch_words(layer) * plan.word_bytes,
+                "min_weight_bytes": min_bits / 8,
+                "ratio": (weights + constants) / (min_bits / 8),
+            }
+        )
+    weights = sum(r["weight_bytes"] for r in layers)
+    constants = sum(r["threshold_bytes"] for r in layers)
+    min_bytes = sum(r["min_weight_bytes"] for r in layers)
+    return {
+        "word_bits": word_bits,
+        "layers": layers,
+        "total": {
+            "weight_bytes": weights,
+            "threshold_bytes": constants,
+            "scratch_bytes": plan.scratch_bytes,
+            "min_weight_bytes": min_bytes,
+            "ratio": (weights + constants) / min_bytes,
+            "weights_only_ratio": weights / min_bytes,
+        },
+    }
+
+
+def format_size_table(report: dict) -> str:
+    """A text table of :func:`size_report`."""
+    head = (
+        f"{'layer':<10} {'shape':>9} {'w':>3} {'weights':>8} {'thresh':>7} {'scratch':>8} "
+        f"{'minimum':>8} {'ratio':>6}"
+    )
+    lines = [f"word size {report['word_bits']} bits; bytes per layer", head]
+    for r in report["layers"]:
+        shape = f"{r['shape'][0]}x{r['shape'][1]}"
+        lines.append(
+            f"{r['layer']:<10} {shape:>9} {r['weight_bound']:>3} {r['weight_bytes']:>8} "
+            f"{r['threshold_bytes']:>7} {r['scratch_bytes']:>8} {r['min_weight_bytes']:>8.1f} "
+            f"{r['ratio']:>6.2f}"
+        )
+    t = report["total"]
+    lines.append(
+        f"{'total':<10} {'':>9} {'':>3} {t['weight_bytes']:>8} {t['threshold_bytes']:>7} "
+        f"{t['scratch_bytes']:>8} {t['min_weight_bytes']:>8.1f} {t['ratio']:>6.2f}"
+    )
+    lines.append(
+        "minimum = n_weights x log2(2w+1) bits; ratio = (weights + thresholds) / minimum "
+        f"(weights alone: {t['weights_only_ratio']:.2f})"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,299 @@
+"""Measuring the model on a target: flash and RAM from ``size -A`` of a build without any
+output code or test vectors, stack depth painted on the emulator, and per inference the
+instructions (Cortex-M, QEMU instruction trace) or CPU cycles (AVR, Timer1)."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bdnn.errors import BDNNError
+from bdnn.network import Network
+
+from .build import ModelWriter, Project, clean_dir, make, write_project
+from .output import FirmwareRun, parse_runner_output
+from .registry import Target, get_target
+from .run_qemu import run_qemu
+from .run_simavr import run_simavr
+from .toolchain import require_toolchain
+
+BENCH_VECTORS = 8
+RUN_TIMEOUT_S = 120.0  # generous: a traced QEMU run is ~50x slower than a plain one
+
+
+@dataclass
+class Footprint:
+    """Bytes a model costs on a target."""
+
+    flash_bytes: int  # the whole minimal program (start-up code, model, main)
+    ram_bytes: int  # static RAM of the whole minimal program (.data + .bss)
+    model_flash_bytes: int  # the model object alone: code + constants + .data initialisers
+    model_ram_bytes: int  # the model object's static RAM
+    stack_bytes: int | None  # stack used by one NAME_predict_q call, painted on the emulator
+
+
+def section_sizes(size_tool: str, path: Path) -> dict[str, int]:
+    """``size -A`` of an ELF or object file as ``{section: bytes}``."""
+    proc = subprocess.run([size_tool, "-A", str(path)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BDNNError(f"{size_tool} failed on {path}: {proc.stderr.strip()[:200]}")
+    sizes: dict[str, int] = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].startswith(".") and parts[1].isdigit():
+            sizes[parts[0]] = sizes.get(parts[0], 0) + int(parts[1])
+    return sizes
+
+
+def flash_and_ram(sections: dict[str, int], family: str) -> tuple[int, int]:
+    """(flash, static RAM) bytes of ``sections`` of a linked program or an object file.
+
+    Code and constants live in flash (AVR keeps ``.rodata`` in RAM too unless it is PROGMEM);
+    ``.data`` takes flash for its initial values and RAM; ``.bss`` takes RAM.
+    """
+    flash = ram = 0
+    for name, size in sections.items():
+        if name.startswith((".text", ".progmem", ".isr_vector", ".ARM.exidx", ".vectors")):
+            flash += size
+        elif name.startswith(".rodata"):
+            flash += size
+            if family == "avr":
+                ram += size
+        elif name.startswith(".data"):
+            flash += size
+            ram += size
+        elif name.startswith((".bss", ".noinit")):
+            ram += size
+    return flash, ram
+
+
+def footprint_of(project: Project, stack_bytes: int | None) -> Footprint:
+    """Sizes of the project's ``size.elf`` and of its model object (built by ``make``)."""
+    t = project.target
+    flash, ram = flash_and_ram(section_sizes(t.size_tool, project.path / "size.elf"), t.family)
+    obj = project.path / f"size_{project.name}.o"
+    m_flash, m_ram = flash_and_ram(section_sizes(t.size_tool, obj), t.family)
+    return Footprint(flash, ram, m_flash, m_ram, stack_bytes)
+
+
+def check_fits(target: Target, flash: int, ram: int) -> None:
+    """Refuse (``BDNNError``) a model whose program does not fit the target's flash or RAM."""
+    if flash > target.flash_bytes or ram > target.ram_bytes:
+        raise BDNNError(
+            f"model does not fit target {target.name} ({target.board}): it needs {flash} bytes "
+            f"of flash and {ram} bytes of RAM, the target has {target.flash_bytes} and "
+            f"{target.ram_bytes}; use fewer or narrower hidden layers"
+        )
+
+
+def check_plan_fits(net: Network, target: Target) -> None:
+    """Refuse before compiling when the weights alone exceed flash or the packed activation
+    buffers alone exceed RAM (a compiler may not even accept such arrays: avr-gcc's limit is
+    32 KB per object)."""
+    from ..plan import plan_model
+
+    plan = plan_model(net, target.word_bits)
+    data = sum(plan.weight_bytes(la) + plan.constant_bytes(la) for la in plan.layers)
+    if data > target.flash_bytes or plan.scratch_bytes > target.ram_bytes:
+        raise BDNNError(
+            f"model does not fit target {target.name} ({target.board}): its weights and "
+            f"thresholds take {data} bytes of flash and its activation buffers "
+            f"{plan.scratch_bytes} bytes of RAM, the target has {target.flash_bytes} bytes of "
+            f"flash and {target.ram_bytes} of RAM; use fewer or narrower hidden layers"
+        )
+
+
+def symbol_ranges(nm_tool: str, elf: Path) -> dict[str, tuple[int, int]]:
+    """Function symbols of ``elf`` as ``{name: (start, end)}`` (``nm -S``; Thumb bit cleared)."""
+    proc = subprocess.run([nm_tool, "-S", str(elf)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BDNNError(f"{nm_tool} failed on {elf}: {proc.stderr.strip()[:200]}")
+    ranges: dict[str, tuple[int, int]] = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tTwW":
+            start = int(parts[0], 16) & ~1
+            ranges[parts[3]] = (start, start + int(parts[1], 16))
+    return ranges
+
+
+def _range_of(ranges: dict[str, tuple[int, int]], prefix: str) -> tuple[int, int]:
+    for name, rng in ranges.items():
+        if name == prefix or name.startswith(prefix + "."):  # gcc adds .constprop.0 etc.
+            return rng
+    raise BDNNError(f"symbol {prefix} not found in the firmware (was it inlined?)")
+
+
+def count_instructions(trace_log: Path, ranges: dict[str, tuple[int, int]]) -> list[int]:
+    """Instructions of each inference in a QEMU ``-singlestep -d exec,nochain`` trace.
+
+    Each trace line is one executed instruction. An inference is everything executed between
+    entering ``bdnn_mark_begin`` and entering ``bdnn_mark_end``, except the instructions of
+    the measuring function itself and of the cycle-counter stub: the model's code plus any
+    library helper it calls.
+    """
+    begin = _range_of(ranges, "bdnn_mark_begin")
+    end = _range_of(ranges, "bdnn_mark_end")
+    excluded = [
+        begin, end, _range_of(ranges, "timed_predict"), _range_of(ranges, "platform_cycles")
+    ]
+    counts: list[int] = []
+    counting = False
+    n = 0
+    with open(trace_log, encoding="ascii", errors="replace") as f:
+        for line in f:
+            lb = line.find("[")
+            if lb < 0:
+                continue
+            fields = line[lb + 1 : line.find("]", lb)].split("/")
+            if len(fields) < 2:
+                continue
+            pc = int(fields[1], 16)
+            if begin[0] <= pc < begin[1]:
+                counting, n = True, 0
+            elif end[0] <= pc < end[1]:
+                if counting:
+                    counts.append(n)
+                counting = False
+            elif counting and not any(lo <= pc < hi for lo, hi in excluded):
+                n += 1
+    return counts
+
+
+def random_inputs(net: Network, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` uniformly random quantized input rows (0..L), reproducible by ``seed``."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, net.quantizer.levels + 1, size=(n, net.n_inputs)).astype(np.uint8)
+
+
+def run_firmware(
+    project: Project,
+    net: Network,
+    n_rows: int,
+    trace_log: Path | None = None,
+    timeout: float | None = None,
+) -> FirmwareRun:
+    """Run the project's ``prog.elf`` on its emulator and decode every record."""
+    t = project.target
+    elf = project.path / "prog.elf"
+    if t.family == "avr":
+        lines = run_simavr(t, elf, timeout=timeout or RUN_TIMEOUT_S)
+    else:
+        lines, _status = run_qemu(t, elf, timeout=timeout or RUN_TIMEOUT_S, trace_log=trace_log)
+    return parse_runner_output(
+        lines, n_rows, net.output_layer.n_out, int(sum(net.hidden_widths))
+    )
+
+
+def check_against_reference(run: FirmwareRun, net: Network, Q: np.ndarray, where: str) -> None:
+    """Raise unless the firmware reproduced the numpy reference bit for bit."""
+    ref = net.forward_q(Q)
+    bits = np.concatenate(ref.hidden, axis=1)
+    bad = (
+        (run.classes != ref.classes)
+        | (run.scores != ref.scores).any(axis=1)
+        | (run.hidden != bits).any(axis=1)
+    )
+    if bad.any() or run.mismatches:
+        row = int(np.argmax(bad)) if bad.any() else (run.error_rows or [0])[0]
+        raise BDNNError(
+            f"{where}: firmware output differs from the numpy reference on "
+            f"{max(int(bad.sum()), run.mismatches)} of {len(Q)} rows (first: row {row})"
+        )
+
+
+def bench(
+    net: Network,
+    target_name: str,
+    n_vectors: int = BENCH_VECTORS,
+    seed: int = 0,
+    work_dir: Path | None = None,
+    model_writer: ModelWriter | None = None,
+    name: str = "model",
+) -> dict:
+    """Build, check and measure ``net`` on a target.
+
+    Returns flash/RAM (whole minimal program and model alone), the stack of one inference,
+    and per inference the instructions (Cortex-M) or cycles (AVR): min, max and mean over
+    ``n_vectors`` random inputs. The firmware's outputs are checked against the reference first.
+    """
+    target = get_target(target_name)
+    require_toolchain(target)
+    tmp = (
+        Path(work_dir).resolve()
+        if work_dir
+        else Path(tempfile.mkdtemp(prefix=f"bdnn-{target.name}-"))
+    )
+    try:
+        check_plan_fits(net, target)
+        Q = random_inputs(net, n_vectors, seed)
+        project = write_project(net, target, tmp, name, Q, model_writer)
+        make(project, "size.elf")
+        fp = footprint_of(project, None)
+        check_fits(target, fp.flash_bytes, fp.ram_bytes)
+        make(project, "prog.elf")
+        trace = tmp / "trace.log" if target.family == "cortex_m" else None
+        run = run_firmware(project, net, len(Q), trace_log=trace)
+        check_against_reference(run, net, Q, f"bench on {target.name}")
+        if trace is not None:
+            ranges = symbol_ranges(target.nm_tool, project.path / "prog.elf")
+            per = count_instructions(trace, ranges)[: len(Q)]
+            trace.unlink()
+        else:
+            per = run.cycles
+        if len(per) != len(Q):
+            raise BDNNError(f"bench on {target.name}: measured {len(per)} of {len(Q)} inferences")
+        fp.stack_bytes = run.stack_bytes
+        check_fits(target, fp.flash_bytes, fp.ram_bytes + (run.stack_bytes or 0))
+        return {
+            "target": target.name,
+            "board": target.board,
+            "unit": target.counts,
+            "per_inference": {"min": min(per), "max": max(per), "mean": float(np.mean(per))},
+            "n_inferences": len(per),
+            **asdict(fp),
+            "flash_capacity": target.flash_bytes,
+            "ram_capacity": target.ram_bytes,
+            "word_bits": target.word_bits,
+        }
+    finally:
+        if work_dir is None:
+            clean_dir(tmp)
+
+
+def measured_size(net: Network, target_name: str, run: bool = True) -> dict:
+    """Flash/RAM of ``net`` built for a target (for ``bdnn size --target``).
+
+    With ``run`` the firmware also runs once on the emulator to measure the stack of one
+    inference. Raises ``BDNNError`` for an unknown target, a missing toolchain, or a model
+    that does not fit.
+    """
+    target = get_target(target_name)
+    require_toolchain(target, run=run)
+    tmp = Path(tempfile.mkdtemp(prefix=f"bdnn-size-{target.name}-"))
+    try:
+        check_plan_fits(net, target)
+        Q = random_inputs(net, 1)
+        project = write_project(net, target, tmp, "model", Q)
+        make(project, "size.elf")
+        fp = footprint_of(project, None)
+        check_fits(target, fp.flash_bytes, fp.ram_bytes)
+        if run:
+            make(project, "prog.elf")
+            fw = run_firmware(project, net, len(Q))
+            check_against_reference(fw, net, Q, f"size check on {target.name}")
+            fp.stack_bytes = fw.stack_bytes
+            check_fits(target, fp.flash_bytes, fp.ram_bytes + (fw.stack_bytes or 0))
+        return {
+            "target": target.name,
+            "board": target.board,
+            **asdict(fp),
+            "flash_capacity": target.flash_bytes,
+            "ram_capacity": target.ram_bytes,
+        }
+    finally:
+        clean_dir(tmp)

@@ -1,0 +1,43 @@
+"""Shared helpers for the firmware tests: the toolchain gate and the test networks."""
+
+from __future__ import annotations
+
+import numpy as np
+from toolchains import require_tool
+
+from bdnn.network import Network, random_network
+from codegen.targets.registry import Target, get_target
+from codegen.targets.toolchain import PACKAGE_OF, programs_for
+
+ALL_TARGETS = ["cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "avr"]
+
+
+def need_target(name: str) -> Target:
+    """The target, after skipping (or failing, with BDNN_REQUIRE_TOOLCHAINS=1) if a program it
+    needs is missing."""
+    target = get_target(name)
+    for prog in programs_for(target):
+        require_tool(prog, PACKAGE_OF.get(prog, prog))
+    return target
+
+
+def sign_argmax_net() -> Network:
+    """Sign activation, 2 hidden layers, mixed weight bounds, 3 classes."""
+    return random_network(
+        np.random.default_rng(11), 6, [9, 5], 3, weight_bound=[1, 3, 1], activation="sign"
+    )
+
+
+def heaviside_single_net() -> Network:
+    """Heaviside, one hidden layer, a single output unit, 8-bit inputs."""
+    return random_network(
+        np.random.default_rng(12), 5, [7], 2, weight_bound=2, output="single", bits=8
+    )
+
+
+def input_rows(net: Network, n: int, seed: int) -> np.ndarray:
+    """All-zero and all-max rows plus ``n`` random ones."""
+    L = net.quantizer.levels
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, L + 1, size=(n, net.n_inputs))
+    return np.vstack([np.zeros(net.n_inputs), np.full(net.n_inputs, L), rows]).astype(np.uint8)

@@ -1,0 +1,264 @@
+"""The generated C, compiled with the host compiler, against Network.forward_q bit for bit.
+
+Many networks are linked into one harness per compiler call (a generated model table), so a few
+hundred random networks cost a few compiler runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from export_strategies import NetSpec, assert_same, net_specs, test_inputs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from toolchains import require_tool
+
+from bdnn.errors import BDNNError
+from bdnn.model_file import load_network, save_network
+from bdnn.network import Layer, Network, random_network
+from bdnn.quantizer import Quantizer
+from codegen.backends import c_host
+from codegen.c_export import export_c, render_c
+from codegen.render import read_static
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).parent / "golden"
+FAST = ("-std=c99", "-O0", "-Wall", "-Wextra", "-Werror", "-pedantic")
+
+
+@pytest.fixture(scope="module")
+def cc() -> str:
+    return require_tool(os.environ.get("CC", "gcc"), "gcc")
+
+
+def run_batch(nets: list[Network], workdir: Path, word_bits, cflags, rows: int = 24, seed: int = 0):
+    """Build all nets into one harness, run ``rows`` inputs each, compare with forward_q."""
+    names = [f"m{i}" for i in range(len(nets))]
+    exe = c_host.build(list(zip(nets, names, strict=True)), workdir, word_bits, cflags)
+    inputs = [test_inputs(net, rows, seed + i) for i, net in enumerate(nets)]
+    lines = [line for i, Q in enumerate(inputs) for line in c_host.encode_q(i, Q)]
+    out = c_host.run_harness(exe, lines)
+    start = 0
+    for i, (net, Q) in enumerate(zip(nets, inputs, strict=True)):
+        got = c_host.parse_q(out[start : start + len(Q)], net)
+        start += len(Q)
+        assert_same(net.forward_q(Q), got, f"network {i}")
+    return exe
+
+
+@settings(
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(specs=st.lists(net_specs(), min_size=100, max_size=100), seed=st.integers(0, 2**16))
+def test_random_networks_match_reference(specs: list[NetSpec], seed: int, tmp_path_factory) -> None:
+    """300 random networks (depth 1-3, widths 1-70, bounds 1-3, both activations, 2-5 classes
+    and single output, 1-8 input bits, every word size), 24 inputs each incl. all-0/all-max."""
+    require_tool(os.environ.get("CC", "gcc"), "gcc")
+    nets = [s.build() for s in specs]
+    run_batch(nets, tmp_path_factory.mktemp("c"), [s.word_bits for s in specs], FAST, seed=seed)
+
+
+def test_optimized_build_wide_bounds_and_int32_accumulators(cc, tmp_path) -> None:
+    """-O2 as users build it; weight bounds up to 100 force int32 accumulators and constants."""
+    rng = np.random.default_rng(11)
+    nets, sizes = [], []
+    for k in range(24):
+        bound = [1, 3, 100][k % 3]
+        nets.append(
+            random_network(rng, int(rng.integers(1, 120)), [int(rng.integers(1, 90))], 3,
+                           weight_bound=bound, activation=["heaviside", "sign"][k % 2], bits=8)
+        )
+        sizes.append([8, 16, 32, 64][k % 4])
+    run_batch(nets, tmp_path, sizes, c_host.CFLAGS, rows=40)
+    text = render_c(nets[2], "wide", 32)["wide.c"]
+    assert "int32_t pos = 0, neg = 0" in text  # bound 100 x 255 x n_in needs int32
+
+
+def test_sanitizers(cc, tmp_path) -> None:
+    """AddressSanitizer + UBSan (no recovery: any report fails the run)."""
+    rng = np.random.default_rng(5)
+    nets = [
+        random_network(rng, n, [w, 65], 4, weight_bound=[3, 1, 2], activation=act, bits=8)
+        for n, w, act in [
+            (1, 1, "sign"), (33, 64, "heaviside"), (100, 31, "sign"), (65, 70, "sign")
+        ]
+    ]
+    flags = ("-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-pedantic", *c_host.SANITIZE)
+    for bits in (8, 64):
+        (tmp_path / str(bits)).mkdir()
+        run_batch(nets, tmp_path / str(bits), bits, flags, rows=30)
+
+
+def test_weight_extremes_in_every_position(cc, tmp_path) -> None:
+    """Unit j's only weight is +-w at input j (sizes 1..100); one-hot and all-max inputs."""
+    nets = []
+    for n in [1, 31, 32, 33, 63, 64, 65, 100]:
+        for w in (1, 3):
+            alternating = np.where(np.arange(n) % 2, w, -w)
+            hidden = Layer(np.diag(alternating), np.zeros(n, np.int64), w)
+            out = Layer(np.vstack([alternating, -alternating]), np.zeros(2, np.int64), w)
+            nets.append(Network(Quantizer.identity(n, 2), [hidden, out], classes=[0, 1]))
+    names = [f"x{i}" for i in range(len(nets))]
+    for word_bits in (8, 32, 64):
+        work = tmp_path / str(word_bits)
+        work.mkdir()
+        exe = c_host.build(list(zip(nets, names, strict=True)), work, word_bits, FAST)
+        for i, net in enumerate(nets):
+            n = net.n_inputs
+            Q = np.vstack([np.eye(n, dtype=np.int64) * 3, np.full((1, n), 3)]).astype(np.uint8)
+            got = c_host.parse_q(c_host.run_harness(exe, c_host.encode_q(i, Q)), net)
+            assert_same(net.forward_q(Q), got, f"n={n}")
+
+
+def _float_nets(rng) -> list[Network]:
+    nets = []
+    for bits, n in [(1, 3), (4, 7), (8, 12), (5, 40)]:
+        net = random_network(rng, n, [9], 3, bits=bits)
+        lo = rng.normal(0, 10, n).astype(np.float32)
+        scale = np.abs(rng.normal(0, 3, n)).astype(np.float32)
+        scale[0] = 0.0  # a constant feature
+        net.quantizer = Quantizer(bits, lo, scale)
+        nets.append(net)
+    return nets
+
+
+def test_float_api_matches_quantizer(cc, tmp_path) -> None:
+    """NAME_quantize / NAME_predict equal Quantizer.quantize / Network.predict in float32,
+    incl. NaN, +-inf, huge, tiny, negative zero and values next to the rounding boundaries."""
+    rng = np.random.default_rng(2)
+    nets = _float_nets(rng)
+    exe = c_host.build([(net, f"f{i}") for i, net in enumerate(nets)], tmp_path, 32, c_host.CFLAGS)
+    for i, net in enumerate(nets):
+        q = net.quantizer
+        n = net.n_inputs
+        X = [rng.normal(0, 20, (200, n)).astype(np.float32)]
+        # points next to the level boundaries (lo + (k + 0.5) / scale), both sides
+        k = rng.integers(-2, q.levels + 2, size=(100, n)).astype(np.float32)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(q.scale > 0, q.scale, 1)
+            edge = (q.lo + (k + np.float32(0.5)) / step).astype(np.float32)
+        X += [edge, np.nextafter(edge, np.float32(np.inf)), np.nextafter(edge, np.float32(-np.inf))]
+        special = np.array([np.nan, np.inf, -np.inf, 3.4e38, -3.4e38, 1e-45, -0.0, 0.0], np.float32)
+        X.append(np.tile(special[:, None], (1, n)))
+        X = np.vstack(X)
+        classes, quantized = c_host.parse_float(c_host.run_harness(exe, c_host.encode_float(i, X)))
+        assert np.array_equal(quantized, q.quantize(X)), f"quantizer of network {i}"
+        assert np.array_equal(classes, net.predict(X)), f"predict of network {i}"
+
+
+def _golden_net() -> Network:
+    layers = [
+        Layer([[1, -1, 0, 1, 1], [0, 1, 1, -1, 0], [-1, -1, 1, 0, 1], [1, 0, 0, 0, -1]],
+              [-3, 2, 0, -1], 1),
+        Layer([[3, -2, 0, 1], [-3, 1, 2, 2], [0, 0, -1, 3]], [1, -4, 0], 3),
+        Layer([[1, -1, 0], [0, 1, -1], [-1, 0, 1]], [0, 1, -1], 1),
+    ]
+    q = Quantizer(3, np.array([4.3, 2.0, 1.0, 0.1, -5.0], np.float32),
+                  np.array([1.9, 2.9, 1.2, 2.9, 0.25], np.float32))
+    return Network(q, layers, classes=["setosa", "versi*/color", "virginica"], activation="sign",
+                   training={"method": "cpsat", "status": "OPTIMAL", "objective": 3,
+                             "accuracy": 0.96, "data": {"fingerprint": "sha256:0123abcd"},
+                             "note": "tricky */ /* ??/ \\ text"})
+
+
+def test_golden_generated_code() -> None:
+    """The generated code for one fixed model; regenerate with BDNN_UPDATE_GOLDEN=1."""
+    files = render_c(_golden_net(), "golden_net", 32)
+    if os.environ.get("BDNN_UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        for fname, text in files.items():
+            (GOLDEN / fname).write_text(text, encoding="utf-8")
+    for fname, text in files.items():
+        expected = (GOLDEN / fname).read_text(encoding="utf-8")
+        assert text == expected, (
+            f"{fname} differs from tests/golden; if the change is intended, "
+            "regenerate with BDNN_UPDATE_GOLDEN=1 python3 -m pytest tests/test_export_c.py"
+        )
+
+
+def test_golden_model_runs_and_user_text_is_escaped(cc, tmp_path) -> None:
+    net = _golden_net()
+    text = "".join(render_c(net, "golden_net", 32).values())
+    comments = re.findall(r"/\*.*?\*/", text, flags=re.S)
+    stripped = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    assert "tricky" not in stripped and "versi" not in stripped, "user text escaped a comment"
+    assert any("tricky" in c for c in comments)
+    assert "??" not in text
+    run_batch([net], tmp_path, 32, c_host.CFLAGS, rows=200)
+
+
+def test_output_is_deterministic(tmp_path) -> None:
+    """Byte-identical files for identical models, also after a save/load round trip."""
+    net = random_network(np.random.default_rng(9), 20, [17, 5], 4, weight_bound=2, bits=6)
+    net.training = {"b": 1.5, "a": {"z": [1, 2], "y": "x"}}
+    save_network(net, tmp_path / "m.json")
+    again = load_network(tmp_path / "m.json")
+    for bits in (8, 64):
+        assert render_c(net, "det", bits) == render_c(again, "det", bits)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    export_c(net, tmp_path / "a", "det")
+    export_c(again, tmp_path / "b", "det")
+    for f in ("det.h", "det.c"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+def test_no_libc_in_model_code_and_no_float_build(cc, tmp_path) -> None:
+    """The model object needs no libm/stdio/malloc; BDNN_NO_FLOAT removes the float API."""
+    net = random_network(np.random.default_rng(4), 30, [40, 20], 3, weight_bound=3, bits=5)
+    export_c(net, tmp_path, "lean")
+    source = (tmp_path / "lean.c").read_text()
+    assert not re.search(r"#include\s*<(stdio|stdlib|math|string)\.h>", source)
+    nm = shutil.which("nm")
+    for defines, has_float in [((), True), (("-DBDNN_NO_FLOAT",), False)]:
+        obj = tmp_path / f"lean{len(defines)}.o"
+        subprocess.run([cc, *c_host.CFLAGS, *defines, "-c", "lean.c", "-o", obj.name],
+                       cwd=tmp_path, check=True, capture_output=True)
+        if nm:
+            symbols = subprocess.run([nm, str(obj)], capture_output=True, text=True).stdout
+            names = {line.split()[-1] for line in symbols.splitlines()}
+            undefined = {line.split()[-1] for line in symbols.splitlines() if " U " in line}
+            assert undefined <= {"memset", "memcpy"}, undefined
+            assert ("lean_predict" in names) == has_float
+            assert ("lean_quantize" in names) == has_float
+            assert "lean_predict_q" in names and "lean_forward_debug_q" in names
+
+
+def test_clang(tmp_path) -> None:
+    clang = require_tool("clang", "clang")
+    net = random_network(np.random.default_rng(8), 10, [12], 3, activation="sign")
+    export_c(net, tmp_path, "cl")
+    subprocess.run([clang, *c_host.CFLAGS, "-c", "cl.c"], cwd=tmp_path, check=True)
+
+
+def test_accumulator_overflow_is_refused() -> None:
+    w = 2**24
+    layers = [Layer([[w, -w]], [0], w), Layer([[1], [-1]], [0, 0], 1)]
+    net = Network(Quantizer.identity(2, 8), layers, classes=[0, 1])
+    with pytest.raises(BDNNError, match="hidden layer 0 accumulator.*overflows int32"):
+        render_c(net, "big", 32)
+
+
+def test_host_harness_copy_and_makefile(cc, tmp_path) -> None:
+    """firmware_examples/host is the same harness; its Makefile builds and runs one model."""
+    host = REPO / "firmware_examples" / "host"
+    assert (host / "main.c").read_text() == read_static("host_main.c")
+    make = shutil.which("make")
+    if not make:
+        pytest.skip("make not installed")
+    net = random_network(np.random.default_rng(12), 6, [7], 3, bits=4)
+    export_c(net, tmp_path, "demo")
+    build = tmp_path / "build"
+    subprocess.run([make, "-C", str(host), "MODEL=demo", f"MODEL_DIR={tmp_path}",
+                    f"BUILD={build}", f"CC={cc}"], check=True, capture_output=True)
+    Q = test_inputs(net, 30, 1)
+    got = c_host.parse_q(c_host.run_harness(build / "demo_harness", c_host.encode_q(0, Q)), net)
+    assert_same(net.forward_q(Q), got, "Makefile harness")

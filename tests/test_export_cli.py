@@ -1,0 +1,202 @@
+"""``bdnn export``, ``bdnn verify`` and ``bdnn size``: outputs, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import types
+
+import numpy as np
+import pytest
+from toolchains import require_tool
+
+from bdnn.cli import main
+from bdnn.model_file import save_network
+from bdnn.network import ForwardResult, Layer, Network, random_network
+from bdnn.quantizer import Quantizer
+
+
+def run(args: list[str], capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+@pytest.fixture
+def model(tmp_path) -> str:
+    net = random_network(np.random.default_rng(0), 4, [5], 3, weight_bound=1, bits=4)
+    net.quantizer = Quantizer(4, np.array([4.3, 2.0, 1.0, 0.1]), np.array([3.0, 4.0, 2.5, 6.0]))
+    path = tmp_path / "iris-model.json"
+    save_network(net, path)
+    return str(path)
+
+
+def assert_one_line_error(code: int, err: str, fragment: str) -> None:
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert fragment in err, err
+
+
+def test_export_c_and_onnx(model, tmp_path, capsys) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code, out, _ = run(["export", model, "--c", str(out_dir), "--onnx", str(tmp_path / "m.onnx"),
+                        "--word-bits", "8"], capsys)
+    assert code == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == ["iris_model.c", "iris_model.h"]
+    assert "#define IRIS_MODEL_WORD_BITS 8" in (out_dir / "iris_model.h").read_text()
+    assert (tmp_path / "m.onnx").stat().st_size > 0
+    assert out.count("wrote ") == 3
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--name", "int"], "reserved"),
+        (["--name", "1net"], "not a C identifier"),
+        (["--name", "a-b"], "not a C identifier"),
+        (["--name", "_x"], "not a C identifier"),
+        (["--word-bits", "12"], "--word-bits"),
+    ],
+)
+def test_export_bad_options(model, tmp_path, capsys, extra, fragment) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code, _, err = run(["export", model, "--c", str(out_dir), *extra], capsys)
+    assert_one_line_error(code, err, fragment)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_export_bad_targets_write_nothing(model, tmp_path, capsys) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code, _, err = run(["export", model, "--c", str(tmp_path / "missing")], capsys)
+    assert_one_line_error(code, err, "does not exist")
+    code, _, err = run(["export", model, "--c", model], capsys)
+    assert_one_line_error(code, err, "not a directory")
+    # the ONNX target fails: the C files must not be written either
+    code, _, err = run(["export", model, "--c", str(out_dir), "--onnx",
+                        str(tmp_path / "missing" / "m.onnx")], capsys)
+    assert_one_line_error(code, err, "does not exist")
+    assert list(out_dir.iterdir()) == []
+    code, _, err = run(["export", model], capsys)
+    assert_one_line_error(code, err, "nothing to export")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anywhere")
+def test_export_unwritable_directory(model, tmp_path, capsys) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    code, _, err = run(["export", model, "--c", str(locked)], capsys)
+    assert_one_line_error(code, err, "not writable")
+
+
+def test_export_invalid_model_and_overflow(tmp_path, capsys) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "bdnn", "version": 99}')
+    code, _, err = run(["export", str(bad), "--c", str(tmp_path)], capsys)
+    assert_one_line_error(code, err, "version")
+    w = 2**24
+    layers = [Layer([[w, w]], [0], w), Layer([[1], [-1]], [0, 0], 1)]
+    big = Network(Quantizer.identity(2, 8), layers, classes=[0, 1])
+    save_network(big, tmp_path / "big.json")
+    code, _, err = run(["export", str(tmp_path / "big.json"), "--onnx", str(tmp_path / "b.onnx")],
+                       capsys)
+    assert_one_line_error(code, err, "hidden layer 0 accumulator")
+    assert not (tmp_path / "b.onnx").exists()
+
+
+def _csv(tmp_path, n_features: int) -> str:
+    rng = np.random.default_rng(1)
+    X = rng.normal(3, 2, (40, n_features))
+    y = np.arange(40) % 2
+    path = tmp_path / "data.csv"
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",", fmt="%.5f")
+    return str(path)
+
+
+def test_verify_all_backends_on_csv(model, tmp_path, capsys) -> None:
+    require_tool(os.environ.get("CC", "gcc"), "gcc")
+    code, out, _ = run(["verify", model, _csv(tmp_path, 4), "--random", "30", "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] and doc["data_rows"] == 40 and doc["random_rows"] == 30
+    status = {b["backend"]: (b["status"], b["rows"], b["mismatches"]) for b in doc["backends"]}
+    host = {"numpy", "onnxruntime", "onnx-reference", "c-host"}
+    assert {k: v for k, v in status.items() if k in host} == {
+        "numpy": ("reference", 70, 0),
+        "onnxruntime": ("ok", 70, 0),
+        "onnx-reference": ("ok", 70, 0),
+        "c-host": ("ok", 70, 0),
+    }
+    # the firmware backends run by default too, where their toolchains exist
+    for name, (state, rows, mismatches) in status.items():
+        if name not in host:
+            assert state == "skipped" or (state, rows, mismatches) == ("ok", 70, 0), name
+    code, out, _ = run(["verify", model, "--random", "10", "--backends", "numpy,onnxruntime"],
+                       capsys)
+    assert code == 0 and "onnxruntime" in out and "c-host" not in out
+
+
+def test_verify_bad_data_and_backend(model, tmp_path, capsys) -> None:
+    code, _, err = run(["verify", model, _csv(tmp_path, 6)], capsys)
+    assert_one_line_error(code, err, "6 features, the model expects 4")
+    code, _, err = run(["verify", model, "--backends", "gpu"], capsys)
+    assert_one_line_error(code, err, "unknown backend")
+
+
+def test_verify_without_c_compiler_skips_c_host(model, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no compiler anywhere
+    monkeypatch.delenv("CC", raising=False)
+    code, out, _ = run(["verify", model, "--random", "12"], capsys)
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("c-host"))
+    assert "skipped" in line and "no C compiler" in line
+    assert "onnxruntime" in out
+
+
+def test_verify_reports_a_differing_backend(model, capsys, monkeypatch) -> None:
+    """A backend that flips one hidden bit on one row: exit 1 and the first differing row."""
+    import codegen.backends as registry
+
+    def flipped(net, Q):
+        r = net.forward_q(Q)
+        hidden = [h.copy() for h in r.hidden]
+        hidden[0][5, 0] ^= 1
+        return ForwardResult(r.classes, r.scores, hidden)
+
+    broken = types.SimpleNamespace(name="flipper", available=lambda: (True, ""), run=flipped)
+    known = registry.all_backends()
+    monkeypatch.setattr(registry, "all_backends", lambda: {**known, "flipper": broken})
+    code, out, _ = run(["verify", model, "--random", "20", "--backends", "numpy,flipper"], capsys)
+    assert code == 1
+    assert "flipper" in out and "random row 5" in out and "VERIFY FAILED" in out
+
+
+def test_size_text_and_json(model, capsys) -> None:
+    code, out, _ = run(["size", model, "--word-bits", "16", "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 0
+    hidden, output = doc["layers"]
+    # independent: 5 units x 2 planes x ceil(4/16) words x 2 bytes; thresholds int16
+    assert hidden["weight_bytes"] == 5 * 2 * 1 * 2 and hidden["threshold_bytes"] == 5 * 2
+    assert output["weight_bytes"] == 3 * 2 * 1 * 2
+    assert math.isclose(doc["total"]["min_weight_bytes"], (20 + 15) * math.log2(3) / 8)
+    code, out, _ = run(["size", model], capsys)
+    assert code == 0 and "minimum" in out and "hidden 0" in out
+    code, _, err = run(["size", model, "--word-bits", "7"], capsys)
+    assert_one_line_error(code, err, "--word-bits")
+
+
+def test_console_entry_point_runs_verify(model) -> None:
+    """The module entry point as a user runs it (python -m bdnn)."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", "bdnn", "verify", model, "--random", "5",
+                           "--backends", "numpy,onnx-reference"], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert proc.returncode == 0, proc.stderr
+    assert "all backends agree" in proc.stdout

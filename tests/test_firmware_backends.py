@@ -1,0 +1,53 @@
+"""The Cortex-M and AVR verify backends, through the backend registry and `bdnn verify`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from firmware_fixtures.helpers import heaviside_single_net, need_target
+
+from bdnn.model_file import save_network
+from codegen.backends import avr, cortex_m
+from codegen.targets import run_rows
+
+pytestmark = pytest.mark.toolchain
+
+
+def test_backend_names():
+    assert [b.name for b in cortex_m.BACKENDS] == ["cortex-m0", "cortex-m3", "cortex-m4",
+                                                   "cortex-m7"]
+    assert cortex_m.name == "cortex-m3" and avr.name == "avr"
+
+
+@pytest.mark.parametrize("backend", [cortex_m.BACKENDS[0], avr], ids=["cortex-m0", "avr"])
+def test_backend_runs_many_rows_in_chunks(backend, monkeypatch):
+    need_target(backend.name)
+    monkeypatch.setattr(run_rows, "MAX_ROWS_PER_RUN", 70)  # force three firmware runs
+    net = heaviside_single_net()
+    rng = np.random.default_rng(8)
+    Q = rng.integers(0, 256, size=(150, net.n_inputs)).astype(np.uint8)
+    Q = np.vstack([Q, Q[:30]])  # duplicates run once, come back in place
+    got = backend.run(net, Q)
+    ref = net.forward_q(Q)
+    np.testing.assert_array_equal(got.classes, ref.classes)
+    np.testing.assert_array_equal(got.scores, ref.scores)
+    for g, r in zip(got.hidden, ref.hidden, strict=True):
+        np.testing.assert_array_equal(g, r)
+
+
+def test_bench_cli_json(tmp_path):
+    need_target("cortex-m0")
+    model = tmp_path / "m.json"
+    save_network(heaviside_single_net(), model)
+    proc = subprocess.run([sys.executable, "-m", "bdnn", "bench", str(model), "--target",
+                           "cortex-m0", "--vectors", "3", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["target"] == "cortex-m0" and report["unit"] == "instructions"
+    assert report["n_inferences"] == 3 and report["per_inference"]["min"] > 50
+    assert report["flash_bytes"] < report["flash_capacity"] == 256 * 1024
