@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic_files import write_files
 from .errors import BDNNError, ModelFileError
 from .network import Layer, Network
 from .quantizer import Quantizer
@@ -55,14 +56,17 @@ def network_from_dict(doc: Any) -> Network:
     if not isinstance(doc, dict):
         raise ModelFileError("model file must contain a JSON object")
     if doc.get("format") != FORMAT:
-        raise ModelFileError(f"not a bdnn model file (\"format\" is {doc.get('format')!r}, expected \"bdnn\")")
+        raise ModelFileError(
+            f"not a bdnn model file (\"format\" is {doc.get('format')!r}, expected \"bdnn\")"
+        )
     if doc.get("version") != VERSION:
         raise ModelFileError(
-            f"unsupported model file version {doc.get('version')!r}; this bdnn reads version {VERSION}"
+            f"unsupported model file version {doc.get('version')!r}; "
+            f"this bdnn reads version {VERSION}"
         )
     n_inputs = _int(doc, "n_inputs", minimum=1)
     classes = doc.get("classes")
-    if not isinstance(classes, list) or not all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in classes):
+    if not isinstance(classes, list) or not all(_is_label(c) for c in classes):
         raise ModelFileError('"classes" must be a list of strings or integers')
     q = doc.get("quantizer")
     if not isinstance(q, dict):
@@ -105,8 +109,16 @@ def network_from_dict(doc: Any) -> Network:
 
 def save_network(net: Network, path: str | os.PathLike) -> None:
     """Write the model file atomically (temp file in the same directory + rename)."""
-    text = json.dumps(network_to_dict(net), indent=1) + "\n"
-    atomic_write_text(path, text)
+    atomic_write_text(path, dumps_model(net))
+
+
+def dumps_model(net: Network) -> str:
+    """The model file text: indented JSON with every list of numbers on one line."""
+    text = json.dumps(network_to_dict(net), indent=1)
+    return _NUMBER_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
+
+
+_NUMBER_LIST = re.compile(r"\[\s*((?:-?[0-9][0-9.eE+-]*,\s*)*-?[0-9][0-9.eE+-]*)\s*\]")
 
 
 def load_network(path: str | os.PathLike) -> Network:
@@ -119,11 +131,14 @@ def load_network(path: str | os.PathLike) -> Network:
     except IsADirectoryError:
         raise ModelFileError(f"model file {p} is a directory, not a file") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ModelFileError(f"cannot read model file {p}: {getattr(e, 'strerror', None) or e}") from None
+        reason = getattr(e, "strerror", None) or e
+        raise ModelFileError(f"cannot read model file {p}: {reason}") from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ModelFileError(f"model file {p} is not valid JSON (line {e.lineno}: {e.msg})") from None
+        raise ModelFileError(
+            f"model file {p} is not valid JSON (line {e.lineno}: {e.msg})"
+        ) from None
     try:
         return network_from_dict(doc)
     except ModelFileError as e:
@@ -132,28 +147,7 @@ def load_network(path: str | os.PathLike) -> Network:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` via a temp file and rename; refuse a missing directory."""
-    p = Path(path)
-    directory = p.parent if str(p.parent) else Path(".")
-    if not directory.is_dir():
-        raise BDNNError(f"output directory {directory} does not exist; create it first")
-    if p.is_dir():
-        raise BDNNError(f"output path {p} is a directory; give a file name")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=directory)
-    except OSError as e:
-        raise BDNNError(f"cannot write to {directory}: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_files({Path(path): text})
 
 
 # -- validation helpers ---------------------------------------------------------------------
@@ -180,7 +174,7 @@ def _floats(doc: dict, key: str, n: int) -> list[float]:
 
 
 def _int_vector(v: Any, what: str) -> list[int]:
-    if not isinstance(v, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+    if not isinstance(v, list) or not all(_is_int(x) for x in v):
         raise ModelFileError(f"{what} must be a list of integers")
     return v
 
@@ -192,6 +186,14 @@ def _int_matrix(v: Any, what: str) -> np.ndarray:
     if len({len(r) for r in rows}) != 1 or not rows[0]:
         raise ModelFileError(f"{what} rows must all have the same, non-zero length")
     return np.array(rows, dtype=np.int64)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_label(c: Any) -> bool:
+    return isinstance(c, str) or _is_int(c)
 
 
 def _json_scalar(c: Any) -> Any:

@@ -116,7 +116,9 @@ class Network:
     def validate(self) -> None:
         """Raise ``BDNNError`` on any inconsistency in shapes, bounds or conventions."""
         if self.activation not in ACTIVATIONS:
-            raise BDNNError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {self.activation!r}")
+            raise BDNNError(
+                f"activation must be one of {', '.join(ACTIVATIONS)}, not {self.activation!r}"
+            )
         if self.output not in OUTPUTS:
             raise BDNNError(f"output must be one of {', '.join(OUTPUTS)}, not {self.output!r}")
         if len(self.layers) < 2:

@@ -69,9 +69,8 @@ class Quantizer:
         """Quantize float features ``X`` [N, n_inputs] to uint8 levels, in float32."""
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.n_inputs:
-            raise BDNNError(
-                f"data has {X.shape[-1] if X.ndim else 0} features, the model expects {self.n_inputs}"
-            )
+            got = X.shape[-1] if X.ndim else 0
+            raise BDNNError(f"data has {got} features, the model expects {self.n_inputs}")
         with np.errstate(over="ignore", invalid="ignore"):
             t = (X - self.lo) * self.scale  # float32 ops: each rounded to float32 like C
             t = np.floor(t + np.float32(0.5))

@@ -73,7 +73,8 @@ def main() -> None:
                 f"{r['status']} | {r['errors']} | {r['bound']:g} | {100 * r['gap']:.1f}% | "
                 f"{r['seconds']:.1f} | {acc} |")
         print(line, flush=True)
-    machine = f"{platform.machine()}, {platform.processor() or 'cpu'}, python {sys.version.split()[0]}"
+    cpu = platform.processor() or "cpu"
+    machine = f"{platform.machine()}, {cpu}, python {sys.version.split()[0]}"
     if a.out:
         with open(a.out, "w") as f:
             f.write(f"Command: `python benchmarks/train_exact.py {' '.join(sys.argv[1:])}`\n\n")

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 
 import bdnn
+from bdnn.atomic_files import write_files
 from bdnn.errors import BDNNError
 from bdnn.network import Network
 
 from .c_export import render_c
 from .names import comment_text, validate_c_name
-from .output import write_files
 
 DEFAULT_WORD_BITS = 8  # the AVR's native width; correct (if slower) on 32-bit boards too
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 
 import bdnn
+from bdnn.atomic_files import check_output_dir, write_files
 from bdnn.network import Network
 
 from .bitpack import n_words
 from .names import comment_text, validate_c_name
-from .output import check_output_dir, write_files
 from .plan import ModelPlan, plan_model
 from .render import render
 

@@ -23,9 +23,9 @@ import onnx
 from onnx import TensorProto, checker, helper, numpy_helper
 
 import bdnn
+from bdnn.atomic_files import write_files
 from bdnn.network import Network
 
-from .output import write_files
 from .plan import plan_model
 
 OPSET = 17  # every operator used exists unchanged since opset 13; 17 is widely supported

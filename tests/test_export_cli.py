@@ -73,8 +73,16 @@ def test_export_bad_options(model, tmp_path, capsys, extra, fragment) -> None:
 def test_export_bad_targets_write_nothing(model, tmp_path, capsys) -> None:
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    code, _, err = run(["export", model, "--c", str(tmp_path / "missing")], capsys)
+    code, _, err = run(["export", model, "--c", str(tmp_path / "missing" / "c")], capsys)
     assert_one_line_error(code, err, "does not exist")
+    assert not (tmp_path / "missing").exists()
+    # a new --c directory is created when its parent exists, but not when another target fails
+    code, _, err = run(["export", model, "--c", str(tmp_path / "new"), "--onnx",
+                        str(tmp_path / "missing" / "m.onnx")], capsys)
+    assert_one_line_error(code, err, "does not exist")
+    assert not (tmp_path / "new").exists()
+    code, _, _ = run(["export", model, "--c", str(tmp_path / "new")], capsys)
+    assert code == 0 and sorted(p.suffix for p in (tmp_path / "new").iterdir()) == [".c", ".h"]
     code, _, err = run(["export", model, "--c", model], capsys)
     assert_one_line_error(code, err, "not a directory")
     # the ONNX target fails: the C files must not be written either

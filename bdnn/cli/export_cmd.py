@@ -24,7 +24,8 @@ def default_c_name(model_path: str) -> str:
 
 @click.command("export")
 @click.argument("model")
-@click.option("--c", "c_dir", metavar="DIR", help="Write NAME.h and NAME.c into DIR.")
+@click.option("--c", "c_dir", metavar="DIR",
+              help="Write NAME.h and NAME.c into DIR (created if its parent exists).")
 @click.option("--onnx", "onnx_path", metavar="FILE.onnx", help="Write the ONNX graph to FILE.")
 @click.option("--name", default=None,
               help="C identifier prefixing every generated symbol [default: model file name].")
@@ -45,7 +46,8 @@ def command(model, c_dir, onnx_path, arduino_dir, name, word_bits, onnx_float_in
     from codegen.c_export import render_c
     from codegen.names import validate_c_name
     from codegen.onnx_export import onnx_bytes
-    from codegen.output import check_output_dir, write_files
+
+    from ..atomic_files import check_output_dir, write_files
 
     if not c_dir and not onnx_path and not arduino_dir:
         raise BDNNError("nothing to export: give --c DIR, --onnx FILE.onnx or --arduino DIR")
@@ -54,8 +56,14 @@ def command(model, c_dir, onnx_path, arduino_dir, name, word_bits, onnx_float_in
         validate_c_name(name)
     net = load_network(model)
     files: dict[Path, str | bytes] = {}
+    created: list[Path] = []  # directories this command makes (removed again on failure)
     if c_dir:
-        directory = check_output_dir(c_dir)
+        directory = Path(c_dir)
+        if not directory.exists():
+            check_output_dir(directory.parent if str(directory.parent) else ".")
+            created.append(directory)
+        else:
+            directory = check_output_dir(c_dir)
         c_name = name or default_c_name(model)
         for fname, text in render_c(net, c_name, word_bits).items():
             files[directory / fname] = text
@@ -74,7 +82,19 @@ def command(model, c_dir, onnx_path, arduino_dir, name, word_bits, onnx_float_in
         check_output_dir(root.parent if str(root.parent) else ".")
         library = render_arduino_library(net, name or default_c_name(model), word_bits)
         for rel in sorted(library):
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            for parent in reversed((root / rel).relative_to(root.parent).parents[:-1]):
+                path = root.parent / parent
+                if not path.exists() and path not in created:
+                    created.append(path)
             files[root / rel] = library[rel]
-    for path in write_files(files):
+    for directory in created:
+        directory.mkdir()
+    try:
+        written = write_files(files)
+    except BaseException:
+        for directory in reversed(created):
+            if directory.is_dir() and not any(directory.iterdir()):
+                directory.rmdir()
+        raise
+    for path in written:
         click.echo(f"wrote {path}")

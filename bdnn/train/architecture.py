@@ -53,6 +53,11 @@ class Architecture:
     def n_layers(self) -> int:
         return len(self.hidden) + 1
 
+    def describe(self) -> str:
+        """Shape and conventions, e.g. ``4-[3]-3 (heaviside, argmax)``."""
+        return (f"{self.n_inputs}-{list(self.hidden)}-{self.n_outputs} "
+                f"({self.activation}, {self.output})")
+
     @classmethod
     def of(cls, net: Network) -> Architecture:
         """The architecture of an existing network."""
@@ -73,9 +78,8 @@ class Architecture:
             self.n_inputs, self.hidden, self.n_outputs, self.activation, self.output
         ):
             raise BDNNError(
-                f"warm-start model has shape {other.n_inputs}-{list(other.hidden)}-{other.n_outputs} "
-                f"({other.activation}, {other.output}), the training asks for "
-                f"{self.n_inputs}-{list(self.hidden)}-{self.n_outputs} ({self.activation}, {self.output})"
+                f"warm-start model has shape {other.describe()}, the training asks for "
+                f"{self.describe()}"
             )
         for i, layer in enumerate(net.layers):
             wmax = int(abs(layer.weights).max()) if layer.weights.size else 0

@@ -138,8 +138,9 @@ class BDNNCpModel:
         if robust:
             # W = P - N with at most one of P, N non-zero, so min over the box is P.lo - N.hi.
             w = int(self.arch.weight_bounds[0])
-            P = [[m.NewIntVar(0, w, f"P0_{j}_{i}") for i in range(Q.shape[1])] for j in range(n_units)]
-            N = [[m.NewIntVar(0, w, f"N0_{j}_{i}") for i in range(Q.shape[1])] for j in range(n_units)]
+            d = Q.shape[1]
+            P = [[m.NewIntVar(0, w, f"P0_{j}_{i}") for i in range(d)] for j in range(n_units)]
+            N = [[m.NewIntVar(0, w, f"N0_{j}_{i}") for i in range(d)] for j in range(n_units)]
             for j in range(n_units):
                 for i in range(Q.shape[1]):
                     pos = m.NewBoolVar(f"S0_{j}_{i}")
@@ -159,7 +160,8 @@ class BDNNCpModel:
                     m.Add(a_min >= 0).OnlyEnforceIf(h)
                     m.Add(a_max <= -1).OnlyEnforceIf(h.Not())
                 else:
-                    a = sum(int(Q[r, i]) * lv.W[j][i] for i in range(Q.shape[1]) if Q[r, i]) + lv.b[j]
+                    terms = (int(Q[r, i]) * lv.W[j][i] for i in range(Q.shape[1]) if Q[r, i])
+                    a = sum(terms) + lv.b[j]
                     m.Add(a >= 0).OnlyEnforceIf(h)
                     m.Add(a <= -1).OnlyEnforceIf(h.Not())
                 hr.append(h)
@@ -324,7 +326,7 @@ class BDNNCpModel:
         m = self.model
         m.ClearHints()
         fwd = net.forward_q(self.rows.Q)
-        for li, (lv, layer) in enumerate(zip(self.layers, net.layers)):
+        for lv, layer in zip(self.layers, net.layers, strict=True):
             for j, row in enumerate(lv.W):
                 for i, v in enumerate(row):
                     m.AddHint(v, int(layer.weights[j, i]))

@@ -18,7 +18,7 @@ from ortools.sat.python import cp_model
 from sklearn.cluster import KMeans
 
 from ..errors import BDNNError
-from ..network import Network, errors_of
+from ..network import Layer, Network, errors_of
 from ..quantizer import Quantizer
 from .architecture import Architecture
 from .cpsat_model import BDNNCpModel, ModelOptions
@@ -47,6 +47,27 @@ def _point_losses(net: Network, Q: np.ndarray, y: np.ndarray, objective: str) ->
     fwd = net.forward_q(Q)
     bits = (fwd.scores >= 0).astype(np.int64)
     return (bits != np.eye(net.n_classes, dtype=np.int64)[y]).sum(axis=1)
+
+
+def _constant_network(arch: Architecture, quantizer: Quantizer, classes: list,
+                      y: np.ndarray) -> Network:
+    """A network that predicts the majority class everywhere (zero weights; every hidden unit
+    on). It satisfies every shared-pattern and robust constraint, so it is a feasible hint for
+    the first solve: without it CP-SAT can spend a whole share finding any network at all."""
+    widths = arch.widths
+    layers = []
+    for li in range(arch.n_layers):
+        bias = np.zeros(widths[li + 1], dtype=np.int64)
+        if li == arch.n_layers - 1:
+            major = int(np.argmax(np.bincount(y, minlength=len(classes))))
+            if arch.output == "single":
+                bias[0] = 0 if major == 1 else -1
+            else:
+                bias[major] = 1
+        layers.append(Layer(np.zeros((widths[li + 1], widths[li]), dtype=np.int64), bias,
+                            int(arch.weight_bounds[li])))
+    return Network(quantizer, layers, classes=list(classes), activation=arch.activation,
+                   output=arch.output)
 
 
 def _group_ids(batch_subsets: np.ndarray, inverse: np.ndarray, n_unique: int) -> np.ndarray:
@@ -166,9 +187,12 @@ def run_data_split(
         robust_record = apply_robust_radius(options, quantizer, None if Xr is None else Xr[batch],
                                             Q[batch], rows, robust_radius)
         builder = BDNNCpModel(arch, rows, options)
-        if use_hints and best is not None:
-            builder.add_hints(best)
-        share = left / (int(splits) + 1 - it)
+        if use_hints:
+            builder.add_hints(best if best is not None
+                              else _constant_network(arch, quantizer, classes, y))
+        # the share is taken after the model is built, so building counts against the limit
+        left = solve.time_limit - (time.monotonic() - t0)
+        share = max(0.5, left / (int(splits) + 1 - it))
         solver = make_solver(solve, share)
         status = solver.Solve(builder.model)
         entry = {"iteration": it, "subsets": n_subsets, "batch": [int(batch[0]), int(len(batch))],

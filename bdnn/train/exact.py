@@ -17,9 +17,9 @@ from .architecture import Architecture
 from .cpsat_model import DEFAULT_PATTERN_LIMIT, BDNNCpModel, ModelOptions
 from .progress import ProgressPrinter
 from .result import TrainResult, relative_gap
-from .safe_solver import SafeSolver
 from .robust_boxes import apply_robust_radius
 from .rows import unique_rows
+from .safe_solver import SafeSolver
 
 
 @dataclass

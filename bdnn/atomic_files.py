@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from bdnn.errors import BDNNError
+from .errors import BDNNError
 
 
 def check_output_dir(directory: str | os.PathLike) -> Path:
