@@ -180,6 +180,8 @@ def train_exact(
             "no network satisfies the constraints (the model is infeasible); "
             "relax them, e.g. a smaller robust radius or fewer shared-pattern groups"
         )
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.interrupted:
+        raise BDNNError("interrupted before CP-SAT found any network; nothing was written")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise BDNNError(
             f"CP-SAT found no network within {solve.time_limit:g} s "
@@ -198,8 +200,7 @@ def train_exact(
         "solutions": printer.n_solutions,
     }]
     status_name = STATUS_NAMES[status]
-    interrupted = status_name == "FEASIBLE" and solver.WallTime() < 0.95 * solve.time_limit \
-        and not solve.deterministic
+    interrupted = solver.interrupted
 
     if sparsify and not interrupted:
         remaining = solve.time_limit - (time.monotonic() - t0)

@@ -24,6 +24,7 @@ from .exact import STATUS_NAMES, SolveOptions, data_fingerprint, loss_of, make_s
 from .result import TrainResult, relative_gap
 from .robust_boxes import apply_robust_radius
 from .rows import UniqueRows, unique_rows
+from .safe_solver import interrupt_requested
 
 BLOCKS = ("first", "later")
 
@@ -121,6 +122,8 @@ def train_local_search(
     rng = np.random.default_rng(solve.seed)
 
     def remaining() -> float:
+        if interrupt_requested():  # Ctrl-C: keep the best network so far
+            return 0.0
         return solve.time_limit - (time.monotonic() - t0)
 
     best: Network | None = None

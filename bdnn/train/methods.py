@@ -13,6 +13,7 @@ from .data_split import train_split
 from .exact import SolveOptions, train_exact
 from .local_search import train_local_search
 from .result import TrainResult
+from .safe_solver import interrupt_requested, reset_interrupt
 
 METHODS = ("exact", "local-search", "split", "auto")
 # auto: exact while unique rows x hidden units stays below this, data-splitting above it
@@ -59,6 +60,7 @@ def train_network(
     common = dict(quantizer=quantizer, classes=classes, hidden=hidden, weight_bound=weight_bound,
                   activation=activation, output=output, objective=objective,
                   warm_start=warm_start, solve=solve, robust_radius=robust_radius, X_raw=X_raw)
+    reset_interrupt()
     chosen = method
     if method == "auto":
         chosen = auto_choice(Q, tuple(hidden))
@@ -73,6 +75,8 @@ def train_network(
     else:
         result = train_split(Q, y, Q_val=Q_val, y_val=y_val, splits=splits,
                              batch_size=batch_size, paper=paper, **common)
+    result.network.training["interrupted"] = bool(interrupt_requested())
+    result.interrupted = result.interrupted or interrupt_requested()
     if method == "auto":
         result.network.training["auto_choice"] = chosen
         result.network.training["method"] = "auto"

@@ -19,6 +19,17 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 RETRIES = 2
+_interrupt = {"requested": False}
+
+
+def interrupt_requested() -> bool:
+    """True once Ctrl-C (SIGINT) arrived during a solve: heuristics stop their loops."""
+    return _interrupt["requested"]
+
+
+def reset_interrupt() -> None:
+    """Forget an earlier Ctrl-C (at the start of a training run)."""
+    _interrupt["requested"] = False
 
 
 class SafeSolver:
@@ -29,6 +40,7 @@ class SafeSolver:
         self.retries = retries
         self.best_bound_callback = None
         self.crashes = 0
+        self.interrupted = False  # a SIGINT arrived during a solve
         self._values: list[int] = []
         self._objective = 0.0
         self._bound = 0.0
@@ -98,9 +110,10 @@ class SafeSolver:
                 sys.stderr.flush()
                 os._exit(code)
         os.close(write_fd)
-        # Ctrl-C reaches the child too (same process group); CP-SAT stops there and returns
-        # the best solution, which the parent must wait for rather than die.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Ctrl-C in a terminal reaches the child too (same process group); a SIGINT sent to
+        # the parent alone is passed on. CP-SAT stops and returns its best solution, which the
+        # parent must wait for rather than die.
+        previous = signal.signal(signal.SIGINT, lambda *_: self._forward_sigint(pid))
         try:
             with os.fdopen(read_fd, "rb") as f:
                 data = f.read()
@@ -110,6 +123,14 @@ class SafeSolver:
         if not data or not os.WIFEXITED(wait_status) or os.WEXITSTATUS(wait_status) != 0:
             return None
         return pickle.loads(data)
+
+    def _forward_sigint(self, pid: int) -> None:
+        self.interrupted = True
+        _interrupt["requested"] = True
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
 
     # -- the response ----------------------------------------------------------------------
     def Value(self, var: Any) -> int:  # noqa: N802

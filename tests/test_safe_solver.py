@@ -1,0 +1,72 @@
+"""Solves in a child process: a solver abort is retried, Ctrl-C keeps the best network."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from ortools.sat.python import cp_model
+
+from bdnn.train.safe_solver import SafeSolver
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class AbortOnce(cp_model.CpSolverSolutionCallback):
+    """Kills the solving process at its first solution, once (simulates a C++ abort)."""
+
+    def __init__(self, flag: Path) -> None:
+        super().__init__()
+        self.flag = flag
+        self.n_solutions = 0
+
+    def on_solution_callback(self) -> None:
+        self.n_solutions += 1
+        if not self.flag.exists():
+            self.flag.write_text("crashed once")
+            os.abort()
+
+
+def _knapsack():
+    m = cp_model.CpModel()
+    values, weights = [6, 10, 12, 7, 3], [1, 2, 3, 2, 1]
+    x = [m.NewBoolVar(f"x{i}") for i in range(5)]
+    m.Add(sum(w * v for w, v in zip(weights, x, strict=True)) <= 5)
+    m.Maximize(sum(v * b for v, b in zip(values, x, strict=True)))
+    # brute force optimum
+    best = max(sum(v for v, bit in zip(values, bits, strict=True) if bit)
+               for bits in ([(k >> i) & 1 for i in range(5)] for k in range(32))
+               if sum(w for w, bit in zip(weights, bits, strict=True) if bit) <= 5)
+    return m, x, best
+
+
+def test_abort_in_child_is_retried(tmp_path):
+    m, x, best = _knapsack()
+    solver = SafeSolver()
+    solver.parameters.num_workers = 1
+    status = solver.Solve(m, AbortOnce(tmp_path / "flag"))
+    assert (tmp_path / "flag").exists()  # the first attempt really died
+    assert solver.crashes == 1
+    assert status == cp_model.OPTIMAL
+    assert solver.ObjectiveValue() == best
+    assert sum(solver.Value(v) for v in x) >= 1
+    assert solver.Value(x[0].Not()) == 1 - solver.Value(x[0])
+
+
+def test_sigint_to_the_cli_keeps_the_best_network(tmp_path):
+    out = tmp_path / "m.json"
+    p = subprocess.Popen([sys.executable, "-m", "bdnn", "train", "bcw", "--hidden", "8",
+                          "--time-limit", "300", "--json", "-o", str(out)],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:  # wait for the first incumbent, then press Ctrl-C (parent only)
+        if "solution" in line:
+            break
+    p.send_signal(signal.SIGINT)
+    stdout, _ = p.communicate(timeout=120)
+    assert p.returncode == 0
+    result = json.loads(stdout)
+    assert result["interrupted"] is True and result["status"] in ("FEASIBLE", "OPTIMAL")
+    assert result["seconds"] < 200
+    assert json.loads(out.read_text())["training"]["interrupted"] is True
