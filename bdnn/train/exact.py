@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from .result import TrainResult, relative_gap
 from .robust_boxes import apply_robust_radius
 from .rows import unique_rows
 from .safe_solver import SafeSolver
+from .widen import NARROW_TIME_SHARE, narrower, wants_narrow_start, widen
 
 
 @dataclass
@@ -116,6 +118,7 @@ def train_exact(
     method: str = "exact",
     robust_radius: float | None = None,
     X_raw: np.ndarray | None = None,
+    narrow_start: bool | None = None,
 ) -> TrainResult:
     """Train a BDNN on quantized inputs ``Q`` and class indices ``y`` with CP-SAT.
 
@@ -126,6 +129,10 @@ def train_exact(
 
     ``robust_radius`` (raw feature units; ``X_raw`` = the raw rows behind ``Q``) asks that every
     row's first-layer activation pattern hold on its whole quantized box (DESIGN §4).
+
+    ``narrow_start`` (default: for 6 or more hidden units, when no warm start is given) first
+    solves a half-width network for a quarter of the time limit and hints the full model with it,
+    padded by always-off units (``widen``).
     """
     t0 = time.monotonic()
     solve = solve or SolveOptions()
@@ -167,8 +174,19 @@ def train_exact(
         **robust_record,
     }
 
+    time_left = solve.time_limit
+    if warm_start is None and narrow_start is not False and (
+        narrow_start or wants_narrow_start(arch.hidden)
+    ):
+        warm_start, narrow_record = _narrow_start(
+            Q, y, quantizer=quantizer, classes=classes, hidden=arch.hidden, weight_bound=bounds,
+            activation=activation, output=output, objective=objective, solve=solve,
+            model_options=model_options, robust_radius=robust_radius, X_raw=X_raw,
+        )
+        record["narrow_start"] = narrow_record
+        time_left = max(0.1 * solve.time_limit, solve.time_limit - (time.monotonic() - t0))
     solver, status, printer = solve_model(
-        builder, solve, solve.time_limit, solve.label, hint=warm_start
+        builder, solve, time_left, solve.label, hint=warm_start
     )
     if status == cp_model.INFEASIBLE and robust_radius is not None:
         raise BDNNError(
@@ -227,6 +245,19 @@ def train_exact(
         seconds=seconds, train_errors=errors_of(net, Q, y), n_train=int(len(y)),
         interrupted=interrupted, stages=stages,
     )
+
+
+def _narrow_start(Q, y, *, hidden, solve: SolveOptions, **kw) -> tuple[Network, dict]:
+    """Solve the half-width architecture briefly; return it widened to ``hidden``."""
+    small = narrower(hidden)
+    opts = dataclasses.replace(solve, time_limit=NARROW_TIME_SHARE * solve.time_limit,
+                               label=f"{solve.label}/narrow{list(small)}")
+    kw["model_options"] = dataclasses.replace(kw["model_options"]) if kw.get(
+        "model_options") else None
+    r = train_exact(Q, y, hidden=small, solve=opts, narrow_start=False, **kw)
+    record = {"hidden": list(small), "objective": r.objective, "status": r.status,
+              "seconds": round(r.seconds, 3)}
+    return widen(r.network, hidden), record
 
 
 def _recheck(net: Network, Q: np.ndarray, y: np.ndarray, objective: str, value: int) -> None:
