@@ -163,3 +163,25 @@ def test_bad_arguments():
         SolveOptions(time_limit=0)
     with pytest.raises(BDNNError, match="workers"):
         SolveOptions(workers=0)
+
+
+@pytest.mark.parametrize("activation", ["heaviside", "sign"])
+def test_widen_keeps_the_function(activation):
+    from bdnn.train.widen import widen
+
+    rng = np.random.default_rng(21)
+    net = random_network(rng, 3, (2, 3), 4, weight_bound=2, activation=activation)
+    wide = widen(net, (5, 4))
+    assert wide.hidden_widths == (5, 4)
+    Q = rng.integers(0, 16, size=(200, 3))
+    a, b = net.forward_q(Q), wide.forward_q(Q)
+    assert np.array_equal(a.classes, b.classes) and np.array_equal(a.scores, b.scores)
+
+
+def test_narrow_start_hints_the_wide_model():
+    Q, y = _tiny(14, n=24)
+    r = _train(Q, y, 2, hidden=(6,))
+    assert r.network.training["narrow_start"]["hidden"] == [3]
+    assert r.objective <= r.network.training["narrow_start"]["objective"]
+    assert r.objective == errors_of(r.network, Q, y)
+    assert r.objective <= best_errors(Q, y, 2, 2, w=1, levels=3)  # 6 units beat any 2
