@@ -185,3 +185,21 @@ def test_narrow_start_hints_the_wide_model():
     assert r.objective <= r.network.training["narrow_start"]["objective"]
     assert r.objective == errors_of(r.network, Q, y)
     assert r.objective <= best_errors(Q, y, 2, 2, w=1, levels=3)  # 6 units beat any 2
+
+
+def test_rounded_mlp_start_is_a_valid_network_and_hint():
+    from bdnn.train.architecture import Architecture
+    from bdnn.train.float_start import rounded_mlp_start
+
+    rng = np.random.default_rng(30)
+    Q = rng.integers(0, 16, size=(120, 5))
+    y = (Q[:, 0] + Q[:, 1] > Q[:, 2] + 8).astype(int) + (Q[:, 3] > 10).astype(int)
+    for activation in ("heaviside", "sign"):
+        arch = Architecture(5, (4,), 3, (2, 2), 15, activation=activation)
+        start = rounded_mlp_start(Q, y, arch, Quantizer.identity(5, 4), [0, 1, 2])
+        assert start.hidden_widths == (4,) and int(np.abs(start.layers[0].weights).max()) <= 2
+        assert errors_of(start, Q, y) < 0.5 * len(y)  # far better than chance on a simple rule
+    r = train_exact(Q, y, quantizer=Quantizer.identity(5, 4), classes=[0, 1, 2], hidden=(4,),
+                    weight_bound=2, solve=FAST)
+    assert r.objective <= r.network.training["float_start"]["objective"]
+    assert r.objective == errors_of(r.network, Q, y)

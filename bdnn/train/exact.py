@@ -16,6 +16,7 @@ from ..network import Network, errors_of, hamming_loss_of
 from ..quantizer import Quantizer
 from .architecture import Architecture
 from .cpsat_model import DEFAULT_PATTERN_LIMIT, BDNNCpModel, ModelOptions
+from .float_start import rounded_mlp_start
 from .progress import ProgressPrinter
 from .result import TrainResult, relative_gap
 from .robust_boxes import apply_robust_radius
@@ -119,6 +120,7 @@ def train_exact(
     robust_radius: float | None = None,
     X_raw: np.ndarray | None = None,
     narrow_start: bool | None = None,
+    float_start: bool | None = None,
 ) -> TrainResult:
     """Train a BDNN on quantized inputs ``Q`` and class indices ``y`` with CP-SAT.
 
@@ -132,7 +134,9 @@ def train_exact(
 
     ``narrow_start`` (default: for 6 or more hidden units, when no warm start is given) first
     solves a half-width network for a quarter of the time limit and hints the full model with it,
-    padded by always-off units (``widen``).
+    padded by always-off units (``widen``). ``float_start`` (default: when no warm start is given
+    and the training is not robust) hints the solver with a float MLP rounded to integer weights
+    (``float_start.rounded_mlp_start``); the better of the two starts is the hint.
     """
     t0 = time.monotonic()
     solve = solve or SolveOptions()
@@ -175,15 +179,21 @@ def train_exact(
     }
 
     time_left = solve.time_limit
-    if warm_start is None and narrow_start is not False and (
-        narrow_start or wants_narrow_start(arch.hidden)
-    ):
-        warm_start, narrow_record = _narrow_start(
+    if warm_start is None and robust_radius is None and float_start is not False:
+        # a float MLP rounded to integer weights: a cheap, good first incumbent
+        warm_start = rounded_mlp_start(Q, y, arch, quantizer, classes, seed=solve.seed)
+        record["float_start"] = {"objective": loss_of(warm_start, Q, y, objective)}
+    if narrow_start is not False and (narrow_start or wants_narrow_start(arch.hidden)):
+        narrow, narrow_record = _narrow_start(
             Q, y, quantizer=quantizer, classes=classes, hidden=arch.hidden, weight_bound=bounds,
             activation=activation, output=output, objective=objective, solve=solve,
             model_options=model_options, robust_radius=robust_radius, X_raw=X_raw,
+            float_start=float_start,
         )
         record["narrow_start"] = narrow_record
+        if warm_start is None or narrow_record["objective"] <= loss_of(warm_start, Q, y,
+                                                                        objective):
+            warm_start = narrow
         time_left = max(0.1 * solve.time_limit, solve.time_limit - (time.monotonic() - t0))
     solver, status, printer = solve_model(
         builder, solve, time_left, solve.label, hint=warm_start

@@ -1,0 +1,93 @@
+"""A starting network for the exact solver: a float MLP rounded to integer weights.
+
+On larger data (hundreds of rows, tens of inputs) CP-SAT's own first solutions are poor and a
+good hint is worth a lot. A scikit-learn ``MLPClassifier`` with ``tanh`` units (whose sign is a
+Heaviside unit) trains in a second; each layer is then rounded:
+
+* weights: a per-unit (hidden) or per-layer (output, so that the argmax is unchanged) scale maps
+  the largest |weight| to ``w``, then round and clip to ``[-w, w]``;
+* the next layer reads the integer network's own bits, so a tanh output ``s`` becomes
+  ``2h - 1`` for heaviside networks: ``W s + b = 2 W h + (b - sum(W))``;
+* each hidden bias is chosen by scanning the integer pre-activations of the training rows for the
+  threshold that best reproduces the float unit's sign on them.
+
+The result is only a hint: the exact model keeps the guarantee and the proof.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..network import Layer, Network
+from ..quantizer import Quantizer
+from .architecture import Architecture
+
+
+def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer: Quantizer,
+                      classes: list, seed: int = 0, max_iter: int = 400) -> Network:
+    """Train a float MLP of ``arch``'s shape on ``Q`` and round it to a ``Network``."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    Xf = np.asarray(Q, dtype=np.float64) / max(1, arch.levels)
+    mlp = MLPClassifier(hidden_layer_sizes=arch.hidden, activation="tanh", max_iter=max_iter,
+                        random_state=seed, alpha=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.fit(Xf, y)
+    layers: list[Layer] = []
+    h_int = np.asarray(Q, dtype=np.int64)  # what the integer network's next layer reads
+    a_float = Xf
+    for li, (Wf, bf) in enumerate(zip(mlp.coefs_, mlp.intercepts_, strict=True)):
+        Wf = Wf.T.copy()  # [n_out, n_in]
+        bf = bf.copy()
+        if li == 0:
+            Wf = Wf / max(1, arch.levels)  # the float net saw Q / L, the integer one sees Q
+        elif arch.activation == "heaviside":
+            bf = bf - Wf.sum(axis=1)  # tanh ~ 2h - 1
+            Wf = 2 * Wf
+        w = int(arch.weight_bounds[li])
+        is_output = li == arch.n_layers - 1
+        if is_output:
+            Wf, bf = _output_rows(Wf, bf, arch)
+            scale = np.full(len(Wf), max(np.abs(Wf).max(), 1e-12) / w)
+        else:
+            scale = np.maximum(np.abs(Wf).max(axis=1), 1e-12) / w
+        W = np.clip(np.rint(Wf / scale[:, None]), -w, w).astype(np.int64)
+        x_int = h_int if li == 0 or arch.activation == "heaviside" else 2 * h_int - 1
+        pre = x_int @ W.T
+        reach = w * arch.widths[li] * (arch.levels if li == 0 else 1)
+        if is_output:
+            b = np.clip(np.rint(bf / scale), -(reach + 1), reach + 1).astype(np.int64)
+            layers.append(Layer(W, b, w))
+            break
+        target = (a_float @ mlp.coefs_[li] + mlp.intercepts_[li]) >= 0  # float unit's sign
+        b = np.array([_best_threshold(pre[:, j], target[:, j], reach) for j in range(len(W))])
+        layers.append(Layer(W, b, w))
+        h_int = (pre + b >= 0).astype(np.int64)
+        a_float = np.tanh(a_float @ mlp.coefs_[li] + mlp.intercepts_[li])
+    return Network(quantizer, layers, classes=list(classes), activation=arch.activation,
+                   output=arch.output)
+
+
+def _output_rows(Wf: np.ndarray, bf: np.ndarray, arch: Architecture):
+    """Float output rows in bdnn's output convention (sklearn has one logit for 2 classes)."""
+    if Wf.shape[0] == 1 and arch.output == "argmax":  # logit for class 1: scores (0, logit)
+        return np.vstack([np.zeros_like(Wf), Wf]), np.concatenate([[0.0], bf])
+    if Wf.shape[0] > 1 and arch.output == "single":  # never: single means 2 classes
+        return Wf[1:] - Wf[:1], bf[1:] - bf[:1]
+    return Wf, bf
+
+
+def _best_threshold(pre: np.ndarray, target: np.ndarray, reach: int) -> int:
+    """Bias b in [-(reach+1), reach] maximising agreement of ``pre + b >= 0`` with ``target``."""
+    candidates = np.unique(np.concatenate([-pre, [-(reach + 1), reach]]))
+    candidates = candidates[(candidates >= -(reach + 1)) & (candidates <= reach)]
+    best_b, best_agree = int(candidates[0]), -1
+    for b in candidates:
+        agree = int(np.sum((pre + b >= 0) == target))
+        if agree > best_agree:
+            best_b, best_agree = int(b), agree
+    return best_b
