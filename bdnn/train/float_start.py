@@ -31,7 +31,11 @@ def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantize
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    Xf = np.asarray(Q, dtype=np.float64) / max(1, arch.levels)
+    # standardised inputs keep the tanh units centred, so their signs carry information
+    Qf = np.asarray(Q, dtype=np.float64)
+    mu, sd = Qf.mean(axis=0), Qf.std(axis=0)
+    sd[sd == 0] = 1.0
+    Xf = (Qf - mu) / sd
     mlp = MLPClassifier(hidden_layer_sizes=arch.hidden, activation="tanh", max_iter=max_iter,
                         random_state=seed, alpha=1e-3)
     with warnings.catch_warnings():
@@ -43,30 +47,25 @@ def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantize
     for li, (Wf, bf) in enumerate(zip(mlp.coefs_, mlp.intercepts_, strict=True)):
         Wf = Wf.T.copy()  # [n_out, n_in]
         bf = bf.copy()
-        if li == 0:
-            Wf = Wf / max(1, arch.levels)  # the float net saw Q / L, the integer one sees Q
+        if li == 0:  # the float net saw (Q - mu) / sd, the integer one sees Q
+            bf = bf - Wf @ (mu / sd)
+            Wf = Wf / sd
         elif arch.activation == "heaviside":
             bf = bf - Wf.sum(axis=1)  # tanh ~ 2h - 1
             Wf = 2 * Wf
         w = int(arch.weight_bounds[li])
-        is_output = li == arch.n_layers - 1
-        if is_output:
-            Wf, bf = _output_rows(Wf, bf, arch)
-            scale = np.full(len(Wf), max(np.abs(Wf).max(), 1e-12) / w)
-        else:
-            scale = np.maximum(np.abs(Wf).max(axis=1), 1e-12) / w
-        W = np.clip(np.rint(Wf / scale[:, None]), -w, w).astype(np.int64)
         x_int = h_int if li == 0 or arch.activation == "heaviside" else 2 * h_int - 1
-        pre = x_int @ W.T
         reach = w * arch.widths[li] * (arch.levels if li == 0 else 1)
-        if is_output:
-            b = np.clip(np.rint(bf / scale), -(reach + 1), reach + 1).astype(np.int64)
-            layers.append(Layer(W, b, w))
+        if li == arch.n_layers - 1:
+            layers.append(_round_output(*_output_rows(Wf, bf, arch), x_int, y, w, reach, arch))
             break
         target = (a_float @ mlp.coefs_[li] + mlp.intercepts_[li]) >= 0  # float unit's sign
-        b = np.array([_best_threshold(pre[:, j], target[:, j], reach) for j in range(len(W))])
+        W = np.zeros(Wf.shape, dtype=np.int64)
+        b = np.zeros(len(Wf), dtype=np.int64)
+        for j in range(len(Wf)):
+            W[j], b[j] = _round_unit(Wf[j], x_int, target[:, j], w, reach)
         layers.append(Layer(W, b, w))
-        h_int = (pre + b >= 0).astype(np.int64)
+        h_int = (x_int @ W.T + b >= 0).astype(np.int64)
         a_float = np.tanh(a_float @ mlp.coefs_[li] + mlp.intercepts_[li])
     return Network(quantizer, layers, classes=list(classes), activation=arch.activation,
                    output=arch.output)
@@ -79,6 +78,41 @@ def _output_rows(Wf: np.ndarray, bf: np.ndarray, arch: Architecture):
     if Wf.shape[0] > 1 and arch.output == "single":  # never: single means 2 classes
         return Wf[1:] - Wf[:1], bf[1:] - bf[:1]
     return Wf, bf
+
+
+def _scales(Wf: np.ndarray, w: int) -> np.ndarray:
+    """Candidate scales: the largest |weight| maps to w, down to small weights mapping to 1."""
+    top = max(float(np.abs(Wf).max()), 1e-12)
+    return top / (w + 0.49) * np.geomspace(1.0, 0.1, 10)
+
+
+def _round_unit(wf: np.ndarray, x_int: np.ndarray, target: np.ndarray, w: int,
+                reach: int) -> tuple[np.ndarray, int]:
+    """Integer weights and bias whose unit best reproduces the float unit's sign."""
+    best = (-1, None, 0)
+    for scale in _scales(wf, w):
+        W = np.clip(np.rint(wf / scale), -w, w).astype(np.int64)
+        pre = x_int @ W
+        b = _best_threshold(pre, target, reach)
+        agree = int(np.sum((pre + b >= 0) == target))
+        if agree > best[0]:
+            best = (agree, W, b)
+    return best[1], best[2]
+
+
+def _round_output(Wf: np.ndarray, bf: np.ndarray, x_int: np.ndarray, y: np.ndarray, w: int,
+                  reach: int, arch: Architecture) -> Layer:
+    """The rounded output layer (one scale for all rows) with the most correct training rows."""
+    best = (-1, None)
+    for scale in _scales(Wf, w):
+        W = np.clip(np.rint(Wf / scale), -w, w).astype(np.int64)
+        b = np.clip(np.rint(bf / scale), -(reach + 1), reach + 1).astype(np.int64)
+        s = x_int @ W.T + b
+        pred = (s[:, 0] >= 0).astype(np.int64) if arch.output == "single" else np.argmax(s, 1)
+        correct = int(np.sum(pred == y))
+        if correct > best[0]:
+            best = (correct, Layer(W, b, w))
+    return best[1]
 
 
 def _best_threshold(pre: np.ndarray, target: np.ndarray, reach: int) -> int:
