@@ -1,0 +1,868 @@
+"""Firmware benchmark: bdnn against emlearn (scikit-learn MLP -> float C) on real
+microcontroller builds, side by side.
+
+    python3 benchmarks/firmware.py [--quick] [--retrain] [--out docs/benchmarks-firmware.md]
+
+For each data set (paper split, seed 0) and hidden widths (4,) and (8,) it trains a bdnn network
+(CP-SAT, `bdnn train --method auto`, 60 s, 2 workers; saved under benchmarks/models/ and reused)
+and a scikit-learn ``MLPClassifier`` of the same widths on standardised inputs, exports both to C
+(bdnn: ``codegen.c_export``; emlearn: ``emlearn.convert(mlp, method="inline")``) and builds both
+with the same firmware (start-up code, board support, Makefile, compiler flags: -Os,
+--gc-sections) for Cortex-M0, M3, M4F and the ATmega328P. Measured per build:
+
+- model data bytes: the weight and bias/threshold arrays of the model object (``nm -S``);
+- flash / static RAM of a minimal program (no output code, no test vectors; ``size -A``) and
+  the stack of one inference (painted on the emulator);
+- per inference: instructions on Cortex-M (QEMU ``-singlestep -d exec,nochain`` trace between
+  the runner's markers: ``codegen.targets.measure.count_instructions``), CPU cycles on AVR
+  (Timer1 under simavr), over the first test rows;
+- test accuracy of the C running on the emulator over every test row, and its agreement with
+  the Python reference (bdnn: the numpy forward pass; emlearn: scikit-learn's predict).
+
+Both tools are timed without input preprocessing: bdnn's integer API takes quantized uint8
+inputs, emlearn takes the already standardised float32 features.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bdnn.data import load_dataset  # noqa: E402
+from bdnn.errors import BDNNError  # noqa: E402
+from bdnn.model_file import load_network  # noqa: E402
+from bdnn.network import Network  # noqa: E402
+from codegen.size_report import size_report  # noqa: E402
+from codegen.targets.build import (  # noqa: E402
+    Project,
+    firmware_source_files,
+    first_error_line,
+    make,
+    write_project,
+    write_vectors,
+)
+from codegen.targets.measure import (  # noqa: E402
+    check_against_reference,
+    count_instructions,
+    flash_and_ram,
+    run_firmware,
+    section_sizes,
+    symbol_ranges,
+)
+from codegen.targets.output import FirmwareRun, parse_runner_output  # noqa: E402
+from codegen.targets.process import run_command  # noqa: E402
+from codegen.targets.registry import Target, get_target  # noqa: E402
+from codegen.targets.run_qemu import run_qemu  # noqa: E402
+from codegen.targets.run_simavr import run_simavr  # noqa: E402
+from codegen.targets.toolchain import toolchain_available  # noqa: E402
+
+MODELS_DIR = ROOT / "benchmarks" / "models"
+HARNESS_DIR = ROOT / "benchmarks" / "firmware_harness"
+DEFAULT_OUT = ROOT / "docs" / "benchmarks-firmware.md"
+PLOT_NAME = "firmware_bytes_vs_accuracy.png"
+
+DATASETS = ("iris", "bcw", "breast-cancer", "digits")
+QUICK_DATASETS = ("iris",)
+HIDDEN = ((4,), (8,))
+TARGETS = ("cortex-m0", "cortex-m3", "cortex-m4", "avr")
+UNIT = {"instructions": "instr.", "cycles": "cycles"}
+TARGET_LABEL = {"cortex-m0": "M0", "cortex-m3": "M3", "cortex-m4": "M4F", "avr": "AVR"}
+SEED = 0
+TRAIN_SECONDS = 60.0
+TRAIN_WORKERS = 2
+N_TIMED = 16  # test rows traced / timed per build (a QEMU trace is one line per instruction)
+N_TIMED_QUICK = 4
+RUN_TIMEOUT_S = 120.0
+# RAM a program needs beyond its static data: one inference's stack (measured: at most ~140 B
+# for emlearn, ~70 B for bdnn on the ATmega328P) plus the runner's frames
+STACK_RESERVE = 256
+# flash bytes of test vectors per firmware image (more rows run in several images)
+VECTOR_BUDGET = {"cortex_m": 96 * 1024, "avr": 12 * 1024}
+
+EML_NAME = "mlp"  # prefix of the emlearn-generated C
+BDNN_NAME = "model"
+BDNN_DATA = re.compile(rf"^{BDNN_NAME}_[wtb]\d+$")  # bit-planes, thresholds, output biases
+EML_DATA = re.compile(rf"^{EML_NAME}_layer_\d+_(weights|biases)$")
+
+# the targets of the issue: emlearn / bdnn at least this much
+GOAL_DATA = 10.0
+GOAL_SPEED = {"cortex-m0": 10.0, "cortex-m3": 10.0, "cortex-m4": 3.0, "avr": 10.0}
+GOAL_ACC_POINTS = 1.0
+
+
+@dataclass
+class Measurement:
+    """One tool's model on one target."""
+
+    dataset: str
+    hidden: str
+    target: str
+    tool: str  # "bdnn" or "emlearn"
+    status: str  # "ok" or why it was not measured
+    model_data_bytes: int | None = None
+    model_object_bytes: int | None = None  # flash of the model object: code + data
+    flash_bytes: int | None = None  # minimal program
+    ram_bytes: int | None = None  # minimal program, static (.data + .bss; AVR: + .rodata)
+    stack_bytes: int | None = None
+    unit: str = ""
+    per_inference: float | None = None  # mean over the timed rows
+    per_inference_max: int | None = None
+    c_accuracy: float | None = None  # the C on the emulator, every test row
+    agree: int | None = None  # rows where the C equals the Python reference
+    n_test: int = 0
+
+
+# ---------------------------------------------------------------- models
+
+
+@dataclass
+class Case:
+    """One data set and architecture with both trained models and the test rows."""
+
+    dataset: str
+    hidden: tuple[int, ...]
+    net: Network
+    Q_test: np.ndarray  # bdnn quantized test rows
+    Z_test: np.ndarray  # standardised float32 test rows (emlearn input)
+    y_test: np.ndarray
+    bdnn_pred: np.ndarray  # numpy reference
+    mlp_pred: np.ndarray  # scikit-learn
+    emlearn_code: str
+    n_inputs: int
+    n_classes: int
+    train_seconds: float | None
+
+    @property
+    def label(self) -> str:
+        return "-".join(str(v) for v in (self.n_inputs, *self.hidden, self.n_classes))
+
+    def accuracy(self, tool: str) -> float:
+        pred = self.bdnn_pred if tool == "bdnn" else self.mlp_pred
+        return float(np.mean(pred == self.y_test))
+
+
+def model_path(dataset: str, hidden: tuple[int, ...]) -> Path:
+    return MODELS_DIR / f"{dataset}-h{'-'.join(map(str, hidden))}.json"
+
+
+def bdnn_network(dataset: str, hidden: tuple[int, ...], retrain: bool) -> Network:
+    """The saved bdnn model, trained with the CLI first when missing (or with ``retrain``)."""
+    path = model_path(dataset, hidden)
+    if retrain or not path.exists():
+        MODELS_DIR.mkdir(parents=True, exist_ok=True)
+        argv = [
+            sys.executable, "-m", "bdnn", "train", dataset, "--hidden", ",".join(map(str, hidden)),
+            "--method", "auto", "--time-limit", str(TRAIN_SECONDS), "--workers",
+            str(TRAIN_WORKERS), "--seed", str(SEED), "--quiet", "-o", str(path),
+        ]
+        print(f"  training bdnn: {' '.join(argv[1:])}", flush=True)
+        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BDNNError(f"training {dataset} {hidden} failed: {proc.stderr.strip()[-300:]}")
+    return load_network(path)
+
+
+def train_mlp(X: np.ndarray, y: np.ndarray, hidden: tuple[int, ...]):
+    """A standardised scikit-learn MLP (default solver, ReLU), deterministic by its seed."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(X)
+    mlp = MLPClassifier(hidden_layer_sizes=hidden, max_iter=3000, random_state=SEED)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.fit(scaler.transform(X), y)
+    return scaler, mlp
+
+
+def import_emlearn():
+    """``import emlearn``, keeping numpy's error handling: emlearn 0.23.2's ``bayes`` module runs
+    ``numpy.seterr(all="raise")`` on import, after which scikit-learn's adam solver dies on a
+    harmless float underflow."""
+    saved = np.geterr()
+    try:
+        import emlearn
+    finally:
+        np.seterr(**saved)
+    return emlearn
+
+
+def emlearn_c(mlp, method: str = "loadable") -> str:
+    """emlearn's C for the MLP: ``emlearn.convert(mlp, method=...).save(name=...)``.
+
+    ``save`` writes emlearn's default "loadable" code (an ``EmlNet`` struct run by
+    ``eml_net_predict``). Its "inline" generator fails in emlearn 0.23.2 for float MLPs
+    (``cgen.constant_declare`` formats the activation enum name as an int); ``inline`` here
+    renders it with that one declaration written as an enum constant instead.
+    """
+    model = import_emlearn().convert(mlp, method=method)
+    if method == "loadable":
+        return model.save(name=EML_NAME)
+    from emlearn import cgen
+
+    original = cgen.constant_declare
+
+    def declare(name, val, dtype="int"):
+        if isinstance(val, str):  # EmlNetActivation* enum constant
+            return f"static const EmlNetActivationFunction {name} = {val}; "
+        return original(name, val, dtype)
+
+    cgen.constant_declare = declare
+    try:
+        return model.save(name=EML_NAME, inference=["inline"])
+    finally:
+        cgen.constant_declare = original
+
+
+def make_case(dataset: str, hidden: tuple[int, ...], retrain: bool, eml_method: str) -> Case:
+    ds = load_dataset(dataset, split="paper", seed=SEED)
+    X, y = ds.train_part()
+    Xt, yt = ds.test_part()
+    net = bdnn_network(dataset, hidden, retrain)
+    Qt = net.quantizer.quantize(Xt)
+    scaler, mlp = train_mlp(X, y, hidden)
+    Zt = scaler.transform(Xt)
+    return Case(
+        dataset=dataset, hidden=hidden, net=net, Q_test=Qt, Z_test=Zt.astype(np.float32),
+        y_test=yt, bdnn_pred=net.forward_q(Qt).classes, mlp_pred=mlp.predict(Zt),
+        emlearn_code=emlearn_c(mlp, eml_method), n_inputs=X.shape[1], n_classes=len(ds.classes),
+        train_seconds=net.training.get("seconds"),
+    )
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def data_symbol_bytes(nm_tool: str, obj: Path, pattern: re.Pattern) -> int:
+    """Sum of the sizes of the symbols of ``obj`` whose names match ``pattern`` (``nm -S``)."""
+    proc = subprocess.run([nm_tool, "-S", "--size-sort", str(obj)], capture_output=True,
+                          text=True, check=True)
+    total = 0
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and pattern.match(parts[3]):
+            total += int(parts[1], 16)
+    return total
+
+
+def declared_data_bytes(t: Target, work: Path, source: str, pattern: re.Pattern,
+                        extra: tuple[str, ...] = ()) -> int:
+    """Bytes of the model's weight and bias arrays as declared: ``nm -S`` of the model compiled
+    at -O0 for the target. At -Os gcc may fold a small constant array into immediate operands
+    (it does for bdnn's output layers), so the -Os object can hide part of the data in code."""
+    obj = work / "data_probe.o"
+    cmd = [t.cc, *t.cflags, "-std=c99", "-O0", "-DBDNN_NO_FLOAT", *extra, "-c", source,
+           "-o", obj.name]
+    res = run_command(cmd, cwd=work, timeout=120.0, what="compiling the data probe")
+    if res.returncode != 0:
+        raise BDNNError(f"data probe for {t.name} failed: {res.stderr.strip()[:300]}")
+    return data_symbol_bytes(t.nm_tool, obj, pattern)
+
+
+def sizes_of(m: Measurement, t: Target, work: Path, name: str, pattern: re.Pattern,
+             extra: tuple[str, ...] = ()) -> None:
+    elf, obj = work / "size.elf", work / f"size_{name}.o"
+    m.flash_bytes, m.ram_bytes = flash_and_ram(section_sizes(t.size_tool, elf), t.family)
+    m.model_object_bytes = flash_and_ram(section_sizes(t.size_tool, obj), t.family)[0]
+    m.model_data_bytes = declared_data_bytes(t, work, f"{name}.c", pattern, extra)
+
+
+def chunks(n_rows: int, bytes_per_row: int, family: str) -> list[tuple[int, int]]:
+    step = max(1, VECTOR_BUDGET[family] // bytes_per_row)
+    return [(a, min(n_rows, a + step)) for a in range(0, n_rows, step)]
+
+
+def traced_counts(t: Target, elf: Path, run_once) -> list[int]:
+    """Instructions of each timed inference: one traced emulator run, counted between markers."""
+    trace = elf.parent / "trace.log"
+    try:
+        run_once(trace)
+        return count_instructions(trace, symbol_ranges(t.nm_tool, elf))
+    finally:
+        trace.unlink(missing_ok=True)
+
+
+def measure_bdnn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement:
+    """bdnn's own firmware project and runner (``codegen.targets``), on the test rows."""
+    m = Measurement(case.dataset, case.label, t.name, "bdnn", "ok", unit=t.counts,
+                    n_test=len(case.y_test))
+    net, Q = case.net, case.Q_test
+    project = write_project(net, t, work, BDNN_NAME, Q[:0])
+    make(project, "size.elf")
+    sizes_of(m, t, work, BDNN_NAME, BDNN_DATA)
+    plan = size_report(net, t.word_bits)["total"]
+    if m.model_data_bytes != plan["weight_bytes"] + plan["threshold_bytes"]:
+        raise BDNNError(f"bdnn data bytes on {t.name}: nm says {m.model_data_bytes}, "
+                        f"codegen.size_report {plan['weight_bytes'] + plan['threshold_bytes']}")
+    classes, cycles = [], []
+    from codegen.targets.vectors import vector_bytes_per_row
+
+    for a, b in chunks(len(Q), vector_bytes_per_row(net), t.family):
+        run = _bdnn_run(project, net, Q[a:b])
+        classes.append(run.classes)
+        cycles += run.cycles
+        m.stack_bytes = run.stack_bytes
+    c_pred = np.concatenate(classes)
+    m.c_accuracy = float(np.mean(c_pred == case.y_test))
+    m.agree = int(np.sum(c_pred == case.bdnn_pred))
+    if t.family == "avr":
+        per = cycles[:n_timed]
+    else:
+        write_vectors(project, net, Q[:n_timed])
+        make(project, "prog.elf")
+        per = traced_counts(t, work / "prog.elf", lambda trace: run_firmware(
+            project, net, n_timed, trace_log=trace, timeout=RUN_TIMEOUT_S))[:n_timed]
+    m.per_inference, m.per_inference_max = float(np.mean(per)), int(max(per))
+    return m
+
+
+def _bdnn_run(project: Project, net: Network, Q: np.ndarray) -> FirmwareRun:
+    write_vectors(project, net, Q)
+    make(project, "prog.elf")
+    run = run_firmware(project, net, len(Q), timeout=RUN_TIMEOUT_S)
+    check_against_reference(run, net, Q, f"bdnn on {project.target.name}")
+    return run
+
+
+def _c_floats(values: np.ndarray) -> str:
+    # hex float literals are exact: the C reads the very float32 values Python holds
+    vals = [float(v).hex() + "f" for v in np.asarray(values, np.float32).reshape(-1)] or ["0"]
+    return ",\n".join(", ".join(vals[i:i + 8]) for i in range(0, len(vals), 8))
+
+
+def write_emlearn_project(case: Case, t: Target, work: Path) -> None:
+    """bdnn's firmware sources for the target, with the emlearn runner and size program."""
+    emlearn = import_emlearn()
+
+    work.mkdir(parents=True, exist_ok=True)
+    for fname, data in firmware_source_files(t).items():
+        (work / fname).write_bytes(data)
+    shutil.copy(HARNESS_DIR / "emlearn_runner.c", work / "runner.c")
+    shutil.copy(HARNESS_DIR / "emlearn_main_size.c", work / "main_size.c")
+    (work / f"{EML_NAME}.c").write_text(case.emlearn_code)
+    (work / f"{EML_NAME}.h").write_text(
+        f"#include <stdint.h>\nint32_t {EML_NAME}_predict(const float *in, int32_t in_length);\n"
+    )
+    (work / "emlearn_glue.h").write_text(
+        "#ifndef EML_GLUE_H\n#define EML_GLUE_H\n"
+        f'#include "{EML_NAME}.h"\n#define EML_N_INPUTS {case.n_inputs}u\n'
+        f"#define EML_PREDICT(x) {EML_NAME}_predict((x), (int32_t)EML_N_INPUTS)\n#endif\n"
+    )
+    config = f"MODEL = {EML_NAME}\n"
+    if t.family == "cortex_m":
+        config += f"CPU = {t.name}\n"
+    (work / "config.mk").write_text(config)
+    (work / ".emlearn_include").write_text(emlearn.includedir)
+
+
+def write_emlearn_vectors(work: Path, Z: np.ndarray, expected: np.ndarray) -> None:
+    n = len(Z)
+    classes = ", ".join(str(int(c)) for c in expected) or "0"
+    (work / "emlearn_vectors.h").write_text(
+        "#ifndef EML_VECTORS_H\n#define EML_VECTORS_H\n#include <stdint.h>\n"
+        '#include "platform.h"\n#include "emlearn_glue.h"\n'
+        f"#define EML_VEC_COUNT {n}u\n"
+        f"static const float eml_vec_x[{max(1, Z.size)}] VEC_STORAGE = {{\n{_c_floats(Z)}\n}};\n"
+        f"static const uint8_t eml_vec_class[{max(1, n)}] VEC_STORAGE = {{ {classes} }};\n"
+        "#endif\n"
+    )
+
+
+def make_emlearn(t: Target, work: Path, goal: str) -> None:
+    """The target's Makefile with emlearn's headers on the include path and libm linked
+    (its softmax / logistic call expf); -Wno-error because emlearn's headers warn."""
+    inc = (work / ".emlearn_include").read_text()
+    argv = ["make", "--no-print-directory", goal, f"EXTRA_CFLAGS=-I{inc} -Wno-error -w"]
+    if t.family == "cortex_m":
+        argv.append("LDLIBS=-lm -lc_nano -lgcc")
+    res = run_command(argv, cwd=work, timeout=300.0, what=f"building emlearn {goal}")
+    if res.returncode != 0:
+        text = res.stdout + res.stderr
+        over = re.search(r"region [`']?(\w+)'? overflowed by (\d+) bytes", text)
+        if over:
+            raise BDNNError(f"does not fit: region {over.group(1)} overflowed by "
+                            f"{over.group(2)} bytes")
+        outside = re.search(r"section [`']?([\w.]+)'? is not within region [`']?(\w+)", text)
+        if outside:  # avr-ld's way of saying the same
+            raise BDNNError(f"does not fit: section {outside.group(1)} lies beyond region "
+                            f"{outside.group(2)} ({t.ram_bytes:,} B of RAM on the {t.board})")
+        raise BDNNError(f"emlearn build for {t.name} failed: {first_error_line(text)[:300]}")
+
+
+def _emlearn_run(t: Target, work: Path, n: int, trace: Path | None = None) -> FirmwareRun:
+    elf = work / "prog.elf"
+    if t.family == "avr":
+        lines = run_simavr(t, elf, timeout=RUN_TIMEOUT_S)
+    else:
+        lines, _ = run_qemu(t, elf, timeout=RUN_TIMEOUT_S, trace_log=trace)
+    return parse_runner_output(lines, n, 0, 0)
+
+
+def measure_emlearn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement:
+    m = Measurement(case.dataset, case.label, t.name, "emlearn", "ok", unit=t.counts,
+                    n_test=len(case.y_test))
+    write_emlearn_project(case, t, work)
+    write_emlearn_vectors(work, case.Z_test[:0], case.mlp_pred[:0])
+    inc = (work / ".emlearn_include").read_text()
+    m.model_data_bytes = declared_data_bytes(t, work, f"{EML_NAME}.c", EML_DATA,
+                                             (f"-I{inc}", "-w"))
+    try:
+        make_emlearn(t, work, "size.elf")
+    except BDNNError as e:
+        if not str(e).startswith("does not fit"):
+            raise
+        m.status = str(e)
+        return m
+    sizes_of(m, t, work, EML_NAME, EML_DATA, (f"-I{inc}", "-w"))
+    if m.ram_bytes + STACK_RESERVE > t.ram_bytes:
+        # emlearn keeps weights in .rodata: on AVR that is RAM too (no PROGMEM support)
+        m.status = (f"does not fit: {m.ram_bytes:,} B static RAM leaves less than "
+                    f"{STACK_RESERVE} B of the {t.ram_bytes:,} B for the stack")
+        return m
+    Z, ref = case.Z_test, case.mlp_pred
+    classes, cycles = [], []
+    for a, b in chunks(len(Z), 4 * case.n_inputs + 1, t.family):
+        write_emlearn_vectors(work, Z[a:b], ref[a:b])
+        make_emlearn(t, work, "prog.elf")
+        run = _emlearn_run(t, work, b - a)
+        classes.append(run.classes)
+        cycles += run.cycles
+        m.stack_bytes = run.stack_bytes
+    c_pred = np.concatenate(classes)
+    m.c_accuracy = float(np.mean(c_pred == case.y_test))
+    m.agree = int(np.sum(c_pred == ref))
+    if t.family == "avr":
+        per = cycles[:n_timed]
+    else:
+        write_emlearn_vectors(work, Z[:n_timed], ref[:n_timed])
+        make_emlearn(t, work, "prog.elf")
+        per = traced_counts(t, work / "prog.elf",
+                            lambda trace: _emlearn_run(t, work, n_timed, trace))[:n_timed]
+    m.per_inference, m.per_inference_max = float(np.mean(per)), int(max(per))
+    return m
+
+
+def measure(case: Case, tool: str, target_name: str, n_timed: int) -> Measurement:
+    t = get_target(target_name)
+    ok, why = toolchain_available(t)
+    if not ok:
+        return Measurement(case.dataset, case.label, t.name, tool, f"skipped: {why}")
+    work = Path(tempfile.mkdtemp(prefix=f"bdnn-fwbench-{tool}-{t.name}-"))
+    try:
+        fn = measure_bdnn if tool == "bdnn" else measure_emlearn
+        return fn(case, t, work, min(n_timed, len(case.y_test)))
+    except BDNNError as e:
+        why = str(e)
+        return Measurement(case.dataset, case.label, t.name, tool,
+                           why if why.startswith("does not fit") else f"failed: {why}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- report
+
+
+def _n(v, fmt="{:,}") -> str:
+    return "–" if v is None else fmt.format(v)
+
+
+def _ratio(a, b) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def results_table(results: list[Measurement], cases: dict) -> list[str]:
+    rows = [
+        "| data set | net | target | tool | model data B | model object B | flash B | "
+        "RAM B (static + stack) | per inference (mean / max) | C test acc. | C = reference |",
+        "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for m in results:
+        if m.status != "ok" and m.model_data_bytes is None:
+            rows.append(f"| {m.dataset} | {m.hidden} | {TARGET_LABEL[m.target]} | {m.tool} | "
+                        f"{m.status} ||||||| ")
+            continue
+        ram = _n(m.ram_bytes) + (f" + {m.stack_bytes:,}" if m.stack_bytes is not None else "")
+        per = (f"{m.per_inference:,.0f} / {m.per_inference_max:,} {UNIT[m.unit]}"
+               if m.per_inference is not None else m.status)
+        acc = _n(m.c_accuracy, "{:.3f}")
+        agree = f"{m.agree}/{m.n_test}" if m.agree is not None else "–"
+        rows.append(
+            f"| {m.dataset} | {m.hidden} | {TARGET_LABEL[m.target]} | {m.tool} | "
+            f"{_n(m.model_data_bytes)} | {_n(m.model_object_bytes)} | {_n(m.flash_bytes)} | "
+            f"{ram} | {per} | {acc} | {agree} |"
+        )
+    return rows
+
+
+def ratio_rows(results: list[Measurement], cases: dict) -> tuple[list[str], dict]:
+    """emlearn / bdnn per data set, net and target, with the size and speed goals."""
+    by = {(m.dataset, m.hidden, m.target, m.tool): m for m in results}
+    rows = [
+        "| data set | net | target | model data × | flash × | instr./cycles × | "
+        "data ≥ 10× | speed goal |",
+        "|---|---|---|--:|--:|--:|:-:|:-:|",
+    ]
+    tally = {"data": [0, 0], "speed": [0, 0], "acc": [0, 0]}
+
+    def mark(key, value, goal):
+        if value is None:
+            return "–"
+        hit = value >= goal
+        tally[key][0 if hit else 1] += 1
+        return "hit" if hit else "**miss**"
+
+    for (ds, net, target, tool), b in by.items():
+        e = by.get((ds, net, target, "emlearn"))
+        if tool != "bdnn" or e is None or b.status != "ok":
+            continue
+        d = _ratio(e.model_data_bytes, b.model_data_bytes)
+        f = _ratio(e.flash_bytes, b.flash_bytes)
+        sp = _ratio(e.per_inference, b.per_inference)
+        goal = GOAL_SPEED[target]
+        speed = (f"{_n(sp, '{:.1f}')} (≥ {goal:g})" if e.status == "ok"
+                 else f"emlearn {e.status.split(':')[0]}")
+        rows.append(
+            f"| {ds} | {net} | {TARGET_LABEL[target]} | {_n(d, '{:.1f}')} | {_n(f, '{:.2f}')} | "
+            f"{speed} | {mark('data', d, GOAL_DATA)} | "
+            f"{mark('speed', sp, goal) if e.status == 'ok' else '–'} |"
+        )
+    for c in cases.values():
+        mark("acc", 100 * (c.accuracy("bdnn") - c.accuracy("emlearn")), -GOAL_ACC_POINTS)
+    return rows, tally
+
+
+def machine_lines() -> list[str]:
+    def first_line(argv):
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+            return (out.stdout or out.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "not found"
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import sklearn
+
+    emlearn = import_emlearn()
+    return [
+        f"- machine: {platform.node()}, {platform.system()} {platform.release()}, {cpu}, "
+        f"{os.cpu_count()} cores (shared with other jobs; all figures below are counts, not "
+        "timings)",
+        f"- Python {platform.python_version()}, numpy {np.__version__}, scikit-learn "
+        f"{sklearn.__version__}, emlearn {emlearn.__version__}",
+        f"- {first_line(['arm-none-eabi-gcc', '--version'])}; "
+        f"{first_line(['avr-gcc', '--version'])}",
+        f"- {first_line(['qemu-system-arm', '--version'])}; simavr "
+        f"{first_line(['dpkg-query', '-W', '-f=${Version}', 'simavr'])}",
+    ]
+
+
+NOTES = """\
+## Where bdnn loses, and a kernel proposal (measured on a scratch copy, not applied)
+
+Measured 2026-11-26 with the same models and this benchmark run against a scratch copy of
+`templates/model.c.j2` (the repo's templates are unchanged). A per-function split of the trace
+shows where bdnn's instructions go: on iris 4-4-3 (M3) 494 of 1,049 are the SWAR popcount
+(38 calls of 13 instructions: 4 units x 2 planes x 4 input bit-planes + the output layer) and
+most of the rest is packing the inputs into bit-planes and the loops around the popcounts. The
+first layer costs `planes x input bits` popcounts per unit and 32-bit word, however few inputs
+the word holds.
+
+- (a) **First layer by subset sums ("four Russians")**: once per inference, the 16 subset sums
+  of every group of 4 clamped inputs (15 adds a group, uint8 while 4 x L <= 255); a unit then
+  adds one table entry per plane and group, indexed by 4 weight bits of the plane word, and
+  stops when no weight bit is left. No input bit-planes, no popcounts in layer 0, the same
+  weight planes, bit-exact (the scratch runs passed the benchmark's check against the numpy
+  reference on every test row, on all four targets).
+- (b) **Native-width accumulators** (`int_fast16_t`/`int_fast32_t` in place of `int16_t`):
+  no sign-extensions and spills on Cortex-M, unchanged on AVR. Alone worth 1-2 %, on top of
+  (a) 8-19 % (random nets of the four shapes, M0 and M3).
+- (c) **Byte-granular weight planes on 32-bit targets** (storage word independent of the compute
+  word): a unit with 4 inputs stores 2 planes x 1 byte instead of 2 x 4 bytes.
+
+Effect of (a)+(b), instructions (cycles on AVR) per inference, emlearn / bdnn ratio now -> with
+the proposal: iris 4-4-3 M3 1,028 -> 362 (10.4x -> 29.4x), M4F 1.0x -> 2.9x, AVR 3,619 -> 1,249
+cycles (7.8x -> 22.7x); iris 4-8-3 M4F 0.8x -> 3.3x; bcw 9-4-2 M3 4.8x -> 11.0x, AVR 2.8x ->
+9.4x, M4F 0.6x -> 1.4x; breast-cancer 30-8-2 M3 9.0x -> 16.7x, AVR 3.6x -> 16.5x, M4F 0.9x ->
+1.7x; digits 64-8-10 M3 11.9x -> 38.6x, M4F 1.1x -> 3.5x. Speed goals: 9 hit / 21 miss now,
+23 hit / 7 miss with the proposal; of the 7 remaining misses 6 are on the M4F, where the float
+multiply-accumulate is cheap and on these small nets fixed costs dominate both sides (emlearn's
+`expf`/`logf`, bdnn's table set-up, loops and argmax), and one is bcw 9-4-2 on AVR (9.4x).
+Flash shrinks by 68-132 bytes.
+(c) (tried as `--word-bits 8` export on Cortex-M, which also narrows the compute word and costs
+0-23 % instructions there; a storage-only change would not) takes model data from 70 to 28 B
+(iris 4-4-3), 60 -> 32 (bcw 9-4-2), 60 -> 48 (breast-cancer 30-4-2), 172 -> 112 (digits
+64-4-10): the data goal then holds on 12 of 24 Cortex-M rows instead of 6. For the
+smallest nets the int16 thresholds and byte-per-row padding remain: iris 4-4-3 has 28 ternary
+weights (7 bytes at 2 bits) and 7 thresholds, so 10x (14 bytes) needs bit-contiguous planes and
+int8 thresholds.
+
+Accuracy is the other miss: with a 60 s budget the CP-SAT models reach 100 % training accuracy
+on iris but 81 % on test (the MLP: 100 %), and on digits the search stays far from a good
+network (28 % / 10 % training accuracy), so these rows say more about the trainer's time budget
+than about the export.
+
+## How it is measured
+
+- **Same firmware for both tools.** The emlearn build uses bdnn's own firmware sources for the
+  target (`templates/firmware_cortex_m`, `templates/firmware_avr`: start-up code, board support,
+  Makefile, `-Os -ffunction-sections -fdata-sections -Wl,--gc-sections`), with the runner and the
+  size program replaced by `benchmarks/firmware_harness/emlearn_runner.c` and
+  `emlearn_main_size.c`, which keep the record format and the `bdnn_mark_begin`/`bdnn_mark_end`
+  markers of `templates/firmware_common/runner.c`. emlearn's C is linked with `-lm` (its
+  softmax/logistic output calls `expf`/`logf`).
+- **Model data** = the weight and bias arrays as declared, from `nm -S` of the model's C
+  compiled for the target at `-O0` (at `-Os` gcc folds small constant arrays, e.g. bdnn's output
+  layer, into immediate operands, which would hide them in code): bdnn `model_w*` (bit-planes),
+  `model_t*` (thresholds), `model_b*` (output biases) — checked on every run to equal
+  `codegen.size_report`'s weights + thresholds; emlearn `mlp_layer_*_weights` and
+  `mlp_layer_*_biases` (float32, 4 bytes per parameter). **Model object** = all flash of the
+  model's object file (code + constants). **Flash / RAM** = the minimal program (`size.elf`: the
+  model, a `main` that calls predict once, start-up code; no output code, no vectors), plus the
+  stack of one inference painted on the emulator. emlearn has no `PROGMEM` support, so on the
+  ATmega328P its weights sit in `.rodata`, i.e. in RAM as well as flash.
+- **Per inference**: Cortex-M: instructions executed between the markers in a QEMU
+  `-singlestep -d exec,nochain` trace (`codegen.targets.measure.count_instructions`, the code path
+  `bdnn bench` uses; it counts the model and every library helper it calls, soft-float and libm
+  included); AVR: CPU cycles from Timer1 (prescaler 1) under simavr. Mean (and max) over the
+  first 16 test rows (`--quick`: 4). bdnn is timed on `model_predict_q` (quantized uint8
+  inputs), emlearn on `mlp_predict` (standardised float32 inputs): input preprocessing is left
+  out for both.
+- **Accuracy**: the C running on the emulator over every test row of the paper split (seed 0).
+  "C = reference" counts rows where the firmware class equals the Python one (bdnn: the numpy
+  forward pass, bit-exact by contract; emlearn: scikit-learn's `predict` in float64, so a
+  borderline row may differ in float32).
+- **What emlearn's count holds**: its `predict` always runs the output activation (softmax with
+  `expf`/`logf` for 3+ classes, logistic with `expf` for 2). Measured on iris 4-4-3 (per-function
+  split of the same trace): on the M4F about 460 of its 1,082 instructions are `expf`/`logf`;
+  on the M3, soft-float helpers (`__addsf3`, `__aeabi_fmul`, `__aeabi_fdiv`, ...) take about
+  9,000 of 10,650.
+- **emlearn caveats found on the way** (emlearn 0.23.2): `save(..., inference=["inline"])`
+  fails for float MLPs (`cgen.constant_declare` formats the activation enum as an int); the
+  benchmark renders that one declaration as an enum constant (`--emlearn-method loadable`
+  measures emlearn's default `EmlNet` code instead: within 1 % of inline in instructions).
+  `import emlearn` runs `numpy.seterr(all="raise")` (in `emlearn/bayes.py`); the benchmark
+  restores numpy's error state, or scikit-learn's adam solver stops on a harmless underflow.
+- **Training**: bdnn with `bdnn train DATA --hidden H --method auto --time-limit 60 --workers 2
+  --seed 0` on the training part (models in `benchmarks/models/`, reused; `--retrain` trains
+  again); the MLP with `StandardScaler` + `MLPClassifier(hidden_layer_sizes=H, max_iter=3000,
+  random_state=0)` (adam, ReLU, softmax / logistic output) on the same rows.
+"""
+
+
+def render_markdown(results, cases, command, elapsed, tally, plot_rel) -> str:
+    ratios, _ = ratio_rows(results, cases)
+    acc_rows = [
+        "| data set | net | train rows | test rows | bdnn test acc. | MLP test acc. | Δ points | "
+        "within 1 pt | bdnn training (s, status, method) | bdnn train acc. |",
+        "|---|---|--:|--:|--:|--:|--:|:-:|---|--:|",
+    ]
+    for (ds, net), c in cases.items():
+        tr = c.net.training
+        delta = 100 * (c.accuracy("bdnn") - c.accuracy("emlearn"))
+        acc_rows.append(
+            f"| {ds} | {net} | {tr.get('n_train', '–')} | {len(c.y_test)} | "
+            f"{c.accuracy('bdnn'):.3f} | {c.accuracy('emlearn'):.3f} | {delta:+.1f} | "
+            f"{'hit' if delta >= -GOAL_ACC_POINTS else '**miss**'} | "
+            f"{tr.get('seconds', 0):.0f}, {tr.get('status', '?')}, "
+            f"{tr.get('auto_choice', tr.get('method', '?'))} | "
+            f"{_n(tr.get('train_accuracy'), '{:.3f}')} |"
+        )
+    goals = [
+        f"- model data ≥ {GOAL_DATA:g}× smaller (per data set, net and target): "
+        f"{tally['data'][0]} hit, {tally['data'][1]} miss",
+        f"- instructions / cycles ≥ 10× fewer (M0, M3, AVR), ≥ 3× (M4F): {tally['speed'][0]} "
+        f"hit, {tally['speed'][1]} miss",
+        f"- test accuracy within {GOAL_ACC_POINTS:g} point of the MLP or better (per data set "
+        "and net): "
+        f"{tally['acc'][0]} hit, {tally['acc'][1]} miss",
+    ]
+    skipped = [f"- {m.tool}, {m.dataset} {m.hidden} on {TARGET_LABEL[m.target]}: {m.status}"
+               for m in results if m.status != "ok"]
+    return "\n".join([
+        "# Firmware benchmark: bdnn vs emlearn",
+        "",
+        "Generated by `benchmarks/firmware.py`; do not edit by hand (rerun it).",
+        "",
+        f"- command: `{command}`",
+        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"run time {elapsed:.0f} s",
+        *machine_lines(),
+        "",
+        "## Goals (emlearn / bdnn on the same data set, net and target)",
+        "",
+        *goals,
+        "",
+        "## Ratios: emlearn / bdnn (larger = bdnn better)",
+        "",
+        *ratios,
+        "",
+        "## Accuracy (Python reference, test part of the paper split, seed 0)",
+        "",
+        *acc_rows,
+        "",
+        "## Measurements",
+        "",
+        *results_table(results, cases),
+        "",
+        *(["Not measured:", "", *skipped, ""] if skipped else []),
+        f"![model data bytes vs test accuracy]({plot_rel})",
+        "",
+        NOTES,
+    ]) + "\n"
+
+
+def plot(results: list[Measurement], cases: dict, path: Path) -> bool:
+    """Model data bytes (log) vs test accuracy, both tools, one point per data set and net."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot", file=sys.stderr)
+        return False
+    ref_target = next((t for t in ("cortex-m3", "cortex-m0", "cortex-m4", "avr")
+                       if any(m.target == t and m.model_data_bytes for m in results)), None)
+    if ref_target is None:
+        return False
+    colours = dict(zip(DATASETS, ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=True))
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
+    for m in results:
+        if m.target != ref_target or m.model_data_bytes is None:
+            continue
+        case = cases[(m.dataset, m.hidden)]
+        acc = case.accuracy(m.tool)
+        ax.scatter(m.model_data_bytes, acc, s=70, color=colours.get(m.dataset, "grey"),
+                   marker="o" if m.tool == "bdnn" else "^", edgecolors="black", linewidths=0.6)
+        ax.annotate(f"{m.hidden}", (m.model_data_bytes, acc), textcoords="offset points",
+                    xytext=(6, 4), fontsize=8)
+    # a dotted line joins the two tools' points of one data set and net
+    pts = {(m.dataset, m.hidden, m.tool): (m.model_data_bytes, cases[(m.dataset, m.hidden)]
+                                             .accuracy(m.tool))
+           for m in results if m.target == ref_target and m.model_data_bytes is not None}
+    for (ds, net, tool), (x, y) in pts.items():
+        other = pts.get((ds, net, "emlearn"))
+        if tool == "bdnn" and other:
+            ax.plot([x, other[0]], [y, other[1]], ls=":", lw=0.8,
+                    color=colours.get(ds, "grey"), zorder=0)
+    ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlabel(f"model data bytes on {TARGET_LABEL[ref_target]} (weights + biases/thresholds, "
+                  "log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("bdnn (circles) vs emlearn MLP float32 (triangles)")
+    ax.grid(True, which="both", alpha=0.3)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker="o", ls="", color="grey", label="bdnn"),
+               Line2D([], [], marker="^", ls="", color="grey", label="emlearn")]
+    handles += [Line2D([], [], marker="s", ls="", color=c, label=d) for d, c in colours.items()
+                if any(k[0] == d for k in cases)]
+    ax.legend(handles=handles, loc="lower right", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def console_table(results: list[Measurement], cases: dict) -> str:
+    lines = results_table(results, cases) + [""] + ratio_rows(results, cases)[0]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="iris only, 4 timed rows (a smoke run of a minute or two)")
+    ap.add_argument("--retrain", action="store_true", help="train the bdnn models again")
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"write the Markdown report here (and the plot beside it, {PLOT_NAME})")
+    ap.add_argument("--emlearn-method", choices=("inline", "loadable"), default="inline",
+                    help="emlearn's inference strategy (default inline: the network unrolled "
+                         "into its own C; loadable: a generic EmlNet struct)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the raw results as JSON")
+    ap.add_argument("--datasets", default=None,
+                    help=f"comma-separated subset of {','.join(DATASETS)}")
+    ap.add_argument("--targets", default=",".join(TARGETS), help="comma-separated targets")
+    args = ap.parse_args(argv)
+    try:
+        import_emlearn()
+    except ImportError:
+        print("error: emlearn is not installed (pip install emlearn)", file=sys.stderr)
+        return 2
+    t0 = time.monotonic()
+    datasets = (args.datasets.split(",") if args.datasets
+                else QUICK_DATASETS if args.quick else DATASETS)
+    targets = [t for t in args.targets.split(",") if t]
+    n_timed = N_TIMED_QUICK if args.quick else N_TIMED
+    for name in targets:
+        ok, why = toolchain_available(get_target(name))
+        if not ok:
+            print(f"skipping {name}: {why}", flush=True)
+    cases: dict[tuple[str, str], Case] = {}
+    results: list[Measurement] = []
+    for ds in datasets:
+        for hidden in HIDDEN:
+            case = make_case(ds, hidden, args.retrain, args.emlearn_method)
+            cases[(ds, case.label)] = case
+            print(f"{ds} {case.label}: test acc bdnn {case.accuracy('bdnn'):.3f}, "
+                  f"MLP {case.accuracy('emlearn'):.3f}", flush=True)
+            for target in targets:
+                for tool in ("bdnn", "emlearn"):
+                    m = measure(case, tool, target, n_timed)
+                    results.append(m)
+                    print(f"  {target:9s} {tool:7s} data {_n(m.model_data_bytes):>7s} B  "
+                          f"flash {_n(m.flash_bytes):>7s} B  per inf. "
+                          f"{_n(m.per_inference, '{:,.0f}'):>9s} {m.unit}  acc "
+                          f"{_n(m.c_accuracy, '{:.3f}')}  {m.status if m.status != 'ok' else ''}",
+                          flush=True)
+    elapsed = time.monotonic() - t0
+    print()
+    print(console_table(results, cases))
+    _, tally = ratio_rows(results, cases)
+    print(f"\ngoals (hit, miss): {tally}   run time {elapsed:.0f} s")
+    command = " ".join(["python3", "benchmarks/firmware.py", *(argv or sys.argv[1:])])
+    if args.json:
+        args.json.write_text(json.dumps([asdict(m) for m in results], indent=1) + "\n")
+    if args.out:
+        out = args.out.resolve()
+        png = out.parent / PLOT_NAME
+        has_plot = plot(results, cases, png)
+        text = render_markdown(results, cases, command, elapsed, tally,
+                               PLOT_NAME if has_plot else "(no plot: matplotlib missing)")
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+        print(f"wrote {out}" + (f" and {png}" if has_plot else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
