@@ -208,3 +208,21 @@ def test_console_entry_point_runs_verify(model) -> None:
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert proc.returncode == 0, proc.stderr
     assert "all backends agree" in proc.stdout
+
+
+def test_export_refuses_a_model_too_large_for_the_target(tmp_path, capsys) -> None:
+    net = random_network(np.random.default_rng(0), 64, [3000], 10)
+    path = tmp_path / "big.json"
+    save_network(net, path)
+    for extra in (["--c", str(tmp_path / "c"), "--target", "avr"],
+                  ["--arduino", str(tmp_path / "lib")]):
+        code, _, err = run(["export", str(path), *extra], capsys)
+        assert_one_line_error(code, err, "does not fit target avr")
+        assert "32768 bytes of flash" in err
+    assert not (tmp_path / "c").exists() and not (tmp_path / "lib").exists()
+    code, _, err = run(["export", str(path), "--c", str(tmp_path / "c"), "--target", "z80"],
+                       capsys)
+    assert_one_line_error(code, err, "unknown target")
+    code, _, _ = run(["export", str(path), "--c", str(tmp_path / "c"), "--target", "cortex-m3"],
+                     capsys)
+    assert code == 0 and (tmp_path / "c" / "big.c").exists()

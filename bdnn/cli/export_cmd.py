@@ -31,6 +31,10 @@ def default_c_name(model_path: str) -> str:
               help="C identifier prefixing every generated symbol [default: model file name].")
 @click.option("--arduino", "arduino_dir", metavar="DIR",
               help="Write an Arduino library (library.properties, src/, examples/) into DIR.")
+@click.option("--target", "targets", multiple=True, metavar="TARGET",
+              help="Refuse the export unless the model fits this microcontroller's flash and "
+                   "RAM (cortex-m0, cortex-m3, cortex-m4, cortex-m7, avr); repeatable. "
+                   "--arduino implies avr.")
 @click.option("--word-bits", type=int, default=32, show_default=True,
               help="Bits per packed word in the C code: 8, 16, 32 or 64.")
 @click.option("--onnx-float-input", is_flag=True,
@@ -38,7 +42,7 @@ def default_c_name(model_path: str) -> str:
                    "instead of 'xq' (uint8 levels).")
 @click.option("--no-hidden-outputs", is_flag=True,
               help="Leave the hidden bit-vectors out of the ONNX outputs.")
-def command(model, c_dir, onnx_path, arduino_dir, name, word_bits, onnx_float_input,
+def command(model, c_dir, onnx_path, arduino_dir, targets, name, word_bits, onnx_float_input,
             no_hidden_outputs) -> None:
     """Export MODEL to C (--c DIR), ONNX (--onnx FILE.onnx) and/or an Arduino library
     (--arduino DIR); all files or none."""
@@ -55,6 +59,7 @@ def command(model, c_dir, onnx_path, arduino_dir, name, word_bits, onnx_float_in
     if name is not None:
         validate_c_name(name)
     net = load_network(model)
+    _check_fits(net, list(targets) + (["avr"] if arduino_dir else []))
     files: dict[Path, str | bytes] = {}
     created: list[Path] = []  # directories this command makes (removed again on failure)
     if c_dir:
@@ -98,3 +103,14 @@ def command(model, c_dir, onnx_path, arduino_dir, name, word_bits, onnx_float_in
         raise
     for path in written:
         click.echo(f"wrote {path}")
+
+
+def _check_fits(net, target_names: list[str]) -> None:
+    """Refuse (with the sizes) a model too large for any of the named targets."""
+    if not target_names:
+        return
+    from codegen.targets.measure import check_plan_fits
+    from codegen.targets.registry import get_target
+
+    for target_name in dict.fromkeys(target_names):
+        check_plan_fits(net, get_target(target_name))
