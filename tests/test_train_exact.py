@@ -203,3 +203,15 @@ def test_rounded_mlp_start_is_a_valid_network_and_hint():
                     weight_bound=2, solve=FAST)
     assert r.objective <= r.network.training["float_start"]["objective"]
     assert r.objective == errors_of(r.network, Q, y)
+
+
+def test_start_network_is_the_result_when_cpsat_finds_nothing_in_time():
+    rng = np.random.default_rng(31)
+    Q = rng.integers(0, 16, size=(1500, 12))
+    y = (Q[:, :6].sum(axis=1) > Q[:, 6:].sum(axis=1)).astype(int)
+    r = train_exact(Q, y, quantizer=Quantizer.identity(12, 4), classes=[0, 1], hidden=(12, 12),
+                    narrow_start=False,
+                    solve=SolveOptions(time_limit=0.05, workers=1, progress=False))
+    assert r.status == "FEASIBLE"
+    assert r.objective == errors_of(r.network, Q, y) < len(y) // 2
+    assert 0 <= r.bound <= r.objective

@@ -21,7 +21,7 @@ from .progress import ProgressPrinter
 from .result import TrainResult, relative_gap
 from .robust_boxes import apply_robust_radius
 from .rows import unique_rows
-from .safe_solver import SafeSolver
+from .safe_solver import SafeSolver, interrupt_requested
 from .widen import NARROW_TIME_SHARE, narrower, wants_narrow_start, widen
 
 
@@ -178,7 +178,6 @@ def train_exact(
         **robust_record,
     }
 
-    time_left = solve.time_limit
     if warm_start is None and robust_radius is None and float_start is not False:
         # a float MLP rounded to integer weights: a cheap, good first incumbent
         warm_start = rounded_mlp_start(Q, y, arch, quantizer, classes, seed=solve.seed)
@@ -194,7 +193,14 @@ def train_exact(
         if warm_start is None or narrow_record["objective"] <= loss_of(warm_start, Q, y,
                                                                         objective):
             warm_start = narrow
+    # The budget covers model building and the starts; deterministic runs count the solver's
+    # deterministic time only (wall time would make them unrepeatable).
+    if solve.deterministic:
+        time_left = solve.time_limit * (1 - NARROW_TIME_SHARE if "narrow_start" in record else 1)
+    else:
         time_left = max(0.1 * solve.time_limit, solve.time_limit - (time.monotonic() - t0))
+    if interrupt_requested():  # Ctrl-C during the starts: the best start is the result
+        time_left = 0.01
     solver, status, printer = solve_model(
         builder, solve, time_left, solve.label, hint=warm_start
     )
@@ -208,27 +214,40 @@ def train_exact(
             "no network satisfies the constraints (the model is infeasible); "
             "relax them, e.g. a smaller robust radius or fewer shared-pattern groups"
         )
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.interrupted:
-        raise BDNNError("interrupted before CP-SAT found any network; nothing was written")
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    # Without extra constraints (robust boxes, shared patterns) the start network is itself a
+    # solution: when CP-SAT reports none in time (huge models), it is the result.
+    start_is_solution = warm_start is not None and robust_radius is None \
+        and options.groups is None
+    if not found and not start_is_solution:
+        if solver.interrupted or interrupt_requested():
+            raise BDNNError("interrupted before CP-SAT found any network; nothing was written")
         raise BDNNError(
             f"CP-SAT found no network within {solve.time_limit:g} s "
             f"(status {STATUS_NAMES.get(status, status)}); give a longer --time-limit"
         )
-    net = builder.network_from(solver, quantizer, classes)
-    objective_value = int(round(solver.ObjectiveValue()))
-    bound = float(solver.BestObjectiveBound())
-    _recheck(net, Q, y, objective, objective_value)
+    if found:
+        net = builder.network_from(solver, quantizer, classes)
+        objective_value = int(round(solver.ObjectiveValue()))
+        _recheck(net, Q, y, objective, objective_value)
+        status_name = STATUS_NAMES[status]
+    else:
+        net = Network(quantizer, list(warm_start.layers), classes=list(classes),
+                      activation=activation, output=output)
+        objective_value = loss_of(net, Q, y, objective)
+        status_name = "FEASIBLE"
+        record["result_is_start"] = True
+    bound = float(solver.BestObjectiveBound())  # the loss is never negative
+    bound = max(0.0, min(bound, float(objective_value))) if np.isfinite(bound) else 0.0
     stages = [{
         "stage": "loss",
-        "status": STATUS_NAMES[status],
+        "status": STATUS_NAMES.get(status, str(status)),
         "objective": objective_value,
         "bound": bound,
         "seconds": round(solver.WallTime(), 3),
         "solutions": printer.n_solutions,
     }]
-    status_name = STATUS_NAMES[status]
-    interrupted = solver.interrupted
+    interrupted = solver.interrupted or interrupt_requested()
 
     if sparsify and not interrupted:
         remaining = solve.time_limit - (time.monotonic() - t0)
