@@ -1,4 +1,4 @@
-"""BDNNClassifier as a scikit-learn estimator: fit/predict/score, clone, CV, grid search, pipeline."""
+"""BDNNClassifier as a scikit-learn estimator: fit/predict/score, clone, CV, search, pipeline."""
 
 import numpy as np
 import pytest

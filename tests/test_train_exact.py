@@ -180,7 +180,7 @@ def test_widen_keeps_the_function(activation):
 
 def test_narrow_start_hints_the_wide_model():
     Q, y = _tiny(14, n=24)
-    r = _train(Q, y, 2, hidden=(6,))
+    r = _train(Q, y, 2, hidden=(6,), narrow_start=True)
     assert r.network.training["narrow_start"]["hidden"] == [3]
     assert r.objective <= r.network.training["narrow_start"]["objective"]
     assert r.objective == errors_of(r.network, Q, y)

@@ -32,6 +32,20 @@ from .safe_solver import interrupt_requested
 PAPER = {"kmeans_init": 25, "batch_size": 64, "splits": 20, "robust_splits": 5, "hints": False}
 DEFAULT_SPLITS = 20
 DEFAULT_KMEANS_INIT = 10
+# Rows per solve when no batch size is given. All rows at once is the worst default with integer
+# weights: every k-means subset must then lie on one side of every ternary hyperplane, which is
+# rarely possible, and the solves return the constant network (bcw, width 4, 10 s: 65.5 % test
+# accuracy with all 351 rows vs 97.1 % with batches of 64; breast-cancer 62.7 % vs 93.7 %).
+DEFAULT_BATCH_SIZE = 128
+# Each solve may use at least this share of the whole budget (when that much is left): an even
+# split over 21 iterations starves models whose presolve alone takes longer; solves that finish
+# early leave their time to the later iterations anyway.
+MIN_SHARE = 0.15
+MIN_SHARE_CAP = 10.0  # seconds: long budgets split over many iterations keep short solves
+# Rows of a group share their enforcement literals, so CP-SAT's dominated-constraint detection
+# meets millions of candidate inclusions (2 s of a 1.5 s share on 500 rows in one group); a
+# lower work limit keeps presolve well under a second and loses nothing measurable.
+PRESOLVE_INCLUSION_LIMIT = 1_000_000
 
 
 @dataclass
@@ -218,8 +232,8 @@ def run_data_split(
             if paper else DEFAULT_SPLITS
     if int(splits) < 1:
         raise BDNNError(f"--splits must be >= 1, got {splits}")
-    if batch_size is None and paper:
-        batch_size = min(PAPER["batch_size"], n)
+    if batch_size is None:
+        batch_size = min(PAPER["batch_size"] if paper else DEFAULT_BATCH_SIZE, n)
     if batch_size is not None:
         if int(batch_size) < 1:
             raise BDNNError(f"--batch-size must be >= 1, got {batch_size}")
@@ -278,8 +292,11 @@ def run_data_split(
                               else _constant_network(arch, quantizer, classes, y))
         # the share is taken after the model is built, so building counts against the limit
         left = solve.time_limit - (time.monotonic() - t0)
-        share = max(0.5, left / (int(splits) + 1 - it))
+        share = max(0.5, left / (int(splits) + 1 - it),
+                    min(left, MIN_SHARE * solve.time_limit, MIN_SHARE_CAP))
         solver = make_solver(solve, share)
+        if "presolve_inclusion_work_limit" not in solve.extra_parameters:
+            solver.parameters.presolve_inclusion_work_limit = PRESOLVE_INCLUSION_LIMIT
         status = solver.Solve(builder.model)
         entry = {"iteration": it, "subsets": n_subsets, "batch": [int(batch[0]), int(len(batch))],
                  "status": STATUS_NAMES.get(status, str(status)),

@@ -22,7 +22,7 @@ from .result import TrainResult, relative_gap
 from .robust_boxes import apply_robust_radius
 from .rows import unique_rows
 from .safe_solver import SafeSolver, interrupt_requested
-from .widen import NARROW_TIME_SHARE, narrower, wants_narrow_start, widen
+from .widen import NARROW_TIME_SHARE, narrower, widen
 
 
 @dataclass
@@ -132,11 +132,12 @@ def train_exact(
     ``robust_radius`` (raw feature units; ``X_raw`` = the raw rows behind ``Q``) asks that every
     row's first-layer activation pattern hold on its whole quantized box (DESIGN §4).
 
-    ``narrow_start`` (default: for 6 or more hidden units, when no warm start is given) first
-    solves a half-width network for a quarter of the time limit and hints the full model with it,
-    padded by always-off units (``widen``). ``float_start`` (default: when no warm start is given
-    and the training is not robust) hints the solver with a float MLP rounded to integer weights
-    (``float_start.rounded_mlp_start``); the better of the two starts is the hint.
+    ``narrow_start`` first solves a half-width network for a quarter of the time limit and hints
+    the full model with it, padded by always-off units (``widen``); off by default (measured in
+    benchmarks/ablation.py: it helped bcw with 8 units, hurt iris with 8). ``float_start``
+    (default: when no warm start is given and the training is not robust) hints the solver with
+    a float MLP rounded to integer weights (``float_start.rounded_mlp_start``); the better of the
+    two starts is the hint.
     """
     t0 = time.monotonic()
     solve = solve or SolveOptions()
@@ -182,7 +183,7 @@ def train_exact(
         # a float MLP rounded to integer weights: a cheap, good first incumbent
         warm_start = rounded_mlp_start(Q, y, arch, quantizer, classes, seed=solve.seed)
         record["float_start"] = {"objective": loss_of(warm_start, Q, y, objective)}
-    if narrow_start is not False and (narrow_start or wants_narrow_start(arch.hidden)):
+    if narrow_start:
         narrow, narrow_record = _narrow_start(
             Q, y, quantizer=quantizer, classes=classes, hidden=arch.hidden, weight_bound=bounds,
             activation=activation, output=output, objective=objective, solve=solve,

@@ -14,19 +14,12 @@ import numpy as np
 
 from ..network import Layer, Network
 
-# Pre-solve a half-width network when the hidden layers have at least this many units in all.
-MIN_UNITS_FOR_NARROW_START = 6
-NARROW_TIME_SHARE = 0.25
+NARROW_TIME_SHARE = 0.25  # of the time limit, for the half-width pre-solve
 
 
 def narrower(hidden: Sequence[int]) -> tuple[int, ...]:
     """Half the width of every hidden layer (rounded up)."""
     return tuple((int(h) + 1) // 2 for h in hidden)
-
-
-def wants_narrow_start(hidden: Sequence[int]) -> bool:
-    """Whether the exact trainer warm-starts this architecture from a narrower one."""
-    return sum(int(h) for h in hidden) >= MIN_UNITS_FOR_NARROW_START
 
 
 def widen(net: Network, hidden: Sequence[int]) -> Network:
