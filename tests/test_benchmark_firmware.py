@@ -1,6 +1,6 @@
 """The emlearn side of benchmarks/firmware.py: its firmware builds with bdnn's Cortex-M sources,
 runs under QEMU, predicts what scikit-learn predicts, and its sizes and instruction counts are
-measured. emlearn is not a test dependency: without it the test is skipped."""
+measured. emlearn is in the test extra; where it is missing the test is skipped."""
 
 from __future__ import annotations
 
