@@ -81,7 +81,7 @@ def size_rows(plan: ModelPlan) -> list[dict]:
                 "label": "output" if layer.is_output else f"hidden {layer.index}",
                 "weights": plan.weight_bytes(layer),
                 "constants": plan.constant_bytes(layer),
-                "scratch": plan.scratch_words(layer) * plan.word_bytes,
+                "scratch": plan.layer_scratch_bytes(layer),
                 "min_weight_bits": layer.n_in * layer.n_out * math.log2(2 * layer.weight_bound + 1),
             }
         )
@@ -105,7 +105,9 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
                 "index": layer.index,
                 "title": "output layer" if layer.is_output else f"hidden layer {layer.index}",
                 "input_kind": (
-                    f"quantized inputs ({layer.input_planes} bit-planes)"
+                    "quantized inputs"
+                    if layer.kernel == "sums"
+                    else f"quantized inputs ({layer.input_planes} bit-planes)"
                     if layer.index == 0
                     else "hidden bits"
                 ),
@@ -118,12 +120,19 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
                 "plane_weights": list(layer.plane_weights),
                 "n_words": layer.n_words,
                 "input_planes": layer.input_planes,
+                "kernel": layer.kernel,
+                "sum_bits": layer.sum_bits,
+                "n_groups": layer.n_groups,
+                "sum_table_entries": layer.sum_table_entries,
                 "acc_bits": layer.acc_bits,
                 "bound": layer.bound,
                 "score_scale": layer.score_scale,
                 "const_bits": layer.const_bits,
-                "words": [word_literal(v, word_bits) for v in layer.planes.reshape(-1)],
-                "per_line": max(1, min(layer.n_planes * layer.n_words, 96 // (word_bits // 4 + 5))),
+                "store_bits": layer.store_bits,
+                "words": [word_literal(v, layer.store_bits) for v in layer.planes.reshape(-1)],
+                "per_line": max(
+                    1, min(layer.n_planes * layer.n_words, 96 // (layer.store_bits // 4 + 5))
+                ),
                 "constants": [int_literal(v, layer.const_bits) for v in layer.constants],
                 "out_words": n_words(layer.n_out, word_bits),
                 "in_offset": in_offset,

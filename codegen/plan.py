@@ -5,6 +5,12 @@ neuron (bias and sign activation folded in), the output offsets, and the accumul
 from ``Network.preactivation_bound`` (a model whose bound does not fit is refused, naming the
 layer). The C templates, the ONNX exporter and the size report all read this one plan.
 
+The first layer reads quantized inputs and has two C kernels, chosen per model by
+:func:`first_layer_kernel` (see ``docs/export.md``): ``popcount`` splits the inputs into bit-planes
+and popcounts ``plane & input plane`` words like every other layer; ``sums`` builds, once per
+inference, the 16 subset sums of every group of 4 inputs and adds one table entry per weight plane
+and group of 4 inputs.
+
 Folding (``acc = W . h`` with ``h`` the {0,1} bits of the previous layer, or the quantized inputs
 for layer 0):
 
@@ -22,10 +28,21 @@ import numpy as np
 from bdnn.errors import BDNNError
 from bdnn.network import Network
 
-from .bitpack import check_word_bits, n_planes, n_words, plane_weights, weight_bit_planes
+from .bitpack import WORD_BITS, check_word_bits, n_planes, n_words, plane_weights, weight_bit_planes
 
+INT8_MAX = 2**7 - 1
 INT16_MAX = 2**15 - 1
 INT32_MAX = 2**31 - 1
+
+SUM_GROUP = 4  # inputs per subset-sum table (16 entries)
+# Rough operation counts of the two first-layer kernels (see first_layer_kernel); only their
+# ratio matters. A SWAR popcount with its AND, shift and add is about 15 operations; a table
+# entry costs a mask, a load, a shift and an add; a table entry is made with one add and store.
+POPCOUNT_OPS = 15
+PACK_OPS = 2  # per input and input bit (test, or into the word)
+LOOKUP_OPS = 4
+BUILD_OPS = 2
+MAX_SUM_TABLE_BYTES = 512  # stack cap of the subset-sum table (AVR has 2 KB of RAM)
 
 
 @dataclass(frozen=True)
@@ -47,7 +64,20 @@ class LayerPlan:
     thresholds: np.ndarray  # int64 [n_out] hidden: unit on iff acc >= threshold
     score_scale: int  # output: scores = score_scale * acc + offsets
     offsets: np.ndarray  # int64 [n_out] (output layer)
-    const_bits: int  # 16 or 32: storage type of thresholds / offsets
+    const_bits: int  # 8, 16 or 32: storage type of thresholds / offsets
+    store_bits: int  # storage word of the planes: the compute word, or less if n_in fits
+    kernel: str = "popcount"  # "popcount", or "sums" (first layer by subset-sum tables)
+    sum_bits: int = 0  # "sums": uint{sum_bits}_t table entries (8 or 16)
+
+    @property
+    def n_groups(self) -> int:
+        """Groups of ``SUM_GROUP`` inputs (the subset-sum tables of the ``sums`` kernel)."""
+        return -(-self.n_in // SUM_GROUP)
+
+    @property
+    def sum_table_entries(self) -> int:
+        """Entries of the subset-sum table (0 for the ``popcount`` kernel)."""
+        return self.n_groups * (1 << SUM_GROUP) if self.kernel == "sums" else 0
 
     @property
     def constants(self) -> np.ndarray:
@@ -76,19 +106,40 @@ class ModelPlan:
         return self.word_bits // 8
 
     def weight_bytes(self, layer: LayerPlan) -> int:
-        return layer.n_out * layer.n_planes * layer.n_words * self.word_bytes
+        return layer.n_out * layer.n_planes * layer.n_words * layer.store_bits // 8
 
     def constant_bytes(self, layer: LayerPlan) -> int:
         return layer.n_out * layer.const_bits // 8
 
     def scratch_words(self, layer: LayerPlan) -> int:
         """Words of packed input this layer reads (input bit-planes or the previous layer)."""
-        return layer.input_planes * layer.n_words
+        return 0 if layer.kernel == "sums" else layer.input_planes * layer.n_words
+
+    def layer_scratch_bytes(self, layer: LayerPlan) -> int:
+        """Stack bytes of this layer's input: packed words, or the subset-sum table."""
+        table = layer.sum_table_entries * layer.sum_bits // 8
+        return self.scratch_words(layer) * self.word_bytes + table
 
     @property
     def scratch_bytes(self) -> int:
-        """Stack bytes of the packed buffers (all layer inputs; scores and locals excluded)."""
-        return sum(self.scratch_words(layer) for layer in self.layers) * self.word_bytes
+        """Stack bytes of the packed buffers and sum table (scores and locals excluded)."""
+        return sum(self.layer_scratch_bytes(layer) for layer in self.layers)
+
+
+def storage_bits(n_in: int, word_bits: int) -> int:
+    """The storage word of a layer's planes: the smallest of 8, 16, 32, 64 bits holding all
+    ``n_in`` weight bits of a plane, at most the compute word ``word_bits``.
+
+    Storage is independent of the arithmetic: a narrow layer on a 32-bit target keeps 32-bit
+    popcounts but stores each plane in a byte (the C widens the word as it reads it).
+    """
+    return min(word_bits, next(b for b in WORD_BITS if b >= n_in or b == WORD_BITS[-1]))
+
+
+def constant_bits(constants: np.ndarray) -> int:
+    """Storage of the thresholds / score offsets: int8, int16 or int32, the smallest that fits."""
+    top = int(np.abs(constants).max()) if constants.size else 0
+    return 8 if top <= INT8_MAX else 16 if top <= INT16_MAX else 32
 
 
 def _int_type_bits(bound: int, what: str) -> int:
@@ -97,6 +148,26 @@ def _int_type_bits(bound: int, what: str) -> int:
     if bound <= INT32_MAX:
         return 32
     raise BDNNError(f"{what}: bound {bound} overflows int32_t; use smaller weights or fewer inputs")
+
+
+def first_layer_kernel(
+    n_in: int, n_out: int, planes: int, input_bits: int, word_bits: int, sum_bits: int
+) -> str:
+    """``"sums"`` if the subset-sum kernel is estimated cheaper for the first layer, else
+    ``"popcount"``.
+
+    Per inference the popcount kernel packs ``n_in x input_bits`` bits and does
+    ``n_out x planes x words x input_bits`` popcounts; the sums kernel fills ``16`` entries per
+    group of 4 inputs and adds ``n_out x planes x groups`` entries. Few input bits and many
+    inputs per word favour popcounts; the table is also capped at ``MAX_SUM_TABLE_BYTES``.
+    """
+    groups = -(-n_in // SUM_GROUP)
+    if groups * (1 << SUM_GROUP) * sum_bits // 8 > MAX_SUM_TABLE_BYTES:
+        return "popcount"
+    words = n_words(n_in, word_bits)
+    popcount = n_in * input_bits * PACK_OPS + n_out * planes * words * input_bits * POPCOUNT_OPS
+    sums = groups * (1 << SUM_GROUP) * BUILD_OPS + n_out * planes * groups * LOOKUP_OPS
+    return "sums" if sums < popcount else "popcount"
 
 
 def plan_model(net: Network, word_bits: int = 32) -> ModelPlan:
@@ -121,12 +192,21 @@ def plan_model(net: Network, word_bits: int = 32) -> ModelPlan:
         constants = offsets if is_output else thresholds
         # the folded constants stay within the pre-activation bound, so they fit the accumulator
         assert int(np.abs(constants).max()) <= bound, (name, constants, bound)
-        const_bits = 16 if int(np.abs(constants).max()) <= INT16_MAX else 32
+        const_bits = constant_bits(constants)
         P = n_planes(layer.weight_bound)
         # partial sums: the positive planes and the negative plane are accumulated apart; each
         # is at most 2**(P-1) * n_in * max_input <= 2 w n_in max_input, inside the bound.
         max_input = net.quantizer.levels if i == 0 else 1
         assert (1 << (P - 1)) * layer.n_in * max_input <= bound, (name, P, bound)
+        kernel, sum_bits = "popcount", 0
+        if i == 0:
+            # a table entry is the sum of up to SUM_GROUP clamped inputs
+            sum_bits = 8 if SUM_GROUP * max_input <= 0xFF else 16
+            kernel = first_layer_kernel(
+                layer.n_in, layer.n_out, P, int(net.quantizer.bits), word_bits, sum_bits
+            )
+            if kernel == "popcount":
+                sum_bits = 0
         layers.append(
             LayerPlan(
                 index=i,
@@ -145,6 +225,9 @@ def plan_model(net: Network, word_bits: int = 32) -> ModelPlan:
                 score_scale=scale,
                 offsets=np.asarray(offsets, dtype=np.int64),
                 const_bits=const_bits,
+                store_bits=storage_bits(layer.n_in, word_bits),
+                kernel=kernel,
+                sum_bits=sum_bits,
             )
         )
     return ModelPlan(net=net, word_bits=word_bits, layers=tuple(layers))

@@ -2,7 +2,8 @@
 
 The minimum counts the weights only: ``n_weights * log2(2w + 1)`` bits per layer (each weight is
 one of ``2w + 1`` values). The exported tables hold the bit-planes (``ceil(log2(2w + 1))`` bits per
-weight, rows padded to whole words) plus one threshold or score offset per unit.
+weight, rows padded to the layer's storage word: a byte for up to 8 inputs) plus one int8, int16
+or int32 threshold or score offset per unit, exactly the arrays the C declares.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def size_report(net: Network, word_bits: int = 32) -> dict:
                 "planes": layer.n_planes,
                 "weight_bytes": weights,
                 "threshold_bytes": constants,
-                "scratch_bytes": plan.scratch_words(layer) * plan.word_bytes,
+                "scratch_bytes": plan.layer_scratch_bytes(layer),
+                "kernel": layer.kernel,
                 "min_weight_bytes": min_bits / 8,
                 "ratio": (weights + constants) / (min_bits / 8),
             }

@@ -79,7 +79,7 @@ def test_optimized_build_wide_bounds_and_int32_accumulators(cc, tmp_path) -> Non
         sizes.append([8, 16, 32, 64][k % 4])
     run_batch(nets, tmp_path, sizes, c_host.CFLAGS, rows=40)
     text = render_c(nets[2], "wide", 32)["wide.c"]
-    assert "int32_t pos = 0, neg = 0" in text  # bound 100 x 255 x n_in needs int32
+    assert "int_fast32_t pos = 0, neg = 0" in text  # bound 100 x 255 x n_in needs int32
 
 
 def test_sanitizers(cc, tmp_path) -> None:
@@ -262,3 +262,74 @@ def test_host_harness_copy_and_makefile(cc, tmp_path) -> None:
     Q = test_inputs(net, 30, 1)
     got = c_host.parse_q(c_host.run_harness(build / "demo_harness", c_host.encode_q(0, Q)), net)
     assert_same(net.forward_q(Q), got, "Makefile harness")
+
+
+def _nm_sizes(cc: str, workdir: Path, net: Network, name: str, word_bits: int) -> dict[str, int]:
+    """Bytes of every ``{name}_w<i>``, ``{name}_t<i>``, ``{name}_b<i>`` table, from nm -S."""
+    nm = require_tool("nm", "binutils")
+    export_c(net, workdir, name, word_bits)
+    obj = workdir / f"{name}.o"
+    subprocess.run([cc, *FAST, "-c", f"{name}.c", "-o", obj.name], cwd=workdir, check=True)
+    out = subprocess.run([nm, "-S", str(obj)], capture_output=True, text=True, check=True).stdout
+    sizes = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and re.fullmatch(rf"{name}_[wtb]\d+", parts[3]):
+            sizes[parts[3]] = int(parts[1], 16)
+    return sizes
+
+
+def test_stored_tables_match_size_report(cc, tmp_path) -> None:
+    """What the C really stores (nm -S of the object) equals codegen.size_report per layer:
+    narrow layers store planes in bytes whatever the word size, constants in int8/16/32."""
+    from codegen.size_report import size_report
+
+    rng = np.random.default_rng(21)
+    cases = [(4, [4], 1, 32), (9, [8, 17], 1, 64), (30, [40], 3, 16), (70, [3], 100, 32),
+             (64, [33], 2, 8), (5, [1], 1, 64)]
+    for i, (n, hidden, bound, word_bits) in enumerate(cases):
+        net = random_network(rng, n, hidden, 3, weight_bound=bound, bits=8)
+        sizes = _nm_sizes(cc, tmp_path, net, f"s{i}", word_bits)
+        report = size_report(net, word_bits)
+        for k, row in enumerate(report["layers"]):
+            const = f"s{i}_b{k}" if k == len(hidden) else f"s{i}_t{k}"
+            assert sizes[f"s{i}_w{k}"] == row["weight_bytes"], (i, k, sizes)
+            assert sizes[const] == row["threshold_bytes"], (i, k, sizes)
+    # the narrow iris-like case: 4 inputs -> one byte per plane although words are 32 bits
+    net = random_network(rng, 4, [4], 3, weight_bound=1, bits=4)
+    sizes = _nm_sizes(cc, tmp_path, net, "iris", 32)
+    assert sizes["iris_w0"] == 4 * 2 * 1 and sizes["iris_t0"] == 4 * 1
+
+
+def test_first_layer_kernel_choice_and_scratch_macro(cc, tmp_path) -> None:
+    """Narrow multi-bit inputs use subset sums, wide 1-bit inputs popcounts, and an oversized
+    table falls back to popcounts; NAME_SCRATCH_BYTES counts the table; all bit-exact."""
+    rng = np.random.default_rng(3)
+    narrow = random_network(rng, 6, [5], 3, weight_bound=1, bits=4)  # 2 groups, uint8 table
+    wide_1bit = random_network(rng, 64, [8], 3, weight_bound=1, bits=1)
+    big_table = random_network(rng, 100, [4], 2, weight_bound=1, bits=8)  # 25 x 16 x 2 > 512 B
+    cases = [(narrow, "na", True), (wide_1bit, "wi", False), (big_table, "bt", False)]
+    for net, name, sums in cases:
+        files = render_c(net, name, 32)
+        assert (f"{name}_input_sums" in files[f"{name}.c"]) == sums, name
+        assert (f"{name}_pack_input" in files[f"{name}.c"]) == (not sums), name
+    # narrow: table 2 groups x 16 x 1 byte + 1 word of hidden bits (the output layer's input)
+    header = render_c(narrow, "na", 32)["na.h"]
+    assert "#define NA_SCRATCH_BYTES 36\n" in header
+    # wide: 1 input plane x 2 words + 1 hidden word, 4 bytes each
+    assert "#define WI_SCRATCH_BYTES 12\n" in render_c(wide_1bit, "wi", 32)["wi.h"]
+    run_batch([narrow, wide_1bit, big_table], tmp_path, [32, 32, 8], c_host.CFLAGS, rows=60)
+
+
+def test_constant_storage_boundaries(cc, tmp_path) -> None:
+    """Thresholds at +-127 (int8) and +-128 (int16) and scores offsets alike stay exact."""
+    rng = np.random.default_rng(12)
+    nets = []
+    for b in (-128, -127, 127, 128):
+        net = random_network(rng, 3, [2], 2, weight_bound=1, bits=8)
+        hidden, out = net.layers
+        nets.append(Network(net.quantizer, [Layer(hidden.weights, np.array([b, -b]), 1),
+                                            Layer(out.weights, out.bias, 1)], classes=[0, 1]))
+    texts = [render_c(net, "k", 32)["k.c"] for net in nets]
+    assert ["int8_t k_t0" in t for t in texts] == [False, True, True, False]
+    run_batch(nets, tmp_path, 32, c_host.CFLAGS, rows=80)

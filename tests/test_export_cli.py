@@ -189,9 +189,10 @@ def test_size_text_and_json(model, capsys) -> None:
     doc = json.loads(out)
     assert code == 0
     hidden, output = doc["layers"]
-    # independent: 5 units x 2 planes x ceil(4/16) words x 2 bytes; thresholds int16
-    assert hidden["weight_bytes"] == 5 * 2 * 1 * 2 and hidden["threshold_bytes"] == 5 * 2
-    assert output["weight_bytes"] == 3 * 2 * 1 * 2
+    # independent: 5 units x 2 planes x 1 byte (4 inputs fit a byte, whatever the 16-bit word);
+    # thresholds int8: |bias| <= 4 inputs x 15 levels x weight 1 < 128
+    assert hidden["weight_bytes"] == 5 * 2 * 1 and hidden["threshold_bytes"] == 5 * 1
+    assert output["weight_bytes"] == 3 * 2 * 1
     assert math.isclose(doc["total"]["min_weight_bytes"], (20 + 15) * math.log2(3) / 8)
     code, out, _ = run(["size", model], capsys)
     assert code == 0 and "minimum" in out and "hidden 0" in out

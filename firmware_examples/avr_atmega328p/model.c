@@ -12,11 +12,11 @@
  *
  * Size in bytes (constant tables and stack buffers):
  *   layer         weights  thresholds  scratch
- *   hidden 0           18          12        4
- *   hidden 1            8           8        1
- *   output              6           6        1
- *   total              32          26        6
- *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 4.11
+ *   hidden 0           18           6       16
+ *   hidden 1            8           4        1
+ *   output              6           3        1
+ *   total              32          13       18
+ *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 3.19
  */
 #include "model.h"
 
@@ -31,6 +31,7 @@
 #define BDNN_READ_U64(p) \
     (((uint64_t)pgm_read_dword((const uint32_t *)(p) + 1) << 32) | \
      (uint64_t)pgm_read_dword((const uint32_t *)(p)))
+#define BDNN_READ_I8(p) ((int8_t)pgm_read_byte(p))
 #define BDNN_READ_I16(p) ((int16_t)pgm_read_word(p))
 #define BDNN_READ_I32(p) ((int32_t)pgm_read_dword(p))
 #define BDNN_READ_F32(p) pgm_read_float(p)
@@ -49,6 +50,9 @@
 #endif
 #ifndef BDNN_READ_U64
 #define BDNN_READ_U64(p) (*(p))
+#endif
+#ifndef BDNN_READ_I8
+#define BDNN_READ_I8(p) (*(p))
 #endif
 #ifndef BDNN_READ_I16
 #define BDNN_READ_I16(p) (*(p))
@@ -75,13 +79,13 @@ static unsigned model_popcount(uint8_t x)
 #define BDNN_POPCOUNT8(x) model_popcount(x)
 #endif
 #define MODEL_POPCOUNT(x) ((unsigned)BDNN_POPCOUNT8(x))
-#define MODEL_READ_WORD(p) ((model_word_t)BDNN_READ_U8(p))
 
-/* hidden layer 0: 4 quantized inputs (4 bit-planes) -> 6 units, weights in [-2, 2].
- * 3 bit-planes x 1 word per unit, plane weights 1, 2, -4; accumulator int16_t (|pre-activation| <= 242).
+/* hidden layer 0: 4 quantized inputs -> 6 units, weights in [-2, 2].
+ * 3 bit-planes x 1 word per unit, plane weights 1, 2, -4; accumulator int_fast16_t (|pre-activation| <= 242).
+ * Kernel: subset sums (one table entry per plane and group of 4 inputs), not popcounts.
  * unit on iff acc >= threshold (bias folded in).
  */
-static const model_word_t model_w0[18] BDNN_STORAGE = {
+static const uint8_t model_w0[18] BDNN_STORAGE = {
     0x0Bu, 0x0Du, 0x0Du,
     0x0Bu, 0x07u, 0x03u,
     0x00u, 0x0Fu, 0x0Cu,
@@ -89,34 +93,34 @@ static const model_word_t model_w0[18] BDNN_STORAGE = {
     0x06u, 0x0Fu, 0x0Eu,
     0x08u, 0x04u, 0x00u,
 };
-static const int16_t model_t0[6] BDNN_STORAGE = {
+static const int8_t model_t0[6] BDNN_STORAGE = {
     -52, 32, 1, -34, -26, 53,
 };
 
 /* hidden layer 1: 6 hidden bits -> 4 units, weights in [-1, 1].
- * 2 bit-planes x 1 word per unit, plane weights 1, -2; accumulator int16_t (|pre-activation| <= 14).
+ * 2 bit-planes x 1 word per unit, plane weights 1, -2; accumulator int_fast16_t (|pre-activation| <= 14).
  * unit on iff acc >= threshold (bias folded in).
  */
-static const model_word_t model_w1[8] BDNN_STORAGE = {
+static const uint8_t model_w1[8] BDNN_STORAGE = {
     0x2Du, 0x05u,
     0x38u, 0x38u,
     0x3Du, 0x08u,
     0x3Bu, 0x0Au,
 };
-static const int16_t model_t1[4] BDNN_STORAGE = {
+static const int8_t model_t1[4] BDNN_STORAGE = {
     0, 0, 3, 2,
 };
 
 /* output layer: 4 hidden bits -> 3 scores, weights in [-1, 1].
- * 2 bit-planes x 1 word per unit, plane weights 1, -2; accumulator int16_t (|pre-activation| <= 10).
+ * 2 bit-planes x 1 word per unit, plane weights 1, -2; accumulator int_fast16_t (|pre-activation| <= 10).
  * scores = 1 * acc + offset.
  */
-static const model_word_t model_w2[6] BDNN_STORAGE = {
+static const uint8_t model_w2[6] BDNN_STORAGE = {
     0x07u, 0x03u,
     0x0Bu, 0x02u,
     0x0Au, 0x02u,
 };
-static const int16_t model_b2[3] BDNN_STORAGE = {
+static const int8_t model_b2[3] BDNN_STORAGE = {
     0, -1, 0,
 };
 
@@ -129,54 +133,69 @@ static const float model_scale[4] BDNN_STORAGE = {
 };
 #endif
 
-/* Bit-planes of the quantized inputs: plane b holds bit b of every input, LSB-first. */
-static void model_pack_input(const uint8_t *xq, model_word_t *planes)
+/* Input j, clamped to the top level. */
+static unsigned model_level(const uint8_t *xq, unsigned j)
 {
-    unsigned j, b;
-    for (j = 0; j < 4u; j++)
-        planes[j] = 0;
-    for (j = 0; j < 4u; j++) {
-        unsigned v = xq[j];
-        if (v > 15u)
-            v = 15u; /* out-of-range inputs count as the top level */
-        for (b = 0; b < 4u; b++)
-            if ((v >> b) & 1u)
-                planes[b * 1u + j / 8u] |=
-                    (model_word_t)((model_word_t)1u << (j % 8u));
+    unsigned v = xq[j];
+    if (v > 15u)
+        v = 15u;
+    return v;
+}
+
+/* Subset sums of the quantized inputs, 16 per group of 4: T[16 g + m] is the sum of the inputs
+ * 4 g + i whose bit i is set in m. Each entry is an earlier one plus one input. */
+static void model_input_sums(const uint8_t *xq, uint8_t *T)
+{
+    unsigned g;
+    for (g = 0; g < 1u; g++, T += 16) {
+        const unsigned v0 = model_level(xq, 4u * g);
+        const unsigned v1 = model_level(xq, 4u * g + 1u);
+        const unsigned v2 = model_level(xq, 4u * g + 2u);
+        const unsigned v3 = model_level(xq, 4u * g + 3u);
+        T[0] = 0;
+        T[1] = (uint8_t)(v0);
+        T[2] = (uint8_t)(v1);
+        T[3] = (uint8_t)(T[1] + v1);
+        T[4] = (uint8_t)(v2);
+        T[5] = (uint8_t)(T[1] + v2);
+        T[6] = (uint8_t)(T[2] + v2);
+        T[7] = (uint8_t)(T[3] + v2);
+        T[8] = (uint8_t)(v3);
+        T[9] = (uint8_t)(T[1] + v3);
+        T[10] = (uint8_t)(T[2] + v3);
+        T[11] = (uint8_t)(T[3] + v3);
+        T[12] = (uint8_t)(T[4] + v3);
+        T[13] = (uint8_t)(T[5] + v3);
+        T[14] = (uint8_t)(T[6] + v3);
+        T[15] = (uint8_t)(T[7] + v3);
     }
 }
 
-static void model_layer0(const model_word_t *in, model_word_t *out, uint8_t *bits)
+static void model_layer0(const uint8_t *T, model_word_t *out, uint8_t *bits)
 {
-    const model_word_t *w = model_w0;
+    const uint8_t *w = model_w0;
     unsigned u, k;
     for (k = 0; k < 1u; k++)
         out[k] = 0;
     for (u = 0; u < 6u; u++, w += 3) {
-        int16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+        int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
         for (k = 0; k < 1u; k++) {
-            const model_word_t x0 = in[k];
-            const model_word_t x1 = in[1u + k];
-            const model_word_t x2 = in[2u + k];
-            const model_word_t x3 = in[3u + k];
-            model_word_t p;
-            p = MODEL_READ_WORD(&w[k]);
-            pos += (int16_t)((int16_t)(MODEL_POPCOUNT(x0 & p) +
-                (MODEL_POPCOUNT(x1 & p) << 1) +
-                (MODEL_POPCOUNT(x2 & p) << 2) +
-                (MODEL_POPCOUNT(x3 & p) << 3)));
-            p = MODEL_READ_WORD(&w[1u + k]);
-            pos += (int16_t)((int16_t)(MODEL_POPCOUNT(x0 & p) +
-                (MODEL_POPCOUNT(x1 & p) << 1) +
-                (MODEL_POPCOUNT(x2 & p) << 2) +
-                (MODEL_POPCOUNT(x3 & p) << 3)) << 1);
-            p = MODEL_READ_WORD(&w[2u + k]);
-            neg += (int16_t)((int16_t)(MODEL_POPCOUNT(x0 & p) +
-                (MODEL_POPCOUNT(x1 & p) << 1) +
-                (MODEL_POPCOUNT(x2 & p) << 2) +
-                (MODEL_POPCOUNT(x3 & p) << 3)) << 2);
+            /* one table entry per plane and group of 4 inputs, indexed by 4 weight bits;
+             * stop at the last group with a weight bit (the tail bits are 0) */
+            const uint8_t *t = T + k * 32u;
+            model_word_t p0 = (model_word_t)BDNN_READ_U8(&w[k]);
+            model_word_t p1 = (model_word_t)BDNN_READ_U8(&w[1u + k]);
+            model_word_t p2 = (model_word_t)BDNN_READ_U8(&w[2u + k]);
+            for (; p0 | p1 | p2; t += 16) {
+                pos += (int_fast16_t)((int_fast16_t)t[p0 & 15u]);
+                p0 >>= 4;
+                pos += (int_fast16_t)((int_fast16_t)t[p1 & 15u] << 1);
+                p1 >>= 4;
+                neg += (int_fast16_t)((int_fast16_t)t[p2 & 15u] << 2);
+                p2 >>= 4;
+            }
         }
-        if ((int16_t)(pos - neg) >= (int16_t)BDNN_READ_I16(&model_t0[u])) {
+        if ((int_fast16_t)(pos - neg) >= (int_fast16_t)BDNN_READ_I8(&model_t0[u])) {
             out[u / 8u] |= (model_word_t)((model_word_t)1u << (u % 8u));
             if (bits)
                 bits[u] = 1;
@@ -188,21 +207,21 @@ static void model_layer0(const model_word_t *in, model_word_t *out, uint8_t *bit
 
 static void model_layer1(const model_word_t *in, model_word_t *out, uint8_t *bits)
 {
-    const model_word_t *w = model_w1;
+    const uint8_t *w = model_w1;
     unsigned u, k;
     for (k = 0; k < 1u; k++)
         out[k] = 0;
     for (u = 0; u < 4u; u++, w += 2) {
-        int16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+        int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
         for (k = 0; k < 1u; k++) {
             const model_word_t x0 = in[k];
             model_word_t p;
-            p = MODEL_READ_WORD(&w[k]);
-            pos += (int16_t)((int16_t)MODEL_POPCOUNT(x0 & p));
-            p = MODEL_READ_WORD(&w[1u + k]);
-            neg += (int16_t)((int16_t)MODEL_POPCOUNT(x0 & p) << 1);
+            p = (model_word_t)BDNN_READ_U8(&w[k]);
+            pos += (int_fast16_t)((int_fast16_t)MODEL_POPCOUNT(x0 & p));
+            p = (model_word_t)BDNN_READ_U8(&w[1u + k]);
+            neg += (int_fast16_t)((int_fast16_t)MODEL_POPCOUNT(x0 & p) << 1);
         }
-        if ((int16_t)(pos - neg) >= (int16_t)BDNN_READ_I16(&model_t1[u])) {
+        if ((int_fast16_t)(pos - neg) >= (int_fast16_t)BDNN_READ_I8(&model_t1[u])) {
             out[u / 8u] |= (model_word_t)((model_word_t)1u << (u % 8u));
             if (bits)
                 bits[u] = 1;
@@ -214,30 +233,31 @@ static void model_layer1(const model_word_t *in, model_word_t *out, uint8_t *bit
 
 static void model_layer2(const model_word_t *in, int32_t *scores)
 {
-    const model_word_t *w = model_w2;
+    const uint8_t *w = model_w2;
     unsigned u, k;
     for (u = 0; u < 3u; u++, w += 2) {
-        int16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+        int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
         for (k = 0; k < 1u; k++) {
             const model_word_t x0 = in[k];
             model_word_t p;
-            p = MODEL_READ_WORD(&w[k]);
-            pos += (int16_t)((int16_t)MODEL_POPCOUNT(x0 & p));
-            p = MODEL_READ_WORD(&w[1u + k]);
-            neg += (int16_t)((int16_t)MODEL_POPCOUNT(x0 & p) << 1);
+            p = (model_word_t)BDNN_READ_U8(&w[k]);
+            pos += (int_fast16_t)((int_fast16_t)MODEL_POPCOUNT(x0 & p));
+            p = (model_word_t)BDNN_READ_U8(&w[1u + k]);
+            neg += (int_fast16_t)((int_fast16_t)MODEL_POPCOUNT(x0 & p) << 1);
         }
         scores[u] = (int32_t)(int32_t)(pos - neg) +
-                    (int32_t)BDNN_READ_I16(&model_b2[u]);
+                    (int32_t)BDNN_READ_I8(&model_b2[u]);
     }
 }
 
 static int model_forward(const uint8_t *xq, int32_t *scores, uint8_t *hidden)
 {
-    model_word_t buf[6]; /* MODEL_SCRATCH_BYTES */
-    model_pack_input(xq, buf);
-    model_layer0(buf + 0, buf + 4, hidden ? hidden + 0 : (uint8_t *)0);
-    model_layer1(buf + 4, buf + 5, hidden ? hidden + 6 : (uint8_t *)0);
-    model_layer2(buf + 5, scores);
+    model_word_t buf[2]; /* with the table below: MODEL_SCRATCH_BYTES */
+    uint8_t T[16];
+    model_input_sums(xq, T);
+    model_layer0(T, buf + 0, hidden ? hidden + 0 : (uint8_t *)0);
+    model_layer1(buf + 0, buf + 1, hidden ? hidden + 6 : (uint8_t *)0);
+    model_layer2(buf + 1, scores);
     {
         int best = 0, c;
         for (c = 1; c < 3; c++) /* strict >: the lowest index wins ties */

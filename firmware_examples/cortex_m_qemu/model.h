@@ -12,11 +12,11 @@
  *
  * Size in bytes (constant tables and stack buffers):
  *   layer         weights  thresholds  scratch
- *   hidden 0           72          12       16
- *   hidden 1           32           8        4
- *   output             24           6        4
- *   total             128          26       24
- *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 10.92
+ *   hidden 0           18           6       16
+ *   hidden 1            8           4        4
+ *   output              6           3        4
+ *   total              32          13       24
+ *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 3.19
  */
 #ifndef BDNN_MODEL_H
 #define BDNN_MODEL_H
@@ -39,7 +39,8 @@ extern "C" {
 #define MODEL_INPUT_LEVELS 16
 #define MODEL_INPUT_BITS 4
 #define MODEL_WORD_BITS 32
-/* stack bytes of the packed activation buffers used by one call (scores and locals excluded) */
+/* stack bytes of the packed activation buffers and the first layer's input-sum table used by
+ * one call (scores and locals excluded) */
 #define MODEL_SCRATCH_BYTES 24
 
 /* Class index (0 .. N_CLASSES - 1) of one row of quantized inputs xq[N_INPUTS]. */

@@ -16,11 +16,11 @@
  *
  * Size in bytes (constant tables and stack buffers):
  *   layer         weights  thresholds  scratch
- *   hidden 0           32           8       12
- *   hidden 1           36           6        4
- *   output             24           6        4
- *   total              92          20       20
- *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 11.25
+ *   hidden 0            8           4       32
+ *   hidden 1            9           3        4
+ *   output              6           3        4
+ *   total              23          10       40
+ *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 3.31
  */
 #include "golden_net.h"
 
@@ -35,6 +35,7 @@
 #define BDNN_READ_U64(p) \
     (((uint64_t)pgm_read_dword((const uint32_t *)(p) + 1) << 32) | \
      (uint64_t)pgm_read_dword((const uint32_t *)(p)))
+#define BDNN_READ_I8(p) ((int8_t)pgm_read_byte(p))
 #define BDNN_READ_I16(p) ((int16_t)pgm_read_word(p))
 #define BDNN_READ_I32(p) ((int32_t)pgm_read_dword(p))
 #define BDNN_READ_F32(p) pgm_read_float(p)
@@ -53,6 +54,9 @@
 #endif
 #ifndef BDNN_READ_U64
 #define BDNN_READ_U64(p) (*(p))
+#endif
+#ifndef BDNN_READ_I8
+#define BDNN_READ_I8(p) (*(p))
 #endif
 #ifndef BDNN_READ_I16
 #define BDNN_READ_I16(p) (*(p))
@@ -81,45 +85,45 @@ static unsigned golden_net_popcount(uint32_t x)
 #define BDNN_POPCOUNT32(x) golden_net_popcount(x)
 #endif
 #define GOLDEN_NET_POPCOUNT(x) ((unsigned)BDNN_POPCOUNT32(x))
-#define GOLDEN_NET_READ_WORD(p) ((golden_net_word_t)BDNN_READ_U32(p))
 
-/* hidden layer 0: 5 quantized inputs (3 bit-planes) -> 4 units, weights in [-1, 1].
- * 2 bit-planes x 1 word per unit, plane weights 1, -2; accumulator int16_t (|pre-activation| <= 72).
+/* hidden layer 0: 5 quantized inputs -> 4 units, weights in [-1, 1].
+ * 2 bit-planes x 1 word per unit (stored as uint8_t: the 5 inputs fit), plane weights 1, -2; accumulator int_fast16_t (|pre-activation| <= 72).
+ * Kernel: subset sums (one table entry per plane and group of 4 inputs), not popcounts.
  * unit on iff acc >= threshold (bias folded in).
  */
-static const golden_net_word_t golden_net_w0[8] BDNN_STORAGE = {
-    0x0000001Bul, 0x00000002ul,
-    0x0000000Eul, 0x00000008ul,
-    0x00000017ul, 0x00000003ul,
-    0x00000011ul, 0x00000010ul,
+static const uint8_t golden_net_w0[8] BDNN_STORAGE = {
+    0x1Bu, 0x02u,
+    0x0Eu, 0x08u,
+    0x17u, 0x03u,
+    0x11u, 0x10u,
 };
-static const int16_t golden_net_t0[4] BDNN_STORAGE = {
+static const int8_t golden_net_t0[4] BDNN_STORAGE = {
     3, -2, 0, 1,
 };
 
 /* hidden layer 1: 4 hidden bits -> 3 units, weights in [-3, 3].
- * 3 bit-planes x 1 word per unit, plane weights 1, 2, -4; accumulator int16_t (|pre-activation| <= 26).
+ * 3 bit-planes x 1 word per unit (stored as uint8_t: the 4 inputs fit), plane weights 1, 2, -4; accumulator int_fast16_t (|pre-activation| <= 26).
  * unit on iff acc >= threshold (bias and sign activation folded in).
  */
-static const golden_net_word_t golden_net_w1[9] BDNN_STORAGE = {
-    0x00000009ul, 0x00000003ul, 0x00000002ul,
-    0x00000003ul, 0x0000000Cul, 0x00000001ul,
-    0x0000000Cul, 0x0000000Cul, 0x00000004ul,
+static const uint8_t golden_net_w1[9] BDNN_STORAGE = {
+    0x09u, 0x03u, 0x02u,
+    0x03u, 0x0Cu, 0x01u,
+    0x0Cu, 0x0Cu, 0x04u,
 };
-static const int16_t golden_net_t1[3] BDNN_STORAGE = {
+static const int8_t golden_net_t1[3] BDNN_STORAGE = {
     1, 3, 1,
 };
 
 /* output layer: 3 hidden bits -> 3 scores, weights in [-1, 1].
- * 2 bit-planes x 1 word per unit, plane weights 1, -2; accumulator int16_t (|pre-activation| <= 8).
+ * 2 bit-planes x 1 word per unit (stored as uint8_t: the 3 inputs fit), plane weights 1, -2; accumulator int_fast16_t (|pre-activation| <= 8).
  * scores = 2 * acc + offset (sign activation folded in).
  */
-static const golden_net_word_t golden_net_w2[6] BDNN_STORAGE = {
-    0x00000003ul, 0x00000002ul,
-    0x00000006ul, 0x00000004ul,
-    0x00000005ul, 0x00000001ul,
+static const uint8_t golden_net_w2[6] BDNN_STORAGE = {
+    0x03u, 0x02u,
+    0x06u, 0x04u,
+    0x05u, 0x01u,
 };
-static const int16_t golden_net_b2[3] BDNN_STORAGE = {
+static const int8_t golden_net_b2[3] BDNN_STORAGE = {
     0, 1, -1,
 };
 
@@ -134,46 +138,66 @@ static const float golden_net_scale[5] BDNN_STORAGE = {
 };
 #endif
 
-/* Bit-planes of the quantized inputs: plane b holds bit b of every input, LSB-first. */
-static void golden_net_pack_input(const uint8_t *xq, golden_net_word_t *planes)
+/* Input j, clamped to the top level (0 past the last input). */
+static unsigned golden_net_level(const uint8_t *xq, unsigned j)
 {
-    unsigned j, b;
-    for (j = 0; j < 3u; j++)
-        planes[j] = 0;
-    for (j = 0; j < 5u; j++) {
-        unsigned v = xq[j];
-        if (v > 7u)
-            v = 7u; /* out-of-range inputs count as the top level */
-        for (b = 0; b < 3u; b++)
-            if ((v >> b) & 1u)
-                planes[b * 1u + j / 32u] |=
-                    (golden_net_word_t)((golden_net_word_t)1u << (j % 32u));
+    unsigned v = j < 5u ? xq[j] : 0u;
+    if (v > 7u)
+        v = 7u;
+    return v;
+}
+
+/* Subset sums of the quantized inputs, 16 per group of 4: T[16 g + m] is the sum of the inputs
+ * 4 g + i whose bit i is set in m. Each entry is an earlier one plus one input. */
+static void golden_net_input_sums(const uint8_t *xq, uint8_t *T)
+{
+    unsigned g;
+    for (g = 0; g < 2u; g++, T += 16) {
+        const unsigned v0 = golden_net_level(xq, 4u * g);
+        const unsigned v1 = golden_net_level(xq, 4u * g + 1u);
+        const unsigned v2 = golden_net_level(xq, 4u * g + 2u);
+        const unsigned v3 = golden_net_level(xq, 4u * g + 3u);
+        T[0] = 0;
+        T[1] = (uint8_t)(v0);
+        T[2] = (uint8_t)(v1);
+        T[3] = (uint8_t)(T[1] + v1);
+        T[4] = (uint8_t)(v2);
+        T[5] = (uint8_t)(T[1] + v2);
+        T[6] = (uint8_t)(T[2] + v2);
+        T[7] = (uint8_t)(T[3] + v2);
+        T[8] = (uint8_t)(v3);
+        T[9] = (uint8_t)(T[1] + v3);
+        T[10] = (uint8_t)(T[2] + v3);
+        T[11] = (uint8_t)(T[3] + v3);
+        T[12] = (uint8_t)(T[4] + v3);
+        T[13] = (uint8_t)(T[5] + v3);
+        T[14] = (uint8_t)(T[6] + v3);
+        T[15] = (uint8_t)(T[7] + v3);
     }
 }
 
-static void golden_net_layer0(const golden_net_word_t *in, golden_net_word_t *out, uint8_t *bits)
+static void golden_net_layer0(const uint8_t *T, golden_net_word_t *out, uint8_t *bits)
 {
-    const golden_net_word_t *w = golden_net_w0;
+    const uint8_t *w = golden_net_w0;
     unsigned u, k;
     for (k = 0; k < 1u; k++)
         out[k] = 0;
     for (u = 0; u < 4u; u++, w += 2) {
-        int16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+        int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
         for (k = 0; k < 1u; k++) {
-            const golden_net_word_t x0 = in[k];
-            const golden_net_word_t x1 = in[1u + k];
-            const golden_net_word_t x2 = in[2u + k];
-            golden_net_word_t p;
-            p = GOLDEN_NET_READ_WORD(&w[k]);
-            pos += (int16_t)((int16_t)(GOLDEN_NET_POPCOUNT(x0 & p) +
-                (GOLDEN_NET_POPCOUNT(x1 & p) << 1) +
-                (GOLDEN_NET_POPCOUNT(x2 & p) << 2)));
-            p = GOLDEN_NET_READ_WORD(&w[1u + k]);
-            neg += (int16_t)((int16_t)(GOLDEN_NET_POPCOUNT(x0 & p) +
-                (GOLDEN_NET_POPCOUNT(x1 & p) << 1) +
-                (GOLDEN_NET_POPCOUNT(x2 & p) << 2)) << 1);
+            /* one table entry per plane and group of 4 inputs, indexed by 4 weight bits;
+             * stop at the last group with a weight bit (the tail bits are 0) */
+            const uint8_t *t = T + k * 128u;
+            golden_net_word_t p0 = (golden_net_word_t)BDNN_READ_U8(&w[k]);
+            golden_net_word_t p1 = (golden_net_word_t)BDNN_READ_U8(&w[1u + k]);
+            for (; p0 | p1; t += 16) {
+                pos += (int_fast16_t)((int_fast16_t)t[p0 & 15u]);
+                p0 >>= 4;
+                neg += (int_fast16_t)((int_fast16_t)t[p1 & 15u] << 1);
+                p1 >>= 4;
+            }
         }
-        if ((int16_t)(pos - neg) >= (int16_t)BDNN_READ_I16(&golden_net_t0[u])) {
+        if ((int_fast16_t)(pos - neg) >= (int_fast16_t)BDNN_READ_I8(&golden_net_t0[u])) {
             out[u / 32u] |= (golden_net_word_t)((golden_net_word_t)1u << (u % 32u));
             if (bits)
                 bits[u] = 1;
@@ -185,23 +209,23 @@ static void golden_net_layer0(const golden_net_word_t *in, golden_net_word_t *ou
 
 static void golden_net_layer1(const golden_net_word_t *in, golden_net_word_t *out, uint8_t *bits)
 {
-    const golden_net_word_t *w = golden_net_w1;
+    const uint8_t *w = golden_net_w1;
     unsigned u, k;
     for (k = 0; k < 1u; k++)
         out[k] = 0;
     for (u = 0; u < 3u; u++, w += 3) {
-        int16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+        int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
         for (k = 0; k < 1u; k++) {
             const golden_net_word_t x0 = in[k];
             golden_net_word_t p;
-            p = GOLDEN_NET_READ_WORD(&w[k]);
-            pos += (int16_t)((int16_t)GOLDEN_NET_POPCOUNT(x0 & p));
-            p = GOLDEN_NET_READ_WORD(&w[1u + k]);
-            pos += (int16_t)((int16_t)GOLDEN_NET_POPCOUNT(x0 & p) << 1);
-            p = GOLDEN_NET_READ_WORD(&w[2u + k]);
-            neg += (int16_t)((int16_t)GOLDEN_NET_POPCOUNT(x0 & p) << 2);
+            p = (golden_net_word_t)BDNN_READ_U8(&w[k]);
+            pos += (int_fast16_t)((int_fast16_t)GOLDEN_NET_POPCOUNT(x0 & p));
+            p = (golden_net_word_t)BDNN_READ_U8(&w[1u + k]);
+            pos += (int_fast16_t)((int_fast16_t)GOLDEN_NET_POPCOUNT(x0 & p) << 1);
+            p = (golden_net_word_t)BDNN_READ_U8(&w[2u + k]);
+            neg += (int_fast16_t)((int_fast16_t)GOLDEN_NET_POPCOUNT(x0 & p) << 2);
         }
-        if ((int16_t)(pos - neg) >= (int16_t)BDNN_READ_I16(&golden_net_t1[u])) {
+        if ((int_fast16_t)(pos - neg) >= (int_fast16_t)BDNN_READ_I8(&golden_net_t1[u])) {
             out[u / 32u] |= (golden_net_word_t)((golden_net_word_t)1u << (u % 32u));
             if (bits)
                 bits[u] = 1;
@@ -213,30 +237,31 @@ static void golden_net_layer1(const golden_net_word_t *in, golden_net_word_t *ou
 
 static void golden_net_layer2(const golden_net_word_t *in, int32_t *scores)
 {
-    const golden_net_word_t *w = golden_net_w2;
+    const uint8_t *w = golden_net_w2;
     unsigned u, k;
     for (u = 0; u < 3u; u++, w += 2) {
-        int16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+        int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
         for (k = 0; k < 1u; k++) {
             const golden_net_word_t x0 = in[k];
             golden_net_word_t p;
-            p = GOLDEN_NET_READ_WORD(&w[k]);
-            pos += (int16_t)((int16_t)GOLDEN_NET_POPCOUNT(x0 & p));
-            p = GOLDEN_NET_READ_WORD(&w[1u + k]);
-            neg += (int16_t)((int16_t)GOLDEN_NET_POPCOUNT(x0 & p) << 1);
+            p = (golden_net_word_t)BDNN_READ_U8(&w[k]);
+            pos += (int_fast16_t)((int_fast16_t)GOLDEN_NET_POPCOUNT(x0 & p));
+            p = (golden_net_word_t)BDNN_READ_U8(&w[1u + k]);
+            neg += (int_fast16_t)((int_fast16_t)GOLDEN_NET_POPCOUNT(x0 & p) << 1);
         }
         scores[u] = (int32_t)2 * (int32_t)(pos - neg) +
-                    (int32_t)BDNN_READ_I16(&golden_net_b2[u]);
+                    (int32_t)BDNN_READ_I8(&golden_net_b2[u]);
     }
 }
 
 static int golden_net_forward(const uint8_t *xq, int32_t *scores, uint8_t *hidden)
 {
-    golden_net_word_t buf[5]; /* GOLDEN_NET_SCRATCH_BYTES */
-    golden_net_pack_input(xq, buf);
-    golden_net_layer0(buf + 0, buf + 3, hidden ? hidden + 0 : (uint8_t *)0);
-    golden_net_layer1(buf + 3, buf + 4, hidden ? hidden + 4 : (uint8_t *)0);
-    golden_net_layer2(buf + 4, scores);
+    golden_net_word_t buf[2]; /* with the table below: GOLDEN_NET_SCRATCH_BYTES */
+    uint8_t T[32];
+    golden_net_input_sums(xq, T);
+    golden_net_layer0(T, buf + 0, hidden ? hidden + 0 : (uint8_t *)0);
+    golden_net_layer1(buf + 0, buf + 1, hidden ? hidden + 4 : (uint8_t *)0);
+    golden_net_layer2(buf + 1, scores);
     {
         int best = 0, c;
         for (c = 1; c < 3; c++) /* strict >: the lowest index wins ties */
