@@ -40,7 +40,8 @@ from .options import IntList, emit_json
 @click.option("--splits", type=int, default=None,
               help="split: number of subset splits (default 20; 5 with --paper and robust).")
 @click.option("--batch-size", type=int, default=None,
-              help="split: rows per iteration, a random contiguous batch (default: all rows).")
+              help="split: rows per iteration, a random contiguous batch (default 128, or all "
+                   "rows when fewer).")
 @click.option("--paper", is_flag=True,
               help="split: the published settings (25 k-means restarts on raw features, "
                    "batches of 64, 20 splits, no warm start).")

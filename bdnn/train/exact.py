@@ -191,8 +191,8 @@ def train_exact(
             float_start=float_start,
         )
         record["narrow_start"] = narrow_record
-        if warm_start is None or narrow_record["objective"] <= loss_of(warm_start, Q, y,
-                                                                        objective):
+        if narrow is not None and (warm_start is None or narrow_record["objective"] <= loss_of(
+                warm_start, Q, y, objective)):
             warm_start = narrow
     # The budget covers model building and the starts; deterministic runs count the solver's
     # deterministic time only (wall time would make them unrepeatable).
@@ -277,14 +277,17 @@ def train_exact(
     )
 
 
-def _narrow_start(Q, y, *, hidden, solve: SolveOptions, **kw) -> tuple[Network, dict]:
+def _narrow_start(Q, y, *, hidden, solve: SolveOptions, **kw) -> tuple[Network | None, dict]:
     """Solve the half-width architecture briefly; return it widened to ``hidden``."""
     small = narrower(hidden)
     opts = dataclasses.replace(solve, time_limit=NARROW_TIME_SHARE * solve.time_limit,
                                label=f"{solve.label}/narrow{list(small)}")
     kw["model_options"] = dataclasses.replace(kw["model_options"]) if kw.get(
         "model_options") else None
-    r = train_exact(Q, y, hidden=small, solve=opts, narrow_start=False, **kw)
+    try:
+        r = train_exact(Q, y, hidden=small, solve=opts, narrow_start=False, **kw)
+    except BDNNError:  # nothing found in its share of the time: no narrow start then
+        return None, {"hidden": list(small), "objective": None, "status": "UNKNOWN"}
     record = {"hidden": list(small), "objective": r.objective, "status": r.status,
               "seconds": round(r.seconds, 3)}
     return widen(r.network, hidden), record
