@@ -178,8 +178,9 @@ def test_auto_picks_exact_for_small_and_split_for_large(capsys):
     assert r.network.training["method"] == "auto"
     assert "chose method exact" in capsys.readouterr().err
     assert r.objective == best_errors(Q, y, 2, 2, w=1, levels=3)
-    big = np.arange(3000 * 2).reshape(3000, 2)
+    big = np.arange(60000 * 2).reshape(60000, 2)  # 60,000 distinct rows x 4 units
     assert auto_choice(big, (4,)) == "split"
+    assert auto_choice(big[:40000], (4,)) == "exact"
     with pytest.raises(BDNNError, match="unknown method"):
         train_network("nope", Q, y, hidden=(2,), **_kw(Q))
     with pytest.raises(BDNNError, match="sparsify"):
