@@ -24,6 +24,9 @@ from .rows import unique_rows
 from .safe_solver import SafeSolver, interrupt_requested
 from .widen import NARROW_TIME_SHARE, narrower, widen
 
+# Hint with the rounded float MLP when unique rows x hidden units exceed this (see train_exact).
+FLOAT_HINT_MIN_SIZE = 600
+
 
 @dataclass
 class SolveOptions:
@@ -135,9 +138,9 @@ def train_exact(
     ``narrow_start`` first solves a half-width network for a quarter of the time limit and hints
     the full model with it, padded by always-off units (``widen``); off by default (measured in
     benchmarks/ablation.py: it helped bcw with 8 units, hurt iris with 8). ``float_start``
-    (default: when no warm start is given and the training is not robust) hints the solver with
-    a float MLP rounded to integer weights (``float_start.rounded_mlp_start``); the better of the
-    two starts is the hint.
+    (default: when no warm start is given and the training is not robust) computes a float MLP
+    rounded to integer weights (``float_start.rounded_mlp_start``): the result is never worse
+    than it, and it hints the solver on large models (``True``: always; ``False``: not at all).
     """
     t0 = time.monotonic()
     solve = solve or SolveOptions()
@@ -179,10 +182,17 @@ def train_exact(
         **robust_record,
     }
 
+    start, hint = warm_start, warm_start  # the fallback result, and what hints the solver
     if warm_start is None and robust_radius is None and float_start is not False:
-        # a float MLP rounded to integer weights: a cheap, good first incumbent
-        warm_start = rounded_mlp_start(Q, y, arch, quantizer, classes, seed=solve.seed)
-        record["float_start"] = {"objective": loss_of(warm_start, Q, y, objective)}
+        # a float MLP rounded to integer weights: a cheap, good first network
+        start = rounded_mlp_start(Q, y, arch, quantizer, classes, seed=solve.seed)
+        record["float_start"] = {"objective": loss_of(start, Q, y, objective), "hinted": False}
+        # On small models CP-SAT finds good networks at once and a hint only slows its proof
+        # (iris, 3 units: 11.6 s unhinted, 29.8 s hinted); on larger ones it is the incumbent
+        # to beat (bcw, 8 units, 30 s: 3 errors hinted, 14 unhinted; benchmarks/ablation.py).
+        if float_start or rows.n_rows * sum(arch.hidden) > FLOAT_HINT_MIN_SIZE:
+            hint = start
+            record["float_start"]["hinted"] = True
     if narrow_start:
         narrow, narrow_record = _narrow_start(
             Q, y, quantizer=quantizer, classes=classes, hidden=arch.hidden, weight_bound=bounds,
@@ -191,9 +201,9 @@ def train_exact(
             float_start=float_start,
         )
         record["narrow_start"] = narrow_record
-        if narrow is not None and (warm_start is None or narrow_record["objective"] <= loss_of(
-                warm_start, Q, y, objective)):
-            warm_start = narrow
+        if narrow is not None and (start is None or narrow_record["objective"] <= loss_of(
+                start, Q, y, objective)):
+            start = hint = narrow
     # The budget covers model building and the starts; deterministic runs count the solver's
     # deterministic time only (wall time would make them unrepeatable).
     if solve.deterministic:
@@ -202,9 +212,7 @@ def train_exact(
         time_left = max(0.1 * solve.time_limit, solve.time_limit - (time.monotonic() - t0))
     if interrupt_requested():  # Ctrl-C during the starts: the best start is the result
         time_left = 0.01
-    solver, status, printer = solve_model(
-        builder, solve, time_left, solve.label, hint=warm_start
-    )
+    solver, status, printer = solve_model(builder, solve, time_left, solve.label, hint=hint)
     if status == cp_model.INFEASIBLE and robust_radius is not None:
         raise BDNNError(
             f"no network keeps its first-layer pattern on every box of radius {robust_radius:g}; "
@@ -218,8 +226,7 @@ def train_exact(
     found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     # Without extra constraints (robust boxes, shared patterns) the start network is itself a
     # solution: when CP-SAT reports none in time (huge models), it is the result.
-    start_is_solution = warm_start is not None and robust_radius is None \
-        and options.groups is None
+    start_is_solution = start is not None and robust_radius is None and options.groups is None
     if not found and not start_is_solution:
         if solver.interrupted or interrupt_requested():
             raise BDNNError("interrupted before CP-SAT found any network; nothing was written")
@@ -232,8 +239,8 @@ def train_exact(
         objective_value = int(round(solver.ObjectiveValue()))
         _recheck(net, Q, y, objective, objective_value)
         status_name = STATUS_NAMES[status]
-    else:
-        net = Network(quantizer, list(warm_start.layers), classes=list(classes),
+    if start_is_solution and (not found or loss_of(start, Q, y, objective) < objective_value):
+        net = Network(quantizer, list(start.layers), classes=list(classes),
                       activation=activation, output=output)
         objective_value = loss_of(net, Q, y, objective)
         status_name = "FEASIBLE"
