@@ -582,49 +582,31 @@ def machine_lines() -> list[str]:
 
 
 NOTES = """\
-## Where bdnn loses, and a kernel proposal (measured on a scratch copy, not applied)
+## Where the time goes, and what the kernel does now
 
-Measured 2026-11-26 with the same models and this benchmark run against a scratch copy of
-`templates/model.c.j2` (the repo's templates are unchanged). A per-function split of the trace
-shows where bdnn's instructions go: on iris 4-4-3 (M3) 494 of 1,049 are the SWAR popcount
-(38 calls of 13 instructions: 4 units x 2 planes x 4 input bit-planes + the output layer) and
-most of the rest is packing the inputs into bit-planes and the loops around the popcounts. The
-first layer costs `planes x input bits` popcounts per unit and 32-bit word, however few inputs
-the word holds.
+The first layer runs by subset sums when that is estimated cheaper (every benchmark model: 4-bit
+inputs): once per inference the 16 sums of the subsets of every group of 4 clamped inputs
+(uint8 while 4 x L <= 255), then per unit and weight plane one table entry per group of 4
+inputs, indexed by 4 weight bits, stopping at the last group with a weight bit; no input
+bit-planes and no popcounts in layer 0 (docs/export.md, "First layer"). Accumulators are
+int_fast16_t / int_fast32_t (native width on Cortex-M, 16 bits on AVR). Weight planes are stored
+in the smallest word that holds the layer's fan-in (a byte for up to 8 inputs, whatever the
+compute word), thresholds and offsets as int8 when they fit.
 
-- (a) **First layer by subset sums ("four Russians")**: once per inference, the 16 subset sums
-  of every group of 4 clamped inputs (15 adds a group, uint8 while 4 x L <= 255); a unit then
-  adds one table entry per plane and group, indexed by 4 weight bits of the plane word, and
-  stops when no weight bit is left. No input bit-planes, no popcounts in layer 0, the same
-  weight planes, bit-exact (the scratch runs passed the benchmark's check against the numpy
-  reference on every test row, on all four targets).
-- (b) **Native-width accumulators** (`int_fast16_t`/`int_fast32_t` in place of `int16_t`):
-  no sign-extensions and spills on Cortex-M, unchanged on AVR. Alone worth 1-2 %, on top of
-  (a) 8-19 % (random nets of the four shapes, M0 and M3).
-- (c) **Byte-granular weight planes on 32-bit targets** (storage word independent of the compute
-  word): a unit with 4 inputs stores 2 planes x 1 byte instead of 2 x 4 bytes.
+Before (popcount first layer, int16 accumulators, word-sized planes, int16 thresholds) -> now,
+instructions (cycles on AVR) per inference: iris 4-4-3 M3 1,028 -> 314, AVR 3,619 -> 1,163;
+bcw 9-4-2 M3 1,217 -> 441, AVR 6,725 -> 1,596; breast-cancer 30-8-2 M3 2,988 -> 1,312;
+digits 64-8-10 M3 7,000 -> 1,505, AVR 48,991 -> 5,656. Model data: iris 4-4-3 70 -> 21 B,
+digits 64-8-10 244 -> 166 B. Speed goals 9 -> 25 hit; data goals 10 -> 16 hit.
+The remaining speed misses are on the M4F, where emlearn's float multiply-accumulate is cheap
+and on these small nets fixed costs dominate both sides (emlearn's expf/logf, bdnn's table
+set-up, loops and argmax). For the smallest nets the data goal still needs bit-contiguous
+planes across units (iris 4-4-3: 28 ternary weights = 7 bytes at 2 bits, stored now as 14 B of
+planes + 7 B of thresholds).
 
-Effect of (a)+(b), instructions (cycles on AVR) per inference, emlearn / bdnn ratio now -> with
-the proposal: iris 4-4-3 M3 1,028 -> 362 (10.4x -> 29.4x), M4F 1.0x -> 2.9x, AVR 3,619 -> 1,249
-cycles (7.8x -> 22.7x); iris 4-8-3 M4F 0.8x -> 3.3x; bcw 9-4-2 M3 4.8x -> 11.0x, AVR 2.8x ->
-9.4x, M4F 0.6x -> 1.4x; breast-cancer 30-8-2 M3 9.0x -> 16.7x, AVR 3.6x -> 16.5x, M4F 0.9x ->
-1.7x; digits 64-8-10 M3 11.9x -> 38.6x, M4F 1.1x -> 3.5x. Speed goals: 9 hit / 21 miss now,
-23 hit / 7 miss with the proposal; of the 7 remaining misses 6 are on the M4F, where the float
-multiply-accumulate is cheap and on these small nets fixed costs dominate both sides (emlearn's
-`expf`/`logf`, bdnn's table set-up, loops and argmax), and one is bcw 9-4-2 on AVR (9.4x).
-Flash shrinks by 68-132 bytes.
-(c) (tried as `--word-bits 8` export on Cortex-M, which also narrows the compute word and costs
-0-23 % instructions there; a storage-only change would not) takes model data from 70 to 28 B
-(iris 4-4-3), 60 -> 32 (bcw 9-4-2), 60 -> 48 (breast-cancer 30-4-2), 172 -> 112 (digits
-64-4-10): the data goal then holds on 12 of 24 Cortex-M rows instead of 6. For the
-smallest nets the int16 thresholds and byte-per-row padding remain: iris 4-4-3 has 28 ternary
-weights (7 bytes at 2 bits) and 7 thresholds, so 10x (14 bytes) needs bit-contiguous planes and
-int8 thresholds.
-
-Accuracy is the other miss: with a 60 s budget the CP-SAT models reach 100 % training accuracy
-on iris but 81 % on test (the MLP: 100 %), and on digits the search stays far from a good
-network (28 % / 10 % training accuracy), so these rows say more about the trainer's time budget
-than about the export.
+Accuracy is the other miss: bdnn's ternary networks (60 s of CP-SAT, hinted by a float MLP
+rounded to integer weights) against float MLPs of the same widths; the accuracy table above
+gives both, with the training status of every bdnn model.
 
 ## How it is measured
 
