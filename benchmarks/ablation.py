@@ -43,8 +43,6 @@ def main() -> None:
         for name, kw in VARIANTS.items():
             if name == "narrow start" and hidden < 4:
                 continue  # halving 2-3 units leaves too little to learn from
-            kw = {k: (ModelOptions(symmetry_breaking=True) if k == "model_options" else v)
-                  for k, v in kw.items()}  # a fresh ModelOptions per solve
             r = train_exact(q.quantize(X), y, quantizer=q, classes=list(ds.classes),
                             hidden=(hidden,), solve=SolveOptions(
                                 time_limit=a.time_limit, workers=a.workers, progress=False), **kw)

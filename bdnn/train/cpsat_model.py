@@ -142,7 +142,7 @@ class BDNNCpModel:
             P = [[m.NewIntVar(0, w, f"P0_{j}_{i}") for i in range(d)] for j in range(n_units)]
             N = [[m.NewIntVar(0, w, f"N0_{j}_{i}") for i in range(d)] for j in range(n_units)]
             for j in range(n_units):
-                for i in range(Q.shape[1]):
+                for i in range(d):
                     pos = m.NewBoolVar(f"S0_{j}_{i}")
                     m.Add(N[j][i] == 0).OnlyEnforceIf(pos)
                     m.Add(P[j][i] == 0).OnlyEnforceIf(pos.Not())

@@ -160,7 +160,8 @@ def train_exact(
         raise BDNNError("the training data hold a single class; a classifier needs at least 2")
     if warm_start is not None:
         arch.check_compatible(warm_start)
-    options = model_options or ModelOptions()
+    # a copy: the objective and robust boxes set below must not leak into the caller's options
+    options = dataclasses.replace(model_options) if model_options else ModelOptions()
     options.objective = objective
     rows = unique_rows(Q, y, n_classes)
     robust_record = apply_robust_radius(options, quantizer, X_raw, Q, rows, robust_radius)
@@ -183,10 +184,12 @@ def train_exact(
     }
 
     start, hint = warm_start, warm_start  # the fallback result, and what hints the solver
+    start_loss = None if start is None else loss_of(start, Q, y, objective)
     if warm_start is None and robust_radius is None and float_start is not False:
         # a float MLP rounded to integer weights: a cheap, good first network
         start = rounded_mlp_start(Q, y, arch, quantizer, classes, seed=solve.seed)
-        record["float_start"] = {"objective": loss_of(start, Q, y, objective), "hinted": False}
+        start_loss = loss_of(start, Q, y, objective)
+        record["float_start"] = {"objective": start_loss, "hinted": False}
         # On small models CP-SAT finds good networks at once and a hint only slows its proof
         # (iris, 3 units: 11.6 s unhinted, 29.8 s hinted); on larger ones it is the incumbent
         # to beat (bcw, 8 units, 30 s: 3 errors hinted, 14 unhinted; benchmarks/ablation.py).
@@ -201,9 +204,9 @@ def train_exact(
             float_start=float_start,
         )
         record["narrow_start"] = narrow_record
-        if narrow is not None and (start is None or narrow_record["objective"] <= loss_of(
-                start, Q, y, objective)):
+        if narrow is not None and (start is None or narrow_record["objective"] <= start_loss):
             start = hint = narrow
+            start_loss = narrow_record["objective"]
     # The budget covers model building and the starts; deterministic runs count the solver's
     # deterministic time only (wall time would make them unrepeatable).
     if solve.deterministic:
@@ -239,10 +242,10 @@ def train_exact(
         objective_value = int(round(solver.ObjectiveValue()))
         _recheck(net, Q, y, objective, objective_value)
         status_name = STATUS_NAMES[status]
-    if start_is_solution and (not found or loss_of(start, Q, y, objective) < objective_value):
+    if start_is_solution and (not found or start_loss < objective_value):
         net = Network(quantizer, list(start.layers), classes=list(classes),
                       activation=activation, output=output)
-        objective_value = loss_of(net, Q, y, objective)
+        objective_value = start_loss
         status_name = "FEASIBLE"
         record["result_is_start"] = True
     bound = float(solver.BestObjectiveBound())  # the loss is never negative
@@ -289,8 +292,6 @@ def _narrow_start(Q, y, *, hidden, solve: SolveOptions, **kw) -> tuple[Network |
     small = narrower(hidden)
     opts = dataclasses.replace(solve, time_limit=NARROW_TIME_SHARE * solve.time_limit,
                                label=f"{solve.label}/narrow{list(small)}")
-    kw["model_options"] = dataclasses.replace(kw["model_options"]) if kw.get(
-        "model_options") else None
     try:
         r = train_exact(Q, y, hidden=small, solve=opts, narrow_start=False, **kw)
     except BDNNError:  # nothing found in its share of the time: no narrow start then
