@@ -6,6 +6,11 @@ word ``i // word_bits``, bit ``i % word_bits``; unused tail bits are 0.
 Integer weights are stored as two's-complement bit-planes per neuron: with ``P`` planes a weight
 ``v`` is ``sum_{p < P-1} 2**p * bit_p - 2**(P-1) * bit_{P-1}``, so for a {0,1} activation vector
 ``h`` the dot product is ``sum_p planeweight_p * popcount(h & plane_p)``.
+
+Storage (what the C arrays hold): a layer's planes are one bit stream with no padding between
+neurons (:func:`plane_stream`): bit ``(u * P + p) * n_in + j`` is plane ``p`` of weight ``W[u][j]``,
+LSB-first in bytes, only the last byte padded with 0. Narrow thresholds are packed the same way as
+signed fields (:func:`signed_fields`).
 """
 
 from __future__ import annotations
@@ -110,3 +115,39 @@ def planes_dot(act_words: np.ndarray, planes: np.ndarray) -> np.ndarray:
     pw = np.array(plane_weights(planes.shape[1]), dtype=np.int64)
     counts = popcount(act_words[:, None, None, :] & planes[None, :, :, :]).sum(axis=-1)
     return counts @ pw
+
+
+def stream_bytes(bits: np.ndarray) -> np.ndarray:
+    """Pack a flat {0,1} sequence LSB-first into bytes (bit ``i`` -> byte ``i // 8``, bit
+    ``i % 8``); the tail of the last byte is 0."""
+    b = np.asarray(bits, dtype=np.uint8).reshape(-1)
+    if b.size and b.max() > 1:
+        raise ValueError("stream_bytes takes 0/1 values")
+    return np.packbits(b, bitorder="little")
+
+
+def plane_stream(weights: np.ndarray, weight_bound: int) -> np.ndarray:
+    """A layer's two's-complement planes as one bit-contiguous byte stream.
+
+    Bit ``(u * P + p) * n_in + j`` is bit ``p`` of ``W[u][j]``: the ``P`` planes of a neuron
+    follow each other, the neurons follow each other, with no padding in between.
+    """
+    W = np.asarray(weights, dtype=np.int64)
+    P = n_planes(weight_bound)
+    if W.size and int(np.abs(W).max()) > int(weight_bound):
+        raise ValueError("a weight exceeds the weight bound")
+    twos = np.where(W < 0, W + (1 << P), W)
+    planes = np.stack([(twos >> p) & 1 for p in range(P)], axis=1)  # [n_out, P, n_in]
+    return stream_bytes(planes)
+
+
+def signed_fields(values: np.ndarray, bits: int) -> np.ndarray:
+    """Signed integers as ``bits``-bit two's-complement fields, LSB-first, packed into bytes."""
+    v = np.asarray(values, dtype=np.int64).reshape(-1)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if v.size and (v.min() < lo or v.max() > hi):
+        raise ValueError(f"a value does not fit {bits} signed bits")
+    twos = np.where(v < 0, v + (1 << bits), v)
+    fields = np.stack([(twos >> b) & 1 for b in range(bits)], axis=-1) if v.size else v
+    return stream_bytes(fields)
+

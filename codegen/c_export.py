@@ -19,19 +19,64 @@ from bdnn.network import Network
 
 from .bitpack import n_words
 from .names import comment_text, validate_c_name
-from .plan import ModelPlan, plan_model
+from .plan import LayerPlan, ModelPlan, plan_model
 from .render import render
 
 WORD_TYPES = {8: "uint8_t", 16: "uint16_t", 32: "uint32_t", 64: "uint64_t"}
 MAX_PROVENANCE_VALUE = 160
 
 
-def word_literal(value: int, word_bits: int) -> str:
-    """A C literal of one packed word, in hex with all digits (64-bit words via UINT64_C)."""
-    digits = f"{int(value):0{word_bits // 4}X}"
-    if word_bits == 64:
-        return f"UINT64_C(0x{digits})"
-    return f"0x{digits}u" if word_bits < 32 else f"0x{digits}ul"
+def byte_literal(value: int) -> str:
+    """A C literal of one stored byte."""
+    return f"0x{int(value):02X}u"
+
+
+def field_terms(pos: int, n: int, word_bits: int) -> dict:
+    """How the C reads the ``n``-bit field at bit ``pos`` of a byte stream.
+
+    The bytes it spans are combined little-endian into one integer of up to ``max(word_bits,
+    16)`` bits (``low``, as the C's ``join`` type; a compiler may turn that into one unaligned
+    load) and shifted right by ``shift``; a field that spills past them takes one more byte
+    (``extra``, shifted left). ``masked``: bits above the field belong to the next field.
+    """
+    first, sh = divmod(pos, 8)
+    n_bytes = (sh + n + 7) // 8
+    m = min(n_bytes, max(word_bits, 16) // 8)
+    join_bits = next(b for b in (16, 32, 64) if b >= 8 * m)
+    return {
+        "low": [{"byte": first + i, "shift": 8 * i} for i in range(m)],
+        "join": "unsigned" if join_bits == 16 else f"uint{join_bits}_t",
+        "shift": sh,
+        "extra": (
+            {"byte": first + m, "shift": 8 * m - sh} if n_bytes > m else None
+        ),
+        "n": n,
+        "masked": 8 * n_bytes - sh > n,
+        "mask": (1 << n) - 1,
+    }
+
+
+def popcount_bits(n: int, word_bits: int) -> int:
+    """The narrowest popcount (8, 16, 32 or 64 bits) that covers ``n`` bits of a word."""
+    return min(word_bits, next(b for b in (8, 16, 32, 64) if b >= n))
+
+
+def unit_fields(layer: LayerPlan, k: int, word_bits: int) -> list[list[dict]]:
+    """Per plane, the fields the ``k``-th neuron of a block reads: nibbles (4 inputs) for the
+    ``sums`` kernel, ``word_bits`` inputs for ``popcount``; positions relative to the block."""
+    planes = []
+    for p in range(layer.n_planes):
+        base = k * layer.record_bits + p * layer.n_in
+        step = 4 if layer.kernel == "sums" else word_bits
+        fields = []
+        for c in range(0, layer.n_in, step):
+            n = min(step, layer.n_in - c)
+            f = field_terms(base + c, n, word_bits)
+            f["index"] = c // step
+            f["pop_bits"] = popcount_bits(n, word_bits)
+            fields.append(f)
+        planes.append(fields)
+    return planes
 
 
 def int_literal(value: int, bits: int) -> str:
@@ -97,7 +142,20 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
     min_bytes = sum(r["min_weight_bits"] for r in rows) / 8
     layers = []
     in_offset, hidden_offset = 0, 0
+    pop_widths: set[int] = set()
     for layer in plan.layers:
+        n_bodies = min(layer.period, layer.n_out)
+        rem = layer.n_out % layer.period
+        units = [
+            {
+                "k": k,
+                "planes": unit_fields(layer, k, word_bits),
+                "stop": layer.n_out > layer.period and rem and k + 1 == rem,
+            }
+            for k in range(n_bodies)
+        ]
+        if layer.kernel == "popcount":
+            pop_widths |= {f["pop_bits"] for f in units[0]["planes"][0]}
         in_words = plan.scratch_words(layer)
         out_offset = in_offset + in_words
         layers.append(
@@ -128,12 +186,16 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
                 "bound": layer.bound,
                 "score_scale": layer.score_scale,
                 "const_bits": layer.const_bits,
-                "store_bits": layer.store_bits,
-                "words": [word_literal(v, layer.store_bits) for v in layer.planes.reshape(-1)],
-                "per_line": max(
-                    1, min(layer.n_planes * layer.n_words, 96 // (layer.store_bits // 4 + 5))
+                "record_bits": layer.record_bits,
+                "period": layer.period,
+                "block_bytes": layer.period * layer.record_bits // 8,
+                "units": units,
+                "stream": [byte_literal(v) for v in layer.stream],
+                "constants": (
+                    [byte_literal(v) for v in layer.const_stream]
+                    if layer.const_bits == 4
+                    else [int_literal(v, layer.const_bits) for v in layer.constants]
                 ),
-                "constants": [int_literal(v, layer.const_bits) for v in layer.constants],
                 "out_words": n_words(layer.n_out, word_bits),
                 "in_offset": in_offset,
                 "out_offset": out_offset,
@@ -158,6 +220,7 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "word_bits": word_bits,
         "word_type": WORD_TYPES[word_bits],
         "scratch_words": in_offset,
+        "popcount_widths": sorted(pop_widths),
         "scratch_bytes": plan.scratch_bytes,
         "activation": net.activation,
         "output": net.output,

@@ -1,6 +1,7 @@
 """Lowering a :class:`Network` to the integer form every exporter emits.
 
-For each layer the plan holds the packed weight bit-planes, one integer threshold per hidden
+For each layer the plan holds the packed weight bit-planes (stored as one bit-contiguous stream,
+:func:`codegen.bitpack.plane_stream`), one integer threshold per hidden
 neuron (bias and sign activation folded in), the output offsets, and the accumulator type chosen
 from ``Network.preactivation_bound`` (a model whose bound does not fit is refused, naming the
 layer). The C templates, the ONNX exporter and the size report all read this one plan.
@@ -21,6 +22,7 @@ for layer 0):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,8 +30,17 @@ import numpy as np
 from bdnn.errors import BDNNError
 from bdnn.network import Network
 
-from .bitpack import WORD_BITS, check_word_bits, n_planes, n_words, plane_weights, weight_bit_planes
+from .bitpack import (
+    check_word_bits,
+    n_planes,
+    n_words,
+    plane_stream,
+    plane_weights,
+    signed_fields,
+    weight_bit_planes,
+)
 
+INT4_MAX = 2**3 - 1
 INT8_MAX = 2**7 - 1
 INT16_MAX = 2**15 - 1
 INT32_MAX = 2**31 - 1
@@ -58,14 +69,14 @@ class LayerPlan:
     n_planes: int  # weight bit-planes
     plane_weights: tuple[int, ...]
     n_words: int  # words per plane (n_in bits)
-    planes: np.ndarray  # uint64 [n_out, n_planes, n_words]
+    planes: np.ndarray  # uint64 [n_out, n_planes, n_words] (per neuron, for reference)
+    stream: np.ndarray  # uint8: the stored planes, bit-contiguous (bitpack.plane_stream)
     acc_bits: int  # 16 or 32: accumulator type int{acc_bits}_t
     bound: int  # Network.preactivation_bound(index)
     thresholds: np.ndarray  # int64 [n_out] hidden: unit on iff acc >= threshold
     score_scale: int  # output: scores = score_scale * acc + offsets
     offsets: np.ndarray  # int64 [n_out] (output layer)
-    const_bits: int  # 8, 16 or 32: storage type of thresholds / offsets
-    store_bits: int  # storage word of the planes: the compute word, or less if n_in fits
+    const_bits: int  # 4 (packed signed nibbles), 8, 16 or 32: storage of thresholds / offsets
     kernel: str = "popcount"  # "popcount", or "sums" (first layer by subset-sum tables)
     sum_bits: int = 0  # "sums": uint{sum_bits}_t table entries (8 or 16)
 
@@ -83,6 +94,24 @@ class LayerPlan:
     def constants(self) -> np.ndarray:
         """Thresholds (hidden layer) or score offsets (output layer)."""
         return self.offsets if self.is_output else self.thresholds
+
+    @property
+    def record_bits(self) -> int:
+        """Bits of one neuron's planes in the stream: ``n_planes x n_in``."""
+        return self.n_planes * self.n_in
+
+    @property
+    def period(self) -> int:
+        """Neurons per block: after this many neurons the planes (and packed nibble thresholds)
+        start on a byte boundary again, so the C reads every field at a constant bit offset
+        from the block's first byte."""
+        p = 8 // math.gcd(self.record_bits, 8)
+        return max(p, 2) if self.const_bits == 4 else p
+
+    @property
+    def const_stream(self) -> np.ndarray:
+        """Packed signed nibbles of the constants (``const_bits == 4`` only)."""
+        return signed_fields(self.constants, 4)
 
 
 @dataclass(frozen=True)
@@ -106,10 +135,12 @@ class ModelPlan:
         return self.word_bits // 8
 
     def weight_bytes(self, layer: LayerPlan) -> int:
-        return layer.n_out * layer.n_planes * layer.n_words * layer.store_bits // 8
+        """Bytes of the layer's plane stream: ``ceil(n_out x P x n_in / 8)``."""
+        return int(layer.stream.size)
 
     def constant_bytes(self, layer: LayerPlan) -> int:
-        return layer.n_out * layer.const_bits // 8
+        """Bytes of the thresholds / score offsets: ``ceil(n_out x const_bits / 8)``."""
+        return -(-layer.n_out * layer.const_bits // 8)
 
     def scratch_words(self, layer: LayerPlan) -> int:
         """Words of packed input this layer reads (input bit-planes or the previous layer)."""
@@ -126,20 +157,16 @@ class ModelPlan:
         return sum(self.layer_scratch_bytes(layer) for layer in self.layers)
 
 
-def storage_bits(n_in: int, word_bits: int) -> int:
-    """The storage word of a layer's planes: the smallest of 8, 16, 32, 64 bits holding all
-    ``n_in`` weight bits of a plane, at most the compute word ``word_bits``.
-
-    Storage is independent of the arithmetic: a narrow layer on a 32-bit target keeps 32-bit
-    popcounts but stores each plane in a byte (the C widens the word as it reads it).
-    """
-    return min(word_bits, next(b for b in WORD_BITS if b >= n_in or b == WORD_BITS[-1]))
-
-
 def constant_bits(constants: np.ndarray) -> int:
-    """Storage of the thresholds / score offsets: int8, int16 or int32, the smallest that fits."""
-    top = int(np.abs(constants).max()) if constants.size else 0
-    return 8 if top <= INT8_MAX else 16 if top <= INT16_MAX else 32
+    """Storage of the thresholds / score offsets: signed 4-bit fields (two per byte), int8,
+    int16 or int32, the smallest that holds every value of the layer."""
+    if not constants.size:
+        return 8
+    lo, hi = int(constants.min()), int(constants.max())
+    for bits, top in ((4, INT4_MAX), (8, INT8_MAX), (16, INT16_MAX)):
+        if -top - 1 <= lo and hi <= top:
+            return bits
+    return 32
 
 
 def _int_type_bits(bound: int, what: str) -> int:
@@ -219,13 +246,13 @@ def plan_model(net: Network, word_bits: int = 32) -> ModelPlan:
                 plane_weights=tuple(plane_weights(P)),
                 n_words=n_words(layer.n_in, word_bits),
                 planes=weight_bit_planes(W, layer.weight_bound, word_bits),
+                stream=plane_stream(W, layer.weight_bound),
                 acc_bits=acc_bits,
                 bound=bound,
                 thresholds=np.asarray(thresholds, dtype=np.int64),
                 score_scale=scale,
                 offsets=np.asarray(offsets, dtype=np.int64),
                 const_bits=const_bits,
-                store_bits=storage_bits(layer.n_in, word_bits),
                 kernel=kernel,
                 sum_bits=sum_bits,
             )

@@ -2,8 +2,9 @@
 
 The minimum counts the weights only: ``n_weights * log2(2w + 1)`` bits per layer (each weight is
 one of ``2w + 1`` values). The exported tables hold the bit-planes (``ceil(log2(2w + 1))`` bits per
-weight, rows padded to the layer's storage word: a byte for up to 8 inputs) plus one int8, int16
-or int32 threshold or score offset per unit, exactly the arrays the C declares.
+weight, bit-contiguous across units: only the layer's last byte is padded) plus one threshold or
+score offset per unit as a signed nibble (two a byte), int8, int16 or int32, exactly the arrays
+the C declares.
 """
 
 from __future__ import annotations

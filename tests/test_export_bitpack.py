@@ -11,9 +11,11 @@ from codegen.bitpack import (
     input_bit_planes,
     n_planes,
     pack_bits,
+    plane_stream,
     plane_weights,
     planes_dot,
     popcount,
+    signed_fields,
     unpack_bits,
     weight_bit_planes,
 )
@@ -116,3 +118,38 @@ def test_input_bit_planes_reassemble_the_levels() -> None:
     planes = input_bit_planes(Q, 8, 32)  # [N, bits, words]
     back = sum(unpack_bits(planes[:, b], 70, 32).astype(np.int64) << b for b in range(8))
     assert np.array_equal(back, Q)
+
+
+@pytest.mark.parametrize("n_in,n_out,w", [(1, 1, 1), (4, 3, 1), (9, 4, 1), (30, 8, 3), (33, 5, 2)])
+def test_plane_stream_is_bit_contiguous_across_units(n_in: int, n_out: int, w: int) -> None:
+    """Bit (u P + p) n_in + j of the stream is plane p of W[u][j]; no padding between units,
+    so the stream has ceil(n_out P n_in / 8) bytes, and the planes give back every weight."""
+    rng = np.random.default_rng(n_in * 100 + n_out)
+    W = rng.integers(-w, w + 1, size=(n_out, n_in))
+    P = n_planes(w)
+    s = plane_stream(W, w)
+    assert s.dtype == np.uint8 and s.size == -(-n_out * P * n_in // 8)
+    pw = plane_weights(P)
+    flat = [(int(s[i // 8]) >> (i % 8)) & 1 for i in range(8 * s.size)]  # LSB-first, by hand
+    for u in range(n_out):
+        for j in range(n_in):
+            bits = [flat[(u * P + p) * n_in + j] for p in range(P)]
+            assert sum(b * v for b, v in zip(bits, pw, strict=True)) == W[u, j]
+    # the tail of the last byte is 0
+    total = n_out * P * n_in
+    if total % 8:
+        assert int(s[-1]) >> (total % 8) == 0
+
+
+@pytest.mark.parametrize("bits", [4, 8, 16])
+def test_signed_fields_round_trip(bits: int) -> None:
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    values = np.array([lo, hi, 0, -1, 1, lo + 1, hi - 1])
+    s = signed_fields(values, bits)
+    assert s.size == -(-values.size * bits // 8)
+    flat = [(int(s[i // 8]) >> (i % 8)) & 1 for i in range(8 * s.size)]
+    back = [sum(flat[i * bits + b] << b for b in range(bits)) for i in range(values.size)]
+    back = [v - (1 << bits) if v > hi else v for v in back]
+    assert back == values.tolist()
+    with pytest.raises(ValueError):
+        signed_fields(np.array([hi + 1]), bits)

@@ -295,10 +295,19 @@ def test_stored_tables_match_size_report(cc, tmp_path) -> None:
             const = f"s{i}_b{k}" if k == len(hidden) else f"s{i}_t{k}"
             assert sizes[f"s{i}_w{k}"] == row["weight_bytes"], (i, k, sizes)
             assert sizes[const] == row["threshold_bytes"], (i, k, sizes)
-    # the narrow iris-like case: 4 inputs -> one byte per plane although words are 32 bits
-    net = random_network(rng, 4, [4], 3, weight_bound=1, bits=4)
-    sizes = _nm_sizes(cc, tmp_path, net, "iris", 32)
-    assert sizes["iris_w0"] == 4 * 2 * 1 and sizes["iris_t0"] == 4 * 1
+    # no padding between units: 4 units x 2 planes x 4 inputs = 32 bits = 4 bytes, and
+    # 4 units x 2 planes x 9 inputs = 72 bits = 9 bytes (a byte per plane would take 8 and 16);
+    # thresholds within [-8, 7] as signed nibbles (2 units a byte), else int8
+    for n_in, t_values, w_bytes, t_bytes in ((4, [-8, 7, 0, 3], 4, 2), (9, [-9, 7, 0, 3], 9, 4)):
+        base = random_network(rng, n_in, [4], 3, weight_bound=1, bits=4)
+        hid, out = base.layers
+        net = Network(base.quantizer, [Layer(hid.weights, -np.array(t_values), 1), out],
+                      classes=base.classes)
+        sizes = _nm_sizes(cc, tmp_path, net, "iris", 32)
+        assert sizes["iris_w0"] == w_bytes and sizes["iris_t0"] == t_bytes, (n_in, sizes)
+        # the output layer: 3 scores x 2 planes x 4 hidden bits = 3 bytes
+        assert sizes["iris_w1"] == 3
+    run_batch([net], tmp_path, 32, c_host.CFLAGS, rows=40)
 
 
 def test_first_layer_kernel_choice_and_scratch_macro(cc, tmp_path) -> None:
@@ -322,14 +331,22 @@ def test_first_layer_kernel_choice_and_scratch_macro(cc, tmp_path) -> None:
 
 
 def test_constant_storage_boundaries(cc, tmp_path) -> None:
-    """Thresholds at +-127 (int8) and +-128 (int16) and scores offsets alike stay exact."""
+    """Thresholds at the ends of the signed nibble (-8, 7), int8 (-128, 127) and just past
+    them, and score offsets alike, stay exact."""
     rng = np.random.default_rng(12)
     nets = []
-    for b in (-128, -127, 127, 128):
+    for b in (-128, -127, 128, 129, 8, -7, 9, -8):
         net = random_network(rng, 3, [2], 2, weight_bound=1, bits=8)
         hidden, out = net.layers
-        nets.append(Network(net.quantizer, [Layer(hidden.weights, np.array([b, -b]), 1),
+        nets.append(Network(net.quantizer, [Layer(hidden.weights, np.array([b, 0]), 1),
                                             Layer(out.weights, out.bias, 1)], classes=[0, 1]))
     texts = [render_c(net, "k", 32)["k.c"] for net in nets]
-    assert ["int8_t k_t0" in t for t in texts] == [False, True, True, False]
+    # thresholds -bias and 0: 128 and -129 need int16; 127, -128, -9 and 8 int8; -8 and 7 fit
+    # a signed nibble (two units a byte)
+    kinds = [
+        "int16" if "const int16_t k_t0" in t else "int8" if "const int8_t k_t0" in t
+        else "nibble" if "const uint8_t k_t0[1]" in t else "?"
+        for t in texts
+    ]
+    assert kinds == ["int16", "int8", "int8", "int16", "nibble", "nibble", "int8", "int8"]
     run_batch(nets, tmp_path, 32, c_host.CFLAGS, rows=80)

@@ -13,7 +13,7 @@ import pytest
 from toolchains import require_tool
 
 from bdnn.cli import main
-from bdnn.model_file import save_network
+from bdnn.model_file import load_network, save_network
 from bdnn.network import ForwardResult, Layer, Network, random_network
 from bdnn.quantizer import Quantizer
 
@@ -189,10 +189,14 @@ def test_size_text_and_json(model, capsys) -> None:
     doc = json.loads(out)
     assert code == 0
     hidden, output = doc["layers"]
-    # independent: 5 units x 2 planes x 1 byte (4 inputs fit a byte, whatever the 16-bit word);
-    # thresholds int8: |bias| <= 4 inputs x 15 levels x weight 1 < 128
-    assert hidden["weight_bytes"] == 5 * 2 * 1 and hidden["threshold_bytes"] == 5 * 1
-    assert output["weight_bytes"] == 3 * 2 * 1
+    # independent: the planes are bit-contiguous across units, whatever the 16-bit word:
+    # 5 units x 2 planes x 4 inputs = 40 bits = 5 bytes; 3 x 2 x 5 = 30 bits = 4 bytes;
+    # thresholds (-bias) as signed nibbles if all fit [-8, 7], else int8 (|bias| <= 60)
+    net = load_network(model)
+    t = -net.layers[0].bias
+    t_bytes = 3 if t.min() >= -8 and t.max() <= 7 else 5
+    assert hidden["weight_bytes"] == 5 and hidden["threshold_bytes"] == t_bytes
+    assert output["weight_bytes"] == 4
     assert math.isclose(doc["total"]["min_weight_bytes"], (20 + 15) * math.log2(3) / 8)
     code, out, _ = run(["size", model], capsys)
     assert code == 0 and "minimum" in out and "hidden 0" in out

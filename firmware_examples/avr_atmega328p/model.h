@@ -12,11 +12,11 @@
  *
  * Size in bytes (constant tables and stack buffers):
  *   layer         weights  thresholds  scratch
- *   hidden 0           18           6       16
- *   hidden 1            8           4        1
- *   output              6           3        1
- *   total              32          13       18
- *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 3.19
+ *   hidden 0            9           6       16
+ *   hidden 1            6           2        1
+ *   output              3           2        1
+ *   total              18          10       18
+ *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 1.99
  */
 #ifndef BDNN_MODEL_H
 #define BDNN_MODEL_H

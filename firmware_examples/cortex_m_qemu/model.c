@@ -12,11 +12,11 @@
  *
  * Size in bytes (constant tables and stack buffers):
  *   layer         weights  thresholds  scratch
- *   hidden 0           18           6       16
- *   hidden 1            8           4        4
- *   output              6           3        4
- *   total              32          13       24
- *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 3.19
+ *   hidden 0            9           6       16
+ *   hidden 1            6           2        4
+ *   output              3           2        4
+ *   total              18          10       24
+ *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 1.99
  */
 #include "model.h"
 
@@ -66,64 +66,74 @@
 
 typedef uint32_t model_word_t;
 
-/* Population count of one word: inline SWAR by default (gcc turns __builtin_popcount into a
- * libgcc call on Cortex-M0/M3); define BDNN_POPCOUNT32(x) to use an instruction. */
-#ifndef BDNN_POPCOUNT32
-static unsigned model_popcount(uint32_t x)
-{
-    x = x - ((x >> 1) & 0x55555555ul);
-    x = (x & 0x33333333ul) + ((x >> 2) & 0x33333333ul);
-    x = (x + (x >> 4)) & 0x0F0F0F0Ful;
-    x = x + (x >> 8);
-    x = x + (x >> 16);
-    return (unsigned)(x & 0x3Fu);
-}
-#define BDNN_POPCOUNT32(x) model_popcount(x)
+/* The layers read their tables through a pointer the compiler cannot see through, so it never
+ * folds the model's weights into immediate operands: the arrays above stay the model (and a
+ * table can be replaced in flash without recompiling). */
+#if defined(__GNUC__)
+#define MODEL_OPAQUE(p) __asm__("" : "+r"(p))
+#define MODEL_INLINE static inline __attribute__((always_inline))
+#else
+#define MODEL_OPAQUE(p) ((void)0)
+#define MODEL_INLINE static
 #endif
-#define MODEL_POPCOUNT(x) ((unsigned)BDNN_POPCOUNT32(x))
+
+/* Population count of 8 bits: inline SWAR by default (gcc turns __builtin_popcount into a
+ * libgcc call on Cortex-M0/M3); define BDNN_POPCOUNT8(x) to use an instruction. */
+#ifndef BDNN_POPCOUNT8
+MODEL_INLINE unsigned model_popcount8(uint8_t x)
+{
+#if defined(__thumb2__)
+    /* single-cycle multiplies on Cortex-M3/M4/M7: copies of x summed per nibble */
+    return (unsigned)(((((uint32_t)x * 0x08040201ul) >> 3) & 0x11111111ul) * 0x11111111ul >> 28);
+#else
+    unsigned v = x;
+    v = v - ((v >> 1) & 0x55u);
+    v = (v & 0x33u) + ((v >> 2) & 0x33u);
+    return (v + (v >> 4)) & 0x0Fu;
+#endif
+}
+#define BDNN_POPCOUNT8(x) model_popcount8(x)
+#endif
+#define MODEL_POPCOUNT8(x) ((unsigned)BDNN_POPCOUNT8((uint8_t)(x)))
 
 /* hidden layer 0: 4 quantized inputs -> 6 units, weights in [-2, 2].
- * 3 bit-planes x 1 word per unit (stored as uint8_t: the 4 inputs fit), plane weights 1, 2, -4; accumulator int_fast16_t (|pre-activation| <= 242).
+ * 3 bit-planes of 4 bits per unit, plane weights 1, 2, -4, stored bit-contiguously:
+ * bit (3 u + p) x 4 + j of model_w0 is plane p of weight j of unit u (LSB-first bytes).
+ * Accumulator int_fast16_t (|pre-activation| <= 242).
  * Kernel: subset sums (one table entry per plane and group of 4 inputs), not popcounts.
  * unit on iff acc >= threshold (bias folded in).
  */
-static const uint8_t model_w0[18] BDNN_STORAGE = {
-    0x0Bu, 0x0Du, 0x0Du,
-    0x0Bu, 0x07u, 0x03u,
-    0x00u, 0x0Fu, 0x0Cu,
-    0x00u, 0x0Fu, 0x0Eu,
-    0x06u, 0x0Fu, 0x0Eu,
-    0x08u, 0x04u, 0x00u,
+static const uint8_t model_w0[9] BDNN_STORAGE = {
+    0xDBu, 0xBDu, 0x37u, 0xF0u, 0x0Cu, 0xEFu, 0xF6u, 0x8Eu, 0x04u,
 };
 static const int8_t model_t0[6] BDNN_STORAGE = {
     -52, 32, 1, -34, -26, 53,
 };
 
 /* hidden layer 1: 6 hidden bits -> 4 units, weights in [-1, 1].
- * 2 bit-planes x 1 word per unit (stored as uint8_t: the 6 inputs fit), plane weights 1, -2; accumulator int_fast16_t (|pre-activation| <= 14).
- * unit on iff acc >= threshold (bias folded in).
+ * 2 bit-planes of 6 bits per unit, plane weights 1, -2, stored bit-contiguously:
+ * bit (2 u + p) x 6 + j of model_w1 is plane p of weight j of unit u (LSB-first bytes).
+ * Accumulator int_fast16_t (|pre-activation| <= 14).
+ * unit on iff acc >= threshold (bias folded in); thresholds as signed 4-bit fields, unit u in bits 4u..4u+3.
  */
-static const uint8_t model_w1[8] BDNN_STORAGE = {
-    0x2Du, 0x05u,
-    0x38u, 0x38u,
-    0x3Du, 0x08u,
-    0x3Bu, 0x0Au,
+static const uint8_t model_w1[6] BDNN_STORAGE = {
+    0x6Du, 0x81u, 0xE3u, 0x3Du, 0xB2u, 0x2Bu,
 };
-static const int8_t model_t1[4] BDNN_STORAGE = {
-    0, 0, 3, 2,
+static const uint8_t model_t1[2] BDNN_STORAGE = {
+    0x00u, 0x23u,
 };
 
 /* output layer: 4 hidden bits -> 3 scores, weights in [-1, 1].
- * 2 bit-planes x 1 word per unit (stored as uint8_t: the 4 inputs fit), plane weights 1, -2; accumulator int_fast16_t (|pre-activation| <= 10).
- * scores = 1 * acc + offset.
+ * 2 bit-planes of 4 bits per unit, plane weights 1, -2, stored bit-contiguously:
+ * bit (2 u + p) x 4 + j of model_w2 is plane p of weight j of unit u (LSB-first bytes).
+ * Accumulator int_fast16_t (|pre-activation| <= 10).
+ * scores = 1 * acc + offset; offsets as signed 4-bit fields, unit u in bits 4u..4u+3.
  */
-static const uint8_t model_w2[6] BDNN_STORAGE = {
-    0x07u, 0x03u,
-    0x0Bu, 0x02u,
-    0x0Au, 0x02u,
+static const uint8_t model_w2[3] BDNN_STORAGE = {
+    0x37u, 0x2Bu, 0x2Au,
 };
-static const int8_t model_b2[3] BDNN_STORAGE = {
-    0, -1, 0,
+static const uint8_t model_b2[2] BDNN_STORAGE = {
+    0xF0u, 0x00u,
 };
 
 #ifndef BDNN_NO_FLOAT
@@ -135,6 +145,30 @@ static const float model_scale[4] BDNN_STORAGE = {
 };
 #endif
 
+/* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs by
+ * 4 weight bits (a 16-entry mask table) and adds them with one USADA8, and needs no subset-sum
+ * table; elsewhere it reads the subset-sum table. Define BDNN_NO_SIMD for the portable code. */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
+#include <arm_acle.h>
+#define MODEL_SIMD 1
+static const uint32_t model_nibble_mask[16] = {
+    0x00000000ul, 0x000000FFul, 0x0000FF00ul, 0x0000FFFFul,
+    0x00FF0000ul, 0x00FF00FFul, 0x00FFFF00ul, 0x00FFFFFFul,
+    0xFF000000ul, 0xFF0000FFul, 0xFF00FF00ul, 0xFF00FFFFul,
+    0xFFFF0000ul, 0xFFFF00FFul, 0xFFFFFF00ul, 0xFFFFFFFFul,
+};
+
+/* The inputs clamped to the top level, 4 per word (input 4 g + i in byte i of X[g]). */
+static void model_input_words(const uint8_t *xq, uint32_t *X)
+{
+    {
+        uint32_t v = (uint32_t)xq[0] | ((uint32_t)xq[1] << 8) |
+                     ((uint32_t)xq[2] << 16) | ((uint32_t)xq[3] << 24);
+        v -= __uqsub8(v, 0x0F0F0F0Ful); /* min(x, L) per byte */
+        X[0] = v;
+    }
+}
+#else
 /* Input j, clamped to the top level. */
 static unsigned model_level(const uint8_t *xq, unsigned j)
 {
@@ -145,7 +179,8 @@ static unsigned model_level(const uint8_t *xq, unsigned j)
 }
 
 /* Subset sums of the quantized inputs, 16 per group of 4: T[16 g + m] is the sum of the inputs
- * 4 g + i whose bit i is set in m. Each entry is an earlier one plus one input. */
+ * 4 g + i whose bit i is set in m (inputs past the last count as 0). Each entry is an earlier
+ * one plus one input. */
 static void model_input_sums(const uint8_t *xq, uint8_t *T)
 {
     unsigned g;
@@ -172,117 +207,182 @@ static void model_input_sums(const uint8_t *xq, uint8_t *T)
         T[15] = (uint8_t)(T[7] + v3);
     }
 }
+#endif
 
-static void model_layer0(const uint8_t *T, model_word_t *out, uint8_t *bits)
+static void model_layer0(
+#ifdef MODEL_SIMD
+    const uint32_t *X,
+#else
+    const uint8_t *T,
+#endif
+    model_word_t *out)
 {
-    const uint8_t *w = model_w0;
-    unsigned u, k;
-    for (k = 0; k < 1u; k++)
-        out[k] = 0;
-    for (u = 0; u < 6u; u++, w += 3) {
-        int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
-        for (k = 0; k < 1u; k++) {
-            /* one table entry per plane and group of 4 inputs, indexed by 4 weight bits;
-             * stop at the last group with a weight bit (the tail bits are 0) */
-            const uint8_t *t = T + k * 128u;
-            model_word_t p0 = (model_word_t)BDNN_READ_U8(&w[k]);
-            model_word_t p1 = (model_word_t)BDNN_READ_U8(&w[1u + k]);
-            model_word_t p2 = (model_word_t)BDNN_READ_U8(&w[2u + k]);
-            for (; p0 | p1 | p2; t += 16) {
-                pos += (int_fast16_t)((int_fast16_t)t[p0 & 15u]);
-                p0 >>= 4;
-                pos += (int_fast16_t)((int_fast16_t)t[p1 & 15u] << 1);
-                p1 >>= 4;
-                neg += (int_fast16_t)((int_fast16_t)t[p2 & 15u] << 2);
-                p2 >>= 4;
-            }
+    const uint8_t *s = model_w0; /* the current block of 2 units: 3 bytes */
+    const int8_t *c = model_t0;
+    unsigned u;
+    MODEL_OPAQUE(s);
+    MODEL_OPAQUE(c);
+    model_word_t o = 0, m = 1; /* the output word, and the bit of the current unit */
+    for (u = 0; u < 6u; u += 2u, s += 3, c += 2) {
+        { /* unit u */
+#ifdef MODEL_SIMD
+            uint32_t a0 = 0, a1 = 0, a2 = 0;
+            a0 = __usada8(X[0] & model_nibble_mask[((unsigned)((unsigned)BDNN_READ_U8(&s[0])) & 15u)], 0, a0);
+            a1 = __usada8(X[0] & model_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))], 0, a1);
+            a2 = __usada8(X[0] & model_nibble_mask[((unsigned)((unsigned)BDNN_READ_U8(&s[1])) & 15u)], 0, a2);
+            int_fast16_t pos = (int_fast16_t)a0 + (int_fast16_t)a1 * 2;
+            int_fast16_t neg = (int_fast16_t)a2 * 4;
+#else
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[0])) & 15u)]);
+            pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))] << 1);
+            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[1])) & 15u)] << 2);
+#endif
+            const int_fast16_t t = (int_fast16_t)BDNN_READ_I8(&c[0]);
+            if ((int_fast16_t)(pos - neg) >= t)
+                o |= m;
+            m = (model_word_t)(m << 1);
         }
-        if ((int_fast16_t)(pos - neg) >= (int_fast16_t)BDNN_READ_I8(&model_t0[u])) {
-            out[u / 32u] |= (model_word_t)((model_word_t)1u << (u % 32u));
-            if (bits)
-                bits[u] = 1;
-        } else if (bits) {
-            bits[u] = 0;
+        { /* unit u + 1 */
+#ifdef MODEL_SIMD
+            uint32_t a0 = 0, a1 = 0, a2 = 0;
+            a0 = __usada8(X[0] & model_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))], 0, a0);
+            a1 = __usada8(X[0] & model_nibble_mask[((unsigned)((unsigned)BDNN_READ_U8(&s[2])) & 15u)], 0, a1);
+            a2 = __usada8(X[0] & model_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))], 0, a2);
+            int_fast16_t pos = (int_fast16_t)a0 + (int_fast16_t)a1 * 2;
+            int_fast16_t neg = (int_fast16_t)a2 * 4;
+#else
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))]);
+            pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[2])) & 15u)] << 1);
+            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))] << 2);
+#endif
+            const int_fast16_t t = (int_fast16_t)BDNN_READ_I8(&c[1]);
+            if ((int_fast16_t)(pos - neg) >= t)
+                o |= m;
+            m = (model_word_t)(m << 1);
+        }
+    }
+    out[0] = o;
+}
+
+static void model_layer1(
+    const model_word_t *in,
+    model_word_t *out)
+{
+    const uint8_t *s = model_w1; /* the current block of 2 units: 3 bytes */
+    const uint8_t *c = model_t1;
+    unsigned u;
+    MODEL_OPAQUE(s);
+    MODEL_OPAQUE(c);
+    model_word_t o = 0, m = 1; /* the output word, and the bit of the current unit */
+    const model_word_t x0_0 = in[0u];
+    for (u = 0; u < 4u; u += 2u, s += 3, c += 1) {
+        { /* unit u */
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)((unsigned)BDNN_READ_U8(&s[0])))));
+            neg += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[0]) | ((unsigned)BDNN_READ_U8(&s[1]) << 8)) >> 6))) << 1);
+            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
+            if ((int_fast16_t)(pos - neg) >= t)
+                o |= m;
+            m = (model_word_t)(m << 1);
+        }
+        { /* unit u + 1 */
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[1]) | ((unsigned)BDNN_READ_U8(&s[2]) << 8)) >> 4))));
+            neg += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[2])) >> 2))) << 1);
+            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
+            if ((int_fast16_t)(pos - neg) >= t)
+                o |= m;
+            m = (model_word_t)(m << 1);
+        }
+    }
+    out[0] = o;
+}
+
+static void model_layer2(
+    const model_word_t *in,
+    int32_t *scores)
+{
+    const uint8_t *s = model_w2; /* the current block of 2 units: 2 bytes */
+    const uint8_t *c = model_b2;
+    unsigned u;
+    MODEL_OPAQUE(s);
+    MODEL_OPAQUE(c);
+    const model_word_t x0_0 = in[0u];
+    for (u = 0; u < 3u; u += 2u, s += 2, c += 1) {
+        { /* unit u */
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)((unsigned)BDNN_READ_U8(&s[0])))));
+            neg += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))) << 1);
+            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
+            scores[u] = (int32_t)(int32_t)(pos - neg) + (int32_t)t;
+        }
+        if (u + 1u >= 3u)
+            break;
+        { /* unit u + 1 */
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)((unsigned)BDNN_READ_U8(&s[1])))));
+            neg += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))) << 1);
+            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
+            scores[u + 1u] = (int32_t)(int32_t)(pos - neg) + (int32_t)t;
         }
     }
 }
 
-static void model_layer1(const model_word_t *in, model_word_t *out, uint8_t *bits)
+/* One inference; buf receives the packed input planes and hidden bits (NAME_SCRATCH_BYTES with
+ * the first layer's table). */
+static int model_forward(const uint8_t *xq, int32_t *scores, model_word_t *buf)
 {
-    const uint8_t *w = model_w1;
-    unsigned u, k;
-    for (k = 0; k < 1u; k++)
-        out[k] = 0;
-    for (u = 0; u < 4u; u++, w += 2) {
-        int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
-        for (k = 0; k < 1u; k++) {
-            const model_word_t x0 = in[k];
-            model_word_t p;
-            p = (model_word_t)BDNN_READ_U8(&w[k]);
-            pos += (int_fast16_t)((int_fast16_t)MODEL_POPCOUNT(x0 & p));
-            p = (model_word_t)BDNN_READ_U8(&w[1u + k]);
-            neg += (int_fast16_t)((int_fast16_t)MODEL_POPCOUNT(x0 & p) << 1);
-        }
-        if ((int_fast16_t)(pos - neg) >= (int_fast16_t)BDNN_READ_I8(&model_t1[u])) {
-            out[u / 32u] |= (model_word_t)((model_word_t)1u << (u % 32u));
-            if (bits)
-                bits[u] = 1;
-        } else if (bits) {
-            bits[u] = 0;
-        }
-    }
-}
-
-static void model_layer2(const model_word_t *in, int32_t *scores)
-{
-    const uint8_t *w = model_w2;
-    unsigned u, k;
-    for (u = 0; u < 3u; u++, w += 2) {
-        int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
-        for (k = 0; k < 1u; k++) {
-            const model_word_t x0 = in[k];
-            model_word_t p;
-            p = (model_word_t)BDNN_READ_U8(&w[k]);
-            pos += (int_fast16_t)((int_fast16_t)MODEL_POPCOUNT(x0 & p));
-            p = (model_word_t)BDNN_READ_U8(&w[1u + k]);
-            neg += (int_fast16_t)((int_fast16_t)MODEL_POPCOUNT(x0 & p) << 1);
-        }
-        scores[u] = (int32_t)(int32_t)(pos - neg) +
-                    (int32_t)BDNN_READ_I8(&model_b2[u]);
-    }
-}
-
-static int model_forward(const uint8_t *xq, int32_t *scores, uint8_t *hidden)
-{
-    model_word_t buf[2]; /* with the table below: MODEL_SCRATCH_BYTES */
+#ifdef MODEL_SIMD
+    uint32_t X[1];
+    model_input_words(xq, X);
+#define MODEL_LAYER0_INPUT X
+#else
     uint8_t T[16];
     model_input_sums(xq, T);
-    model_layer0(T, buf + 0, hidden ? hidden + 0 : (uint8_t *)0);
-    model_layer1(buf + 0, buf + 1, hidden ? hidden + 6 : (uint8_t *)0);
+#define MODEL_LAYER0_INPUT T
+#endif
+    model_layer0(MODEL_LAYER0_INPUT, buf + 0);
+    model_layer1(buf + 0, buf + 1);
     model_layer2(buf + 1, scores);
     {
         int best = 0, c;
+        int32_t top = scores[0];
         for (c = 1; c < 3; c++) /* strict >: the lowest index wins ties */
-            if (scores[c] > scores[best])
+            if (scores[c] > top) {
+                top = scores[c];
                 best = c;
+            }
         return best;
     }
 }
 
 int model_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden)
 {
-    return model_forward(xq, scores, hidden);
+    model_word_t buf[2];
+    int c = model_forward(xq, scores, buf);
+    if (hidden) {
+        unsigned u;
+        for (u = 0; u < 6u; u++)
+            hidden[u] = (uint8_t)((buf[0u + u / 32u] >> (u % 32u)) & 1u);
+        for (u = 0; u < 4u; u++)
+            hidden[6u + u] = (uint8_t)((buf[1u + u / 32u] >> (u % 32u)) & 1u);
+    }
+    return c;
 }
 
 int model_scores_q(const uint8_t *xq, int32_t *scores)
 {
-    return model_forward(xq, scores, (uint8_t *)0);
+    model_word_t buf[2];
+    return model_forward(xq, scores, buf);
 }
 
 int model_predict_q(const uint8_t *xq)
 {
+    model_word_t buf[2];
     int32_t scores[3];
-    return model_forward(xq, scores, (uint8_t *)0);
+    return model_forward(xq, scores, buf);
 }
 
 #ifndef BDNN_NO_FLOAT

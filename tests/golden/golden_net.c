@@ -16,11 +16,11 @@
  *
  * Size in bytes (constant tables and stack buffers):
  *   layer         weights  thresholds  scratch
- *   hidden 0            8           4       32
- *   hidden 1            9           3        4
- *   output              6           3        4
- *   total              23          10       40
- *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 3.31
+ *   hidden 0            5           2       32
+ *   hidden 1            5           2        4
+ *   output              3           2        4
+ *   total              13           6       40
+ *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 1.91
  */
 #include "golden_net.h"
 
@@ -70,61 +70,74 @@
 
 typedef uint32_t golden_net_word_t;
 
-/* Population count of one word: inline SWAR by default (gcc turns __builtin_popcount into a
- * libgcc call on Cortex-M0/M3); define BDNN_POPCOUNT32(x) to use an instruction. */
-#ifndef BDNN_POPCOUNT32
-static unsigned golden_net_popcount(uint32_t x)
-{
-    x = x - ((x >> 1) & 0x55555555ul);
-    x = (x & 0x33333333ul) + ((x >> 2) & 0x33333333ul);
-    x = (x + (x >> 4)) & 0x0F0F0F0Ful;
-    x = x + (x >> 8);
-    x = x + (x >> 16);
-    return (unsigned)(x & 0x3Fu);
-}
-#define BDNN_POPCOUNT32(x) golden_net_popcount(x)
+/* The layers read their tables through a pointer the compiler cannot see through, so it never
+ * folds the model's weights into immediate operands: the arrays above stay the model (and a
+ * table can be replaced in flash without recompiling). */
+#if defined(__GNUC__)
+#define GOLDEN_NET_OPAQUE(p) __asm__("" : "+r"(p))
+#define GOLDEN_NET_INLINE static inline __attribute__((always_inline))
+#else
+#define GOLDEN_NET_OPAQUE(p) ((void)0)
+#define GOLDEN_NET_INLINE static
 #endif
-#define GOLDEN_NET_POPCOUNT(x) ((unsigned)BDNN_POPCOUNT32(x))
+
+/* Population count of 8 bits: inline SWAR by default (gcc turns __builtin_popcount into a
+ * libgcc call on Cortex-M0/M3); define BDNN_POPCOUNT8(x) to use an instruction. */
+#ifndef BDNN_POPCOUNT8
+GOLDEN_NET_INLINE unsigned golden_net_popcount8(uint8_t x)
+{
+#if defined(__thumb2__)
+    /* single-cycle multiplies on Cortex-M3/M4/M7: copies of x summed per nibble */
+    return (unsigned)(((((uint32_t)x * 0x08040201ul) >> 3) & 0x11111111ul) * 0x11111111ul >> 28);
+#else
+    unsigned v = x;
+    v = v - ((v >> 1) & 0x55u);
+    v = (v & 0x33u) + ((v >> 2) & 0x33u);
+    return (v + (v >> 4)) & 0x0Fu;
+#endif
+}
+#define BDNN_POPCOUNT8(x) golden_net_popcount8(x)
+#endif
+#define GOLDEN_NET_POPCOUNT8(x) ((unsigned)BDNN_POPCOUNT8((uint8_t)(x)))
 
 /* hidden layer 0: 5 quantized inputs -> 4 units, weights in [-1, 1].
- * 2 bit-planes x 1 word per unit (stored as uint8_t: the 5 inputs fit), plane weights 1, -2; accumulator int_fast16_t (|pre-activation| <= 72).
+ * 2 bit-planes of 5 bits per unit, plane weights 1, -2, stored bit-contiguously:
+ * bit (2 u + p) x 5 + j of golden_net_w0 is plane p of weight j of unit u (LSB-first bytes).
+ * Accumulator int_fast16_t (|pre-activation| <= 72).
  * Kernel: subset sums (one table entry per plane and group of 4 inputs), not popcounts.
- * unit on iff acc >= threshold (bias folded in).
+ * unit on iff acc >= threshold (bias folded in); thresholds as signed 4-bit fields, unit u in bits 4u..4u+3.
  */
-static const uint8_t golden_net_w0[8] BDNN_STORAGE = {
-    0x1Bu, 0x02u,
-    0x0Eu, 0x08u,
-    0x17u, 0x03u,
-    0x11u, 0x10u,
+static const uint8_t golden_net_w0[5] BDNN_STORAGE = {
+    0x5Bu, 0x38u, 0x74u, 0x47u, 0x84u,
 };
-static const int8_t golden_net_t0[4] BDNN_STORAGE = {
-    3, -2, 0, 1,
+static const uint8_t golden_net_t0[2] BDNN_STORAGE = {
+    0xE3u, 0x10u,
 };
 
 /* hidden layer 1: 4 hidden bits -> 3 units, weights in [-3, 3].
- * 3 bit-planes x 1 word per unit (stored as uint8_t: the 4 inputs fit), plane weights 1, 2, -4; accumulator int_fast16_t (|pre-activation| <= 26).
- * unit on iff acc >= threshold (bias and sign activation folded in).
+ * 3 bit-planes of 4 bits per unit, plane weights 1, 2, -4, stored bit-contiguously:
+ * bit (3 u + p) x 4 + j of golden_net_w1 is plane p of weight j of unit u (LSB-first bytes).
+ * Accumulator int_fast16_t (|pre-activation| <= 26).
+ * unit on iff acc >= threshold (bias and sign activation folded in); thresholds as signed 4-bit fields, unit u in bits 4u..4u+3.
  */
-static const uint8_t golden_net_w1[9] BDNN_STORAGE = {
-    0x09u, 0x03u, 0x02u,
-    0x03u, 0x0Cu, 0x01u,
-    0x0Cu, 0x0Cu, 0x04u,
+static const uint8_t golden_net_w1[5] BDNN_STORAGE = {
+    0x39u, 0x32u, 0x1Cu, 0xCCu, 0x04u,
 };
-static const int8_t golden_net_t1[3] BDNN_STORAGE = {
-    1, 3, 1,
+static const uint8_t golden_net_t1[2] BDNN_STORAGE = {
+    0x31u, 0x01u,
 };
 
 /* output layer: 3 hidden bits -> 3 scores, weights in [-1, 1].
- * 2 bit-planes x 1 word per unit (stored as uint8_t: the 3 inputs fit), plane weights 1, -2; accumulator int_fast16_t (|pre-activation| <= 8).
- * scores = 2 * acc + offset (sign activation folded in).
+ * 2 bit-planes of 3 bits per unit, plane weights 1, -2, stored bit-contiguously:
+ * bit (2 u + p) x 3 + j of golden_net_w2 is plane p of weight j of unit u (LSB-first bytes).
+ * Accumulator int_fast16_t (|pre-activation| <= 8).
+ * scores = 2 * acc + offset (sign activation folded in); offsets as signed 4-bit fields, unit u in bits 4u..4u+3.
  */
-static const uint8_t golden_net_w2[6] BDNN_STORAGE = {
-    0x03u, 0x02u,
-    0x06u, 0x04u,
-    0x05u, 0x01u,
+static const uint8_t golden_net_w2[3] BDNN_STORAGE = {
+    0x93u, 0xD9u, 0x00u,
 };
-static const int8_t golden_net_b2[3] BDNN_STORAGE = {
-    0, 1, -1,
+static const uint8_t golden_net_b2[2] BDNN_STORAGE = {
+    0x10u, 0x0Fu,
 };
 
 #ifndef BDNN_NO_FLOAT
@@ -138,21 +151,51 @@ static const float golden_net_scale[5] BDNN_STORAGE = {
 };
 #endif
 
-/* Input j, clamped to the top level (0 past the last input). */
+/* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs by
+ * 4 weight bits (a 16-entry mask table) and adds them with one USADA8, and needs no subset-sum
+ * table; elsewhere it reads the subset-sum table. Define BDNN_NO_SIMD for the portable code. */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
+#include <arm_acle.h>
+#define GOLDEN_NET_SIMD 1
+static const uint32_t golden_net_nibble_mask[16] = {
+    0x00000000ul, 0x000000FFul, 0x0000FF00ul, 0x0000FFFFul,
+    0x00FF0000ul, 0x00FF00FFul, 0x00FFFF00ul, 0x00FFFFFFul,
+    0xFF000000ul, 0xFF0000FFul, 0xFF00FF00ul, 0xFF00FFFFul,
+    0xFFFF0000ul, 0xFFFF00FFul, 0xFFFFFF00ul, 0xFFFFFFFFul,
+};
+
+/* The inputs clamped to the top level, 4 per word (input 4 g + i in byte i of X[g]). */
+static void golden_net_input_words(const uint8_t *xq, uint32_t *X)
+{
+    {
+        uint32_t v = (uint32_t)xq[0] | ((uint32_t)xq[1] << 8) |
+                     ((uint32_t)xq[2] << 16) | ((uint32_t)xq[3] << 24);
+        v -= __uqsub8(v, 0x07070707ul); /* min(x, L) per byte */
+        X[0] = v;
+    }
+    {
+        uint32_t v = ((uint32_t)xq[4]);
+        v -= __uqsub8(v, 0x07070707ul);
+        X[1] = v;
+    }
+}
+#else
+/* Input j, clamped to the top level. */
 static unsigned golden_net_level(const uint8_t *xq, unsigned j)
 {
-    unsigned v = j < 5u ? xq[j] : 0u;
+    unsigned v = xq[j];
     if (v > 7u)
         v = 7u;
     return v;
 }
 
 /* Subset sums of the quantized inputs, 16 per group of 4: T[16 g + m] is the sum of the inputs
- * 4 g + i whose bit i is set in m. Each entry is an earlier one plus one input. */
+ * 4 g + i whose bit i is set in m (inputs past the last count as 0). Each entry is an earlier
+ * one plus one input. */
 static void golden_net_input_sums(const uint8_t *xq, uint8_t *T)
 {
     unsigned g;
-    for (g = 0; g < 2u; g++, T += 16) {
+    for (g = 0; g < 1u; g++, T += 16) {
         const unsigned v0 = golden_net_level(xq, 4u * g);
         const unsigned v1 = golden_net_level(xq, 4u * g + 1u);
         const unsigned v2 = golden_net_level(xq, 4u * g + 2u);
@@ -174,117 +217,243 @@ static void golden_net_input_sums(const uint8_t *xq, uint8_t *T)
         T[14] = (uint8_t)(T[6] + v3);
         T[15] = (uint8_t)(T[7] + v3);
     }
+    {
+        const unsigned v0 = golden_net_level(xq, 4u);
+        T[0] = 0;
+        T[1] = (uint8_t)(v0);
+    }
+}
+#endif
+
+static void golden_net_layer0(
+#ifdef GOLDEN_NET_SIMD
+    const uint32_t *X,
+#else
+    const uint8_t *T,
+#endif
+    golden_net_word_t *out)
+{
+    const uint8_t *s = golden_net_w0; /* the current block of 4 units: 5 bytes */
+    const uint8_t *c = golden_net_t0;
+    unsigned u;
+    GOLDEN_NET_OPAQUE(s);
+    GOLDEN_NET_OPAQUE(c);
+    golden_net_word_t o = 0, m = 1; /* the output word, and the bit of the current unit */
+    for (u = 0; u < 4u; u += 4u, s += 5, c += 2) {
+        { /* unit u */
+#ifdef GOLDEN_NET_SIMD
+            uint32_t a0 = 0, a1 = 0;
+            a0 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)((unsigned)BDNN_READ_U8(&s[0])) & 15u)], 0, a0);
+            a0 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[0])) >> 4) & 1u); /* one input: no mask needed */
+            a1 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[0]) | ((unsigned)BDNN_READ_U8(&s[1]) << 8)) >> 5) & 15u)], 0, a1);
+            a1 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 1) & 1u); /* one input: no mask needed */
+            int_fast16_t pos = (int_fast16_t)a0;
+            int_fast16_t neg = (int_fast16_t)a1 * 2;
+#else
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[0])) & 15u)]);
+            pos += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[0])) >> 4) & 1u)]);
+            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[0]) | ((unsigned)BDNN_READ_U8(&s[1]) << 8)) >> 5) & 15u)] << 1);
+            neg += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 1) & 1u)] << 1);
+#endif
+            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
+            if ((int_fast16_t)(pos - neg) >= t)
+                o |= m;
+            m = (golden_net_word_t)(m << 1);
+        }
+        { /* unit u + 1 */
+#ifdef GOLDEN_NET_SIMD
+            uint32_t a0 = 0, a1 = 0;
+            a0 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 2) & 15u)], 0, a0);
+            a0 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 6) & 1u); /* one input: no mask needed */
+            a1 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[1]) | ((unsigned)BDNN_READ_U8(&s[2]) << 8)) >> 7) & 15u)], 0, a1);
+            a1 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 3) & 1u); /* one input: no mask needed */
+            int_fast16_t pos = (int_fast16_t)a0;
+            int_fast16_t neg = (int_fast16_t)a1 * 2;
+#else
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 2) & 15u)]);
+            pos += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 6) & 1u)]);
+            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[1]) | ((unsigned)BDNN_READ_U8(&s[2]) << 8)) >> 7) & 15u)] << 1);
+            neg += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 3) & 1u)] << 1);
+#endif
+            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
+            if ((int_fast16_t)(pos - neg) >= t)
+                o |= m;
+            m = (golden_net_word_t)(m << 1);
+        }
+        { /* unit u + 2 */
+#ifdef GOLDEN_NET_SIMD
+            uint32_t a0 = 0, a1 = 0;
+            a0 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))], 0, a0);
+            a0 += X[1] * ((unsigned)((unsigned)BDNN_READ_U8(&s[3])) & 1u); /* one input: no mask needed */
+            a1 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[3])) >> 1) & 15u)], 0, a1);
+            a1 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[3])) >> 5) & 1u); /* one input: no mask needed */
+            int_fast16_t pos = (int_fast16_t)a0;
+            int_fast16_t neg = (int_fast16_t)a1 * 2;
+#else
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))]);
+            pos += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)((unsigned)BDNN_READ_U8(&s[3])) & 1u)]);
+            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[3])) >> 1) & 15u)] << 1);
+            neg += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[3])) >> 5) & 1u)] << 1);
+#endif
+            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[1])) & 15u) ^ 8u) - 8);
+            if ((int_fast16_t)(pos - neg) >= t)
+                o |= m;
+            m = (golden_net_word_t)(m << 1);
+        }
+        { /* unit u + 3 */
+#ifdef GOLDEN_NET_SIMD
+            uint32_t a0 = 0, a1 = 0;
+            a0 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[3]) | ((unsigned)BDNN_READ_U8(&s[4]) << 8)) >> 6) & 15u)], 0, a0);
+            a0 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[4])) >> 2) & 1u); /* one input: no mask needed */
+            a1 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[4])) >> 3) & 15u)], 0, a1);
+            a1 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[4])) >> 7)); /* one input: no mask needed */
+            int_fast16_t pos = (int_fast16_t)a0;
+            int_fast16_t neg = (int_fast16_t)a1 * 2;
+#else
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[3]) | ((unsigned)BDNN_READ_U8(&s[4]) << 8)) >> 6) & 15u)]);
+            pos += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[4])) >> 2) & 1u)]);
+            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[4])) >> 3) & 15u)] << 1);
+            neg += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[4])) >> 7))] << 1);
+#endif
+            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[1]) >> 4) & 15u) ^ 8u) - 8);
+            if ((int_fast16_t)(pos - neg) >= t)
+                o |= m;
+            m = (golden_net_word_t)(m << 1);
+        }
+    }
+    out[0] = o;
 }
 
-static void golden_net_layer0(const uint8_t *T, golden_net_word_t *out, uint8_t *bits)
+static void golden_net_layer1(
+    const golden_net_word_t *in,
+    golden_net_word_t *out)
 {
-    const uint8_t *w = golden_net_w0;
-    unsigned u, k;
-    for (k = 0; k < 1u; k++)
-        out[k] = 0;
-    for (u = 0; u < 4u; u++, w += 2) {
-        int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
-        for (k = 0; k < 1u; k++) {
-            /* one table entry per plane and group of 4 inputs, indexed by 4 weight bits;
-             * stop at the last group with a weight bit (the tail bits are 0) */
-            const uint8_t *t = T + k * 128u;
-            golden_net_word_t p0 = (golden_net_word_t)BDNN_READ_U8(&w[k]);
-            golden_net_word_t p1 = (golden_net_word_t)BDNN_READ_U8(&w[1u + k]);
-            for (; p0 | p1; t += 16) {
-                pos += (int_fast16_t)((int_fast16_t)t[p0 & 15u]);
-                p0 >>= 4;
-                neg += (int_fast16_t)((int_fast16_t)t[p1 & 15u] << 1);
-                p1 >>= 4;
-            }
+    const uint8_t *s = golden_net_w1; /* the current block of 2 units: 3 bytes */
+    const uint8_t *c = golden_net_t1;
+    unsigned u;
+    GOLDEN_NET_OPAQUE(s);
+    GOLDEN_NET_OPAQUE(c);
+    golden_net_word_t o = 0, m = 1; /* the output word, and the bit of the current unit */
+    const golden_net_word_t x0_0 = in[0u];
+    for (u = 0; u < 3u; u += 2u, s += 3, c += 1) {
+        { /* unit u */
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[0])))));
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[1])))) << 2);
+            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
+            if ((int_fast16_t)(pos - neg) >= t)
+                o |= m;
+            m = (golden_net_word_t)(m << 1);
         }
-        if ((int_fast16_t)(pos - neg) >= (int_fast16_t)BDNN_READ_I8(&golden_net_t0[u])) {
-            out[u / 32u] |= (golden_net_word_t)((golden_net_word_t)1u << (u % 32u));
-            if (bits)
-                bits[u] = 1;
-        } else if (bits) {
-            bits[u] = 0;
+        if (u + 1u >= 3u)
+            break;
+        { /* unit u + 1 */
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))));
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[2])))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))) << 2);
+            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
+            if ((int_fast16_t)(pos - neg) >= t)
+                o |= m;
+            m = (golden_net_word_t)(m << 1);
+        }
+    }
+    out[0] = o;
+}
+
+static void golden_net_layer2(
+    const golden_net_word_t *in,
+    int32_t *scores)
+{
+    const uint8_t *s = golden_net_w2; /* the current block of 4 units: 3 bytes */
+    const uint8_t *c = golden_net_b2;
+    unsigned u;
+    GOLDEN_NET_OPAQUE(s);
+    GOLDEN_NET_OPAQUE(c);
+    const golden_net_word_t x0_0 = in[0u];
+    for (u = 0; u < 3u; u += 4u, s += 3, c += 2) {
+        { /* unit u */
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[0])))));
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 3))) << 1);
+            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
+            scores[u] = (int32_t)2 * (int32_t)(pos - neg) + (int32_t)t;
+        }
+        { /* unit u + 1 */
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[0]) | ((unsigned)BDNN_READ_U8(&s[1]) << 8)) >> 6))));
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 1))) << 1);
+            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
+            scores[u + 1u] = (int32_t)2 * (int32_t)(pos - neg) + (int32_t)t;
+        }
+        { /* unit u + 2 */
+            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))));
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1]) | ((unsigned)BDNN_READ_U8(&s[2]) << 8)) >> 7))) << 1);
+            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[1])) & 15u) ^ 8u) - 8);
+            scores[u + 2u] = (int32_t)2 * (int32_t)(pos - neg) + (int32_t)t;
         }
     }
 }
 
-static void golden_net_layer1(const golden_net_word_t *in, golden_net_word_t *out, uint8_t *bits)
+/* One inference; buf receives the packed input planes and hidden bits (NAME_SCRATCH_BYTES with
+ * the first layer's table). */
+static int golden_net_forward(const uint8_t *xq, int32_t *scores, golden_net_word_t *buf)
 {
-    const uint8_t *w = golden_net_w1;
-    unsigned u, k;
-    for (k = 0; k < 1u; k++)
-        out[k] = 0;
-    for (u = 0; u < 3u; u++, w += 3) {
-        int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
-        for (k = 0; k < 1u; k++) {
-            const golden_net_word_t x0 = in[k];
-            golden_net_word_t p;
-            p = (golden_net_word_t)BDNN_READ_U8(&w[k]);
-            pos += (int_fast16_t)((int_fast16_t)GOLDEN_NET_POPCOUNT(x0 & p));
-            p = (golden_net_word_t)BDNN_READ_U8(&w[1u + k]);
-            pos += (int_fast16_t)((int_fast16_t)GOLDEN_NET_POPCOUNT(x0 & p) << 1);
-            p = (golden_net_word_t)BDNN_READ_U8(&w[2u + k]);
-            neg += (int_fast16_t)((int_fast16_t)GOLDEN_NET_POPCOUNT(x0 & p) << 2);
-        }
-        if ((int_fast16_t)(pos - neg) >= (int_fast16_t)BDNN_READ_I8(&golden_net_t1[u])) {
-            out[u / 32u] |= (golden_net_word_t)((golden_net_word_t)1u << (u % 32u));
-            if (bits)
-                bits[u] = 1;
-        } else if (bits) {
-            bits[u] = 0;
-        }
-    }
-}
-
-static void golden_net_layer2(const golden_net_word_t *in, int32_t *scores)
-{
-    const uint8_t *w = golden_net_w2;
-    unsigned u, k;
-    for (u = 0; u < 3u; u++, w += 2) {
-        int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
-        for (k = 0; k < 1u; k++) {
-            const golden_net_word_t x0 = in[k];
-            golden_net_word_t p;
-            p = (golden_net_word_t)BDNN_READ_U8(&w[k]);
-            pos += (int_fast16_t)((int_fast16_t)GOLDEN_NET_POPCOUNT(x0 & p));
-            p = (golden_net_word_t)BDNN_READ_U8(&w[1u + k]);
-            neg += (int_fast16_t)((int_fast16_t)GOLDEN_NET_POPCOUNT(x0 & p) << 1);
-        }
-        scores[u] = (int32_t)2 * (int32_t)(pos - neg) +
-                    (int32_t)BDNN_READ_I8(&golden_net_b2[u]);
-    }
-}
-
-static int golden_net_forward(const uint8_t *xq, int32_t *scores, uint8_t *hidden)
-{
-    golden_net_word_t buf[2]; /* with the table below: GOLDEN_NET_SCRATCH_BYTES */
+#ifdef GOLDEN_NET_SIMD
+    uint32_t X[2];
+    golden_net_input_words(xq, X);
+#define GOLDEN_NET_LAYER0_INPUT X
+#else
     uint8_t T[32];
     golden_net_input_sums(xq, T);
-    golden_net_layer0(T, buf + 0, hidden ? hidden + 0 : (uint8_t *)0);
-    golden_net_layer1(buf + 0, buf + 1, hidden ? hidden + 4 : (uint8_t *)0);
+#define GOLDEN_NET_LAYER0_INPUT T
+#endif
+    golden_net_layer0(GOLDEN_NET_LAYER0_INPUT, buf + 0);
+    golden_net_layer1(buf + 0, buf + 1);
     golden_net_layer2(buf + 1, scores);
     {
         int best = 0, c;
+        int32_t top = scores[0];
         for (c = 1; c < 3; c++) /* strict >: the lowest index wins ties */
-            if (scores[c] > scores[best])
+            if (scores[c] > top) {
+                top = scores[c];
                 best = c;
+            }
         return best;
     }
 }
 
 int golden_net_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden)
 {
-    return golden_net_forward(xq, scores, hidden);
+    golden_net_word_t buf[2];
+    int c = golden_net_forward(xq, scores, buf);
+    if (hidden) {
+        unsigned u;
+        for (u = 0; u < 4u; u++)
+            hidden[u] = (uint8_t)((buf[0u + u / 32u] >> (u % 32u)) & 1u);
+        for (u = 0; u < 3u; u++)
+            hidden[4u + u] = (uint8_t)((buf[1u + u / 32u] >> (u % 32u)) & 1u);
+    }
+    return c;
 }
 
 int golden_net_scores_q(const uint8_t *xq, int32_t *scores)
 {
-    return golden_net_forward(xq, scores, (uint8_t *)0);
+    golden_net_word_t buf[2];
+    return golden_net_forward(xq, scores, buf);
 }
 
 int golden_net_predict_q(const uint8_t *xq)
 {
+    golden_net_word_t buf[2];
     int32_t scores[3];
-    return golden_net_forward(xq, scores, (uint8_t *)0);
+    return golden_net_forward(xq, scores, buf);
 }
 
 #ifndef BDNN_NO_FLOAT
