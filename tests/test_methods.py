@@ -124,7 +124,7 @@ def test_local_search_bad_input():
 def test_split_down_to_single_points_reaches_the_exact_optimum(seed):
     Q, y = _tiny(seed)
     expect = best_errors(Q, y, 2, 2, w=1, levels=3)
-    run = run_data_split(Q, y, hidden=(2,), splits=len(y), **_kw(Q))
+    run = run_data_split(Q, y, hidden=(2,), splits=len(y), descend=False, **_kw(Q))
     assert run.result.objective == expect == errors_of(run.result.network, Q, y)
     iters = run.result.network.training["iterations"]
     assert iters[-1]["status"] == "OPTIMAL"
@@ -138,7 +138,7 @@ def test_split_shared_patterns_hold_in_the_returned_network():
     Qv = rng.integers(0, 8, size=(15, 3))
     yv = (Qv[:, 0] + Qv[:, 1] > 7).astype(int)
     run = run_data_split(Q, y, hidden=(2, 2), splits=3, batch_size=30, Q_val=Qv, y_val=yv,
-                         **_kw(Q, bits=3))
+                         descend=False, **_kw(Q, bits=3))
     net = run.result.network
     assert len(run.batch) == 30 and net.training["selected_by"] == "val_accuracy"
     fwd = net.forward_q(Q[run.batch])

@@ -15,8 +15,9 @@ from ..errors import BDNNError
 from ..network import Network, errors_of, hamming_loss_of
 from ..quantizer import Quantizer
 from .architecture import Architecture
+from .coordinate_descent import center_biases, coordinate_descent
 from .cpsat_model import DEFAULT_PATTERN_LIMIT, BDNNCpModel, ModelOptions
-from .float_start import rounded_mlp_start
+from .float_start import descended_start
 from .progress import ProgressPrinter
 from .result import TrainResult, relative_gap
 from .robust_boxes import apply_robust_radius
@@ -26,6 +27,9 @@ from .widen import NARROW_TIME_SHARE, narrower, widen
 
 # Hint with the rounded float MLP when unique rows x hidden units exceed this (see train_exact).
 FLOAT_HINT_MIN_SIZE = 600
+# The final coordinate descent may run past the limit by this share of it (it stops at a local
+# optimum, typically within a second or two).
+POLISH_MIN_SHARE = 0.05
 
 
 @dataclass
@@ -186,10 +190,12 @@ def train_exact(
     start, hint = warm_start, warm_start  # the fallback result, and what hints the solver
     start_loss = None if start is None else loss_of(start, Q, y, objective)
     if warm_start is None and robust_radius is None and float_start is not False:
-        # a float MLP rounded to integer weights: a cheap, good first network
-        start = rounded_mlp_start(Q, y, arch, quantizer, classes, seed=solve.seed)
+        # a float MLP rounded to integer weights, then coordinate descent: a cheap, good start
+        start, start_record = descended_start(Q, y, arch, quantizer, classes, objective,
+                                              seed=solve.seed, time_limit=solve.time_limit,
+                                              deterministic=solve.deterministic)
         start_loss = loss_of(start, Q, y, objective)
-        record["float_start"] = {"objective": start_loss, "hinted": False}
+        record["float_start"] = {**start_record, "hinted": False}
         # On small models CP-SAT finds good networks at once and a hint only slows its proof
         # (iris, 3 units: 11.6 s unhinted, 29.8 s hinted); on larger ones it is the incumbent
         # to beat (bcw, 8 units, 30 s: 3 errors hinted, 14 unhinted; benchmarks/ablation.py).
@@ -259,11 +265,29 @@ def train_exact(
         "solutions": printer.n_solutions,
     }]
     interrupted = solver.interrupted or interrupt_requested()
+    can_descend = robust_radius is None and options.groups is None
+    if status_name != "OPTIMAL" and objective_value > bound and can_descend and not interrupted:
+        # CP-SAT stopped at its limit: single-weight moves over all rows may still help
+        # (they cannot break a constraint here: there are no boxes or shared patterns)
+        left = solve.time_limit - (time.monotonic() - t0)
+        out = coordinate_descent(net, Q, y, objective, seed=solve.seed,
+                                 time_limit=None if solve.deterministic else
+                                 max(left, POLISH_MIN_SHARE * solve.time_limit))
+        stages.append({"stage": "descent", "objective": out.loss_after, "moves": out.moves,
+                       "seconds": round(out.seconds, 3)})
+        if out.loss_after < objective_value:
+            net, objective_value = out.network, out.loss_after
+            _recheck(net, Q, y, objective, objective_value)
+            if objective_value <= bound:
+                status_name = "OPTIMAL"
 
     if sparsify and not interrupted:
         remaining = solve.time_limit - (time.monotonic() - t0)
         budget = max(remaining, min(10.0, 0.25 * solve.time_limit))
         net = _sparsify(builder, solve, budget, net, objective_value, quantizer, classes, stages)
+        _recheck(net, Q, y, objective, objective_value)
+    if can_descend:  # same loss, largest margin: CP-SAT returns any bias of the optimal range
+        net = center_biases(net, Q, y, objective)
         _recheck(net, Q, y, objective, objective_value)
 
     seconds = time.monotonic() - t0

@@ -11,11 +11,17 @@ Heaviside unit) trains in a second; each layer is then rounded:
 * each hidden bias is chosen by scanning the integer pre-activations of the training rows for the
   threshold that best reproduces the float unit's sign on them.
 
+The rounded network is then improved on the integer side by ``coordinate_descent`` (single-weight
+moves with optimal biases, over every training row): ``descended_start``. On digits 64-8-10 this
+takes the start from 80 % to 98 % training accuracy in about a second; on credit-card (15,000
+rows) from 81 % to 82 %, which CP-SAT alone does not reach in minutes.
+
 The result is only a hint: the exact model keeps the guarantee and the proof.
 """
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -23,6 +29,14 @@ import numpy as np
 from ..network import Layer, Network
 from ..quantizer import Quantizer
 from .architecture import Architecture
+from .coordinate_descent import coordinate_descent
+
+# Share of the time limit the starts may use: each start is a rounded MLP (another seed) plus
+# coordinate descent, a second or two on 15,000 rows; different seeds end in different local
+# optima (credit-card, 4 units: 81.5-82.2 % training accuracy), so several starts pay.
+DESCENT_SHARE = 0.2
+MAX_STARTS = 8
+DETERMINISTIC_STARTS = 3
 
 
 def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer: Quantizer,
@@ -69,6 +83,35 @@ def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantize
         a_float = np.tanh(a_float @ mlp.coefs_[li] + mlp.intercepts_[li])
     return Network(quantizer, layers, classes=list(classes), activation=arch.activation,
                    output=arch.output)
+
+
+def descended_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer: Quantizer,
+                    classes: list, objective: str, *, seed: int, time_limit: float,
+                    deterministic: bool = False) -> tuple[Network, dict]:
+    """The best of several rounded MLPs, each improved by coordinate descent, and a record.
+
+    Starts from MLP seeds ``seed, seed + 1, ...`` until ``DESCENT_SHARE`` of ``time_limit`` is
+    used (at least one, at most ``MAX_STARTS``); the one with the lowest training loss wins.
+    ``deterministic`` runs ``DETERMINISTIC_STARTS`` starts, each descent without a clock, so
+    the start depends on the seed only.
+    """
+    t0 = time.monotonic()
+    budget = DESCENT_SHARE * time_limit
+    best, record = None, {}
+    losses = []
+    for k in range(DETERMINISTIC_STARTS if deterministic else MAX_STARTS):
+        left = budget - (time.monotonic() - t0)
+        if k > 0 and not deterministic and left <= 0:
+            break
+        rounded = rounded_mlp_start(Q, y, arch, quantizer, classes, seed=seed + k)
+        out = coordinate_descent(rounded, Q, y, objective, seed=seed + k,
+                                 time_limit=None if deterministic else max(left, 0.0))
+        losses.append([out.loss_before, out.loss_after])
+        if best is None or out.loss_after < best.loss_after:
+            best = out
+    record = {"objective_rounded": best.loss_before, "objective": best.loss_after,
+              "starts": losses, "descent_seconds": round(time.monotonic() - t0, 3)}
+    return best.network, record
 
 
 def _output_rows(Wf: np.ndarray, bf: np.ndarray, arch: Architecture):
