@@ -582,31 +582,29 @@ def machine_lines() -> list[str]:
 
 
 NOTES = """\
-## Where the time goes, and what the kernel does now
+## What the kernels and the layout do
 
-The first layer runs by subset sums when that is estimated cheaper (every benchmark model: 4-bit
-inputs): once per inference the 16 sums of the subsets of every group of 4 clamped inputs
-(uint8 while 4 x L <= 255), then per unit and weight plane one table entry per group of 4
-inputs, indexed by 4 weight bits, stopping at the last group with a weight bit; no input
-bit-planes and no popcounts in layer 0 (docs/export.md, "First layer"). Accumulators are
-int_fast16_t / int_fast32_t (native width on Cortex-M, 16 bits on AVR). Weight planes are stored
-in the smallest word that holds the layer's fan-in (a byte for up to 8 inputs, whatever the
-compute word), thresholds and offsets as int8 when they fit.
+Storage (docs/export.md, "How the C computes"): each layer's weight bit-planes are one byte
+stream with no padding between units (bit `(u P + p) n_in + j` is plane p of weight j of unit
+u); thresholds and output offsets use the narrowest signed field that holds the layer's values
+(4-bit fields two to a byte, else int8/16/32). The first layer (every benchmark model: 4-bit
+inputs) runs by subset sums: once per inference the 16 sums of every group of 4 clamped inputs,
+then one table entry per unit, weight plane and group; on the Cortex-M4F the same sums come from
+`UQSUB8`/`USADA8` on 4 packed inputs with a byte mask per nibble of weight bits (no table).
+Units are processed in blocks that start on a byte boundary, so every field is read at a
+constant offset; the arrays are read through a pointer the compiler cannot see through, so gcc
+never folds weights into instructions and the arrays stay the model.
 
-Before (popcount first layer, int16 accumulators, word-sized planes, int16 thresholds) -> now,
-instructions (cycles on AVR) per inference: iris 4-4-3 M3 1,028 -> 314, AVR 3,619 -> 1,163;
-bcw 9-4-2 M3 1,217 -> 441, AVR 6,725 -> 1,596; breast-cancer 30-8-2 M3 2,988 -> 1,312;
-digits 64-8-10 M3 7,000 -> 1,505, AVR 48,991 -> 5,656. Model data: iris 4-4-3 70 -> 21 B,
-digits 64-8-10 244 -> 166 B. Speed goals 9 -> 25 hit; data goals 10 -> 16 hit.
-The remaining speed misses are on the M4F, where emlearn's float multiply-accumulate is cheap
-and on these small nets fixed costs dominate both sides (emlearn's expf/logf, bdnn's table
-set-up, loops and argmax). For the smallest nets the data goal still needs bit-contiguous
-planes across units (iris 4-4-3: 28 ternary weights = 7 bytes at 2 bits, stored now as 14 B of
-planes + 7 B of thresholds).
+Before -> after this layout and these kernels (same models; instructions, cycles on AVR):
+iris 4-4-3 data 21 -> 13 B, M4F 319 -> 163; bcw 9-4-2 data 26 -> 16 B, M4F 421 -> 190;
+bcw 9-8-2 M4F 661 -> 352; breast-cancer 30-8-2 M4F 1,358 -> 871; digits 64-8-10 M4F
+3,030 -> 1,876, M3 3,030 -> 2,421. Earlier still (popcount first layer, int16 accumulators,
+word-sized planes): iris 4-4-3 M3 1,028, bcw 9-4-2 M3 1,217, digits 64-8-10 AVR 48,991 cycles.
 
-Accuracy is the other miss: bdnn's ternary networks (60 s of CP-SAT, hinted by a float MLP
-rounded to integer weights) against float MLPs of the same widths; the accuracy table above
-gives both, with the training status of every bdnn model.
+Accuracy is where bdnn still loses: ternary networks with 4 or 8 binary hidden units (training:
+descended float start, 60 s of CP-SAT, centred biases; docs/training.md) against float MLPs of
+the same widths. The test parts are small (iris: 37 rows, one row = 2.7 points) and the binary
+bottleneck is real on digits (4 binary units give at most 16 patterns for 10 classes).
 
 ## How it is measured
 

@@ -97,6 +97,26 @@ class _State:
             x = self.layer_input((a >= 0).astype(np.int64))
         raise AssertionError("unreachable")
 
+    def unit_costs(self, layer: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row loss with hidden unit ``j`` of ``layer`` forced off, and forced on."""
+        nxt = self.inputs[layer + 1].copy()
+        costs = []
+        for bit in (0, 1):
+            nxt[:, j] = self.layer_input(np.array([bit], dtype=np.int64))[0]
+            costs.append(self.tail_losses(layer, nxt))
+        return costs[0], costs[1]
+
+    def apply(self, layer: int, j: int, move: tuple | None) -> bool:
+        """Apply ``(loss, input or None, weight, bias)`` to unit ``j``; False for no move."""
+        if move is None:
+            return False
+        _, i, v, b = move
+        if i is not None:
+            self.W[layer][j, i] = v
+        self.b[layer][j] = b
+        self.refresh(layer)
+        return True
+
     def loss(self) -> int:
         return int(_row_losses(self.scores, self.y, self.objective, self.net.output).sum())
 
@@ -141,13 +161,7 @@ def best_threshold_bias(pre: np.ndarray, off: np.ndarray, on: np.ndarray, lo: in
 
 def _improve_hidden_unit(st: _State, layer: int, j: int, rng: np.random.Generator) -> bool:
     x = st.inputs[layer]
-    nxt_base = st.inputs[layer + 1].copy()
-    off_bits, on_bits = st.layer_input(np.zeros(1, np.int64))[0], st.layer_input(
-        np.ones(1, np.int64))[0]
-    nxt_base[:, j] = off_bits
-    off = st.tail_losses(layer, nxt_base)
-    nxt_base[:, j] = on_bits
-    on = st.tail_losses(layer, nxt_base)
+    off, on = st.unit_costs(layer, j)
     lo, hi = -st.bias_bounds[layer], st.bias_bounds[layer]
     w = st.W[layer][j]
     pre0 = x @ w
@@ -165,14 +179,7 @@ def _improve_hidden_unit(st: _State, layer: int, j: int, rng: np.random.Generato
     loss, _, _, mid = best_threshold_bias(pre0, off, on, lo, hi)  # the bias alone
     if loss < current and (best is None or loss < best[0]):
         best = (loss, None, None, mid)
-    if best is None:
-        return False
-    _, i, v, mid = best
-    if i is not None:
-        st.W[layer][j, i] = v
-    st.b[layer][j] = mid
-    st.refresh(layer)
-    return True
+    return st.apply(layer, j, best)
 
 
 def _improve_output_unit(st: _State, k: int, rng: np.random.Generator) -> bool:
@@ -195,25 +202,14 @@ def _improve_output_unit(st: _State, k: int, rng: np.random.Generator) -> bool:
             loss = int(_row_losses(base, st.y, st.objective, st.net.output).sum())
             if loss < current and (best is None or loss < best[0]):
                 best = (loss, i, v, int(b))
-    if best is None:
-        return False
-    _, i, v, b = best
-    if i is not None:
-        st.W[last][k, i] = v
-    st.b[last][k] = b
-    st.refresh(last)
-    return True
+    return st.apply(last, k, best)
 
 
 def _center_biases(st: _State) -> None:
     """Move each hidden bias to the middle of its optimal interval (training loss unchanged)."""
     for layer in range(len(st.W) - 1):
         for j in range(st.W[layer].shape[0]):
-            nxt = st.inputs[layer + 1].copy()
-            nxt[:, j] = st.layer_input(np.zeros(1, np.int64))[0]
-            off = st.tail_losses(layer, nxt)
-            nxt[:, j] = st.layer_input(np.ones(1, np.int64))[0]
-            on = st.tail_losses(layer, nxt)
+            off, on = st.unit_costs(layer, j)
             pre = st.inputs[layer] @ st.W[layer][j]
             lo, hi = -st.bias_bounds[layer], st.bias_bounds[layer]
             before = st.loss()
