@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..errors import BDNNError
 from ..network import ACTIVATIONS, OUTPUTS, Network
@@ -57,6 +60,22 @@ class Architecture:
         """Shape and conventions, e.g. ``4-[3]-3 (heaviside, argmax)``."""
         return (f"{self.n_inputs}-{list(self.hidden)}-{self.n_outputs} "
                 f"({self.activation}, {self.output})")
+
+    @classmethod
+    def for_training(cls, Q: np.ndarray, y: np.ndarray, *, levels: int, n_classes: int,
+                     hidden: Sequence[int], weight_bound: int | Sequence[int],
+                     activation: str, output: str) -> Architecture:
+        """The architecture every trainer builds from its arguments (one weight bound for all
+        layers or one per layer), after checking that the labels hold two classes."""
+        bounds = ((int(weight_bound),) * (len(hidden) + 1) if np.isscalar(weight_bound)
+                  else tuple(int(w) for w in weight_bound))
+        arch = cls(n_inputs=int(np.shape(Q)[1]), hidden=tuple(int(h) for h in hidden),
+                   n_classes=int(n_classes), weight_bounds=bounds, levels=int(levels),
+                   activation=activation, output=output)
+        if len(np.unique(y)) < 2:
+            raise BDNNError("the training data hold a single class; a classifier needs at "
+                            "least 2")
+        return arch
 
     @classmethod
     def of(cls, net: Network) -> Architecture:

@@ -230,13 +230,9 @@ def run_data_split(
     Q = np.asarray(Q)
     y = np.asarray(y, dtype=np.int64)
     n = len(y)
-    bounds = ((int(weight_bound),) * (len(hidden) + 1) if np.isscalar(weight_bound)
-              else tuple(int(w) for w in weight_bound))
-    arch = Architecture(n_inputs=Q.shape[1], hidden=tuple(int(h) for h in hidden),
-                        n_classes=len(classes), weight_bounds=bounds, levels=quantizer.levels,
-                        activation=activation, output=output)
-    if len(np.unique(y)) < 2:
-        raise BDNNError("the training data hold a single class; a classifier needs at least 2")
+    arch = Architecture.for_training(Q, y, levels=quantizer.levels, n_classes=len(classes),
+                                     hidden=hidden, weight_bound=weight_bound,
+                                     activation=activation, output=output)
     if splits is None:
         splits = (PAPER["robust_splits"] if robust_radius is not None else PAPER["splits"]) \
             if paper else DEFAULT_SPLITS

@@ -151,17 +151,9 @@ def train_exact(
     Q = np.asarray(Q)
     y = np.asarray(y, dtype=np.int64)
     n_classes = len(classes)
-    bounds = (
-        (int(weight_bound),) * (len(hidden) + 1)
-        if np.isscalar(weight_bound)
-        else tuple(int(w) for w in weight_bound)
-    )
-    arch = Architecture(
-        n_inputs=Q.shape[1], hidden=tuple(int(h) for h in hidden), n_classes=n_classes,
-        weight_bounds=bounds, levels=quantizer.levels, activation=activation, output=output,
-    )
-    if len(np.unique(y)) < 2:
-        raise BDNNError("the training data hold a single class; a classifier needs at least 2")
+    arch = Architecture.for_training(Q, y, levels=quantizer.levels, n_classes=len(classes),
+                                     hidden=hidden, weight_bound=weight_bound,
+                                     activation=activation, output=output)
     if warm_start is not None:
         arch.check_compatible(warm_start)
     # a copy: the objective and robust boxes set below must not leak into the caller's options
@@ -204,8 +196,9 @@ def train_exact(
             record["float_start"]["hinted"] = True
     if narrow_start:
         narrow, narrow_record = _narrow_start(
-            Q, y, quantizer=quantizer, classes=classes, hidden=arch.hidden, weight_bound=bounds,
-            activation=activation, output=output, objective=objective, solve=solve,
+            Q, y, quantizer=quantizer, classes=classes, hidden=arch.hidden,
+            weight_bound=arch.weight_bounds, activation=activation, output=output,
+            objective=objective, solve=solve,
             model_options=model_options, robust_radius=robust_radius, X_raw=X_raw,
             float_start=float_start,
         )

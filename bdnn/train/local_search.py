@@ -120,13 +120,9 @@ def train_local_search(
     solve = solve or SolveOptions()
     Q = np.asarray(Q)
     y = np.asarray(y, dtype=np.int64)
-    bounds = ((int(weight_bound),) * (len(hidden) + 1) if np.isscalar(weight_bound)
-              else tuple(int(w) for w in weight_bound))
-    arch = Architecture(n_inputs=Q.shape[1], hidden=tuple(int(h) for h in hidden),
-                        n_classes=len(classes), weight_bounds=bounds, levels=quantizer.levels,
-                        activation=activation, output=output)
-    if len(np.unique(y)) < 2:
-        raise BDNNError("the training data hold a single class; a classifier needs at least 2")
+    arch = Architecture.for_training(Q, y, levels=quantizer.levels, n_classes=len(classes),
+                                     hidden=hidden, weight_bound=weight_bound,
+                                     activation=activation, output=output)
     if restarts is not None and int(restarts) < 1:
         raise BDNNError(f"--restarts must be >= 1, got {restarts}")
     if warm_start is not None:
