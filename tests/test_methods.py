@@ -155,6 +155,26 @@ def test_split_shared_patterns_hold_in_the_returned_network():
     assert best_val == pytest.approx(1 - errors_of(net, Qv, yv) / len(yv))
 
 
+def test_split_default_adds_a_descended_start_and_keeps_the_best_validation_network():
+    rng = np.random.default_rng(8)
+    Q = rng.integers(0, 8, size=(120, 3))
+    y = (Q[:, 0] + Q[:, 1] - Q[:, 2] > 4).astype(int)
+    Qv = rng.integers(0, 8, size=(40, 3))
+    yv = (Qv[:, 0] + Qv[:, 1] - Qv[:, 2] > 4).astype(int)
+    run = run_data_split(Q, y, hidden=(2,), splits=2, batch_size=30, Q_val=Qv, y_val=yv,
+                         **_kw(Q, bits=3))
+    its = run.result.network.training["iterations"]
+    assert its[0]["iteration"] == "start" and its[-1]["iteration"] == "descent"
+    net_val = 1 - errors_of(run.result.network, Qv, yv) / len(yv)
+    assert net_val == pytest.approx(max(it["val_accuracy"] for it in its if "val_accuracy" in it))
+    # the start is a rounded MLP plus coordinate descent on all rows: on this linear rule it
+    # is far better than the majority class
+    assert its[0]["train_accuracy"] >= 0.9
+    with pytest.raises(BDNNError, match="robust"):
+        run_data_split(Q, y, hidden=(2,), splits=1, descend=True, robust_radius=0.5,
+                       X_raw=Q.astype(float), **_kw(Q, bits=3))
+
+
 def test_split_paper_settings_and_bad_input():
     Q, y = _tiny(6, n=70, hi=3)
     r = run_data_split(Q, y, hidden=(1,), paper=True, splits=2, **_kw(Q)).result
