@@ -249,6 +249,8 @@ def train_exact(
         record["result_is_start"] = True
     bound = float(solver.BestObjectiveBound())  # the loss is never negative
     bound = max(0.0, min(bound, float(objective_value))) if np.isfinite(bound) else 0.0
+    if objective_value <= bound:  # e.g. a start with no training error: nothing can beat it
+        status_name = "OPTIMAL"
     stages = [{
         "stage": "loss",
         "status": STATUS_NAMES.get(status, str(status)),
