@@ -121,3 +121,29 @@ def test_centering_moves_each_bias_to_the_middle_of_its_equal_loss_interval():
         assert new == (first + last) // 2
         moved += int(new != old)
     assert moved >= 1
+
+
+def test_ctrl_c_during_descent_keeps_a_network_no_worse_than_the_start():
+    import signal
+
+    from bdnn.train.safe_solver import interrupt_requested, reset_interrupt
+
+    rng = np.random.default_rng(3)
+    Q = rng.integers(0, 16, size=(20000, 30))
+    y = (Q[:, :10].sum(axis=1) > Q[:, 10:20].sum(axis=1)).astype(np.int64)
+    net = random_network(rng, 30, (8,), 2, 1, bits=4)
+    start = errors_of(net, Q, y)
+    reset_interrupt()
+    signal.setitimer(signal.ITIMER_REAL, 0.5)  # SIGALRM -> KeyboardInterrupt, like Ctrl-C
+    previous = signal.signal(signal.SIGALRM, signal.default_int_handler)
+    try:
+        out = coordinate_descent(net, Q, y, time_limit=None, seed=0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    try:
+        assert interrupt_requested()  # the trainers stop after the descent
+        assert out.seconds < 5 and out.sweeps < 100  # it stopped early, not at the optimum
+        assert out.loss_after == errors_of(out.network, Q, y) <= start
+    finally:
+        reset_interrupt()

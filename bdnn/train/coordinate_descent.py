@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..network import Layer, Network
+from .safe_solver import interrupt_requested, request_interrupt
 
 
 @dataclass
@@ -116,6 +117,13 @@ class _State:
         self.b[layer][j] = b
         self.refresh(layer)
         return True
+
+    def snapshot(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        return [W.copy() for W in self.W], [b.copy() for b in self.b]
+
+    def restore(self, saved: tuple[list[np.ndarray], list[np.ndarray]]) -> None:
+        self.W, self.b = [W.copy() for W in saved[0]], [b.copy() for b in saved[1]]
+        self.refresh(0)
 
     def loss(self) -> int:
         return int(_row_losses(self.scores, self.y, self.objective, self.net.output).sum())
@@ -250,26 +258,39 @@ def coordinate_descent(net: Network, Q: np.ndarray, y: np.ndarray, objective: st
     before = st.loss()
     sweeps = moves = 0
     improved = True
-    while improved and sweeps < max_sweeps and time.monotonic() - t0 < limit:
-        improved = False
-        sweeps += 1
-        units = [(layer, j) for layer in range(len(st.W)) for j in range(st.W[layer].shape[0])]
-        for u in rng.permutation(len(units)):
-            if time.monotonic() - t0 >= limit:
-                break
-            layer, j = units[u]
-            prev = st.loss()
-            if layer < len(st.W) - 1:
-                changed = _improve_hidden_unit(st, layer, j, rng)
-            else:
-                changed = _improve_output_unit(st, j, rng)
-            if changed:
-                now = st.loss()
-                assert now < prev, "coordinate descent must lower the loss"
-                moves += 1
-                improved = True
-    if center:
-        _center_biases(st)
+    try:
+        while improved and sweeps < max_sweeps and time.monotonic() - t0 < limit:
+            improved = False
+            sweeps += 1
+            units = [(layer, j) for layer in range(len(st.W))
+                     for j in range(st.W[layer].shape[0])]
+            for u in rng.permutation(len(units)):
+                if time.monotonic() - t0 >= limit or interrupt_requested():
+                    break
+                layer, j = units[u]
+                saved = st.snapshot()
+                prev = st.loss()
+                try:
+                    if layer < len(st.W) - 1:
+                        changed = _improve_hidden_unit(st, layer, j, rng)
+                    else:
+                        changed = _improve_output_unit(st, j, rng)
+                except KeyboardInterrupt:
+                    st.restore(saved)  # a move cut in half could raise the loss
+                    raise
+                if changed:
+                    assert st.loss() < prev, "coordinate descent must lower the loss"
+                    moves += 1
+                    improved = True
+        if center:
+            saved = st.snapshot()
+            try:
+                _center_biases(st)
+            except KeyboardInterrupt:
+                st.restore(saved)
+                raise
+    except KeyboardInterrupt:
+        request_interrupt()  # Ctrl-C: keep the network so far; the trainer stops after this
     after = st.loss()
     return DescentResult(st.network(), before, after, sweeps, moves, time.monotonic() - t0)
 

@@ -30,6 +30,7 @@ from ..network import Layer, Network
 from ..quantizer import Quantizer
 from .architecture import Architecture
 from .coordinate_descent import coordinate_descent
+from .safe_solver import interrupt_requested, request_interrupt
 
 # Share of the time limit the starts may use: each start is a rounded MLP (another seed) plus
 # coordinate descent, a second or two on 15,000 rows; different seeds end in different local
@@ -97,15 +98,21 @@ def descended_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer:
     """
     t0 = time.monotonic()
     budget = DESCENT_SHARE * time_limit
-    best, record = None, {}
+    best = None
     losses = []
     for k in range(DETERMINISTIC_STARTS if deterministic else MAX_STARTS):
         left = budget - (time.monotonic() - t0)
-        if k > 0 and not deterministic and left <= 0:
+        if k > 0 and ((not deterministic and left <= 0) or interrupt_requested()):
             break
-        rounded = rounded_mlp_start(Q, y, arch, quantizer, classes, seed=seed + k)
-        out = coordinate_descent(rounded, Q, y, objective, seed=seed + k,
-                                 time_limit=None if deterministic else max(left, 0.0))
+        try:
+            rounded = rounded_mlp_start(Q, y, arch, quantizer, classes, seed=seed + k)
+            out = coordinate_descent(rounded, Q, y, objective, seed=seed + k,
+                                     time_limit=None if deterministic else max(left, 0.0))
+        except KeyboardInterrupt:
+            if best is None:
+                raise
+            request_interrupt()  # Ctrl-C: the best start so far is kept, the trainer stops
+            break
         losses.append([out.loss_before, out.loss_after])
         if best is None or out.loss_after < best.loss_after:
             best = out

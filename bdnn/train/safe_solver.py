@@ -27,6 +27,11 @@ def interrupt_requested() -> bool:
     return _interrupt["requested"]
 
 
+def request_interrupt() -> None:
+    """Record a Ctrl-C that arrived outside a solve (e.g. while computing a start)."""
+    _interrupt["requested"] = True
+
+
 def reset_interrupt() -> None:
     """Forget an earlier Ctrl-C (at the start of a training run)."""
     _interrupt["requested"] = False
