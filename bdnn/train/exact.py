@@ -151,7 +151,7 @@ def train_exact(
     Q = np.asarray(Q)
     y = np.asarray(y, dtype=np.int64)
     n_classes = len(classes)
-    arch = Architecture.for_training(Q, y, levels=quantizer.levels, n_classes=len(classes),
+    arch = Architecture.for_training(Q, y, levels=quantizer.levels, n_classes=n_classes,
                                      hidden=hidden, weight_bound=weight_bound,
                                      activation=activation, output=output)
     if warm_start is not None:
@@ -186,7 +186,7 @@ def train_exact(
         start, start_record = descended_start(Q, y, arch, quantizer, classes, objective,
                                               seed=solve.seed, time_limit=solve.time_limit,
                                               deterministic=solve.deterministic)
-        start_loss = loss_of(start, Q, y, objective)
+        start_loss = start_record["objective"]
         record["float_start"] = {**start_record, "hinted": False}
         # On small models CP-SAT finds good networks at once and a hint only slows its proof
         # (iris, 3 units: 11.6 s unhinted, 29.8 s hinted); on larger ones it is the incumbent
@@ -228,7 +228,10 @@ def train_exact(
     found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     # Without extra constraints (robust boxes, shared patterns) the start network is itself a
     # solution: when CP-SAT reports none in time (huge models), it is the result.
-    start_is_solution = start is not None and robust_radius is None and options.groups is None
+    # no robust boxes or shared patterns: any network is feasible, so the start is a solution
+    # and coordinate descent cannot break a constraint
+    unconstrained = robust_radius is None and options.groups is None
+    start_is_solution = start is not None and unconstrained
     if not found and not start_is_solution:
         if solver.interrupted or interrupt_requested():
             raise BDNNError("interrupted before CP-SAT found any network; nothing was written")
@@ -260,10 +263,11 @@ def train_exact(
         "solutions": printer.n_solutions,
     }]
     interrupted = solver.interrupted or interrupt_requested()
-    can_descend = robust_radius is None and options.groups is None
-    if status_name != "OPTIMAL" and objective_value > bound and can_descend and not interrupted:
-        # CP-SAT stopped at its limit: single-weight moves over all rows may still help
-        # (they cannot break a constraint here: there are no boxes or shared patterns)
+    if (status_name != "OPTIMAL" and objective_value > bound and unconstrained
+            and not interrupted
+            and not (record.get("result_is_start") and "float_start" in record)):
+        # CP-SAT stopped at its limit: single-weight moves over all rows may still help (a
+        # descended start that is the result is already at a local optimum of these moves)
         left = solve.time_limit - (time.monotonic() - t0)
         out = coordinate_descent(net, Q, y, objective, seed=solve.seed,
                                  time_limit=None if solve.deterministic else
@@ -281,7 +285,7 @@ def train_exact(
         budget = max(remaining, min(10.0, 0.25 * solve.time_limit))
         net = _sparsify(builder, solve, budget, net, objective_value, quantizer, classes, stages)
         _recheck(net, Q, y, objective, objective_value)
-    if can_descend:  # same loss, largest margin: CP-SAT returns any bias of the optimal range
+    if unconstrained:  # same loss, largest margin: CP-SAT returns any bias of the optimal range
         net = center_biases(net, Q, y, objective)
         _recheck(net, Q, y, objective, objective_value)
 
