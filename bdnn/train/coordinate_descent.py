@@ -29,6 +29,10 @@ import numpy as np
 from ..network import Layer, Network
 from .safe_solver import interrupt_requested, request_interrupt
 
+# A final descent after a trainer's budget may run past the limit by this share of it (it stops
+# at a local optimum, typically within a second or two).
+POLISH_MIN_SHARE = 0.05
+
 
 @dataclass
 class DescentResult:
@@ -295,4 +299,5 @@ def coordinate_descent(net: Network, Q: np.ndarray, y: np.ndarray, objective: st
     return DescentResult(st.network(), before, after, sweeps, moves, time.monotonic() - t0)
 
 
-__all__ = ["DescentResult", "best_threshold_bias", "center_biases", "coordinate_descent"]
+__all__ = ["POLISH_MIN_SHARE", "DescentResult", "best_threshold_bias", "center_biases",
+           "coordinate_descent"]

@@ -15,7 +15,7 @@ from ..errors import BDNNError
 from ..network import Network, errors_of, hamming_loss_of
 from ..quantizer import Quantizer
 from .architecture import Architecture
-from .coordinate_descent import center_biases, coordinate_descent
+from .coordinate_descent import POLISH_MIN_SHARE, center_biases, coordinate_descent
 from .cpsat_model import DEFAULT_PATTERN_LIMIT, BDNNCpModel, ModelOptions
 from .float_start import descended_start
 from .progress import ProgressPrinter
@@ -27,9 +27,6 @@ from .widen import NARROW_TIME_SHARE, narrower, widen
 
 # Hint with the rounded float MLP when unique rows x hidden units exceed this (see train_exact).
 FLOAT_HINT_MIN_SIZE = 600
-# The final coordinate descent may run past the limit by this share of it (it stops at a local
-# optimum, typically within a second or two).
-POLISH_MIN_SHARE = 0.05
 
 
 @dataclass
