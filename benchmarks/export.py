@@ -155,11 +155,13 @@ Command: `{command}` (host: x86-64, gcc -O2, 1 onnxruntime thread).
   `n_weights x log2(2w+1)` bits. *ratio* = tables / minimum; *weights-only ratio* leaves the
   thresholds out.
 - Two's-complement bit-planes spend `ceil(log2(2w+1))` bits per weight: 2 bits for ternary
-  weights (1.26x of log2(3) = 1.585 bits), 3 bits for [-3, 3] (1.07x of log2(7)). Each unit's
-  plane is padded to whole words, so narrow layers (iris: 4 inputs) pay for the padding; 8-bit
-  words keep it small. The 1.15x target is reachable for w = 3 layers with word-aligned fan-in,
-  not for ternary weights in this layout (base-3 packing would need decoding per weight instead
-  of one popcount per word).
+  weights (1.26x of log2(3) = 1.585 bits), 3 bits for [-3, 3] (1.07x of log2(7)). A layer's
+  planes are one bit stream with no padding between units (only the layer's last byte is
+  padded), so the weights-only ratio is exactly that floor; thresholds and output offsets take
+  the narrowest signed field that holds them (4 bits where they fit), which is what is left
+  above the floor in the tiny nets. The 1.15x target is reached for w = 3 layers, not for ternary
+  weights in this layout (base-3 packing would need decoding per weight instead of one popcount
+  or table lookup per field).
 - *instr/inference*: exact x86-64 instructions of `NAME_forward_debug_q` per row, counted with
   `valgrind --tool=callgrind --toggle-collect` (instructions, not time: perf has no hardware
   counters here).
