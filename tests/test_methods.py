@@ -83,6 +83,25 @@ def test_robust_bad_radius():
         train_exact(Q, y, hidden=(1,), robust_radius=-0.5, **_kw(Q))
 
 
+def test_radius_covering_every_range_is_refused_with_a_radius_that_works(tmp_path):
+    import re
+
+    out = tmp_path / "m.json"
+    bad = subprocess.run([sys.executable, "-m", "bdnn", "train", "iris", "--robust-radius",
+                          "100", "--time-limit", "5", "-o", str(out)],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and not out.exists()
+    msg = bad.stderr.strip().splitlines()
+    assert len(msg) == 1 and "no first-layer unit can change" in msg[0]
+    below = float(re.search(r"below ([0-9.]+)", msg[0]).group(1))
+    # just above the suggestion is still refused, just below it trains
+    for rho, code in ((below + 0.02, 2), (below - 0.02, 0)):
+        r = subprocess.run([sys.executable, "-m", "bdnn", "train", "iris", "--robust-radius",
+                            f"{rho:.4f}", "--time-limit", "3", "--workers", "1", "--quiet",
+                            "-o", str(out)], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == code, r.stderr
+
+
 # -- local search -------------------------------------------------------------------------------
 
 

@@ -47,6 +47,19 @@ def radius_levels(quantizer: Quantizer, rho: float) -> list[float]:
     return [float(v) for v in np.asarray(rho * quantizer.scale.astype(np.float64))]
 
 
+def _covering_radius(quantizer: Quantizer, X: np.ndarray) -> float:
+    """The raw radius from which every row's box covers every feature's range [lo, hi]."""
+    X = np.asarray(X, dtype=np.float64)
+    scale = quantizer.scale.astype(np.float64)
+    live = scale > 0  # constant features have no range to cover
+    if not np.any(live):
+        return 0.0
+    lo = quantizer.lo.astype(np.float64)[live]
+    hi = lo + quantizer.levels / scale[live]
+    half_level = 0.5 / scale[live]  # rounding: the end levels are reached half a level early
+    return float(np.max(np.maximum(X[:, live] - lo, hi - X[:, live]) - half_level))
+
+
 def apply_robust_radius(
     options, quantizer: Quantizer, X_raw: np.ndarray | None, Q: np.ndarray, rows: UniqueRows,
     rho: float | None,
@@ -61,4 +74,9 @@ def apply_robust_radius(
             raise ValueError("robust training with a scaling quantizer needs the raw rows X_raw")
         X_raw = np.asarray(Q, dtype=np.float64)
     options.box_lo, options.box_hi = robust_boxes(quantizer, X_raw, rows, rho)
+    if np.all(options.box_lo == 0) and np.all(options.box_hi == quantizer.levels):
+        raise BDNNError(
+            f"robust radius {rho:g} makes every training box cover every feature's whole range, "
+            "so no first-layer unit can change its activation (only a constant network "
+            f"fits); try a --robust-radius below {_covering_radius(quantizer, X_raw):.4g}")
     return {"robust_radius": rho, "robust_radius_levels": radius_levels(quantizer, rho)}
