@@ -59,6 +59,25 @@ class _LayerVars:
     products: dict = field(default_factory=dict)  # (row, unit, input) -> z = w * h
 
 
+def split_signs(m: cp_model.CpModel, W: list[list[cp_model.IntVar]], w: int):
+    """Variables ``P, N`` in ``[0, w]`` with ``W = P - N`` and at most one of them non-zero
+    (a sign literal per weight), for the robust box bounds ``P lo - N hi`` / ``P hi - N lo``.
+
+    Returns ``P``, ``N`` and ``(unit, input, P, N, sign)`` per weight.
+    """
+    P = [[m.NewIntVar(0, w, f"P0_{j}_{i}") for i in range(len(row))] for j, row in enumerate(W)]
+    N = [[m.NewIntVar(0, w, f"N0_{j}_{i}") for i in range(len(row))] for j, row in enumerate(W)]
+    signs = []
+    for j, row in enumerate(W):
+        for i, v in enumerate(row):
+            pos = m.NewBoolVar(f"S0_{j}_{i}")
+            m.Add(N[j][i] == 0).OnlyEnforceIf(pos)
+            m.Add(P[j][i] == 0).OnlyEnforceIf(pos.Not())
+            m.Add(v == P[j][i] - N[j][i])
+            signs.append((j, i, P[j][i], N[j][i], pos))
+    return P, N, signs
+
+
 def _patterns(width: int) -> list[tuple[int, ...]]:
     """All 0/1 vectors of length ``width``; pattern index t has bit j = (t >> j) & 1."""
     return [tuple((t >> j) & 1 for j in range(width)) for t in range(1 << width)]
@@ -137,16 +156,7 @@ class BDNNCpModel:
         n_units = len(lv.b)
         if robust:
             # W = P - N with at most one of P, N non-zero, so min over the box is P.lo - N.hi.
-            w = int(self.arch.weight_bounds[0])
-            d = Q.shape[1]
-            P = [[m.NewIntVar(0, w, f"P0_{j}_{i}") for i in range(d)] for j in range(n_units)]
-            N = [[m.NewIntVar(0, w, f"N0_{j}_{i}") for i in range(d)] for j in range(n_units)]
-            for j in range(n_units):
-                for i in range(d):
-                    pos = m.NewBoolVar(f"S0_{j}_{i}")
-                    m.Add(N[j][i] == 0).OnlyEnforceIf(pos)
-                    m.Add(P[j][i] == 0).OnlyEnforceIf(pos.Not())
-                    m.Add(lv.W[j][i] == P[j][i] - N[j][i])
+            P, N, _ = split_signs(m, lv.W, int(self.arch.weight_bounds[0]))
         out = []
         for r in range(Q.shape[0]):
             hr = []

@@ -23,7 +23,7 @@ from ..network import Layer, Network, errors_of
 from ..quantizer import Quantizer
 from .architecture import Architecture
 from .coordinate_descent import POLISH_MIN_SHARE, coordinate_descent
-from .cpsat_model import BDNNCpModel, ModelOptions
+from .cpsat_model import BDNNCpModel, ModelOptions, split_signs
 from .exact import STATUS_NAMES, SolveOptions, data_fingerprint, loss_of, make_solver
 from .float_start import descended_start
 from .result import TrainResult, relative_gap
@@ -107,18 +107,10 @@ class GroupedModel(BDNNCpModel):
         lv = self.layers[0]
         Q = self.member_Q
         robust = self.member_lo is not None
-        n_units, d = len(lv.b), Q.shape[1]
+        n_units = len(lv.b)
         if robust:  # W = P - N with at most one of P, N non-zero (as BDNNCpModel)
-            w = int(self.arch.weight_bounds[0])
-            P = [[m.NewIntVar(0, w, f"P0_{j}_{i}") for i in range(d)] for j in range(n_units)]
-            N = [[m.NewIntVar(0, w, f"N0_{j}_{i}") for i in range(d)] for j in range(n_units)]
-            for j in range(n_units):
-                for i in range(d):
-                    pos = m.NewBoolVar(f"S0_{j}_{i}")
-                    m.Add(N[j][i] == 0).OnlyEnforceIf(pos)
-                    m.Add(P[j][i] == 0).OnlyEnforceIf(pos.Not())
-                    m.Add(lv.W[j][i] == P[j][i] - N[j][i])
-                    self.signs.append((j, i, P[j][i], N[j][i], pos))
+            P, N, signs = split_signs(m, lv.W, int(self.arch.weight_bounds[0]))
+            self.signs.extend(signs)
         out = []
         for g, members in enumerate(self.members):
             hg = [m.NewBoolVar(f"h0_{g}_{j}") for j in range(n_units)]
