@@ -247,22 +247,29 @@ def bench(
             per = run.cycles
         if len(per) != len(Q):
             raise BDNNError(f"bench on {target.name}: measured {len(per)} of {len(Q)} inferences")
-        fp.stack_bytes = run.stack_bytes
-        check_fits(target, fp.flash_bytes, fp.ram_bytes + (run.stack_bytes or 0))
+        _add_stack(target, fp, run.stack_bytes)
         return {
-            "target": target.name,
-            "board": target.board,
+            **_size_record(target, fp),
             "unit": target.counts,
             "per_inference": {"min": min(per), "max": max(per), "mean": float(np.mean(per))},
             "n_inferences": len(per),
-            **asdict(fp),
-            "flash_capacity": target.flash_bytes,
-            "ram_capacity": target.ram_bytes,
             "word_bits": target.word_bits,
         }
     finally:
         if work_dir is None:
             clean_dir(tmp)
+
+
+def _add_stack(target, fp, stack_bytes: int | None) -> None:
+    """Record the measured stack of one inference and check that RAM still fits."""
+    fp.stack_bytes = stack_bytes
+    check_fits(target, fp.flash_bytes, fp.ram_bytes + (stack_bytes or 0))
+
+
+def _size_record(target, fp) -> dict:
+    """The footprint fields that ``bench`` and ``size --target`` both report."""
+    return {"target": target.name, "board": target.board, **asdict(fp),
+            "flash_capacity": target.flash_bytes, "ram_capacity": target.ram_bytes}
 
 
 def measured_size(net: Network, target_name: str, run: bool = True) -> dict:
@@ -286,14 +293,7 @@ def measured_size(net: Network, target_name: str, run: bool = True) -> dict:
             make(project, "prog.elf")
             fw = run_firmware(project, net, len(Q))
             check_against_reference(fw, net, Q, f"size check on {target.name}")
-            fp.stack_bytes = fw.stack_bytes
-            check_fits(target, fp.flash_bytes, fp.ram_bytes + (fw.stack_bytes or 0))
-        return {
-            "target": target.name,
-            "board": target.board,
-            **asdict(fp),
-            "flash_capacity": target.flash_bytes,
-            "ram_capacity": target.ram_bytes,
-        }
+            _add_stack(target, fp, fw.stack_bytes)
+        return _size_record(target, fp)
     finally:
         clean_dir(tmp)
