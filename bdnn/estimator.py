@@ -9,9 +9,10 @@ from sklearn.utils.validation import check_is_fitted
 from .errors import BDNNError
 from .network import Network
 from .quantizer import Quantizer
-from .train.exact import SolveOptions
 from .train.methods import train_network
+from .train.problem import TrainProblem
 from .train.result import TrainResult
+from .train.solver import SolveOptions
 
 
 class BDNNClassifier(ClassifierMixin, BaseEstimator):
@@ -83,17 +84,19 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         if X_val is not None:
             Q_val = quantizer.quantize(np.asarray(X_val, dtype=np.float64))
             y_val_idx = np.searchsorted(self.classes_, np.asarray(y_val))
-        result: TrainResult = train_network(
-            self.method, Q, y_idx, quantizer=quantizer, classes=classes, hidden=hidden,
+        problem = TrainProblem.build(
+            Q, y_idx, quantizer=quantizer, classes=classes, hidden=hidden,
             weight_bound=int(self.weight_bound), activation=self.activation, output=self.output,
-            objective=self.objective, sparsify=bool(self.sparsify), warm_start=self.warm_start,
+            objective=self.objective, warm_start=self.warm_start,
             solve=SolveOptions(time_limit=float(self.time_limit), workers=int(self.workers),
                                seed=int(self.seed), deterministic=bool(self.deterministic),
                                progress=bool(self.verbose)),
             Q_val=Q_val, y_val=y_val_idx, X_raw=X,
             robust_radius=None if self.robust_radius is None else float(self.robust_radius),
-            splits=self.splits, batch_size=self.batch_size, paper=bool(self.paper),
-            restarts=self.restarts,
+        )
+        result: TrainResult = train_network(
+            self.method, problem, sparsify=bool(self.sparsify), splits=self.splits,
+            batch_size=self.batch_size, paper=bool(self.paper), restarts=self.restarts,
         )
         self.result_ = result
         self.network_ = result.network

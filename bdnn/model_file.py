@@ -32,8 +32,8 @@ def network_to_dict(net: Network) -> dict[str, Any]:
         "version": VERSION,
         "n_inputs": net.n_inputs,
         "classes": [_json_scalar(c) for c in net.classes],
-        "activation": net.activation,
-        "output": net.output,
+        "activation": net.activation.name,
+        "output": net.output.name,
         "quantizer": {
             "bits": int(net.quantizer.bits),
             "lo": [float(v) for v in net.quantizer.lo],

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .activation import Activation, get_activation
 from .errors import BDNNError
+from .objective import ERRORS, HAMMING
+from .output_kind import OutputKind, get_output_kind
 from .quantizer import Quantizer
-
-ACTIVATIONS = ("heaviside", "sign")
-OUTPUTS = ("argmax", "single")
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,13 @@ class Network:
     quantizer: Quantizer
     layers: list[Layer]  # hidden layers followed by the output layer
     classes: list = field(default_factory=lambda: [0, 1])
-    activation: str = "heaviside"
-    output: str = "argmax"
+    activation: Activation | str = "heaviside"  # a name is turned into its record
+    output: OutputKind | str = "argmax"
     training: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.activation = get_activation(self.activation)
+        self.output = get_output_kind(self.output)
         self.validate()
 
     # -- structure -------------------------------------------------------------------------
@@ -101,7 +103,7 @@ class Network:
         """The value range of the inputs of layer ``index`` (quantized levels or hidden bits)."""
         if index == 0:
             return 0, self.quantizer.levels
-        return (-1, 1) if self.activation == "sign" else (0, 1)
+        return self.activation.input_range
 
     def bias_bound(self, index: int) -> int:
         """Largest useful |bias| of layer ``index``: beyond it the unit is constant (DESIGN §2)."""
@@ -115,12 +117,8 @@ class Network:
 
     def validate(self) -> None:
         """Raise ``BDNNError`` on any inconsistency in shapes, bounds or conventions."""
-        if self.activation not in ACTIVATIONS:
-            raise BDNNError(
-                f"activation must be one of {', '.join(ACTIVATIONS)}, not {self.activation!r}"
-            )
-        if self.output not in OUTPUTS:
-            raise BDNNError(f"output must be one of {', '.join(OUTPUTS)}, not {self.output!r}")
+        self.activation = get_activation(self.activation)
+        self.output = get_output_kind(self.output)
         if len(self.layers) < 2:
             raise BDNNError("a network needs at least one hidden layer and an output layer")
         if self.n_classes < 2:
@@ -137,13 +135,12 @@ class Network:
             if layer.bias.size and int(np.abs(layer.bias).max()) > bound:
                 raise BDNNError(f"layer {i} has a bias beyond its bound {bound}")
             n_in = layer.n_out
-        expected = 1 if self.output == "single" else self.n_classes
-        if self.output == "single" and self.n_classes != 2:
-            raise BDNNError("a single output unit needs exactly 2 classes")
+        expected = self.output.n_outputs(self.n_classes)
+        self.output.check_classes(self.n_classes)
         if self.output_layer.n_out != expected:
             raise BDNNError(
                 f"output layer has {self.output_layer.n_out} units, expected {expected} "
-                f"for {self.n_classes} classes with output {self.output!r}"
+                f"for {self.n_classes} classes with output {self.output.name!r}"
             )
 
     # -- inference -------------------------------------------------------------------------
@@ -160,18 +157,14 @@ class Network:
         hidden: list[np.ndarray] = []
         pre: list[np.ndarray] = []
         for i, layer in enumerate(self.layers):
-            x = h if i == 0 or self.activation == "heaviside" else 2 * h - 1
+            x = h if i == 0 else self.activation.read(h)
             a = x @ layer.weights.T + layer.bias
             pre.append(a)
             if i < len(self.layers) - 1:
                 h = (a >= 0).astype(np.int64)
                 hidden.append(h.astype(np.uint8))
         scores = pre[-1]
-        if self.output == "single":
-            classes = (scores[:, 0] >= 0).astype(np.int64)
-        else:
-            classes = np.argmax(scores, axis=1).astype(np.int64)  # lowest index wins ties
-        return ForwardResult(classes, scores, hidden, pre)
+        return ForwardResult(self.output.predict(scores), scores, hidden, pre)
 
     def forward(self, X: np.ndarray) -> ForwardResult:
         """Forward pass on raw float features (quantized first)."""
@@ -194,19 +187,12 @@ class Network:
 
 def errors_of(net: Network, Q: np.ndarray, y: np.ndarray) -> int:
     """Number of misclassified rows (y are class indices)."""
-    return int(np.sum(net.predict_q(Q) != np.asarray(y)))
+    return ERRORS.loss(net, Q, y)
 
 
 def hamming_loss_of(net: Network, Q: np.ndarray, y: np.ndarray) -> int:
     """The paper's Hamming loss: output bits ``s >= 0`` against the one-hot label."""
-    scores = net.forward_q(Q).scores
-    bits = (scores >= 0).astype(np.int64)
-    onehot = np.zeros_like(bits)
-    if net.output == "single":
-        onehot[:, 0] = np.asarray(y) == 1
-    else:
-        onehot[np.arange(len(y)), np.asarray(y)] = 1
-    return int(np.sum(bits != onehot))
+    return HAMMING.loss(net, Q, y)
 
 
 def random_network(
@@ -215,12 +201,13 @@ def random_network(
     hidden: Sequence[int],
     n_classes: int,
     weight_bound: int | Sequence[int] = 1,
-    activation: str = "heaviside",
-    output: str = "argmax",
+    activation: Activation | str = "heaviside",
+    output: OutputKind | str = "argmax",
     bits: int = 4,
 ) -> Network:
     """A network with uniformly random weights and biases within their bounds (for tests)."""
-    widths = [n_inputs, *hidden, 1 if output == "single" else n_classes]
+    act = get_activation(activation)
+    widths = [n_inputs, *hidden, get_output_kind(output).n_outputs(n_classes)]
     bounds = (
         [int(weight_bound)] * (len(widths) - 1)
         if np.isscalar(weight_bound)
@@ -231,9 +218,10 @@ def random_network(
     for i in range(len(widths) - 1):
         w = bounds[i]
         W = rng.integers(-w, w + 1, size=(widths[i + 1], widths[i]))
-        scale = levels if i == 0 else 1
+        lo, hi = (0, levels) if i == 0 else act.input_range
+        scale = max(abs(lo), abs(hi))
         # biases around the middle of the pre-activation range, so units fire about half the time
-        centre = -(W.sum(axis=1) * scale) // 2 if (i == 0 or activation == "heaviside") else 0
+        centre = -(W.sum(axis=1) * (lo + hi)) // 2
         spread = max(1, w * widths[i] * scale // 4)
         b = centre + rng.integers(-spread, spread + 1, size=widths[i + 1])
         bmax = w * widths[i] * scale + 1

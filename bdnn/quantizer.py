@@ -77,6 +77,8 @@ class Quantizer:
         t = np.nan_to_num(t, nan=0.0, posinf=self.levels, neginf=0.0)
         return np.clip(t, 0, self.levels).astype(np.uint8)
 
-    def to_quantized_units(self, radius: float) -> np.ndarray:
-        """A radius in raw feature units expressed in quantized units, per feature."""
-        return np.asarray(radius * self.scale.astype(np.float64))
+    def to_quantized_units(self, radius: float | np.ndarray) -> np.ndarray:
+        """A radius in raw feature units (scalar or per feature) in quantized units, per
+        feature: ``radius * scale`` in float64 (the one conversion robust training and the
+        robustness checks use)."""
+        return np.asarray(radius, dtype=np.float64) * self.scale.astype(np.float64)

@@ -16,6 +16,7 @@ from bdnn.data import load_dataset
 from bdnn.quantizer import Quantizer
 from bdnn.train.cpsat_model import ModelOptions
 from bdnn.train.exact import SolveOptions, train_exact
+from bdnn.train.problem import TrainProblem
 
 CASES = [("iris", "none", 3), ("iris", "none", 4), ("bcw", "paper", 4), ("bcw", "paper", 8),
          ("uniform-10", "paper", 8)]
@@ -43,9 +44,10 @@ def main() -> None:
         for name, kw in VARIANTS.items():
             if name == "narrow start" and hidden < 4:
                 continue  # halving 2-3 units leaves too little to learn from
-            r = train_exact(q.quantize(X), y, quantizer=q, classes=list(ds.classes),
-                            hidden=(hidden,), solve=SolveOptions(
-                                time_limit=a.time_limit, workers=a.workers, progress=False), **kw)
+            problem = TrainProblem.build(
+                q.quantize(X), y, quantizer=q, classes=list(ds.classes), hidden=(hidden,),
+                solve=SolveOptions(time_limit=a.time_limit, workers=a.workers, progress=False))
+            r = train_exact(problem, **kw)
             line = (f"| {data} | {hidden} | {name} | {r.status} | {r.objective} | {r.bound:g} | "
                     f"{r.seconds:.1f} |")
             lines.append(line)

@@ -56,8 +56,9 @@ from bdnn.data import load_dataset  # noqa: E402
 from bdnn.errors import BDNNError  # noqa: E402
 from bdnn.quantizer import Quantizer  # noqa: E402
 from bdnn.robust import random_attack, random_attack_accuracy, worst_case_check  # noqa: E402
-from bdnn.train.exact import SolveOptions  # noqa: E402
 from bdnn.train.methods import train_network  # noqa: E402
+from bdnn.train.problem import TrainProblem  # noqa: E402
+from bdnn.train.solver import SolveOptions  # noqa: E402
 
 DATASETS = ("bcw", "uniform-10", "uniform-100", "credit-card", "iris", "wine", "breast-cancer",
             "bcw-robust")
@@ -108,9 +109,12 @@ def run_bdnn(method: str, d: dict, hidden: tuple[int, ...], limit: float, seed: 
              workers: int, **extra) -> dict:
     solve = SolveOptions(time_limit=limit, workers=workers, seed=seed, progress=False)
     t0 = time.monotonic()
-    r = train_network(method, d["Qtr"], d["ytr"], quantizer=d["q"], classes=d["classes"],
-                      hidden=hidden, weight_bound=1, solve=solve, Q_val=d["Qva"],
-                      y_val=d["yva"], X_raw=d["Xtr"], **extra)
+    problem_keys = {"robust_radius", "objective", "activation", "output", "warm_start"}
+    problem = TrainProblem.build(
+        d["Qtr"], d["ytr"], quantizer=d["q"], classes=d["classes"], hidden=hidden,
+        weight_bound=1, solve=solve, Q_val=d["Qva"], y_val=d["yva"], X_raw=d["Xtr"],
+        **{k: v for k, v in extra.items() if k in problem_keys})
+    r = train_network(method, problem, **{k: v for k, v in extra.items() if k not in problem_keys})
     seconds = time.monotonic() - t0
     net = r.network
     row = {"status": r.status, "train_errors": int(r.train_errors), "n_train": int(r.n_train),

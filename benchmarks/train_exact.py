@@ -20,6 +20,7 @@ import numpy as np
 from bdnn.data import load_dataset
 from bdnn.quantizer import Quantizer
 from bdnn.train.exact import SolveOptions, train_exact
+from bdnn.train.problem import TrainProblem
 
 
 def run(data: str, split: str, hidden: int, w: int, limit: float, workers: int) -> dict:
@@ -27,9 +28,9 @@ def run(data: str, split: str, hidden: int, w: int, limit: float, workers: int) 
     X, y = ds.train_part()
     q = Quantizer.fit(X, 4)
     t0 = time.monotonic()
-    r = train_exact(q.quantize(X), y, quantizer=q, classes=list(ds.classes), hidden=(hidden,),
-                    weight_bound=w, solve=SolveOptions(time_limit=limit, workers=workers,
-                                                       progress=False))
+    r = train_exact(TrainProblem.build(
+        q.quantize(X), y, quantizer=q, classes=list(ds.classes), hidden=(hidden,),
+        weight_bound=w, solve=SolveOptions(time_limit=limit, workers=workers, progress=False)))
     Xt, yt = ds.test_part()
     return {
         "data": data if split == "paper" else f"{data} (all)",

@@ -149,8 +149,8 @@ def _metadata(net: Network) -> dict[str, str]:
             sort_keys=True,
         ),
         "classes": json.dumps([c if isinstance(c, (int, str)) else str(c) for c in net.classes]),
-        "activation": net.activation,
-        "output": net.output,
+        "activation": net.activation.name,
+        "output": net.output.name,
         "input_levels": str(q.levels + 1),
         "training": json.dumps(net.training or {}, sort_keys=True, default=str),
     }

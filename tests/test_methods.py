@@ -19,6 +19,7 @@ from bdnn.train.data_split import run_data_split
 from bdnn.train.exact import SolveOptions, train_exact
 from bdnn.train.local_search import train_local_search
 from bdnn.train.methods import auto_choice, train_network
+from bdnn.train.problem import TrainProblem
 from bdnn.train.robust_boxes import robust_boxes
 from bdnn.train.rows import unique_rows
 
@@ -45,8 +46,8 @@ def test_robust_pattern_holds_on_every_corner_and_costs_loss(rho):
     rng = np.random.default_rng(rho)
     Q = rng.integers(2, 6, size=(16, 2))
     y = (Q[:, 0] > Q[:, 1]).astype(int)
-    plain = train_exact(Q, y, hidden=(2,), **_kw(Q, bits=3))
-    robust = train_exact(Q, y, hidden=(2,), robust_radius=rho, **_kw(Q, bits=3))
+    plain = train_exact(TrainProblem.build(Q, y, hidden=(2,), **_kw(Q, bits=3)))
+    robust = train_exact(TrainProblem.build(Q, y, hidden=(2,), robust_radius=rho, **_kw(Q, bits=3)))
     net = robust.network
     assert robust.status == plain.status == "OPTIMAL"
     assert robust.objective >= plain.objective
@@ -80,7 +81,7 @@ def test_robust_boxes_merge_rows_and_use_raw_features():
 def test_robust_bad_radius():
     Q, y = _tiny(1)
     with pytest.raises(BDNNError, match="robust-radius"):
-        train_exact(Q, y, hidden=(1,), robust_radius=-0.5, **_kw(Q))
+        train_exact(TrainProblem.build(Q, y, hidden=(1,), robust_radius=-0.5, **_kw(Q)))
 
 
 def test_radius_covering_every_range_is_refused_with_a_radius_that_works(tmp_path):
@@ -108,7 +109,7 @@ def test_radius_covering_every_range_is_refused_with_a_radius_that_works(tmp_pat
 @pytest.mark.parametrize("hidden", [(2,), (2, 2)])
 def test_local_search_never_increases_and_reports_true_loss(hidden):
     Q, y = _tiny(3, n=20, hi=7)
-    r = train_local_search(Q, y, hidden=hidden, restarts=3, **_kw(Q, bits=3))
+    r = train_local_search(TrainProblem.build(Q, y, hidden=hidden, **_kw(Q, bits=3)), restarts=3)
     assert r.objective == errors_of(r.network, Q, y) == r.train_errors
     assert r.network.training["method"] == "local-search"
     hist = r.network.training["history"]
@@ -122,8 +123,9 @@ def test_local_search_never_increases_and_reports_true_loss(hidden):
 
 def test_local_search_from_optimal_warm_start_stays_optimal():
     Q, y = _tiny(5)
-    exact = train_exact(Q, y, hidden=(2,), **_kw(Q))
-    r = train_local_search(Q, y, hidden=(2,), restarts=1, warm_start=exact.network, **_kw(Q))
+    exact = train_exact(TrainProblem.build(Q, y, hidden=(2,), **_kw(Q)))
+    problem = TrainProblem.build(Q, y, hidden=(2,), warm_start=exact.network, **_kw(Q))
+    r = train_local_search(problem, restarts=1)
     assert r.objective == exact.objective
     assert r.network.training["history"][0]["start"] == "warm-start"
 
@@ -131,9 +133,9 @@ def test_local_search_from_optimal_warm_start_stays_optimal():
 def test_local_search_bad_input():
     Q, y = _tiny(1)
     with pytest.raises(BDNNError, match="hidden layer"):
-        train_local_search(Q, y, hidden=(), **_kw(Q))
+        train_local_search(TrainProblem.build(Q, y, hidden=(), **_kw(Q)))
     with pytest.raises(BDNNError, match="restarts"):
-        train_local_search(Q, y, hidden=(1,), restarts=0, **_kw(Q))
+        train_local_search(TrainProblem.build(Q, y, hidden=(1,), **_kw(Q)), restarts=0)
 
 
 # -- data-splitting -----------------------------------------------------------------------------
@@ -143,7 +145,8 @@ def test_local_search_bad_input():
 def test_split_down_to_single_points_reaches_the_exact_optimum(seed):
     Q, y = _tiny(seed)
     expect = best_errors(Q, y, 2, 2, w=1, levels=3)
-    run = run_data_split(Q, y, hidden=(2,), splits=len(y), descend=False, **_kw(Q))
+    problem = TrainProblem.build(Q, y, hidden=(2,), **_kw(Q))
+    run = run_data_split(problem, splits=len(y), descend=False)
     assert run.result.objective == expect == errors_of(run.result.network, Q, y)
     iters = run.result.network.training["iterations"]
     assert iters[-1]["status"] == "OPTIMAL"
@@ -156,8 +159,8 @@ def test_split_shared_patterns_hold_in_the_returned_network():
     y = (Q[:, 0] + Q[:, 1] > 7).astype(int)
     Qv = rng.integers(0, 8, size=(15, 3))
     yv = (Qv[:, 0] + Qv[:, 1] > 7).astype(int)
-    run = run_data_split(Q, y, hidden=(2, 2), splits=3, batch_size=30, Q_val=Qv, y_val=yv,
-                         descend=False, **_kw(Q, bits=3))
+    problem = TrainProblem.build(Q, y, hidden=(2, 2), Q_val=Qv, y_val=yv, **_kw(Q, bits=3))
+    run = run_data_split(problem, splits=3, batch_size=30, descend=False)
     net = run.result.network
     assert len(run.batch) == 30 and net.training["selected_by"] == "val_accuracy"
     fwd = net.forward_q(Q[run.batch])
@@ -180,8 +183,8 @@ def test_split_default_adds_a_descended_start_and_keeps_the_best_validation_netw
     y = (Q[:, 0] + Q[:, 1] - Q[:, 2] > 4).astype(int)
     Qv = rng.integers(0, 8, size=(40, 3))
     yv = (Qv[:, 0] + Qv[:, 1] - Qv[:, 2] > 4).astype(int)
-    run = run_data_split(Q, y, hidden=(2,), splits=2, batch_size=30, Q_val=Qv, y_val=yv,
-                         **_kw(Q, bits=3))
+    problem = TrainProblem.build(Q, y, hidden=(2,), Q_val=Qv, y_val=yv, **_kw(Q, bits=3))
+    run = run_data_split(problem, splits=2, batch_size=30)
     its = run.result.network.training["iterations"]
     assert its[0]["iteration"] == "start" and its[-1]["iteration"] == "descent"
     net_val = 1 - errors_of(run.result.network, Qv, yv) / len(yv)
@@ -190,20 +193,21 @@ def test_split_default_adds_a_descended_start_and_keeps_the_best_validation_netw
     # is far better than the majority class
     assert its[0]["train_accuracy"] >= 0.9
     with pytest.raises(BDNNError, match="robust"):
-        run_data_split(Q, y, hidden=(2,), splits=1, descend=True, robust_radius=0.5,
-                       X_raw=Q.astype(float), **_kw(Q, bits=3))
+        problem = TrainProblem.build(
+            Q, y, hidden=(2,), robust_radius=0.5, X_raw=Q.astype(float), **_kw(Q, bits=3))
+        run_data_split(problem, splits=1, descend=True)
 
 
 def test_split_paper_settings_and_bad_input():
     Q, y = _tiny(6, n=70, hi=3)
-    r = run_data_split(Q, y, hidden=(1,), paper=True, splits=2, **_kw(Q)).result
+    r = run_data_split(TrainProblem.build(Q, y, hidden=(1,), **_kw(Q)), paper=True, splits=2).result
     rec = r.network.training
     assert rec["paper"] and rec["batch_size"] == 64 and rec["kmeans_init"] == 25
     assert all(it["batch"][1] == 64 for it in rec["iterations"])
     with pytest.raises(BDNNError, match="splits"):
-        run_data_split(Q, y, hidden=(1,), splits=0, **_kw(Q))
+        run_data_split(TrainProblem.build(Q, y, hidden=(1,), **_kw(Q)), splits=0)
     with pytest.raises(BDNNError, match="batch-size 71 is larger"):
-        run_data_split(Q, y, hidden=(1,), batch_size=71, **_kw(Q))
+        run_data_split(TrainProblem.build(Q, y, hidden=(1,), **_kw(Q)), batch_size=71)
 
 
 # -- dispatch, auto, estimator ------------------------------------------------------------------
@@ -212,7 +216,7 @@ def test_split_paper_settings_and_bad_input():
 def test_auto_picks_exact_for_small_and_split_for_large(capsys):
     Q, y = _tiny(2)
     opts = SolveOptions(time_limit=20, workers=1, progress=True)
-    r = train_network("auto", Q, y, hidden=(2,), **{**_kw(Q), "solve": opts})
+    r = train_network("auto", TrainProblem.build(Q, y, hidden=(2,), **{**_kw(Q), "solve": opts}))
     assert r.network.training["auto_choice"] == "exact"
     assert r.network.training["method"] == "auto"
     assert "chose method exact" in capsys.readouterr().err
@@ -221,9 +225,9 @@ def test_auto_picks_exact_for_small_and_split_for_large(capsys):
     assert auto_choice(big, (4,)) == "split"
     assert auto_choice(big[:40000], (4,)) == "exact"
     with pytest.raises(BDNNError, match="unknown method"):
-        train_network("nope", Q, y, hidden=(2,), **_kw(Q))
+        train_network("nope", TrainProblem.build(Q, y, hidden=(2,), **_kw(Q)))
     with pytest.raises(BDNNError, match="sparsify"):
-        train_network("split", Q, y, hidden=(2,), sparsify=True, **_kw(Q))
+        train_network("split", TrainProblem.build(Q, y, hidden=(2,), **_kw(Q)), sparsify=True)
 
 
 def test_estimator_methods_and_robust_radius():

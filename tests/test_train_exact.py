@@ -10,6 +10,7 @@ from bdnn.network import errors_of, hamming_loss_of, random_network
 from bdnn.quantizer import Quantizer
 from bdnn.train.cpsat_model import ModelOptions
 from bdnn.train.exact import SolveOptions, train_exact
+from bdnn.train.problem import TrainProblem
 
 FAST = SolveOptions(time_limit=30, workers=2, progress=False)
 
@@ -22,7 +23,10 @@ def _tiny(seed, n=12, d=2, k=2, levels=3):
 def _train(Q, y, k, **kw):
     q = Quantizer.identity(Q.shape[1], 2)
     kw.setdefault("solve", FAST)
-    return train_exact(Q, y, quantizer=q, classes=list(range(k)), **kw)
+    method_kw = {key: kw.pop(key) for key in ("sparsify", "model_options", "narrow_start",
+                                              "float_start") if key in kw}
+    return train_exact(TrainProblem.build(Q, y, quantizer=q, classes=list(range(k)), **kw),
+                       **method_kw)
 
 
 def test_separable_reaches_zero_and_optimal():
@@ -33,8 +37,8 @@ def test_separable_reaches_zero_and_optimal():
         y = teacher.predict_q(Q)
         if 15 <= y.sum() <= 45:
             break
-    r = train_exact(Q, y, quantizer=Quantizer.identity(3, 4), classes=[0, 1], hidden=(3,),
-                    solve=FAST)
+    r = train_exact(TrainProblem.build(Q, y, quantizer=Quantizer.identity(3, 4), classes=[0, 1],
+                                       hidden=(3,), solve=FAST))
     assert r.status == "OPTIMAL"
     assert r.objective == 0 and r.train_errors == 0
     assert errors_of(r.network, Q, y) == 0
@@ -116,8 +120,10 @@ def test_sparsify_keeps_loss_and_never_adds_weights():
 def test_wider_weights_never_worse():
     Q, y = _tiny(9, n=20, levels=7)
     q = Quantizer.identity(2, 3)
-    r1 = train_exact(Q, y, quantizer=q, classes=[0, 1], hidden=(2,), weight_bound=1, solve=FAST)
-    r3 = train_exact(Q, y, quantizer=q, classes=[0, 1], hidden=(2,), weight_bound=3, solve=FAST)
+    r1 = train_exact(TrainProblem.build(Q, y, quantizer=q, classes=[0, 1], hidden=(2,),
+                                        weight_bound=1, solve=FAST))
+    r3 = train_exact(TrainProblem.build(Q, y, quantizer=q, classes=[0, 1], hidden=(2,),
+                                        weight_bound=3, solve=FAST))
     assert r3.objective <= r1.objective
     assert int(np.abs(r3.network.layers[0].weights).max()) <= 3
 
@@ -129,8 +135,8 @@ def test_deterministic_mode_repeats_exactly():
     opts = SolveOptions(time_limit=0.5, workers=2, seed=3, deterministic=True, progress=False)
     docs = []
     for _ in range(2):
-        r = train_exact(Q, y, quantizer=Quantizer.identity(4, 4), classes=[0, 1], hidden=(3,),
-                        solve=opts)
+        r = train_exact(TrainProblem.build(Q, y, quantizer=Quantizer.identity(4, 4),
+                                           classes=[0, 1], hidden=(3,), solve=opts))
         d = network_to_dict(r.network)
         d["training"].pop("seconds")
         d["training"].get("float_start", {}).pop("descent_seconds", None)
@@ -199,8 +205,9 @@ def test_rounded_mlp_start_is_a_valid_network_and_hint():
         start = rounded_mlp_start(Q, y, arch, Quantizer.identity(5, 4), [0, 1, 2])
         assert start.hidden_widths == (4,) and int(np.abs(start.layers[0].weights).max()) <= 2
         assert errors_of(start, Q, y) < 0.5 * len(y)  # far better than chance on a simple rule
-    r = train_exact(Q, y, quantizer=Quantizer.identity(5, 4), classes=[0, 1, 2], hidden=(4,),
-                    weight_bound=2, solve=FAST)
+    r = train_exact(TrainProblem.build(Q, y, quantizer=Quantizer.identity(5, 4),
+                                       classes=[0, 1, 2], hidden=(4,), weight_bound=2,
+                                       solve=FAST))
     assert r.objective <= r.network.training["float_start"]["objective"]
     assert r.objective == errors_of(r.network, Q, y)
 
@@ -209,9 +216,11 @@ def test_start_network_is_the_result_when_cpsat_finds_nothing_in_time():
     rng = np.random.default_rng(31)
     Q = rng.integers(0, 16, size=(1500, 12))
     y = (Q[:, :6].sum(axis=1) > Q[:, 6:].sum(axis=1)).astype(int)
-    r = train_exact(Q, y, quantizer=Quantizer.identity(12, 4), classes=[0, 1], hidden=(12, 12),
-                    narrow_start=False,
-                    solve=SolveOptions(time_limit=0.05, workers=1, progress=False))
+    r = train_exact(TrainProblem.build(Q, y, quantizer=Quantizer.identity(12, 4), classes=[0, 1],
+                                       hidden=(12, 12),
+                                       solve=SolveOptions(time_limit=0.05, workers=1,
+                                                          progress=False)),
+                    narrow_start=False)
     assert r.status == "FEASIBLE"
     assert r.objective == errors_of(r.network, Q, y) < len(y) // 2
     assert 0 <= r.bound <= r.objective

@@ -8,12 +8,16 @@ from pathlib import Path
 import click
 import numpy as np
 
+from ..activation import ACTIVATIONS
 from ..errors import BDNNError
 from ..model_file import load_network, save_network
+from ..objective import OBJECTIVES
+from ..output_kind import OUTPUT_KINDS
 from ..quantizer import Quantizer
-from ..train.exact import SolveOptions
 from ..train.methods import METHODS, train_network
+from ..train.problem import TrainProblem
 from ..train.robust_boxes import check_radius
+from ..train.solver import SolveOptions
 from .data_options import data_options, read_data
 from .options import IntList, emit_json
 
@@ -24,14 +28,14 @@ from .options import IntList, emit_json
               help="Hidden layer widths, comma-separated.")
 @click.option("--weight-bound", type=int, default=1, show_default=True,
               help="Weights are integers in [-w, w] (1 = ternary).")
-@click.option("--activation", type=click.Choice(["heaviside", "sign"]), default="heaviside",
+@click.option("--activation", type=click.Choice(list(ACTIVATIONS)), default="heaviside",
               show_default=True)
-@click.option("--output", "output_kind", type=click.Choice(["argmax", "single"]),
+@click.option("--output", "output_kind", type=click.Choice(list(OUTPUT_KINDS)),
               default="argmax", show_default=True,
               help="argmax of one score per class, or one unit for 2 classes.")
 @click.option("--input-bits", type=int, default=4, show_default=True,
               help="Quantized input levels 2^bits (1..8).")
-@click.option("--objective", type=click.Choice(["errors", "hamming"]), default="errors",
+@click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="errors",
               show_default=True)
 @click.option("--method", type=click.Choice(list(METHODS)), default="exact", show_default=True)
 @click.option("--robust-radius", type=float, default=None,
@@ -96,16 +100,17 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
     quantizer = warm.quantizer if warm is not None else Quantizer.fit(X, input_bits)
     Q = quantizer.quantize(X)
     Xv, yv = ds.val_part()
-    result = train_network(
-        method, Q, y, quantizer=quantizer, classes=list(ds.classes), hidden=hidden,
+    problem = TrainProblem.build(
+        Q, y, quantizer=quantizer, classes=list(ds.classes), hidden=hidden,
         weight_bound=weight_bound, activation=activation, output=output_kind,
-        objective=objective, sparsify=sparsify, warm_start=warm,
+        objective=objective, warm_start=warm,
         solve=SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
                            deterministic=deterministic, progress=not quiet),
         Q_val=quantizer.quantize(Xv) if len(yv) else None, y_val=yv if len(yv) else None,
-        X_raw=X, robust_radius=robust_radius, splits=splits, batch_size=batch_size, paper=paper,
-        restarts=restarts,
+        X_raw=X, robust_radius=robust_radius,
     )
+    result = train_network(method, problem, sparsify=sparsify, splits=splits,
+                           batch_size=batch_size, paper=paper, restarts=restarts)
     net = result.network
     summary = result.summary()
     summary.update({"data": ds.name, "method": net.training.get("method", method),

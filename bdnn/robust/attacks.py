@@ -180,11 +180,13 @@ def _flip_model(net: Network, levels: list[np.ndarray], original: int):
             model.add(a >= 0).only_enforce_if(h)
             model.add(a <= -1).only_enforce_if(~h)
             bits.append(h)
-        # sign activation: the next layer reads the bit h as 2h - 1
-        inputs = [(h, 2, -1) for h in bits] if net.activation == "sign" else bits
+        # the next layer reads the bit h as scale * h + shift (sign: 2h - 1)
+        act = net.activation
+        inputs = bits if (act.scale, act.shift) == (1, 0) else [(h, act.scale, act.shift)
+                                                                 for h in bits]
     out = net.output_layer
     scores = [_affine(model, one, out.weights[k], out.bias[k], inputs) for k in range(out.n_out)]
-    if net.output == "single":
+    if net.output.one_unit:
         model.add(scores[0] <= -1 if original == 1 else scores[0] >= 0)
     else:
         beats = []

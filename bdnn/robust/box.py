@@ -185,7 +185,7 @@ def radius_in_levels(
     rho = np.broadcast_to(np.asarray(rho, dtype=np.float64), (quantizer.n_inputs,))
     if not np.all(np.isfinite(rho)) or np.any(rho < 0):
         raise BDNNError("the radius must be a finite number >= 0")
-    r = rho * quantizer.scale.astype(np.float64)
+    r = quantizer.to_quantized_units(rho)
     return np.ceil(r - 1e-12).clip(min=0) if integer else r
 
 

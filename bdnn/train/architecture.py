@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..activation import Activation, get_activation
 from ..errors import BDNNError
-from ..network import ACTIVATIONS, OUTPUTS, Network
-
-OBJECTIVES = ("errors", "hamming")
+from ..network import Network
+from ..output_kind import OutputKind, get_output_kind
 
 
 @dataclass(frozen=True)
@@ -22,10 +22,12 @@ class Architecture:
     n_classes: int
     weight_bounds: tuple[int, ...]  # one per layer, output layer last
     levels: int  # largest quantized input value L
-    activation: str = "heaviside"
-    output: str = "argmax"
+    activation: Activation | str = "heaviside"  # a name is turned into its record
+    output: OutputKind | str = "argmax"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "activation", get_activation(self.activation))
+        object.__setattr__(self, "output", get_output_kind(self.output))
         if not self.hidden:
             raise BDNNError("give at least one hidden layer, e.g. --hidden 4")
         if any(int(w) < 1 for w in self.hidden):
@@ -34,12 +36,7 @@ class Architecture:
             raise BDNNError("give one weight bound per layer (hidden layers and output)")
         if any(int(w) < 1 for w in self.weight_bounds):
             raise BDNNError(f"weight bound must be >= 1, got {min(self.weight_bounds)}")
-        if self.activation not in ACTIVATIONS:
-            raise BDNNError(f"activation must be one of {', '.join(ACTIVATIONS)}")
-        if self.output not in OUTPUTS:
-            raise BDNNError(f"output must be one of {', '.join(OUTPUTS)}")
-        if self.output == "single" and self.n_classes != 2:
-            raise BDNNError("a single output unit needs a 2-class problem; use --output argmax")
+        self.output.check_classes(self.n_classes)
         if self.n_classes < 2:
             raise BDNNError("training needs at least 2 classes")
 
@@ -50,7 +47,7 @@ class Architecture:
 
     @property
     def n_outputs(self) -> int:
-        return 1 if self.output == "single" else self.n_classes
+        return self.output.n_outputs(self.n_classes)
 
     @property
     def n_layers(self) -> int:
@@ -64,7 +61,8 @@ class Architecture:
     @classmethod
     def for_training(cls, Q: np.ndarray, y: np.ndarray, *, levels: int, n_classes: int,
                      hidden: Sequence[int], weight_bound: int | Sequence[int],
-                     activation: str, output: str) -> Architecture:
+                     activation: Activation | str,
+                     output: OutputKind | str) -> Architecture:
         """The architecture every trainer builds from its arguments (one weight bound for all
         layers or one per layer), after checking that the labels hold two classes."""
         bounds = ((int(weight_bound),) * (len(hidden) + 1) if np.isscalar(weight_bound)

@@ -25,8 +25,9 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from ..network import Layer, Network
+from ..objective import Objective, get_objective
 from ..quantizer import Quantizer
-from .architecture import OBJECTIVES, Architecture
+from .architecture import Architecture
 from .rows import UniqueRows
 
 DEFAULT_PATTERN_LIMIT = 256
@@ -36,7 +37,7 @@ DEFAULT_PATTERN_LIMIT = 256
 class ModelOptions:
     """Modelling choices (they change the search, never the optimum)."""
 
-    objective: str = "errors"  # or "hamming"
+    objective: Objective | str = "errors"  # a record, or its name
     pattern_limit: int = DEFAULT_PATTERN_LIMIT
     symmetry_breaking: bool = False
     # Robust training: per unique row and input, the quantized box [box_lo, box_hi] on which the
@@ -90,8 +91,7 @@ class BDNNCpModel:
         self.arch = arch
         self.rows = rows
         self.options = options or ModelOptions()
-        if self.options.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}")
+        self.objective = get_objective(self.options.objective)
         self.model = cp_model.CpModel()
         self.layers: list[_LayerVars] = []
         self.loss_terms: list[tuple[int, cp_model.IntVar]] = []  # (coef, var) in the loss
@@ -144,7 +144,7 @@ class BDNNCpModel:
 
     def _input_value(self, li: int, bit: int) -> int:
         """The value a hidden bit contributes as input to layer ``li`` (>= 1)."""
-        return 2 * bit - 1 if self.arch.activation == "sign" else bit
+        return self.arch.activation.read_bit(bit)
 
     def _first_layer(self) -> None:
         m = self.model
@@ -181,13 +181,13 @@ class BDNNCpModel:
     def _unit_outputs(self, li: int, scores: list, prefix: str) -> list[cp_model.IntVar]:
         """Booleans for what layer ``li`` outputs given its score expressions (one per unit).
 
-        Hidden layer: one bit per unit, ``h <-> score >= 0``. Output layer: for "argmax" a one-hot
-        class choice with lowest-index tie breaking (or, for the Hamming objective, one bit per
-        output unit); for "single" one bit (class 1 iff score >= 0).
+        Hidden layer: one bit per unit, ``h <-> score >= 0``. Output layer: what the objective
+        asks for (``Objective.class_choice``): a one-hot class choice with lowest-index tie
+        breaking, or one bit per output unit (class 1 iff score >= 0 for a single unit).
         """
         m = self.model
         is_output = li == self.arch.n_layers - 1
-        if not is_output or self.arch.output == "single" or self.options.objective == "hamming":
+        if not is_output or not self.objective.class_choice(self.arch.output):
             bits = []
             for j, s in enumerate(scores):
                 v = m.NewBoolVar(f"{prefix}_{j}")
@@ -242,7 +242,7 @@ class BDNNCpModel:
         width_in = self.arch.widths[li]
         w = int(self.arch.weight_bounds[li])
         lv.encoding = "product"
-        sign = self.arch.activation == "sign"
+        act = self.arch.activation
         out = []
         for r, hr in enumerate(prev):
             scores = []
@@ -254,8 +254,8 @@ class BDNNCpModel:
                     m.Add(z == 0).OnlyEnforceIf(hr[i].Not())
                     lv.products[r, j, i] = z
                     terms.append(z)
-                if sign:  # W.(2h - 1) = 2 W.h - sum(W)
-                    scores.append(2 * sum(terms) - sum(lv.W[j]) + lv.b[j])
+                if (act.scale, act.shift) != (1, 0):  # W.(s h + c) = s W.h + c sum(W)
+                    scores.append(act.scale * sum(terms) + act.shift * sum(lv.W[j]) + lv.b[j])
                 else:
                     scores.append(sum(terms) + lv.b[j])
             out.append(self._unit_outputs(li, scores, f"v{li}_{r}"))
@@ -263,33 +263,15 @@ class BDNNCpModel:
 
     def _row_units_needed(self, r: int) -> list[int]:
         """Output booleans a row's loss depends on (argmax + errors: only its labels' classes)."""
-        if self.arch.output == "argmax" and self.options.objective == "errors":
-            return self.rows.labels_of(r)
-        return list(range(self.arch.n_outputs))
+        return self.objective.units_needed(self.arch.output, self.rows.labels_of(r),
+                                           self.arch.n_outputs)
 
     def _loss(self) -> None:
-        counts = self.rows.counts
-        out = self.layers[-1].out
-        single = self.arch.output == "single"
-        for r, vr in enumerate(out):
-            n_r = int(counts[r].sum())
-            if single:
-                # v = predicted class 1 (also the single output bit for the Hamming loss)
-                v = vr[0]
-                self.loss_terms.append((int(counts[r, 0]) - int(counts[r, 1]), v))
-                self.loss_constant += int(counts[r, 1])
-            elif self.options.objective == "errors":
-                labels = self.rows.labels_of(r)
-                for k in labels:
-                    self.loss_terms.append((-int(counts[r, k]), vr[k]))
-                self.loss_constant += n_r
-                if len(labels) > 1:
-                    self.model.Add(sum(vr[k] for k in labels) <= 1)
-            else:  # Hamming: bit k costs (n_r - n_rk) when on, n_rk when off
-                for k in range(self.arch.n_classes):
-                    nk = int(counts[r, k])
-                    self.loss_terms.append((n_r - 2 * nk, vr[k]))
-                    self.loss_constant += nk
+        for r, vr in enumerate(self.layers[-1].out):
+            terms, constant = self.objective.row_terms(self.model, vr, self.rows.counts[r],
+                                                       self.arch.output)
+            self.loss_terms.extend(terms)
+            self.loss_constant += constant
 
     def _shared_patterns(self, groups: np.ndarray) -> None:
         """All rows of a group take one activation pattern in every hidden layer."""
@@ -345,17 +327,18 @@ class BDNNCpModel:
         # Row-level booleans follow from the forward pass; tables from evaluating each pattern.
         for li, lv in enumerate(self.layers):
             is_output = li == len(self.layers) - 1
-            values = self._output_values(net, fwd, li, fwd.preactivations[li]) if is_output \
-                else fwd.hidden[li]
+            values = self.objective.output_values(fwd.preactivations[li], self.arch.output) \
+                if is_output else fwd.hidden[li]
             for r, vr in enumerate(lv.out):
                 for u, v in enumerate(vr):
                     if v is not None:
                         m.AddHint(v, int(values[r][u]))
             if lv.encoding == "table":
                 pats = np.array(_patterns(self.arch.widths[li]), dtype=np.int64)
-                x = 2 * pats - 1 if self.arch.activation == "sign" else pats
+                x = self.arch.activation.read(pats)
                 a = x @ net.layers[li].weights.T + net.layers[li].bias
-                tvals = self._output_values(net, None, li, a) if is_output else (a >= 0)
+                tvals = self.objective.output_values(a, self.arch.output) if is_output \
+                    else (a >= 0)
                 for t, gt in enumerate(lv.table):
                     for u, v in enumerate(gt):
                         m.AddHint(v, int(tvals[t][u]))
@@ -364,12 +347,3 @@ class BDNNCpModel:
                 W = net.layers[li].weights
                 for (r, j, i), z in lv.products.items():
                     m.AddHint(z, int(W[j, i]) * int(prev[r, i]))
-
-    def _output_values(self, net: Network, fwd, li: int, scores: np.ndarray) -> np.ndarray:
-        """What the output booleans of layer ``li`` are for the given scores."""
-        scores = np.asarray(scores)
-        if self.arch.output == "single" or self.options.objective == "hamming":
-            return (scores >= 0).astype(np.int64)
-        onehot = np.zeros_like(scores)
-        onehot[np.arange(len(scores)), np.argmax(scores, axis=1)] = 1
-        return onehot

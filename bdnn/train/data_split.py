@@ -19,17 +19,18 @@ from ortools.sat.python import cp_model
 from sklearn.cluster import KMeans
 
 from ..errors import BDNNError
-from ..network import Layer, Network, errors_of
-from ..quantizer import Quantizer
+from ..network import Layer, Network
+from ..objective import Objective
 from .architecture import Architecture
 from .coordinate_descent import POLISH_MIN_SHARE, coordinate_descent
 from .cpsat_model import BDNNCpModel, ModelOptions, split_signs
-from .exact import STATUS_NAMES, SolveOptions, data_fingerprint, loss_of, make_solver
 from .float_start import descended_start
-from .result import TrainResult, relative_gap
+from .problem import TrainProblem
+from .result import TrainResult
 from .robust_boxes import apply_robust_radius
 from .rows import UniqueRows, unique_rows
 from .safe_solver import interrupt_requested
+from .solver import found_solution, make_solver, status_name
 
 PAPER = {"kmeans_init": 25, "batch_size": 64, "splits": 20, "robust_splits": 5, "hints": False}
 DEFAULT_SPLITS = 20
@@ -59,12 +60,10 @@ class SplitRun:
     groups: np.ndarray  # subset id per row of ``batch`` (rows of a subset share a pattern)
 
 
-def _point_losses(net: Network, Q: np.ndarray, y: np.ndarray, objective: str) -> np.ndarray:
-    if objective == "errors":
-        return (net.predict_q(Q) != y).astype(np.int64)
-    fwd = net.forward_q(Q)
-    bits = (fwd.scores >= 0).astype(np.int64)
-    return (bits != np.eye(net.n_classes, dtype=np.int64)[y]).sum(axis=1)
+def point_losses(net: Network, Q: np.ndarray, y: np.ndarray, objective: Objective) -> np.ndarray:
+    """The loss of every training point under ``net``: the split picks the subset to split by
+    their sum."""
+    return objective.row_losses(net.forward_q(Q).scores, y, net.output)
 
 
 class GroupedModel(BDNNCpModel):
@@ -143,25 +142,24 @@ class GroupedModel(BDNNCpModel):
             self.model.AddHint(pos, int(v > 0))
 
 
-def _constant_network(arch: Architecture, quantizer: Quantizer, classes: list,
-                      y: np.ndarray) -> Network:
+def _constant_network(problem: TrainProblem) -> Network:
     """A network that predicts the majority class everywhere (zero weights; every hidden unit
     on). It satisfies every shared-pattern and robust constraint, so it is a feasible hint for
     the first solve: without it CP-SAT can spend a whole share finding any network at all."""
+    arch = problem.arch
     widths = arch.widths
     layers = []
     for li in range(arch.n_layers):
         bias = np.zeros(widths[li + 1], dtype=np.int64)
         if li == arch.n_layers - 1:
-            major = int(np.argmax(np.bincount(y, minlength=len(classes))))
-            if arch.output == "single":
+            major = int(np.argmax(np.bincount(problem.y, minlength=problem.n_classes)))
+            if arch.output.one_unit:
                 bias[0] = 0 if major == 1 else -1
             else:
                 bias[major] = 1
         layers.append(Layer(np.zeros((widths[li + 1], widths[li]), dtype=np.int64), bias,
                             int(arch.weight_bounds[li])))
-    return Network(quantizer, layers, classes=list(classes), activation=arch.activation,
-                   output=arch.output)
+    return problem.network(layers)
 
 
 def _group_ids(batch_subsets: np.ndarray, inverse: np.ndarray, n_unique: int) -> np.ndarray:
@@ -186,25 +184,11 @@ def _group_ids(batch_subsets: np.ndarray, inverse: np.ndarray, n_unique: int) ->
 
 
 def run_data_split(
-    Q: np.ndarray,
-    y: np.ndarray,
+    problem: TrainProblem,
     *,
-    quantizer: Quantizer,
-    classes: list,
-    hidden: tuple[int, ...] = (4,),
-    weight_bound: int | tuple[int, ...] = 1,
-    activation: str = "heaviside",
-    output: str = "argmax",
-    objective: str = "errors",
-    warm_start: Network | None = None,
-    solve: SolveOptions | None = None,
-    Q_val: np.ndarray | None = None,
-    y_val: np.ndarray | None = None,
     splits: int | None = None,
     batch_size: int | None = None,
     paper: bool = False,
-    robust_radius: float | None = None,
-    X_raw: np.ndarray | None = None,
     descend: bool | None = None,
 ) -> SplitRun:
     """Data-splitting training; see the module docstring. ``paper`` = the published settings
@@ -216,13 +200,11 @@ def run_data_split(
     the end. When the winner is not a split solve, ``SplitRun.batch`` and ``groups`` are empty.
     """
     t0 = time.monotonic()
-    solve = solve or SolveOptions()
-    Q = np.asarray(Q)
-    y = np.asarray(y, dtype=np.int64)
-    n = len(y)
-    arch = Architecture.for_training(Q, y, levels=quantizer.levels, n_classes=len(classes),
-                                     hidden=hidden, weight_bound=weight_bound,
-                                     activation=activation, output=output)
+    solve, arch, objective = problem.solve, problem.arch, problem.objective
+    Q, y, quantizer, classes = problem.Q, problem.y, problem.quantizer, problem.classes
+    warm_start, robust_radius, X_raw = problem.warm_start, problem.robust_radius, problem.X_raw
+    Q_val, y_val = problem.Q_val, problem.y_val
+    n = problem.n_train
     if splits is None:
         splits = (PAPER["robust_splits"] if robust_radius is not None else PAPER["splits"]) \
             if paper else DEFAULT_SPLITS
@@ -236,13 +218,11 @@ def run_data_split(
         if int(batch_size) > n:
             raise BDNNError(f"--batch-size {batch_size} is larger than the training set ({n} "
                             "rows); give a smaller one or leave it out to use every row")
-    if warm_start is not None:
-        arch.check_compatible(warm_start)
     features = np.asarray(X_raw if (paper and X_raw is not None) else Q, dtype=np.float64)
     n_init = PAPER["kmeans_init"] if paper else DEFAULT_KMEANS_INIT
     use_hints = not paper
     rng = np.random.default_rng(solve.seed)
-    has_val = Q_val is not None and y_val is not None and len(y_val) > 0
+    has_val = problem.has_validation
     Xr = None if X_raw is None else np.asarray(X_raw, dtype=np.float64)
 
     subset = np.zeros(n, dtype=np.int64)  # subset id per training point
@@ -256,9 +236,10 @@ def run_data_split(
 
     def score(net: Network) -> tuple[tuple, float, float | None, int]:
         """Selection key (validation accuracy, else training accuracy; then training loss)."""
-        train_loss = loss_of(net, Q, y, objective)
-        train_acc = 1.0 - errors_of(net, Q, y) / n
-        val_acc = 1.0 - errors_of(net, Q_val, y_val) / len(y_val) if has_val else None
+        train_loss = problem.loss(net)
+        train_acc = 1.0 - problem.errors(net) / n
+        val_acc = (1.0 - int(np.sum(net.predict_q(Q_val) != y_val)) / len(y_val)
+                   if has_val else None)
         return (val_acc if has_val else train_acc, -train_loss), train_acc, val_acc, train_loss
 
     # Beyond the paper (default only): whole-data coordinate descent, from a rounded float MLP
@@ -284,7 +265,7 @@ def run_data_split(
         if left <= 0 or interrupt_requested():  # Ctrl-C: keep the best network so far
             break
         if it > 0:  # split the worst splittable subset
-            losses = _point_losses(best, Q, y, objective) if best is not None else np.ones(n)
+            losses = point_losses(best, Q, y, objective) if best is not None else np.ones(n)
             order = sorted(range(n_subsets), key=lambda s: (-int(losses[subset == s].sum()), s))
             chosen = None
             for s in order:
@@ -310,8 +291,7 @@ def run_data_split(
                                             Q[batch], rows, robust_radius)
         builder = GroupedModel(arch, rows, groups, options)
         if use_hints:
-            builder.add_hints(best if best is not None
-                              else _constant_network(arch, quantizer, classes, y))
+            builder.add_hints(best if best is not None else _constant_network(problem))
         # the share is taken after the model is built, so building counts against the limit
         left = solve.time_limit - (time.monotonic() - t0)
         share = max(0.5, left / (int(splits) + 1 - it),
@@ -321,9 +301,9 @@ def run_data_split(
             solver.parameters.presolve_inclusion_work_limit = PRESOLVE_INCLUSION_LIMIT
         status = solver.Solve(builder.model)
         entry = {"iteration": it, "subsets": n_subsets, "batch": [int(batch[0]), int(len(batch))],
-                 "status": STATUS_NAMES.get(status, str(status)),
+                 "status": status_name(status),
                  "seconds": round(solver.WallTime(), 3)}
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if found_solution(status):
             net = builder.network_from(solver, quantizer, classes)
             key, train_acc, val_acc, train_loss = score(net)
             entry.update({"train_loss": train_loss, "train_accuracy": train_acc,
@@ -352,24 +332,11 @@ def run_data_split(
         if kept:
             best, best_key = out.network, key
             best_batch = best_groups = np.zeros(0, dtype=np.int64)
-    seconds = time.monotonic() - t0
-    objective_value = loss_of(best, Q, y, objective)
-    full_rows = unique_rows(Q, y, len(classes))
-    lower = full_rows.conflict_lower_bound() if objective == "errors" else 0
+    objective_value = problem.loss(best)
+    lower = problem.lower_bound()
     status = "OPTIMAL" if objective_value <= lower else "FEASIBLE"
-    gap = relative_gap(objective_value, lower)
-    train_errors = errors_of(best, Q, y)
-    best.training = {
-        "method": "split",
-        "objective_name": objective,
-        "solver": "ortools-cpsat",
-        "data_fingerprint": data_fingerprint(Q, y),
-        "n_train": n,
-        "seed": int(solve.seed),
-        "workers": int(solve.workers),
-        "time_limit": float(solve.time_limit),
-        "hidden": list(arch.hidden),
-        "weight_bounds": list(arch.weight_bounds),
+    record = {
+        **problem.record("split"),
         "paper": bool(paper),
         "splits": int(splits),
         "batch_size": None if batch_size is None else int(batch_size),
@@ -377,24 +344,17 @@ def run_data_split(
         "selected_by": "val_accuracy" if has_val else "train_accuracy",
         "iterations": history,
         **robust_record,
-        "status": status,
-        "objective": int(objective_value),
-        "bound": float(lower),
-        "gap": gap,
-        "seconds": round(seconds, 3),
-        "train_errors": train_errors,
-        "train_accuracy": 1.0 - train_errors / max(1, n),
-        "nonzero_weights": best.n_nonzero_weights(),
     }
-    result = TrainResult(network=best, status=status, objective=int(objective_value),
-                         bound=float(lower), gap=gap, seconds=seconds, train_errors=train_errors,
-                         n_train=n, stages=[{"stage": "split", **h} for h in history])
+    result = problem.result(best, record, status=status, objective=objective_value, bound=lower,
+                            seconds=time.monotonic() - t0,
+                            stages=[{"stage": "split", **h} for h in history])
     return SplitRun(result, best_batch, best_groups)
 
 
-def train_split(Q: np.ndarray, y: np.ndarray, **kwargs) -> TrainResult:
-    """Data-splitting training (see ``run_data_split`` for the arguments)."""
-    return run_data_split(Q, y, **kwargs).result
+def train_split(problem: TrainProblem, **kwargs) -> TrainResult:
+    """Data-splitting training (see ``run_data_split`` for the method options)."""
+    return run_data_split(problem, **kwargs).result
 
 
-__all__ = ["PAPER", "GroupedModel", "SplitRun", "run_data_split", "train_split"]
+__all__ = ["PAPER", "GroupedModel", "SplitRun", "point_losses", "run_data_split",
+           "train_split"]

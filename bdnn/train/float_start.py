@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 
 from ..network import Layer, Network
+from ..objective import Objective
 from ..quantizer import Quantizer
 from .architecture import Architecture
 from .coordinate_descent import coordinate_descent
@@ -65,12 +66,14 @@ def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantize
         if li == 0:  # the float net saw (Q - mu) / sd, the integer one sees Q
             bf = bf - Wf @ (mu / sd)
             Wf = Wf / sd
-        elif arch.activation == "heaviside":
-            bf = bf - Wf.sum(axis=1)  # tanh ~ 2h - 1
-            Wf = 2 * Wf
+        else:  # tanh ~ 2h - 1 = (2 / s) x - (2 c / s + 1) where the next layer reads x = s h + c
+            act = arch.activation
+            bf = bf - (2 * act.shift / act.scale + 1) * Wf.sum(axis=1)
+            Wf = (2 / act.scale) * Wf
         w = int(arch.weight_bounds[li])
-        x_int = h_int if li == 0 or arch.activation == "heaviside" else 2 * h_int - 1
-        reach = w * arch.widths[li] * (arch.levels if li == 0 else 1)
+        x_int = h_int if li == 0 else arch.activation.read(h_int)
+        reach = w * arch.widths[li] * (arch.levels if li == 0 else
+                                       max(map(abs, arch.activation.input_range)))
         if li == arch.n_layers - 1:
             layers.append(_round_output(*_output_rows(Wf, bf, arch), x_int, y, w, reach, arch))
             break
@@ -87,7 +90,7 @@ def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantize
 
 
 def descended_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer: Quantizer,
-                    classes: list, objective: str, *, seed: int, time_limit: float,
+                    classes: list, objective: Objective | str, *, seed: int, time_limit: float,
                     deterministic: bool = False) -> tuple[Network, dict]:
     """The best of several rounded MLPs, each improved by coordinate descent, and a record.
 
@@ -123,9 +126,9 @@ def descended_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer:
 
 def _output_rows(Wf: np.ndarray, bf: np.ndarray, arch: Architecture):
     """Float output rows in bdnn's output convention (sklearn has one logit for 2 classes)."""
-    if Wf.shape[0] == 1 and arch.output == "argmax":  # logit for class 1: scores (0, logit)
+    if Wf.shape[0] == 1 and not arch.output.one_unit:  # logit for class 1: scores (0, logit)
         return np.vstack([np.zeros_like(Wf), Wf]), np.concatenate([[0.0], bf])
-    if Wf.shape[0] > 1 and arch.output == "single":  # never: single means 2 classes
+    if Wf.shape[0] > 1 and arch.output.one_unit:  # never: one unit means 2 classes
         return Wf[1:] - Wf[:1], bf[1:] - bf[:1]
     return Wf, bf
 
@@ -158,7 +161,7 @@ def _round_output(Wf: np.ndarray, bf: np.ndarray, x_int: np.ndarray, y: np.ndarr
         W = np.clip(np.rint(Wf / scale), -w, w).astype(np.int64)
         b = np.clip(np.rint(bf / scale), -(reach + 1), reach + 1).astype(np.int64)
         s = x_int @ W.T + b
-        pred = (s[:, 0] >= 0).astype(np.int64) if arch.output == "single" else np.argmax(s, 1)
+        pred = arch.output.predict(s)
         correct = int(np.sum(pred == y))
         if correct > best[0]:
             best = (correct, Layer(W, b, w))

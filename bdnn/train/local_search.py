@@ -18,20 +18,17 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from ..errors import BDNNError
-from ..network import Layer, Network, errors_of, random_network
-from ..quantizer import Quantizer
-from .architecture import Architecture
+from ..network import Layer, Network, random_network
 from .coordinate_descent import center_biases, coordinate_descent
 from .cpsat_model import BDNNCpModel, ModelOptions
-from .exact import STATUS_NAMES, SolveOptions, data_fingerprint, loss_of, make_solver
 from .float_start import descended_start
-from .result import TrainResult, relative_gap
+from .problem import TrainProblem
+from .result import TrainResult
 from .robust_boxes import apply_robust_radius
-from .rows import UniqueRows, unique_rows
 from .safe_solver import interrupt_requested
+from .solver import found_solution, make_solver
 
 BLOCKS = ("first", "later")
 
@@ -48,22 +45,21 @@ def _clip_biases(net: Network, domains: list[tuple[int, int]]) -> Network:
                    output=net.output, training={})
 
 
-def _random_start(rng: np.random.Generator, arch: Architecture, quantizer: Quantizer,
-                  classes: list, domains: list[tuple[int, int]]) -> Network:
-    bits = int(quantizer.bits)
+def _random_start(rng: np.random.Generator, problem: TrainProblem,
+                  domains: list[tuple[int, int]]) -> Network:
+    arch = problem.arch
     net = random_network(rng, arch.n_inputs, arch.hidden, arch.n_classes, arch.weight_bounds,
-                         activation=arch.activation, output=arch.output, bits=bits)
-    net = Network(quantizer, net.layers, classes=list(classes), activation=arch.activation,
-                  output=arch.output, training={})
-    return _clip_biases(net, domains)
+                         activation=arch.activation, output=arch.output,
+                         bits=int(problem.quantizer.bits))
+    return _clip_biases(problem.network(net.layers), domains)
 
 
-def _solve_block(arch: Architecture, rows: UniqueRows, options: ModelOptions, block: str,
-                 incumbent: Network, loss: int, solve: SolveOptions, time_limit: float,
-                 quantizer: Quantizer, classes: list) -> tuple[Network, int] | None:
+def _solve_block(problem: TrainProblem, options: ModelOptions, block: str,
+                 incumbent: Network, loss: int, time_limit: float) -> tuple[Network, int] | None:
     """One block step; returns the (possibly equal) new network and its loss, or None when
     CP-SAT found nothing in time."""
-    builder = BDNNCpModel(arch, rows, options)
+    arch = problem.arch
+    builder = BDNNCpModel(arch, problem.rows, options)
     m = builder.model
     fixed = [0] if block == "later" else list(range(1, arch.n_layers))
     for li in fixed:
@@ -74,64 +70,47 @@ def _solve_block(arch: Architecture, rows: UniqueRows, options: ModelOptions, bl
             m.Add(lv.b[j] == int(layer.bias[j]))
     m.Add(builder.loss_expression() <= loss)  # the incumbent satisfies it: never worse
     builder.add_hints(incumbent)
-    solver = make_solver(solve, time_limit)
+    solver = make_solver(problem.solve, time_limit)
     status = solver.Solve(m)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if not found_solution(status):
         return None
-    net = builder.network_from(solver, quantizer, classes)
+    net = builder.network_from(solver, problem.quantizer, problem.classes)
     return net, int(round(solver.ObjectiveValue()))
 
 
-def _descent_block(net: Network, Q: np.ndarray, y: np.ndarray, objective: str,
-                   solve: SolveOptions, time_limit: float,
+def _descent_block(problem: TrainProblem, net: Network, time_limit: float,
                    domains: list[tuple[int, int]]) -> tuple[Network, int]:
     """Single-weight coordinate descent over all rows; biases clipped to the model's domains
     (which the data cannot tell apart from the unclipped ones)."""
-    out = coordinate_descent(net, Q, y, objective, seed=solve.seed,
+    solve = problem.solve
+    out = coordinate_descent(net, problem.Q, problem.y, problem.objective, seed=solve.seed,
                              time_limit=None if solve.deterministic else time_limit)
     new = _clip_biases(out.network, domains)
-    return new, loss_of(new, Q, y, objective)
+    return new, problem.loss(new)
 
 
 def train_local_search(
-    Q: np.ndarray,
-    y: np.ndarray,
+    problem: TrainProblem,
     *,
-    quantizer: Quantizer,
-    classes: list,
-    hidden: tuple[int, ...] = (4,),
-    weight_bound: int | tuple[int, ...] = 1,
-    activation: str = "heaviside",
-    output: str = "argmax",
-    objective: str = "errors",
-    warm_start: Network | None = None,
-    solve: SolveOptions | None = None,
     restarts: int | None = None,
     block_time_limit: float | None = None,
-    robust_radius: float | None = None,
-    X_raw: np.ndarray | None = None,
 ) -> TrainResult:
-    """Block-coordinate descent from ``warm_start`` (if any) and random networks.
+    """Block-coordinate descent from the problem's warm start (if any) and random networks.
 
     ``restarts`` caps the number of starts (None: as many as the time limit allows); each block
     solve gets at most ``block_time_limit`` seconds (default: a tenth of the time limit).
     """
     t0 = time.monotonic()
-    solve = solve or SolveOptions()
-    Q = np.asarray(Q)
-    y = np.asarray(y, dtype=np.int64)
-    arch = Architecture.for_training(Q, y, levels=quantizer.levels, n_classes=len(classes),
-                                     hidden=hidden, weight_bound=weight_bound,
-                                     activation=activation, output=output)
+    solve, arch, objective = problem.solve, problem.arch, problem.objective
+    Q, y, quantizer = problem.Q, problem.y, problem.quantizer
+    warm_start, robust_radius = problem.warm_start, problem.robust_radius
     if restarts is not None and int(restarts) < 1:
         raise BDNNError(f"--restarts must be >= 1, got {restarts}")
-    if warm_start is not None:
-        arch.check_compatible(warm_start)
-    rows = unique_rows(Q, y, len(classes))
+    rows = problem.rows
     options = ModelOptions(objective=objective)
-    robust_record = apply_robust_radius(options, quantizer, X_raw, Q, rows, robust_radius)
+    robust_record = apply_robust_radius(options, quantizer, problem.X_raw, Q, rows, robust_radius)
     domains = [lv.bias_domain for lv in BDNNCpModel(arch, rows, options).layers]
-    lower = rows.conflict_lower_bound() if objective == "errors" else 0
+    lower = problem.lower_bound()
     step_limit = float(block_time_limit or max(0.5, solve.time_limit / 10))
     rng = np.random.default_rng(solve.seed)
 
@@ -151,13 +130,14 @@ def train_local_search(
             net = _clip_biases(warm_start, domains)
             origin = "warm-start"
         elif n_starts == 0 and robust_radius is None:
-            net, _ = descended_start(Q, y, arch, quantizer, classes, objective, seed=solve.seed,
+            net, _ = descended_start(Q, y, arch, quantizer, problem.classes, objective,
+                                     seed=solve.seed,
                                      time_limit=solve.time_limit,
                                      deterministic=solve.deterministic)
             net = _clip_biases(net, domains)
             origin = "float-start"
         else:
-            net = _random_start(rng, arch, quantizer, classes, domains)
+            net = _random_start(rng, problem, domains)
             origin = "random"
         if robust_radius is not None:
             # a random network rarely keeps its pattern on the boxes; all-off units always do
@@ -165,7 +145,7 @@ def train_local_search(
             net.layers[0] = Layer(np.zeros_like(first.weights),
                                   np.full_like(first.bias, -1), int(first.weight_bound))
         n_starts += 1
-        loss = loss_of(net, Q, y, objective)
+        loss = problem.loss(net)
         steps = [loss]
         stale = 0  # consecutive blocks without improvement
         k = 0
@@ -173,16 +153,15 @@ def train_local_search(
             block = blocks[k % len(blocks)]
             k += 1
             if block == "descent":
-                out = _descent_block(net, Q, y, objective, solve, min(step_limit, remaining()),
-                                     domains)
+                out = _descent_block(problem, net, min(step_limit, remaining()), domains)
             else:
-                out = _solve_block(arch, rows, options, block, net, loss, solve,
-                                   min(step_limit, remaining()), quantizer, classes)
+                out = _solve_block(problem, options, block, net, loss,
+                                   min(step_limit, remaining()))
             if out is None:
                 stale += 1
                 continue
             new_net, new_loss = out
-            recomputed = loss_of(new_net, Q, y, objective)
+            recomputed = problem.loss(new_net)
             if recomputed != new_loss:
                 raise RuntimeError(f"internal error: block loss {new_loss} != forward {recomputed}")
             assert new_loss <= loss, "local search step increased the loss"
@@ -199,39 +178,14 @@ def train_local_search(
                         f"(now {solve.time_limit:g} s)")
     if robust_radius is None:  # same loss, largest margin (robust boxes fix their own biases)
         best = _clip_biases(center_biases(best, Q, y, objective), domains)
-        assert loss_of(best, Q, y, objective) == best_loss
-    seconds = time.monotonic() - t0
+        assert problem.loss(best) == best_loss
     status = "OPTIMAL" if best_loss <= lower else "FEASIBLE"
-    gap = relative_gap(best_loss, lower)
-    train_errors = errors_of(best, Q, y)
-    best.training = {
-        "method": "local-search",
-        "objective_name": objective,
-        "solver": "ortools-cpsat",
-        "data_fingerprint": data_fingerprint(Q, y),
-        "n_train": int(len(y)),
-        "n_unique_rows": rows.n_rows,
-        "seed": int(solve.seed),
-        "workers": int(solve.workers),
-        "time_limit": float(solve.time_limit),
-        "hidden": list(arch.hidden),
-        "weight_bounds": list(arch.weight_bounds),
-        "restarts": n_starts,
-        "block_time_limit": step_limit,
-        "history": history,
-        **robust_record,
-        "status": status,
-        "objective": int(best_loss),
-        "bound": float(lower),
-        "gap": gap,
-        "seconds": round(seconds, 3),
-        "train_errors": train_errors,
-        "train_accuracy": 1.0 - train_errors / max(1, len(y)),
-        "nonzero_weights": best.n_nonzero_weights(),
-    }
-    return TrainResult(network=best, status=status, objective=int(best_loss), bound=float(lower),
-                       gap=gap, seconds=seconds, train_errors=train_errors, n_train=int(len(y)),
-                       stages=[{"stage": "local-search", "status": status, **h} for h in history])
+    record = {**problem.record("local-search"), "restarts": n_starts,
+              "block_time_limit": step_limit, "history": history, **robust_record}
+    return problem.result(best, record, status=status, objective=best_loss, bound=lower,
+                          seconds=time.monotonic() - t0,
+                          stages=[{"stage": "local-search", "status": status, **h}
+                                  for h in history])
 
 
-__all__ = ["train_local_search", "STATUS_NAMES"]
+__all__ = ["train_local_search"]

@@ -7,11 +7,10 @@ import sys
 import numpy as np
 
 from ..errors import BDNNError
-from ..network import Network
-from ..quantizer import Quantizer
 from .data_split import train_split
-from .exact import SolveOptions, train_exact
+from .exact import train_exact
 from .local_search import train_local_search
+from .problem import TrainProblem
 from .result import TrainResult
 from .safe_solver import interrupt_requested, reset_interrupt
 
@@ -33,53 +32,32 @@ def auto_choice(Q: np.ndarray, hidden: tuple[int, ...]) -> str:
 
 def train_network(
     method: str,
-    Q: np.ndarray,
-    y: np.ndarray,
+    problem: TrainProblem,
     *,
-    quantizer: Quantizer,
-    classes: list,
-    hidden: tuple[int, ...],
-    weight_bound: int = 1,
-    activation: str = "heaviside",
-    output: str = "argmax",
-    objective: str = "errors",
     sparsify: bool = False,
-    warm_start: Network | None = None,
-    solve: SolveOptions | None = None,
-    Q_val: np.ndarray | None = None,
-    y_val: np.ndarray | None = None,
-    X_raw: np.ndarray | None = None,
-    robust_radius: float | None = None,
     splits: int | None = None,
     batch_size: int | None = None,
     paper: bool = False,
     restarts: int | None = None,
 ) -> TrainResult:
-    """Train with ``method`` on quantized inputs ``Q`` and class indices ``y``.
-
-    ``X_raw`` are the raw rows behind ``Q`` (needed for ``robust_radius`` with a scaling
-    quantizer); ``splits``/``batch_size``/``paper`` tune ``split``, ``restarts`` ``local-search``.
-    """
+    """Train ``problem`` with ``method``; ``splits``/``batch_size``/``paper`` tune ``split``,
+    ``restarts`` ``local-search``, ``sparsify`` ``exact``."""
     if method not in METHODS:
         raise BDNNError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
-    common = dict(quantizer=quantizer, classes=classes, hidden=hidden, weight_bound=weight_bound,
-                  activation=activation, output=output, objective=objective,
-                  warm_start=warm_start, solve=solve, robust_radius=robust_radius, X_raw=X_raw)
     reset_interrupt()
     chosen = method
     if method == "auto":
-        chosen = auto_choice(Q, tuple(hidden))
-        if solve is None or solve.progress:
+        chosen = auto_choice(problem.Q, problem.arch.hidden)
+        if problem.solve.progress:
             print(f"[auto] chose method {chosen}", file=sys.stderr, flush=True)
     if sparsify and chosen != "exact":
         raise BDNNError(f"--sparsify works with --method exact only (the method is {chosen})")
     if chosen == "exact":
-        result = train_exact(Q, y, sparsify=sparsify, **common)
+        result = train_exact(problem, sparsify=sparsify)
     elif chosen == "local-search":
-        result = train_local_search(Q, y, restarts=restarts, **common)
+        result = train_local_search(problem, restarts=restarts)
     else:
-        result = train_split(Q, y, Q_val=Q_val, y_val=y_val, splits=splits,
-                             batch_size=batch_size, paper=paper, **common)
+        result = train_split(problem, splits=splits, batch_size=batch_size, paper=paper)
     result.network.training["interrupted"] = bool(interrupt_requested())
     result.interrupted = result.interrupted or interrupt_requested()
     if method == "auto":

@@ -44,7 +44,7 @@ def robust_boxes(
 
 def radius_levels(quantizer: Quantizer, rho: float) -> list[float]:
     """The raw radius in quantized units, per feature (for the training record)."""
-    return [float(v) for v in np.asarray(rho * quantizer.scale.astype(np.float64))]
+    return [float(v) for v in quantizer.to_quantized_units(rho)]
 
 
 def _covering_radius(quantizer: Quantizer, X: np.ndarray) -> float:

@@ -1,0 +1,168 @@
+"""``TrainProblem``: what every training method is given (DESIGN §4, §7).
+
+The data (quantized rows, labels, the quantizer and class labels, optionally the raw rows and a
+validation part), the architecture, the objective, the solver budget (``SolveOptions``: time
+limit, workers, seed, determinism, progress) and the optional warm start and robust radius. The
+trainers (``train_exact``, ``train_local_search``, ``run_data_split``) take one and add only their
+own method options; the result record they write starts from :meth:`TrainProblem.record`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from ..activation import Activation
+from ..network import Layer, Network
+from ..objective import Objective, get_objective
+from ..output_kind import OutputKind
+from ..quantizer import Quantizer
+from .architecture import Architecture
+from .result import TrainResult, relative_gap
+from .robust_boxes import check_radius
+from .rows import UniqueRows, unique_rows
+from .solver import SolveOptions, data_fingerprint
+
+
+@dataclass(frozen=True, eq=False)
+class TrainProblem:
+    """A training task: data, architecture, objective, budget; see the module docstring."""
+
+    Q: np.ndarray  # int64 [N, n_inputs], quantized training rows
+    y: np.ndarray  # int64 [N], class indices into ``classes``
+    quantizer: Quantizer
+    classes: list
+    arch: Architecture
+    objective: Objective
+    solve: SolveOptions
+    warm_start: Network | None = None
+    robust_radius: float | None = None  # raw feature units
+    X_raw: np.ndarray | None = None  # the raw rows behind Q (robust training, --paper k-means)
+    Q_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+    @classmethod
+    def build(
+        cls,
+        Q: np.ndarray,
+        y: np.ndarray,
+        *,
+        quantizer: Quantizer,
+        classes: Sequence,
+        hidden: Sequence[int] = (4,),
+        weight_bound: int | Sequence[int] = 1,
+        activation: Activation | str = "heaviside",
+        output: OutputKind | str = "argmax",
+        objective: Objective | str = "errors",
+        solve: SolveOptions | None = None,
+        warm_start: Network | None = None,
+        robust_radius: float | None = None,
+        X_raw: np.ndarray | None = None,
+        Q_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+    ) -> TrainProblem:
+        """Check and normalise the arguments (one weight bound for every layer or one per
+        layer); raises ``BDNNError`` with a one-line message on anything invalid."""
+        Q = np.asarray(Q)
+        y = np.asarray(y, dtype=np.int64)
+        arch = Architecture.for_training(Q, y, levels=quantizer.levels, n_classes=len(classes),
+                                         hidden=hidden, weight_bound=weight_bound,
+                                         activation=activation, output=output)
+        if warm_start is not None:
+            arch.check_compatible(warm_start)
+        has_val = Q_val is not None and y_val is not None and len(y_val) > 0
+        return cls(
+            Q=Q, y=y, quantizer=quantizer, classes=list(classes), arch=arch,
+            objective=get_objective(objective), solve=solve or SolveOptions(),
+            warm_start=warm_start,
+            robust_radius=None if robust_radius is None else check_radius(robust_radius),
+            X_raw=X_raw, Q_val=np.asarray(Q_val) if has_val else None,
+            y_val=np.asarray(y_val, dtype=np.int64) if has_val else None,
+        )
+
+    def replace(self, **changes) -> TrainProblem:
+        """A copy with some fields changed (``solve``, ``arch``, ...)."""
+        return dataclasses.replace(self, **changes)
+
+    # -- derived ---------------------------------------------------------------------------
+    @property
+    def n_train(self) -> int:
+        return int(len(self.y))
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def has_validation(self) -> bool:
+        return self.y_val is not None
+
+    @property
+    def robust(self) -> bool:
+        return self.robust_radius is not None
+
+    @cached_property
+    def rows(self) -> UniqueRows:
+        """The training rows with identical inputs merged."""
+        return unique_rows(self.Q, self.y, self.n_classes)
+
+    def loss(self, net: Network) -> int:
+        """The training loss of ``net`` (the numpy forward pass)."""
+        return self.objective.loss(net, self.Q, self.y)
+
+    def errors(self, net: Network) -> int:
+        """Misclassified training rows."""
+        return int(np.sum(net.predict_q(self.Q) != self.y))
+
+    def lower_bound(self) -> int:
+        """The loss no network avoids on these rows (conflicting labels of equal inputs)."""
+        return self.objective.lower_bound(self.rows.counts, self.arch.output)
+
+    def network(self, layers: list[Layer], training: dict | None = None) -> Network:
+        """A network of this problem's quantizer, classes and conventions."""
+        return Network(self.quantizer, list(layers), classes=list(self.classes),
+                       activation=self.arch.activation, output=self.arch.output,
+                       training=dict(training or {}))
+
+    # -- the record ------------------------------------------------------------------------
+    def record(self, method: str, solver: str = "ortools-cpsat") -> dict:
+        """The first keys of every training record."""
+        return {
+            "method": method,
+            "objective_name": self.objective.name,
+            "solver": solver,
+            "data_fingerprint": data_fingerprint(self.Q, self.y),
+            "n_train": self.n_train,
+            "n_unique_rows": self.rows.n_rows,
+            "seed": int(self.solve.seed),
+            "workers": int(self.solve.workers),
+            "deterministic": bool(self.solve.deterministic),
+            "time_limit": float(self.solve.time_limit),
+            "hidden": list(self.arch.hidden),
+            "weight_bounds": list(self.arch.weight_bounds),
+        }
+
+    def result(self, net: Network, record: dict, *, status: str, objective: int, bound: float,
+               seconds: float, stages: list[dict], interrupted: bool = False) -> TrainResult:
+        """Finish ``record`` with the outcome, attach it to ``net`` and wrap both."""
+        gap = relative_gap(objective, bound)
+        train_errors = self.errors(net)
+        record.update({
+            "status": status,
+            "objective": int(objective),
+            "bound": float(bound),
+            "gap": gap,
+            "seconds": round(seconds, 3),
+            "train_errors": train_errors,
+            "train_accuracy": 1.0 - train_errors / max(1, self.n_train),
+            "nonzero_weights": net.n_nonzero_weights(),
+        })
+        net.training = record
+        return TrainResult(network=net, status=status, objective=int(objective),
+                           bound=float(bound), gap=gap, seconds=seconds,
+                           train_errors=train_errors, n_train=self.n_train,
+                           interrupted=interrupted, stages=stages)
