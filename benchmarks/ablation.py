@@ -15,8 +15,9 @@ import sys
 from bdnn.data import load_dataset
 from bdnn.quantizer import Quantizer
 from bdnn.train.cpsat_model import ModelOptions
-from bdnn.train.exact import SolveOptions, train_exact
+from bdnn.train.exact import train_exact
 from bdnn.train.problem import TrainProblem
+from bdnn.train.solver import SolveOptions
 
 CASES = [("iris", "none", 3), ("iris", "none", 4), ("bcw", "paper", 4), ("bcw", "paper", 8),
          ("uniform-10", "paper", 8)]

@@ -19,8 +19,9 @@ import numpy as np
 
 from bdnn.data import load_dataset
 from bdnn.quantizer import Quantizer
-from bdnn.train.exact import SolveOptions, train_exact
+from bdnn.train.exact import train_exact
 from bdnn.train.problem import TrainProblem
+from bdnn.train.solver import SolveOptions
 
 
 def run(data: str, split: str, hidden: int, w: int, limit: float, workers: int) -> dict:

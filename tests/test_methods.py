@@ -16,12 +16,13 @@ from bdnn.network import errors_of
 from bdnn.quantizer import Quantizer
 from bdnn.robust import pattern_holds_on_box, random_corners_check
 from bdnn.train.data_split import run_data_split
-from bdnn.train.exact import SolveOptions, train_exact
+from bdnn.train.exact import train_exact
 from bdnn.train.local_search import train_local_search
 from bdnn.train.methods import auto_choice, train_network
 from bdnn.train.problem import TrainProblem
 from bdnn.train.robust_boxes import robust_boxes
 from bdnn.train.rows import unique_rows
+from bdnn.train.solver import SolveOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = SolveOptions(time_limit=20, workers=1, progress=False)

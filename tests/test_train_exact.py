@@ -9,8 +9,9 @@ from bdnn.model_file import network_to_dict
 from bdnn.network import errors_of, hamming_loss_of, random_network
 from bdnn.quantizer import Quantizer
 from bdnn.train.cpsat_model import ModelOptions
-from bdnn.train.exact import SolveOptions, train_exact
+from bdnn.train.exact import train_exact
 from bdnn.train.problem import TrainProblem
+from bdnn.train.solver import SolveOptions
 
 FAST = SolveOptions(time_limit=30, workers=2, progress=False)
 

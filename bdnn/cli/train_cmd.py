@@ -19,7 +19,7 @@ from ..train.problem import TrainProblem
 from ..train.robust_boxes import check_radius
 from ..train.solver import SolveOptions
 from .data_options import data_options, read_data
-from .options import IntList, emit_json
+from .options import IntList, emit_json, process_started
 
 
 @click.command("train")
@@ -71,6 +71,7 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
             seed, deterministic, warm_start, out_path, as_json,
             quiet, label_column, delimiter, split, test_fraction) -> None:
     """Train on DATA (a built-in name, see `bdnn datasets`, or a CSV file)."""
+    started = process_started()  # --time-limit covers the whole command, start-up included
     if weight_bound < 1:
         raise BDNNError(f"--weight-bound must be >= 1, got {weight_bound}")
     if not time_limit > 0:
@@ -90,6 +91,8 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
     if sparsify and method not in ("exact", "auto"):
         raise BDNNError(f"--sparsify works with --method exact only, not {method}")
     _check_writable(Path(out_path))
+    if not quiet:
+        click.echo(f"[train] reading {data}", err=True)
     ds = read_data(data, label_column, delimiter, split, seed, test_fraction)
     X, y = ds.train_part()
     warm = load_network(warm_start) if warm_start else None
@@ -107,7 +110,7 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
         solve=SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
                            deterministic=deterministic, progress=not quiet),
         Q_val=quantizer.quantize(Xv) if len(yv) else None, y_val=yv if len(yv) else None,
-        X_raw=X, robust_radius=robust_radius,
+        X_raw=X, robust_radius=robust_radius, started=started,
     )
     result = train_network(method, problem, sparsify=sparsify, splits=splits,
                            batch_size=batch_size, paper=paper, restarts=restarts)
@@ -145,6 +148,7 @@ def _check_writable(path: Path) -> None:
 def _report(s: dict) -> str:
     lines = [
         f"status          {s['status']}",
+        f"network from    {s['origin']}",
         f"objective       {s['objective']}  (bound {s['bound']:g}, gap {100 * s['gap']:.1f}%)",
         f"train accuracy  {s['train_accuracy']:.4f}  ({s['train_errors']} errors of "
         f"{s['n_train']})",

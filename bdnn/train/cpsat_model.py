@@ -18,6 +18,7 @@ equals the network's true training loss (checked again by the numpy forward pass
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,10 @@ from .architecture import Architecture
 from .rows import UniqueRows
 
 DEFAULT_PATTERN_LIMIT = 256
+
+
+class ModelBuildTimeout(Exception):
+    """Building the model passed its deadline (huge data x wide layers)."""
 
 
 @dataclass
@@ -79,6 +84,25 @@ def split_signs(m: cp_model.CpModel, W: list[list[cp_model.IntVar]], w: int):
     return P, N, signs
 
 
+def bias_domain(arch: Architecture, li: int, first_inputs: np.ndarray) -> tuple[int, int]:
+    """Tight bias range of layer ``li``: beyond it a unit is constant on every row (the first
+    layer, whose largest inputs per row are ``first_inputs``) or on every input (later
+    layers). The output layer keeps one more value, so that a constant unit can score 0."""
+    w = int(arch.weight_bounds[li])
+    if li == 0:
+        reach = w * int(np.abs(first_inputs).sum(axis=1).max(initial=0))
+    else:
+        reach = w * arch.widths[li]
+    return -(reach + 1), reach + (1 if li == arch.n_layers - 1 else 0)
+
+
+def bias_domains(arch: Architecture, rows: UniqueRows,
+                 options: ModelOptions) -> list[tuple[int, int]]:
+    """``bias_domain`` of every layer, as ``BDNNCpModel`` gives them (without building it)."""
+    hi_box = rows.Q if options.box_hi is None else options.box_hi
+    return [bias_domain(arch, li, hi_box) for li in range(arch.n_layers)]
+
+
 def _patterns(width: int) -> list[tuple[int, ...]]:
     """All 0/1 vectors of length ``width``; pattern index t has bit j = (t >> j) & 1."""
     return [tuple((t >> j) & 1 for j in range(width)) for t in range(1 << width)]
@@ -87,8 +111,12 @@ def _patterns(width: int) -> list[tuple[int, ...]]:
 class BDNNCpModel:
     """Builds the CP-SAT model for an architecture and training rows; reads solutions back."""
 
-    def __init__(self, arch: Architecture, rows: UniqueRows, options: ModelOptions | None = None):
+    def __init__(self, arch: Architecture, rows: UniqueRows, options: ModelOptions | None = None,
+                 deadline: float | None = None):
+        """``deadline`` (a ``time.monotonic()`` value): raise ``ModelBuildTimeout`` when the
+        per-row construction passes it."""
         self.arch = arch
+        self.deadline = deadline
         self.rows = rows
         self.options = options or ModelOptions()
         self.objective = get_objective(self.options.objective)
@@ -100,6 +128,11 @@ class BDNNCpModel:
         self._build()
 
     # -- construction ----------------------------------------------------------------------
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise ModelBuildTimeout(f"model building passed its deadline ({self.rows.n_rows} "
+                                    f"rows, layers {self.arch.widths})")
+
     def _build(self) -> None:
         arch = self.arch
         widths = arch.widths
@@ -133,14 +166,8 @@ class BDNNCpModel:
         )
 
     def _bias_domain(self, li: int) -> tuple[int, int]:
-        """Tight bias range: beyond it a unit is constant on every row (or every input)."""
-        w = int(self.arch.weight_bounds[li])
-        if li == 0:
-            hi_box = self.rows.Q if self.options.box_hi is None else self.options.box_hi
-            reach = w * int(np.abs(hi_box).sum(axis=1).max(initial=0))
-        else:
-            reach = w * self.arch.widths[li]
-        return -(reach + 1), reach + (1 if li == self.arch.n_layers - 1 else 0)
+        hi_box = self.rows.Q if self.options.box_hi is None else self.options.box_hi
+        return bias_domain(self.arch, li, hi_box)
 
     def _input_value(self, li: int, bit: int) -> int:
         """The value a hidden bit contributes as input to layer ``li`` (>= 1)."""
@@ -159,6 +186,7 @@ class BDNNCpModel:
             P, N, _ = split_signs(m, lv.W, int(self.arch.weight_bounds[0]))
         out = []
         for r in range(Q.shape[0]):
+            self._check_deadline()
             hr = []
             for j in range(n_units):
                 h = m.NewBoolVar(f"h0_{r}_{j}")
@@ -222,6 +250,7 @@ class BDNNCpModel:
         is_output = li == self.arch.n_layers - 1
         out = []
         for r, hr in enumerate(prev):
+            self._check_deadline()
             units = self._row_units_needed(r) if is_output else range(len(table[0]))
             vr: list = [None] * len(table[0])
             for u in units:
@@ -245,6 +274,7 @@ class BDNNCpModel:
         act = self.arch.activation
         out = []
         for r, hr in enumerate(prev):
+            self._check_deadline()
             scores = []
             for j in range(len(lv.b)):
                 terms = []

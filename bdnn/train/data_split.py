@@ -23,7 +23,7 @@ from ..network import Layer, Network
 from ..objective import Objective
 from .architecture import Architecture
 from .coordinate_descent import POLISH_MIN_SHARE, coordinate_descent
-from .cpsat_model import BDNNCpModel, ModelOptions, split_signs
+from .cpsat_model import BDNNCpModel, ModelOptions, bias_domain, split_signs
 from .float_start import descended_start
 from .problem import TrainProblem
 from .result import TrainResult
@@ -49,6 +49,7 @@ MIN_SHARE_CAP = 10.0  # seconds: long budgets split over many iterations keep sh
 # meets millions of candidate inclusions (2 s of a 1.5 s share on 500 rows in one group); a
 # lower work limit keeps presolve well under a second and loses nothing measurable.
 PRESOLVE_INCLUSION_LIMIT = 1_000_000
+MIN_SOLVE_SECONDS = 0.05
 
 
 @dataclass
@@ -94,12 +95,9 @@ class GroupedModel(BDNNCpModel):
                          dataclasses.replace(options, groups=None, box_lo=None, box_hi=None))
 
     def _bias_domain(self, li: int) -> tuple[int, int]:
-        if li > 0:
-            return super()._bias_domain(li)
-        w = int(self.arch.weight_bounds[0])
+        # the first layer's reach comes from the member rows (or their boxes), not the groups
         hi_box = self.member_Q if self.member_hi is None else self.member_hi
-        reach = w * int(np.abs(hi_box).sum(axis=1).max(initial=0))
-        return -(reach + 1), reach + (1 if self.arch.n_layers == 1 else 0)
+        return bias_domain(self.arch, li, hi_box)
 
     def _first_layer(self) -> None:
         m = self.model
@@ -199,7 +197,7 @@ def run_data_split(
     descended float start competes with the splits, and the selected network is descended at
     the end. When the winner is not a split solve, ``SplitRun.batch`` and ``groups`` are empty.
     """
-    t0 = time.monotonic()
+    t0 = problem.started
     solve, arch, objective = problem.solve, problem.arch, problem.objective
     Q, y, quantizer, classes = problem.Q, problem.y, problem.quantizer, problem.classes
     warm_start, robust_radius, X_raw = problem.warm_start, problem.robust_radius, problem.X_raw
@@ -253,15 +251,18 @@ def run_data_split(
                         "--robust-radius")
     if descend and warm_start is None:
         start, start_record = descended_start(Q, y, arch, quantizer, classes, objective,
-                                              seed=solve.seed, time_limit=solve.time_limit,
+                                              seed=solve.seed,
+                                              time_limit=max(problem.remaining(), 0.0),
                                               deterministic=solve.deterministic)
         best_key, train_acc, val_acc, train_loss = score(start)
         best = start
         best_batch = best_groups = np.zeros(0, dtype=np.int64)
         history.append({"iteration": "start", **start_record, "train_accuracy": train_acc,
                         "val_accuracy": val_acc, "kept": True})
+    # the final descent's share of the budget is kept free of split solves
+    reserve = POLISH_MIN_SHARE * solve.time_limit if descend and not solve.deterministic else 0.0
     for it in range(int(splits) + 1):
-        left = solve.time_limit - (time.monotonic() - t0)
+        left = solve.time_limit - (time.monotonic() - t0) - reserve
         if left <= 0 or interrupt_requested():  # Ctrl-C: keep the best network so far
             break
         if it > 0:  # split the worst splittable subset
@@ -293,9 +294,10 @@ def run_data_split(
         if use_hints:
             builder.add_hints(best if best is not None else _constant_network(problem))
         # the share is taken after the model is built, so building counts against the limit
-        left = solve.time_limit - (time.monotonic() - t0)
+        left = solve.time_limit - (time.monotonic() - t0) - reserve
         share = max(0.5, left / (int(splits) + 1 - it),
                     min(left, MIN_SHARE * solve.time_limit, MIN_SHARE_CAP))
+        share = min(share, max(left, MIN_SOLVE_SECONDS))  # never past the limit
         solver = make_solver(solve, share)
         if "presolve_inclusion_work_limit" not in solve.extra_parameters:
             solver.parameters.presolve_inclusion_work_limit = PRESOLVE_INCLUSION_LIMIT
@@ -322,8 +324,7 @@ def run_data_split(
     if descend and not interrupt_requested():
         left = solve.time_limit - (time.monotonic() - t0)
         out = coordinate_descent(best, Q, y, objective, seed=solve.seed,
-                                 time_limit=None if solve.deterministic else
-                                 max(left, POLISH_MIN_SHARE * solve.time_limit))
+                                 time_limit=None if solve.deterministic else max(left, 0.0))
         key, train_acc, val_acc, train_loss = score(out.network)
         kept = key >= best_key
         history.append({"iteration": "descent", "moves": out.moves,
@@ -345,8 +346,14 @@ def run_data_split(
         "iterations": history,
         **robust_record,
     }
+    kept = [h for h in history if h.get("kept")]
+    origin = ("data splitting" if not kept else
+              "the float start" if kept[-1]["iteration"] == "start" else
+              "data splitting, improved by coordinate descent"
+              if kept[-1]["iteration"] == "descent" else
+              f"data splitting (iteration {kept[-1]['iteration']})")
     result = problem.result(best, record, status=status, objective=objective_value, bound=lower,
-                            seconds=time.monotonic() - t0,
+                            seconds=problem.elapsed(), origin=origin,
                             stages=[{"stage": "split", **h} for h in history])
     return SplitRun(result, best_batch, best_groups)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 from ortools import __version__ as ORTOOLS_VERSION
@@ -12,17 +11,22 @@ from ortools.sat.python import cp_model
 from ..errors import BDNNError
 from ..network import Network
 from .coordinate_descent import POLISH_MIN_SHARE, center_biases, coordinate_descent
-from .cpsat_model import DEFAULT_PATTERN_LIMIT, BDNNCpModel, ModelOptions
+from .cpsat_model import BDNNCpModel, ModelBuildTimeout, ModelOptions
 from .float_start import descended_start
 from .problem import TrainProblem
 from .result import TrainResult
 from .robust_boxes import apply_robust_radius
-from .safe_solver import SafeSolver, interrupt_requested
-from .solver import STATUS_NAMES, SolveOptions, found_solution, solve_model, status_name
+from .safe_solver import interrupt_requested
+from .solver import STATUS_NAMES, found_solution, solve_model, status_name
 from .widen import NARROW_TIME_SHARE, narrower, widen
 
 # Hint with the rounded float MLP when unique rows x hidden units exceed this (see train_exact).
 FLOAT_HINT_MIN_SIZE = 600
+# With a start to fall back on, model building must end this share of the time limit before
+# the limit; without one, CP-SAT gets at least this share even past the limit.
+MIN_SOLVE_SHARE = 0.1
+# A solve shorter than this is not started (process start-up and presolve alone take longer).
+MIN_SOLVE_SECONDS = 0.05
 
 
 def train_exact(
@@ -53,33 +57,36 @@ def train_exact(
     rounded to integer weights (``float_start.rounded_mlp_start``): the result is never worse
     than it, and it hints the solver on large models (``True``: always; ``False``: not at all).
     """
-    t0 = time.monotonic()
     solve, arch, objective = problem.solve, problem.arch, problem.objective
     Q, y = problem.Q, problem.y
+    wall = not solve.deterministic  # deterministic runs count the solver's own time only
     # a copy: the objective and robust boxes set below must not leak into the caller's options
     options = dataclasses.replace(model_options) if model_options else ModelOptions()
     options.objective = objective
     rows = problem.rows
     robust_record = apply_robust_radius(options, problem.quantizer, problem.X_raw, Q, rows,
                                         problem.robust_radius)
-    builder = BDNNCpModel(arch, rows, options)
-    record = {
-        **problem.record(method, solver=f"ortools-cpsat {ORTOOLS_VERSION}"),
-        "encodings": [lv.encoding for lv in builder.layers],
-        **robust_record,
-    }
+    record = {**problem.record(method, solver=f"ortools-cpsat {ORTOOLS_VERSION}"),
+              **robust_record}
+    # no robust boxes or shared patterns: any network is feasible, so a start is a solution
+    # (the result when CP-SAT has none in time) and coordinate descent cannot break a constraint
+    unconstrained = not problem.robust and options.groups is None
 
     warm_start = problem.warm_start
     start, hint = warm_start, warm_start  # the fallback result, and what hints the solver
     start_loss = None if start is None else problem.loss(start)
+    start_kind = "warm start"
     if warm_start is None and not problem.robust and float_start is not False:
         # a float MLP rounded to integer weights, then coordinate descent: a cheap, good start
+        problem.say("float start: rounded MLPs improved by coordinate descent")
         start, start_record = descended_start(Q, y, arch, problem.quantizer, problem.classes,
                                               objective, seed=solve.seed,
-                                              time_limit=solve.time_limit,
+                                              time_limit=max(problem.remaining(), 0.0),
                                               deterministic=solve.deterministic)
         start_loss = start_record["objective"]
+        start_kind = "float start"
         record["float_start"] = {**start_record, "hinted": False}
+        problem.say(f"float start: {objective.name} {start_loss}")
         # On small models CP-SAT finds good networks at once and a hint only slows its proof
         # (iris, 3 units: 11.6 s unhinted, 29.8 s hinted); on larger ones it is the incumbent
         # to beat (bcw, 8 units, 30 s: 3 errors hinted, 14 unhinted; benchmarks/ablation.py).
@@ -93,17 +100,56 @@ def train_exact(
         if narrow is not None and (start is None or narrow_record["objective"] <= start_loss):
             start = hint = narrow
             start_loss = narrow_record["objective"]
-    # The budget covers model building and the starts; deterministic runs count the solver's
-    # deterministic time only (wall time would make them unrepeatable).
-    if solve.deterministic:
-        time_left = solve.time_limit * (1 - NARROW_TIME_SHARE if "narrow_start" in record else 1)
+            start_kind = "narrow start"
+    start_is_solution = start is not None and unconstrained
+
+    # The model is built within the budget: with a start to fall back on, building may use
+    # the time up to MIN_SOLVE_SHARE before the limit (a model that big would not be solved
+    # further in what is left); without one it may use the whole budget.
+    problem.say(f"building the CP-SAT model ({rows.n_rows} distinct rows, layers "
+                f"{arch.widths})")
+    build_deadline = None
+    if wall:
+        build_deadline = problem.at(1 - MIN_SOLVE_SHARE if start_is_solution else 1.0)
+    try:
+        builder = BDNNCpModel(arch, rows, options, deadline=build_deadline)
+    except ModelBuildTimeout:
+        builder = None
+        if not start_is_solution:
+            raise BDNNError(
+                f"the CP-SAT model ({rows.n_rows} distinct rows, layers {arch.widths}) could "
+                f"not be built within --time-limit {solve.time_limit:g} s; give a longer time "
+                "limit, fewer hidden units or --method split") from None
+    stages: list[dict] = []
+    status = cp_model.UNKNOWN
+    found = False
+    solver = None
+    if builder is not None:
+        record["encodings"] = [lv.encoding for lv in builder.layers]
+        if wall:
+            # coordinate descent may follow an unproven result: leave it its share
+            time_left = problem.remaining() - (POLISH_MIN_SHARE * solve.time_limit
+                                               if unconstrained else 0.0)
+            if not start_is_solution:  # nothing to fall back on: solve at least briefly
+                time_left = max(time_left, MIN_SOLVE_SHARE * solve.time_limit)
+        else:
+            time_left = solve.time_limit * (1 - NARROW_TIME_SHARE if narrow_start else 1)
+        if interrupt_requested():  # Ctrl-C during the starts: the best start is the result
+            time_left = 0.0
+        if time_left >= MIN_SOLVE_SECONDS:
+            if hint is not None:
+                builder.add_hints(hint)
+            solver, status, printer = solve_model(builder.model, solve, time_left, solve.label)
+            found = found_solution(status)
+            stages.append({"stage": "loss", "status": status_name(status), "objective": None,
+                           "bound": 0.0, "seconds": round(solver.WallTime(), 3),
+                           "solutions": printer.n_solutions})
     else:
-        time_left = max(0.1 * solve.time_limit, solve.time_limit - (time.monotonic() - t0))
-    if interrupt_requested():  # Ctrl-C during the starts: the best start is the result
-        time_left = 0.01
-    if hint is not None:
-        builder.add_hints(hint)
-    solver, status, printer = solve_model(builder.model, solve, time_left, solve.label)
+        record["encodings"] = None
+        stages.append({"stage": "loss", "status": "NOT_BUILT", "objective": None, "bound": 0.0,
+                       "seconds": 0.0, "solutions": 0})
+        problem.say("the CP-SAT model was too large to build in the time left; keeping the "
+                    "start")
     if status == cp_model.INFEASIBLE and problem.robust:
         raise BDNNError(
             f"no network keeps its first-layer pattern on every box of radius "
@@ -114,19 +160,14 @@ def train_exact(
             "no network satisfies the constraints (the model is infeasible); "
             "relax them, e.g. a smaller robust radius or fewer shared-pattern groups"
         )
-    found = found_solution(status)
-    # no robust boxes or shared patterns: any network is feasible, so the start is a solution
-    # (the result when CP-SAT reports none in time, e.g. on huge models) and coordinate
-    # descent cannot break a constraint
-    unconstrained = not problem.robust and options.groups is None
-    start_is_solution = start is not None and unconstrained
     if not found and not start_is_solution:
-        if solver.interrupted or interrupt_requested():
+        if (solver is not None and solver.interrupted) or interrupt_requested():
             raise BDNNError("interrupted before CP-SAT found any network; nothing was written")
         raise BDNNError(
             f"CP-SAT found no network within {solve.time_limit:g} s "
             f"(status {status_name(status)}); give a longer --time-limit"
         )
+    origin = "CP-SAT"
     if found:
         net = builder.network_from(solver, problem.quantizer, problem.classes)
         objective_value = int(round(solver.ObjectiveValue()))
@@ -137,49 +178,48 @@ def train_exact(
         objective_value = start_loss
         result_status = "FEASIBLE"
         record["result_is_start"] = True
-    bound = float(solver.BestObjectiveBound())  # the loss is never negative
-    bound = max(0.0, min(bound, float(objective_value))) if np.isfinite(bound) else 0.0
+        origin = (f"the {start_kind}: CP-SAT found no better network" if found else
+                  f"the {start_kind}: CP-SAT found no network in time" if solver is not None
+                  else f"the {start_kind}: the CP-SAT model was too large for the time limit")
+    # the solver's bound, never below the data's own bound nor above the loss found
+    bound = float(solver.BestObjectiveBound()) if solver is not None else 0.0
+    bound = bound if np.isfinite(bound) else 0.0
+    bound = max(0.0, float(problem.lower_bound()), min(bound, float(objective_value)))
+    bound = min(bound, float(objective_value))
     if objective_value <= bound:  # e.g. a start with no training error: nothing can beat it
         result_status = "OPTIMAL"
-    stages = [{
-        "stage": "loss",
-        "status": status_name(status),
-        "objective": objective_value,
-        "bound": bound,
-        "seconds": round(solver.WallTime(), 3),
-        "solutions": printer.n_solutions,
-    }]
-    interrupted = solver.interrupted or interrupt_requested()
+    if stages:
+        stages[0].update({"objective": objective_value, "bound": bound})
+    interrupted = (solver is not None and solver.interrupted) or interrupt_requested()
     if (result_status != "OPTIMAL" and objective_value > bound and unconstrained
             and not interrupted
             and not (record.get("result_is_start") and "float_start" in record)):
         # CP-SAT stopped at its limit: single-weight moves over all rows may still help (a
         # descended start that is the result is already at a local optimum of these moves)
-        left = solve.time_limit - (time.monotonic() - t0)
         out = coordinate_descent(net, Q, y, objective, seed=solve.seed,
-                                 time_limit=None if solve.deterministic else
-                                 max(left, POLISH_MIN_SHARE * solve.time_limit))
+                                 time_limit=max(problem.remaining(), 0.0) if wall else None)
         stages.append({"stage": "descent", "objective": out.loss_after, "moves": out.moves,
                        "seconds": round(out.seconds, 3)})
         if out.loss_after < objective_value:
             net, objective_value = out.network, out.loss_after
+            origin += ", improved by coordinate descent"
             _recheck(problem, net, objective_value)
             if objective_value <= bound:
                 result_status = "OPTIMAL"
 
-    if sparsify and not interrupted:
-        remaining = solve.time_limit - (time.monotonic() - t0)
-        budget = max(remaining, min(10.0, 0.25 * solve.time_limit))
-        net = _sparsify(builder, problem, budget, net, objective_value, stages)
-        _recheck(problem, net, objective_value)
+    if sparsify and not interrupted and builder is not None:
+        budget = problem.remaining() if wall else min(10.0, 0.25 * solve.time_limit)
+        if budget >= MIN_SOLVE_SECONDS:
+            net = _sparsify(builder, problem, budget, net, objective_value, stages)
+            _recheck(problem, net, objective_value)
     if unconstrained:  # same loss, largest margin: CP-SAT returns any bias of the optimal range
         net = center_biases(net, Q, y, objective)
         _recheck(problem, net, objective_value)
 
     record["stages"] = stages
     return problem.result(net, record, status=result_status, objective=objective_value,
-                          bound=bound, seconds=time.monotonic() - t0, stages=stages,
-                          interrupted=interrupted)
+                          bound=bound, seconds=problem.elapsed(), stages=stages,
+                          origin=origin, interrupted=interrupted)
 
 
 def _narrow_start(problem: TrainProblem, **kw) -> tuple[Network | None, dict]:
@@ -235,4 +275,4 @@ def _sparsify(builder: BDNNCpModel, problem: TrainProblem, budget: float, incumb
     return net
 
 
-__all__ = ["DEFAULT_PATTERN_LIMIT", "SafeSolver", "SolveOptions", "train_exact"]
+__all__ = ["train_exact"]

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import BDNNError
 from ..network import Layer, Network, random_network
 from .coordinate_descent import center_biases, coordinate_descent
-from .cpsat_model import BDNNCpModel, ModelOptions
+from .cpsat_model import BDNNCpModel, ModelBuildTimeout, ModelOptions, bias_domains
 from .float_start import descended_start
 from .problem import TrainProblem
 from .result import TrainResult
@@ -59,7 +59,11 @@ def _solve_block(problem: TrainProblem, options: ModelOptions, block: str,
     """One block step; returns the (possibly equal) new network and its loss, or None when
     CP-SAT found nothing in time."""
     arch = problem.arch
-    builder = BDNNCpModel(arch, problem.rows, options)
+    try:  # a model too large to build in the time left gives no step
+        builder = BDNNCpModel(arch, problem.rows, options,
+                              deadline=None if problem.solve.deterministic else problem.at(1.0))
+    except ModelBuildTimeout:
+        return None
     m = builder.model
     fixed = [0] if block == "later" else list(range(1, arch.n_layers))
     for li in fixed:
@@ -100,7 +104,7 @@ def train_local_search(
     ``restarts`` caps the number of starts (None: as many as the time limit allows); each block
     solve gets at most ``block_time_limit`` seconds (default: a tenth of the time limit).
     """
-    t0 = time.monotonic()
+    t0 = problem.started
     solve, arch, objective = problem.solve, problem.arch, problem.objective
     Q, y, quantizer = problem.Q, problem.y, problem.quantizer
     warm_start, robust_radius = problem.warm_start, problem.robust_radius
@@ -109,7 +113,7 @@ def train_local_search(
     rows = problem.rows
     options = ModelOptions(objective=objective)
     robust_record = apply_robust_radius(options, quantizer, problem.X_raw, Q, rows, robust_radius)
-    domains = [lv.bias_domain for lv in BDNNCpModel(arch, rows, options).layers]
+    domains = bias_domains(arch, rows, options)
     lower = problem.lower_bound()
     step_limit = float(block_time_limit or max(0.5, solve.time_limit / 10))
     rng = np.random.default_rng(solve.seed)
@@ -132,7 +136,7 @@ def train_local_search(
         elif n_starts == 0 and robust_radius is None:
             net, _ = descended_start(Q, y, arch, quantizer, problem.classes, objective,
                                      seed=solve.seed,
-                                     time_limit=solve.time_limit,
+                                     time_limit=max(problem.remaining(), 0.0),
                                      deterministic=solve.deterministic)
             net = _clip_biases(net, domains)
             origin = "float-start"
@@ -182,8 +186,9 @@ def train_local_search(
     status = "OPTIMAL" if best_loss <= lower else "FEASIBLE"
     record = {**problem.record("local-search"), "restarts": n_starts,
               "block_time_limit": step_limit, "history": history, **robust_record}
+    origin = f"local search ({n_starts} start{'s' if n_starts > 1 else ''})"
     return problem.result(best, record, status=status, objective=best_loss, bound=lower,
-                          seconds=time.monotonic() - t0,
+                          seconds=problem.elapsed(), origin=origin,
                           stages=[{"stage": "local-search", "status": status, **h}
                                   for h in history])
 

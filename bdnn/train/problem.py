@@ -10,8 +10,10 @@ own method options; the result record they write starts from :meth:`TrainProblem
 from __future__ import annotations
 
 import dataclasses
+import sys
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -44,6 +46,9 @@ class TrainProblem:
     X_raw: np.ndarray | None = None  # the raw rows behind Q (robust training, --paper k-means)
     Q_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    # when the budget started (time.monotonic()): the CLI starts it before loading the data,
+    # so the time limit covers the whole command
+    started: float = field(default_factory=time.monotonic)
 
     @classmethod
     def build(
@@ -64,6 +69,7 @@ class TrainProblem:
         X_raw: np.ndarray | None = None,
         Q_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None,
+        started: float | None = None,
     ) -> TrainProblem:
         """Check and normalise the arguments (one weight bound for every layer or one per
         layer); raises ``BDNNError`` with a one-line message on anything invalid."""
@@ -82,11 +88,31 @@ class TrainProblem:
             robust_radius=None if robust_radius is None else check_radius(robust_radius),
             X_raw=X_raw, Q_val=np.asarray(Q_val) if has_val else None,
             y_val=np.asarray(y_val, dtype=np.int64) if has_val else None,
+            started=time.monotonic() if started is None else float(started),
         )
 
     def replace(self, **changes) -> TrainProblem:
         """A copy with some fields changed (``solve``, ``arch``, ...)."""
         return dataclasses.replace(self, **changes)
+
+    # -- the budget ------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        """Seconds since the budget started."""
+        return time.monotonic() - self.started
+
+    def remaining(self) -> float:
+        """Seconds left of the time limit (negative once it has passed)."""
+        return self.solve.time_limit - self.elapsed()
+
+    def at(self, share: float) -> float:
+        """The monotonic time at which ``share`` of the time limit has passed."""
+        return self.started + share * self.solve.time_limit
+
+    def say(self, message: str) -> None:
+        """A progress line on stderr (with the elapsed time), unless progress is off."""
+        if self.solve.progress:
+            print(f"[{self.solve.label} {self.elapsed():6.1f}s] {message}", file=sys.stderr,
+                  flush=True)
 
     # -- derived ---------------------------------------------------------------------------
     @property
@@ -147,8 +173,12 @@ class TrainProblem:
         }
 
     def result(self, net: Network, record: dict, *, status: str, objective: int, bound: float,
-               seconds: float, stages: list[dict], interrupted: bool = False) -> TrainResult:
-        """Finish ``record`` with the outcome, attach it to ``net`` and wrap both."""
+               seconds: float, stages: list[dict], origin: str,
+               interrupted: bool = False) -> TrainResult:
+        """Finish ``record`` with the outcome, attach it to ``net`` and wrap both.
+
+        ``origin`` says in words where the network came from (e.g. "CP-SAT", "the float start:
+        CP-SAT found no better network"): the CLI prints it beside the status."""
         gap = relative_gap(objective, bound)
         train_errors = self.errors(net)
         record.update({
@@ -160,9 +190,10 @@ class TrainProblem:
             "train_errors": train_errors,
             "train_accuracy": 1.0 - train_errors / max(1, self.n_train),
             "nonzero_weights": net.n_nonzero_weights(),
+            "origin": origin,
         })
         net.training = record
         return TrainResult(network=net, status=status, objective=int(objective),
                            bound=float(bound), gap=gap, seconds=seconds,
                            train_errors=train_errors, n_train=self.n_train,
-                           interrupted=interrupted, stages=stages)
+                           interrupted=interrupted, stages=stages, origin=origin)

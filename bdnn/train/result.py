@@ -26,6 +26,7 @@ class TrainResult:
     n_train: int
     interrupted: bool = False
     stages: list[dict] = field(default_factory=list)
+    origin: str = ""  # where the network came from, in words
 
     @property
     def train_accuracy(self) -> float:
@@ -45,6 +46,7 @@ class TrainResult:
             "nonzero_weights": self.network.n_nonzero_weights(),
             "weights": self.network.n_weights(),
             "interrupted": self.interrupted,
+            "origin": self.origin,
         }
 
 

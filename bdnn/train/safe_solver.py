@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import signal
 import sys
+import time
 from typing import Any
 
 from ortools.sat.python import cp_model
 
 RETRIES = 2
+# A solve still running this share of its time limit (at least 1 s) after the limit is stopped
+# (SIGINT: CP-SAT answers with its best solution), and killed after twice that.
+OVERRUN_GRACE = 0.05
 _interrupt = {"requested": False}
 
 
@@ -119,15 +124,44 @@ class SafeSolver:
         # the parent alone is passed on. CP-SAT stops and returns its best solution, which the
         # parent must wait for rather than die.
         previous = signal.signal(signal.SIGINT, lambda *_: self._forward_sigint(pid))
+        started = time.monotonic()
         try:
-            with os.fdopen(read_fd, "rb") as f:
-                data = f.read()
+            data, overdue = self._read_with_deadline(read_fd, pid, started)
             _, wait_status = os.waitpid(pid, 0)
         finally:
             signal.signal(signal.SIGINT, previous)
+        if overdue and not data:  # stopped for its time limit before it could answer
+            return (cp_model.UNKNOWN, [], 0.0, 0.0, time.monotonic() - started, 0)
         if not data or not os.WIFEXITED(wait_status) or os.WEXITSTATUS(wait_status) != 0:
             return None
         return pickle.loads(data)
+
+    def _read_with_deadline(self, read_fd: int, pid: int, started: float) -> tuple[bytes, bool]:
+        """The child's whole answer. CP-SAT can overrun its time limit (loading or presolving a
+        huge model); past the limit plus a grace the child gets SIGINT (CP-SAT stops and
+        answers with its best solution), and past a second grace SIGKILL."""
+        limit = float(self._solver.parameters.max_time_in_seconds)
+        grace = max(1.0, OVERRUN_GRACE * limit)
+        chunks: list[bytes] = []
+        overdue = False
+        stops = [(started + limit + grace, signal.SIGINT),
+                 (started + limit + 2 * grace, signal.SIGKILL)]
+        with os.fdopen(read_fd, "rb", buffering=0) as f:
+            while True:
+                wait = None if not stops else max(0.0, stops[0][0] - time.monotonic())
+                ready, _, _ = select.select([f], [], [], wait)
+                if ready:
+                    chunk = f.read(1 << 20)
+                    if not chunk:
+                        return b"".join(chunks), overdue
+                    chunks.append(chunk)
+                    continue
+                _, sig = stops.pop(0)
+                overdue = True
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
 
     def _forward_sigint(self, pid: int) -> None:
         self.interrupted = True
