@@ -1,0 +1,116 @@
+"""The target table as the single source: a chip registered at run time (one call) is built,
+run and measured by verify, size and bench like a built-in one; the emulator hang guard."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from firmware_fixtures.helpers import heaviside_single_net, need_toolchain
+
+from bdnn.cli import main
+from bdnn.errors import BDNNError
+from bdnn.model_file import save_network
+from codegen.backends import all_backends, backend_names
+from codegen.targets import registry
+from codegen.targets.build import write_project
+from codegen.targets.measure import bench, measured_size
+from codegen.targets.process import MIN_EMULATOR_TIMEOUT_S, emulator_timeout
+
+TWIN = "cortex-m3-twin"
+
+
+@pytest.fixture
+def twin():
+    """A second name for the Cortex-M3 on QEMU mps2-an385, with its own board and a smaller
+    flash, registered with one call and removed again afterwards."""
+    target = registry.register_target(
+        replace(registry.get_target("cortex-m3"), name=TWIN, board="M3 twin board",
+                flash_bytes=512 * 1024)
+    )
+    try:
+        yield target
+    finally:
+        registry.TARGETS.pop(TWIN, None)
+
+
+def test_registered_target_is_a_backend_and_a_target(twin):
+    assert registry.get_target(TWIN) is twin
+    assert TWIN in registry.target_names()
+    assert backend_names()[-1] == TWIN and all_backends()[TWIN].name == TWIN
+    with pytest.raises(BDNNError, match="already registered"):
+        registry.register_target(twin)
+
+
+def test_registered_target_config_mk_carries_the_chip(twin, tmp_path):
+    """The family's Makefile has no per-chip table: the chip comes from config.mk."""
+    project = write_project(heaviside_single_net(), twin, tmp_path, "model")
+    config = dict(
+        line.split(" = ", 1) for line in (project.path / "config.mk").read_text().splitlines()
+        if " = " in line
+    )
+    assert config["MACHINE"] == "mps2-an385" and config["BOARD_LD"] == "mps2.ld"
+    assert config["ARCH"] == "-mcpu=cortex-m3 -mthumb -mfloat-abi=soft"
+
+
+@pytest.mark.toolchain
+def test_verify_size_and_bench_see_a_registered_target(twin, tmp_path, capsys):
+    need_toolchain(twin)
+    net = heaviside_single_net()
+    model = tmp_path / "m.json"
+    save_network(net, model)
+
+    # bdnn verify: the twin's firmware against the numpy reference, bit for bit
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", str(model), "--random", "40", "--backends", f"numpy,{TWIN}", "--json"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0, out
+    report = {b["backend"]: b for b in json.loads(out)["backends"]}
+    assert report[TWIN]["status"] == "ok" and report[TWIN]["rows"] == 40
+    assert report[TWIN]["mismatches"] == 0
+
+    # bdnn size --target: the twin's own capacity, the same program as the cortex-m3 builds
+    with pytest.raises(SystemExit) as exc:
+        main(["size", str(model), "--target", TWIN, "--json"])
+    measured = json.loads(capsys.readouterr().out)["measured"]
+    assert exc.value.code == 0
+    assert measured["target"] == TWIN and measured["board"] == "M3 twin board"
+    assert measured["flash_capacity"] == 512 * 1024
+    m3 = measured_size(net, "cortex-m3")
+    assert measured["flash_bytes"] == m3["flash_bytes"] > 0
+    assert measured["stack_bytes"] == m3["stack_bytes"]
+
+    # bench: identical firmware on the identical machine executes identical instructions
+    got, ref = bench(net, TWIN, n_vectors=3), bench(net, "cortex-m3", n_vectors=3)
+    assert got["unit"] == "instructions" and got["per_inference"] == ref["per_inference"]
+
+
+def test_emulator_hang_guard_is_generous_and_grows_with_the_work(monkeypatch):
+    monkeypatch.delenv("BDNN_EMULATOR_TIMEOUT", raising=False)
+    assert emulator_timeout(1) == MIN_EMULATOR_TIMEOUT_S >= 300
+    assert emulator_timeout(1, traced=True) >= MIN_EMULATOR_TIMEOUT_S
+    assert emulator_timeout(100_000) > emulator_timeout(1_000) >= MIN_EMULATOR_TIMEOUT_S
+    assert emulator_timeout(1_000, traced=True) > emulator_timeout(1_000)
+
+
+def test_emulator_hang_guard_environment_override(monkeypatch):
+    monkeypatch.setenv("BDNN_EMULATOR_TIMEOUT", "7.5")
+    assert emulator_timeout(100_000, traced=True) == 7.5
+    for bad in ("soon", "0", "-3", "nan", "inf"):
+        monkeypatch.setenv("BDNN_EMULATOR_TIMEOUT", bad)
+        with pytest.raises(BDNNError, match="BDNN_EMULATOR_TIMEOUT.*positive number"):
+            emulator_timeout(1)
+
+
+def test_bad_emulator_timeout_is_one_line_error(tmp_path, monkeypatch, capsys):
+    """The CLI turns a bad BDNN_EMULATOR_TIMEOUT into one `error:` line, exit 2."""
+    need_toolchain(registry.get_target("cortex-m3"))
+    model = tmp_path / "m.json"
+    save_network(heaviside_single_net(), model)
+    monkeypatch.setenv("BDNN_EMULATOR_TIMEOUT", "soon")
+    with pytest.raises(SystemExit) as exc:
+        main(["size", str(model), "--target", "cortex-m3"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("error: BDNN_EMULATOR_TIMEOUT")
+    assert err.count("\n") == 1 and "Traceback" not in err
