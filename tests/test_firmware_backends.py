@@ -20,9 +20,10 @@ pytestmark = pytest.mark.toolchain
 
 
 def test_backend_names():
+    """The host backends, then one per target of the table (a new target needs no edit here)."""
     assert backend_names() == ["numpy", "onnxruntime", "onnx-reference", "c-host",
-                               "cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "avr"]
-    assert backend_names()[4:] == target_names()
+                               *target_names()]
+    assert {"cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "avr"} <= set(target_names())
 
 
 @pytest.mark.parametrize("name", ["cortex-m0", "avr"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from firmware_fixtures.helpers import heaviside_single_net, need_toolchain
@@ -114,3 +115,11 @@ def test_bad_emulator_timeout_is_one_line_error(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.startswith("error: BDNN_EMULATOR_TIMEOUT")
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_export_doc_lists_every_backend():
+    """docs/export.md's backend table names exactly the registered backends, in order."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "export.md").read_text()
+    table = doc[doc.index("| backend | runs |"):].split("\n\n")[0].splitlines()[2:]
+    rows = [line.split("`")[1] for line in table]
+    assert rows == backend_names()
