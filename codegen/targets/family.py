@@ -19,7 +19,7 @@ from pathlib import Path
 EmulatorRunner = Callable[["Target", Path, float, "Path | None"], list[str]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per family: compared and hashed by identity
 class TargetFamily:
     """What every chip of one family shares."""
 

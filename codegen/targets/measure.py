@@ -53,8 +53,8 @@ def flash_and_ram(sections: dict[str, int], family: TargetFamily) -> tuple[int, 
     """(flash, static RAM) bytes of ``sections`` of a linked program or an object file.
 
     Code and constants live in flash (a family with ``rodata_in_ram``, AVR, keeps ``.rodata``
-    in RAM too unless it is PROGMEM);
-    ``.data`` takes flash for its initial values and RAM; ``.bss`` takes RAM.
+    in RAM too unless it is PROGMEM); ``.data`` takes flash for its initial values and RAM;
+    ``.bss`` takes RAM.
     """
     flash = ram = 0
     for name, size in sections.items():
@@ -222,8 +222,8 @@ def bench(
 
     Returns flash/RAM (whole minimal program and model alone), the stack of one inference,
     and per inference the family's ``counts`` (instructions on Cortex-M, cycles on AVR): min,
-    max and mean over
-    ``n_vectors`` random inputs. The firmware's outputs are checked against the reference first.
+    max and mean over ``n_vectors`` random inputs. The firmware's outputs are checked against
+    the reference first.
     """
     target = get_target(target_name)
     require_toolchain(target)
