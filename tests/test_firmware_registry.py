@@ -4,7 +4,6 @@ run and measured by verify, size and bench like a built-in one; the emulator han
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,76 +13,78 @@ from bdnn.cli import main
 from bdnn.errors import BDNNError
 from bdnn.model_file import save_network
 from codegen.backends import all_backends, backend_names
-from codegen.targets import registry
+from codegen.targets import cortex_m, registry
 from codegen.targets.build import write_project
 from codegen.targets.measure import bench, measured_size
 from codegen.targets.process import MIN_EMULATOR_TIMEOUT_S, emulator_timeout
 
-TWIN = "cortex-m3-twin"
+NEW = "cortex-m3-an511"
+NEW_BOARD = "ARM MPS2 AN511 (Cortex-M3 DesignStart)"
 
 
 @pytest.fixture
-def twin():
-    """A second name for the Cortex-M3 on QEMU mps2-an385, with its own board and a smaller
-    flash, registered with one call and removed again afterwards."""
+def new_target():
+    """A Cortex-M3 on another QEMU machine (mps2-an511, which no built-in target uses), with
+    the family's 256 KB / 16 KB linker script: registered with one call, removed afterwards."""
     target = registry.register_target(
-        replace(registry.get_target("cortex-m3"), name=TWIN, board="M3 twin board",
-                flash_bytes=512 * 1024)
+        cortex_m.core(NEW, "mps2-an511", NEW_BOARD, ("-mfloat-abi=soft",), 256 * 1024,
+                      16 * 1024, linker_script="microbit.ld", cpu="cortex-m3")
     )
     try:
         yield target
     finally:
-        registry.TARGETS.pop(TWIN, None)
+        registry.TARGETS.pop(NEW, None)
 
 
-def test_registered_target_is_a_backend_and_a_target(twin):
-    assert registry.get_target(TWIN) is twin
-    assert TWIN in registry.target_names()
-    assert backend_names()[-1] == TWIN and all_backends()[TWIN].name == TWIN
+def test_registered_target_is_a_backend_and_a_target(new_target):
+    assert registry.get_target(NEW) is new_target
+    assert NEW in registry.target_names()
+    assert backend_names()[-1] == NEW and all_backends()[NEW].name == NEW
+    assert "under QEMU mps2-an511" in all_backends()[NEW].description
     with pytest.raises(BDNNError, match="already registered"):
-        registry.register_target(twin)
+        registry.register_target(new_target)
 
 
-def test_registered_target_config_mk_carries_the_chip(twin, tmp_path):
+def test_registered_target_config_mk_carries_the_chip(new_target, tmp_path):
     """The family's Makefile has no per-chip table: the chip comes from config.mk."""
-    project = write_project(heaviside_single_net(), twin, tmp_path, "model")
+    project = write_project(heaviside_single_net(), new_target, tmp_path, "model")
     config = dict(
         line.split(" = ", 1) for line in (project.path / "config.mk").read_text().splitlines()
         if " = " in line
     )
-    assert config["MACHINE"] == "mps2-an385" and config["BOARD_LD"] == "mps2.ld"
+    assert config["MACHINE"] == "mps2-an511" and config["BOARD_LD"] == "microbit.ld"
     assert config["ARCH"] == "-mcpu=cortex-m3 -mthumb -mfloat-abi=soft"
 
 
 @pytest.mark.toolchain
-def test_verify_size_and_bench_see_a_registered_target(twin, tmp_path, capsys):
-    need_toolchain(twin)
+def test_verify_size_and_bench_see_a_registered_target(new_target, tmp_path, capsys):
+    need_toolchain(new_target)
     net = heaviside_single_net()
     model = tmp_path / "m.json"
     save_network(net, model)
 
-    # bdnn verify: the twin's firmware against the numpy reference, bit for bit
+    # bdnn verify: the firmware on QEMU mps2-an511 against the numpy reference, bit for bit
     with pytest.raises(SystemExit) as exc:
-        main(["verify", str(model), "--random", "40", "--backends", f"numpy,{TWIN}", "--json"])
+        main(["verify", str(model), "--random", "40", "--backends", f"numpy,{NEW}", "--json"])
     out = capsys.readouterr().out
     assert exc.value.code == 0, out
     report = {b["backend"]: b for b in json.loads(out)["backends"]}
-    assert report[TWIN]["status"] == "ok" and report[TWIN]["rows"] == 40
-    assert report[TWIN]["mismatches"] == 0
+    assert report[NEW]["status"] == "ok" and report[NEW]["rows"] == 40
+    assert report[NEW]["mismatches"] == 0
 
-    # bdnn size --target: the twin's own capacity, the same program as the cortex-m3 builds
+    # bdnn size --target: the new target's own board and capacity; the same code as cortex-m3
     with pytest.raises(SystemExit) as exc:
-        main(["size", str(model), "--target", TWIN, "--json"])
+        main(["size", str(model), "--target", NEW, "--json"])
     measured = json.loads(capsys.readouterr().out)["measured"]
     assert exc.value.code == 0
-    assert measured["target"] == TWIN and measured["board"] == "M3 twin board"
-    assert measured["flash_capacity"] == 512 * 1024
+    assert measured["target"] == NEW and measured["board"] == NEW_BOARD
+    assert measured["flash_capacity"] == 256 * 1024 and measured["ram_capacity"] == 16 * 1024
     m3 = measured_size(net, "cortex-m3")
     assert measured["flash_bytes"] == m3["flash_bytes"] > 0
     assert measured["stack_bytes"] == m3["stack_bytes"]
 
-    # bench: identical firmware on the identical machine executes identical instructions
-    got, ref = bench(net, TWIN, n_vectors=3), bench(net, "cortex-m3", n_vectors=3)
+    # bench: the same code (same -mcpu and flags) executes the same instructions per inference
+    got, ref = bench(net, NEW, n_vectors=3), bench(net, "cortex-m3", n_vectors=3)
     assert got["unit"] == "instructions" and got["per_inference"] == ref["per_inference"]
 
 
@@ -104,6 +105,7 @@ def test_emulator_hang_guard_environment_override(monkeypatch):
             emulator_timeout(1)
 
 
+@pytest.mark.toolchain
 def test_bad_emulator_timeout_is_one_line_error(tmp_path, monkeypatch, capsys):
     """The CLI turns a bad BDNN_EMULATOR_TIMEOUT into one `error:` line, exit 2."""
     need_toolchain(registry.get_target("cortex-m3"))
