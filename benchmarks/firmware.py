@@ -52,6 +52,7 @@ from bdnn.network import Network  # noqa: E402
 from codegen.size_report import size_report  # noqa: E402
 from codegen.targets.build import (  # noqa: E402
     Project,
+    config_mk,
     firmware_source_files,
     first_error_line,
     make,
@@ -67,10 +68,8 @@ from codegen.targets.measure import (  # noqa: E402
     symbol_ranges,
 )
 from codegen.targets.output import FirmwareRun, parse_runner_output  # noqa: E402
-from codegen.targets.process import run_command  # noqa: E402
+from codegen.targets.process import emulator_timeout, run_command  # noqa: E402
 from codegen.targets.registry import Target, get_target  # noqa: E402
-from codegen.targets.run_qemu import run_qemu  # noqa: E402
-from codegen.targets.run_simavr import run_simavr  # noqa: E402
 from codegen.targets.toolchain import toolchain_available  # noqa: E402
 
 MODELS_DIR = ROOT / "benchmarks" / "models"
@@ -89,12 +88,12 @@ TRAIN_SECONDS = 60.0
 TRAIN_WORKERS = 2
 N_TIMED = 16  # test rows traced / timed per build (a QEMU trace is one line per instruction)
 N_TIMED_QUICK = 4
-RUN_TIMEOUT_S = 120.0
 # RAM a program needs beyond its static data: one inference's stack (measured: at most ~140 B
 # for emlearn, ~70 B for bdnn on the ATmega328P) plus the runner's frames
 STACK_RESERVE = 256
-# flash bytes of test vectors per firmware image (more rows run in several images)
-VECTOR_BUDGET = {"cortex_m": 96 * 1024, "avr": 12 * 1024}
+# flash bytes of test vectors per firmware image (more rows run in several images): half of
+# what verify puts in one image (the family's max_vector_bytes)
+VECTOR_BUDGET_SHARE = 2
 
 EML_NAME = "mlp"  # prefix of the emlearn-generated C
 BDNN_NAME = "model"
@@ -269,24 +268,25 @@ def declared_data_bytes(t: Target, work: Path, source: str, pattern: re.Pattern,
     at -O0 for the target. At -Os gcc may fold a small constant array into immediate operands
     (it does for bdnn's output layers), so the -Os object can hide part of the data in code."""
     obj = work / "data_probe.o"
-    cmd = [t.cc, *t.cflags, "-std=c99", "-O0", "-DBDNN_NO_FLOAT", *extra, "-c", source,
+    cmd = [t.family.cc, *t.cflags, "-std=c99", "-O0", "-DBDNN_NO_FLOAT", *extra, "-c", source,
            "-o", obj.name]
-    res = run_command(cmd, cwd=work, timeout=120.0, what="compiling the data probe")
+    res = run_command(cmd, cwd=work, timeout=None, what="compiling the data probe")
     if res.returncode != 0:
         raise BDNNError(f"data probe for {t.name} failed: {res.stderr.strip()[:300]}")
-    return data_symbol_bytes(t.nm_tool, obj, pattern)
+    return data_symbol_bytes(t.family.nm_tool, obj, pattern)
 
 
 def sizes_of(m: Measurement, t: Target, work: Path, name: str, pattern: re.Pattern,
              extra: tuple[str, ...] = ()) -> None:
     elf, obj = work / "size.elf", work / f"size_{name}.o"
-    m.flash_bytes, m.ram_bytes = flash_and_ram(section_sizes(t.size_tool, elf), t.family)
-    m.model_object_bytes = flash_and_ram(section_sizes(t.size_tool, obj), t.family)[0]
+    size_tool = t.family.size_tool
+    m.flash_bytes, m.ram_bytes = flash_and_ram(section_sizes(size_tool, elf), t.family)
+    m.model_object_bytes = flash_and_ram(section_sizes(size_tool, obj), t.family)[0]
     m.model_data_bytes = declared_data_bytes(t, work, f"{name}.c", pattern, extra)
 
 
-def chunks(n_rows: int, bytes_per_row: int, family: str) -> list[tuple[int, int]]:
-    step = max(1, VECTOR_BUDGET[family] // bytes_per_row)
+def chunks(n_rows: int, bytes_per_row: int, t: Target) -> list[tuple[int, int]]:
+    step = max(1, t.family.max_vector_bytes // VECTOR_BUDGET_SHARE // bytes_per_row)
     return [(a, min(n_rows, a + step)) for a in range(0, n_rows, step)]
 
 
@@ -295,27 +295,27 @@ def traced_counts(t: Target, elf: Path, run_once) -> list[int]:
     trace = elf.parent / "trace.log"
     try:
         run_once(trace)
-        return count_instructions(trace, symbol_ranges(t.nm_tool, elf))
+        return count_instructions(trace, symbol_ranges(t.family.nm_tool, elf))
     finally:
         trace.unlink(missing_ok=True)
 
 
 def measure_bdnn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement:
     """bdnn's own firmware project and runner (``codegen.targets``), on the test rows."""
-    m = Measurement(case.dataset, case.label, t.name, "bdnn", "ok", unit=t.counts,
+    m = Measurement(case.dataset, case.label, t.name, "bdnn", "ok", unit=t.family.counts,
                     n_test=len(case.y_test))
     net, Q = case.net, case.Q_test
     project = write_project(net, t, work, BDNN_NAME, Q[:0])
     make(project, "size.elf")
     sizes_of(m, t, work, BDNN_NAME, BDNN_DATA)
-    plan = size_report(net, t.word_bits)["total"]
+    plan = size_report(net, t.family.word_bits)["total"]
     if m.model_data_bytes != plan["weight_bytes"] + plan["threshold_bytes"]:
         raise BDNNError(f"bdnn data bytes on {t.name}: nm says {m.model_data_bytes}, "
                         f"codegen.size_report {plan['weight_bytes'] + plan['threshold_bytes']}")
     classes, cycles = [], []
     from codegen.targets.vectors import vector_bytes_per_row
 
-    for a, b in chunks(len(Q), vector_bytes_per_row(net), t.family):
+    for a, b in chunks(len(Q), vector_bytes_per_row(net), t):
         run = _bdnn_run(project, net, Q[a:b])
         classes.append(run.classes)
         cycles += run.cycles
@@ -323,13 +323,13 @@ def measure_bdnn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement
     c_pred = np.concatenate(classes)
     m.c_accuracy = float(np.mean(c_pred == case.y_test))
     m.agree = int(np.sum(c_pred == case.bdnn_pred))
-    if t.family == "avr":
+    if not t.family.counts_from_trace:
         per = cycles[:n_timed]
     else:
         write_vectors(project, net, Q[:n_timed])
         make(project, "prog.elf")
         per = traced_counts(t, work / "prog.elf", lambda trace: run_firmware(
-            project, net, n_timed, trace_log=trace, timeout=RUN_TIMEOUT_S))[:n_timed]
+            project, net, n_timed, trace_log=trace))[:n_timed]
     m.per_inference, m.per_inference_max = float(np.mean(per)), int(max(per))
     return m
 
@@ -337,7 +337,7 @@ def measure_bdnn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement
 def _bdnn_run(project: Project, net: Network, Q: np.ndarray) -> FirmwareRun:
     write_vectors(project, net, Q)
     make(project, "prog.elf")
-    run = run_firmware(project, net, len(Q), timeout=RUN_TIMEOUT_S)
+    run = run_firmware(project, net, len(Q))
     check_against_reference(run, net, Q, f"bdnn on {project.target.name}")
     return run
 
@@ -366,10 +366,7 @@ def write_emlearn_project(case: Case, t: Target, work: Path) -> None:
         f'#include "{EML_NAME}.h"\n#define EML_N_INPUTS {case.n_inputs}u\n'
         f"#define EML_PREDICT(x) {EML_NAME}_predict((x), (int32_t)EML_N_INPUTS)\n#endif\n"
     )
-    config = f"MODEL = {EML_NAME}\n"
-    if t.family == "cortex_m":
-        config += f"CPU = {t.name}\n"
-    (work / "config.mk").write_text(config)
+    (work / "config.mk").write_text(config_mk(t, EML_NAME))
     (work / ".emlearn_include").write_text(emlearn.includedir)
 
 
@@ -391,9 +388,8 @@ def make_emlearn(t: Target, work: Path, goal: str) -> None:
     (its softmax / logistic call expf); -Wno-error because emlearn's headers warn."""
     inc = (work / ".emlearn_include").read_text()
     argv = ["make", "--no-print-directory", goal, f"EXTRA_CFLAGS=-I{inc} -Wno-error -w"]
-    if t.family == "cortex_m":
-        argv.append("LDLIBS=-lm -lc_nano -lgcc")
-    res = run_command(argv, cwd=work, timeout=300.0, what=f"building emlearn {goal}")
+    argv += t.family.libm_make_args
+    res = run_command(argv, cwd=work, timeout=None, what=f"building emlearn {goal}")
     if res.returncode != 0:
         text = res.stdout + res.stderr
         over = re.search(r"region [`']?(\w+)'? overflowed by (\d+) bytes", text)
@@ -408,16 +404,13 @@ def make_emlearn(t: Target, work: Path, goal: str) -> None:
 
 
 def _emlearn_run(t: Target, work: Path, n: int, trace: Path | None = None) -> FirmwareRun:
-    elf = work / "prog.elf"
-    if t.family == "avr":
-        lines = run_simavr(t, elf, timeout=RUN_TIMEOUT_S)
-    else:
-        lines, _ = run_qemu(t, elf, timeout=RUN_TIMEOUT_S, trace_log=trace)
+    timeout = emulator_timeout(n, traced=trace is not None)
+    lines = t.family.run(t, work / "prog.elf", timeout, trace)
     return parse_runner_output(lines, n, 0, 0)
 
 
 def measure_emlearn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement:
-    m = Measurement(case.dataset, case.label, t.name, "emlearn", "ok", unit=t.counts,
+    m = Measurement(case.dataset, case.label, t.name, "emlearn", "ok", unit=t.family.counts,
                     n_test=len(case.y_test))
     write_emlearn_project(case, t, work)
     write_emlearn_vectors(work, case.Z_test[:0], case.mlp_pred[:0])
@@ -439,7 +432,7 @@ def measure_emlearn(case: Case, t: Target, work: Path, n_timed: int) -> Measurem
         return m
     Z, ref = case.Z_test, case.mlp_pred
     classes, cycles = [], []
-    for a, b in chunks(len(Z), 4 * case.n_inputs + 1, t.family):
+    for a, b in chunks(len(Z), 4 * case.n_inputs + 1, t):
         write_emlearn_vectors(work, Z[a:b], ref[a:b])
         make_emlearn(t, work, "prog.elf")
         run = _emlearn_run(t, work, b - a)
@@ -449,7 +442,7 @@ def measure_emlearn(case: Case, t: Target, work: Path, n_timed: int) -> Measurem
     c_pred = np.concatenate(classes)
     m.c_accuracy = float(np.mean(c_pred == case.y_test))
     m.agree = int(np.sum(c_pred == ref))
-    if t.family == "avr":
+    if not t.family.counts_from_trace:
         per = cycles[:n_timed]
     else:
         write_emlearn_vectors(work, Z[:n_timed], ref[:n_timed])

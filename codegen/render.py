@@ -10,11 +10,18 @@ from pathlib import Path
 import jinja2
 
 
-def template_root() -> Traversable:
-    """The templates directory: package ``codegen.templates`` when installed, else the repo's."""
+def templates_dir() -> Traversable:
+    """The one templates folder, for the C renderer and the firmware builder alike.
+
+    Rule: the package ``codegen.templates``. ``pyproject.toml`` maps that package to the repo's
+    ``templates/``, so it is the checkout's folder in an editable install and the installed copy
+    in a regular one. Only when the package cannot be imported at all (a checkout put on
+    ``sys.path`` without any ``pip install``) is it the ``templates/`` beside ``codegen/``,
+    which is the same folder.
+    """
     try:
         return files("codegen.templates")
-    except ModuleNotFoundError:  # running from a source checkout without `pip install`
+    except ModuleNotFoundError:
         return Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -22,7 +29,7 @@ class _PackageLoader(jinja2.BaseLoader):
     """Loads templates from the installed package ``codegen.templates`` (the repo's templates/)."""
 
     def get_source(self, environment: jinja2.Environment, template: str):
-        path = template_root().joinpath(template)
+        path = templates_dir().joinpath(template)
         if not path.is_file():
             raise jinja2.TemplateNotFound(template)
         source = path.read_text(encoding="utf-8")
@@ -49,4 +56,4 @@ def render(template: str, **context: object) -> str:
 
 def read_static(name: str) -> str:
     """The text of a non-template file shipped with the templates (e.g. the host harness)."""
-    return template_root().joinpath(name).read_text(encoding="utf-8")
+    return templates_dir().joinpath(name).read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def bdnn(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "bdnn", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd or ROOT, timeout=300)
+                          text=True, cwd=cwd or ROOT)
 
 
 def assert_one_line_error(p, *fragments):

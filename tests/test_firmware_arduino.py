@@ -40,7 +40,7 @@ def test_bad_name_and_missing_parent_write_nothing(tmp_path):
 
 
 def _run(cmd, cwd):
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -62,6 +62,6 @@ def test_sketch_compiles_and_runs_on_the_atmega328p(make_net, tmp_path):
           "-o", "model.o"], tmp_path)
     _run(["avr-gcc", "-mmcu=atmega328p", "-o", "sketch.elf", "sketch.o", "main.o", "model.o"],
          tmp_path)
-    lines = run_simavr(target, tmp_path / "sketch.elf", timeout=30)
+    lines = run_simavr(target, tmp_path / "sketch.elf")
     expected = int(net.forward_q(xq.reshape(1, -1)).classes[0])
     assert any(line.startswith(f"class {expected} ok in ") for line in lines), lines

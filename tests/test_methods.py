@@ -253,7 +253,7 @@ def test_estimator_methods_and_robust_radius():
 
 def _bdnn(*args):
     return subprocess.run([sys.executable, "-m", "bdnn", *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT, timeout=300)
+                          text=True, cwd=ROOT)
 
 
 def test_cli_methods_and_attacks(tmp_path):

@@ -1,7 +1,8 @@
 """``bdnn bench``: run MODEL on an emulated microcontroller and measure it.
 
-Instructions per inference on Cortex-M (QEMU instruction trace), CPU cycles per inference on
-AVR (Timer1 under simavr), and flash/RAM measured from a build without output code.
+Per inference what the target's family counts (instructions on Cortex-M from a QEMU
+instruction trace, CPU cycles on AVR from Timer1 under simavr), and flash/RAM measured from a
+build without output code.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import click
 
+from codegen.targets.registry import target_names
+
 from ..errors import BDNNError
 from ..model_file import load_network
 from .options import emit_json
 
-TARGET_HELP = "cortex-m0, cortex-m3, cortex-m4, cortex-m7 or avr"
+TARGET_HELP = ", ".join(target_names())
 
 
 @click.command("bench")

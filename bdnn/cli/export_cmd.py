@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from codegen.targets.registry import target_names
+
 from ..errors import BDNNError
 from ..model_file import load_network
 
@@ -33,7 +35,7 @@ def default_c_name(model_path: str) -> str:
               help="Write an Arduino library (library.properties, src/, examples/) into DIR.")
 @click.option("--target", "targets", multiple=True, metavar="TARGET",
               help="Refuse the export unless the model fits this microcontroller's flash and "
-                   "RAM (cortex-m0, cortex-m3, cortex-m4, cortex-m7, avr); repeatable. "
+                   f"RAM ({', '.join(target_names())}); repeatable. "
                    "--arduino implies avr.")
 @click.option("--word-bits", type=int, default=32, show_default=True,
               help="Bits per packed word in the C code: 8, 16, 32 or 64.")

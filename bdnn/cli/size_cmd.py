@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from codegen.targets.registry import target_names
+
 from ..model_file import load_network
 from .options import emit_json
 
@@ -13,8 +15,8 @@ from .options import emit_json
 @click.option("--word-bits", type=int, default=32, show_default=True,
               help="Bits per packed word, as for bdnn export: 8, 16, 32 or 64.")
 @click.option("--target", default=None,
-              help="Also build for a microcontroller (cortex-m0, cortex-m3, cortex-m4, "
-                   "cortex-m7, avr) and report measured flash and RAM.")
+              help=f"Also build for a microcontroller ({', '.join(target_names())}) and report "
+                   "measured flash and RAM.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def command(model, word_bits, target, as_json) -> None:
     """Bytes of weights, thresholds and scratch per layer of MODEL's C export."""

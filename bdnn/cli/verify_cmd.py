@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from codegen.backends import backend_names
+
 from ..errors import BDNNError
 from ..model_file import load_network
 from .options import emit_json
@@ -18,8 +20,7 @@ from .options import emit_json
               help="Random integer inputs to add (the first two are all-0 and all-max).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
 @click.option("--backends", default=None,
-              help="Comma-separated backends [default: all]: numpy,onnxruntime,onnx-reference,"
-                   "c-host.")
+              help=f"Comma-separated backends [default: all]: {', '.join(backend_names())}.")
 @click.option("--label-column", default=None,
               help="CSV label column of DATA: name or index (default: last).")
 @click.option("--delimiter", default=None, help="CSV delimiter of DATA (detected by default).")

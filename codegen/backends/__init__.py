@@ -1,43 +1,62 @@
-"""Verification backends: each module runs a network on quantized inputs its own way.
+"""Verification backends: each runs a network on quantized inputs its own way.
 
-A backend module defines ``name`` (str), ``description`` (str), ``available() -> (bool, reason)``
-and ``run(net, Q) -> ForwardResult`` (classes, scores, hidden bits; ``preactivations`` unused).
-Register a new backend (e.g. Cortex-M under QEMU, AVR under simavr) by adding its module path to
-``BACKEND_MODULES``; ``bdnn verify`` picks it up by name.
+A backend has ``name`` (str), ``description`` (str), ``available() -> (bool, reason)`` and
+``run(net, Q) -> ForwardResult`` (classes, scores, hidden bits; ``preactivations`` unused).
+The host backends are modules listed in ``BACKEND_MODULES``; the microcontroller backends
+(``firmware.FirmwareBackend``) are derived from the target table, one per target, so a new
+target needs no change here. ``bdnn verify`` picks them up by name.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from typing import Protocol
+
+import numpy as np
 
 from bdnn.errors import BDNNError
+from bdnn.network import ForwardResult, Network
 
 BACKEND_MODULES = [
     "codegen.backends.numpy_ref",
     "codegen.backends.onnxruntime_backend",
     "codegen.backends.onnx_reference",
     "codegen.backends.c_host",
-    "codegen.backends.cortex_m",
-    "codegen.backends.avr",
 ]
 REFERENCE = "numpy"
 
 
-def all_backends() -> dict[str, ModuleType]:
-    """Every registered backend by name, in registration order.
+class Backend(Protocol):
+    """What ``bdnn verify`` needs of a backend (a module or an object)."""
 
-    A module may provide several backends (one per target) in a ``BACKENDS`` list.
-    """
-    out: dict[str, ModuleType] = {}
+    name: str
+    description: str
+
+    def available(self) -> tuple[bool, str]: ...
+
+    def run(self, net: Network, Q: np.ndarray) -> ForwardResult: ...
+
+
+def all_backends() -> dict[str, Backend]:
+    """Every backend by name: the host modules in ``BACKEND_MODULES`` order, then one per
+    registered microcontroller target in table order."""
+    from .firmware import firmware_backends
+
+    out: dict[str, Backend] = {}
     for path in BACKEND_MODULES:
         module = importlib.import_module(path)
-        for backend in getattr(module, "BACKENDS", [module]):
-            out[backend.name] = backend
+        out[module.name] = module
+    for backend in firmware_backends():
+        out[backend.name] = backend
     return out
 
 
-def get_backends(names: list[str]) -> list[ModuleType]:
+def backend_names() -> list[str]:
+    """Names of every backend, in the order ``bdnn verify`` runs them."""
+    return list(all_backends())
+
+
+def get_backends(names: list[str]) -> list[Backend]:
     """The backends called ``names``; raise ``BDNNError`` for an unknown name."""
     known = all_backends()
     unknown = [n for n in names if n not in known]

@@ -21,13 +21,13 @@ from bdnn.network import ForwardResult, Network
 
 from ..c_export import render_c
 from ..render import read_static, render
+from ..targets.process import emulator_timeout
 
 name = "c-host"
 description = "generated C built with the host compiler, run by the host harness"
 
 CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
 SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g")
-TIMEOUT = 300
 
 
 class BackendError(BDNNError):
@@ -74,7 +74,8 @@ def build(
     (work / "main.c").write_text(read_static("host_main.c"), encoding="utf-8")
     exe = work / "harness"
     cmd = [cc, *cflags, "-I.", '-DBDNN_MODEL_TABLE="models.h"', "main.c", *sources, "-o", exe.name]
-    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
+    # no time limit: a compile always ends, however busy the machine is
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     if proc.returncode != 0:
         first = (proc.stderr.strip().splitlines() or ["(no message)"])[:3]
         raise BackendError(f"{Path(cc).name} failed on the generated C: {' / '.join(first)}")
@@ -100,15 +101,23 @@ def encode_float(index: int, X: np.ndarray) -> list[str]:
 
 
 def run_harness(exe: Path, lines: Sequence[str], env: dict | None = None) -> list[str]:
-    """Feed ``lines`` to the harness; return its output lines (one per input line)."""
-    proc = subprocess.run(
-        [str(exe)],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env=env,
-    )
+    """Feed ``lines`` to the harness; return its output lines (one per input line).
+
+    The only time limit is the hang guard of an emulator run of as many rows (at least
+    minutes; ``BDNN_EMULATOR_TIMEOUT`` overrides it): a native run is far faster."""
+    try:
+        proc = subprocess.run(
+            [str(exe)],
+            input="\n".join(lines) + "\n",
+            capture_output=True,
+            text=True,
+            timeout=emulator_timeout(len(lines)),
+            env=env,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise BackendError(
+            f"host harness did not finish {len(lines)} rows within {e.timeout:g} s (a hang?)"
+        ) from None
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["(no message)"])[:3]
         raise BackendError(f"host harness exited with {proc.returncode}: {' / '.join(tail)}")

@@ -1,6 +1,7 @@
 """Measuring the model on a target: flash and RAM from ``size -A`` of a build without any
-output code or test vectors, stack depth painted on the emulator, and per inference the
-instructions (Cortex-M, QEMU instruction trace) or CPU cycles (AVR, Timer1)."""
+output code or test vectors, stack depth painted on the emulator, and per inference what the
+target's family counts: instructions in an emulator trace (Cortex-M under QEMU) or CPU cycles
+timed by the firmware (AVR, Timer1)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,13 @@ from bdnn.errors import BDNNError
 from bdnn.network import Network
 
 from .build import ModelWriter, Project, clean_dir, make, write_project
+from .family import Target, TargetFamily
 from .output import FirmwareRun, parse_runner_output
-from .registry import Target, get_target
-from .run_qemu import run_qemu
-from .run_simavr import run_simavr
+from .process import emulator_timeout
+from .registry import get_target
 from .toolchain import require_toolchain
 
 BENCH_VECTORS = 8
-RUN_TIMEOUT_S = 120.0  # generous: a traced QEMU run is ~50x slower than a plain one
 
 
 @dataclass
@@ -49,11 +49,12 @@ def section_sizes(size_tool: str, path: Path) -> dict[str, int]:
     return sizes
 
 
-def flash_and_ram(sections: dict[str, int], family: str) -> tuple[int, int]:
+def flash_and_ram(sections: dict[str, int], family: TargetFamily) -> tuple[int, int]:
     """(flash, static RAM) bytes of ``sections`` of a linked program or an object file.
 
-    Code and constants live in flash (AVR keeps ``.rodata`` in RAM too unless it is PROGMEM);
-    ``.data`` takes flash for its initial values and RAM; ``.bss`` takes RAM.
+    Code and constants live in flash (a family with ``rodata_in_ram``, AVR, keeps ``.rodata``
+    in RAM too unless it is PROGMEM); ``.data`` takes flash for its initial values and RAM;
+    ``.bss`` takes RAM.
     """
     flash = ram = 0
     for name, size in sections.items():
@@ -61,7 +62,7 @@ def flash_and_ram(sections: dict[str, int], family: str) -> tuple[int, int]:
             flash += size
         elif name.startswith(".rodata"):
             flash += size
-            if family == "avr":
+            if family.rodata_in_ram:
                 ram += size
         elif name.startswith(".data"):
             flash += size
@@ -74,9 +75,10 @@ def flash_and_ram(sections: dict[str, int], family: str) -> tuple[int, int]:
 def footprint_of(project: Project, stack_bytes: int | None) -> Footprint:
     """Sizes of the project's ``size.elf`` and of its model object (built by ``make``)."""
     t = project.target
-    flash, ram = flash_and_ram(section_sizes(t.size_tool, project.path / "size.elf"), t.family)
+    size_tool = t.family.size_tool
+    flash, ram = flash_and_ram(section_sizes(size_tool, project.path / "size.elf"), t.family)
     obj = project.path / f"size_{project.name}.o"
-    m_flash, m_ram = flash_and_ram(section_sizes(t.size_tool, obj), t.family)
+    m_flash, m_ram = flash_and_ram(section_sizes(size_tool, obj), t.family)
     return Footprint(flash, ram, m_flash, m_ram, stack_bytes)
 
 
@@ -96,7 +98,7 @@ def check_plan_fits(net: Network, target: Target) -> None:
     32 KB per object)."""
     from ..plan import plan_model
 
-    plan = plan_model(net, target.word_bits)
+    plan = plan_model(net, target.family.word_bits)
     data = sum(plan.weight_bytes(la) + plan.constant_bytes(la) for la in plan.layers)
     if data > target.flash_bytes or plan.scratch_bytes > target.ram_bytes:
         raise BDNNError(
@@ -177,13 +179,14 @@ def run_firmware(
     trace_log: Path | None = None,
     timeout: float | None = None,
 ) -> FirmwareRun:
-    """Run the project's ``prog.elf`` on its emulator and decode every record."""
+    """Run the project's ``prog.elf`` on its emulator and decode every record.
+
+    ``timeout`` (seconds) is only a hang guard; by default ``emulator_timeout`` of the rows.
+    """
     t = project.target
-    elf = project.path / "prog.elf"
-    if t.family == "avr":
-        lines = run_simavr(t, elf, timeout=timeout or RUN_TIMEOUT_S)
-    else:
-        lines, _status = run_qemu(t, elf, timeout=timeout or RUN_TIMEOUT_S, trace_log=trace_log)
+    if timeout is None:
+        timeout = emulator_timeout(n_rows, traced=trace_log is not None)
+    lines = t.family.run(t, project.path / "prog.elf", timeout, trace_log)
     return parse_runner_output(
         lines, n_rows, net.output_layer.n_out, int(sum(net.hidden_widths))
     )
@@ -218,8 +221,9 @@ def bench(
     """Build, check and measure ``net`` on a target.
 
     Returns flash/RAM (whole minimal program and model alone), the stack of one inference,
-    and per inference the instructions (Cortex-M) or cycles (AVR): min, max and mean over
-    ``n_vectors`` random inputs. The firmware's outputs are checked against the reference first.
+    and per inference the family's ``counts`` (instructions on Cortex-M, cycles on AVR): min,
+    max and mean over ``n_vectors`` random inputs. The firmware's outputs are checked against
+    the reference first.
     """
     target = get_target(target_name)
     require_toolchain(target)
@@ -236,11 +240,11 @@ def bench(
         fp = footprint_of(project, None)
         check_fits(target, fp.flash_bytes, fp.ram_bytes)
         make(project, "prog.elf")
-        trace = tmp / "trace.log" if target.family == "cortex_m" else None
+        trace = tmp / "trace.log" if target.family.counts_from_trace else None
         run = run_firmware(project, net, len(Q), trace_log=trace)
         check_against_reference(run, net, Q, f"bench on {target.name}")
         if trace is not None:
-            ranges = symbol_ranges(target.nm_tool, project.path / "prog.elf")
+            ranges = symbol_ranges(target.family.nm_tool, project.path / "prog.elf")
             per = count_instructions(trace, ranges)[: len(Q)]
             trace.unlink()
         else:
@@ -250,10 +254,10 @@ def bench(
         _add_stack(target, fp, run.stack_bytes)
         return {
             **_size_record(target, fp),
-            "unit": target.counts,
+            "unit": target.family.counts,
             "per_inference": {"min": min(per), "max": max(per), "mean": float(np.mean(per))},
             "n_inferences": len(per),
-            "word_bits": target.word_bits,
+            "word_bits": target.family.word_bits,
         }
     finally:
         if work_dir is None:

@@ -1,4 +1,4 @@
-"""Running Cortex-M firmware under ``qemu-system-arm`` with semihosting."""
+"""Running firmware under QEMU (``qemu-system-arm`` for Cortex-M) with semihosting."""
 
 from __future__ import annotations
 
@@ -6,17 +6,16 @@ from pathlib import Path
 
 from bdnn.errors import BDNNError
 
-from .process import Completed, run_command
-from .registry import Target
+from .family import Target
+from .process import Completed, emulator_timeout, run_command
 
-RUN_TIMEOUT_S = 60.0
 FAULT_STATUS = 255  # platform_fault() in firmware_cortex_m/platform.c
 
 
 def qemu_command(target: Target, elf: Path, trace_log: Path | None = None) -> list[str]:
     """The QEMU command line that runs ``elf``; with ``trace_log``, one line per instruction."""
     argv = [
-        target.emulator, "-M", target.machine, "-nographic", "-monitor", "none",
+        target.family.emulator, "-M", target.machine, "-nographic", "-monitor", "none",
         "-semihosting-config", "enable=on,target=native", "-kernel", str(elf),
     ]
     if trace_log is not None:
@@ -25,13 +24,15 @@ def qemu_command(target: Target, elf: Path, trace_log: Path | None = None) -> li
 
 
 def run_qemu(
-    target: Target, elf: Path, timeout: float = RUN_TIMEOUT_S, trace_log: Path | None = None
+    target: Target, elf: Path, timeout: float | None = None, trace_log: Path | None = None
 ) -> tuple[list[str], int]:
     """Run ``elf``; return its output lines and its exit status (the runner's mismatch count).
 
-    A hang raises after ``timeout`` seconds (the process group is killed); a CPU fault raises
-    with a clear message.
+    A hang raises after ``timeout`` seconds (default: ``emulator_timeout`` of one row; the
+    process group is killed); a CPU fault raises with a clear message.
     """
+    if timeout is None:
+        timeout = emulator_timeout(1, traced=trace_log is not None)
     result: Completed = run_command(
         qemu_command(target, Path(elf).resolve(), trace_log and Path(trace_log).resolve()),
         cwd=Path(elf).parent,

@@ -12,21 +12,22 @@ from bdnn.errors import BDNNError
 from bdnn.network import ForwardResult, Network
 
 from .build import ModelWriter, clean_dir, make, write_project, write_vectors
+from .family import TargetFamily
 from .measure import check_fits, check_plan_fits, footprint_of, run_firmware
 from .registry import get_target
 from .toolchain import require_toolchain
 from .vectors import vector_bytes_per_row
 
 MAX_ROWS_PER_RUN = 2000
-# flash kept free for the runner, the float API and libgcc beside the model and the vectors
-RUNNER_RESERVE_BYTES = {"cortex_m": 16 * 1024, "avr": 6 * 1024}
-MAX_VECTOR_BYTES = {"cortex_m": 192 * 1024, "avr": 24 * 1024}
 
 
-def rows_per_run(net: Network, family: str, flash_capacity: int, model_flash: int) -> int:
-    """How many test vectors one firmware image can hold next to the model."""
+def rows_per_run(
+    net: Network, family: TargetFamily, flash_capacity: int, model_flash: int
+) -> int:
+    """How many test vectors one firmware image can hold next to the model (and the family's
+    reserve for the runner, the float API and libgcc)."""
     budget = min(
-        MAX_VECTOR_BYTES[family], flash_capacity - model_flash - RUNNER_RESERVE_BYTES[family]
+        family.max_vector_bytes, flash_capacity - model_flash - family.runner_reserve_bytes
     )
     n = budget // vector_bytes_per_row(net)
     if n < 1:

@@ -8,18 +8,16 @@ from pathlib import Path
 
 from bdnn.errors import BDNNError
 
-from .process import run_command
-from .registry import Target
+from .family import Target
+from .process import emulator_timeout, run_command
 
-RUN_TIMEOUT_S = 120.0
-F_CPU = 16_000_000
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _UART_COLOUR = "\x1b[32m"  # simavr prints UART lines in green
 
 
 def simavr_command(target: Target, elf: Path) -> list[str]:
     """The simavr command line that runs ``elf``."""
-    return [target.emulator, "-m", target.machine, "-f", str(F_CPU), str(elf)]
+    return [target.family.emulator, "-m", target.machine, "-f", str(target.clock_hz), str(elf)]
 
 
 def uart_lines(stderr: str) -> list[str]:
@@ -46,8 +44,11 @@ def uart_lines(stderr: str) -> list[str]:
     return lines
 
 
-def run_simavr(target: Target, elf: Path, timeout: float = RUN_TIMEOUT_S) -> list[str]:
-    """Run ``elf`` on the simulated ATmega328P; return the UART lines."""
+def run_simavr(target: Target, elf: Path, timeout: float | None = None) -> list[str]:
+    """Run ``elf`` on the simulated MCU; return the UART lines. A hang raises after ``timeout``
+    seconds (default: ``emulator_timeout`` of one row)."""
+    if timeout is None:
+        timeout = emulator_timeout(1)
     result = run_command(
         simavr_command(target, Path(elf).resolve()),
         cwd=Path(elf).parent,

@@ -7,29 +7,20 @@ import shutil
 
 from bdnn.errors import BDNNError
 
-from .registry import Target
+from .family import Target
 
-# program -> Debian package that installs it
-PACKAGE_OF = {
-    "arm-none-eabi-gcc": "gcc-arm-none-eabi",
-    "arm-none-eabi-size": "binutils-arm-none-eabi",
-    "arm-none-eabi-nm": "binutils-arm-none-eabi",
-    "qemu-system-arm": "qemu-system-arm",
-    "avr-gcc": "gcc-avr",
-    "avr-size": "binutils-avr",
-    "avr-nm": "binutils-avr",
-    "simavr": "simavr",
-    "make": "make",
-    "timeout": "coreutils",
-}
+# programs every target needs beside its family's own (the build runs make)
+COMMON_PACKAGES = {"make": "make"}
 
 
 def programs_for(target: Target, run: bool = True) -> list[str]:
     """Programs needed to build (and, with ``run``, to run) firmware for ``target``."""
-    progs = ["make", target.cc, target.size_tool, target.nm_tool]
-    if run:
-        progs.append(target.emulator)
-    return progs
+    return [*COMMON_PACKAGES, *target.family.programs(run)]
+
+
+def package_of(target: Target, program: str) -> str:
+    """The Debian package that installs ``program`` for ``target``."""
+    return {**COMMON_PACKAGES, **target.family.packages}.get(program, program)
 
 
 def missing_programs(target: Target, run: bool = True) -> list[str]:
@@ -41,7 +32,7 @@ def require_toolchain(target: Target, run: bool = True) -> None:
     """Raise ``BDNNError`` naming the missing programs and the packages that install them."""
     missing = missing_programs(target, run)
     if missing:
-        packages = sorted({PACKAGE_OF.get(p, p) for p in missing})
+        packages = sorted({package_of(target, p) for p in missing})
         raise BDNNError(
             f"target {target.name} needs {', '.join(missing)}, not found on PATH; install it "
             f"with: apt-get install --no-install-recommends {' '.join(packages)} "

@@ -6,18 +6,22 @@ import numpy as np
 from toolchains import require_tool
 
 from bdnn.network import Network, random_network
-from codegen.targets.registry import Target, get_target
-from codegen.targets.toolchain import PACKAGE_OF, programs_for
+from codegen.targets.registry import Target, get_target, target_names
+from codegen.targets.toolchain import package_of, programs_for
 
-ALL_TARGETS = ["cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "avr"]
+ALL_TARGETS = target_names()  # every registered target, so a new one is tested without edits
 
 
 def need_target(name: str) -> Target:
     """The target, after skipping (or failing, with BDNN_REQUIRE_TOOLCHAINS=1) if a program it
     needs is missing."""
-    target = get_target(name)
+    return need_toolchain(get_target(name))
+
+
+def need_toolchain(target: Target) -> Target:
+    """``target`` (registered or not), after the same skip-or-fail check as ``need_target``."""
     for prog in programs_for(target):
-        require_tool(prog, PACKAGE_OF.get(prog, prog))
+        require_tool(prog, package_of(target, prog))
     return target
 
 
