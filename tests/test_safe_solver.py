@@ -72,3 +72,30 @@ def test_sigint_to_the_cli_keeps_the_best_network(tmp_path):
     assert result["interrupted"] is True and result["status"] in ("FEASIBLE", "OPTIMAL")
     assert result["seconds"] < 200
     assert json.loads(out.read_text())["training"]["interrupted"] is True
+
+
+class HangInChild(cp_model.CpSolverSolutionCallback):
+    """Stands for a CP-SAT child that ignores its time limit: it sleeps at its first solution
+    with SIGINT ignored, so only the parent's second stop (SIGKILL) ends it."""
+
+    def on_solution_callback(self) -> None:
+        import time
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        time.sleep(3600)
+
+
+def test_an_overrunning_solve_is_stopped_after_its_limit_and_grace():
+    import time
+
+    m, _, _ = _knapsack()
+    solver = SafeSolver()
+    solver.parameters.max_time_in_seconds = 0.2
+    solver.parameters.num_workers = 1
+    t0 = time.monotonic()
+    status = solver.Solve(m, HangInChild())
+    seconds = time.monotonic() - t0
+    # no answer: UNKNOWN without values, not a crash to retry; stopped by SIGINT after
+    # limit + 1 s grace, killed after another second
+    assert status == cp_model.UNKNOWN and solver.crashes == 0
+    assert 2.2 <= seconds

@@ -129,7 +129,9 @@ def train_local_search(
     best_loss: int | None = None
     history: list[dict] = []
     n_starts = 0
-    while remaining() > 0 and (restarts is None or n_starts < int(restarts)):
+    # the first start always runs (a network is owed even when start-up used the budget)
+    while ((n_starts == 0 and not interrupt_requested()) or remaining() > 0) and (
+            restarts is None or n_starts < int(restarts)):
         if n_starts == 0 and warm_start is not None:
             net = _clip_biases(warm_start, domains)
             origin = "warm-start"
