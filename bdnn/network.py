@@ -54,11 +54,11 @@ class Layer:
 
 @dataclass
 class ForwardResult:
-    """Everything a backend must reproduce: class, integer scores and every hidden bit-vector."""
+    """Everything a backend must reproduce: class index, integer scores and every hidden bit."""
 
-    classes: np.ndarray  # int64 [N], index into Network.classes
+    class_index: np.ndarray  # int64 [N], index into Network.classes (the labels)
     scores: np.ndarray  # int64 [N, n_output_units]
-    hidden: list[np.ndarray]  # one uint8 {0,1} array [N, width] per hidden layer
+    hidden_bits: list[np.ndarray]  # one uint8 {0,1} array [N, width] per hidden layer
     preactivations: list[np.ndarray] = field(default_factory=list)  # int64, per layer
 
 
@@ -100,7 +100,7 @@ class Network:
     def input_range(self, index: int) -> tuple[int, int]:
         """The value range of the inputs of layer ``index`` (quantized levels or hidden bits)."""
         if index == 0:
-            return 0, self.quantizer.levels
+            return 0, self.quantizer.max_level
         return (-1, 1) if self.activation == "sign" else (0, 1)
 
     def bias_bound(self, index: int) -> int:
@@ -154,10 +154,10 @@ class Network:
             Q = Q.reshape(1, -1)
         if Q.ndim != 2 or Q.shape[1] != self.n_inputs:
             raise BDNNError(f"data has {Q.shape[-1]} features, the model expects {self.n_inputs}")
-        if Q.size and (Q.min() < 0 or Q.max() > self.quantizer.levels):
-            raise BDNNError(f"quantized inputs must lie in 0..{self.quantizer.levels}")
+        if Q.size and (Q.min() < 0 or Q.max() > self.quantizer.max_level):
+            raise BDNNError(f"quantized inputs must lie in 0..{self.quantizer.max_level}")
         h = Q.astype(np.int64)
-        hidden: list[np.ndarray] = []
+        hidden_bits: list[np.ndarray] = []
         pre: list[np.ndarray] = []
         for i, layer in enumerate(self.layers):
             x = h if i == 0 or self.activation == "heaviside" else 2 * h - 1
@@ -165,24 +165,24 @@ class Network:
             pre.append(a)
             if i < len(self.layers) - 1:
                 h = (a >= 0).astype(np.int64)
-                hidden.append(h.astype(np.uint8))
+                hidden_bits.append(h.astype(np.uint8))
         scores = pre[-1]
         if self.output == "single":
-            classes = (scores[:, 0] >= 0).astype(np.int64)
+            class_index = (scores[:, 0] >= 0).astype(np.int64)
         else:
-            classes = np.argmax(scores, axis=1).astype(np.int64)  # lowest index wins ties
-        return ForwardResult(classes, scores, hidden, pre)
+            class_index = np.argmax(scores, axis=1).astype(np.int64)  # lowest index wins ties
+        return ForwardResult(class_index, scores, hidden_bits, pre)
 
     def forward(self, X: np.ndarray) -> ForwardResult:
         """Forward pass on raw float features (quantized first)."""
         return self.forward_q(self.quantizer.quantize(X))
 
     def predict_q(self, Q: np.ndarray) -> np.ndarray:
-        return self.forward_q(Q).classes
+        return self.forward_q(Q).class_index
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Class indices (into ``classes``) for raw float features."""
-        return self.forward(X).classes
+        return self.forward(X).class_index
 
     # -- statistics ------------------------------------------------------------------------
     def n_weights(self) -> int:

@@ -40,8 +40,8 @@ class Quantizer:
         return int(self.lo.shape[0])
 
     @property
-    def levels(self) -> int:
-        """The largest quantized value ``L = 2**bits - 1``."""
+    def max_level(self) -> int:
+        """The largest quantized value, level ``L = 2**bits - 1`` (max_level)."""
         return (1 << int(self.bits)) - 1
 
     @property
@@ -74,8 +74,8 @@ class Quantizer:
         with np.errstate(over="ignore", invalid="ignore"):
             t = (X - self.lo) * self.scale  # float32 ops: each rounded to float32 like C
             t = np.floor(t + np.float32(0.5))
-        t = np.nan_to_num(t, nan=0.0, posinf=self.levels, neginf=0.0)
-        return np.clip(t, 0, self.levels).astype(np.uint8)
+        t = np.nan_to_num(t, nan=0.0, posinf=self.max_level, neginf=0.0)
+        return np.clip(t, 0, self.max_level).astype(np.uint8)
 
     def to_quantized_units(self, radius: float) -> np.ndarray:
         """A radius in raw feature units expressed in quantized units, per feature."""

@@ -216,7 +216,7 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "hidden_widths": list(net.hidden_widths),
         "n_hidden_units": int(sum(net.hidden_widths)),
         "input_bits": int(q.bits),
-        "input_levels": q.levels + 1,
+        "max_level": q.max_level,
         "word_bits": word_bits,
         "word_type": WORD_TYPES[word_bits],
         "scratch_words": in_offset,

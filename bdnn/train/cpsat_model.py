@@ -346,7 +346,7 @@ class BDNNCpModel:
         for li, lv in enumerate(self.layers):
             is_output = li == len(self.layers) - 1
             values = self._output_values(net, fwd, li, fwd.preactivations[li]) if is_output \
-                else fwd.hidden[li]
+                else fwd.hidden_bits[li]
             for r, vr in enumerate(lv.out):
                 for u, v in enumerate(vr):
                     if v is not None:
@@ -360,7 +360,7 @@ class BDNNCpModel:
                     for u, v in enumerate(gt):
                         m.AddHint(v, int(tvals[t][u]))
             if lv.encoding == "product":
-                prev = fwd.hidden[li - 1]
+                prev = fwd.hidden_bits[li - 1]
                 W = net.layers[li].weights
                 for (r, j, i), z in lv.products.items():
                     m.AddHint(z, int(W[j, i]) * int(prev[r, i]))

@@ -220,7 +220,7 @@ def run_data_split(
     Q = np.asarray(Q)
     y = np.asarray(y, dtype=np.int64)
     n = len(y)
-    arch = Architecture.for_training(Q, y, levels=quantizer.levels, n_classes=len(classes),
+    arch = Architecture.for_training(Q, y, max_level=quantizer.max_level, n_classes=len(classes),
                                      hidden=hidden, weight_bound=weight_bound,
                                      activation=activation, output=output)
     if splits is None:

@@ -148,7 +148,7 @@ def train_exact(
     Q = np.asarray(Q)
     y = np.asarray(y, dtype=np.int64)
     n_classes = len(classes)
-    arch = Architecture.for_training(Q, y, levels=quantizer.levels, n_classes=n_classes,
+    arch = Architecture.for_training(Q, y, max_level=quantizer.max_level, n_classes=n_classes,
                                      hidden=hidden, weight_bound=weight_bound,
                                      activation=activation, output=output)
     if warm_start is not None:

@@ -70,7 +70,7 @@ def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantize
             Wf = 2 * Wf
         w = int(arch.weight_bounds[li])
         x_int = h_int if li == 0 or arch.activation == "heaviside" else 2 * h_int - 1
-        reach = w * arch.widths[li] * (arch.levels if li == 0 else 1)
+        reach = w * arch.widths[li] * (arch.max_level if li == 0 else 1)
         if li == arch.n_layers - 1:
             layers.append(_round_output(*_output_rows(Wf, bf, arch), x_int, y, w, reach, arch))
             break

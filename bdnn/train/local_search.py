@@ -120,7 +120,7 @@ def train_local_search(
     solve = solve or SolveOptions()
     Q = np.asarray(Q)
     y = np.asarray(y, dtype=np.int64)
-    arch = Architecture.for_training(Q, y, levels=quantizer.levels, n_classes=len(classes),
+    arch = Architecture.for_training(Q, y, max_level=quantizer.max_level, n_classes=len(classes),
                                      hidden=hidden, weight_bound=weight_bound,
                                      activation=activation, output=output)
     if restarts is not None and int(restarts) < 1:
