@@ -98,7 +98,9 @@ class Network:
         return tuple(layer.n_out for layer in self.hidden_layers)
 
     def input_range(self, index: int) -> tuple[int, int]:
-        """The value range of the inputs of layer ``index`` (quantized levels or hidden bits)."""
+        """The value range ``(lo, hi)`` of the inputs of layer ``index``: ``(0, max_level)`` for
+        the quantized inputs, ``(0, 1)`` for heaviside hidden bits, ``(-1, 1)`` for sign. ``hi``
+        is the largest input of the layer in every case (the exporters read it)."""
         if index == 0:
             return 0, self.quantizer.max_level
         return (-1, 1) if self.activation == "sign" else (0, 1)
@@ -226,12 +228,12 @@ def random_network(
         if np.isscalar(weight_bound)
         else [int(b) for b in weight_bound]
     )
-    levels = (1 << bits) - 1
+    max_level = (1 << bits) - 1
     layers = []
     for i in range(len(widths) - 1):
         w = bounds[i]
         W = rng.integers(-w, w + 1, size=(widths[i + 1], widths[i]))
-        scale = levels if i == 0 else 1
+        scale = max_level if i == 0 else 1
         # biases around the middle of the pre-activation range, so units fire about half the time
         centre = -(W.sum(axis=1) * scale) // 2 if (i == 0 or activation == "heaviside") else 0
         spread = max(1, w * widths[i] * scale // 4)

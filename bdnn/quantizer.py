@@ -57,12 +57,12 @@ class Quantizer:
     def fit(cls, X: np.ndarray, bits: int) -> Quantizer:
         """Min-max quantizer from training data; identity when the data are already levels."""
         X = np.asarray(X, dtype=np.float64)
-        levels = (1 << int(bits)) - 1
-        if X.size and np.all(X == np.round(X)) and X.min() >= 0 and X.max() <= levels:
+        max_level = (1 << int(bits)) - 1
+        if X.size and np.all(X == np.round(X)) and X.min() >= 0 and X.max() <= max_level:
             return cls.identity(X.shape[1], bits)
         lo = X.min(axis=0).astype(np.float32)
         span = X.max(axis=0).astype(np.float32) - lo
-        scale = np.where(span > 0, np.float32(levels) / np.where(span > 0, span, 1), 0)
+        scale = np.where(span > 0, np.float32(max_level) / np.where(span > 0, span, 1), 0)
         return cls(bits, lo, scale.astype(np.float32))
 
     def quantize(self, X: np.ndarray) -> np.ndarray:

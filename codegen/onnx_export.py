@@ -71,7 +71,7 @@ def build_onnx(
     for layer in plan.layers:
         i = layer.index
         W = net.layers[i].weights.T  # [n_in, n_out]
-        max_input = net.quantizer.max_level if i == 0 else 1
+        max_input = net.input_range(i)[1]  # max_level, or 1 for hidden bits
         if matmul_integer_is_exact(max_input, layer.weight_bound):
             acc = node(
                 "MatMulInteger", [current, const(f"W{i}", W.astype(np.int8))], f"acc{i}"

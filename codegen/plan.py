@@ -223,7 +223,9 @@ def plan_model(net: Network, word_bits: int = 32) -> ModelPlan:
         P = n_planes(layer.weight_bound)
         # partial sums: the positive planes and the negative plane are accumulated apart; each
         # is at most 2**(P-1) * n_in * max_input <= 2 w n_in max_input, inside the bound.
-        max_input = net.quantizer.max_level if i == 0 else 1
+        # largest input value: max_level for layer 0, 1 for hidden bits (a sign layer reads
+        # +-1, folded into the constants, so the kernels still see {0,1} bits)
+        max_input = net.input_range(i)[1]
         assert (1 << (P - 1)) * layer.n_in * max_input <= bound, (name, P, bound)
         kernel, sum_bits = "popcount", 0
         if i == 0:
