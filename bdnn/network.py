@@ -54,11 +54,11 @@ class Layer:
 
 @dataclass
 class ForwardResult:
-    """Everything a backend must reproduce: class, integer scores and every hidden bit-vector."""
+    """Everything a backend must reproduce: class index, integer scores and every hidden bit."""
 
-    classes: np.ndarray  # int64 [N], index into Network.classes
+    class_index: np.ndarray  # int64 [N], index into Network.classes (the labels)
     scores: np.ndarray  # int64 [N, n_output_units]
-    hidden: list[np.ndarray]  # one uint8 {0,1} array [N, width] per hidden layer
+    hidden_bits: list[np.ndarray]  # one uint8 {0,1} array [N, width] per hidden layer
     preactivations: list[np.ndarray] = field(default_factory=list)  # int64, per layer
 
 
@@ -100,9 +100,11 @@ class Network:
         return tuple(layer.n_out for layer in self.hidden_layers)
 
     def input_range(self, index: int) -> tuple[int, int]:
-        """The value range of the inputs of layer ``index`` (quantized levels or hidden bits)."""
+        """The value range ``(lo, hi)`` of the inputs of layer ``index``: ``(0, max_level)`` for
+        the quantized inputs, ``(0, 1)`` for heaviside hidden bits, ``(-1, 1)`` for sign. ``hi``
+        is the largest input of the layer in every case (the exporters read it)."""
         if index == 0:
-            return 0, self.quantizer.levels
+            return 0, self.quantizer.max_level
         return self.activation.input_range
 
     def bias_bound(self, index: int) -> int:
@@ -151,10 +153,10 @@ class Network:
             Q = Q.reshape(1, -1)
         if Q.ndim != 2 or Q.shape[1] != self.n_inputs:
             raise BDNNError(f"data has {Q.shape[-1]} features, the model expects {self.n_inputs}")
-        if Q.size and (Q.min() < 0 or Q.max() > self.quantizer.levels):
-            raise BDNNError(f"quantized inputs must lie in 0..{self.quantizer.levels}")
+        if Q.size and (Q.min() < 0 or Q.max() > self.quantizer.max_level):
+            raise BDNNError(f"quantized inputs must lie in 0..{self.quantizer.max_level}")
         h = Q.astype(np.int64)
-        hidden: list[np.ndarray] = []
+        hidden_bits: list[np.ndarray] = []
         pre: list[np.ndarray] = []
         for i, layer in enumerate(self.layers):
             x = h if i == 0 else self.activation.read(h)
@@ -162,20 +164,20 @@ class Network:
             pre.append(a)
             if i < len(self.layers) - 1:
                 h = (a >= 0).astype(np.int64)
-                hidden.append(h.astype(np.uint8))
+                hidden_bits.append(h.astype(np.uint8))
         scores = pre[-1]
-        return ForwardResult(self.output.predict(scores), scores, hidden, pre)
+        return ForwardResult(self.output.predict(scores), scores, hidden_bits, pre)
 
     def forward(self, X: np.ndarray) -> ForwardResult:
         """Forward pass on raw float features (quantized first)."""
         return self.forward_q(self.quantizer.quantize(X))
 
     def predict_q(self, Q: np.ndarray) -> np.ndarray:
-        return self.forward_q(Q).classes
+        return self.forward_q(Q).class_index
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Class indices (into ``classes``) for raw float features."""
-        return self.forward(X).classes
+        return self.forward(X).class_index
 
     # -- statistics ------------------------------------------------------------------------
     def n_weights(self) -> int:
@@ -213,12 +215,12 @@ def random_network(
         if np.isscalar(weight_bound)
         else [int(b) for b in weight_bound]
     )
-    levels = (1 << bits) - 1
+    max_level = (1 << bits) - 1
     layers = []
     for i in range(len(widths) - 1):
         w = bounds[i]
         W = rng.integers(-w, w + 1, size=(widths[i + 1], widths[i]))
-        lo, hi = (0, levels) if i == 0 else act.input_range
+        lo, hi = (0, max_level) if i == 0 else act.input_range
         scale = max(abs(lo), abs(hi))
         # biases around the middle of the pre-activation range, so units fire about half the time
         centre = -(W.sum(axis=1) * (lo + hi)) // 2

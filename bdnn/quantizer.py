@@ -40,8 +40,8 @@ class Quantizer:
         return int(self.lo.shape[0])
 
     @property
-    def levels(self) -> int:
-        """The largest quantized value ``L = 2**bits - 1``."""
+    def max_level(self) -> int:
+        """The largest quantized value, level ``L = 2**bits - 1`` (max_level)."""
         return (1 << int(self.bits)) - 1
 
     @property
@@ -57,12 +57,12 @@ class Quantizer:
     def fit(cls, X: np.ndarray, bits: int) -> Quantizer:
         """Min-max quantizer from training data; identity when the data are already levels."""
         X = np.asarray(X, dtype=np.float64)
-        levels = (1 << int(bits)) - 1
-        if X.size and np.all(X == np.round(X)) and X.min() >= 0 and X.max() <= levels:
+        max_level = (1 << int(bits)) - 1
+        if X.size and np.all(X == np.round(X)) and X.min() >= 0 and X.max() <= max_level:
             return cls.identity(X.shape[1], bits)
         lo = X.min(axis=0).astype(np.float32)
         span = X.max(axis=0).astype(np.float32) - lo
-        scale = np.where(span > 0, np.float32(levels) / np.where(span > 0, span, 1), 0)
+        scale = np.where(span > 0, np.float32(max_level) / np.where(span > 0, span, 1), 0)
         return cls(bits, lo, scale.astype(np.float32))
 
     def quantize(self, X: np.ndarray) -> np.ndarray:
@@ -74,8 +74,8 @@ class Quantizer:
         with np.errstate(over="ignore", invalid="ignore"):
             t = (X - self.lo) * self.scale  # float32 ops: each rounded to float32 like C
             t = np.floor(t + np.float32(0.5))
-        t = np.nan_to_num(t, nan=0.0, posinf=self.levels, neginf=0.0)
-        return np.clip(t, 0, self.levels).astype(np.uint8)
+        t = np.nan_to_num(t, nan=0.0, posinf=self.max_level, neginf=0.0)
+        return np.clip(t, 0, self.max_level).astype(np.uint8)
 
     def to_quantized_units(self, radius: float | np.ndarray) -> np.ndarray:
         """A radius in raw feature units (scalar or per feature) in quantized units, per

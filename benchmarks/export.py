@@ -47,7 +47,7 @@ def instructions_per_inference(net: Network, word_bits: int, rows: int) -> float
     if not valgrind or c_host.find_compiler() is None:
         return None
     rng = np.random.default_rng(0)
-    Q = rng.integers(0, net.quantizer.levels + 1, size=(rows, net.n_inputs))
+    Q = rng.integers(0, net.quantizer.max_level + 1, size=(rows, net.n_inputs))
     with tempfile.TemporaryDirectory() as tmp:
         exe = c_host.build([(net, "bench")], tmp, word_bits)
         out = Path(tmp) / "callgrind.out"
@@ -78,9 +78,9 @@ def measure(label: str, net: Network, rows: int, callgrind_rows: int) -> list[di
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    Q = np.random.default_rng(1).integers(0, net.quantizer.levels + 1, size=(rows, net.n_inputs))
+    Q = np.random.default_rng(1).integers(0, net.quantizer.max_level + 1, size=(rows, net.n_inputs))
     Q = Q.astype(np.uint8)
-    assert np.array_equal(session.run(None, {"xq": Q})[0], net.forward_q(Q).classes)
+    assert np.array_equal(session.run(None, {"xq": Q})[0], net.forward_q(Q).class_index)
     ort_rate = rows_per_second(lambda: (session.run(None, {"xq": Q}), rows)[1])
     numpy_rate = rows_per_second(lambda: (net.forward_q(Q), rows)[1])
     results = []

@@ -97,7 +97,8 @@ VECTOR_BUDGET_SHARE = 2
 
 EML_NAME = "mlp"  # prefix of the emlearn-generated C
 BDNN_NAME = "model"
-BDNN_DATA = re.compile(rf"^{BDNN_NAME}_[wtb]\d+$")  # bit-planes, thresholds, output biases
+# bit-planes, thresholds, output score offsets
+BDNN_DATA = re.compile(rf"^{BDNN_NAME}_(w|threshold|offset)\d+$")
 EML_DATA = re.compile(rf"^{EML_NAME}_layer_\d+_(weights|biases)$")
 
 # the targets of the issue: emlearn / bdnn at least this much
@@ -241,7 +242,7 @@ def make_case(dataset: str, hidden: tuple[int, ...], retrain: bool, eml_method: 
     Zt = scaler.transform(Xt)
     return Case(
         dataset=dataset, hidden=hidden, net=net, Q_test=Qt, Z_test=Zt.astype(np.float32),
-        y_test=yt, bdnn_pred=net.forward_q(Qt).classes, mlp_pred=mlp.predict(Zt),
+        y_test=yt, bdnn_pred=net.forward_q(Qt).class_index, mlp_pred=mlp.predict(Zt),
         emlearn_code=emlearn_c(mlp, eml_method), n_inputs=X.shape[1], n_classes=len(ds.classes),
         train_seconds=net.training.get("seconds"),
     )

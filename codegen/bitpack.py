@@ -61,19 +61,48 @@ def pack_bits(bits: np.ndarray, word_bits: int) -> np.ndarray:
         raise ValueError("pack_bits takes 0/1 values")
     n = b.shape[-1]
     nw = n_words(n, word_bits)
-    padded = np.zeros(b.shape[:-1] + (nw * word_bits,), dtype=np.uint64)
+    padded = np.zeros(b.shape[:-1] + (nw * word_bits,), dtype=np.uint8)
     padded[..., :n] = b
-    padded = padded.reshape(b.shape[:-1] + (nw, word_bits))
-    shifts = np.arange(word_bits, dtype=np.uint64)
-    return np.bitwise_or.reduce(padded << shifts, axis=-1).astype(np.uint64)
+    # LSB-first bytes, word_bits / 8 of them per word, widened to 8 little-endian bytes per word
+    word_bytes = np.packbits(padded, axis=-1, bitorder="little").reshape(
+        b.shape[:-1] + (nw, word_bits // 8)
+    )
+    wide = np.zeros(b.shape[:-1] + (nw, 8), dtype=np.uint8)
+    wide[..., : word_bits // 8] = word_bytes
+    return wide.view("<u8").reshape(b.shape[:-1] + (nw,)).astype(np.uint64)
 
 
 def unpack_bits(words: np.ndarray, n: int, word_bits: int) -> np.ndarray:
     """Inverse of :func:`pack_bits`: the first ``n`` bits as uint8 {0,1} values."""
     w = np.asarray(words, dtype=np.uint64)
-    shifts = np.arange(word_bits, dtype=np.uint64)
-    bits = (w[..., :, None] >> shifts) & np.uint64(1)
-    return bits.reshape(w.shape[:-1] + (-1,))[..., :n].astype(np.uint8)
+    as_bytes = np.ascontiguousarray(w.astype("<u8")).view(np.uint8)
+    low = as_bytes.reshape(w.shape + (8,))[..., : word_bits // 8]  # the low word_bits bits
+    flat = low.reshape(w.shape[:-1] + (-1,))
+    return np.unpackbits(flat, axis=-1, bitorder="little")[..., :n]
+
+
+def twos_complement_bits(values: np.ndarray, bits: int) -> np.ndarray:
+    """Bit ``b`` of the ``bits``-bit two's-complement pattern of every value, on a new last axis
+    (uint8 {0,1}, ``[..., bits]``): ``v = sum_{b < bits-1} 2**b bit_b - 2**(bits-1) bit_{bits-1}``.
+
+    The one place that turns signed integers into bit-planes: weight planes, packed thresholds.
+    """
+    v = np.asarray(values, dtype=np.int64)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if v.size and (v.min() < lo or v.max() > hi):
+        raise ValueError(f"a value does not fit {bits} signed bits")
+    twos = np.where(v < 0, v + (1 << bits), v)  # the unsigned pattern
+    return ((twos[..., None] >> np.arange(bits)) & 1).astype(np.uint8)
+
+
+def weight_planes(weights: np.ndarray, weight_bound: int) -> np.ndarray:
+    """The ``P = n_planes(weight_bound)`` two's-complement planes of an integer matrix
+    ``[n_out, n_in]``, unpacked: uint8 ``[n_out, P, n_in]``."""
+    W = np.asarray(weights, dtype=np.int64)
+    P = n_planes(weight_bound)
+    if W.size and int(np.abs(W).max()) > int(weight_bound):
+        raise ValueError("a weight exceeds the weight bound")
+    return np.moveaxis(twos_complement_bits(W, P), -1, 1)
 
 
 def weight_bit_planes(weights: np.ndarray, weight_bound: int, word_bits: int) -> np.ndarray:
@@ -81,13 +110,7 @@ def weight_bit_planes(weights: np.ndarray, weight_bound: int, word_bits: int) ->
 
     Returns uint64 words ``[n_out, P, n_words(n_in)]`` with ``P = n_planes(weight_bound)``.
     """
-    W = np.asarray(weights, dtype=np.int64)
-    P = n_planes(weight_bound)
-    if W.size and int(np.abs(W).max()) > int(weight_bound):
-        raise ValueError("a weight exceeds the weight bound")
-    twos = np.where(W < 0, W + (1 << P), W)  # unsigned P-bit pattern
-    planes = np.stack([(twos >> p) & 1 for p in range(P)], axis=1)  # [n_out, P, n_in]
-    return pack_bits(planes, word_bits)
+    return pack_bits(weight_planes(weights, weight_bound), word_bits)
 
 
 def input_bit_planes(q: np.ndarray, bits: int, word_bits: int) -> np.ndarray:
@@ -132,22 +155,9 @@ def plane_stream(weights: np.ndarray, weight_bound: int) -> np.ndarray:
     Bit ``(u * P + p) * n_in + j`` is bit ``p`` of ``W[u][j]``: the ``P`` planes of a neuron
     follow each other, the neurons follow each other, with no padding in between.
     """
-    W = np.asarray(weights, dtype=np.int64)
-    P = n_planes(weight_bound)
-    if W.size and int(np.abs(W).max()) > int(weight_bound):
-        raise ValueError("a weight exceeds the weight bound")
-    twos = np.where(W < 0, W + (1 << P), W)
-    planes = np.stack([(twos >> p) & 1 for p in range(P)], axis=1)  # [n_out, P, n_in]
-    return stream_bytes(planes)
+    return stream_bytes(weight_planes(weights, weight_bound))
 
 
 def signed_fields(values: np.ndarray, bits: int) -> np.ndarray:
     """Signed integers as ``bits``-bit two's-complement fields, LSB-first, packed into bytes."""
-    v = np.asarray(values, dtype=np.int64).reshape(-1)
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    if v.size and (v.min() < lo or v.max() > hi):
-        raise ValueError(f"a value does not fit {bits} signed bits")
-    twos = np.where(v < 0, v + (1 << bits), v)
-    fields = np.stack([(twos >> b) & 1 for b in range(bits)], axis=-1) if v.size else v
-    return stream_bytes(fields)
-
+    return stream_bytes(twos_complement_bits(np.asarray(values).reshape(-1), bits))

@@ -7,7 +7,6 @@ and formats literals. Output is deterministic: identical models give byte-identi
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 
@@ -19,8 +18,9 @@ from bdnn.network import Network
 
 from .bitpack import n_words
 from .names import comment_text, validate_c_name
-from .plan import LayerPlan, ModelPlan, plan_model
+from .plan import LayerPlan, plan_model
 from .render import render
+from .size_report import plan_size_report
 
 WORD_TYPES = {8: "uint8_t", 16: "uint16_t", 32: "uint32_t", 64: "uint64_t"}
 MAX_PROVENANCE_VALUE = 160
@@ -117,29 +117,10 @@ def provenance_lines(training: dict) -> list[tuple[str, str]]:
     return lines
 
 
-def size_rows(plan: ModelPlan) -> list[dict]:
-    """Bytes of weights, thresholds (or score offsets) and scratch per layer."""
-    rows = []
-    for layer in plan.layers:
-        rows.append(
-            {
-                "label": "output" if layer.is_output else f"hidden {layer.index}",
-                "weights": plan.weight_bytes(layer),
-                "constants": plan.constant_bytes(layer),
-                "scratch": plan.layer_scratch_bytes(layer),
-                "min_weight_bits": layer.n_in * layer.n_out * math.log2(2 * layer.weight_bound + 1),
-            }
-        )
-    return rows
-
-
 def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
     """Everything the C templates need, as plain data."""
     name = validate_c_name(name)
     plan = plan_model(net, word_bits)
-    rows = size_rows(plan)
-    total = {k: sum(r[k] for r in rows) for k in ("weights", "constants", "scratch")}
-    min_bytes = sum(r["min_weight_bits"] for r in rows) / 8
     layers = []
     in_offset, hidden_offset = 0, 0
     pop_widths: set[int] = set()
@@ -173,7 +154,9 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
                 "n_out": layer.n_out,
                 "weight_bound": layer.weight_bound,
                 "is_output": layer.is_output,
-                "sign_input": layer.index > 0 and net.activation == "sign",
+                # the activation whose reading of the bits is folded into the thresholds
+                "folded_activation": (net.activation.name if layer.index > 0 and (
+                    net.activation.scale, net.activation.shift) != (1, 0) else ""),
                 "n_planes": layer.n_planes,
                 "plane_weights": list(layer.plane_weights),
                 "n_words": layer.n_words,
@@ -216,7 +199,7 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "hidden_widths": list(net.hidden_widths),
         "n_hidden_units": int(sum(net.hidden_widths)),
         "input_bits": int(q.bits),
-        "input_levels": q.levels + 1,
+        "max_level": q.max_level,
         "word_bits": word_bits,
         "word_type": WORD_TYPES[word_bits],
         "scratch_words": in_offset,
@@ -226,11 +209,8 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "output": net.output.name,
         "class_labels": [comment_text(c) for c in net.classes],
         "provenance": provenance_lines(net.training),
-        "size_rows": rows,
-        "size_total": total,
+        "size": plan_size_report(plan),
         "n_weights": net.n_weights(),
-        "min_weight_bytes": min_bytes,
-        "size_ratio": (total["weights"] + total["constants"]) / min_bytes if min_bytes else 0.0,
         "layers": layers,
         "quantizer_lo": [float_literal(v) for v in q.lo],
         "quantizer_scale": [float_literal(v) for v in q.scale],

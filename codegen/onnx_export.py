@@ -43,7 +43,8 @@ def build_onnx(
 ) -> onnx.ModelProto:
     """The ONNX model of ``net``: input ``xq`` (uint8 [N, n_inputs]) or, with ``float_input``,
     ``x`` (float32) with the quantizer in front; outputs ``class`` (int64 [N]), ``scores``
-    (int32 [N, n_outputs]) and, with ``hidden_outputs``, ``hidden_<i>`` (uint8 [N, width_i]).
+    (int32 [N, n_outputs]) and, with ``hidden_outputs``, ``hidden_bits<i>`` (uint8 {0,1}
+    [N, width_i]) for every hidden layer ``i``; see ``docs/export.md``.
     """
     plan = plan_model(net, 32)
     nodes: list[onnx.NodeProto] = []
@@ -70,7 +71,7 @@ def build_onnx(
     for layer in plan.layers:
         i = layer.index
         W = net.layers[i].weights.T  # [n_in, n_out]
-        max_input = net.quantizer.levels if i == 0 else 1
+        max_input = net.input_range(i)[1]  # max_level, or 1 for hidden bits
         if matmul_integer_is_exact(max_input, layer.weight_bound):
             acc = node(
                 "MatMulInteger", [current, const(f"W{i}", W.astype(np.int8))], f"acc{i}"
@@ -84,7 +85,7 @@ def build_onnx(
                 [acc, const(f"threshold{i}", layer.thresholds.astype(np.int32))],
                 f"on{i}",
             )
-            current = node("Cast", [on], f"hidden_{i}", to=TensorProto.UINT8)
+            current = node("Cast", [on], f"hidden_bits{i}", to=TensorProto.UINT8)
             if hidden_outputs:
                 outputs.append(
                     helper.make_tensor_value_info(current, TensorProto.UINT8, ["N", layer.n_out])
@@ -94,7 +95,7 @@ def build_onnx(
             scale = const("score_scale", np.array(layer.score_scale, np.int32))
             acc = node("Mul", [acc, scale], "acc_scaled")
         scores = node("Add", [acc, const(f"offset{i}", layer.offsets.astype(np.int32))], "scores")
-        if net.output == "single":
+        if net.output.one_unit:
             flat = node("Squeeze", [scores, const("axis1", np.array([1], np.int64))], "score0")
             on = node("GreaterOrEqual", [flat, const("zero", np.array(0, np.int32))], "positive")
             node("Cast", [on], "class", to=TensorProto.INT64)
@@ -131,7 +132,7 @@ def _quantizer_nodes(net: Network, const, node) -> str:
     t = node("Floor", [t], "q_floor")
     nan = node("IsNaN", [t], "q_isnan")
     t = node("Where", [nan, const("q_zero", np.array(0.0, np.float32)), t], "q_nonan")
-    top = np.array(float(q.levels), np.float32)
+    top = np.array(float(q.max_level), np.float32)
     t = node("Clip", [t, "q_zero", const("q_top", top)], "q_clipped")
     return node("Cast", [t], "xq", to=TensorProto.UINT8)
 
@@ -151,7 +152,7 @@ def _metadata(net: Network) -> dict[str, str]:
         "classes": json.dumps([c if isinstance(c, (int, str)) else str(c) for c in net.classes]),
         "activation": net.activation.name,
         "output": net.output.name,
-        "input_levels": str(q.levels + 1),
+        "max_level": str(q.max_level),
         "training": json.dumps(net.training or {}, sort_keys=True, default=str),
     }
 

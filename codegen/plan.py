@@ -208,14 +208,10 @@ def plan_model(net: Network, word_bits: int = 32) -> ModelPlan:
         bound = int(net.preactivation_bound(i))
         acc_bits = _int_type_bits(bound, f"{name} accumulator")
         W = layer.weights
-        sum_w = W.sum(axis=1)
-        sign_input = i > 0 and net.activation == "sign"
-        if sign_input:
-            thresholds = -((layer.bias - sum_w) // 2)  # ceil((sum(W) - b) / 2)
-            scale, offsets = 2, layer.bias - sum_w
-        else:
-            thresholds = -layer.bias
-            scale, offsets = 1, layer.bias.copy()
+        # W x + b = scale * (W h) + offset on the bits h (Activation.fold); a unit is on iff
+        # W h >= ceil(-offset / scale) = -(offset // scale)
+        scale, offsets = (1, layer.bias.copy()) if i == 0 else net.activation.fold(W, layer.bias)
+        thresholds = -(offsets // scale)
         constants = offsets if is_output else thresholds
         # the folded constants stay within the pre-activation bound, so they fit the accumulator
         assert int(np.abs(constants).max()) <= bound, (name, constants, bound)
@@ -223,7 +219,9 @@ def plan_model(net: Network, word_bits: int = 32) -> ModelPlan:
         P = n_planes(layer.weight_bound)
         # partial sums: the positive planes and the negative plane are accumulated apart; each
         # is at most 2**(P-1) * n_in * max_input <= 2 w n_in max_input, inside the bound.
-        max_input = net.quantizer.levels if i == 0 else 1
+        # largest input value: max_level for layer 0, 1 for hidden bits (a sign layer reads
+        # +-1, folded into the constants, so the kernels still see {0,1} bits)
+        max_input = net.input_range(i)[1]
         assert (1 << (P - 1)) * layer.n_in * max_input <= bound, (name, P, bound)
         kernel, sum_bits = "popcount", 0
         if i == 0:

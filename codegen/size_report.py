@@ -13,12 +13,16 @@ import math
 
 from bdnn.network import Network
 
-from .plan import plan_model
+from .plan import ModelPlan, plan_model
 
 
 def size_report(net: Network, word_bits: int = 32) -> dict:
     """Per layer and total: weights, thresholds, scratch bytes, minimum bytes and the ratio."""
-    plan = plan_model(net, word_bits)
+    return plan_size_report(plan_model(net, word_bits))
+
+
+def plan_size_report(plan: ModelPlan) -> dict:
+    """:func:`size_report` of an already lowered model (the C header's size table reads it)."""
     layers = []
     for layer in plan.layers:
         min_bits = layer.n_in * layer.n_out * math.log2(2 * layer.weight_bound + 1)
@@ -42,7 +46,7 @@ def size_report(net: Network, word_bits: int = 32) -> dict:
     constants = sum(r["threshold_bytes"] for r in layers)
     min_bytes = sum(r["min_weight_bytes"] for r in layers)
     return {
-        "word_bits": word_bits,
+        "word_bits": plan.word_bits,
         "layers": layers,
         "total": {
             "weight_bytes": weights,

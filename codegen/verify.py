@@ -50,7 +50,7 @@ class VerifyReport:
 
 def random_inputs(net: Network, n: int, seed: int) -> np.ndarray:
     """``n`` quantized rows: all-0, all-max, then half uniform levels, half random extremes."""
-    top = net.quantizer.levels
+    top = net.quantizer.max_level
     rng = np.random.default_rng(seed)
     rows = [np.zeros(net.n_inputs, np.int64), np.full(net.n_inputs, top, np.int64)][: max(n, 0)]
     rest = max(n - len(rows), 0)
@@ -62,17 +62,17 @@ def random_inputs(net: Network, n: int, seed: int) -> np.ndarray:
 
 def row_mismatches(expected: ForwardResult, got: ForwardResult) -> np.ndarray:
     """Boolean per row: class, a score or a hidden bit differs (or shapes are wrong)."""
-    n = len(expected.classes)
+    n = len(expected.class_index)
     bad = np.zeros(n, bool)
-    classes = np.asarray(got.classes).reshape(-1)
+    class_index = np.asarray(got.class_index).reshape(-1)
     scores = np.asarray(got.scores)
-    if classes.shape != (n,) or scores.shape != expected.scores.shape:
+    if class_index.shape != (n,) or scores.shape != expected.scores.shape:
         return np.ones(n, bool)
-    if len(got.hidden) != len(expected.hidden):
+    if len(got.hidden_bits) != len(expected.hidden_bits):
         return np.ones(n, bool)
-    bad |= classes != expected.classes
+    bad |= class_index != expected.class_index
     bad |= np.any(scores != expected.scores, axis=1)
-    for e, g in zip(expected.hidden, got.hidden, strict=True):
+    for e, g in zip(expected.hidden_bits, got.hidden_bits, strict=True):
         g = np.asarray(g)
         if g.shape != e.shape:
             return np.ones(n, bool)
@@ -82,21 +82,21 @@ def row_mismatches(expected: ForwardResult, got: ForwardResult) -> np.ndarray:
 
 def _describe_row(r: int, n_data: int, Q: np.ndarray, expected: ForwardResult, got: ForwardResult):
     def bits(result: ForwardResult) -> str:
-        return " ".join("".join(str(int(b)) for b in h[r]) for h in result.hidden)
+        return " ".join("".join(str(int(b)) for b in h[r]) for h in result.hidden_bits)
 
     return {
         "row": r,
         "source": f"data row {r}" if r < n_data else f"random row {r - n_data}",
         "input": [int(v) for v in Q[r]],
         "expected": {
-            "class": int(expected.classes[r]),
+            "class": int(expected.class_index[r]),
             "scores": [int(v) for v in expected.scores[r]],
-            "hidden": bits(expected),
+            "hidden_bits": bits(expected),
         },
         "got": {
-            "class": int(np.asarray(got.classes).reshape(-1)[r]),
+            "class": int(np.asarray(got.class_index).reshape(-1)[r]),
             "scores": [int(v) for v in np.asarray(got.scores)[r]],
-            "hidden": bits(got),
+            "hidden_bits": bits(got),
         },
     }
 

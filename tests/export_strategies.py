@@ -71,7 +71,7 @@ def net_specs(draw, max_width: int = 70, max_bound: int = 3) -> NetSpec:
 
 def test_inputs(net: Network, n: int, seed: int) -> np.ndarray:
     """All-0, all-max, one-hot-max rows (a few), then uniform levels and random extremes."""
-    top = net.quantizer.levels
+    top = net.quantizer.max_level
     rng = np.random.default_rng(seed)
     rows = [np.zeros(net.n_inputs, np.int64), np.full(net.n_inputs, top, np.int64)]
     for j in rng.choice(net.n_inputs, size=min(2, net.n_inputs), replace=False):
@@ -89,8 +89,10 @@ test_inputs.__test__ = False  # a helper, not a pytest test
 
 def assert_same(expected, got, context: str = "") -> None:
     """Class, every score and every hidden bit equal (with the first differing row in the msg)."""
-    assert np.array_equal(np.asarray(got.classes), expected.classes), f"{context}: classes"
+    assert np.array_equal(np.asarray(got.class_index), expected.class_index), (
+        f"{context}: class index"
+    )
     assert np.array_equal(np.asarray(got.scores), expected.scores), f"{context}: scores"
-    assert len(got.hidden) == len(expected.hidden), f"{context}: hidden layer count"
-    for i, (e, g) in enumerate(zip(expected.hidden, got.hidden, strict=True)):
+    assert len(got.hidden_bits) == len(expected.hidden_bits), f"{context}: hidden layer count"
+    for i, (e, g) in enumerate(zip(expected.hidden_bits, got.hidden_bits, strict=True)):
         assert np.array_equal(np.asarray(g), e), f"{context}: hidden layer {i} bits"

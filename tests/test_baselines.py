@@ -58,7 +58,7 @@ def test_milp_fits_a_separable_set_and_the_network_recomputes_it():
     assert errors_of(net, Q, y) == res.train_errors == 0
     assert hamming_loss_of(net, Q, y) == res.hamming == 0
     # the bdnn network computes the paper's float network everywhere on the input grid
-    grid = np.array(list(itertools.product(range(net.quantizer.levels + 1), repeat=2)))
+    grid = np.array(list(itertools.product(range(net.quantizer.max_level + 1), repeat=2)))
     assert np.array_equal(net.predict_q(grid), paper_forward(res.weights, res.biases, grid)[0])
     # another thread count in the same process (HiGHS's scheduler is per process)
     again = train_paper_milp(Q, y, [2], time_limit=30, threads=2)
@@ -88,7 +88,7 @@ def test_milp_continuous_weights_and_subsets():
     # two subsets that must each share one pattern: at most 2 patterns, the fit gets worse
     subsets = [np.flatnonzero(y == 0), np.flatnonzero(y == 1)]
     sub = train_paper_milp(Q, y, [2], subsets=subsets, time_limit=30)
-    hidden = sub.network.forward_q(Q).hidden[0]
+    hidden = sub.network.forward_q(Q).hidden_bits[0]
     for rows in subsets:
         assert len({tuple(r) for r in hidden[rows]}) == 1
 

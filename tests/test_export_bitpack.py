@@ -16,6 +16,7 @@ from codegen.bitpack import (
     planes_dot,
     popcount,
     signed_fields,
+    twos_complement_bits,
     unpack_bits,
     weight_bit_planes,
 )
@@ -50,17 +51,16 @@ def test_pack_first_last_and_all_ones(n: int, word_bits: int) -> None:
 
 @pytest.mark.parametrize("word_bits", WORDS)
 @pytest.mark.parametrize("n", SIZES)
-def test_pack_matches_numpy_packbits_little_endian(n: int, word_bits: int) -> None:
-    """Independent computation: np.packbits(bitorder="little"), bytes assembled little-endian."""
+def test_pack_matches_python_integers(n: int, word_bits: int) -> None:
+    """Independent computation: each word as a Python integer, bit i of the row at bit
+    ``i % word_bits`` of word ``i // word_bits``."""
     rng = np.random.default_rng(n * 100 + word_bits)
     bits = rng.integers(0, 2, size=(5, n)).astype(np.uint8)
     nw = math.ceil(n / word_bits)
-    padded = np.zeros((5, nw * word_bits), np.uint8)
-    padded[:, :n] = bits
-    as_bytes = np.packbits(padded, axis=1, bitorder="little").reshape(5, nw, word_bits // 8)
-    expected = [
-        [int.from_bytes(bytes(word), "little") for word in row] for row in as_bytes
-    ]
+    expected = [[0] * nw for _ in range(5)]
+    for r in range(5):
+        for i in range(n):
+            expected[r][i // word_bits] |= int(bits[r, i]) << (i % word_bits)
     words = pack_bits(bits, word_bits)
     assert words.tolist() == expected
     assert np.array_equal(unpack_bits(words, n, word_bits), bits)
@@ -153,3 +153,20 @@ def test_signed_fields_round_trip(bits: int) -> None:
     assert back == values.tolist()
     with pytest.raises(ValueError):
         signed_fields(np.array([hi + 1]), bits)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 8, 16, 32])
+def test_twos_complement_bits_against_python_integers(bits: int) -> None:
+    """Bit b of v mod 2**bits (Python integers), and the plane weights sum back to v."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    rng = np.random.default_rng(bits)
+    values = np.unique(np.concatenate([[lo, hi, 0], rng.integers(lo, hi + 1, size=50)]))
+    got = twos_complement_bits(values.reshape(-1, 1), bits)  # extra axis kept
+    assert got.shape == (values.size, 1, bits) and got.dtype == np.uint8
+    for v, row in zip(values.tolist(), got[:, 0].tolist(), strict=True):
+        assert row == [((v % (1 << bits)) >> b) & 1 for b in range(bits)]
+        assert sum(w * x for w, x in zip(plane_weights(bits), row, strict=True)) == v
+    with pytest.raises(ValueError):
+        twos_complement_bits(np.array([hi + 1]), bits)
+    with pytest.raises(ValueError):
+        twos_complement_bits(np.array([lo - 1]), bits)

@@ -141,7 +141,7 @@ def test_float_api_matches_quantizer(cc, tmp_path) -> None:
         n = net.n_inputs
         X = [rng.normal(0, 20, (200, n)).astype(np.float32)]
         # points next to the level boundaries (lo + (k + 0.5) / scale), both sides
-        k = rng.integers(-2, q.levels + 2, size=(100, n)).astype(np.float32)
+        k = rng.integers(-2, q.max_level + 2, size=(100, n)).astype(np.float32)
         with np.errstate(divide="ignore", invalid="ignore"):
             step = np.where(q.scale > 0, q.scale, 1)
             edge = (q.lo + (k + np.float32(0.5)) / step).astype(np.float32)
@@ -265,7 +265,8 @@ def test_host_harness_copy_and_makefile(cc, tmp_path) -> None:
 
 
 def _nm_sizes(cc: str, workdir: Path, net: Network, name: str, word_bits: int) -> dict[str, int]:
-    """Bytes of every ``{name}_w<i>``, ``{name}_t<i>``, ``{name}_b<i>`` table, from nm -S."""
+    """Bytes of every ``{name}_w<i>``, ``{name}_threshold<i>``, ``{name}_offset<i>`` table, from
+    nm -S."""
     nm = require_tool("nm", "binutils")
     export_c(net, workdir, name, word_bits)
     obj = workdir / f"{name}.o"
@@ -274,7 +275,7 @@ def _nm_sizes(cc: str, workdir: Path, net: Network, name: str, word_bits: int) -
     sizes = {}
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) == 4 and re.fullmatch(rf"{name}_[wtb]\d+", parts[3]):
+        if len(parts) == 4 and re.fullmatch(rf"{name}_(w|threshold|offset)\d+", parts[3]):
             sizes[parts[3]] = int(parts[1], 16)
     return sizes
 
@@ -292,7 +293,7 @@ def test_stored_tables_match_size_report(cc, tmp_path) -> None:
         sizes = _nm_sizes(cc, tmp_path, net, f"s{i}", word_bits)
         report = size_report(net, word_bits)
         for k, row in enumerate(report["layers"]):
-            const = f"s{i}_b{k}" if k == len(hidden) else f"s{i}_t{k}"
+            const = f"s{i}_offset{k}" if k == len(hidden) else f"s{i}_threshold{k}"
             assert sizes[f"s{i}_w{k}"] == row["weight_bytes"], (i, k, sizes)
             assert sizes[const] == row["threshold_bytes"], (i, k, sizes)
     # no padding between units: 4 units x 2 planes x 4 inputs = 32 bits = 4 bytes, and
@@ -304,7 +305,7 @@ def test_stored_tables_match_size_report(cc, tmp_path) -> None:
         net = Network(base.quantizer, [Layer(hid.weights, -np.array(t_values), 1), out],
                       classes=base.classes)
         sizes = _nm_sizes(cc, tmp_path, net, "iris", 32)
-        assert sizes["iris_w0"] == w_bytes and sizes["iris_t0"] == t_bytes, (n_in, sizes)
+        assert sizes["iris_w0"] == w_bytes and sizes["iris_threshold0"] == t_bytes, (n_in, sizes)
         # the output layer: 3 scores x 2 planes x 4 hidden bits = 3 bytes
         assert sizes["iris_w1"] == 3
     run_batch([net], tmp_path, 32, c_host.CFLAGS, rows=40)
@@ -344,8 +345,9 @@ def test_constant_storage_boundaries(cc, tmp_path) -> None:
     # thresholds -bias and 0: 128 and -129 need int16; 127, -128, -9 and 8 int8; -8 and 7 fit
     # a signed nibble (two units a byte)
     kinds = [
-        "int16" if "const int16_t k_t0" in t else "int8" if "const int8_t k_t0" in t
-        else "nibble" if "const uint8_t k_t0[1]" in t else "?"
+        "int16" if "const int16_t k_threshold0" in t
+        else "int8" if "const int8_t k_threshold0" in t
+        else "nibble" if "const uint8_t k_threshold0[1]" in t else "?"
         for t in texts
     ]
     assert kinds == ["int16", "int8", "int8", "int16", "nibble", "nibble", "int8", "int8"]

@@ -172,9 +172,9 @@ def test_verify_reports_a_differing_backend(model, capsys, monkeypatch) -> None:
 
     def flipped(net, Q):
         r = net.forward_q(Q)
-        hidden = [h.copy() for h in r.hidden]
+        hidden = [h.copy() for h in r.hidden_bits]
         hidden[0][5, 0] ^= 1
-        return ForwardResult(r.classes, r.scores, hidden)
+        return ForwardResult(r.class_index, r.scores, hidden)
 
     broken = types.SimpleNamespace(name="flipper", available=lambda: (True, ""), run=flipped)
     known = registry.all_backends()

@@ -53,7 +53,8 @@ def test_graph_uses_standard_integer_ops_and_checks() -> None:
     assert types == {"xq": onnx.TensorProto.UINT8}
     outs = {o.name: o.type.tensor_type.elem_type for o in model.graph.output}
     assert outs["class"] == onnx.TensorProto.INT64 and outs["scores"] == onnx.TensorProto.INT32
-    assert outs["hidden_0"] == outs["hidden_1"] == onnx.TensorProto.UINT8
+    assert list(outs) == ["class", "scores", "hidden_bits0", "hidden_bits1"]
+    assert outs["hidden_bits0"] == outs["hidden_bits1"] == onnx.TensorProto.UINT8
     lean = build_onnx(net, hidden_outputs=False)
     assert [o.name for o in lean.graph.output] == ["class", "scores"]
 
@@ -66,6 +67,7 @@ def test_metadata() -> None:
     assert model.producer_name == "bdnn" and model.producer_version == bdnn.__version__
     assert props["bdnn_version"] == bdnn.__version__
     assert json.loads(props["quantizer"])["bits"] == 4
+    assert props["max_level"] == "15"  # L = 2**4 - 1, the largest quantized input
     assert json.loads(props["training"])["status"] == "OPTIMAL"
 
 

@@ -50,7 +50,7 @@ def _run(cmd, cwd):
 def test_sketch_compiles_and_runs_on_the_atmega328p(make_net, tmp_path):
     target = need_target("avr")
     net = make_net()
-    xq = np.random.default_rng(3).integers(0, net.quantizer.levels + 1, net.n_inputs)
+    xq = np.random.default_rng(3).integers(0, net.quantizer.max_level + 1, net.n_inputs)
     lib = tmp_path / "lib"
     write_arduino_library(net, lib, "sensor", example_xq=xq)
     mcu = ["-mmcu=atmega328p", "-DF_CPU=16000000UL", "-Os", "-Wall", "-Wextra", "-Werror"]
@@ -63,5 +63,5 @@ def test_sketch_compiles_and_runs_on_the_atmega328p(make_net, tmp_path):
     _run(["avr-gcc", "-mmcu=atmega328p", "-o", "sketch.elf", "sketch.o", "main.o", "model.o"],
          tmp_path)
     lines = run_simavr(target, tmp_path / "sketch.elf")
-    expected = int(net.forward_q(xq.reshape(1, -1)).classes[0])
+    expected = int(net.forward_q(xq.reshape(1, -1)).class_index[0])
     assert any(line.startswith(f"class {expected} ok in ") for line in lines), lines

@@ -37,9 +37,9 @@ def test_backend_runs_many_rows_in_chunks(name, monkeypatch):
     Q = np.vstack([Q, Q[:30]])  # duplicates run once, come back in place
     got = backend.run(net, Q)
     ref = net.forward_q(Q)
-    np.testing.assert_array_equal(got.classes, ref.classes)
+    np.testing.assert_array_equal(got.class_index, ref.class_index)
     np.testing.assert_array_equal(got.scores, ref.scores)
-    for g, r in zip(got.hidden, ref.hidden, strict=True):
+    for g, r in zip(got.hidden_bits, ref.hidden_bits, strict=True):
         np.testing.assert_array_equal(g, r)
 
 

@@ -30,9 +30,9 @@ def build_and_run(net, target, tmp_path, Q, model_writer=None):
 
 def assert_bit_exact(run, net, Q):
     ref = net.forward_q(Q)
-    np.testing.assert_array_equal(run.hidden, np.concatenate(ref.hidden, axis=1))
+    np.testing.assert_array_equal(run.hidden, np.concatenate(ref.hidden_bits, axis=1))
     np.testing.assert_array_equal(run.scores, ref.scores)
-    np.testing.assert_array_equal(run.classes, ref.classes)
+    np.testing.assert_array_equal(run.classes, ref.class_index)
     # the firmware's own check also covers NAME_scores_q, NAME_predict_q and the float API
     assert run.mismatches == 0, f"firmware self-check failed on rows {run.error_rows}"
 

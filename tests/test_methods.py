@@ -168,7 +168,7 @@ def test_split_shared_patterns_hold_in_the_returned_network():
     checked = 0
     for g in np.unique(run.groups):
         members = np.flatnonzero(run.groups == g)
-        for hidden_bits in fwd.hidden:
+        for hidden_bits in fwd.hidden_bits:
             assert (hidden_bits[members] == hidden_bits[members[0]]).all()
         checked += len(members) > 1
     assert checked >= 1

@@ -45,9 +45,9 @@ def test_forward_matches_loops(activation, output, hidden):
     res = net.forward_q(Q)
     for r in range(len(Q)):
         cls, scores, hid = slow_forward(net, Q[r])
-        assert res.classes[r] == cls
+        assert res.class_index[r] == cls
         assert res.scores[r].tolist() == scores
-        for layer_bits, expect in zip(res.hidden, hid, strict=True):
+        for layer_bits, expect in zip(res.hidden_bits, hid, strict=True):
             assert layer_bits[r].tolist() == expect
 
 
@@ -91,7 +91,7 @@ def test_losses():
     Q = np.random.default_rng(4).integers(0, 4, size=(30, 3))
     y = np.random.default_rng(5).integers(0, 3, size=30)
     res = net.forward_q(Q)
-    assert errors_of(net, Q, y) == int(np.sum(res.classes != y))
+    assert errors_of(net, Q, y) == int(np.sum(res.class_index != y))
     onehot = np.eye(3, dtype=int)[y]
     assert hamming_loss_of(net, Q, y) == int(np.sum((res.scores >= 0) != onehot))
 

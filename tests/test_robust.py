@@ -36,7 +36,7 @@ QUANTIZERS = [
 
 def _level(qz: Quantizer, i: int, v: Fraction) -> int:
     t = (v - Fraction(float(qz.lo[i]))) * Fraction(float(qz.scale[i])) + Fraction(1, 2)
-    return min(max(math.floor(t), 0), qz.levels)
+    return min(max(math.floor(t), 0), qz.max_level)
 
 
 def reachable_levels(qz, x, eps, lo=None, hi=None) -> list[list[int]]:
@@ -98,7 +98,7 @@ def test_worst_case_matches_brute_force(case):
             if s == "flipped":
                 assert ce.dtype == np.float32
                 assert np.all(np.abs(ce.astype(np.float64) - x) <= eps + 1e-12)
-                assert net.forward(ce[None, :]).classes[0] != p
+                assert net.forward(ce[None, :]).class_index[0] != p
             else:
                 assert ce is None
     correct = net.predict(X) == y

@@ -182,7 +182,7 @@ def test_widen_keeps_the_function(activation):
     assert wide.hidden_widths == (5, 4)
     Q = rng.integers(0, 16, size=(200, 3))
     a, b = net.forward_q(Q), wide.forward_q(Q)
-    assert np.array_equal(a.classes, b.classes) and np.array_equal(a.scores, b.scores)
+    assert np.array_equal(a.class_index, b.class_index) and np.array_equal(a.scores, b.scores)
 
 
 def test_narrow_start_hints_the_wide_model():

@@ -48,8 +48,8 @@ def quantize_features(quantizer: Quantizer, values: np.ndarray, features: np.nda
     with np.errstate(over="ignore", invalid="ignore"):
         t = (v - quantizer.lo[features]) * quantizer.scale[features]
         t = np.floor(t + np.float32(0.5))
-    t = np.nan_to_num(t, nan=0.0, posinf=quantizer.levels, neginf=0.0)
-    return np.clip(t, 0, quantizer.levels).astype(np.int64)
+    t = np.nan_to_num(t, nan=0.0, posinf=quantizer.max_level, neginf=0.0)
+    return np.clip(t, 0, quantizer.max_level).astype(np.int64)
 
 
 def _first_key_reaching(

@@ -21,7 +21,7 @@ class Architecture:
     hidden: tuple[int, ...]
     n_classes: int
     weight_bounds: tuple[int, ...]  # one per layer, output layer last
-    levels: int  # largest quantized input value L
+    max_level: int  # largest quantized input value L
     activation: Activation | str = "heaviside"  # a name is turned into its record
     output: OutputKind | str = "argmax"
 
@@ -59,7 +59,7 @@ class Architecture:
                 f"({self.activation}, {self.output})")
 
     @classmethod
-    def for_training(cls, Q: np.ndarray, y: np.ndarray, *, levels: int, n_classes: int,
+    def for_training(cls, Q: np.ndarray, y: np.ndarray, *, max_level: int, n_classes: int,
                      hidden: Sequence[int], weight_bound: int | Sequence[int],
                      activation: Activation | str,
                      output: OutputKind | str) -> Architecture:
@@ -68,7 +68,7 @@ class Architecture:
         bounds = ((int(weight_bound),) * (len(hidden) + 1) if np.isscalar(weight_bound)
                   else tuple(int(w) for w in weight_bound))
         arch = cls(n_inputs=int(np.shape(Q)[1]), hidden=tuple(int(h) for h in hidden),
-                   n_classes=int(n_classes), weight_bounds=bounds, levels=int(levels),
+                   n_classes=int(n_classes), weight_bounds=bounds, max_level=int(max_level),
                    activation=activation, output=output)
         if len(np.unique(y)) < 2:
             raise BDNNError("the training data hold a single class; a classifier needs at "
@@ -83,7 +83,7 @@ class Architecture:
             hidden=net.hidden_widths,
             n_classes=net.n_classes,
             weight_bounds=tuple(int(layer.weight_bound) for layer in net.layers),
-            levels=net.quantizer.levels,
+            max_level=net.quantizer.max_level,
             activation=net.activation,
             output=net.output,
         )

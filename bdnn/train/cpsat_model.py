@@ -358,7 +358,7 @@ class BDNNCpModel:
         for li, lv in enumerate(self.layers):
             is_output = li == len(self.layers) - 1
             values = self.objective.output_values(fwd.preactivations[li], self.arch.output) \
-                if is_output else fwd.hidden[li]
+                if is_output else fwd.hidden_bits[li]
             for r, vr in enumerate(lv.out):
                 for u, v in enumerate(vr):
                     if v is not None:
@@ -373,7 +373,7 @@ class BDNNCpModel:
                     for u, v in enumerate(gt):
                         m.AddHint(v, int(tvals[t][u]))
             if lv.encoding == "product":
-                prev = fwd.hidden[li - 1]
+                prev = fwd.hidden_bits[li - 1]
                 W = net.layers[li].weights
                 for (r, j, i), z in lv.products.items():
                     m.AddHint(z, int(W[j, i]) * int(prev[r, i]))

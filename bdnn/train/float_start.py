@@ -72,7 +72,7 @@ def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantize
             Wf = (2 / act.scale) * Wf
         w = int(arch.weight_bounds[li])
         x_int = h_int if li == 0 else arch.activation.read(h_int)
-        reach = w * arch.widths[li] * (arch.levels if li == 0 else
+        reach = w * arch.widths[li] * (arch.max_level if li == 0 else
                                        max(map(abs, arch.activation.input_range)))
         if li == arch.n_layers - 1:
             layers.append(_round_output(*_output_rows(Wf, bf, arch), x_int, y, w, reach, arch))

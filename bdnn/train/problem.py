@@ -75,8 +75,9 @@ class TrainProblem:
         layer); raises ``BDNNError`` with a one-line message on anything invalid."""
         Q = np.asarray(Q)
         y = np.asarray(y, dtype=np.int64)
-        arch = Architecture.for_training(Q, y, levels=quantizer.levels, n_classes=len(classes),
-                                         hidden=hidden, weight_bound=weight_bound,
+        arch = Architecture.for_training(Q, y, max_level=quantizer.max_level,
+                                         n_classes=len(classes), hidden=hidden,
+                                         weight_bound=weight_bound,
                                          activation=activation, output=output)
         if warm_start is not None:
             arch.check_compatible(warm_start)

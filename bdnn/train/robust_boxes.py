@@ -55,7 +55,7 @@ def _covering_radius(quantizer: Quantizer, X: np.ndarray) -> float:
     if not np.any(live):
         return 0.0
     lo = quantizer.lo.astype(np.float64)[live]
-    hi = lo + quantizer.levels / scale[live]
+    hi = lo + quantizer.max_level / scale[live]
     half_level = 0.5 / scale[live]  # rounding: the end levels are reached half a level early
     return float(np.max(np.maximum(X[:, live] - lo, hi - X[:, live]) - half_level))
 
@@ -74,7 +74,7 @@ def apply_robust_radius(
             raise ValueError("robust training with a scaling quantizer needs the raw rows X_raw")
         X_raw = np.asarray(Q, dtype=np.float64)
     options.box_lo, options.box_hi = robust_boxes(quantizer, X_raw, rows, rho)
-    if np.all(options.box_lo == 0) and np.all(options.box_hi == quantizer.levels):
+    if np.all(options.box_lo == 0) and np.all(options.box_hi == quantizer.max_level):
         raise BDNNError(
             f"robust radius {rho:g} makes every training box cover every feature's whole range, "
             "so no first-layer unit can change its activation (only a constant network "

@@ -183,7 +183,7 @@ def _to_network(
     for li, (W, b) in enumerate(zip(weights, biases, strict=True)):
         Wi = np.rint(np.asarray(W) * factor).astype(np.int64)
         bi = np.rint(np.asarray(b) * factor).astype(np.int64) - 1
-        top = quantizer.levels if li == 0 else 1
+        top = quantizer.max_level if li == 0 else 1
         bound = factor * Wi.shape[1] * top + 1
         layers.append(Layer(Wi, np.clip(bi, -bound, bound), factor))
     k = len(classes)
@@ -192,7 +192,7 @@ def _to_network(
 
 
 def _same_activations(net: Network, bits: list[np.ndarray], Q: np.ndarray) -> bool:
-    hidden = net.forward_q(Q).hidden
+    hidden = net.forward_q(Q).hidden_bits
     return all(np.array_equal(h.astype(np.int64), b) for h, b in zip(hidden, bits, strict=True))
 
 
@@ -262,7 +262,7 @@ def train_paper_milp(
     n_rows, n = Q.shape
     if quantizer is None:
         quantizer = Quantizer.identity(n, max(1, int(Q.max()).bit_length()))
-    if quantizer.n_inputs != n or Q.max() > quantizer.levels:
+    if quantizer.n_inputs != n or Q.max() > quantizer.max_level:
         raise BDNNError("the quantizer does not match the quantized inputs")
     classes = list(range(k)) if classes is None else list(classes)
     n_patterns = int(pattern.max()) + 1
@@ -387,7 +387,7 @@ def train_paper_milp(
             break
     if result.network is not None:
         fwd = result.network.forward_q(Q)
-        result.train_errors = int(np.sum(fwd.classes != y))
+        result.train_errors = int(np.sum(fwd.class_index != y))
         result.hamming = int(np.sum((fwd.scores >= 0).astype(np.int64) != onehot))
         result.network.training = {
             "method": "paper-milp-highs",

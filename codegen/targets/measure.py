@@ -169,7 +169,7 @@ def count_instructions(trace_log: Path, ranges: dict[str, tuple[int, int]]) -> l
 def random_inputs(net: Network, n: int, seed: int = 0) -> np.ndarray:
     """``n`` uniformly random quantized input rows (0..L), reproducible by ``seed``."""
     rng = np.random.default_rng(seed)
-    return rng.integers(0, net.quantizer.levels + 1, size=(n, net.n_inputs)).astype(np.uint8)
+    return rng.integers(0, net.quantizer.max_level + 1, size=(n, net.n_inputs)).astype(np.uint8)
 
 
 def run_firmware(
@@ -195,9 +195,9 @@ def run_firmware(
 def check_against_reference(run: FirmwareRun, net: Network, Q: np.ndarray, where: str) -> None:
     """Raise unless the firmware reproduced the numpy reference bit for bit."""
     ref = net.forward_q(Q)
-    bits = np.concatenate(ref.hidden, axis=1)
+    bits = np.concatenate(ref.hidden_bits, axis=1)
     bad = (
-        (run.classes != ref.classes)
+        (run.classes != ref.class_index)
         | (run.scores != ref.scores).any(axis=1)
         | (run.hidden != bits).any(axis=1)
     )

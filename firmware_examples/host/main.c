@@ -9,7 +9,7 @@
  *             where models.h defines `static const bdnn_model bdnn_models[]` (bdnn writes it).
  *
  * Input, one row per line (M is the model's index in the table, 0 with one model):
- *   q M v1 .. vn     quantized inputs (integers 0 .. INPUT_LEVELS - 1)
+ *   q M v1 .. vn     quantized inputs (integers 0 .. 255; above MAX_LEVEL count as MAX_LEVEL)
  *   f M x1 .. xn     float features (decimal, C99 hex float, nan, inf, -inf)
  * Output, one line per input line:
  *   q: class s1 .. sK | h1h2..hH     scores, then every hidden bit as a 0/1 character
@@ -25,7 +25,7 @@ typedef struct {
     int n_inputs;
     int n_outputs;
     int n_hidden_units;
-    int (*forward_debug_q)(const uint8_t *xq, int32_t *scores, uint8_t *hidden);
+    int (*forward_debug_q)(const uint8_t *xq, int32_t *scores, uint8_t *hidden_bits);
 #ifndef BDNN_NO_FLOAT
     void (*quantize)(const float *x, uint8_t *xq);
     int (*predict)(const float *x);
@@ -64,7 +64,7 @@ static int fail(const char *what, long line)
 int main(void)
 {
     int max_in = 1, max_out = 1, max_hidden = 1, m, i;
-    uint8_t *xq, *hidden;
+    uint8_t *xq, *hidden_bits;
     int32_t *scores;
     float *x;
     long line = 0;
@@ -77,8 +77,8 @@ int main(void)
     xq = malloc((size_t)max_in);
     x = malloc(sizeof(float) * (size_t)max_in);
     scores = malloc(sizeof(int32_t) * (size_t)max_out);
-    hidden = malloc((size_t)max_hidden);
-    if (!xq || !x || !scores || !hidden)
+    hidden_bits = malloc((size_t)max_hidden);
+    if (!xq || !x || !scores || !hidden_bits)
         return fail("out of memory", 0);
     while (scanf(" %c %d", &mode, &m) == 2) {
         const bdnn_model *model;
@@ -94,13 +94,13 @@ int main(void)
                     return fail("expected an integer 0..255", line);
                 xq[i] = (uint8_t)v;
             }
-            c = model->forward_debug_q(xq, scores, hidden);
+            c = model->forward_debug_q(xq, scores, hidden_bits);
             printf("%d", c);
             for (i = 0; i < model->n_outputs; i++)
                 printf(" %ld", (long)scores[i]);
             printf(" | ");
             for (i = 0; i < model->n_hidden_units; i++)
-                putchar(hidden[i] ? '1' : '0');
+                putchar(hidden_bits[i] ? '1' : '0');
             putchar('\n');
 #ifndef BDNN_NO_FLOAT
         } else if (mode == 'f') {
@@ -128,6 +128,6 @@ int main(void)
     free(xq);
     free(x);
     free(scores);
-    free(hidden);
+    free(hidden_bits);
     return 0;
 }

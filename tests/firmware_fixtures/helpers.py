@@ -41,7 +41,7 @@ def heaviside_single_net() -> Network:
 
 def input_rows(net: Network, n: int, seed: int) -> np.ndarray:
     """All-zero and all-max rows plus ``n`` random ones."""
-    L = net.quantizer.levels
+    L = net.quantizer.max_level
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, L + 1, size=(n, net.n_inputs))
     return np.vstack([np.zeros(net.n_inputs), np.full(net.n_inputs, L), rows]).astype(np.uint8)

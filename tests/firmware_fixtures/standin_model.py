@@ -30,11 +30,11 @@ def write_standin_model(net: Network, out_dir: Path, name: str, word_bits: int =
 #define {up}_N_OUTPUTS {net.output_layer.n_out}
 #define {up}_N_HIDDEN_LAYERS {len(widths)}
 #define {up}_N_HIDDEN_UNITS {sum(widths)}
-#define {up}_INPUT_LEVELS {net.quantizer.levels}
+#define {up}_MAX_LEVEL {net.quantizer.max_level}
 #define {up}_SCRATCH_BYTES 0
 int {name}_predict_q(const uint8_t *xq);
 int {name}_scores_q(const uint8_t *xq, int32_t *scores);
-int {name}_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden);
+int {name}_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden_bits);
 #ifndef BDNN_NO_FLOAT
 int {name}_predict(const float *x);
 #endif
@@ -82,8 +82,8 @@ static int fwd(const uint8_t *xq, int32_t *scores, uint8_t *hidden)
     c.append("    (void)nxt;\n    return best;\n}\n")
     nout = net.output_layer.n_out
     c.append(f"""
-int {name}_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden)
-{{ return fwd(xq, scores, hidden); }}
+int {name}_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden_bits)
+{{ return fwd(xq, scores, hidden_bits); }}
 int {name}_scores_q(const uint8_t *xq, int32_t *scores) {{ return fwd(xq, scores, 0); }}
 int {name}_predict_q(const uint8_t *xq) {{ int32_t s[{nout}]; return fwd(xq, s, 0); }}
 #ifndef BDNN_NO_FLOAT
@@ -100,7 +100,7 @@ int {name}_predict(const float *x)
         float t = (x[j] - LO[j]) * SC[j];
         t = t + 0.5f;
         if (!(t == t)) q[j] = 0;
-        else if (t >= {net.quantizer.levels}.0f) q[j] = {net.quantizer.levels};
+        else if (t >= {net.quantizer.max_level}.0f) q[j] = {net.quantizer.max_level};
         else if (t < 1.0f) q[j] = 0;
         else q[j] = (uint8_t)t;
     }}

@@ -110,7 +110,7 @@ GOLDEN_NET_INLINE unsigned golden_net_popcount8(uint8_t x)
 static const uint8_t golden_net_w0[5] BDNN_STORAGE = {
     0x5Bu, 0x38u, 0x74u, 0x47u, 0x84u,
 };
-static const uint8_t golden_net_t0[2] BDNN_STORAGE = {
+static const uint8_t golden_net_threshold0[2] BDNN_STORAGE = {
     0xE3u, 0x10u,
 };
 
@@ -123,7 +123,7 @@ static const uint8_t golden_net_t0[2] BDNN_STORAGE = {
 static const uint8_t golden_net_w1[5] BDNN_STORAGE = {
     0x39u, 0x32u, 0x1Cu, 0xCCu, 0x04u,
 };
-static const uint8_t golden_net_t1[2] BDNN_STORAGE = {
+static const uint8_t golden_net_threshold1[2] BDNN_STORAGE = {
     0x31u, 0x01u,
 };
 
@@ -136,7 +136,7 @@ static const uint8_t golden_net_t1[2] BDNN_STORAGE = {
 static const uint8_t golden_net_w2[3] BDNN_STORAGE = {
     0x93u, 0xD9u, 0x00u,
 };
-static const uint8_t golden_net_b2[2] BDNN_STORAGE = {
+static const uint8_t golden_net_offset2[2] BDNN_STORAGE = {
     0x10u, 0x0Fu,
 };
 
@@ -234,7 +234,7 @@ static void golden_net_layer0(
     golden_net_word_t *out)
 {
     const uint8_t *s = golden_net_w0; /* the current block of 4 units: 5 bytes */
-    const uint8_t *c = golden_net_t0;
+    const uint8_t *c = golden_net_threshold0;
     unsigned u;
     GOLDEN_NET_OPAQUE(s);
     GOLDEN_NET_OPAQUE(c);
@@ -333,7 +333,7 @@ static void golden_net_layer1(
     golden_net_word_t *out)
 {
     const uint8_t *s = golden_net_w1; /* the current block of 2 units: 3 bytes */
-    const uint8_t *c = golden_net_t1;
+    const uint8_t *c = golden_net_threshold1;
     unsigned u;
     GOLDEN_NET_OPAQUE(s);
     GOLDEN_NET_OPAQUE(c);
@@ -371,7 +371,7 @@ static void golden_net_layer2(
     int32_t *scores)
 {
     const uint8_t *s = golden_net_w2; /* the current block of 4 units: 3 bytes */
-    const uint8_t *c = golden_net_b2;
+    const uint8_t *c = golden_net_offset2;
     unsigned u;
     GOLDEN_NET_OPAQUE(s);
     GOLDEN_NET_OPAQUE(c);
@@ -429,16 +429,16 @@ static int golden_net_forward(const uint8_t *xq, int32_t *scores, golden_net_wor
     }
 }
 
-int golden_net_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden)
+int golden_net_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden_bits)
 {
     golden_net_word_t buf[2];
     int c = golden_net_forward(xq, scores, buf);
-    if (hidden) {
+    if (hidden_bits) {
         unsigned u;
         for (u = 0; u < 4u; u++)
-            hidden[u] = (uint8_t)((buf[0u + u / 32u] >> (u % 32u)) & 1u);
+            hidden_bits[u] = (uint8_t)((buf[0u + u / 32u] >> (u % 32u)) & 1u);
         for (u = 0; u < 3u; u++)
-            hidden[4u + u] = (uint8_t)((buf[1u + u / 32u] >> (u % 32u)) & 1u);
+            hidden_bits[4u + u] = (uint8_t)((buf[1u + u / 32u] >> (u % 32u)) & 1u);
     }
     return c;
 }
