@@ -20,7 +20,8 @@ REGENERATE = (
 
 
 @pytest.mark.parametrize("target_name,dirname", [("cortex-m3", "cortex_m_qemu"),
-                                                 ("avr", "avr_atmega328p")])
+                                                 ("avr", "avr_atmega328p"),
+                                                 ("rv32ec", "riscv_qemu")])
 def test_example_matches_generated_project(target_name, dirname, tmp_path):
     net = load_network(EXAMPLES / "hello_model.json")
     write_project(net, get_target(target_name), tmp_path, "model",
