@@ -7,7 +7,7 @@ PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
           gcc-avr avr-libc binutils-avr simavr clang
           gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc)
 TOOLS=(arm-none-eabi-gcc arm-none-eabi-size arm-none-eabi-nm qemu-system-arm
-       avr-gcc avr-size simavr clang
+       avr-gcc avr-size avr-nm simavr clang
        riscv64-unknown-elf-gcc riscv64-unknown-elf-size riscv64-unknown-elf-nm qemu-system-riscv32)
 
 missing=()
