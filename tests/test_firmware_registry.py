@@ -142,3 +142,10 @@ def test_install_script_covers_every_family():
         assert set(needed) <= set(tools), family.name
         for program in (family.cc, family.emulator):
             assert family.packages[program] in packages, (family.name, program)
+
+
+def test_export_doc_lists_every_target():
+    """docs/export.md's target table names exactly the registered targets, in order."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "export.md").read_text()
+    table = doc[doc.index("| target | chip class |"):].split("\n\n")[0].splitlines()[2:]
+    assert [line.split("`")[1] for line in table] == registry.target_names()
