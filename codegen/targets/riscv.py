@@ -75,14 +75,16 @@ FAMILY = TargetFamily(
 
 def core(name: str, march: str, mabi: str, machine: str, board: str, flash_bytes: int,
          ram_bytes: int, linker_script: str) -> Target:
-    """An RV32 target: ``march``/``mabi`` for gcc (QEMU's ``-cpu`` follows from ``march``),
-    ``linker_script`` one of the board scripts in ``templates/firmware_riscv/``."""
+    """An RV32 target: ``march``/``mabi`` for gcc with picolibc (QEMU's ``-cpu`` follows from
+    ``march``), ``linker_script`` one of the board scripts in ``templates/firmware_riscv/``."""
     return Target(
         name=name,
         family=FAMILY,
         board=board,
         machine=machine,
-        cflags=(f"-march={march}", f"-mabi={mabi}"),
+        # picolibc.specs is part of every compile and link: it adds picolibc's headers
+        # (<stdint.h> needs them) and its multilib for -march/-mabi
+        cflags=(f"-march={march}", f"-mabi={mabi}", "--specs=picolibc.specs"),
         flash_bytes=flash_bytes,
         ram_bytes=ram_bytes,
         linker_script=linker_script,

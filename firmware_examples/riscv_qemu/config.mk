@@ -3,4 +3,4 @@ MODEL = model
 MACHINE = sifive_e
 CPU = rv32,i=false,e=true,h=false,m=false,a=false,f=false,d=false,c=true
 BOARD_LD = sifive_e.ld
-ARCH = -march=rv32ec -mabi=ilp32e
+ARCH = -march=rv32ec -mabi=ilp32e --specs=picolibc.specs
