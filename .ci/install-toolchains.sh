@@ -4,17 +4,20 @@
 set -euo pipefail
 
 PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
-          gcc-avr avr-libc binutils-avr simavr clang)
+          gcc-avr avr-libc binutils-avr simavr clang
+          gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc)
 TOOLS=(arm-none-eabi-gcc arm-none-eabi-size arm-none-eabi-nm qemu-system-arm
-       avr-gcc avr-size simavr clang)
+       avr-gcc avr-size avr-nm simavr clang
+       riscv64-unknown-elf-gcc riscv64-unknown-elf-size riscv64-unknown-elf-nm qemu-system-riscv32)
 
 missing=()
 for tool in "${TOOLS[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
-# avr-libc and newlib are libraries, not programs: check a header of each.
+# avr-libc, newlib and picolibc are libraries, not programs: check a file of each.
 [ -f /usr/lib/avr/include/avr/io.h ] || missing+=("avr-libc")
 [ -d /usr/lib/arm-none-eabi/newlib ] || missing+=("libnewlib-arm-none-eabi")
+[ -f /usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs ] || missing+=("picolibc-riscv64-unknown-elf")
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-toolchains: all present (${TOOLS[*]})"

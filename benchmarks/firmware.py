@@ -80,9 +80,10 @@ PLOT_NAME = "firmware_bytes_vs_accuracy.png"
 DATASETS = ("iris", "bcw", "breast-cancer", "digits")
 QUICK_DATASETS = ("iris",)
 HIDDEN = ((4,), (8,))
-TARGETS = ("cortex-m0", "cortex-m3", "cortex-m4", "avr")
+TARGETS = ("cortex-m0", "cortex-m3", "cortex-m4", "avr", "rv32imc", "rv32ec")
 UNIT = {"instructions": "instr.", "cycles": "cycles"}
-TARGET_LABEL = {"cortex-m0": "M0", "cortex-m3": "M3", "cortex-m4": "M4F", "avr": "AVR"}
+TARGET_LABEL = {"cortex-m0": "M0", "cortex-m3": "M3", "cortex-m4": "M4F", "avr": "AVR",
+                "rv32imc": "RV32IMC", "rv32ec": "RV32EC"}
 SEED = 0
 TRAIN_SECONDS = 60.0
 TRAIN_WORKERS = 2
@@ -94,6 +95,7 @@ STACK_RESERVE = 256
 # flash bytes of test vectors per firmware image (more rows run in several images): half of
 # what verify puts in one image (the family's max_vector_bytes)
 VECTOR_BUDGET_SHARE = 2
+VECTOR_SLACK = 256  # flash for the vector arrays' alignment and the runner's longer loops
 
 EML_NAME = "mlp"  # prefix of the emlearn-generated C
 BDNN_NAME = "model"
@@ -103,7 +105,8 @@ EML_DATA = re.compile(rf"^{EML_NAME}_layer_\d+_(weights|biases)$")
 
 # the targets of the issue: emlearn / bdnn at least this much
 GOAL_DATA = 10.0
-GOAL_SPEED = {"cortex-m0": 10.0, "cortex-m3": 10.0, "cortex-m4": 3.0, "avr": 10.0}
+GOAL_SPEED = {"cortex-m0": 10.0, "cortex-m3": 10.0, "cortex-m4": 3.0, "avr": 10.0,
+              "rv32imc": 10.0, "rv32ec": 10.0}
 GOAL_ACC_POINTS = 1.0
 
 
@@ -286,8 +289,16 @@ def sizes_of(m: Measurement, t: Target, work: Path, name: str, pattern: re.Patte
     m.model_data_bytes = declared_data_bytes(t, work, f"{name}.c", pattern, extra)
 
 
-def chunks(n_rows: int, bytes_per_row: int, t: Target) -> list[tuple[int, int]]:
-    step = max(1, t.family.max_vector_bytes // VECTOR_BUDGET_SHARE // bytes_per_row)
+def chunks(n_rows: int, bytes_per_row: int, t: Target, elf: Path) -> list[tuple[int, int]]:
+    """Row ranges of the test set, one per firmware image: the vector budget, and no more than
+    the flash left beside ``elf`` (the runner built with one row of vectors; on a 16 KB
+    rv32ec that is the tighter bound)."""
+    program, _ram = flash_and_ram(section_sizes(t.family.size_tool, elf), t.family)
+    free = t.flash_bytes - (program - bytes_per_row) - VECTOR_SLACK
+    if free < bytes_per_row:
+        raise BDNNError(f"does not fit: the runner takes {program:,} B of the {t.flash_bytes:,} "
+                        f"B of flash, leaving no room for test vectors")
+    step = max(1, min(t.family.max_vector_bytes // VECTOR_BUDGET_SHARE, free) // bytes_per_row)
     return [(a, min(n_rows, a + step)) for a in range(0, n_rows, step)]
 
 
@@ -316,7 +327,9 @@ def measure_bdnn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement
     classes, cycles = [], []
     from codegen.targets.vectors import vector_bytes_per_row
 
-    for a, b in chunks(len(Q), vector_bytes_per_row(net), t):
+    write_vectors(project, net, Q[:1])
+    make(project, "prog.elf")  # with one row: what the runner itself takes
+    for a, b in chunks(len(Q), vector_bytes_per_row(net), t, work / "prog.elf"):
         run = _bdnn_run(project, net, Q[a:b])
         classes.append(run.classes)
         cycles += run.cycles
@@ -433,7 +446,9 @@ def measure_emlearn(case: Case, t: Target, work: Path, n_timed: int) -> Measurem
         return m
     Z, ref = case.Z_test, case.mlp_pred
     classes, cycles = [], []
-    for a, b in chunks(len(Z), 4 * case.n_inputs + 1, t):
+    write_emlearn_vectors(work, Z[:1], ref[:1])
+    make_emlearn(t, work, "prog.elf")  # with one row: what the runner itself takes
+    for a, b in chunks(len(Z), 4 * case.n_inputs + 1, t, work / "prog.elf"):
         write_emlearn_vectors(work, Z[a:b], ref[a:b])
         make_emlearn(t, work, "prog.elf")
         run = _emlearn_run(t, work, b - a)

@@ -23,10 +23,11 @@ def test_backend_names():
     """The host backends, then one per target of the table (a new target needs no edit here)."""
     assert backend_names() == ["numpy", "onnxruntime", "onnx-reference", "c-host",
                                *target_names()]
-    assert {"cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "avr"} <= set(target_names())
+    assert {"cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "avr", "rv32imc",
+            "rv32ec"} <= set(target_names())
 
 
-@pytest.mark.parametrize("name", ["cortex-m0", "avr"])
+@pytest.mark.parametrize("name", ["cortex-m0", "avr", "rv32ec"])
 def test_backend_runs_many_rows_in_chunks(name, monkeypatch):
     need_target(name)
     backend = all_backends()[name]

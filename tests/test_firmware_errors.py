@@ -86,7 +86,7 @@ def _children() -> list[str]:
     return [line for line in out.splitlines() if "ps" not in line.split()[-1]]
 
 
-@pytest.mark.parametrize("target_name", ["cortex-m3", "avr"])
+@pytest.mark.parametrize("target_name", ["cortex-m3", "avr", "rv32ec"])
 def test_hanging_firmware_times_out_and_leaves_no_process(target_name, tmp_path, monkeypatch):
     target = need_target(target_name)
     net = sign_argmax_net()

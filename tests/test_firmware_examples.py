@@ -10,7 +10,7 @@ import pytest
 from bdnn.model_file import load_network
 from codegen.targets.build import write_project
 from codegen.targets.measure import BENCH_VECTORS, random_inputs
-from codegen.targets.registry import get_target
+from codegen.targets.registry import FAMILIES, get_target
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "firmware_examples"
 REGENERATE = (
@@ -19,8 +19,16 @@ REGENERATE = (
 )
 
 
-@pytest.mark.parametrize("target_name,dirname", [("cortex-m3", "cortex_m_qemu"),
-                                                 ("avr", "avr_atmega328p")])
+EXAMPLE_DIRS = [("cortex-m3", "cortex_m_qemu"), ("avr", "avr_atmega328p"),
+                ("rv32ec", "riscv_qemu")]
+
+
+def test_every_target_family_has_an_example():
+    assert {get_target(t).family.name for t, _ in EXAMPLE_DIRS} == {
+        f.name for f in FAMILIES}
+
+
+@pytest.mark.parametrize("target_name,dirname", EXAMPLE_DIRS)
 def test_example_matches_generated_project(target_name, dirname, tmp_path):
     net = load_network(EXAMPLES / "hello_model.json")
     write_project(net, get_target(target_name), tmp_path, "model",

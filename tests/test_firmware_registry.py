@@ -125,3 +125,27 @@ def test_export_doc_lists_every_backend():
     table = doc[doc.index("| backend | runs |"):].split("\n\n")[0].splitlines()[2:]
     rows = [line.split("`")[1] for line in table]
     assert rows == backend_names()
+
+
+def _bash_array(script: str, name: str) -> list[str]:
+    start = script.index(f"\n{name}=(") + len(name) + 3
+    return script[start : script.index(")", start)].split()
+
+
+def test_install_script_covers_every_family():
+    """.ci/install-toolchains.sh checks every program a family needs and installs the package
+    of its compiler and emulator, so CI (BDNN_REQUIRE_TOOLCHAINS=1) gets every target."""
+    script = (Path(__file__).resolve().parents[1] / ".ci" / "install-toolchains.sh").read_text()
+    tools, packages = _bash_array(script, "TOOLS"), _bash_array(script, "PACKAGES")
+    for family in registry.FAMILIES:
+        needed = family.programs()
+        assert set(needed) <= set(tools), family.name
+        for program in (family.cc, family.emulator):
+            assert family.packages[program] in packages, (family.name, program)
+
+
+def test_export_doc_lists_every_target():
+    """docs/export.md's target table names exactly the registered targets, in order."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "export.md").read_text()
+    table = doc[doc.index("| target | chip class |"):].split("\n\n")[0].splitlines()[2:]
+    assert [line.split("`")[1] for line in table] == registry.target_names()

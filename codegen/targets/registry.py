@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from bdnn.errors import BDNNError
 
-from . import avr, cortex_m
+from . import avr, cortex_m, riscv
 from .family import Target, TargetFamily
 
 __all__ = ["FAMILIES", "TARGETS", "Target", "TargetFamily", "get_target", "register_target",
            "target_names"]
 
-FAMILIES: tuple[TargetFamily, ...] = (cortex_m.FAMILY, avr.FAMILY)
+FAMILIES: tuple[TargetFamily, ...] = (cortex_m.FAMILY, avr.FAMILY, riscv.FAMILY)
 
 _KB = 1024
 _MB = 1024 * 1024
@@ -31,6 +31,11 @@ TARGETS: dict[str, Target] = {
                       ("-mfloat-abi=hard", "-mfpu=fpv5-d16"), 4 * _MB, 4 * _MB),
         avr.mcu("avr", "atmega328p", "ATmega328P (Arduino Uno) at 16 MHz", 16_000_000,
                 32 * _KB, 2 * _KB),
+        riscv.core("rv32imc", "rv32imc", "ilp32", "virt", "ESP32-C3 class RV32IMC", 4 * _MB,
+                   384 * _KB, linker_script="virt.ld"),
+        riscv.core("rv32ec", "rv32ec", "ilp32e", "sifive_e",
+                   "CH32V003 class RV32EC, no multiplier", 16 * _KB, 2 * _KB,
+                   linker_script="sifive_e.ld"),
     )
 }
 

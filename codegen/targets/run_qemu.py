@@ -1,7 +1,9 @@
-"""Running firmware under QEMU (``qemu-system-arm`` for Cortex-M) with semihosting."""
+"""Running firmware under QEMU (``qemu-system-arm`` for Cortex-M, ``qemu-system-riscv32`` for
+RISC-V) with semihosting."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from bdnn.errors import BDNNError
@@ -9,14 +11,17 @@ from bdnn.errors import BDNNError
 from .family import Target
 from .process import Completed, emulator_timeout, run_command
 
-FAULT_STATUS = 255  # platform_fault() in firmware_cortex_m/platform.c
+FAULT_STATUS = 255  # platform_fault() in firmware_cortex_m/ and firmware_riscv/platform.c
 
 
-def qemu_command(target: Target, elf: Path, trace_log: Path | None = None) -> list[str]:
-    """The QEMU command line that runs ``elf``; with ``trace_log``, one line per instruction."""
+def qemu_command(
+    target: Target, elf: Path, trace_log: Path | None = None, extra_args: Sequence[str] = ()
+) -> list[str]:
+    """The QEMU command line that runs ``elf``; with ``trace_log``, one line per instruction.
+    ``extra_args`` are the family's own options (RISC-V: ``-cpu`` with the chip's extensions)."""
     argv = [
-        target.family.emulator, "-M", target.machine, "-nographic", "-monitor", "none",
-        "-semihosting-config", "enable=on,target=native", "-kernel", str(elf),
+        target.family.emulator, "-M", target.machine, *extra_args, "-nographic", "-monitor",
+        "none", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf),
     ]
     if trace_log is not None:
         argv += ["-singlestep", "-d", "exec,nochain", "-D", str(trace_log)]
@@ -24,7 +29,11 @@ def qemu_command(target: Target, elf: Path, trace_log: Path | None = None) -> li
 
 
 def run_qemu(
-    target: Target, elf: Path, timeout: float | None = None, trace_log: Path | None = None
+    target: Target,
+    elf: Path,
+    timeout: float | None = None,
+    trace_log: Path | None = None,
+    extra_args: Sequence[str] = (),
 ) -> tuple[list[str], int]:
     """Run ``elf``; return its output lines and its exit status (the runner's mismatch count).
 
@@ -34,7 +43,8 @@ def run_qemu(
     if timeout is None:
         timeout = emulator_timeout(1, traced=trace_log is not None)
     result: Completed = run_command(
-        qemu_command(target, Path(elf).resolve(), trace_log and Path(trace_log).resolve()),
+        qemu_command(target, Path(elf).resolve(), trace_log and Path(trace_log).resolve(),
+                     extra_args),
         cwd=Path(elf).parent,
         timeout=timeout,
         what=f"QEMU ({target.machine}) running {Path(elf).name}",

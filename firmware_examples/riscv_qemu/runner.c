@@ -1,0 +1,191 @@
+/* Runs the exported model on the test vectors in vectors.h and prints every result.
+ *
+ * Output, one record per line (no '.' anywhere: simavr shows a newline as '.'):
+ *   C <i> <class>             class from NAME_forward_debug_q
+ *   S <i> <score> ...         integer scores, at most 8 per line, in order
+ *   H <i> <hex>               hidden bits, 4 per hex digit, unit 4k+j in bit j of digit k
+ *   T <i> <cycles>            cycles of one NAME_predict_q call (boards with a cycle counter)
+ *   K <bytes>                 stack bytes used by one NAME_predict_q call
+ *   D <mismatches>            done; results that differ from the numpy reference
+ * The exit status is the mismatch count (capped at 250).
+ */
+#include <stdint.h>
+
+#include "platform.h"
+#include "vectors.h"
+
+#define HIDDEN_BYTES ((VEC_N_HIDDEN + 7) / 8)
+
+static void put_str(const char *s)
+{
+    while (*s) {
+        platform_putc(*s++);
+    }
+}
+
+static void put_int(int32_t v)
+{
+    char buf[12];
+    int n = 0;
+    uint32_t u = v < 0 ? (uint32_t)0 - (uint32_t)v : (uint32_t)v;
+    do {
+        buf[n++] = (char)('0' + (int)(u % 10u));
+        u /= 10u;
+    } while (u != 0u);
+    if (v < 0) {
+        platform_putc('-');
+    }
+    while (n > 0) {
+        platform_putc(buf[--n]);
+    }
+}
+
+static void put_record(char tag, uint16_t i)
+{
+    platform_putc(tag);
+    platform_putc(' ');
+    put_int((int32_t)i);
+}
+
+static uint32_t cycle_overhead; /* cycles of reading the counter itself */
+
+/* One NAME_predict_q call between the two markers, so an instruction trace can count it. */
+__attribute__((noinline)) static int timed_predict(const uint8_t *xq, uint32_t *cycles)
+{
+    uint32_t t0;
+    int c;
+    bdnn_mark_begin();
+    t0 = platform_cycles();
+    c = M_PREDICT_Q(xq);
+    *cycles = platform_cycles() - t0 - cycle_overhead;
+    bdnn_mark_end();
+    return c;
+}
+
+#define STACK_PROBE_BYTES 4096u /* deepest stack use the probe can see */
+
+/* Paints the free stack below this frame, runs one inference, and returns how deep the
+ * stack went (at most STACK_PROBE_BYTES; the window keeps instruction traces short). */
+__attribute__((noinline)) static uint16_t stack_use_of_predict(const uint8_t *xq)
+{
+    volatile uint8_t here = 0;
+    uintptr_t sp = (uintptr_t)&here; /* about the stack pointer of this frame */
+    uintptr_t top = sp - 32u;        /* keep clear of this frame */
+    uintptr_t bottom = (uintptr_t)platform_stack_bottom();
+    uintptr_t a;
+    uint32_t cycles;
+    if (top - bottom > STACK_PROBE_BYTES) {
+        bottom = top - STACK_PROBE_BYTES;
+    }
+    for (a = bottom; a < top; a++) {
+        *(volatile uint8_t *)a = 0xA5u;
+    }
+    (void)timed_predict(xq, &cycles);
+    for (a = bottom; a < top; a++) {
+        if (*(volatile uint8_t *)a != 0xA5u) {
+            break;
+        }
+    }
+    return (uint16_t)(sp - a);
+}
+
+int main(void)
+{
+    static uint8_t xq[VEC_N_INPUTS];
+    static int32_t scores[VEC_N_OUTPUTS];
+    static int32_t scores2[VEC_N_OUTPUTS];
+    static uint8_t hidden[VEC_N_HIDDEN];
+#ifndef BDNN_NO_FLOAT
+    static float x[VEC_N_INPUTS];
+#endif
+    uint16_t mismatches = 0;
+    uint16_t i;
+    uint16_t j;
+
+    platform_init();
+    cycle_overhead = platform_cycles();
+    cycle_overhead = platform_cycles() - cycle_overhead;
+    for (i = 0; i < VEC_COUNT; i++) {
+        int c;
+        int c2;
+        int bad = 0;
+        uint32_t cycles;
+        for (j = 0; j < VEC_N_INPUTS; j++) {
+            xq[j] = VEC_READ_U8(&vec_xq[(uint32_t)i * VEC_N_INPUTS + j]);
+        }
+        c = M_FORWARD_DEBUG_Q(xq, scores, hidden);
+        put_record('C', i);
+        platform_putc(' ');
+        put_int(c);
+        platform_putc('\n');
+        bad |= c != (int)VEC_READ_U8(&vec_class[i]);
+        for (j = 0; j < VEC_N_OUTPUTS; j++) {
+            if (j % 8u == 0u) {
+                if (j != 0u) {
+                    platform_putc('\n');
+                }
+                put_record('S', i);
+            }
+            platform_putc(' ');
+            put_int(scores[j]);
+            bad |= scores[j] != VEC_READ_I32(&vec_scores[(uint32_t)i * VEC_N_OUTPUTS + j]);
+        }
+        platform_putc('\n');
+        for (j = 0; j < VEC_N_HIDDEN; j += 4u) {
+            uint16_t k;
+            unsigned digit = 0;
+            if (j % 64u == 0u) {
+                if (j != 0u) {
+                    platform_putc('\n');
+                }
+                put_record('H', i);
+                platform_putc(' ');
+            }
+            for (k = 0; k < 4u && j + k < VEC_N_HIDDEN; k++) {
+                digit |= (unsigned)(hidden[j + k] & 1u) << k;
+            }
+            platform_putc("0123456789abcdef"[digit]);
+        }
+        platform_putc('\n');
+        for (j = 0; j < VEC_N_HIDDEN; j++) {
+            uint8_t packed = VEC_READ_U8(&vec_hidden[(uint32_t)i * HIDDEN_BYTES + j / 8u]);
+            bad |= hidden[j] != ((packed >> (j % 8u)) & 1u);
+        }
+        /* The other entry points must agree with the debug pass. */
+        c2 = M_SCORES_Q(xq, scores2);
+        bad |= c2 != c;
+        for (j = 0; j < VEC_N_OUTPUTS; j++) {
+            bad |= scores2[j] != scores[j];
+        }
+        bad |= timed_predict(xq, &cycles) != c;
+        if (platform_has_cycles) {
+            put_record('T', i);
+            platform_putc(' ');
+            put_int((int32_t)cycles);
+            platform_putc('\n');
+        }
+#ifndef BDNN_NO_FLOAT
+        for (j = 0; j < VEC_N_INPUTS; j++) {
+            x[j] = VEC_READ_F32(&vec_x[(uint32_t)i * VEC_N_INPUTS + j]);
+        }
+        bad |= M_PREDICT(x) != (int)VEC_READ_U8(&vec_float_class[i]);
+#endif
+        if (bad) {
+            mismatches++;
+            put_record('E', i);
+            platform_putc('\n');
+        }
+    }
+    if (VEC_COUNT > 0) {
+        for (j = 0; j < VEC_N_INPUTS; j++) {
+            xq[j] = VEC_READ_U8(&vec_xq[j]);
+        }
+        put_str("K ");
+        put_int(stack_use_of_predict(xq));
+        platform_putc('\n');
+    }
+    put_str("D ");
+    put_int(mismatches);
+    platform_putc('\n');
+    platform_exit(mismatches > 250u ? 250 : (int)mismatches);
+}
