@@ -18,10 +18,15 @@ _received: dict[str, int] = {"signal": signal.SIGINT}
 
 
 def _sigterm_as_sigint(signum, frame) -> None:
-    # SIGTERM takes the Ctrl-C path: a forked CP-SAT solve is told to stop and return its best
-    # solution (safe_solver forwards SIGINT), Python code gets KeyboardInterrupt.
+    # SIGTERM takes the Ctrl-C path: whatever handles SIGINT right now handles it (during a
+    # forked CP-SAT solve, safe_solver's handler tells the solve to stop and return its best
+    # solution; elsewhere Python's default handler raises KeyboardInterrupt).
     _received["signal"] = signal.SIGTERM
-    signal.raise_signal(signal.SIGINT)
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    elif handler != signal.SIG_IGN:
+        raise KeyboardInterrupt
 
 
 def _interrupted() -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -24,6 +27,7 @@ from ..train.limits import (
 )
 from ..train.methods import METHODS, train_network
 from ..train.robust_boxes import check_radius
+from ..train.safe_solver import interrupt_requested, request_interrupt
 from .data_options import data_options, read_data
 from .options import IntList, emit_json
 
@@ -102,36 +106,71 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
                                     source=ds.name))
     Q = quantizer.quantize(X)
     Xv, yv = ds.val_part()
-    result = train_network(
-        method, Q, y, quantizer=quantizer, classes=list(ds.classes), hidden=hidden,
-        weight_bound=weight_bound, activation=activation, output=output_kind,
-        objective=objective, sparsify=sparsify, warm_start=warm,
-        solve=SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
-                           deterministic=deterministic, progress=not quiet),
-        Q_val=quantizer.quantize(Xv) if len(yv) else None, y_val=yv if len(yv) else None,
-        X_raw=X, robust_radius=robust_radius, splits=splits, batch_size=batch_size, paper=paper,
-        restarts=restarts,
-    )
-    net = result.network
-    summary = result.summary()
-    summary.update({"data": ds.name, "method": net.training.get("method", method),
-                    "model": str(out_path)})
-    for key in ("auto_choice", "robust_radius"):
-        if key in net.training:
-            summary[key] = net.training[key]
-    for part in ("val", "test"):
-        Xp, yp = ds.part(part)
-        if len(yp):
-            summary[f"{part}_accuracy"] = float(np.mean(net.predict(Xp) == yp))
-            net.training[f"{part}_accuracy"] = summary[f"{part}_accuracy"]
-    net.training.update({"data": ds.name, "split": ds.split.protocol, "split_seed": seed})
-    if ds.split.protocol == "test":
-        net.training["test_fraction"] = float(test_fraction)
-    _save_or_rescue(net, Path(out_path))
-    if as_json:
-        emit_json(summary)
-    else:
-        click.echo(_report(summary))
+    # the network is kept (and written) however training ends, Ctrl-C and SIGTERM included
+    with _keep_best_on_interrupt():
+        result = train_network(
+            method, Q, y, quantizer=quantizer, classes=list(ds.classes), hidden=hidden,
+            weight_bound=weight_bound, activation=activation, output=output_kind,
+            objective=objective, sparsify=sparsify, warm_start=warm,
+            solve=SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
+                               deterministic=deterministic, progress=not quiet),
+            Q_val=quantizer.quantize(Xv) if len(yv) else None, y_val=yv if len(yv) else None,
+            X_raw=X, robust_radius=robust_radius, splits=splits, batch_size=batch_size, paper=paper,
+            restarts=restarts,
+        )
+        net = result.network
+        summary = result.summary()
+        summary.update({"data": ds.name, "method": net.training.get("method", method),
+                        "model": str(out_path)})
+        for key in ("auto_choice", "robust_radius"):
+            if key in net.training:
+                summary[key] = net.training[key]
+        for part in ("val", "test"):
+            Xp, yp = ds.part(part)
+            if len(yp):
+                summary[f"{part}_accuracy"] = float(np.mean(net.predict(Xp) == yp))
+                net.training[f"{part}_accuracy"] = summary[f"{part}_accuracy"]
+        net.training.update({"data": ds.name, "split": ds.split.protocol, "split_seed": seed})
+        if ds.split.protocol == "test":
+            net.training["test_fraction"] = float(test_fraction)
+        _save_or_rescue(net, Path(out_path))
+        if as_json:
+            emit_json(summary)
+        else:
+            click.echo(_report(summary))
+
+
+@contextmanager
+def _keep_best_on_interrupt():
+    """While training and saving, Ctrl-C (SIGINT) and SIGTERM ask the trainer to stop and
+    return its best network, which is then written as usual; a second one aborts.
+
+    Without this, a signal that arrives between two CP-SAT solves (while a start is built, a
+    descent runs or the network is assembled) raised KeyboardInterrupt there and the network
+    was lost. During a solve, ``SafeSolver`` has its own SIGINT handler that stops the solve and
+    keeps its best solution; SIGTERM is passed to that handler.
+    """
+    def record(signum, frame) -> None:
+        current = signal.getsignal(signal.SIGINT)
+        if signum == signal.SIGTERM and callable(current) and current is not record:
+            current(signal.SIGINT, frame)  # a solve is running: let it stop and keep its best
+            return
+        if interrupt_requested():
+            raise KeyboardInterrupt  # the second interrupt: give up, write nothing
+        request_interrupt()
+        name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+        print(f"[{name}] stopping; the best network so far will be written "
+              "(press Ctrl-C again to abort)", file=sys.stderr, flush=True)
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if previous[signal.SIGINT] != signal.SIG_IGN:  # e.g. a background job: leave it ignored
+        signal.signal(signal.SIGINT, record)
+    signal.signal(signal.SIGTERM, record)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _check_writable(path: Path) -> None:
@@ -184,4 +223,7 @@ def _report(s: dict) -> str:
     lines.append(f"non-zero        {s['nonzero_weights']} of {s['weights']} weights")
     lines.append(f"seconds         {s['seconds']:.1f}")
     lines.append(f"model           {s['model']}")
+    if s.get("interrupted"):
+        lines.append("interrupted     training stopped early; the best network found so far "
+                     "was written")
     return "\n".join(lines)
