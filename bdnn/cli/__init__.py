@@ -14,22 +14,32 @@ from __future__ import annotations
 import signal
 import sys
 
-_received: dict[str, int] = {"signal": signal.SIGINT}
+_received: dict[str, int | None] = {"signal": None}
+
+
+def _sigint(signum, frame) -> None:
+    # Python's own behaviour (KeyboardInterrupt), remembering that an interrupt came: a C
+    # extension interrupted while it initialises (OR-Tools) raises ImportError instead.
+    _received["signal"] = signum
+    raise KeyboardInterrupt
 
 
 def _sigterm_as_sigint(signum, frame) -> None:
     # SIGTERM takes the Ctrl-C path: whatever handles SIGINT right now handles it (during a
     # forked CP-SAT solve, safe_solver's handler tells the solve to stop and return its best
-    # solution; elsewhere Python's default handler raises KeyboardInterrupt).
-    _received["signal"] = signal.SIGTERM
+    # solution; elsewhere KeyboardInterrupt is raised).
     handler = signal.getsignal(signal.SIGINT)
-    if callable(handler):
+    if callable(handler) and handler not in (_sigint, signal.default_int_handler):
         handler(signal.SIGINT, frame)
-    elif handler != signal.SIG_IGN:
-        raise KeyboardInterrupt
+        _received["signal"] = signum
+        return
+    _received["signal"] = signum
+    raise KeyboardInterrupt
 
 
 def _interrupted() -> None:
+    if _received["signal"] is None:
+        _received["signal"] = signal.SIGINT
     name = "SIGTERM" if _received["signal"] == signal.SIGTERM else "Ctrl-C"
     try:
         sys.stderr.write(f"error: interrupted ({name}); nothing was written\n")
@@ -42,6 +52,8 @@ def _interrupted() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turning user errors into one-line messages."""
     try:
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _sigint)
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _sigterm_as_sigint)
         import click
@@ -50,11 +62,18 @@ def main(argv: list[str] | None = None) -> None:
         from .app import cli
 
         try:
-            rv = cli.main(args=argv, prog_name="bdnn", standalone_mode=False)
+            # not cli.main(): on KeyboardInterrupt it prints an empty line before our message
+            args = sys.argv[1:] if argv is None else list(argv)
+            with cli.make_context("bdnn", args) as ctx:
+                rv = cli.invoke(ctx)
+        except click.exceptions.Exit as e:  # --help, --version
+            sys.exit(e.exit_code)
         except click.exceptions.Abort:
             _interrupted()
         except click.ClickException as e:
             msg = " ".join(e.format_message().split())
+            if type(e).__name__ == "NoArgsIsHelpError":  # plain `bdnn`
+                msg = "no command given; `bdnn --help` lists them"
             click.echo(f"error: {msg}", err=True)
             sys.exit(2)
         except BDNNError as e:
@@ -62,6 +81,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
     except KeyboardInterrupt:
         _interrupted()
+    except Exception:
+        if _received["signal"] is not None:  # the interrupt surfaced as another exception
+            _interrupted()
+        raise
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
