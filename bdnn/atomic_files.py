@@ -69,6 +69,20 @@ def resolve_output_file(path: str | os.PathLike) -> Path:
     return target
 
 
+def check_input_file(path: str | os.PathLike, what: str) -> None:
+    """Refuse a device or socket given as an input file (``/dev/zero`` would be read forever).
+
+    Missing paths and directories are left to the reader's own messages; FIFOs are allowed
+    (``<(...)`` in a shell is one).
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        raise BDNNError(f"{what} {path} is {_kind(mode)}, not a file; give a regular file")
+
+
 def write_error(path: str | os.PathLike, e: OSError) -> BDNNError:
     """A one-line error for a failed write (disk full, quota, I/O error)."""
     reason = e.strerror or str(e)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .atomic_files import write_files
+from .atomic_files import check_input_file, write_files
 from .errors import BDNNError, ModelFileError
 from .network import Layer, Network
 from .quantizer import MAX_BITS as MAX_INPUT_BITS
@@ -27,6 +27,8 @@ from .train.limits import MAX_WEIGHTS
 #: enough that every pre-activation stays well inside int64.
 MAX_FILE_WEIGHT_BOUND = 2**31 - 1
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: A model at the training limits (1,000,000 weights) takes a few MB of JSON.
+MAX_MODEL_FILE_BYTES = 256 * 2**20
 
 FORMAT = "bdnn"
 VERSION = 1
@@ -145,7 +147,11 @@ _NUMBER_LIST = re.compile(r"\[\s*((?:-?[0-9][0-9.eE+-]*,\s*)*-?[0-9][0-9.eE+-]*)
 def load_network(path: str | os.PathLike) -> Network:
     """Read and validate a model file; every problem becomes a one-line ``ModelFileError``."""
     p = Path(path)
+    check_input_file(p, "model file")
     try:
+        if p.is_file() and p.stat().st_size > MAX_MODEL_FILE_BYTES:
+            raise ModelFileError(f"model file {p} is {p.stat().st_size:,} bytes, more than any "
+                                 f"bdnn model ({MAX_MODEL_FILE_BYTES:,}); is it a model file?")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModelFileError(f"model file {p} does not exist") from None
