@@ -21,13 +21,14 @@ from .errors import BDNNError, ModelFileError
 from .network import Layer, Network
 from .quantizer import MAX_BITS as MAX_INPUT_BITS
 from .quantizer import Quantizer
-from .train.limits import MAX_WEIGHTS
 
 #: The largest weight bound a model file may declare: far above what training produces, low
 #: enough that every pre-activation stays well inside int64.
 MAX_FILE_WEIGHT_BOUND = 2**31 - 1
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-#: A model at the training limits (1,000,000 weights) takes a few MB of JSON.
+#: Inputs of a model file (far above what training accepts).
+MAX_FILE_INPUTS = 1_000_000
+#: A model at the training limits (100,000 weights) takes well under a MB of JSON.
 MAX_MODEL_FILE_BYTES = 256 * 2**20
 
 FORMAT = "bdnn"
@@ -73,7 +74,7 @@ def network_from_dict(doc: Any) -> Network:
             f"unsupported model file version {doc.get('version')!r}; "
             f"this bdnn reads version {VERSION}"
         )
-    n_inputs = _int(doc, "n_inputs", minimum=1, maximum=MAX_WEIGHTS)
+    n_inputs = _int(doc, "n_inputs", minimum=1, maximum=MAX_FILE_INPUTS)
     classes = doc.get("classes")
     if not isinstance(classes, list) or not all(_is_label(c) for c in classes):
         raise ModelFileError('"classes" must be a list of strings or integers')

@@ -85,8 +85,8 @@ def test_sklearn_validation_messages(data):
 
 
 @pytest.mark.parametrize("params, fragment", [
-    (dict(hidden=(99999999999999999999999,)), "above the limit 1,000,000"),
-    (dict(hidden=(2000, 2000)), "above the limit 1,000,000"),
+    (dict(hidden=(99999999999999999999999,)), "width is 1e+23, above the limit 100,000"),
+    (dict(hidden=(2000, 2000)), "4,010,000 weights, above the limit 100,000"),
     (dict(workers=10**6), "workers is 1,000,000, above the limit 256"),
     (dict(weight_bound=10**9), "weight bound is 1,000,000,000, above the limit 32,767"),
     (dict(input_bits=9), "input bits is 9, above the limit 8"),

@@ -187,7 +187,8 @@ CASES = [
     ("evaluate {dir}/good.json {dir}/good.csv --part everything", "'--part'"),
     ("evaluate {dir}/good.json iris", "not among the expected classes"),
     # -- train: sizes and numbers ---------------------------------------------------------
-    ("train iris --hidden 99999999999999999999999 -o {dir}/m.json", "above the limit 1,000,000"),
+    ("train iris --hidden 99999999999999999999999 -o {dir}/m.json", "above the limit 100,000"),
+    ("train credit-card --hidden 4000 -o {dir}/m.json", "15,000 rows x 4,002 units"),
     ("train iris --hidden 2000,2000 -o {dir}/m.json", "4,014,000 weights, above the limit"),
     ("train iris --hidden 4,4,4,4,4,4,4,4,0 -o {dir}/m.json", ">= 1"),
     ("train iris --hidden '' -o {dir}/m.json", "at least one layer"),

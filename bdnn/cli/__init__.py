@@ -37,6 +37,12 @@ def _sigterm_as_sigint(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def note_signal(signum: int) -> None:
+    """Record which signal is ending the command (for the message and the exit code), when a
+    command's own handler raises KeyboardInterrupt for it."""
+    _received["signal"] = signum
+
+
 def _interrupted() -> None:
     if _received["signal"] is None:
         _received["signal"] = signal.SIGINT

@@ -28,6 +28,7 @@ from ..train.limits import (
 from ..train.methods import METHODS, train_network
 from ..train.robust_boxes import check_radius
 from ..train.safe_solver import interrupt_requested, request_interrupt
+from . import note_signal
 from .data_options import data_options, read_data
 from .options import IntList, emit_json
 
@@ -156,6 +157,7 @@ def _keep_best_on_interrupt():
             current(signal.SIGINT, frame)  # a solve is running: let it stop and keep its best
             return
         if interrupt_requested():
+            note_signal(signum)
             raise KeyboardInterrupt  # the second interrupt: give up, write nothing
         request_interrupt()
         name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
