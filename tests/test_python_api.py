@@ -126,3 +126,17 @@ def test_evaluate_scores_the_recorded_held_out_part(tmp_path, capsys):
     assert ev["accuracy"] == pytest.approx(float(np.mean(net.predict(split.X) == split.y)))
     code, out, err = run_main(["evaluate", model, csv, "--part", "train", "--json"], capsys)
     assert json.loads(out)["rows"] == 105
+
+
+@pytest.mark.parametrize("where", ["weight", "bias"])
+def test_network_refuses_min_int64(net, where):
+    """np.abs(-2**63) wraps to a negative number; the bound checks must not be fooled."""
+    layer = net.layers[0]
+    W, b = layer.weights.copy(), layer.bias.copy()
+    if where == "weight":
+        W[0, 0] = np.iinfo(np.int64).min
+    else:
+        b[0] = np.iinfo(np.int64).min
+    with pytest.raises(bdnn.BDNNError, match="-9223372036854775808|beyond its bound"):
+        bdnn.Network(net.quantizer, [bdnn.Layer(W, b, layer.weight_bound), *net.layers[1:]],
+                     classes=net.classes)
