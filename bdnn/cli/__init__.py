@@ -57,6 +57,16 @@ def _interrupted() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turning user errors into one-line messages."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _main(argv)
+    finally:  # for callers in the same process (tests): the signal handlers as they were
+        _received["signal"] = None
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             signal.signal(signal.SIGINT, _sigint)

@@ -6,7 +6,6 @@ import os
 import signal
 import sys
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -107,49 +106,50 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
                                     source=ds.name))
     Q = quantizer.quantize(X)
     Xv, yv = ds.val_part()
-    # the network is kept (and written) however training ends, Ctrl-C and SIGTERM included
-    with _keep_best_on_interrupt():
-        result = train_network(
-            method, Q, y, quantizer=quantizer, classes=list(ds.classes), hidden=hidden,
-            weight_bound=weight_bound, activation=activation, output=output_kind,
-            objective=objective, sparsify=sparsify, warm_start=warm,
-            solve=SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
-                               deterministic=deterministic, progress=not quiet),
-            Q_val=quantizer.quantize(Xv) if len(yv) else None, y_val=yv if len(yv) else None,
-            X_raw=X, robust_radius=robust_radius, splits=splits, batch_size=batch_size, paper=paper,
-            restarts=restarts,
-        )
-        net = result.network
-        summary = result.summary()
-        summary.update({"data": ds.name, "method": net.training.get("method", method),
-                        "model": str(out_path)})
-        for key in ("auto_choice", "robust_radius"):
-            if key in net.training:
-                summary[key] = net.training[key]
-        for part in ("val", "test"):
-            Xp, yp = ds.part(part)
-            if len(yp):
-                summary[f"{part}_accuracy"] = float(np.mean(net.predict(Xp) == yp))
-                net.training[f"{part}_accuracy"] = summary[f"{part}_accuracy"]
-        net.training.update({"data": ds.name, "split": ds.split.protocol, "split_seed": seed})
-        if ds.split.protocol == "test":
-            net.training["test_fraction"] = float(test_fraction)
-        _save_or_rescue(net, Path(out_path))
-        if as_json:
-            emit_json(summary)
-        else:
-            click.echo(_report(summary))
+    # from here on the network is kept (and written) however training ends, Ctrl-C and
+    # SIGTERM included
+    _keep_best_on_interrupt()
+    result = train_network(
+        method, Q, y, quantizer=quantizer, classes=list(ds.classes), hidden=hidden,
+        weight_bound=weight_bound, activation=activation, output=output_kind,
+        objective=objective, sparsify=sparsify, warm_start=warm,
+        solve=SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
+                           deterministic=deterministic, progress=not quiet),
+        Q_val=quantizer.quantize(Xv) if len(yv) else None, y_val=yv if len(yv) else None,
+        X_raw=X, robust_radius=robust_radius, splits=splits, batch_size=batch_size, paper=paper,
+        restarts=restarts,
+    )
+    net = result.network
+    summary = result.summary()
+    summary.update({"data": ds.name, "method": net.training.get("method", method),
+                    "model": str(out_path)})
+    for key in ("auto_choice", "robust_radius"):
+        if key in net.training:
+            summary[key] = net.training[key]
+    for part in ("val", "test"):
+        Xp, yp = ds.part(part)
+        if len(yp):
+            summary[f"{part}_accuracy"] = float(np.mean(net.predict(Xp) == yp))
+            net.training[f"{part}_accuracy"] = summary[f"{part}_accuracy"]
+    net.training.update({"data": ds.name, "split": ds.split.protocol, "split_seed": seed})
+    if ds.split.protocol == "test":
+        net.training["test_fraction"] = float(test_fraction)
+    _save_or_rescue(net, Path(out_path))
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(_report(summary))
 
 
-@contextmanager
-def _keep_best_on_interrupt():
-    """While training and saving, Ctrl-C (SIGINT) and SIGTERM ask the trainer to stop and
+def _keep_best_on_interrupt() -> None:
+    """For the rest of the command, Ctrl-C (SIGINT) and SIGTERM ask the trainer to stop and
     return its best network, which is then written as usual; a second one aborts.
 
     Without this, a signal that arrives between two CP-SAT solves (while a start is built, a
     descent runs or the network is assembled) raised KeyboardInterrupt there and the network
     was lost. During a solve, ``SafeSolver`` has its own SIGINT handler that stops the solve and
-    keeps its best solution; SIGTERM is passed to that handler.
+    keeps its best solution; SIGTERM is passed to that handler. ``bdnn.cli.main`` restores the
+    previous handlers when the command returns.
     """
     def record(signum, frame) -> None:
         current = signal.getsignal(signal.SIGINT)
@@ -164,15 +164,9 @@ def _keep_best_on_interrupt():
         print(f"[{name}] stopping; the best network so far will be written "
               "(press Ctrl-C again to abort)", file=sys.stderr, flush=True)
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    if previous[signal.SIGINT] != signal.SIG_IGN:  # e.g. a background job: leave it ignored
+    if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:  # e.g. a background job: keep ignoring
         signal.signal(signal.SIGINT, record)
     signal.signal(signal.SIGTERM, record)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _check_writable(path: Path) -> None:
