@@ -1,6 +1,19 @@
-"""Trainers: the exact CP-SAT model and the paper's heuristics built on it."""
+"""Trainers: the exact CP-SAT model and the paper's heuristics built on it.
 
-from .exact import SolveOptions, train_exact
-from .result import TrainResult
+The names below are imported on first use, so that light modules (``bdnn.train.limits``) can be
+imported without loading OR-Tools.
+"""
+
+from importlib import import_module
+
+_LAZY = {"SolveOptions": ".exact", "train_exact": ".exact", "TrainResult": ".result"}
 
 __all__ = ["SolveOptions", "TrainResult", "train_exact"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bdnn.train' has no attribute {name!r}")
