@@ -20,6 +20,9 @@ demo: $(VENV)/.installed
 	$(BDNN) evaluate $(OUT)/iris.json iris
 	$(BDNN) export $(OUT)/iris.json --c $(OUT)/c --onnx $(OUT)/iris.onnx --name iris
 	$(BDNN) verify $(OUT)/iris.json iris --random 1000
+	@echo
+	@echo "bdnn is installed in $(VENV): run '. $(VENV)/bin/activate' to put 'bdnn' on your PATH"
+	@echo "(or call $(BDNN) directly)"
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 
 from .errors import BDNNError
 from .network import Network
+from .output_kind import get_output_kind
 from .quantizer import Quantizer
+from .train.limits import check_problem_size
 from .train.methods import train_network
 from .train.problem import TrainProblem
 from .train.result import TrainResult
@@ -67,23 +70,36 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.restarts = restarts
 
     def fit(self, X, y, X_val=None, y_val=None) -> BDNNClassifier:
-        """Train on ``X`` [N, d] (floats) and labels ``y``."""
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[0] == 0:
-            raise BDNNError("X must be a non-empty 2-D array [n_samples, n_features]")
-        if not np.all(np.isfinite(X)):
-            raise BDNNError("X holds NaN or infinite values; clean or impute them first")
-        self.classes_, y_idx = np.unique(np.asarray(y), return_inverse=True)
+        """Train on ``X`` [N, d] (floats) and labels ``y`` (classes: strings or whole numbers).
+
+        Inputs are checked with scikit-learn's own validation and messages (``ValueError``);
+        a problem too large to build raises ``BDNNError`` with the estimate and the limit.
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
+        check_classification_targets(y)  # refuses fractional labels, as the command line does
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise BDNNError("y holds a single class; a classifier needs at least 2")
         hidden = (self.hidden,) if np.isscalar(self.hidden) else tuple(self.hidden)
+        n_outputs = get_output_kind(self.output).n_outputs(len(self.classes_))
+        check_problem_size(X.shape[0], X.shape[1], hidden, n_outputs, self.weight_bound,
+                           self.input_bits, self.workers, self.time_limit)
         quantizer = Quantizer.fit(X, int(self.input_bits))
         Q = quantizer.quantize(X)
         classes = [c.item() if hasattr(c, "item") else c for c in self.classes_]
         Q_val = y_val_idx = None
-        if X_val is not None:
-            Q_val = quantizer.quantize(np.asarray(X_val, dtype=np.float64))
-            y_val_idx = np.searchsorted(self.classes_, np.asarray(y_val))
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                raise ValueError("give both X_val and y_val, or neither")
+            X_val, y_val = check_X_y(X_val, y_val, dtype=np.float64)
+            if X_val.shape[1] != X.shape[1]:
+                raise ValueError(f"X_val has {X_val.shape[1]} features, but X has "
+                                 f"{X.shape[1]} features")
+            unknown = np.setdiff1d(y_val, self.classes_)
+            if len(unknown):
+                raise ValueError(f"y_val holds labels not in y: {unknown[:5].tolist()}")
+            Q_val = quantizer.quantize(X_val)
+            y_val_idx = np.searchsorted(self.classes_, y_val)
         problem = TrainProblem.build(
             Q, y_idx, quantizer=quantizer, classes=classes, hidden=hidden,
             weight_bound=int(self.weight_bound), activation=self.activation, output=self.output,
@@ -100,16 +116,27 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         )
         self.result_ = result
         self.network_ = result.network
-        self.n_features_in_ = X.shape[1]
         return self
 
-    def predict(self, X) -> np.ndarray:
-        """Predicted labels for float features ``X``."""
+    def _validated(self, X) -> np.ndarray:
         check_is_fitted(self, "network_")
-        return self.classes_[self.network_.predict(np.asarray(X, dtype=np.float64))]
+        return validate_data(self, X, dtype=np.float64, reset=False)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted labels for float features ``X`` [N, d]."""
+        return self.classes_[self.network_.predict(self._validated(X))]
 
     def decision_function(self, X) -> np.ndarray:
-        """The integer output scores (one column for a single-unit output)."""
-        check_is_fitted(self, "network_")
-        scores = self.network_.forward(np.asarray(X, dtype=np.float64)).scores
-        return scores[:, 0] if scores.shape[1] == 1 else scores
+        """The network's integer class scores, in scikit-learn's shape.
+
+        Several classes: ``[N, n_classes]``, the output scores (the prediction is the first
+        largest). Two classes: ``[N]``, larger means more ``classes_[1]`` -- the one score of
+        a single-output network (``classes_[1]`` when >= 0), else score 1 minus score 0
+        (``classes_[1]`` when > 0). Usable with ``roc_auc_score`` and ``RocCurveDisplay``.
+        """
+        scores = self.network_.forward(self._validated(X)).scores
+        if scores.shape[1] == 1:
+            return scores[:, 0]
+        if scores.shape[1] == 2:
+            return scores[:, 1] - scores[:, 0]
+        return scores

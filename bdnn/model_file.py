@@ -16,10 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from .atomic_files import write_files
+from .atomic_files import check_input_file, write_files
 from .errors import BDNNError, ModelFileError
 from .network import Layer, Network
+from .quantizer import MAX_BITS as MAX_INPUT_BITS
 from .quantizer import Quantizer
+
+#: The largest weight bound a model file may declare: far above what training produces, low
+#: enough that every pre-activation stays well inside int64.
+MAX_FILE_WEIGHT_BOUND = 2**31 - 1
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: Inputs of a model file (far above what training accepts).
+MAX_FILE_INPUTS = 1_000_000
+#: A model at the training limits (100,000 weights) takes well under a MB of JSON.
+MAX_MODEL_FILE_BYTES = 256 * 2**20
 
 FORMAT = "bdnn"
 VERSION = 1
@@ -64,26 +74,40 @@ def network_from_dict(doc: Any) -> Network:
             f"unsupported model file version {doc.get('version')!r}; "
             f"this bdnn reads version {VERSION}"
         )
-    n_inputs = _int(doc, "n_inputs", minimum=1)
+    n_inputs = _int(doc, "n_inputs", minimum=1, maximum=MAX_FILE_INPUTS)
     classes = doc.get("classes")
     if not isinstance(classes, list) or not all(_is_label(c) for c in classes):
         raise ModelFileError('"classes" must be a list of strings or integers')
     q = doc.get("quantizer")
     if not isinstance(q, dict):
         raise ModelFileError('"quantizer" must be an object with "bits", "lo" and "scale"')
-    bits = _int(q, "bits", minimum=1, where="quantizer")
+    bits = _int(q, "bits", minimum=1, maximum=MAX_INPUT_BITS, where="quantizer")
     lo = _floats(q, "lo", n_inputs)
     scale = _floats(q, "scale", n_inputs)
     layers_doc = doc.get("layers")
     if not isinstance(layers_doc, list) or len(layers_doc) < 2:
         raise ModelFileError('"layers" must list at least one hidden layer and the output layer')
     layers = []
+    largest_input = (1 << bits) - 1  # layer 0 reads quantized levels, later layers bits
     for i, ld in enumerate(layers_doc):
         if not isinstance(ld, dict):
             raise ModelFileError(f"layer {i} must be an object")
-        wb = _int(ld, "weight_bound", minimum=1, where=f"layer {i}")
-        W = _int_matrix(ld.get("weights"), f"layer {i} weights")
+        wb = _int(ld, "weight_bound", minimum=1, maximum=MAX_FILE_WEIGHT_BOUND,
+                  where=f"layer {i}")
+        rows = _int_rows(ld.get("weights"), f"layer {i} weights")
         b = _int_vector(ld.get("bias"), f"layer {i} bias")
+        # Bounds checked on Python integers, before any int64 cast can wrap around (-2**63).
+        for row in rows:
+            for w in row:
+                if abs(w) > wb:
+                    raise ModelFileError(f"layer {i}: a weight of {_short(w)} exceeds the "
+                                         f"layer's weight bound {wb}")
+        bias_bound = wb * len(rows[0]) * (largest_input if i == 0 else 1) + 1
+        for v in b:
+            if abs(v) > bias_bound:
+                raise ModelFileError(f"layer {i}: a bias of {_short(v)} is beyond the layer's "
+                                     f"bias bound {bias_bound}")
+        W = np.array(rows, dtype=np.int64)
         try:
             layers.append(Layer(W, b, wb))
         except BDNNError as e:
@@ -124,7 +148,11 @@ _NUMBER_LIST = re.compile(r"\[\s*((?:-?[0-9][0-9.eE+-]*,\s*)*-?[0-9][0-9.eE+-]*)
 def load_network(path: str | os.PathLike) -> Network:
     """Read and validate a model file; every problem becomes a one-line ``ModelFileError``."""
     p = Path(path)
+    check_input_file(p, "model file")
     try:
+        if p.is_file() and p.stat().st_size > MAX_MODEL_FILE_BYTES:
+            raise ModelFileError(f"model file {p} is {p.stat().st_size:,} bytes, more than any "
+                                 f"bdnn model ({MAX_MODEL_FILE_BYTES:,}); is it a model file?")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModelFileError(f"model file {p} does not exist") from None
@@ -139,6 +167,11 @@ def load_network(path: str | os.PathLike) -> Network:
         raise ModelFileError(
             f"model file {p} is not valid JSON (line {e.lineno}: {e.msg})"
         ) from None
+    except RecursionError:
+        raise ModelFileError(f"model file {p} nests lists or objects too deeply") from None
+    except ValueError:  # an integer with more digits than Python converts (4,300)
+        raise ModelFileError(f"model file {p} holds a number with thousands of digits; "
+                             "it is not a bdnn model") from None
     try:
         return network_from_dict(doc)
     except ModelFileError as e:
@@ -152,12 +185,21 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 # -- validation helpers ---------------------------------------------------------------------
 
-def _int(doc: dict, key: str, minimum: int | None = None, where: str = "model") -> int:
+def _short(v: int) -> str:
+    """An integer for a message: in full, or its size when it is absurdly long."""
+    text = str(v)
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} digits)"
+
+
+def _int(doc: dict, key: str, minimum: int | None = None, maximum: int | None = None,
+         where: str = "model") -> int:
     v = doc.get(key)
     if isinstance(v, bool) or not isinstance(v, int):
         raise ModelFileError(f'{where}: "{key}" must be an integer')
     if minimum is not None and v < minimum:
-        raise ModelFileError(f'{where}: "{key}" must be >= {minimum}, got {v}')
+        raise ModelFileError(f'{where}: "{key}" must be >= {minimum}, got {_short(v)}')
+    if maximum is not None and v > maximum:
+        raise ModelFileError(f'{where}: "{key}" must be <= {maximum}, got {_short(v)}')
     return v
 
 
@@ -167,9 +209,17 @@ def _floats(doc: dict, key: str, n: int) -> list[float]:
         raise ModelFileError(f'quantizer: "{key}" must be a list of {n} numbers (one per input)')
     out = []
     for x in v:
-        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
             raise ModelFileError(f'quantizer: "{key}" must hold finite numbers')
-        out.append(float(x))
+        try:
+            fx = float(x)
+        except OverflowError:
+            fx = math.inf
+        if not math.isfinite(fx) or abs(fx) > FLOAT32_MAX:
+            shown = _short(x) if isinstance(x, int) else x
+            raise ModelFileError(f'quantizer: "{key}" must hold finite float32 numbers '
+                                 f"(|x| <= {FLOAT32_MAX:.7g}), got {shown}")
+        out.append(fx)
     return out
 
 
@@ -179,13 +229,13 @@ def _int_vector(v: Any, what: str) -> list[int]:
     return v
 
 
-def _int_matrix(v: Any, what: str) -> np.ndarray:
+def _int_rows(v: Any, what: str) -> list[list[int]]:
     if not isinstance(v, list) or not v or not all(isinstance(r, list) for r in v):
         raise ModelFileError(f"{what} must be a non-empty list of rows")
     rows = [_int_vector(r, what) for r in v]
     if len({len(r) for r in rows}) != 1 or not rows[0]:
         raise ModelFileError(f"{what} rows must all have the same, non-zero length")
-    return np.array(rows, dtype=np.int64)
+    return rows
 
 
 def _is_int(x: Any) -> bool:

@@ -18,6 +18,11 @@ from .output_kind import OutputKind, get_output_kind
 from .quantizer import Quantizer
 
 
+def _largest_magnitude(a: np.ndarray) -> int:
+    """max |a| as a Python integer (``np.abs`` wraps -2**63 around to a negative number)."""
+    return max(int(a.max()), -int(a.min())) if a.size else 0
+
+
 @dataclass(frozen=True)
 class Layer:
     """A dense integer layer ``a = W @ h + b`` with weights in ``[-weight_bound, weight_bound]``."""
@@ -37,10 +42,10 @@ class Layer:
             )
         if int(self.weight_bound) < 1:
             raise BDNNError(f"weight bound must be >= 1, got {self.weight_bound}")
-        if self.weights.size and int(np.abs(self.weights).max()) > int(self.weight_bound):
+        largest = _largest_magnitude(self.weights)
+        if largest > int(self.weight_bound):
             raise BDNNError(
-                f"a weight of {int(np.abs(self.weights).max())} exceeds the layer's weight bound "
-                f"{self.weight_bound}"
+                f"a weight of {largest} exceeds the layer's weight bound {self.weight_bound}"
             )
 
     @property
@@ -134,7 +139,7 @@ class Network:
             if layer.n_out < 1:
                 raise BDNNError(f"layer {i} has no units")
             bound = self.bias_bound(i)
-            if layer.bias.size and int(np.abs(layer.bias).max()) > bound:
+            if _largest_magnitude(layer.bias) > bound:
                 raise BDNNError(f"layer {i} has a bias beyond its bound {bound}")
             n_in = layer.n_out
         expected = self.output.n_outputs(self.n_classes)

@@ -13,6 +13,7 @@ import numpy as np
 from .errors import BDNNError
 
 MAX_BITS = 8
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,10 @@ class Quantizer:
     scale: np.ndarray  # float32, shape [n_inputs]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "lo", np.asarray(self.lo, dtype=np.float32).reshape(-1))
-        object.__setattr__(self, "scale", np.asarray(self.scale, dtype=np.float32).reshape(-1))
+        with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values: refused below
+            object.__setattr__(self, "lo", np.asarray(self.lo, dtype=np.float32).reshape(-1))
+            object.__setattr__(self, "scale",
+                               np.asarray(self.scale, dtype=np.float32).reshape(-1))
         if not 1 <= int(self.bits) <= MAX_BITS:
             raise BDNNError(f"input bits must be in 1..{MAX_BITS}, got {self.bits}")
         if self.lo.shape != self.scale.shape:
@@ -54,14 +57,32 @@ class Quantizer:
         return cls(bits, np.zeros(n_inputs, np.float32), np.ones(n_inputs, np.float32))
 
     @classmethod
-    def fit(cls, X: np.ndarray, bits: int) -> Quantizer:
-        """Min-max quantizer from training data; identity when the data are already levels."""
+    def fit(cls, X: np.ndarray, bits: int, feature_names: list[str] | None = None,
+            source: str | None = None) -> Quantizer:
+        """Min-max quantizer from training data; identity when the data are already levels.
+
+        The quantizer computes in float32, so every column's values and range must be finite
+        float32 numbers; a column that is not is refused naming ``source`` (the data set or
+        file) and the column (from ``feature_names``, else its index).
+        """
         X = np.asarray(X, dtype=np.float64)
         max_level = (1 << int(bits)) - 1
         if X.size and np.all(X == np.round(X)) and X.min() >= 0 and X.max() <= max_level:
             return cls.identity(X.shape[1], bits)
-        lo = X.min(axis=0).astype(np.float32)
-        span = X.max(axis=0).astype(np.float32) - lo
+        lo64, hi64 = X.min(axis=0), X.max(axis=0)
+        # the float32 range of each column, computed as the quantizer does (no warnings)
+        with np.errstate(over="ignore", invalid="ignore"):
+            lo = lo64.astype(np.float32)
+            span = hi64.astype(np.float32) - lo
+        bad = ~(np.isfinite(lo) & np.isfinite(span))
+        if bad.any():
+            j = int(np.argmax(bad))
+            name = feature_names[j] if feature_names is not None else f"{j}"
+            where = f"{source}: " if source else ""
+            raise BDNNError(
+                f"{where}column {name!r} ranges from {lo64[j]:g} to {hi64[j]:g}, beyond what "
+                f"float32 holds (|x| and the range below {FLOAT32_MAX:.3g}); rescale that column"
+            )
         scale = np.where(span > 0, np.float32(max_level) / np.where(span > 0, span, 1), 0)
         return cls(bits, lo, scale.astype(np.float32))
 

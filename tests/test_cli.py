@@ -129,10 +129,10 @@ def test_bad_label_column_and_split(tmp_path):
     (["--hidden", "0"], ">= 1"),
     (["--hidden", "4,-2"], ">= 1"),
     (["--hidden", "a"], "integers"),
-    (["--weight-bound", "0"], "--weight-bound must be >= 1"),
-    (["--time-limit", "0"], "--time-limit must be > 0"),
-    (["--time-limit", "-3"], "--time-limit must be > 0"),
-    (["--workers", "0"], "--workers must be >= 1"),
+    (["--weight-bound", "0"], "'--weight-bound': 0 is not in the range 1<=x<="),
+    (["--time-limit", "0"], "'--time-limit': 0.0 is not in the range 0<x<="),
+    (["--time-limit", "-3"], "'--time-limit': -3.0 is not in the range 0<x<="),
+    (["--workers", "0"], "'--workers': 0 is not in the range 1<=x<="),
     (["--input-bits", "9"], "--input-bits"),
 ])
 def test_bad_options(tmp_path, args, message):

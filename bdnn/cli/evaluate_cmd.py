@@ -15,9 +15,12 @@ from .options import emit_json
 @click.command("evaluate")
 @click.argument("model")
 @click.argument("data")
-@click.option("--part", type=click.Choice(["auto", "all", "train", "val", "test"]), default="auto",
-              show_default=True, help="Rows to evaluate; auto = test part if any, else all.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
+@click.option("--part", type=click.Choice(["held-out", "all", "train", "validation", "test"]),
+              default="held-out", show_default=True,
+              help="Rows to evaluate. held-out = the test part of the split recorded in the "
+                   "model file (else its validation part, else all rows).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed of the split [default: the one recorded in the model file, else 0].")
 @click.option("--attack", type=click.Choice(["random", "worst-case"]), default=None,
               help="Also measure accuracy under an l-infinity attack of radius --eps.")
 @click.option("--eps", type=float, default=None,
@@ -38,6 +41,8 @@ def command(model, data, part, seed, attack, eps, attack_seed, point_time_limit,
     if not point_time_limit > 0:
         raise BDNNError(f"--point-time-limit must be > 0 seconds, got {point_time_limit}")
     net = load_network(model)
+    split, seed, test_fraction, recorded = _split_to_use(net.training, split, seed,
+                                                         test_fraction)
     ds = read_data(data, label_column, delimiter, split, seed, test_fraction,
                    classes=list(net.classes))
     if ds.n_features != net.n_inputs:
@@ -45,18 +50,23 @@ def command(model, data, part, seed, attack, eps, attack_seed, point_time_limit,
             f"the data have {ds.n_features} features, the model expects {net.n_inputs}; "
             "evaluate on data with the training set's columns"
         )
-    if part == "auto":
-        part = "test" if len(ds.test) else "all"
+    if part == "held-out":
+        part = "test" if len(ds.test) else "val" if len(ds.val) else "all"
+    elif part == "validation":
+        part = "val"
     X, y = ds.part(part)
     if len(y) == 0:
-        raise BDNNError(f"the {part} part of {ds.name} is empty; choose another --part")
+        raise BDNNError(f"the {_PART_NAMES[part]} part of {ds.name} is empty (split "
+                        f"{ds.split.protocol!r}); choose another --part or --split")
     pred = net.predict(X)
     k = net.n_classes
     confusion = np.zeros((k, k), dtype=np.int64)
     np.add.at(confusion, (y, pred), 1)
+    split_note = _describe_split(ds.split.protocol, seed, test_fraction, recorded)
     result = {
         "data": ds.name,
-        "part": part,
+        "part": _PART_NAMES[part],
+        "split": split_note,
         "rows": int(len(y)),
         "accuracy": float(np.mean(pred == y)),
         "errors": int(np.sum(pred != y)),
@@ -68,11 +78,42 @@ def command(model, data, part, seed, attack, eps, attack_seed, point_time_limit,
     if as_json:
         emit_json(result)
         return
-    click.echo(f"{ds.name} ({part}, {len(y)} rows): accuracy {result['accuracy']:.4f} "
+    what = "all rows" if part == "all" else f"{_PART_NAMES[part]} part of {split_note}"
+    click.echo(f"{ds.name} ({what}; {len(y)} rows): accuracy {result['accuracy']:.4f} "
                f"({result['errors']} errors)")
     click.echo(_confusion_table(confusion, result["classes"]))
     if attack is not None:
         click.echo(_attack_report(result["attack"]))
+
+
+_PART_NAMES = {"all": "all", "train": "train", "val": "validation", "test": "test"}
+
+
+def _split_to_use(training: dict, split: str, seed: int | None,
+                  test_fraction: float) -> tuple[str, int, float, bool]:
+    """The split to evaluate on: the options the user gave, else the one recorded in the model
+    file by ``bdnn train`` (so the default scores the rows held out from training).
+    Returns ``(protocol, seed, test_fraction, recorded)``."""
+    ctx = click.get_current_context()
+    given = {name: ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+             for name in ("split", "seed", "test_fraction")}
+    recorded = training.get("split") in ("paper", "test", "none")
+    if recorded and not given["split"]:
+        split = training["split"]
+        if not given["test_fraction"] and isinstance(training.get("test_fraction"), float):
+            test_fraction = training["test_fraction"]
+    else:
+        recorded = False
+    if seed is None:
+        rec_seed = training.get("split_seed")
+        seed = rec_seed if recorded and isinstance(rec_seed, int) and rec_seed >= 0 else 0
+    return split, seed, test_fraction, recorded
+
+
+def _describe_split(protocol: str, seed: int, test_fraction: float, recorded: bool) -> str:
+    what = {"paper": "the 50/25/25 split", "test": f"the {test_fraction:g} test split",
+            "none": "no split"}.get(protocol, protocol)
+    return f"{what} (seed {seed}{', as recorded in the model file' if recorded else ''})"
 
 
 def _attack(net, X: np.ndarray, y: np.ndarray, attack: str, eps: float, seed: int,

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import tempfile
 from pathlib import Path
 
 import click
 import numpy as np
 
 from ..activation import ACTIVATIONS
+from ..atomic_files import resolve_output_file, write_error
 from ..errors import BDNNError
-from ..model_file import load_network, save_network
+from ..model_file import dumps_model, load_network, save_network
 from ..objective import OBJECTIVES
-from ..output_kind import OUTPUT_KINDS
+from ..output_kind import OUTPUT_KINDS, get_output_kind
 from ..quantizer import Quantizer
+from ..train.limits import (
+    MAX_INPUT_BITS,
+    MAX_SEED,
+    MAX_TIME_LIMIT,
+    MAX_WEIGHT_BOUND,
+    MAX_WORKERS,
+    check_problem_size,
+)
 from ..train.methods import METHODS, train_network
 from ..train.problem import TrainProblem
 from ..train.robust_boxes import check_radius
+from ..train.safe_solver import interrupt_requested, request_interrupt
 from ..train.solver import SolveOptions
+from . import note_signal
 from .data_options import data_options, read_data
 from .options import IntList, emit_json, process_started
 
@@ -26,36 +40,39 @@ from .options import IntList, emit_json, process_started
 @click.argument("data")
 @click.option("--hidden", type=IntList(), default="4", show_default=True,
               help="Hidden layer widths, comma-separated.")
-@click.option("--weight-bound", type=int, default=1, show_default=True,
+@click.option("--weight-bound", type=click.IntRange(1, MAX_WEIGHT_BOUND), default=1,
+              show_default=True,
               help="Weights are integers in [-w, w] (1 = ternary).")
 @click.option("--activation", type=click.Choice(list(ACTIVATIONS)), default="heaviside",
               show_default=True)
 @click.option("--output", "output_kind", type=click.Choice(list(OUTPUT_KINDS)),
               default="argmax", show_default=True,
               help="argmax of one score per class, or one unit for 2 classes.")
-@click.option("--input-bits", type=int, default=4, show_default=True,
+@click.option("--input-bits", type=click.IntRange(1, MAX_INPUT_BITS), default=4,
+              show_default=True,
               help="Quantized input levels 2^bits (1..8).")
 @click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="errors",
               show_default=True)
 @click.option("--method", type=click.Choice(list(METHODS)), default="exact", show_default=True)
-@click.option("--robust-radius", type=float, default=None,
+@click.option("--robust-radius", type=click.FloatRange(min=0), default=None,
               help="Robust training: the first-layer pattern must hold when every feature moves "
                    "by up to this much (raw feature units).")
-@click.option("--splits", type=int, default=None,
+@click.option("--splits", type=click.IntRange(min=1), default=None,
               help="split: number of subset splits (default 20; 5 with --paper and robust).")
-@click.option("--batch-size", type=int, default=None,
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="split: rows per iteration, a random contiguous batch (default 128, or all "
                    "rows when fewer).")
 @click.option("--paper", is_flag=True,
               help="split: the published settings (25 k-means restarts on raw features, "
                    "batches of 64, 20 splits, no warm start).")
-@click.option("--restarts", type=int, default=None,
+@click.option("--restarts", type=click.IntRange(min=1), default=None,
               help="local-search: number of starts (default: as many as the time limit allows).")
 @click.option("--sparsify", is_flag=True,
               help="Second stage: keep the loss, minimise the number of non-zero weights.")
-@click.option("--time-limit", type=float, default=60.0, show_default=True, help="Seconds.")
-@click.option("--workers", type=int, default=2, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--time-limit", type=click.FloatRange(0, MAX_TIME_LIMIT, min_open=True),
+              default=60.0, show_default=True, help="Seconds.")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=2, show_default=True)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
               help="Seed for the split and the solver.")
 @click.option("--deterministic", is_flag=True,
               help="Reproducible search (deterministic time limit, interleaved workers).")
@@ -72,22 +89,10 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
             quiet, label_column, delimiter, split, test_fraction) -> None:
     """Train on DATA (a built-in name, see `bdnn datasets`, or a CSV file)."""
     started = process_started()  # --time-limit covers the whole command, start-up included
-    if weight_bound < 1:
-        raise BDNNError(f"--weight-bound must be >= 1, got {weight_bound}")
-    if not time_limit > 0:
-        raise BDNNError(f"--time-limit must be > 0 seconds, got {time_limit}")
-    if workers < 1:
-        raise BDNNError(f"--workers must be >= 1, got {workers}")
-    if not 1 <= input_bits <= 8:
-        raise BDNNError(f"--input-bits must be in 1..8, got {input_bits}")
+    # click's ranges refuse the simple cases; these catch NaN (which compares false to any
+    # bound) and the sizes that depend on the data
     if robust_radius is not None:
         check_radius(robust_radius)
-    if splits is not None and splits < 1:
-        raise BDNNError(f"--splits must be >= 1, got {splits}")
-    if batch_size is not None and batch_size < 1:
-        raise BDNNError(f"--batch-size must be >= 1, got {batch_size}")
-    if restarts is not None and restarts < 1:
-        raise BDNNError(f"--restarts must be >= 1, got {restarts}")
     if sparsify and method not in ("exact", "auto"):
         raise BDNNError(f"--sparsify works with --method exact only, not {method}")
     _check_writable(Path(out_path))
@@ -95,14 +100,23 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
         click.echo(f"[train] reading {data}", err=True)
     ds = read_data(data, label_column, delimiter, split, seed, test_fraction)
     X, y = ds.train_part()
+    check_problem_size(len(y), ds.n_features, hidden,
+                       get_output_kind(output_kind).n_outputs(ds.n_classes), weight_bound,
+                       input_bits,
+                       workers, time_limit)
     warm = load_network(warm_start) if warm_start else None
     if warm is not None and warm.n_inputs != ds.n_features:
         raise BDNNError(
             f"warm-start model takes {warm.n_inputs} features, the data have {ds.n_features}"
         )
-    quantizer = warm.quantizer if warm is not None else Quantizer.fit(X, input_bits)
+    quantizer = (warm.quantizer if warm is not None
+                 else Quantizer.fit(X, input_bits, feature_names=ds.feature_names,
+                                    source=ds.name))
     Q = quantizer.quantize(X)
     Xv, yv = ds.val_part()
+    # from here on the network is kept (and written) however training ends, Ctrl-C and
+    # SIGTERM included
+    _keep_best_on_interrupt()
     problem = TrainProblem.build(
         Q, y, quantizer=quantizer, classes=list(ds.classes), hidden=hidden,
         weight_bound=weight_bound, activation=activation, output=output_kind,
@@ -127,22 +141,77 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
             summary[f"{part}_accuracy"] = float(np.mean(net.predict(Xp) == yp))
             net.training[f"{part}_accuracy"] = summary[f"{part}_accuracy"]
     net.training.update({"data": ds.name, "split": ds.split.protocol, "split_seed": seed})
-    save_network(net, out_path)
+    if ds.split.protocol == "test":
+        net.training["test_fraction"] = float(test_fraction)
+    _save_or_rescue(net, Path(out_path))
     if as_json:
         emit_json(summary)
     else:
         click.echo(_report(summary))
 
 
+def _keep_best_on_interrupt() -> None:
+    """For the rest of the command, Ctrl-C (SIGINT) and SIGTERM ask the trainer to stop and
+    return its best network, which is then written as usual; a second one aborts.
+
+    Without this, a signal that arrives between two CP-SAT solves (while a start is built, a
+    descent runs or the network is assembled) raised KeyboardInterrupt there and the network
+    was lost. During a solve, ``SafeSolver`` has its own SIGINT handler that stops the solve and
+    keeps its best solution; SIGTERM is passed to that handler. ``bdnn.cli.main`` restores the
+    previous handlers when the command returns.
+    """
+    def record(signum, frame) -> None:
+        current = signal.getsignal(signal.SIGINT)
+        if signum == signal.SIGTERM and callable(current) and current is not record:
+            current(signal.SIGINT, frame)  # a solve is running: let it stop and keep its best
+            return
+        if interrupt_requested():
+            note_signal(signum)
+            raise KeyboardInterrupt  # the second interrupt: give up, write nothing
+        request_interrupt()
+        name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+        print(f"[{name}] stopping; the best network so far will be written "
+              "(press Ctrl-C again to abort)", file=sys.stderr, flush=True)
+
+    if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:  # e.g. a background job: keep ignoring
+        signal.signal(signal.SIGINT, record)
+    signal.signal(signal.SIGTERM, record)
+
+
 def _check_writable(path: Path) -> None:
-    """Fail before a long solve rather than after it."""
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise BDNNError(f"output directory {parent} does not exist; create it first")
-    if not os.access(parent, os.W_OK):
-        raise BDNNError(f"output directory {parent} is not writable")
+    """Fail before a long solve rather than after it: the output must be a regular file (or
+    new) in a directory where a file can really be created (read-only mounts, full disks)."""
     if path.is_dir():
         raise BDNNError(f"output path {path} is a directory; give a file name like model.json")
+    target = resolve_output_file(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=directory)
+        try:
+            os.write(fd, b"{}" * 2048)  # about the size of a small model file
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as e:
+        raise write_error(path, e) from None
+
+
+def _save_or_rescue(net, path: Path) -> None:
+    """Write the model file; if that fails after training (disk full, directory removed),
+    write a rescue copy to the temp directory and say where, so the network is not lost."""
+    try:
+        save_network(net, path)
+    except BDNNError as e:
+        try:
+            fd, rescue = tempfile.mkstemp(prefix="bdnn-rescue-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(dumps_model(net))
+        except OSError as e2:
+            raise BDNNError(f"{e}; a rescue copy in {tempfile.gettempdir()} failed too "
+                            f"({e2.strerror}): the trained network is lost") from None
+        raise BDNNError(f"{e}; the trained network was saved to {rescue} instead "
+                        f"(move it where you want it)") from None
 
 
 def _report(s: dict) -> str:
@@ -160,4 +229,7 @@ def _report(s: dict) -> str:
     lines.append(f"non-zero        {s['nonzero_weights']} of {s['weights']} weights")
     lines.append(f"seconds         {s['seconds']:.1f}")
     lines.append(f"model           {s['model']}")
+    if s.get("interrupted"):
+        lines.append("interrupted     training stopped early; the best network found so far "
+                     "was written")
     return "\n".join(lines)

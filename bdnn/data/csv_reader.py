@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_files import check_input_file
 from ..errors import DataError
 from .dataset import Dataset
 from .labels import encode_labels
@@ -111,6 +112,7 @@ def parse_csv_text(
 
 # -- reading -------------------------------------------------------------------------------
 def _read_text(path: Path) -> str:
+    check_input_file(path, "data file")
     try:
         data = path.read_bytes()
     except FileNotFoundError:

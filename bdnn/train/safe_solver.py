@@ -108,6 +108,9 @@ class SafeSolver:
             try:
                 os.close(read_fd)
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+                # SIGTERM reaches the solve through the parent, which forwards it as SIGINT
+                # (the child must not die of it, nor run the parent's Python handler)
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 status = self._solve_here(model, callback)
                 n = getattr(callback, "n_solutions", 0)
                 payload = pickle.dumps((int(status), self._values, self._objective, self._bound,
