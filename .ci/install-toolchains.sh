@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the microcontroller toolchains and emulators the firmware tests use (DESIGN §6).
+# Install the microcontroller toolchains and emulators the firmware tests use (docs/design.md §6).
 # Idempotent: does nothing when every tool is already on PATH. Needs root (or sudo) and apt.
 set -euo pipefail
 

@@ -1,4 +1,4 @@
-"""Hidden activations: how the next layer reads a hidden unit's bit (DESIGN §2, §7).
+"""Hidden activations: how the next layer reads a hidden unit's bit (docs/design.md §2, §7).
 
 Every hidden unit outputs the bit ``h = [a >= 0]``. An activation says which integer the next
 layer reads for that bit: ``x = scale * h + shift``, i.e. ``low`` for 0 and ``high`` for 1. The
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import BDNNError
+from .records import NamedRecord, lookup
 
 
 @dataclass(frozen=True, eq=False)
-class Activation:
+class Activation(NamedRecord):
     """A hidden activation: the values ``low`` (bit 0) and ``high`` (bit 1) the next layer reads."""
 
     name: str
@@ -56,18 +56,6 @@ class Activation:
         W = np.asarray(weights, dtype=np.int64)
         return self.scale, np.asarray(bias, dtype=np.int64) + self.shift * W.sum(axis=1)
 
-    def __str__(self) -> str:
-        return self.name
-
-    def __eq__(self, other: object) -> bool:
-        # equal to its name too: model files, the CLI and templates spell it as a string
-        if isinstance(other, str):
-            return other == self.name
-        return isinstance(other, Activation) and other.name == self.name
-
-    def __hash__(self) -> int:
-        return hash(self.name)
-
 
 HEAVISIDE = Activation("heaviside", 0, 1, "the bit itself, {0, 1} (Kurtz & Bah)")
 SIGN = Activation("sign", -1, 1, "the bit read as -1 / +1")
@@ -78,10 +66,4 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (HEAVISIDE, SIGN)}
 def get_activation(activation: str | Activation) -> Activation:
     """The activation named ``activation`` (a record passes through); unknown names raise
     ``BDNNError`` listing the known ones."""
-    if isinstance(activation, Activation):
-        return activation
-    try:
-        return ACTIVATIONS[activation]
-    except (KeyError, TypeError):
-        raise BDNNError(f"activation must be one of {', '.join(ACTIVATIONS)}, "
-                        f"not {activation!r}") from None
+    return lookup(ACTIVATIONS, activation, Activation, "activation")

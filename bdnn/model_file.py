@@ -1,4 +1,4 @@
-"""The versioned JSON model file (DESIGN §3, documented in docs/model-format.md).
+"""The versioned JSON model file (docs/design.md §3, documented in docs/model-format.md).
 
 Loading validates everything (format, version, types, shapes, bounds, class count) and turns any
 problem into a one-line ``ModelFileError``. Saving is atomic: temp file in the same directory, then

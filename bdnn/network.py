@@ -1,4 +1,4 @@
-"""The binarized network and its exact integer forward pass (DESIGN §2).
+"""The binarized network and its exact integer forward pass (docs/design.md §2).
 
 This module is the reference every backend (ONNX, C, firmware) is compared against. All
 arithmetic is exact int64; the only floating point is the input quantizer.
@@ -113,7 +113,8 @@ class Network:
         return self.activation.input_range
 
     def bias_bound(self, index: int) -> int:
-        """Largest useful |bias| of layer ``index``: beyond it the unit is constant (DESIGN §2)."""
+        """Largest useful |bias| of layer ``index``: beyond it the unit is constant
+        (docs/design.md §2)."""
         layer = self.layers[index]
         lo, hi = self.input_range(index)
         return int(layer.weight_bound) * layer.n_in * max(abs(lo), abs(hi)) + 1

@@ -1,4 +1,4 @@
-"""Training objectives: the per-row loss every trainer minimises (DESIGN §2, §4, §7).
+"""Training objectives: the per-row loss every trainer minimises (docs/design.md §2, §4, §7).
 
 An ``Objective`` is the one definition of a training loss. It gives
 
@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import BDNNError
 from .output_kind import OutputKind
+from .records import NamedRecord, lookup
 
 if TYPE_CHECKING:
     from .network import Network
 
 
-class Objective(ABC):
+class Objective(NamedRecord, ABC):
     """A training loss: a non-negative integer per row, summed over the rows."""
 
     name: str = ""
@@ -73,10 +73,6 @@ class Objective(ABC):
         """``(terms, constant)``: the loss of one distinct row with label counts ``counts``
         as ``sum(coef * var) + constant`` over its output Booleans ``out`` (may add
         constraints to ``model``)."""
-
-    def __str__(self) -> str:
-        return self.name
-
 
 class ErrorsObjective(Objective):
     """Misclassified rows."""
@@ -142,10 +138,4 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (ERRORS, HAMMING)}
 
 def get_objective(objective: str | Objective) -> Objective:
     """The objective named ``objective`` (a record passes through)."""
-    if isinstance(objective, Objective):
-        return objective
-    try:
-        return OBJECTIVES[objective]
-    except (KeyError, TypeError):
-        raise BDNNError(f"objective must be one of {', '.join(OBJECTIVES)}, "
-                        f"not {objective!r}") from None
+    return lookup(OBJECTIVES, objective, Objective, "objective")

@@ -1,4 +1,4 @@
-"""Output conventions: how the output layer's integer scores become a class (DESIGN §2, §7).
+"""Output conventions: how the output layer's integer scores become a class (docs/design.md §2, §7).
 
 ``argmax``: one score per class, the class is the argmax with the lowest index winning ties
 (numpy, onnxruntime's ``ArgMax`` and a C loop with strict ``>`` agree). ``single``: one score for a
@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import BDNNError
+from .records import NamedRecord, lookup
 
 
 @dataclass(frozen=True, eq=False)
-class OutputKind:
+class OutputKind(NamedRecord):
     """An output convention: how many output units, how scores become a class index."""
 
     name: str
@@ -50,18 +51,6 @@ class OutputKind:
             bits[np.arange(len(y)), y] = 1
         return bits
 
-    def __str__(self) -> str:
-        return self.name
-
-    def __eq__(self, other: object) -> bool:
-        # equal to its name too: model files, the CLI and templates spell it as a string
-        if isinstance(other, str):
-            return other == self.name
-        return isinstance(other, OutputKind) and other.name == self.name
-
-    def __hash__(self) -> int:
-        return hash(self.name)
-
 
 ARGMAX = OutputKind("argmax", False, "one score per class; argmax, lowest index wins ties")
 SINGLE = OutputKind("single", True, "one score for 2 classes; class 1 iff score >= 0")
@@ -71,10 +60,4 @@ OUTPUT_KINDS: dict[str, OutputKind] = {k.name: k for k in (ARGMAX, SINGLE)}
 
 def get_output_kind(output: str | OutputKind) -> OutputKind:
     """The output convention named ``output`` (a record passes through)."""
-    if isinstance(output, OutputKind):
-        return output
-    try:
-        return OUTPUT_KINDS[output]
-    except (KeyError, TypeError):
-        raise BDNNError(f"output must be one of {', '.join(OUTPUT_KINDS)}, "
-                        f"not {output!r}") from None
+    return lookup(OUTPUT_KINDS, output, OutputKind, "output")

@@ -1,4 +1,4 @@
-"""The input quantizer: float features -> small unsigned integers (DESIGN §2).
+"""The input quantizer: float features -> small unsigned integers (docs/design.md §2).
 
 ``q = clamp(floor((x - lo) * scale + 0.5), 0, L)`` with ``L = 2**bits - 1``, evaluated in float32 in
 exactly this order (subtract, multiply, add 0.5, floor) so that C, ONNX and numpy agree bit for bit.

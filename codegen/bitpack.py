@@ -1,4 +1,4 @@
-"""Bit-packing of activations and weights (DESIGN §5).
+"""Bit-packing of activations and weights (docs/design.md §5).
 
 Activations are packed LSB-first into unsigned words of ``word_bits`` bits: element ``i`` goes to
 word ``i // word_bits``, bit ``i % word_bits``; unused tail bits are 0.

@@ -1,6 +1,6 @@
 """ONNX export: standard operators only, integer input, exact on onnxruntime's CPU provider.
 
-Graph (DESIGN §5), with the folded thresholds of :mod:`codegen.plan`:
+Graph (docs/design.md §5), with the folded thresholds of :mod:`codegen.plan`:
 
 * hidden layer: ``MatMulInteger(uint8 h, int8 W^T) -> int32 -> GreaterOrEqual(threshold) ->
   Cast(uint8)``; sign activation is folded into the thresholds, so every layer reads {0,1} bits;

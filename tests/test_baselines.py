@@ -97,7 +97,7 @@ def test_robust_milp_network_keeps_its_pattern_on_the_box():
     Q, y = separable_set()
     res = train_paper_milp(Q, y, [2], rho=1.0, time_limit=30)
     assert res.network is not None
-    # the paper's robust rows, converted, are the DESIGN §4 condition for an integer radius
+    # the paper's robust rows, converted, are the docs/design.md §4 condition for an integer radius
     assert pattern_holds_on_box(res.network, Q, 1)
     assert hamming_loss_of(res.network, Q, y) == res.hamming == round(res.objective)
 

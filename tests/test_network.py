@@ -11,7 +11,7 @@ from bdnn.quantizer import Quantizer
 
 
 def slow_forward(net: Network, q):
-    """Plain Python loops, written from DESIGN §2 without looking at Network.forward_q."""
+    """Plain Python loops, written from docs/design.md §2 without looking at Network.forward_q."""
     x = [int(v) for v in q]
     hidden = []
     for li, layer in enumerate(net.layers):

@@ -1,4 +1,4 @@
-"""Robustness of trained BDNNs: input boxes, random and worst-case attacks (DESIGN §4)."""
+"""Robustness of trained BDNNs: input boxes, random and worst-case attacks (docs/design.md §4)."""
 
 from .attacks import (
     WorstCaseResult,

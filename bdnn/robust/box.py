@@ -6,8 +6,8 @@ Two views of the same box:
   those inputs reach, found with the model's own float32 quantizer. Quantization is monotone in the
   input (scale >= 0), so the levels of the box lie between the levels of its two ends; the
   levels in between are checked one by one, because a very large scale can skip a level.
-* the linear one used by robust training (DESIGN §4): a radius ``rho_q`` in quantized units per
-  feature; the first-layer activation pattern of a row holds on its whole box iff
+* the linear one used by robust training (docs/design.md §4): a radius ``rho_q`` in quantized
+  units per feature; the first-layer activation pattern of a row holds on its whole box iff
   ``W·q + b - sum_i rho_i |W_i| >= 0`` for active units and ``W·q + b + sum_i rho_i |W_i| <= -1``
   for inactive ones (the box is not clipped to ``0..L``).
 """
@@ -202,7 +202,7 @@ def _radius_vector(net: Network, rho_q: float | np.ndarray) -> np.ndarray:
 def rows_with_stable_pattern(net: Network, Q: np.ndarray, rho_q: float | np.ndarray) -> np.ndarray:
     """Per row, whether the first layer's pattern provably holds on the box ``|q' - q| <= rho_q``.
 
-    DESIGN §4: active units need ``a - sum_i rho_i |W_i| >= 0``, inactive ones
+    docs/design.md §4: active units need ``a - sum_i rho_i |W_i| >= 0``, inactive ones
     ``a + sum_i rho_i |W_i| <= -1`` (``a = W·q + b``; ``rho_q`` scalar or per feature).
     """
     layer = net.layers[0]

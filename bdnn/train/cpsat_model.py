@@ -1,4 +1,4 @@
-"""The exact mixed-integer model of a BDNN in CP-SAT (DESIGN §4).
+"""The exact mixed-integer model of a BDNN in CP-SAT (docs/design.md §4).
 
 Layer 1 reads constant quantized inputs, so its pre-activations are linear in the weights and the
 activation link is a pair of indicator constraints (``h -> a >= 0``, ``not h -> a <= -1``): exact
@@ -9,7 +9,7 @@ A layer that reads hidden bits is encoded one of two ways:
 * **pattern table** (when its input layer has at most ``pattern_limit`` activation patterns):
   the layer is imposed only on the 2^H fixed input patterns, where it is linear and product-free;
   each row is tied to its pattern by clauses ("row's pattern is t => row's output is the table's
-  output at t"). This is what lets CP-SAT prove optima (DESIGN §4, pattern decomposition).
+  output at t"). This is what lets CP-SAT prove optima (docs/design.md §4, pattern decomposition).
 * **products** (wide layers): a per-row integer ``z = w * h`` tied by two enforced equalities.
 
 Every auxiliary variable is fully determined by the weights, so the objective of any solution

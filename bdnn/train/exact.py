@@ -1,4 +1,4 @@
-"""Exact training: solve the BDNN's mixed-integer model with CP-SAT (DESIGN §4)."""
+"""Exact training: solve the BDNN's mixed-integer model with CP-SAT (docs/design.md §4)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def train_exact(
 
     A robust problem (``robust_radius`` in raw feature units, ``X_raw`` the raw rows behind
     ``Q``) asks that every row's first-layer activation pattern hold on its whole quantized box
-    (DESIGN §4).
+    (docs/design.md §4).
 
     ``narrow_start`` first solves a half-width network for a quarter of the time limit and hints
     the full model with it, padded by always-off units (``widen``); off by default (measured in

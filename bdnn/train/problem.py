@@ -1,4 +1,4 @@
-"""``TrainProblem``: what every training method is given (DESIGN §4, §7).
+"""``TrainProblem``: what every training method is given (docs/design.md §4, §7).
 
 The data (quantized rows, labels, the quantizer and class labels, optionally the raw rows and a
 validation part), the architecture, the objective, the solver budget (``SolveOptions``: time

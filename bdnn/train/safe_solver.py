@@ -24,6 +24,7 @@ RETRIES = 2
 # A solve still running this share of its time limit (at least 1 s) after the limit is stopped
 # (SIGINT: CP-SAT answers with its best solution), and killed after twice that.
 OVERRUN_GRACE = 0.05
+MAX_GUARDED_LIMIT = 30 * 24 * 3600.0  # CP-SAT's default limit is infinite: no guard then
 _interrupt = {"requested": False}
 
 
@@ -147,8 +148,9 @@ class SafeSolver:
         grace = max(1.0, OVERRUN_GRACE * limit)
         chunks: list[bytes] = []
         overdue = False
-        stops = [(started + limit + grace, signal.SIGINT),
-                 (started + limit + 2 * grace, signal.SIGKILL)]
+        stops = [] if limit > MAX_GUARDED_LIMIT else [
+            (started + limit + grace, signal.SIGINT),
+            (started + limit + 2 * grace, signal.SIGKILL)]
         with os.fdopen(read_fd, "rb", buffering=0) as f:
             while True:
                 wait = None if not stops else max(0.0, stops[0][0] - time.monotonic())

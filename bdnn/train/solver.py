@@ -1,6 +1,6 @@
 """CP-SAT as every trainer runs it: options, the configured solver, status names, progress.
 
-Shared by the exact trainer, local search and the data split (DESIGN §4).
+Shared by the exact trainer, local search and the data split (docs/design.md §4).
 """
 
 from __future__ import annotations

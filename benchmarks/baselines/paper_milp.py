@@ -1,6 +1,6 @@
 """The paper's own big-M MILP for BDNN training, solved with HiGHS (benchmark baseline).
 
-Kurtz & Bah (2021), as in the authors' published code (``solveNetworkMIP``) and DESIGN §4:
+Kurtz & Bah (2021), as in the authors' published code (``solveNetworkMIP``) and docs/design.md §4:
 
 * weights in ``[-1, 1]`` (integer or continuous), biases in ``[-B, B]`` with
   ``B = max(max_i ||x_i||_1, max layer width)`` (the output layer's width included);

@@ -1,5 +1,5 @@
 """Microcontroller targets: build the exported model into firmware, run it on an emulator
-(QEMU for Cortex-M, simavr for AVR) and measure it (DESIGN §6).
+(QEMU for Cortex-M, simavr for AVR) and measure it (docs/design.md §6).
 
 One concept per module: ``family`` (the ``TargetFamily`` and ``Target`` records),
 ``cortex_m`` / ``avr`` (one module per family: toolchain, Makefile settings, runner, what a

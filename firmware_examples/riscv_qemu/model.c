@@ -106,7 +106,7 @@ MODEL_INLINE unsigned model_popcount8(uint8_t x)
 static const uint8_t model_w0[9] BDNN_STORAGE = {
     0xDBu, 0xBDu, 0x37u, 0xF0u, 0x0Cu, 0xEFu, 0xF6u, 0x8Eu, 0x04u,
 };
-static const int8_t model_t0[6] BDNN_STORAGE = {
+static const int8_t model_threshold0[6] BDNN_STORAGE = {
     -52, 32, 1, -34, -26, 53,
 };
 
@@ -119,7 +119,7 @@ static const int8_t model_t0[6] BDNN_STORAGE = {
 static const uint8_t model_w1[6] BDNN_STORAGE = {
     0x6Du, 0x81u, 0xE3u, 0x3Du, 0xB2u, 0x2Bu,
 };
-static const uint8_t model_t1[2] BDNN_STORAGE = {
+static const uint8_t model_threshold1[2] BDNN_STORAGE = {
     0x00u, 0x23u,
 };
 
@@ -132,7 +132,7 @@ static const uint8_t model_t1[2] BDNN_STORAGE = {
 static const uint8_t model_w2[3] BDNN_STORAGE = {
     0x37u, 0x2Bu, 0x2Au,
 };
-static const uint8_t model_b2[2] BDNN_STORAGE = {
+static const uint8_t model_offset2[2] BDNN_STORAGE = {
     0xF0u, 0x00u,
 };
 
@@ -218,7 +218,7 @@ static void model_layer0(
     model_word_t *out)
 {
     const uint8_t *s = model_w0; /* the current block of 2 units: 3 bytes */
-    const int8_t *c = model_t0;
+    const int8_t *c = model_threshold0;
     unsigned u;
     MODEL_OPAQUE(s);
     MODEL_OPAQUE(c);
@@ -271,7 +271,7 @@ static void model_layer1(
     model_word_t *out)
 {
     const uint8_t *s = model_w1; /* the current block of 2 units: 3 bytes */
-    const uint8_t *c = model_t1;
+    const uint8_t *c = model_threshold1;
     unsigned u;
     MODEL_OPAQUE(s);
     MODEL_OPAQUE(c);
@@ -305,7 +305,7 @@ static void model_layer2(
     int32_t *scores)
 {
     const uint8_t *s = model_w2; /* the current block of 2 units: 2 bytes */
-    const uint8_t *c = model_b2;
+    const uint8_t *c = model_offset2;
     unsigned u;
     MODEL_OPAQUE(s);
     MODEL_OPAQUE(c);
@@ -358,16 +358,16 @@ static int model_forward(const uint8_t *xq, int32_t *scores, model_word_t *buf)
     }
 }
 
-int model_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden)
+int model_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden_bits)
 {
     model_word_t buf[2];
     int c = model_forward(xq, scores, buf);
-    if (hidden) {
+    if (hidden_bits) {
         unsigned u;
         for (u = 0; u < 6u; u++)
-            hidden[u] = (uint8_t)((buf[0u + u / 32u] >> (u % 32u)) & 1u);
+            hidden_bits[u] = (uint8_t)((buf[0u + u / 32u] >> (u % 32u)) & 1u);
         for (u = 0; u < 4u; u++)
-            hidden[6u + u] = (uint8_t)((buf[1u + u / 32u] >> (u % 32u)) & 1u);
+            hidden_bits[6u + u] = (uint8_t)((buf[1u + u / 32u] >> (u % 32u)) & 1u);
     }
     return c;
 }

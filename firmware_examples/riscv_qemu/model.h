@@ -32,11 +32,11 @@ extern "C" {
 /* number of integer scores: 1 for a single output unit (class 1 iff score >= 0) */
 #define MODEL_N_OUTPUTS 3
 #define MODEL_N_HIDDEN_LAYERS 2
-/* sum of the hidden layer widths: the size of the hidden[] buffer of forward_debug_q */
+/* sum of the hidden layer widths: the size of the hidden_bits[] buffer of forward_debug_q */
 #define MODEL_N_HIDDEN_UNITS 10
 #define MODEL_HIDDEN_WIDTHS { 6, 4 }
-/* quantized inputs are integers 0 .. INPUT_LEVELS - 1 (4 bits) */
-#define MODEL_INPUT_LEVELS 16
+/* quantized inputs are integers 0 .. MAX_LEVEL (4 bits) */
+#define MODEL_MAX_LEVEL 15
 #define MODEL_INPUT_BITS 4
 #define MODEL_WORD_BITS 32
 /* stack bytes of the packed activation buffers and the first layer's input-sum table used by
@@ -49,13 +49,13 @@ int model_predict_q(const uint8_t *xq);
 /* Class index; fills scores[N_OUTPUTS] with the integer output scores. */
 int model_scores_q(const uint8_t *xq, int32_t *scores);
 
-/* Class index; fills scores[N_OUTPUTS] and, if hidden is not NULL, hidden[N_HIDDEN_UNITS] with
- * every hidden unit's bit (0 or 1), one byte per unit, the hidden layers concatenated. */
-int model_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden);
+/* Class index; fills scores[N_OUTPUTS] and, if hidden_bits is not NULL, hidden_bits[N_HIDDEN_UNITS]
+ * with every hidden unit's bit (0 or 1), one byte per unit, the hidden layers concatenated. */
+int model_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden_bits);
 
 #ifndef BDNN_NO_FLOAT
 /* The model's input quantizer, float32 exactly as in bdnn: q = clamp(floor((x - lo) * scale +
- * 0.5), 0, INPUT_LEVELS - 1); NaN -> 0, +inf -> top level, -inf -> 0. */
+ * 0.5), 0, MAX_LEVEL); NaN -> 0, +inf -> MAX_LEVEL, -inf -> 0. */
 void model_quantize(const float *x, uint8_t *xq);
 
 /* Class index of one row of raw features x[N_INPUTS] (quantize, then predict_q). */
