@@ -124,10 +124,6 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
         Q_val=quantizer.quantize(Xv) if len(yv) else None, y_val=yv if len(yv) else None,
         X_raw=X, robust_radius=robust_radius, started=started,
     )
-    if not quiet:  # the first progress line, once every input is checked
-        click.echo(f"[train] {ds.name}: {len(y)} training rows, {ds.n_features} features, "
-                   f"{ds.n_classes} classes; method {method}, time limit {time_limit:g} s "
-                   f"({problem.elapsed():.1f} s used by start-up)", err=True)
     result = train_network(method, problem, sparsify=sparsify, splits=splits,
                            batch_size=batch_size, paper=paper, restarts=restarts)
     net = result.network

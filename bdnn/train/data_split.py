@@ -250,6 +250,7 @@ def run_data_split(
         raise BDNNError("coordinate descent cannot keep robust boxes; leave descend off with "
                         "--robust-radius")
     if descend and warm_start is None:
+        problem.say("float start: rounded MLPs improved by coordinate descent")
         start, start_record = descended_start(Q, y, arch, quantizer, classes, objective,
                                               seed=solve.seed,
                                               time_limit=max(problem.remaining(), 0.0),

@@ -136,6 +136,7 @@ def train_local_search(
             net = _clip_biases(warm_start, domains)
             origin = "warm-start"
         elif n_starts == 0 and robust_radius is None:
+            problem.say("float start: rounded MLPs improved by coordinate descent")
             net, _ = descended_start(Q, y, arch, quantizer, problem.classes, objective,
                                      seed=solve.seed,
                                      time_limit=max(problem.remaining(), 0.0),

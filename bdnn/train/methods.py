@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import numpy as np
@@ -50,6 +51,8 @@ def train_network(
         chosen = auto_choice(problem.Q, problem.arch.hidden)
         if problem.solve.progress:
             print(f"[auto] chose method {chosen}", file=sys.stderr, flush=True)
+    # progress lines and solver labels name the method that runs
+    problem = problem.replace(solve=dataclasses.replace(problem.solve, label=chosen))
     if sparsify and chosen != "exact":
         raise BDNNError(f"--sparsify works with --method exact only (the method is {chosen})")
     if chosen == "exact":
