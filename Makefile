@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BDNN := $(VENV)/bin/bdnn
 OUT ?= demo_out
 
-.PHONY: demo test lint toolchains bench clean
+.PHONY: demo test test-quick lint toolchains bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
+
+# the suite without the slow tests and the microcontroller toolchains (about 2 minutes)
+test-quick: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not slow and not toolchain"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check bdnn codegen tests benchmarks

@@ -52,6 +52,7 @@ def run_batch(nets: list[Network], workdir: Path, word_bits, cflags, rows: int =
     return exe
 
 
+@pytest.mark.slow
 @settings(
     max_examples=3,
     deadline=None,
@@ -82,6 +83,7 @@ def test_optimized_build_wide_bounds_and_int32_accumulators(cc, tmp_path) -> Non
     assert "int_fast32_t pos = 0, neg = 0" in text  # bound 100 x 255 x n_in needs int32
 
 
+@pytest.mark.slow
 def test_sanitizers(cc, tmp_path) -> None:
     """AddressSanitizer + UBSan (no recovery: any report fails the run)."""
     rng = np.random.default_rng(5)

@@ -256,6 +256,7 @@ def _bdnn(*args):
                           text=True, cwd=ROOT)
 
 
+@pytest.mark.slow
 def test_cli_methods_and_attacks(tmp_path):
     out = tmp_path / "m.json"
     p = _bdnn("train", "iris", "--hidden", "2", "--method", "split", "--splits", "2",

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from ortools.sat.python import cp_model
 
 from bdnn.train.safe_solver import SafeSolver
@@ -57,6 +58,7 @@ def test_abort_in_child_is_retried(tmp_path):
     assert solver.Value(x[0].Not()) == 1 - solver.Value(x[0])
 
 
+@pytest.mark.slow
 def test_sigint_to_the_cli_keeps_the_best_network(tmp_path):
     out = tmp_path / "m.json"
     p = subprocess.Popen([sys.executable, "-m", "bdnn", "train", "bcw", "--hidden", "8",
