@@ -17,8 +17,9 @@ from bdnn.atomic_files import check_output_dir, write_files
 from bdnn.network import Network
 
 from .bitpack import n_words
+from .level_keys import level_keys
 from .names import comment_text, validate_c_name
-from .plan import LayerPlan, plan_model
+from .plan import LayerPlan, level_search, plan_model
 from .render import render
 from .size_report import plan_size_report
 
@@ -85,6 +86,12 @@ def int_literal(value: int, bits: int) -> str:
     if bits == 32 and v == -(2**31):
         return "(-2147483647l - 1)"
     return f"{v}l" if bits == 32 else str(v)
+
+
+def key_literal(value: int) -> str:
+    """A C literal of an int32 float key in hex (the float's bits, with the key's sign)."""
+    v = int(value)
+    return f"{'-' if v < 0 else ''}0x{abs(v):08X}l"
 
 
 def float_literal(value: float) -> str:
@@ -212,6 +219,9 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "layers": layers,
         "quantizer_lo": [float_literal(v) for v in q.lo],
         "quantizer_scale": [float_literal(v) for v in q.scale],
+        "level_keys": [key_literal(v) for v in level_keys(q).reshape(-1)],
+        "level_search": level_search(q.max_level, word_bits),
+        "search_steps": [1 << b for b in reversed(range(int(q.bits)))],
     }
 
 

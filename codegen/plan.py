@@ -197,6 +197,24 @@ def first_layer_kernel(
     return "sums" if sums < popcount else "popcount"
 
 
+# Rough operation counts of the two searches of the float input's level among its thresholds
+# (see level_search): one compare of a 32-bit key with a stored threshold (a load and a compare
+# per machine word of the key) and a conditional add; a binary search step also computes the
+# address of the next threshold from the level found so far.
+KEY_COMPARE_OPS = {8: 12, 16: 6, 32: 3, 64: 3}
+SEARCH_STEP_OPS = {8: 6, 16: 4, 32: 2, 64: 2}
+
+
+def level_search(max_level: int, word_bits: int) -> str:
+    """``"linear"`` if comparing the input's key with all ``max_level`` thresholds of its input
+    (fixed addresses, no branches between them) is estimated cheaper than a binary search
+    (``log2(max_level + 1)`` dependent steps), else ``"binary"``. Both give the same level."""
+    steps = (max_level + 1).bit_length() - 1
+    linear = max_level * KEY_COMPARE_OPS[word_bits]
+    binary = steps * (KEY_COMPARE_OPS[word_bits] + SEARCH_STEP_OPS[word_bits])
+    return "linear" if linear <= binary else "binary"
+
+
 def plan_model(net: Network, word_bits: int = 32) -> ModelPlan:
     """Lower ``net`` for export; raise ``BDNNError`` if an accumulator bound overflows int32."""
     check_word_bits(word_bits)
