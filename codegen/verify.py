@@ -2,7 +2,8 @@
 
 Each backend (see :mod:`codegen.backends`) runs the network on the same quantized rows: the data
 rows (quantized with the model's quantizer) and random integer inputs, among them all-0 and
-all-max. Class, every score and every hidden bit must match ``Network.forward_q``.
+all-max and codes above max_level (which every backend clamps to max_level). Class, every
+score and every hidden bit must match ``Network.forward_q``.
 """
 
 from __future__ import annotations
@@ -49,14 +50,18 @@ class VerifyReport:
 
 
 def random_inputs(net: Network, n: int, seed: int) -> np.ndarray:
-    """``n`` quantized rows: all-0, all-max, then half uniform levels, half random extremes."""
+    """``n`` quantized rows: all-0, all-max, then uniform levels, random extremes and (when
+    max_level < 255) random codes 0..255, whose codes above max_level every backend clamps."""
     top = net.quantizer.max_level
     rng = np.random.default_rng(seed)
     rows = [np.zeros(net.n_inputs, np.int64), np.full(net.n_inputs, top, np.int64)][: max(n, 0)]
     rest = max(n - len(rows), 0)
-    uniform = rng.integers(0, top + 1, size=(rest - rest // 2, net.n_inputs))
-    extremes = rng.integers(0, 2, size=(rest // 2, net.n_inputs)) * top
-    Q = np.vstack([np.array(rows).reshape(-1, net.n_inputs), uniform, extremes])
+    n_above = rest // 3 if top < 255 else 0
+    n_extremes = (rest - n_above) // 2
+    uniform = rng.integers(0, top + 1, size=(rest - n_above - n_extremes, net.n_inputs))
+    extremes = rng.integers(0, 2, size=(n_extremes, net.n_inputs)) * top
+    above = rng.integers(0, 256, size=(n_above, net.n_inputs))
+    Q = np.vstack([np.array(rows).reshape(-1, net.n_inputs), uniform, extremes, above])
     return Q.astype(np.uint8)
 
 

@@ -55,8 +55,8 @@ def run_rows(
     Q = np.asarray(Q)
     if Q.ndim != 2 or Q.shape[1] != net.n_inputs:
         raise BDNNError(f"data has {Q.shape[-1]} features, the model expects {net.n_inputs}")
-    if Q.size and (Q.min() < 0 or Q.max() > net.quantizer.max_level):
-        raise BDNNError(f"quantized inputs must lie in 0..{net.quantizer.max_level}")
+    if Q.size and (Q.min() < 0 or Q.max() > 255):
+        raise BDNNError("quantized inputs must lie in 0..255 (codes above max_level count as it)")
     check_plan_fits(net, target)
     unique, inverse = np.unique(Q.astype(np.uint8), axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)

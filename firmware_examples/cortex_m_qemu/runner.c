@@ -6,7 +6,8 @@
  *   H <i> <hex>               hidden bits, 4 per hex digit, unit 4k+j in bit j of digit k
  *   T <i> <cycles>            cycles of one NAME_predict_q call (boards with a cycle counter)
  *   K <bytes>                 stack bytes used by one NAME_predict_q call
- *   D <mismatches>            done; results that differ from the numpy reference
+ *   D <mismatches>            done; rows whose results (also NAME_predict and NAME_quantize of
+ *                             the row's float input) differ from the numpy reference
  * The exit status is the mismatch count (capped at 250).
  */
 #include <stdint.h>
@@ -169,6 +170,10 @@ int main(void)
             x[j] = VEC_READ_F32(&vec_x[(uint32_t)i * VEC_N_INPUTS + j]);
         }
         bad |= M_PREDICT(x) != (int)VEC_READ_U8(&vec_float_class[i]);
+        M_QUANTIZE(x, xq);
+        for (j = 0; j < VEC_N_INPUTS; j++) {
+            bad |= xq[j] != VEC_READ_U8(&vec_float_xq[(uint32_t)i * VEC_N_INPUTS + j]);
+        }
 #endif
         if (bad) {
             mismatches++;

@@ -1,0 +1,163 @@
+"""Float inputs end to end, and the one rule for codes above max_level.
+
+Float rows probe every quantization boundary of every input (the exact threshold and 1 ulp on
+either side), +-0, +-inf, NaN, subnormals and values far outside the training range; every
+backend must give the quantized codes and the class that ``Quantizer.quantize`` and
+``Network.forward`` give. Integer codes 0..255 must behave everywhere as if clamped to
+max_level (checked against a plain numpy forward pass on the clamped codes).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from firmware_fixtures.helpers import need_target
+from toolchains import require_tool
+
+from bdnn.errors import BDNNError
+from bdnn.network import Network, random_network
+from bdnn.quantizer import Quantizer
+from codegen.backends import c_host, onnx_reference, onnxruntime_backend
+from codegen.level_keys import boundary_inputs, level_keys, levels_by_keys
+from codegen.onnx_export import onnx_bytes
+from codegen.plan import level_search
+from codegen.targets.build import make, write_project, write_vectors
+from codegen.targets.measure import check_against_reference, run_firmware
+from codegen.targets.registry import get_target
+
+
+@pytest.fixture(scope="module")
+def cc() -> str:
+    return require_tool(os.environ.get("CC", "gcc"), "gcc")
+
+
+def _nets() -> list[Network]:
+    """A binary search (4 bits) and a linear scan (2 bits) of the thresholds; a constant input
+    (scale 0), a negative offset, a huge and a tiny scale."""
+    rng = np.random.default_rng(21)
+    nets = []
+    for bits, hidden in [(4, [6]), (2, [5, 3])]:
+        net = random_network(rng, 5, hidden, 3, weight_bound=2, bits=bits)
+        lo = np.array([4.3, -2.5, 0.0, -1e4, 1e-3], np.float32)
+        scale = np.array([4.5454, 0.0, 1e6, 3e-4, 7.25], np.float32)
+        net.quantizer = Quantizer(bits, lo, scale)
+        nets.append(net)
+    assert [level_search(n.quantizer.max_level, 32) for n in nets] == ["binary", "linear"]
+    return nets
+
+
+def _float_rows(net: Network) -> np.ndarray:
+    rng = np.random.default_rng(4)
+    wide = (rng.normal(0, 1, (40, net.n_inputs)) * 10.0 ** rng.integers(-6, 8, (40, 1)))
+    return np.vstack([boundary_inputs(net.quantizer), wide.astype(np.float32)])
+
+
+def _clamped_forward(net: Network, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class and scores of codes clamped to max_level, by plain numpy (not Network.forward_q)."""
+    h = np.minimum(Q.astype(np.int64), net.quantizer.max_level)
+    for i, layer in enumerate(net.layers):
+        x = h if i == 0 or net.activation == "heaviside" else 2 * h - 1
+        a = x @ layer.weights.T + layer.bias
+        h = (a >= 0).astype(np.int64)
+    if net.output == "single":
+        return (a[:, 0] >= 0).astype(np.int64), a
+    return np.argmax(a, axis=1), a
+
+
+def _codes(net: Network, n: int = 300) -> np.ndarray:
+    return np.random.default_rng(6).integers(0, 256, (n, net.n_inputs)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("net", _nets(), ids=["binary", "linear"])
+def test_boundary_rows_hit_every_threshold(net: Network) -> None:
+    """The probe rows contain every threshold and its two neighbours, and counting thresholds
+    in numpy gives the quantizer's codes on them."""
+    q = net.quantizer
+    X = _float_rows(net)
+    keys = level_keys(q)
+    for j in range(q.n_inputs):
+        col = X[:, j]
+        for t in np.unique(keys[j][keys[j] != 0x7FFFFFFF]):
+            for d in (-1, 0, 1):
+                want = np.array([t + d], np.int64)
+                bits = np.where(want < 0, (-want) | 0x80000000, want).astype(np.uint32)
+                assert (col.view(np.uint32) == bits[0]).any(), (j, t, d)
+    assert np.isnan(X).any() and np.isinf(X).any()
+    assert np.array_equal(levels_by_keys(keys, X), q.quantize(X))
+
+
+@pytest.mark.parametrize("net", _nets(), ids=["binary", "linear"])
+def test_numpy_clamps_codes_above_max_level(net: Network) -> None:
+    Q = _codes(net)
+    assert (Q > net.quantizer.max_level).mean() > 0.5
+    classes, scores = _clamped_forward(net, Q)
+    got = net.forward_q(Q)
+    assert np.array_equal(got.class_index, classes) and np.array_equal(got.scores, scores)
+    with pytest.raises(BDNNError, match=">= 0"):
+        net.forward_q(-Q.astype(np.int64) - 1)
+
+
+@pytest.mark.parametrize("net", _nets(), ids=["binary", "linear"])
+def test_onnx_float_input_and_clamp(net: Network) -> None:
+    pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+    from onnx.reference import ReferenceEvaluator
+
+    X = _float_rows(net)
+    want = net.forward(X)
+    Q = _codes(net)
+    classes, scores = _clamped_forward(net, Q)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf * 0 and overflow are intended
+        ref_out = ReferenceEvaluator(onnx_bytes(net, False, float_input=True)).run(
+            ["class", "scores"], {"x": X}
+        )
+    assert np.array_equal(ref_out[0], want.class_index)
+    assert np.array_equal(ref_out[1], want.scores)
+    session = ort.InferenceSession(onnx_bytes(net, False, float_input=True),
+                                   providers=["CPUExecutionProvider"])
+    got_class, got_scores = session.run(["class", "scores"], {"x": X})
+    assert np.array_equal(got_class, want.class_index)
+    assert np.array_equal(got_scores, want.scores)
+    for backend in (onnxruntime_backend, onnx_reference):
+        got = backend.run(net, Q)
+        assert np.array_equal(got.class_index, classes), backend.name
+        assert np.array_equal(got.scores, scores), backend.name
+
+
+@pytest.mark.parametrize("float_quantizer", [0, 1])
+def test_c_host_float_input_and_clamp(cc, tmp_path, float_quantizer) -> None:
+    nets = _nets()
+    cflags = (*c_host.CFLAGS, f"-DBDNN_FLOAT_QUANTIZER={float_quantizer}")
+    exe = c_host.build([(n, f"m{i}") for i, n in enumerate(nets)], tmp_path, 32, cflags)
+    for i, net in enumerate(nets):
+        X = _float_rows(net)
+        classes, quantized = c_host.parse_float(c_host.run_harness(exe, c_host.encode_float(i, X)))
+        assert np.array_equal(quantized, net.quantizer.quantize(X)), i
+        assert np.array_equal(classes, net.predict(X)), i
+        Q = _codes(net)
+        got = c_host.parse_q(c_host.run_harness(exe, c_host.encode_q(i, Q)), net)
+        want_class, want_scores = _clamped_forward(net, Q)
+        assert np.array_equal(got.class_index, want_class), i
+        assert np.array_equal(got.scores, want_scores), i
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target_name", ["cortex-m0", "avr", "cortex-m4"])
+@pytest.mark.parametrize("which", [0, 1], ids=["binary", "linear"])
+def test_firmware_float_input_and_clamp(target_name, which, tmp_path) -> None:
+    """On the emulator: NAME_quantize and NAME_predict of every probe row (threshold path on
+    M0 and AVR, float arithmetic on the M4F) and the codes 0..255 of the integer API."""
+    need_target(target_name)
+    net = _nets()[which]
+    X = _float_rows(net)
+    Q = _codes(net, len(X))
+    project = write_project(net, get_target(target_name), tmp_path, "model")
+    write_vectors(project, net, Q, X)
+    make(project, "prog.elf")
+    run = run_firmware(project, net, len(Q))
+    assert run.mismatches == 0 and not run.error_rows, run.error_rows[:5]
+    check_against_reference(run, net, Q, target_name)
+    classes, scores = _clamped_forward(net, Q)
+    assert np.array_equal(run.classes, classes) and np.array_equal(run.scores, scores)
