@@ -169,7 +169,8 @@ def _default_names() -> list[str]:
 def format_table(report: VerifyReport) -> str:
     """The human-readable table: backend x rows checked x mismatches x status."""
     lines = [
-        f"rows: {report.data_rows} from data, {report.random_rows} random (incl. all-0, all-max)",
+        f"rows: {report.data_rows} from data, {report.random_rows} random "
+        "(incl. all-0, all-max, codes above max_level)",
         f"{'backend':<16} {'rows':>6} {'mismatches':>10}  status",
     ]
     for b in report.backends:
