@@ -66,7 +66,9 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.restarts = restarts
 
     def fit(self, X, y, X_val=None, y_val=None) -> BDNNClassifier:
-        """Train on ``X`` [N, d] (floats) and labels ``y``."""
+        """Train on ``X`` [N, d] (floats) and labels ``y``; a DataFrame's column names are kept
+        in the training record as ``feature_names`` (the C header lists them)."""
+        columns = getattr(X, "columns", None)
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[0] == 0:
             raise BDNNError("X must be a non-empty 2-D array [n_samples, n_features]")
@@ -95,6 +97,8 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             splits=self.splits, batch_size=self.batch_size, paper=bool(self.paper),
             restarts=self.restarts,
         )
+        if columns is not None and len(columns) == X.shape[1]:
+            result.network.training["feature_names"] = [str(c) for c in columns]
         self.result_ = result
         self.network_ = result.network
         self.n_features_in_ = X.shape[1]

@@ -18,7 +18,7 @@ from bdnn.network import Network
 
 from .bitpack import n_words
 from .level_keys import level_keys
-from .names import comment_text, validate_c_name
+from .names import c_string_literal, comment_text, validate_c_name
 from .plan import LayerPlan, level_search, plan_model
 from .render import render
 from .size_report import plan_size_report
@@ -124,6 +124,15 @@ def provenance_lines(training: dict) -> list[tuple[str, str]]:
     return lines
 
 
+def feature_names(net: Network) -> list[str] | None:
+    """The input features' names from the training record (``training["feature_names"]``), or
+    None when the record has none (or not one string per input)."""
+    names = (net.training or {}).get("feature_names")
+    if isinstance(names, list) and len(names) == net.n_inputs:
+        return [str(n) for n in names]
+    return None
+
+
 def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
     """Everything the C templates need, as plain data."""
     name = validate_c_name(name)
@@ -194,6 +203,21 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         if not layer.is_output:
             hidden_offset += layer.n_out
     q = net.quantizer
+    names = feature_names(net)
+    features = [
+        {
+            "index": j,
+            "name": comment_text(names[j]) if names else "-",
+            "lo": f"{float(q.lo[j]):.6g}",
+            "scale": f"{float(q.scale[j]):.6g}",
+            "top": (
+                f"{float(q.lo[j]) + q.max_level / float(q.scale[j]):.6g}"
+                if q.scale[j] > 0
+                else "never"
+            ),
+        }
+        for j in range(net.n_inputs)
+    ]
     return {
         "name": name,
         "NAME": name.upper(),
@@ -213,6 +237,10 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "activation": net.activation,
         "output": net.output,
         "class_labels": [comment_text(c) for c in net.classes],
+        "class_strings": [c_string_literal(c) for c in net.classes],
+        "feature_names": names,
+        "features": features,
+        "name_width": max([4, *(len(f["name"]) for f in features)]),
         "provenance": provenance_lines(net.training),
         "size": plan_size_report(plan),
         "n_weights": net.n_weights(),

@@ -215,10 +215,34 @@ def test_golden_model_runs_and_user_text_is_escaped(cc, tmp_path) -> None:
     text = "".join(render_c(net, "golden_net", 32).values())
     comments = re.findall(r"/\*.*?\*/", text, flags=re.S)
     stripped = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    # outside comments user text appears only in the class-name string literals
+    stripped = re.sub(r'"(?:[^"\\\n]|\\.)*"', "", stripped)
     assert "tricky" not in stripped and "versi" not in stripped, "user text escaped a comment"
     assert any("tricky" in c for c in comments)
     assert "??" not in text
     run_batch([net], tmp_path, 32, c_host.CFLAGS, rows=200)
+
+
+def test_header_lists_features_and_class_names(cc, tmp_path) -> None:
+    """NAME_class_names holds the labels byte for byte (quotes, backslashes, trigraphs,
+    non-ASCII, newlines); the header lists the inputs with the training data's names."""
+    net = _golden_net()
+    labels = ['a "quoted" \\ label', "??/ tri", "caf\u00e9\n2"]
+    net = Network(net.quantizer, net.layers, classes=labels, activation=net.activation,
+                  training={"feature_names": ["sepal length (cm)", "b", "c", "d", "e */ x"]})
+    export_c(net, tmp_path, "names")
+    header = (tmp_path / "names.h").read_text()
+    assert re.search(r"\*\s+0\s+sepal length \(cm\)\s+4\.3\s+1\.9\s+", header)
+    assert "e *\\x2f x" in header  # a name cannot end the comment
+    (tmp_path / "main.c").write_text(
+        '#include <stdio.h>\n#include "names.h"\n'
+        "int main(void) { int c; for (c = 0; c < NAMES_N_CLASSES; c++) "
+        'printf("%s|", names_class_names[c]); return 0; }\n'
+    )
+    subprocess.run([cc, *c_host.CFLAGS, "main.c", "names.c", "-o", "names"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    out = subprocess.run([str(tmp_path / "names")], capture_output=True, check=True).stdout
+    assert out == "".join(f"{c}|" for c in labels).encode("utf-8")
 
 
 def test_output_is_deterministic(tmp_path) -> None:
