@@ -1,5 +1,7 @@
 """BDNNClassifier as a scikit-learn estimator: fit/predict/score, clone, CV, search, pipeline."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -60,3 +62,17 @@ def test_bad_input(data):
     bad[0, 0] = np.nan
     with pytest.raises(BDNNError, match="NaN"):
         BDNNClassifier(time_limit=5).fit(bad, y)
+
+
+def test_dataframe_columns_become_feature_names(data):
+    """A DataFrame's column names reach the training record and the C header's input list."""
+    pd = pytest.importorskip("pandas")
+    from codegen.c_export import render_c
+
+    X, y = data
+    frame = pd.DataFrame(X, columns=["temp (C)", "rh (%)", "lux"])
+    clf = BDNNClassifier(hidden=(2,), time_limit=10).fit(frame, y)
+    assert clf.network_.training["feature_names"] == ["temp (C)", "rh (%)", "lux"]
+    header = render_c(clf.network_, "env")["env.h"]
+    for j, name in enumerate(["temp (C)", "rh (%)", "lux"]):
+        assert re.search(rf"^ \*   {j}\s+{re.escape(name)}\s+-?\d", header, re.M), name
