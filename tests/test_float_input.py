@@ -161,3 +161,47 @@ def test_firmware_float_input_and_clamp(target_name, which, tmp_path) -> None:
     check_against_reference(run, net, Q, target_name)
     classes, scores = _clamped_forward(net, Q)
     assert np.array_equal(run.classes, classes) and np.array_equal(run.scores, scores)
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target_name", ["cortex-m0", "cortex-m3", "avr"])
+def test_threshold_quantizer_calls_no_float_library(target_name, tmp_path) -> None:
+    """Without an FPU the model object with the float API calls no soft-float or libm routine
+    (it has no undefined symbol but memcpy/memset); the float-arithmetic quantizer would."""
+    import subprocess
+
+    from codegen.c_export import export_c
+
+    target = need_target(target_name)
+    fam = target.family
+    export_c(_nets()[0], tmp_path, "m", fam.word_bits)
+    for fq in (0, 1):
+        obj = tmp_path / f"m{fq}.o"
+        subprocess.run([fam.cc, *target.cflags, "-std=c99", "-Os", "-Wall", "-Wextra", "-Werror",
+                        "-pedantic", f"-DBDNN_FLOAT_QUANTIZER={fq}", "-c", "m.c", "-o", obj.name],
+                       cwd=tmp_path, check=True, capture_output=True)
+        out = subprocess.run([fam.nm_tool, "-u", obj.name], cwd=tmp_path, check=True,
+                             capture_output=True, text=True).stdout
+        undefined = {line.split()[-1] for line in out.splitlines() if line.strip()}
+        if fq == 0:
+            assert undefined <= {"memcpy", "memset"}, undefined
+        else:  # the control: float arithmetic pulls in the soft-float library
+            assert any(s.startswith(("__aeabi_f", "__subsf3", "__mulsf3", "__addsf3"))
+                       for s in undefined), undefined
+
+
+@pytest.mark.toolchain
+def test_bench_times_the_float_entry() -> None:
+    """bench --entry predict times NAME_predict: the quantizer's work on top of predict_q."""
+    from codegen.targets.measure import bench
+
+    need_target("cortex-m0")
+    net = _nets()[0]
+    q = bench(net, "cortex-m0", n_vectors=3)
+    f = bench(net, "cortex-m0", n_vectors=3, entry="predict")
+    assert q["entry"] == "predict_q" and f["entry"] == "predict"
+    # at least one compare per input and level bit on top of the network
+    extra = f["per_inference"]["min"] - q["per_inference"]["max"]
+    assert extra > net.n_inputs * net.quantizer.bits
+    with pytest.raises(BDNNError, match="--entry"):
+        bench(net, "cortex-m0", entry="predict_float")

@@ -6,6 +6,8 @@
  *   H <i> <hex>               hidden bits, 4 per hex digit, unit 4k+j in bit j of digit k
  *   T <i> <cycles>            cycles of one NAME_predict_q call (boards with a cycle counter)
  *   K <bytes>                 stack bytes used by one NAME_predict_q call
+ * Built with -DRUNNER_TIMES_PREDICT, T, K and the trace markers measure NAME_predict of the
+ * row's float input instead (what a user with raw features calls).
  *   D <mismatches>            done; rows whose results (also NAME_predict and NAME_quantize of
  *                             the row's float input) differ from the numpy reference
  * The exit status is the mismatch count (capped at 250).
@@ -50,14 +52,27 @@ static void put_record(char tag, uint16_t i)
 
 static uint32_t cycle_overhead; /* cycles of reading the counter itself */
 
-/* One NAME_predict_q call between the two markers, so an instruction trace can count it. */
+#if defined(RUNNER_TIMES_PREDICT) && defined(BDNN_NO_FLOAT)
+#error "RUNNER_TIMES_PREDICT needs the float API (no BDNN_NO_FLOAT)"
+#endif
+#ifdef RUNNER_TIMES_PREDICT
+static float x[VEC_N_INPUTS]; /* the current row's float input */
+#endif
+
+/* One NAME_predict_q call (NAME_predict of x with RUNNER_TIMES_PREDICT) between the two
+ * markers, so an instruction trace can count it. */
 __attribute__((noinline)) static int timed_predict(const uint8_t *xq, uint32_t *cycles)
 {
     uint32_t t0;
     int c;
     bdnn_mark_begin();
     t0 = platform_cycles();
+#ifdef RUNNER_TIMES_PREDICT
+    (void)xq;
+    c = M_PREDICT(x);
+#else
     c = M_PREDICT_Q(xq);
+#endif
     *cycles = platform_cycles() - t0 - cycle_overhead;
     bdnn_mark_end();
     return c;
@@ -96,7 +111,7 @@ int main(void)
     static int32_t scores[VEC_N_OUTPUTS];
     static int32_t scores2[VEC_N_OUTPUTS];
     static uint8_t hidden[VEC_N_HIDDEN];
-#ifndef BDNN_NO_FLOAT
+#if !defined(BDNN_NO_FLOAT) && !defined(RUNNER_TIMES_PREDICT)
     static float x[VEC_N_INPUTS];
 #endif
     uint16_t mismatches = 0;
@@ -158,7 +173,16 @@ int main(void)
         for (j = 0; j < VEC_N_OUTPUTS; j++) {
             bad |= scores2[j] != scores[j];
         }
+#ifndef BDNN_NO_FLOAT
+        for (j = 0; j < VEC_N_INPUTS; j++) {
+            x[j] = VEC_READ_F32(&vec_x[(uint32_t)i * VEC_N_INPUTS + j]);
+        }
+#endif
+#ifdef RUNNER_TIMES_PREDICT
+        bad |= timed_predict(xq, &cycles) != (int)VEC_READ_U8(&vec_float_class[i]);
+#else
         bad |= timed_predict(xq, &cycles) != c;
+#endif
         if (platform_has_cycles) {
             put_record('T', i);
             platform_putc(' ');
@@ -166,9 +190,6 @@ int main(void)
             platform_putc('\n');
         }
 #ifndef BDNN_NO_FLOAT
-        for (j = 0; j < VEC_N_INPUTS; j++) {
-            x[j] = VEC_READ_F32(&vec_x[(uint32_t)i * VEC_N_INPUTS + j]);
-        }
         bad |= M_PREDICT(x) != (int)VEC_READ_U8(&vec_float_class[i]);
         M_QUANTIZE(x, xq);
         for (j = 0; j < VEC_N_INPUTS; j++) {
@@ -184,6 +205,9 @@ int main(void)
     if (VEC_COUNT > 0) {
         for (j = 0; j < VEC_N_INPUTS; j++) {
             xq[j] = VEC_READ_U8(&vec_xq[j]);
+#ifdef RUNNER_TIMES_PREDICT
+            x[j] = VEC_READ_F32(&vec_x[j]);
+#endif
         }
         put_str("K ");
         put_int(stack_use_of_predict(xq));
