@@ -32,40 +32,46 @@ def measure(path: Path, target: str, vectors: int) -> dict:
     """The four figures of one model on one target (mean per inference)."""
     net = load_network(path)
 
-    def mean(entry: str, *cflags: str) -> float:
-        r = bench(net, target, n_vectors=vectors, entry=entry, cflags=cflags)
-        return r["per_inference"]["mean"]
-
     q = net.quantizer
     data = size_report(net, get_target(target).family.word_bits)["total"]
-    return {
+    row = {
         "model": path.stem,
         "target": target,
         "shape": "-".join(str(n) for n in [net.n_inputs, *net.hidden_widths, net.n_classes]),
         "unit": get_target(target).family.counts,
-        "predict_q": mean("predict_q"),
-        "predict_float_arithmetic": mean("predict", "-DBDNN_FLOAT_QUANTIZER=1"),
-        "predict_thresholds": mean("predict", "-DBDNN_FLOAT_QUANTIZER=0"),
-        "predict_default": mean("predict"),
         "network_bytes": data["weight_bytes"] + data["threshold_bytes"],
         "lo_scale_bytes": 8 * q.n_inputs,
         "threshold_bytes": 4 * q.max_level * q.n_inputs,
     }
+    for key, entry, cflags in [
+        ("predict_q", "predict_q", ()),
+        ("predict_float_arithmetic", "predict", ("-DBDNN_FLOAT_QUANTIZER=1",)),
+        ("predict_thresholds", "predict", ("-DBDNN_FLOAT_QUANTIZER=0",)),
+        ("predict_default", "predict", ()),
+    ]:
+        r = bench(net, target, n_vectors=vectors, entry=entry, cflags=cflags)
+        row[key] = r["per_inference"]["mean"]
+        row[key + "_flash"] = r["flash_bytes"]  # the whole minimal program calling the entry
+    return row
 
 
 def table(rows: list[dict]) -> str:
     """A markdown table of the measurements."""
     out = [
         "| model | shape | target | unit | predict_q | predict, float arithmetic (before) | "
-        "predict, thresholds | predict, default (after) | network bytes | lo/scale bytes | "
-        "threshold bytes |",
-        "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|",
+        "predict, thresholds | predict, default (after) | before / after | "
+        "flash: predict_q / float arithmetic / thresholds program | network bytes | "
+        "lo/scale bytes | threshold bytes |",
+        "|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in rows:
         out.append(
             f"| {r['model']} | {r['shape']} | {r['target']} | {r['unit']} | "
             f"{r['predict_q']:,.0f} | {r['predict_float_arithmetic']:,.0f} | "
             f"{r['predict_thresholds']:,.0f} | {r['predict_default']:,.0f} | "
+            f"{r['predict_float_arithmetic'] / r['predict_default']:.1f} | "
+            f"{r['predict_q_flash']:,} / {r['predict_float_arithmetic_flash']:,} / "
+            f"{r['predict_thresholds_flash']:,} | "
             f"{r['network_bytes']:,} | {r['lo_scale_bytes']:,} | {r['threshold_bytes']:,} |"
         )
     return "\n".join(out)

@@ -203,5 +203,8 @@ def test_bench_times_the_float_entry() -> None:
     # at least one compare per input and level bit on top of the network
     extra = f["per_inference"]["min"] - q["per_inference"]["max"]
     assert extra > net.n_inputs * net.quantizer.bits
+    # the size build calls NAME_predict: the thresholds (4 L bytes per input) are in its flash
+    thresholds = 4 * net.quantizer.max_level * net.n_inputs
+    assert f["model_flash_bytes"] >= q["model_flash_bytes"] + thresholds
     with pytest.raises(BDNNError, match="--entry"):
         bench(net, "cortex-m0", entry="predict_float")
