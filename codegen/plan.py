@@ -197,22 +197,24 @@ def first_layer_kernel(
     return "sums" if sums < popcount else "popcount"
 
 
-# Rough operation counts of the two searches of the float input's level among its thresholds
-# (see level_search): one compare of a 32-bit key with a stored threshold (a load and a compare
-# per machine word of the key) and a conditional add; a binary search step also computes the
-# address of the next threshold from the level found so far.
-KEY_COMPARE_OPS = {8: 12, 16: 6, 32: 3, 64: 3}
-SEARCH_STEP_OPS = {8: 6, 16: 4, 32: 2, 64: 2}
+# Measured cost of the two searches of a float input's level among its thresholds (see
+# level_search), per input: one compare of the linear scan, one step of the binary search, in
+# instructions on Cortex-M0 (32-bit words) and cycles on AVR (8-bit words), from
+# `bdnn bench --entry predict` of 9-input networks with 1 to 4 input bits. A binary step costs
+# about one compare (the address arithmetic hides in the load), so the binary search wins from
+# 2 bits up; with 1 bit both are the same single compare.
+LINEAR_COMPARE_COST = {8: 25, 16: 25, 32: 7, 64: 7}
+SEARCH_STEP_COST = {8: 30, 16: 30, 32: 6, 64: 6}
 
 
 def level_search(max_level: int, word_bits: int) -> str:
     """``"linear"`` if comparing the input's key with all ``max_level`` thresholds of its input
-    (fixed addresses, no branches between them) is estimated cheaper than a binary search
-    (``log2(max_level + 1)`` dependent steps), else ``"binary"``. Both give the same level."""
+    (fixed addresses, no branches) is estimated cheaper than a binary search (``log2(max_level
+    + 1)`` dependent steps), else ``"binary"``; both give the same level."""
     steps = (max_level + 1).bit_length() - 1
-    linear = max_level * KEY_COMPARE_OPS[word_bits]
-    binary = steps * (KEY_COMPARE_OPS[word_bits] + SEARCH_STEP_OPS[word_bits])
-    return "linear" if linear <= binary else "binary"
+    linear = max_level * LINEAR_COMPARE_COST[word_bits]
+    binary = steps * SEARCH_STEP_COST[word_bits]
+    return "linear" if linear < binary else "binary"
 
 
 def plan_model(net: Network, word_bits: int = 32) -> ModelPlan:

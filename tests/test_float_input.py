@@ -34,17 +34,17 @@ def cc() -> str:
 
 
 def _nets() -> list[Network]:
-    """A binary search (4 bits) and a linear scan (2 bits) of the thresholds; a constant input
-    (scale 0), a negative offset, a huge and a tiny scale."""
+    """A binary search (4 bits) and, on 8-bit words, a linear scan (1 bit) of the thresholds;
+    a constant input (scale 0), a negative offset, a huge and a tiny scale."""
     rng = np.random.default_rng(21)
     nets = []
-    for bits, hidden in [(4, [6]), (2, [5, 3])]:
+    for bits, hidden in [(4, [6]), (1, [5, 3])]:
         net = random_network(rng, 5, hidden, 3, weight_bound=2, bits=bits)
         lo = np.array([4.3, -2.5, 0.0, -1e4, 1e-3], np.float32)
         scale = np.array([4.5454, 0.0, 1e6, 3e-4, 7.25], np.float32)
         net.quantizer = Quantizer(bits, lo, scale)
         nets.append(net)
-    assert [level_search(n.quantizer.max_level, 32) for n in nets] == ["binary", "linear"]
+    assert [level_search(n.quantizer.max_level, 8) for n in nets] == ["binary", "linear"]
     return nets
 
 
@@ -130,7 +130,7 @@ def test_onnx_float_input_and_clamp(net: Network) -> None:
 def test_c_host_float_input_and_clamp(cc, tmp_path, float_quantizer) -> None:
     nets = _nets()
     cflags = (*c_host.CFLAGS, f"-DBDNN_FLOAT_QUANTIZER={float_quantizer}")
-    exe = c_host.build([(n, f"m{i}") for i, n in enumerate(nets)], tmp_path, 32, cflags)
+    exe = c_host.build([(n, f"m{i}") for i, n in enumerate(nets)], tmp_path, [32, 8], cflags)
     for i, net in enumerate(nets):
         X = _float_rows(net)
         classes, quantized = c_host.parse_float(c_host.run_harness(exe, c_host.encode_float(i, X)))
