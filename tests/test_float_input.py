@@ -144,11 +144,12 @@ def test_c_host_float_input_and_clamp(cc, tmp_path, float_quantizer) -> None:
 
 
 @pytest.mark.toolchain
-@pytest.mark.parametrize("target_name", ["cortex-m0", "avr", "cortex-m4"])
+@pytest.mark.parametrize("target_name", ["cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7",
+                                         "avr"])
 @pytest.mark.parametrize("which", [0, 1], ids=["binary", "linear"])
 def test_firmware_float_input_and_clamp(target_name, which, tmp_path) -> None:
-    """On the emulator: NAME_quantize and NAME_predict of every probe row (threshold path on
-    M0 and AVR, float arithmetic on the M4F) and the codes 0..255 of the integer API."""
+    """On the emulator: NAME_quantize and NAME_predict of every probe row (thresholds on M0, M3
+    and AVR, float arithmetic on M4F and M7) and the codes 0..255 of the integer API."""
     need_target(target_name)
     net = _nets()[which]
     X = _float_rows(net)
