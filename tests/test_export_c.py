@@ -234,6 +234,9 @@ def test_header_lists_features_and_class_names(cc, tmp_path) -> None:
     header = (tmp_path / "names.h").read_text()
     assert re.search(r"\*\s+0\s+sepal length \(cm\)\s+4\.3\s+1\.9\s+", header)
     assert "e *\\x2f x" in header  # a name cannot end the comment
+    n, top = net.n_inputs, net.quantizer.max_level
+    assert f"{4 * top * n} bytes of level thresholds" in header  # int32 keys, L per input
+    assert f"{8 * n} bytes of lo and scale" in header
     (tmp_path / "main.c").write_text(
         '#include <stdio.h>\n#include "names.h"\n'
         "int main(void) { int c; for (c = 0; c < NAMES_N_CLASSES; c++) "
