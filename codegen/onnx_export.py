@@ -162,6 +162,18 @@ def _metadata(net: Network) -> dict[str, str]:
     }
 
 
+def float_levels_model(net: Network) -> onnx.ModelProto:
+    """The float-input graph with its inner tensor ``xq`` (the quantizer's levels) as a second
+    output after ``class``: what the verify backends compare on float rows."""
+    model = build_onnx(net, hidden_outputs=False, float_input=True)
+    outputs = list(model.graph.output)
+    del model.graph.output[:]
+    model.graph.output.extend(
+        [outputs[0], helper.make_tensor_value_info("xq", TensorProto.UINT8, ["N", net.n_inputs])]
+    )
+    return model
+
+
 def onnx_bytes(net: Network, hidden_outputs: bool = True, float_input: bool = False) -> bytes:
     """The serialized model (deterministic for identical networks)."""
     return build_onnx(net, hidden_outputs, float_input).SerializeToString(deterministic=True)

@@ -209,3 +209,33 @@ def test_bench_times_the_float_entry() -> None:
     assert f["model_flash_bytes"] >= q["model_flash_bytes"] + thresholds
     with pytest.raises(BDNNError, match="--entry"):
         bench(net, "cortex-m0", entry="predict_float")
+
+
+def test_verify_checks_float_rows_on_every_float_backend(monkeypatch) -> None:
+    """bdnn verify runs the probe rows through each backend's float API; a backend whose
+    quantizer is off by one level on one boundary is reported."""
+    from types import SimpleNamespace
+
+    from codegen import verify as verify_mod
+
+    net = _nets()[0]
+    names = ["numpy", "onnxruntime", "onnx-reference", "c-host"]
+    report = verify_mod.verify(net, n_random=20, backends=names)
+    assert report.ok and report.float_rows == len(boundary_inputs(net.quantizer))
+    for b in report.backends[1:]:
+        assert b.status == "skipped" or (b.float_rows == report.float_rows
+                                         and b.float_mismatches == 0), b
+
+    def off_by_one(net, X):  # the reference, one level too high on one threshold
+        levels = net.quantizer.quantize(X)
+        levels[3, 0] = min(levels[3, 0] + 1, net.quantizer.max_level)
+        return net.predict(X), levels
+
+    fake = SimpleNamespace(name="fake", description="", available=lambda: (True, ""),
+                           run=lambda n, Q: n.forward_q(Q), run_float=off_by_one)
+    real = verify_mod.get_backends
+    monkeypatch.setattr(verify_mod, "get_backends",
+                        lambda names: [fake if n == "fake" else real([n])[0] for n in names])
+    bad = verify_mod.verify(net, n_random=20, backends=["numpy", "fake"])
+    assert not bad.ok and bad.backends[1].float_mismatches == 1
+    assert bad.backends[1].first_mismatch["source"] == "float row 3"

@@ -6,6 +6,9 @@
  *   H <i> <hex>               hidden bits, 4 per hex digit, unit 4k+j in bit j of digit k
  *   T <i> <cycles>            cycles of one NAME_predict_q call (boards with a cycle counter)
  *   K <bytes>                 stack bytes used by one NAME_predict_q call
+ * Built with -DRUNNER_REPORTS_FLOAT, also per row (its float input):
+ *   F <i> <class>             class from NAME_predict
+ *   G <i> <level> ...         levels from NAME_quantize, at most 16 per line, in order
  * Built with -DRUNNER_TIMES_PREDICT, T, K and the trace markers measure NAME_predict of the
  * row's float input instead (what a user with raw features calls).
  *   D <mismatches>            done; rows whose results (also NAME_predict and NAME_quantize of
@@ -190,11 +193,29 @@ int main(void)
             platform_putc('\n');
         }
 #ifndef BDNN_NO_FLOAT
-        bad |= M_PREDICT(x) != (int)VEC_READ_U8(&vec_float_class[i]);
+        c2 = M_PREDICT(x);
+        bad |= c2 != (int)VEC_READ_U8(&vec_float_class[i]);
         M_QUANTIZE(x, xq);
         for (j = 0; j < VEC_N_INPUTS; j++) {
             bad |= xq[j] != VEC_READ_U8(&vec_float_xq[(uint32_t)i * VEC_N_INPUTS + j]);
         }
+#ifdef RUNNER_REPORTS_FLOAT
+        put_record('F', i);
+        platform_putc(' ');
+        put_int(c2);
+        platform_putc('\n');
+        for (j = 0; j < VEC_N_INPUTS; j++) {
+            if (j % 16u == 0u) {
+                if (j != 0u) {
+                    platform_putc('\n');
+                }
+                put_record('G', i);
+            }
+            platform_putc(' ');
+            put_int(xq[j]);
+        }
+        platform_putc('\n');
+#endif
 #endif
         if (bad) {
             mismatches++;
