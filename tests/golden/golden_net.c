@@ -516,20 +516,21 @@ static uint8_t golden_net_quantize1(const float *x, unsigned j)
         uint32_t u;
     } bits;
     int32_t key;
-    unsigned k = 0;
+    const int32_t *const first = t;
     bits.f = *x;
     if ((bits.u & 0x7FFFFFFFul) > 0x7F800000ul)
         return 0; /* NaN */
     key = (int32_t)(bits.u & 0x7FFFFFFFul);
     if (bits.u & 0x80000000ul)
         key = -key;
-    if (BDNN_READ_I32(&t[k + 3u]) <= key)
-        k += 4u;
-    if (BDNN_READ_I32(&t[k + 1u]) <= key)
-        k += 2u;
-    if (BDNN_READ_I32(&t[k]) <= key)
-        k += 1u;
-    return (uint8_t)k;
+    /* t moves to the first threshold above key, so the level is its distance from first */
+    if (BDNN_READ_I32(&t[3]) <= key)
+        t += 4;
+    if (BDNN_READ_I32(&t[1]) <= key)
+        t += 2;
+    if (BDNN_READ_I32(&t[0]) <= key)
+        t += 1;
+    return (uint8_t)(t - first);
 }
 #endif
 
