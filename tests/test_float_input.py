@@ -34,7 +34,7 @@ def cc() -> str:
 
 
 def _nets() -> list[Network]:
-    """A binary search (4 bits) and, on 8-bit words, a linear scan (1 bit) of the thresholds;
+    """A binary search (4 bits) and a linear scan (1 bit) of the thresholds;
     a constant input (scale 0), a negative offset, a huge and a tiny scale."""
     rng = np.random.default_rng(21)
     nets = []
