@@ -107,7 +107,9 @@ def boundary_inputs(q: Quantizer) -> np.ndarray:
         near = near[(near >= -KEY_INF) & (near <= KEY_INF)]
         lo, scale = float(q.lo[j]), float(q.scale[j])
         span = (q.max_level / scale) if scale > 0 else 1.0
-        far = np.array([lo - 100 * span, lo - span, lo + 2 * span, lo + 100 * span], np.float32)
+        with np.errstate(over="ignore"):  # beyond the float32 range: +-inf, also a probe
+            far = np.array([lo - 100 * span, lo - span, lo + 2 * span, lo + 100 * span],
+                           np.float32)
         columns.append(np.concatenate([key_floats(np.unique(near)), special, far]))
     n = max(len(c) for c in columns)
     return np.stack([np.resize(c, n) for c in columns], axis=1).astype(np.float32)
