@@ -239,3 +239,20 @@ def test_verify_checks_float_rows_on_every_float_backend(monkeypatch) -> None:
     bad = verify_mod.verify(net, n_random=20, backends=["numpy", "fake"])
     assert not bad.ok and bad.backends[1].float_mismatches == 1
     assert bad.backends[1].first_mismatch["source"] == "float row 3"
+
+
+def test_counting_thresholds_equals_the_quantizer_on_extreme_quantizers() -> None:
+    """Random quantizers with lo and scale from subnormal to near FLT_MAX, both signs, 1-8 bits:
+    counting the exact thresholds (the C algorithm) gives Quantizer.quantize on random float32
+    bit patterns and on every probe row."""
+    rng = np.random.default_rng(7)
+    vals = np.array([0, 1e-45, 1e-38, 1e-20, 1e-3, 0.5, 1, 3, 1e3, 1e20, 1e38, 3.4e38],
+                    np.float32)
+    for _ in range(60):
+        n = 6
+        lo = rng.choice(vals, n) * rng.choice(np.array([-1, 1], np.float32), n)
+        q = Quantizer(int(rng.integers(1, 9)), lo, rng.choice(vals, n))
+        keys = rng.integers(-0x7F800000, 0x7F800001, size=(500, n))
+        bits = np.where(keys < 0, (-keys) | 0x80000000, keys).astype(np.uint32)
+        X = np.vstack([boundary_inputs(q), bits.view(np.float32)])
+        assert np.array_equal(levels_by_keys(level_keys(q), X), q.quantize(X))
