@@ -73,8 +73,11 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         """Train on ``X`` [N, d] (floats) and labels ``y`` (classes: strings or whole numbers).
 
         Inputs are checked with scikit-learn's own validation and messages (``ValueError``);
-        a problem too large to build raises ``BDNNError`` with the estimate and the limit.
+        a problem too large to build raises ``BDNNError`` with the estimate and the limit. A
+        DataFrame's column names are kept in the training record as ``feature_names`` (the C
+        header lists them).
         """
+        columns = getattr(X, "columns", None)
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
         check_classification_targets(y)  # refuses fractional labels, as the command line does
         self.classes_, y_idx = np.unique(y, return_inverse=True)
@@ -114,6 +117,8 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             self.method, problem, sparsify=bool(self.sparsify), splits=self.splits,
             batch_size=self.batch_size, paper=bool(self.paper), restarts=self.restarts,
         )
+        if columns is not None and len(columns) == X.shape[1]:
+            result.network.training["feature_names"] = [str(c) for c in columns]
         self.result_ = result
         self.network_ = result.network
         return self

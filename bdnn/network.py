@@ -153,15 +153,19 @@ class Network:
 
     # -- inference -------------------------------------------------------------------------
     def forward_q(self, Q: np.ndarray) -> ForwardResult:
-        """Exact forward pass on quantized inputs ``Q`` [N, n_inputs] (integers in 0..L)."""
+        """Exact forward pass on quantized inputs ``Q`` [N, n_inputs]: integers >= 0, where a
+        code above ``L`` (max_level) counts as ``L``, as in the C and ONNX exports."""
         Q = np.asarray(Q)
         if Q.ndim == 1:
             Q = Q.reshape(1, -1)
         if Q.ndim != 2 or Q.shape[1] != self.n_inputs:
             raise BDNNError(f"data has {Q.shape[-1]} features, the model expects {self.n_inputs}")
-        if Q.size and (Q.min() < 0 or Q.max() > self.quantizer.max_level):
-            raise BDNNError(f"quantized inputs must lie in 0..{self.quantizer.max_level}")
-        h = Q.astype(np.int64)
+        if Q.size and Q.min() < 0:
+            raise BDNNError(
+                "quantized inputs must be >= 0 (codes above "
+                f"{self.quantizer.max_level} count as {self.quantizer.max_level})"
+            )
+        h = np.minimum(Q.astype(np.int64), self.quantizer.max_level)  # one rule: clamp above L
         hidden_bits: list[np.ndarray] = []
         pre: list[np.ndarray] = []
         for i, layer in enumerate(self.layers):

@@ -17,8 +17,9 @@ from bdnn.atomic_files import check_output_dir, write_files
 from bdnn.network import Network
 
 from .bitpack import n_words
-from .names import comment_text, validate_c_name
-from .plan import LayerPlan, plan_model
+from .level_keys import level_keys
+from .names import c_string_literal, comment_text, validate_c_name
+from .plan import LayerPlan, level_search, plan_model
 from .render import render
 from .size_report import plan_size_report
 
@@ -87,6 +88,12 @@ def int_literal(value: int, bits: int) -> str:
     return f"{v}l" if bits == 32 else str(v)
 
 
+def key_literal(value: int) -> str:
+    """A C literal of an int32 float key in hex (the float's bits, with the key's sign)."""
+    v = int(value)
+    return f"{'-' if v < 0 else ''}0x{abs(v):08X}l"
+
+
 def float_literal(value: float) -> str:
     """An exact C float literal (C99 hex float) of a float32 value."""
     mantissa, exponent = float(np.float32(value)).hex().split("p")
@@ -115,6 +122,15 @@ def provenance_lines(training: dict) -> list[tuple[str, str]]:
 
     walk("", training or {})
     return lines
+
+
+def feature_names(net: Network) -> list[str] | None:
+    """The input features' names from the training record (``training["feature_names"]``), or
+    None when the record has none (or not one string per input)."""
+    names = (net.training or {}).get("feature_names")
+    if isinstance(names, list) and len(names) == net.n_inputs:
+        return [str(n) for n in names]
+    return None
 
 
 def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
@@ -189,6 +205,21 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         if not layer.is_output:
             hidden_offset += layer.n_out
     q = net.quantizer
+    names = feature_names(net)
+    features = [
+        {
+            "index": j,
+            "name": comment_text(names[j]) if names else "-",
+            "lo": f"{float(q.lo[j]):.6g}",
+            "scale": f"{float(q.scale[j]):.6g}",
+            "top": (
+                f"{float(q.lo[j]) + q.max_level / float(q.scale[j]):.6g}"
+                if q.scale[j] > 0
+                else "never"
+            ),
+        }
+        for j in range(net.n_inputs)
+    ]
     return {
         "name": name,
         "NAME": name.upper(),
@@ -208,12 +239,19 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "activation": net.activation.name,
         "output": net.output.name,
         "class_labels": [comment_text(c) for c in net.classes],
+        "class_strings": [c_string_literal(c) for c in net.classes],
+        "feature_names": names,
+        "features": features,
+        "name_width": max([4, *(len(f["name"]) for f in features)]),
         "provenance": provenance_lines(net.training),
         "size": plan_size_report(plan),
         "n_weights": net.n_weights(),
         "layers": layers,
         "quantizer_lo": [float_literal(v) for v in q.lo],
         "quantizer_scale": [float_literal(v) for v in q.scale],
+        "level_keys": [key_literal(v) for v in level_keys(q).reshape(-1)],
+        "level_search": level_search(q.max_level, word_bits),
+        "search_steps": [1 << b for b in reversed(range(int(q.bits)))],
     }
 
 

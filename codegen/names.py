@@ -56,3 +56,19 @@ def comment_text(value: object) -> str:
             out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
     text = "".join(out)
     return text.replace("/*", "/\\x2a").replace("*/", "*\\x2f").replace("??", "?\\x3f")
+
+
+def c_string_literal(value: object) -> str:
+    """``str(value)`` as a C string literal: printable ASCII kept, ``"``, ``\\`` and ``?``
+    (trigraphs) backslash-escaped, anything else as UTF-8 bytes in 3-digit octal escapes (an
+    octal escape cannot swallow a following digit the way ``\\x`` does)."""
+    out = []
+    for byte in str(value).encode("utf-8"):
+        ch = chr(byte)
+        if ch in '"\\?':
+            out.append("\\" + ch)
+        elif 0x20 <= byte < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'

@@ -2,6 +2,8 @@
 
 Graph (docs/design.md §5), with the folded thresholds of :mod:`codegen.plan`:
 
+* integer input ``xq``: ``Min(xq, max_level)``, so codes above ``L`` count as ``L`` as in C and
+  numpy (left out when ``L`` is 255);
 * hidden layer: ``MatMulInteger(uint8 h, int8 W^T) -> int32 -> GreaterOrEqual(threshold) ->
   Cast(uint8)``; sign activation is folded into the thresholds, so every layer reads {0,1} bits;
 * output layer: ``MatMulInteger -> [Mul(2)] -> Add(offset) -> ArgMax(axis=1, keepdims=0)``
@@ -66,6 +68,9 @@ def build_onnx(
     else:
         inputs.append(helper.make_tensor_value_info("xq", TensorProto.UINT8, ["N", n_in]))
         current = "xq"
+        if net.quantizer.max_level < 255:  # codes above max_level count as max_level
+            top = const("xq_top", np.array(net.quantizer.max_level, np.uint8))
+            current = node("Min", [current, top], "xq_clamped")
 
     outputs = []
     for layer in plan.layers:
@@ -155,6 +160,18 @@ def _metadata(net: Network) -> dict[str, str]:
         "max_level": str(q.max_level),
         "training": json.dumps(net.training or {}, sort_keys=True, default=str),
     }
+
+
+def float_levels_model(net: Network) -> onnx.ModelProto:
+    """The float-input graph with its inner tensor ``xq`` (the quantizer's levels) as a second
+    output after ``class``: what the verify backends compare on float rows."""
+    model = build_onnx(net, hidden_outputs=False, float_input=True)
+    outputs = list(model.graph.output)
+    del model.graph.output[:]
+    model.graph.output.extend(
+        [outputs[0], helper.make_tensor_value_info("xq", TensorProto.UINT8, ["N", net.n_inputs])]
+    )
+    return model
 
 
 def onnx_bytes(net: Network, hidden_outputs: bool = True, float_input: bool = False) -> bytes:

@@ -197,6 +197,27 @@ def first_layer_kernel(
     return "sums" if sums < popcount else "popcount"
 
 
+# Measured cost of the two searches of a float input's level among its thresholds (see
+# level_search), per input, in instructions on Cortex-M0 (32-bit words) and cycles on AVR (8-bit
+# words), from `bdnn bench --entry predict` of 9-input networks with 1 to 4 input bits: one
+# compare of the linear scan; one step of the binary search, and its fixed cost (the pointer
+# arithmetic that turns the position into the level).
+LINEAR_COMPARE_COST = {8: 26, 16: 26, 32: 7, 64: 7}
+SEARCH_STEP_COST = {8: 20, 16: 20, 32: 3, 64: 3}
+SEARCH_FIXED_COST = {8: 20, 16: 20, 32: 7, 64: 7}
+
+
+def level_search(max_level: int, word_bits: int) -> str:
+    """``"linear"`` if comparing the input's key with all ``max_level`` thresholds of its input
+    (fixed addresses, no branches) is estimated cheaper than a binary search (``log2(max_level
+    + 1)`` dependent steps), else ``"binary"``; both give the same level. With the measured
+    costs the linear scan wins for 1-bit inputs only."""
+    steps = (max_level + 1).bit_length() - 1
+    linear = max_level * LINEAR_COMPARE_COST[word_bits]
+    binary = SEARCH_FIXED_COST[word_bits] + steps * SEARCH_STEP_COST[word_bits]
+    return "linear" if linear <= binary else "binary"
+
+
 def plan_model(net: Network, word_bits: int = 32) -> ModelPlan:
     """Lower ``net`` for export; raise ``BDNNError`` if an accumulator bound overflows int32."""
     check_word_bits(word_bits)

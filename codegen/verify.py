@@ -2,7 +2,11 @@
 
 Each backend (see :mod:`codegen.backends`) runs the network on the same quantized rows: the data
 rows (quantized with the model's quantizer) and random integer inputs, among them all-0 and
-all-max. Class, every score and every hidden bit must match ``Network.forward_q``.
+all-max and codes above max_level (which every backend clamps to max_level). Class, every
+score and every hidden bit must match ``Network.forward_q``. Backends with a float API
+(``run_float``) also run float rows that probe every quantization boundary, the special values
+and the data rows through ``NAME_predict`` / ``NAME_quantize``: class and levels must match
+``Network.forward`` and ``Quantizer.quantize``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from bdnn.errors import BDNNError
 from bdnn.network import ForwardResult, Network
 
 from .backends import REFERENCE, get_backends
+from .level_keys import boundary_inputs
 
 
 @dataclass
@@ -27,6 +32,8 @@ class BackendReport:
     mismatches: int = 0
     reason: str = ""
     first_mismatch: dict | None = None
+    float_rows: int = 0  # float rows checked (backends with run_float)
+    float_mismatches: int = 0
 
 
 @dataclass
@@ -34,6 +41,7 @@ class VerifyReport:
     data_rows: int
     random_rows: int
     backends: list[BackendReport] = field(default_factory=list)
+    float_rows: int = 0  # float probe rows (boundary_float_rows) plus the data rows
 
     @property
     def ok(self) -> bool:
@@ -44,20 +52,55 @@ class VerifyReport:
             "ok": self.ok,
             "data_rows": self.data_rows,
             "random_rows": self.random_rows,
+            "float_rows": self.float_rows,
             "backends": [asdict(b) for b in self.backends],
         }
 
 
 def random_inputs(net: Network, n: int, seed: int) -> np.ndarray:
-    """``n`` quantized rows: all-0, all-max, then half uniform levels, half random extremes."""
+    """``n`` quantized rows: all-0, all-max, then uniform levels, random extremes and (when
+    max_level < 255) random codes 0..255, whose codes above max_level every backend clamps."""
     top = net.quantizer.max_level
     rng = np.random.default_rng(seed)
     rows = [np.zeros(net.n_inputs, np.int64), np.full(net.n_inputs, top, np.int64)][: max(n, 0)]
     rest = max(n - len(rows), 0)
-    uniform = rng.integers(0, top + 1, size=(rest - rest // 2, net.n_inputs))
-    extremes = rng.integers(0, 2, size=(rest // 2, net.n_inputs)) * top
-    Q = np.vstack([np.array(rows).reshape(-1, net.n_inputs), uniform, extremes])
+    n_above = rest // 3 if top < 255 else 0
+    n_extremes = (rest - n_above) // 2
+    uniform = rng.integers(0, top + 1, size=(rest - n_above - n_extremes, net.n_inputs))
+    extremes = rng.integers(0, 2, size=(n_extremes, net.n_inputs)) * top
+    above = rng.integers(0, 256, size=(n_above, net.n_inputs))
+    Q = np.vstack([np.array(rows).reshape(-1, net.n_inputs), uniform, extremes, above])
     return Q.astype(np.uint8)
+
+
+def float_rows(net: Network, X: np.ndarray | None) -> np.ndarray:
+    """Float rows for the float API: every quantization boundary of every input and its
+    neighbours 1 ulp away, +-0, +-inf, NaN, subnormals, far values
+    (``codegen.level_keys.boundary_inputs``), then the data rows."""
+    rows = [boundary_inputs(net.quantizer)]
+    if X is not None:
+        rows.append(np.asarray(X, dtype=np.float32).reshape(-1, net.n_inputs))
+    return np.vstack(rows)
+
+
+def _float_check(module, net: Network, X: np.ndarray, classes: np.ndarray, levels: np.ndarray):
+    """(mismatching rows, first mismatch or None) of a backend's ``run_float`` on ``X``."""
+    got_classes, got_levels = module.run_float(net, X)
+    got_classes = np.asarray(got_classes).reshape(-1)
+    got_levels = np.asarray(got_levels)
+    if got_classes.shape != classes.shape or got_levels.shape != levels.shape:
+        return np.ones(len(X), bool), {"row": 0, "source": "float output has the wrong shape"}
+    bad = (got_classes != classes) | np.any(got_levels != levels, axis=1)
+    if not bad.any():
+        return bad, None
+    r = int(np.argmax(bad))
+    return bad, {
+        "row": r,
+        "source": f"float row {r}",
+        "input": [float(v).hex() for v in X[r]],
+        "expected": {"class": int(classes[r]), "levels": [int(v) for v in levels[r]]},
+        "got": {"class": int(got_classes[r]), "levels": [int(v) for v in got_levels[r]]},
+    }
 
 
 def row_mismatches(expected: ForwardResult, got: ForwardResult) -> np.ndarray:
@@ -121,6 +164,10 @@ def verify(
     if len(Q) == 0:
         raise BDNNError("nothing to verify: give a data set or --random N with N >= 1")
     expected = net.forward_q(Q)
+    X_float = float_rows(net, X)
+    report.float_rows = len(X_float)
+    float_classes = net.forward(X_float).class_index
+    float_levels = net.quantizer.quantize(X_float)
     for module in modules:
         if module.name == REFERENCE:
             report.backends.append(BackendReport(module.name, "reference", len(Q)))
@@ -143,13 +190,27 @@ def verify(
                 first = _describe_row(r, len(Q_data), Q, expected, got)
             except (IndexError, ValueError):
                 first = {"row": r, "source": "output has the wrong shape"}
+        f_rows, f_bad = 0, np.zeros(0, bool)
+        if hasattr(module, "run_float"):  # the float API: NAME_predict and NAME_quantize
+            try:
+                f_bad, f_first = _float_check(module, net, X_float, float_classes, float_levels)
+            except Exception as e:
+                msg = " ".join(str(e).split()) or type(e).__name__
+                report.backends.append(
+                    BackendReport(module.name, "error", reason=f"float rows: {msg}")
+                )
+                continue
+            f_rows = len(X_float)
+            first = first or f_first
         report.backends.append(
             BackendReport(
                 module.name,
-                "mismatch" if bad.any() else "ok",
+                "mismatch" if bad.any() or f_bad.any() else "ok",
                 len(Q),
                 int(bad.sum()),
                 first_mismatch=first,
+                float_rows=f_rows,
+                float_mismatches=int(f_bad.sum()),
             )
         )
     return report
@@ -164,14 +225,23 @@ def _default_names() -> list[str]:
 def format_table(report: VerifyReport) -> str:
     """The human-readable table: backend x rows checked x mismatches x status."""
     lines = [
-        f"rows: {report.data_rows} from data, {report.random_rows} random (incl. all-0, all-max)",
-        f"{'backend':<16} {'rows':>6} {'mismatches':>10}  status",
+        f"rows: {report.data_rows} from data, {report.random_rows} random "
+        "(incl. all-0, all-max, codes above max_level)",
+        f"float rows: {report.float_rows} (every quantization boundary +-1 ulp, +-0, +-inf, NaN, "
+        "subnormals, far values, then the data rows)",
+        f"{'backend':<16} {'rows':>6} {'mismatches':>10} {'float rows':>10} {'mismatches':>10}"
+        "  status",
     ]
     for b in report.backends:
         status = b.status + (f" ({b.reason})" if b.reason else "")
-        rows = str(b.rows) if b.status not in ("skipped", "error") else "-"
-        mism = str(b.mismatches) if b.status not in ("skipped", "error", "reference") else "-"
-        lines.append(f"{b.backend:<16} {rows:>6} {mism:>10}  {status}")
+        done = b.status not in ("skipped", "error")
+        rows = str(b.rows) if done else "-"
+        mism = str(b.mismatches) if done and b.status != "reference" else "-"
+        f_rows = str(b.float_rows) if done and b.float_rows else "-"
+        f_mism = str(b.float_mismatches) if done and b.float_rows else "-"
+        if b.status == "reference":
+            f_rows = str(report.float_rows)
+        lines.append(f"{b.backend:<16} {rows:>6} {mism:>10} {f_rows:>10} {f_mism:>10}  {status}")
     for b in report.backends:
         if b.first_mismatch:
             m = b.first_mismatch

@@ -127,3 +127,17 @@ def test_decision_function_for_roc(data):
     assert s3.shape == (len(X), 3)
     assert np.array_equal(clf.classes_[np.argmax(s3, axis=1)], clf.predict(X))
 
+
+
+def test_dataframe_columns_become_feature_names(data):
+    """A DataFrame's column names reach the training record and the C header's input list."""
+    pd = pytest.importorskip("pandas")
+    from codegen.c_export import render_c
+
+    X, y = data
+    frame = pd.DataFrame(X, columns=["temp (C)", "rh (%)", "lux"])
+    clf = BDNNClassifier(hidden=(2,), time_limit=10).fit(frame, y)
+    assert clf.network_.training["feature_names"] == ["temp (C)", "rh (%)", "lux"]
+    header = render_c(clf.network_, "env")["env.h"]
+    for j, name in enumerate(["temp (C)", "rh (%)", "lux"]):
+        assert re.search(rf"^ \*   {j}\s+{re.escape(name)}\s+-?\d", header, re.M), name

@@ -25,6 +25,7 @@ from bdnn.network import Layer, Network, random_network
 from bdnn.quantizer import Quantizer
 from codegen.backends import c_host
 from codegen.c_export import export_c, render_c
+from codegen.level_keys import KEY_INF, KEY_NEVER, boundary_inputs, key_floats, level_keys
 from codegen.render import read_static
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,12 +133,15 @@ def _float_nets(rng) -> list[Network]:
     return nets
 
 
-def test_float_api_matches_quantizer(cc, tmp_path) -> None:
+@pytest.mark.parametrize("float_quantizer", [0, 1])
+def test_float_api_matches_quantizer(cc, tmp_path, float_quantizer) -> None:
     """NAME_quantize / NAME_predict equal Quantizer.quantize / Network.predict in float32,
-    incl. NaN, +-inf, huge, tiny, negative zero and values next to the rounding boundaries."""
+    incl. NaN, +-inf, huge, tiny, negative zero and values next to the rounding boundaries,
+    both by thresholds (BDNN_FLOAT_QUANTIZER=0) and by float arithmetic (=1)."""
     rng = np.random.default_rng(2)
     nets = _float_nets(rng)
-    exe = c_host.build([(net, f"f{i}") for i, net in enumerate(nets)], tmp_path, 32, c_host.CFLAGS)
+    cflags = (*c_host.CFLAGS, f"-DBDNN_FLOAT_QUANTIZER={float_quantizer}")
+    exe = c_host.build([(net, f"f{i}") for i, net in enumerate(nets)], tmp_path, 32, cflags)
     for i, net in enumerate(nets):
         q = net.quantizer
         n = net.n_inputs
@@ -150,10 +154,32 @@ def test_float_api_matches_quantizer(cc, tmp_path) -> None:
         X += [edge, np.nextafter(edge, np.float32(np.inf)), np.nextafter(edge, np.float32(-np.inf))]
         special = np.array([np.nan, np.inf, -np.inf, 3.4e38, -3.4e38, 1e-45, -0.0, 0.0], np.float32)
         X.append(np.tile(special[:, None], (1, n)))
+        X.append(boundary_inputs(q))  # every exact threshold and its neighbours
         X = np.vstack(X)
         classes, quantized = c_host.parse_float(c_host.run_harness(exe, c_host.encode_float(i, X)))
         assert np.array_equal(quantized, q.quantize(X)), f"quantizer of network {i}"
         assert np.array_equal(classes, net.predict(X)), f"predict of network {i}"
+
+
+def test_level_keys_are_the_exact_boundaries() -> None:
+    """Each threshold is the first float32 of its level: checked by brute force over every
+    float32 between two neighbouring keys, independently of the bisection."""
+    rng = np.random.default_rng(3)
+    for net in _float_nets(rng):
+        q = net.quantizer
+        keys = level_keys(q)
+        for j in range(q.n_inputs):
+            for k in range(1, q.max_level + 1):
+                t = int(keys[j, k - 1])
+                if t == KEY_NEVER:
+                    assert q.quantize(np.full((1, q.n_inputs), np.inf, np.float32))[0, j] < k
+                    continue
+                window = np.arange(t - 40, t + 40)
+                window = window[np.abs(window) <= KEY_INF]
+                X = np.zeros((len(window), q.n_inputs), np.float32)
+                X[:, j] = key_floats(window)
+                levels = q.quantize(X)[:, j].astype(int)
+                assert np.array_equal(levels >= k, window >= t), (j, k)
 
 
 def _golden_net() -> Network:
@@ -191,10 +217,37 @@ def test_golden_model_runs_and_user_text_is_escaped(cc, tmp_path) -> None:
     text = "".join(render_c(net, "golden_net", 32).values())
     comments = re.findall(r"/\*.*?\*/", text, flags=re.S)
     stripped = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    # outside comments user text appears only in the class-name string literals
+    stripped = re.sub(r'"(?:[^"\\\n]|\\.)*"', "", stripped)
     assert "tricky" not in stripped and "versi" not in stripped, "user text escaped a comment"
     assert any("tricky" in c for c in comments)
     assert "??" not in text
     run_batch([net], tmp_path, 32, c_host.CFLAGS, rows=200)
+
+
+def test_header_lists_features_and_class_names(cc, tmp_path) -> None:
+    """NAME_class_names holds the labels byte for byte (quotes, backslashes, trigraphs,
+    non-ASCII, newlines); the header lists the inputs with the training data's names."""
+    net = _golden_net()
+    labels = ['a "quoted" \\ label', "??/ tri", "caf\u00e9\n2"]
+    net = Network(net.quantizer, net.layers, classes=labels, activation=net.activation,
+                  training={"feature_names": ["sepal length (cm)", "b", "c", "d", "e */ x"]})
+    export_c(net, tmp_path, "names")
+    header = (tmp_path / "names.h").read_text()
+    assert re.search(r"\*\s+0\s+sepal length \(cm\)\s+4\.3\s+1\.9\s+", header)
+    assert "e *\\x2f x" in header  # a name cannot end the comment
+    n, top = net.n_inputs, net.quantizer.max_level
+    assert f"{4 * top * n} bytes of level thresholds" in header  # int32 keys, L per input
+    assert f"{8 * n} bytes of lo and scale" in header
+    (tmp_path / "main.c").write_text(
+        '#include <stdio.h>\n#include "names.h"\n'
+        "int main(void) { int c; for (c = 0; c < NAMES_N_CLASSES; c++) "
+        'printf("%s|", names_class_names[c]); return 0; }\n'
+    )
+    subprocess.run([cc, *c_host.CFLAGS, "main.c", "names.c", "-o", "names"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    out = subprocess.run([str(tmp_path / "names")], capture_output=True, check=True).stdout
+    assert out == "".join(f"{c}|" for c in labels).encode("utf-8")
 
 
 def test_output_is_deterministic(tmp_path) -> None:

@@ -19,7 +19,7 @@ DOC = (Path(__file__).resolve().parents[1] / "docs" / "export.md").read_text(enc
 NAME = "demo"
 
 DEFINE = re.compile(r"^\s*#\s*define\s+([A-Za-z_][A-Za-z0-9_]*)", re.M)
-ARRAY = re.compile(r"static const [a-z0-9_]+ (demo_[a-z0-9_]+)\[")
+ARRAY = re.compile(r"static const [a-z0-9_]+ (?:\*const )?(demo_[a-z0-9_]+)\[")
 FUNCTION = re.compile(r"^(?:int|void) (demo_[a-z0-9_]+)\(", re.M)
 
 
@@ -55,7 +55,9 @@ def test_every_generated_c_name_is_documented() -> None:
     # the models above reach every template branch that defines a macro
     assert {"NAME_SIMD", "NAME_LAYER0_INPUT", "NAME_MAX_LEVEL", "BDNN_NAME_H"} <= macros
     assert {f"BDNN_POPCOUNT{n}" for n in (8, 16, 32, 64)} <= macros
-    assert {"name_w<i>", "name_threshold<i>", "name_offset<i>", "name_nibble_mask"} <= arrays
+    assert {"name_w<i>", "name_threshold<i>", "name_offset<i>", "name_nibble_mask",
+            "name_class_names", "name_level_key", "name_lo", "name_scale"} <= arrays
+    assert "BDNN_FLOAT_QUANTIZER" in macros
     assert {"name_predict_q", "name_scores_q", "name_forward_debug_q"} <= functions
     missing = sorted(f"`{s}`" for s in macros | arrays | functions if f"`{s}" not in DOC)
     assert not missing, f"docs/export.md does not mention {', '.join(missing)}"

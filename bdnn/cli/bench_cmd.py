@@ -28,8 +28,12 @@ TARGET_HELP = ", ".join(target_names())
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
 @click.option("--project-dir", type=click.Path(file_okay=False), default=None,
               help="Build in DIR and keep the firmware project there (make run works in it).")
+@click.option("--entry", type=click.Choice(["predict_q", "predict"]), default="predict_q",
+              show_default=True,
+              help="What to time: NAME_predict_q (quantized inputs) or NAME_predict (float "
+                   "inputs, the quantizer included).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def command(model, target, n_vectors, seed, project_dir, as_json) -> None:
+def command(model, target, n_vectors, seed, project_dir, entry, as_json) -> None:
     """Instructions (Cortex-M) or cycles (AVR) per inference and measured flash/RAM of MODEL.
 
     The firmware is built with the target's toolchain and run on its emulator; its outputs
@@ -45,7 +49,7 @@ def command(model, target, n_vectors, seed, project_dir, as_json) -> None:
         work_dir = Path(project_dir)
         if not work_dir.parent.is_dir():
             raise BDNNError(f"--project-dir {work_dir}: directory {work_dir.parent} does not exist")
-    report = bench(net, target, n_vectors=n_vectors, seed=seed, work_dir=work_dir)
+    report = bench(net, target, n_vectors=n_vectors, seed=seed, work_dir=work_dir, entry=entry)
     if as_json:
         emit_json({"model": str(model), **report})
         return
@@ -59,7 +63,7 @@ def format_bench(r: dict) -> str:
     lines = [
         f"target       {r['target']} ({r['board']})",
         f"{r['unit']:<13}{per['mean']:.1f} per inference (min {per['min']}, max {per['max']}, "
-        f"{r['n_inferences']} inputs)",
+        f"{r['n_inferences']} inputs) of {r.get('entry', 'predict_q')}",
         f"flash        {r['flash_bytes']} bytes of {r['flash_capacity']} "
         f"(model alone {r['model_flash_bytes']})",
         f"RAM          {r['ram_bytes']} bytes static + {stack if stack is not None else '?'} bytes "

@@ -139,6 +139,8 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
             summary[f"{part}_accuracy"] = float(np.mean(net.predict(Xp) == yp))
             net.training[f"{part}_accuracy"] = summary[f"{part}_accuracy"]
     net.training.update({"data": ds.name, "split": ds.split.protocol, "split_seed": seed})
+    if ds.feature_names is not None:  # the C header lists the inputs by name
+        net.training["feature_names"] = [str(c) for c in ds.feature_names]
     if ds.split.protocol == "test":
         net.training["test_fraction"] = float(test_fraction)
     _save_or_rescue(net, Path(out_path))

@@ -1,7 +1,9 @@
 """Verification backends: each runs a network on quantized inputs its own way.
 
 A backend has ``name`` (str), ``description`` (str), ``available() -> (bool, reason)`` and
-``run(net, Q) -> ForwardResult`` (classes, scores, hidden bits; ``preactivations`` unused).
+``run(net, Q) -> ForwardResult`` (classes, scores, hidden bits; ``preactivations`` unused)
+and, if it has a float API, ``run_float(net, X) -> (classes, levels)`` (``NAME_predict`` and
+``NAME_quantize`` of float rows).
 The host backends are modules listed in ``BACKEND_MODULES``; the microcontroller backends
 (``firmware.FirmwareBackend``) are derived from the target table, one per target, so a new
 target needs no change here. ``bdnn verify`` picks them up by name.

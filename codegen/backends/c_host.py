@@ -162,3 +162,10 @@ def run(net: Network, Q: np.ndarray) -> ForwardResult:
     with tempfile.TemporaryDirectory(prefix="bdnn-c-host-") as tmp:
         exe = build([(net, "model")], tmp)
         return parse_q(run_harness(exe, encode_q(0, Q)), net)
+
+
+def run_float(net: Network, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``NAME_predict``'s class and ``NAME_quantize``'s levels of each float row of ``X``."""
+    with tempfile.TemporaryDirectory(prefix="bdnn-c-host-") as tmp:
+        exe = build([(net, "model")], tmp)
+        return parse_float(run_harness(exe, encode_float(0, X)))

@@ -10,7 +10,7 @@ import numpy as np
 from bdnn.network import ForwardResult, Network
 
 from ..targets.registry import TARGETS, Target
-from ..targets.run_rows import run_rows
+from ..targets.run_rows import run_float_rows, run_rows
 from ..targets.toolchain import toolchain_available
 
 
@@ -35,6 +35,10 @@ class FirmwareBackend:
     def run(self, net: Network, Q: np.ndarray) -> ForwardResult:
         """Class, scores and hidden bits computed by the firmware for each row of ``Q``."""
         return run_rows(net, Q, self.target.name)
+
+    def run_float(self, net: Network, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``NAME_predict``'s class and ``NAME_quantize``'s levels of each float row of ``X``."""
+        return run_float_rows(net, X, self.target.name)
 
 
 def firmware_backends() -> list[FirmwareBackend]:

@@ -30,3 +30,15 @@ def run(net: Network, Q: np.ndarray) -> ForwardResult:
         np.asarray(outputs[1]).astype(np.int64),
         [np.asarray(h, dtype=np.uint8) for h in outputs[2:]],
     )
+
+
+def run_float(net: Network, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The float-input graph's class and levels (inner tensor ``xq``) of each row of ``X``."""
+    from onnx.reference import ReferenceEvaluator
+
+    from ..onnx_export import float_levels_model
+
+    evaluator = ReferenceEvaluator(float_levels_model(net))
+    with np.errstate(over="ignore", invalid="ignore"):  # inf * 0 and overflow are intended
+        classes, levels = evaluator.run(["class", "xq"], {"x": np.ascontiguousarray(X, np.float32)})
+    return np.asarray(classes).astype(np.int64), np.asarray(levels).astype(np.uint8)

@@ -87,9 +87,12 @@ def config_mk(target: Target, model: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_vectors(project: Project, net: Network, Q: np.ndarray) -> None:
-    """(Re)write ``vectors.h``; only the runner is rebuilt afterwards."""
-    (project.path / "vectors.h").write_text(render_vectors(net, Q))
+def write_vectors(
+    project: Project, net: Network, Q: np.ndarray, X: np.ndarray | None = None
+) -> None:
+    """(Re)write ``vectors.h`` (``X``: the float rows, see ``render_vectors``); only the runner
+    is rebuilt afterwards."""
+    (project.path / "vectors.h").write_text(render_vectors(net, Q, X))
 
 
 _REGION_OVERFLOW = re.compile(r"region [`']?(\w+)'? overflowed by (\d+) bytes")

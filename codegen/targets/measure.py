@@ -23,6 +23,7 @@ from .registry import get_target
 from .toolchain import require_toolchain
 
 BENCH_VECTORS = 8
+ENTRIES = ("predict_q", "predict")  # what bench times: quantized or float inputs
 
 
 @dataclass
@@ -217,14 +218,21 @@ def bench(
     work_dir: Path | None = None,
     model_writer: ModelWriter | None = None,
     name: str = "model",
+    entry: str = "predict_q",
+    cflags: tuple[str, ...] = (),
 ) -> dict:
     """Build, check and measure ``net`` on a target.
 
-    Returns flash/RAM (whole minimal program and model alone), the stack of one inference,
-    and per inference the family's ``counts`` (instructions on Cortex-M, cycles on AVR): min,
-    max and mean over ``n_vectors`` random inputs. The firmware's outputs are checked against
-    the reference first.
+    Returns flash/RAM (whole minimal program that calls ``entry``, and the model alone), the
+    stack of one inference, and per inference of ``entry`` the family's ``counts``
+    (instructions on Cortex-M, cycles on AVR): min, max and mean over ``n_vectors`` random
+    inputs. ``entry`` is ``predict_q`` (quantized inputs) or ``predict`` (float inputs, the
+    quantizer included); ``cflags`` are added to every compile (e.g.
+    ``-DBDNN_FLOAT_QUANTIZER=1``). The firmware's outputs are checked against the reference
+    first.
     """
+    if entry not in ENTRIES:
+        raise BDNNError(f"--entry {entry!r}: choose {' or '.join(ENTRIES)}")
     target = get_target(target_name)
     require_toolchain(target)
     tmp = (
@@ -236,6 +244,12 @@ def bench(
         check_plan_fits(net, target)
         Q = random_inputs(net, n_vectors, seed)
         project = write_project(net, target, tmp, name, Q, model_writer)
+        config = [f"EXTRA_CFLAGS += {' '.join(cflags)}"] if cflags else []
+        if entry == "predict":  # time NAME_predict, and size a program that calls it
+            config += ["EXTRA_CFLAGS += -DRUNNER_TIMES_PREDICT", "SIZE_CFLAGS = -DSIZE_FLOAT_INPUT"]
+        if config:
+            with open(project.path / "config.mk", "a", encoding="utf-8") as f:
+                f.write("\n".join(config) + "\n")
         make(project, "size.elf")
         fp = footprint_of(project, None)
         check_fits(target, fp.flash_bytes, fp.ram_bytes)
@@ -254,6 +268,7 @@ def bench(
         _add_stack(target, fp, run.stack_bytes)
         return {
             **_size_record(target, fp),
+            "entry": entry,
             "unit": target.family.counts,
             "per_inference": {"min": min(per), "max": max(per), "mean": float(np.mean(per))},
             "n_inferences": len(per),

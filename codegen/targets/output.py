@@ -21,6 +21,10 @@ class FirmwareRun:
     error_rows: list[int] = field(default_factory=list)
     cycles: list[int] = field(default_factory=list)  # per row, boards with a cycle counter
     stack_bytes: int | None = None
+    # with RUNNER_REPORTS_FLOAT: NAME_predict's class and NAME_quantize's levels of each row's
+    # float input (None otherwise)
+    float_classes: np.ndarray | None = None  # int64 [N]
+    float_levels: np.ndarray | None = None  # uint8 [N, n_inputs]
 
 
 def parse_runner_output(
@@ -31,6 +35,8 @@ def parse_runner_output(
     scores: list[list[int]] = [[] for _ in range(n_rows)]
     hexes: list[str] = ["" for _ in range(n_rows)]
     cycles: dict[int, int] = {}
+    float_classes: dict[int, int] = {}
+    float_levels: dict[int, list[int]] = {}
     errors: list[int] = []
     stack = None
     done = None
@@ -48,6 +54,10 @@ def parse_runner_output(
                 hexes[int(args[0])] += args[1] if len(args) > 1 else ""
             elif tag == "T":
                 cycles[int(args[0])] = int(args[1])
+            elif tag == "F":
+                float_classes[int(args[0])] = int(args[1])
+            elif tag == "G":
+                float_levels.setdefault(int(args[0]), []).extend(int(v) for v in args[1:])
             elif tag == "E":
                 errors.append(int(args[0]))
             elif tag == "K":
@@ -75,7 +85,20 @@ def parse_runner_output(
             for k in range(4):
                 if 4 * d + k < n_hidden:
                     hidden[i, 4 * d + k] = (v >> k) & 1
+    f_classes = f_levels = None
+    if float_classes:
+        if sorted(float_classes) != list(range(n_rows)) or sorted(float_levels) != sorted(
+            float_classes
+        ):
+            raise BDNNError("firmware output lacks the float result of some rows")
+        f_classes = np.array([float_classes[i] for i in range(n_rows)], np.int64)
+        lengths = {len(v) for v in float_levels.values()}
+        if len(lengths) != 1:
+            raise BDNNError("firmware printed rows of float levels of different lengths")
+        f_levels = np.array([float_levels[i] for i in range(n_rows)], np.int64).astype(np.uint8)
     return FirmwareRun(
+        float_classes=f_classes,
+        float_levels=f_levels,
         classes=classes,
         scores=np.array(scores, dtype=np.int64).reshape(n_rows, n_outputs),
         hidden=hidden,

@@ -55,8 +55,8 @@ def run_rows(
     Q = np.asarray(Q)
     if Q.ndim != 2 or Q.shape[1] != net.n_inputs:
         raise BDNNError(f"data has {Q.shape[-1]} features, the model expects {net.n_inputs}")
-    if Q.size and (Q.min() < 0 or Q.max() > net.quantizer.max_level):
-        raise BDNNError(f"quantized inputs must lie in 0..{net.quantizer.max_level}")
+    if Q.size and (Q.min() < 0 or Q.max() > 255):
+        raise BDNNError("quantized inputs must lie in 0..255 (codes above max_level count as it)")
     check_plan_fits(net, target)
     unique, inverse = np.unique(Q.astype(np.uint8), axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
@@ -87,3 +87,41 @@ def run_rows(
         layers.append(hidden[inverse, at : at + w].copy())
         at += w
     return ForwardResult(classes[inverse], scores[inverse], layers)
+
+
+def run_float_rows(
+    net: Network, X: np.ndarray, target_name: str, work_dir: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The class ``NAME_predict`` and the levels ``NAME_quantize`` compute on a target for every
+    float row of ``X`` (float32 [N, n_inputs]), as (int64 [N], uint8 [N, n_inputs])."""
+    target = get_target(target_name)
+    require_toolchain(target)
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] != net.n_inputs:
+        raise BDNNError(f"data has {X.shape[-1]} features, the model expects {net.n_inputs}")
+    check_plan_fits(net, target)
+    classes = np.zeros(len(X), np.int64)
+    levels = np.zeros(X.shape, np.uint8)
+    Q = net.quantizer.quantize(X)  # the integer part of each vector: the reference's levels
+    tmp = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix=f"bdnn-{target.name}-"))
+    try:
+        project = write_project(net, target, tmp, "model", Q[:0])
+        with open(project.path / "config.mk", "a", encoding="utf-8") as f:
+            f.write("EXTRA_CFLAGS += -DRUNNER_REPORTS_FLOAT\n")
+        make(project, "size.elf")
+        fp = footprint_of(project, None)
+        check_fits(target, fp.flash_bytes, fp.ram_bytes)
+        step = rows_per_run(net, target.family, target.flash_bytes, fp.flash_bytes)
+        for start in range(0, len(X), step):
+            stop = min(start + step, len(X))
+            write_vectors(project, net, Q[start:stop], X[start:stop])
+            make(project, "prog.elf")
+            run = run_firmware(project, net, stop - start)
+            if run.float_classes is None or run.float_levels is None:
+                raise BDNNError("the firmware reported no float results")
+            classes[start:stop] = run.float_classes
+            levels[start:stop] = run.float_levels
+    finally:
+        if work_dir is None:
+            clean_dir(tmp)
+    return classes, levels

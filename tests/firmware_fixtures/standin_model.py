@@ -1,7 +1,8 @@
 """A plain (not bit-packed) C rendering of a Network with the agreed generated-C API.
 
 Used only to bring the firmware targets up before/independently of ``codegen.c_export``:
-``NAME_predict_q``, ``NAME_scores_q``, ``NAME_forward_debug_q``, ``NAME_predict`` and the
+``NAME_predict_q``, ``NAME_scores_q``, ``NAME_forward_debug_q``, ``NAME_quantize``,
+``NAME_predict`` and the
 ``NAME_N_*`` macros, const arrays in ``BDNN_STORAGE`` (PROGMEM on AVR).
 """
 
@@ -36,6 +37,7 @@ int {name}_predict_q(const uint8_t *xq);
 int {name}_scores_q(const uint8_t *xq, int32_t *scores);
 int {name}_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden_bits);
 #ifndef BDNN_NO_FLOAT
+void {name}_quantize(const float *x, uint8_t *xq);
 int {name}_predict(const float *x);
 #endif
 #endif
@@ -62,7 +64,9 @@ static int fwd(const uint8_t *xq, int32_t *scores, uint8_t *hidden)
     n_in = net.n_inputs
     for li, layer in enumerate(net.layers):
         is_out = li == len(net.layers) - 1
-        src = "xq[j]" if li == 0 else ("(2 * (int32_t)cur[j] - 1)" if sign else "cur[j]")
+        top = net.quantizer.max_level  # codes above max_level count as max_level
+        hidden = "(2 * (int32_t)cur[j] - 1)" if sign else "cur[j]"
+        src = f"(xq[j] > {top}u ? {top}u : xq[j])" if li == 0 else hidden
         c.append(f"""    n_in = {n_in};
     for (i = 0; i < {layer.n_out}u; i++) {{
         int32_t acc = RD32(&B{li}[i]);
@@ -92,9 +96,8 @@ int {name}_predict_q(const uint8_t *xq) {{ int32_t s[{nout}]; return fwd(xq, s, 
     sc = ", ".join(repr(float(v)) + "f" for v in net.quantizer.scale)
     c.append(f"""static const float LO[] = {{{lo}}};
 static const float SC[] = {{{sc}}};
-int {name}_predict(const float *x)
+void {name}_quantize(const float *x, uint8_t *q)
 {{
-    uint8_t q[{net.n_inputs}];
     unsigned j;
     for (j = 0; j < {net.n_inputs}u; j++) {{
         float t = (x[j] - LO[j]) * SC[j];
@@ -104,6 +107,11 @@ int {name}_predict(const float *x)
         else if (t < 1.0f) q[j] = 0;
         else q[j] = (uint8_t)t;
     }}
+}}
+int {name}_predict(const float *x)
+{{
+    uint8_t q[{net.n_inputs}];
+    {name}_quantize(x, q);
     return {name}_predict_q(q);
 }}
 #endif

@@ -20,6 +20,7 @@
  *   hidden 1            5           2        4
  *   output              3           2        4
  *   total              13           6       40
+ *   float API (not with BDNN_NO_FLOAT): 140 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 40 bytes of lo and scale (1)
  *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 1.91
  */
 #include "golden_net.h"
@@ -141,6 +142,18 @@ static const uint8_t golden_net_offset2[2] BDNN_STORAGE = {
 };
 
 #ifndef BDNN_NO_FLOAT
+/* golden_net_quantize by float32 arithmetic (1) or by comparing the input's bits with exact
+ * thresholds, integer operations only (0). The default is 1 only on cores with a
+ * single-precision FPU (Cortex-M4F/M7), where it measures faster; without an FPU the float
+ * arithmetic would pull in soft-float library code. */
+#ifndef BDNN_FLOAT_QUANTIZER
+#if defined(__ARM_FP) && (__ARM_FP & 4) && !defined(__SOFTFP__)
+#define BDNN_FLOAT_QUANTIZER 1
+#else
+#define BDNN_FLOAT_QUANTIZER 0
+#endif
+#endif
+#if BDNN_FLOAT_QUANTIZER
 static const float golden_net_lo[5] BDNN_STORAGE = {
     0x1.133334p+2f, 0x1p+1f, 0x1p+0f, 0x1.99999ap-4f,
     -0x1.4p+2f,
@@ -149,6 +162,20 @@ static const float golden_net_scale[5] BDNN_STORAGE = {
     0x1.e66666p+0f, 0x1.733334p+1f, 0x1.333334p+0f, 0x1.733334p+1f,
     0x1p-2f,
 };
+#else
+/* Thresholds of the quantizer, 7 per input: entry 7 j + k - 1 is the key of the
+ * smallest float32 whose level on input j is at least k (0x7FFFFFFFl: no float reaches it).
+ * The key of a float is its sign-and-magnitude bit pattern as a two's-complement integer, so
+ * keys order like the floats and -0 and +0 share key 0. */
+static const int32_t golden_net_level_key[35] BDNN_STORAGE = {
+    0x40920565l, 0x40A2DCF9l, 0x40B3B48Dl, 0x40C48C21l, 0x40D563B5l, 0x40E63B49l,
+    0x40F712DEl, 0x400B08D4l, 0x40211A7Cl, 0x40372C24l, 0x404D3DCBl, 0x40634F73l,
+    0x4079611Al, 0x4087B961l, 0x3FB55555l, 0x40100000l, 0x40455555l, 0x407AAAAAl,
+    0x40980000l, 0x40B2AAAAl, 0x40CD5555l, 0x3E8B79D2l, 0x3F1E0388l, 0x3F764A27l,
+    0x3FA74863l, 0x3FD36BB2l, 0x3FFF8F01l, 0x4015D928l, -0x40400000l, 0x3F7FFFFCl,
+    0x409FFFFFl, 0x41100000l, 0x414FFFFFl, 0x41880000l, 0x41A80000l,
+};
+#endif
 #endif
 
 /* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs by
@@ -457,16 +484,17 @@ int golden_net_predict_q(const uint8_t *xq)
 }
 
 #ifndef BDNN_NO_FLOAT
+#if BDNN_FLOAT_QUANTIZER
 /* q = clamp(floor((x - lo) * scale + 0.5), 0, L) in float32, in this order. Each intermediate
  * passes through a volatile float, so no compiler can contract it into an FMA (gcc's default
  * -ffp-contract=fast in GNU modes) or keep excess precision; floor without libm: after the
  * range checks 1 <= v < L, where truncation is floor. */
-static uint8_t golden_net_quantize1(float x, float lo, float scale)
+static uint8_t golden_net_quantize1(const float *x, unsigned j)
 {
     volatile float d, t, u;
     float v;
-    d = x - lo;
-    t = d * scale;
+    d = *x - BDNN_READ_F32(&golden_net_lo[j]);
+    t = d * BDNN_READ_F32(&golden_net_scale[j]);
     u = t + 0.5f;
     v = u;
     if (v != v)
@@ -477,13 +505,40 @@ static uint8_t golden_net_quantize1(float x, float lo, float scale)
         return 0; /* also -inf */
     return (uint8_t)v;
 }
+#else
+/* The level of *x on input j: the number of the input's thresholds whose key is <= the key of
+ * *x (a binary search); NaN -> 0. Integer operations only: the float is only copied. */
+static uint8_t golden_net_quantize1(const float *x, unsigned j)
+{
+    const int32_t *t = &golden_net_level_key[7u * j];
+    union {
+        float f;
+        uint32_t u;
+    } bits;
+    int32_t key;
+    const int32_t *const first = t;
+    bits.f = *x;
+    if ((bits.u & 0x7FFFFFFFul) > 0x7F800000ul)
+        return 0; /* NaN */
+    key = (int32_t)(bits.u & 0x7FFFFFFFul);
+    if (bits.u & 0x80000000ul)
+        key = -key;
+    /* t moves to the first threshold above key, so the level is its distance from first */
+    if (BDNN_READ_I32(&t[3]) <= key)
+        t += 4;
+    if (BDNN_READ_I32(&t[1]) <= key)
+        t += 2;
+    if (BDNN_READ_I32(&t[0]) <= key)
+        t += 1;
+    return (uint8_t)(t - first);
+}
+#endif
 
 void golden_net_quantize(const float *x, uint8_t *xq)
 {
     unsigned j;
     for (j = 0; j < 5u; j++)
-        xq[j] = golden_net_quantize1(x[j], BDNN_READ_F32(&golden_net_lo[j]),
-                                  BDNN_READ_F32(&golden_net_scale[j]));
+        xq[j] = golden_net_quantize1(&x[j], j);
 }
 
 int golden_net_predict(const float *x)

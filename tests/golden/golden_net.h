@@ -20,6 +20,7 @@
  *   hidden 1            5           2        4
  *   output              3           2        4
  *   total              13           6       40
+ *   float API (not with BDNN_NO_FLOAT): 140 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 40 bytes of lo and scale (1)
  *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 1.91
  */
 #ifndef BDNN_GOLDEN_NET_H
@@ -47,6 +48,23 @@ extern "C" {
  * one call (scores and locals excluded) */
 #define GOLDEN_NET_SCRATCH_BYTES 40
 
+/* The inputs x[j] / xq[j], in order, and the raw values their levels stand
+ * for: level 0 at lo, level 7 at lo + 7 / scale (level = clamp(floor((x - lo) * scale + 0.5), 0, 7)).
+ *   j    name            lo         scale    level 7 at
+ *   0    -              4.3           1.9       7.98421
+ *   1    -                2           2.9       4.41379
+ *   2    -                1           1.2       6.83333
+ *   3    -              0.1           2.9       2.51379
+ *   4    -               -5          0.25            23
+ */
+
+/* The class labels, indexed by the class index the functions below return (N_CLASSES). */
+static const char *const golden_net_class_names[3] = {
+    "setosa",
+    "versi*/color",
+    "virginica",
+};
+
 /* Class index (0 .. N_CLASSES - 1) of one row of quantized inputs xq[N_INPUTS]. */
 int golden_net_predict_q(const uint8_t *xq);
 
@@ -59,7 +77,8 @@ int golden_net_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidd
 
 #ifndef BDNN_NO_FLOAT
 /* The model's input quantizer, float32 exactly as in bdnn: q = clamp(floor((x - lo) * scale +
- * 0.5), 0, MAX_LEVEL); NaN -> 0, +inf -> MAX_LEVEL, -inf -> 0. */
+ * 0.5), 0, MAX_LEVEL); NaN -> 0, +inf -> MAX_LEVEL, -inf -> 0. Without an FPU it does no float
+ * arithmetic: it compares the input's bits with exact per-level thresholds. */
 void golden_net_quantize(const float *x, uint8_t *xq);
 
 /* Class index of one row of raw features x[N_INPUTS] (quantize, then predict_q). */

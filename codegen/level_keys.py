@@ -1,0 +1,115 @@
+"""Exact float32 thresholds of the input quantizer, as ordered integer keys.
+
+The quantizer (``bdnn/quantizer.py``) is monotone in ``x``: every step of ``floor((x - lo) *
+scale + 0.5)`` with ``scale >= 0`` is monotone, rounding included, and so is the clamp. So level
+``k`` of input ``j`` starts at one float32, the smallest ``x`` with ``quantize(x) >= k``, and the
+level of any non-NaN ``x`` is the number of these thresholds at or below ``x``. The C float path
+(``BDNN_FLOAT_QUANTIZER 0``) counts them with integer compares only, so it needs no soft-float or
+libm code, and it is bit-exact with the numpy quantizer by construction: every threshold is found
+by bisection over float32 bit patterns and checked against ``Quantizer.quantize`` itself on both
+sides.
+
+A float32 is compared through its *key*: the sign-and-magnitude bits as a two's-complement int32
+(``-(bits & 0x7FFFFFFF)`` for a set sign bit), so key order is float order and ``-0`` and
+``+0`` share key 0. Keys of non-NaN floats lie in ``-KEY_INF..KEY_INF``; NaN (level 0) is told
+apart by its bits, ``bits & 0x7FFFFFFF > 0x7F800000``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bdnn.errors import BDNNError
+from bdnn.quantizer import Quantizer
+
+KEY_INF = 0x7F800000  # key of +inf (and minus the key of -inf)
+KEY_NEVER = 0x7FFFFFFF  # threshold of a level no non-NaN input reaches (e.g. scale 0)
+
+
+def float_keys(X: np.ndarray) -> np.ndarray:
+    """Ordered int64 keys of float32 values (NaN gives a key above ``KEY_INF``)."""
+    bits = np.ascontiguousarray(X, dtype=np.float32).view(np.uint32).astype(np.int64)
+    mag = bits & 0x7FFFFFFF
+    return np.where(bits >> 31, -mag, mag)
+
+
+def key_floats(keys: np.ndarray) -> np.ndarray:
+    """The float32 values of keys in ``-KEY_INF..KEY_INF`` (key 0 gives +0)."""
+    keys = np.asarray(keys, dtype=np.int64)
+    bits = np.where(keys < 0, (-keys) | 0x80000000, keys).astype(np.uint32)
+    return bits.view(np.float32)
+
+
+def _levels(q: Quantizer, keys: np.ndarray) -> np.ndarray:
+    """``q.quantize`` of the floats with ``keys`` [L, n_inputs], column j for input j."""
+    return q.quantize(key_floats(keys)).astype(np.int64)
+
+
+def level_keys(q: Quantizer) -> np.ndarray:
+    """int32 [n_inputs, L]: entry ``[j, k - 1]`` is the key of the smallest float32 whose level
+    on input ``j`` is at least ``k`` (``KEY_NEVER`` if no non-NaN float reaches it).
+
+    Raises ``BDNNError`` if a threshold fails its check against ``Quantizer.quantize`` (which
+    would mean the quantizer is not monotone).
+    """
+    L, n = q.max_level, q.n_inputs
+    k = np.arange(1, L + 1, dtype=np.int64).reshape(-1, 1)
+    # invariant: level(lo) < k (-inf has level 0) and level(hi) >= k (hi past +inf: "never")
+    lo = np.full((L, n), -KEY_INF, np.int64)
+    hi = np.full((L, n), KEY_INF + 1, np.int64)
+    while True:
+        open_ = hi - lo > 1
+        if not open_.any():
+            break
+        mid = (lo + hi) // 2
+        mid = np.where(open_, mid, lo)  # closed pairs: a harmless in-range probe
+        up = _levels(q, np.minimum(mid, KEY_INF)) >= k
+        hi = np.where(open_ & up, mid, hi)
+        lo = np.where(open_ & ~up, mid, lo)
+    never = hi > KEY_INF
+    # check both sides of every threshold with the quantizer itself
+    at = _levels(q, np.where(never, KEY_INF, hi))
+    below = _levels(q, np.where(never, KEY_INF, hi - 1))
+    ok = np.where(never, at < k, (at >= k) & (below < k))
+    if not ok.all():
+        r, j = map(int, np.argwhere(~ok)[0])
+        raise BDNNError(
+            f"internal error: no exact float32 threshold for level {r + 1} of input {j} "
+            "(the quantizer is not monotone)"
+        )
+    keys = np.where(never, KEY_NEVER, hi)
+    return np.ascontiguousarray(keys.T).astype(np.int32)
+
+
+def levels_by_keys(keys: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Levels of float rows ``X`` [N, n_inputs] by counting thresholds, as the C does (uint8)."""
+    kx = float_keys(X)
+    nan = kx > KEY_INF
+    counts = (keys[None, :, :].astype(np.int64) <= kx[:, :, None]).sum(axis=2)
+    return np.where(nan, 0, counts).astype(np.uint8)
+
+
+def boundary_inputs(q: Quantizer) -> np.ndarray:
+    """float32 rows that probe every quantization boundary of every input: each threshold and
+    its neighbours 1 ulp below and above, +-0, +-inf, NaN, the smallest and largest subnormals,
+    the largest finite floats and values far outside the training range. Row ``r`` puts the
+    ``r``-th probe of each input's own list in that input (lists of different lengths wrap)."""
+    keys = level_keys(q)
+    special = np.array(
+        [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1.1754942e-38, -1.1754942e-38,
+         3.4028235e38, -3.4028235e38, 1e30, -1e30, 1e6, -1e6],
+        np.float32,
+    )
+    columns = []
+    for j in range(q.n_inputs):
+        t = keys[j][keys[j] != KEY_NEVER].astype(np.int64)
+        near = np.concatenate([t - 1, t, t + 1])
+        near = near[(near >= -KEY_INF) & (near <= KEY_INF)]
+        lo, scale = float(q.lo[j]), float(q.scale[j])
+        span = (q.max_level / scale) if scale > 0 else 1.0
+        with np.errstate(over="ignore"):  # beyond the float32 range: +-inf, also a probe
+            far = np.array([lo - 100 * span, lo - span, lo + 2 * span, lo + 100 * span],
+                           np.float32)
+        columns.append(np.concatenate([key_floats(np.unique(near)), special, far]))
+    n = max(len(c) for c in columns)
+    return np.stack([np.resize(c, n) for c in columns], axis=1).astype(np.float32)

@@ -1,0 +1,258 @@
+"""Float inputs end to end, and the one rule for codes above max_level.
+
+Float rows probe every quantization boundary of every input (the exact threshold and 1 ulp on
+either side), +-0, +-inf, NaN, subnormals and values far outside the training range; every
+backend must give the quantized codes and the class that ``Quantizer.quantize`` and
+``Network.forward`` give. Integer codes 0..255 must behave everywhere as if clamped to
+max_level (checked against a plain numpy forward pass on the clamped codes).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from firmware_fixtures.helpers import need_target
+from toolchains import require_tool
+
+from bdnn.errors import BDNNError
+from bdnn.network import Network, random_network
+from bdnn.quantizer import Quantizer
+from codegen.backends import c_host, onnx_reference, onnxruntime_backend
+from codegen.level_keys import boundary_inputs, level_keys, levels_by_keys
+from codegen.onnx_export import onnx_bytes
+from codegen.plan import level_search
+from codegen.targets.build import make, write_project, write_vectors
+from codegen.targets.measure import check_against_reference, run_firmware
+from codegen.targets.registry import get_target
+
+
+@pytest.fixture(scope="module")
+def cc() -> str:
+    return require_tool(os.environ.get("CC", "gcc"), "gcc")
+
+
+def _nets() -> list[Network]:
+    """A binary search (4 bits) and a linear scan (1 bit) of the thresholds;
+    a constant input (scale 0), a negative offset, a huge and a tiny scale."""
+    rng = np.random.default_rng(21)
+    nets = []
+    for bits, hidden in [(4, [6]), (1, [5, 3])]:
+        net = random_network(rng, 5, hidden, 3, weight_bound=2, bits=bits)
+        lo = np.array([4.3, -2.5, 0.0, -1e4, 1e-3], np.float32)
+        scale = np.array([4.5454, 0.0, 1e6, 3e-4, 7.25], np.float32)
+        net.quantizer = Quantizer(bits, lo, scale)
+        nets.append(net)
+    assert [level_search(n.quantizer.max_level, 8) for n in nets] == ["binary", "linear"]
+    return nets
+
+
+def _float_rows(net: Network) -> np.ndarray:
+    rng = np.random.default_rng(4)
+    wide = (rng.normal(0, 1, (40, net.n_inputs)) * 10.0 ** rng.integers(-6, 8, (40, 1)))
+    return np.vstack([boundary_inputs(net.quantizer), wide.astype(np.float32)])
+
+
+def _clamped_forward(net: Network, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class and scores of codes clamped to max_level, by plain numpy (not Network.forward_q)."""
+    h = np.minimum(Q.astype(np.int64), net.quantizer.max_level)
+    for i, layer in enumerate(net.layers):
+        x = h if i == 0 or net.activation == "heaviside" else 2 * h - 1
+        a = x @ layer.weights.T + layer.bias
+        h = (a >= 0).astype(np.int64)
+    if net.output == "single":
+        return (a[:, 0] >= 0).astype(np.int64), a
+    return np.argmax(a, axis=1), a
+
+
+def _codes(net: Network, n: int = 300) -> np.ndarray:
+    return np.random.default_rng(6).integers(0, 256, (n, net.n_inputs)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("net", _nets(), ids=["binary", "linear"])
+def test_boundary_rows_hit_every_threshold(net: Network) -> None:
+    """The probe rows contain every threshold and its two neighbours, and counting thresholds
+    in numpy gives the quantizer's codes on them."""
+    q = net.quantizer
+    X = _float_rows(net)
+    keys = level_keys(q)
+    for j in range(q.n_inputs):
+        col = X[:, j]
+        for t in np.unique(keys[j][keys[j] != 0x7FFFFFFF]):
+            for d in (-1, 0, 1):
+                want = np.array([t + d], np.int64)
+                bits = np.where(want < 0, (-want) | 0x80000000, want).astype(np.uint32)
+                assert (col.view(np.uint32) == bits[0]).any(), (j, t, d)
+    assert np.isnan(X).any() and np.isinf(X).any()
+    assert np.array_equal(levels_by_keys(keys, X), q.quantize(X))
+
+
+@pytest.mark.parametrize("net", _nets(), ids=["binary", "linear"])
+def test_numpy_clamps_codes_above_max_level(net: Network) -> None:
+    Q = _codes(net)
+    assert (Q > net.quantizer.max_level).mean() > 0.5
+    classes, scores = _clamped_forward(net, Q)
+    got = net.forward_q(Q)
+    assert np.array_equal(got.class_index, classes) and np.array_equal(got.scores, scores)
+    with pytest.raises(BDNNError, match=">= 0"):
+        net.forward_q(-Q.astype(np.int64) - 1)
+
+
+@pytest.mark.parametrize("net", _nets(), ids=["binary", "linear"])
+def test_onnx_float_input_and_clamp(net: Network) -> None:
+    pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+    from onnx.reference import ReferenceEvaluator
+
+    X = _float_rows(net)
+    want = net.forward(X)
+    Q = _codes(net)
+    classes, scores = _clamped_forward(net, Q)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf * 0 and overflow are intended
+        ref_out = ReferenceEvaluator(onnx_bytes(net, False, float_input=True)).run(
+            ["class", "scores"], {"x": X}
+        )
+    assert np.array_equal(ref_out[0], want.class_index)
+    assert np.array_equal(ref_out[1], want.scores)
+    session = ort.InferenceSession(onnx_bytes(net, False, float_input=True),
+                                   providers=["CPUExecutionProvider"])
+    got_class, got_scores = session.run(["class", "scores"], {"x": X})
+    assert np.array_equal(got_class, want.class_index)
+    assert np.array_equal(got_scores, want.scores)
+    for backend in (onnxruntime_backend, onnx_reference):
+        got = backend.run(net, Q)
+        assert np.array_equal(got.class_index, classes), backend.name
+        assert np.array_equal(got.scores, scores), backend.name
+
+
+@pytest.mark.parametrize("float_quantizer", [0, 1])
+def test_c_host_float_input_and_clamp(cc, tmp_path, float_quantizer) -> None:
+    nets = _nets()
+    cflags = (*c_host.CFLAGS, f"-DBDNN_FLOAT_QUANTIZER={float_quantizer}")
+    exe = c_host.build([(n, f"m{i}") for i, n in enumerate(nets)], tmp_path, [32, 8], cflags)
+    for i, net in enumerate(nets):
+        X = _float_rows(net)
+        classes, quantized = c_host.parse_float(c_host.run_harness(exe, c_host.encode_float(i, X)))
+        assert np.array_equal(quantized, net.quantizer.quantize(X)), i
+        assert np.array_equal(classes, net.predict(X)), i
+        Q = _codes(net)
+        got = c_host.parse_q(c_host.run_harness(exe, c_host.encode_q(i, Q)), net)
+        want_class, want_scores = _clamped_forward(net, Q)
+        assert np.array_equal(got.class_index, want_class), i
+        assert np.array_equal(got.scores, want_scores), i
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target_name", ["cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7",
+                                         "avr"])
+@pytest.mark.parametrize("which", [0, 1], ids=["binary", "linear"])
+def test_firmware_float_input_and_clamp(target_name, which, tmp_path) -> None:
+    """On the emulator: NAME_quantize and NAME_predict of every probe row (thresholds on M0, M3
+    and AVR, float arithmetic on M4F and M7) and the codes 0..255 of the integer API."""
+    need_target(target_name)
+    net = _nets()[which]
+    X = _float_rows(net)
+    Q = _codes(net, len(X))
+    project = write_project(net, get_target(target_name), tmp_path, "model")
+    write_vectors(project, net, Q, X)
+    make(project, "prog.elf")
+    run = run_firmware(project, net, len(Q))
+    assert run.mismatches == 0 and not run.error_rows, run.error_rows[:5]
+    check_against_reference(run, net, Q, target_name)
+    classes, scores = _clamped_forward(net, Q)
+    assert np.array_equal(run.classes, classes) and np.array_equal(run.scores, scores)
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target_name", ["cortex-m0", "cortex-m3", "avr"])
+def test_threshold_quantizer_calls_no_float_library(target_name, tmp_path) -> None:
+    """Without an FPU the model object with the float API calls no soft-float or libm routine
+    (it has no undefined symbol but memcpy/memset); the float-arithmetic quantizer would."""
+    import subprocess
+
+    from codegen.c_export import export_c
+
+    target = need_target(target_name)
+    fam = target.family
+    export_c(_nets()[0], tmp_path, "m", fam.word_bits)
+    for fq in (0, 1):
+        obj = tmp_path / f"m{fq}.o"
+        subprocess.run([fam.cc, *target.cflags, "-std=c99", "-Os", "-Wall", "-Wextra", "-Werror",
+                        "-pedantic", f"-DBDNN_FLOAT_QUANTIZER={fq}", "-c", "m.c", "-o", obj.name],
+                       cwd=tmp_path, check=True, capture_output=True)
+        out = subprocess.run([fam.nm_tool, "-u", obj.name], cwd=tmp_path, check=True,
+                             capture_output=True, text=True).stdout
+        undefined = {line.split()[-1] for line in out.splitlines() if line.strip()}
+        if fq == 0:
+            assert undefined <= {"memcpy", "memset"}, undefined
+        else:  # the control: float arithmetic pulls in the soft-float library
+            assert any(s.startswith(("__aeabi_f", "__subsf3", "__mulsf3", "__addsf3"))
+                       for s in undefined), undefined
+
+
+@pytest.mark.toolchain
+def test_bench_times_the_float_entry() -> None:
+    """bench --entry predict times NAME_predict: the quantizer's work on top of predict_q."""
+    from codegen.targets.measure import bench
+
+    need_target("cortex-m0")
+    net = _nets()[0]
+    q = bench(net, "cortex-m0", n_vectors=3)
+    f = bench(net, "cortex-m0", n_vectors=3, entry="predict")
+    assert q["entry"] == "predict_q" and f["entry"] == "predict"
+    # at least one compare per input and level bit on top of the network
+    extra = f["per_inference"]["min"] - q["per_inference"]["max"]
+    assert extra > net.n_inputs * net.quantizer.bits
+    # the size build calls NAME_predict: the thresholds (4 L bytes per input) are in its flash
+    thresholds = 4 * net.quantizer.max_level * net.n_inputs
+    assert f["model_flash_bytes"] >= q["model_flash_bytes"] + thresholds
+    with pytest.raises(BDNNError, match="--entry"):
+        bench(net, "cortex-m0", entry="predict_float")
+
+
+def test_verify_checks_float_rows_on_every_float_backend(monkeypatch) -> None:
+    """bdnn verify runs the probe rows through each backend's float API; a backend whose
+    quantizer is off by one level on one boundary is reported."""
+    from types import SimpleNamespace
+
+    from codegen import verify as verify_mod
+
+    net = _nets()[0]
+    names = ["numpy", "onnxruntime", "onnx-reference", "c-host"]
+    report = verify_mod.verify(net, n_random=20, backends=names)
+    assert report.ok and report.float_rows == len(boundary_inputs(net.quantizer))
+    for b in report.backends[1:]:
+        assert b.status == "skipped" or (b.float_rows == report.float_rows
+                                         and b.float_mismatches == 0), b
+
+    def off_by_one(net, X):  # the reference, one level too high on one threshold
+        levels = net.quantizer.quantize(X)
+        levels[3, 0] = min(levels[3, 0] + 1, net.quantizer.max_level)
+        return net.predict(X), levels
+
+    fake = SimpleNamespace(name="fake", description="", available=lambda: (True, ""),
+                           run=lambda n, Q: n.forward_q(Q), run_float=off_by_one)
+    real = verify_mod.get_backends
+    monkeypatch.setattr(verify_mod, "get_backends",
+                        lambda names: [fake if n == "fake" else real([n])[0] for n in names])
+    bad = verify_mod.verify(net, n_random=20, backends=["numpy", "fake"])
+    assert not bad.ok and bad.backends[1].float_mismatches == 1
+    assert bad.backends[1].first_mismatch["source"] == "float row 3"
+
+
+def test_counting_thresholds_equals_the_quantizer_on_extreme_quantizers() -> None:
+    """Random quantizers with lo and scale from subnormal to near FLT_MAX, both signs, 1-8 bits:
+    counting the exact thresholds (the C algorithm) gives Quantizer.quantize on random float32
+    bit patterns and on every probe row."""
+    rng = np.random.default_rng(7)
+    vals = np.array([0, 1e-45, 1e-38, 1e-20, 1e-3, 0.5, 1, 3, 1e3, 1e20, 1e38, 3.4e38],
+                    np.float32)
+    for _ in range(60):
+        n = 6
+        lo = rng.choice(vals, n) * rng.choice(np.array([-1, 1], np.float32), n)
+        q = Quantizer(int(rng.integers(1, 9)), lo, rng.choice(vals, n))
+        keys = rng.integers(-0x7F800000, 0x7F800001, size=(500, n))
+        bits = np.where(keys < 0, (-keys) | 0x80000000, keys).astype(np.uint32)
+        X = np.vstack([boundary_inputs(q), bits.view(np.float32)])
+        assert np.array_equal(levels_by_keys(level_keys(q), X), q.quantize(X))
