@@ -64,7 +64,8 @@ def test_a_multiply_runs_on_rv32imc_and_traps_on_rv32ec(target_name, tmp_path):
 
 @pytest.mark.toolchain
 def test_rv32ec_build_has_no_multiply_instruction(tmp_path):
-    """gcc for rv32ec calls libgcc's __mulsi3 instead of emitting mul, div or rem."""
+    """The rv32ec program holds no mul, div or rem instruction (the core has none: a multiply
+    would have to be libgcc's __mulsi3, and the model's integer and threshold paths need none)."""
     target = need_target("rv32ec")
     net = sign_argmax_net()
     project = write_project(net, target, tmp_path, "net", input_rows(net, 2, seed=2))
@@ -75,7 +76,6 @@ def test_rv32ec_build_has_no_multiply_instruction(tmp_path):
                  if line.count("\t") >= 2}
     assert "add" in mnemonics or "c.add" in mnemonics or "addi" in mnemonics
     assert not mnemonics & {"mul", "mulh", "mulhu", "mulhsu", "div", "divu", "rem", "remu"}
-    assert "<__mulsi3>:" in dump
 
 
 @pytest.mark.toolchain

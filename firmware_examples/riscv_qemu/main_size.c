@@ -5,8 +5,24 @@
 #include "platform.h"
 #include "model_glue.h"
 
-volatile uint8_t bdnn_input[VEC_N_INPUTS];
 volatile int bdnn_result;
+
+#ifdef SIZE_FLOAT_INPUT
+/* Built with -DSIZE_FLOAT_INPUT: the program a user with raw float features has. */
+volatile float bdnn_input[VEC_N_INPUTS];
+
+int main(void)
+{
+    float x[VEC_N_INPUTS];
+    unsigned j;
+    for (j = 0; j < VEC_N_INPUTS; j++) {
+        x[j] = bdnn_input[j];
+    }
+    bdnn_result = M_PREDICT(x);
+    platform_exit(0);
+}
+#else
+volatile uint8_t bdnn_input[VEC_N_INPUTS];
 
 int main(void)
 {
@@ -18,3 +34,4 @@ int main(void)
     bdnn_result = M_PREDICT_Q(xq);
     platform_exit(0);
 }
+#endif

@@ -16,6 +16,7 @@
  *   hidden 1            6           2        4
  *   output              3           2        4
  *   total              18          10       24
+ *   float API (not with BDNN_NO_FLOAT): 240 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 32 bytes of lo and scale (1)
  *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 1.99
  */
 #include "model.h"
@@ -137,12 +138,42 @@ static const uint8_t model_offset2[2] BDNN_STORAGE = {
 };
 
 #ifndef BDNN_NO_FLOAT
+/* model_quantize by float32 arithmetic (1) or by comparing the input's bits with exact
+ * thresholds, integer operations only (0). The default is 1 only on cores with a
+ * single-precision FPU (Cortex-M4F/M7), where it measures faster; without an FPU the float
+ * arithmetic would pull in soft-float library code. */
+#ifndef BDNN_FLOAT_QUANTIZER
+#if defined(__ARM_FP) && (__ARM_FP & 4) && !defined(__SOFTFP__)
+#define BDNN_FLOAT_QUANTIZER 1
+#else
+#define BDNN_FLOAT_QUANTIZER 0
+#endif
+#endif
+#if BDNN_FLOAT_QUANTIZER
 static const float model_lo[4] BDNN_STORAGE = {
     0x0p+0f, 0x0p+0f, 0x0p+0f, 0x0p+0f,
 };
 static const float model_scale[4] BDNN_STORAGE = {
     0x1p+0f, 0x1p+0f, 0x1p+0f, 0x1p+0f,
 };
+#else
+/* Thresholds of the quantizer, 15 per input: entry 15 j + k - 1 is the key of the
+ * smallest float32 whose level on input j is at least k (0x7FFFFFFFl: no float reaches it).
+ * The key of a float is its sign-and-magnitude bit pattern as a two's-complement integer, so
+ * keys order like the floats and -0 and +0 share key 0. */
+static const int32_t model_level_key[60] BDNN_STORAGE = {
+    0x3EFFFFFFl, 0x3FC00000l, 0x40200000l, 0x40600000l, 0x40900000l, 0x40B00000l,
+    0x40D00000l, 0x40F00000l, 0x41080000l, 0x41180000l, 0x41280000l, 0x41380000l,
+    0x41480000l, 0x41580000l, 0x41680000l, 0x3EFFFFFFl, 0x3FC00000l, 0x40200000l,
+    0x40600000l, 0x40900000l, 0x40B00000l, 0x40D00000l, 0x40F00000l, 0x41080000l,
+    0x41180000l, 0x41280000l, 0x41380000l, 0x41480000l, 0x41580000l, 0x41680000l,
+    0x3EFFFFFFl, 0x3FC00000l, 0x40200000l, 0x40600000l, 0x40900000l, 0x40B00000l,
+    0x40D00000l, 0x40F00000l, 0x41080000l, 0x41180000l, 0x41280000l, 0x41380000l,
+    0x41480000l, 0x41580000l, 0x41680000l, 0x3EFFFFFFl, 0x3FC00000l, 0x40200000l,
+    0x40600000l, 0x40900000l, 0x40B00000l, 0x40D00000l, 0x40F00000l, 0x41080000l,
+    0x41180000l, 0x41280000l, 0x41380000l, 0x41480000l, 0x41580000l, 0x41680000l,
+};
+#endif
 #endif
 
 /* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs by
@@ -386,16 +417,17 @@ int model_predict_q(const uint8_t *xq)
 }
 
 #ifndef BDNN_NO_FLOAT
+#if BDNN_FLOAT_QUANTIZER
 /* q = clamp(floor((x - lo) * scale + 0.5), 0, L) in float32, in this order. Each intermediate
  * passes through a volatile float, so no compiler can contract it into an FMA (gcc's default
  * -ffp-contract=fast in GNU modes) or keep excess precision; floor without libm: after the
  * range checks 1 <= v < L, where truncation is floor. */
-static uint8_t model_quantize1(float x, float lo, float scale)
+static uint8_t model_quantize1(const float *x, unsigned j)
 {
     volatile float d, t, u;
     float v;
-    d = x - lo;
-    t = d * scale;
+    d = *x - BDNN_READ_F32(&model_lo[j]);
+    t = d * BDNN_READ_F32(&model_scale[j]);
     u = t + 0.5f;
     v = u;
     if (v != v)
@@ -406,13 +438,42 @@ static uint8_t model_quantize1(float x, float lo, float scale)
         return 0; /* also -inf */
     return (uint8_t)v;
 }
+#else
+/* The level of *x on input j: the number of the input's thresholds whose key is <= the key of
+ * *x (a binary search); NaN -> 0. Integer operations only: the float is only copied. */
+static uint8_t model_quantize1(const float *x, unsigned j)
+{
+    const int32_t *t = &model_level_key[15u * j];
+    union {
+        float f;
+        uint32_t u;
+    } bits;
+    int32_t key;
+    const int32_t *const first = t;
+    bits.f = *x;
+    if ((bits.u & 0x7FFFFFFFul) > 0x7F800000ul)
+        return 0; /* NaN */
+    key = (int32_t)(bits.u & 0x7FFFFFFFul);
+    if (bits.u & 0x80000000ul)
+        key = -key;
+    /* t moves to the first threshold above key, so the level is its distance from first */
+    if (BDNN_READ_I32(&t[7]) <= key)
+        t += 8;
+    if (BDNN_READ_I32(&t[3]) <= key)
+        t += 4;
+    if (BDNN_READ_I32(&t[1]) <= key)
+        t += 2;
+    if (BDNN_READ_I32(&t[0]) <= key)
+        t += 1;
+    return (uint8_t)(t - first);
+}
+#endif
 
 void model_quantize(const float *x, uint8_t *xq)
 {
     unsigned j;
     for (j = 0; j < 4u; j++)
-        xq[j] = model_quantize1(x[j], BDNN_READ_F32(&model_lo[j]),
-                                  BDNN_READ_F32(&model_scale[j]));
+        xq[j] = model_quantize1(&x[j], j);
 }
 
 int model_predict(const float *x)

@@ -16,6 +16,7 @@
  *   hidden 1            6           2        4
  *   output              3           2        4
  *   total              18          10       24
+ *   float API (not with BDNN_NO_FLOAT): 240 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 32 bytes of lo and scale (1)
  *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 1.99
  */
 #ifndef BDNN_MODEL_H
@@ -43,6 +44,22 @@ extern "C" {
  * one call (scores and locals excluded) */
 #define MODEL_SCRATCH_BYTES 24
 
+/* The inputs x[j] / xq[j], in order, and the raw values their levels stand
+ * for: level 0 at lo, level 15 at lo + 15 / scale (level = clamp(floor((x - lo) * scale + 0.5), 0, 15)).
+ *   j    name            lo         scale   level 15 at
+ *   0    -                0             1            15
+ *   1    -                0             1            15
+ *   2    -                0             1            15
+ *   3    -                0             1            15
+ */
+
+/* The class labels, indexed by the class index the functions below return (N_CLASSES). */
+static const char *const model_class_names[3] = {
+    "0",
+    "1",
+    "2",
+};
+
 /* Class index (0 .. N_CLASSES - 1) of one row of quantized inputs xq[N_INPUTS]. */
 int model_predict_q(const uint8_t *xq);
 
@@ -55,7 +72,8 @@ int model_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden_bi
 
 #ifndef BDNN_NO_FLOAT
 /* The model's input quantizer, float32 exactly as in bdnn: q = clamp(floor((x - lo) * scale +
- * 0.5), 0, MAX_LEVEL); NaN -> 0, +inf -> MAX_LEVEL, -inf -> 0. */
+ * 0.5), 0, MAX_LEVEL); NaN -> 0, +inf -> MAX_LEVEL, -inf -> 0. Without an FPU it does no float
+ * arithmetic: it compares the input's bits with exact per-level thresholds. */
 void model_quantize(const float *x, uint8_t *xq);
 
 /* Class index of one row of raw features x[N_INPUTS] (quantize, then predict_q). */

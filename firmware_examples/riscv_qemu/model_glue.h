@@ -10,6 +10,7 @@
 #define M_SCORES_Q model_scores_q
 #define M_FORWARD_DEBUG_Q model_forward_debug_q
 #define M_PREDICT model_predict
+#define M_QUANTIZE model_quantize
 
 /* The model header must agree with the network these vectors came from. */
 typedef char bdnn_check_inputs[(MODEL_N_INPUTS == 4) ? 1 : -1];

@@ -6,7 +6,13 @@
  *   H <i> <hex>               hidden bits, 4 per hex digit, unit 4k+j in bit j of digit k
  *   T <i> <cycles>            cycles of one NAME_predict_q call (boards with a cycle counter)
  *   K <bytes>                 stack bytes used by one NAME_predict_q call
- *   D <mismatches>            done; results that differ from the numpy reference
+ * Built with -DRUNNER_REPORTS_FLOAT, also per row (its float input):
+ *   F <i> <class>             class from NAME_predict
+ *   G <i> <level> ...         levels from NAME_quantize, at most 16 per line, in order
+ * Built with -DRUNNER_TIMES_PREDICT, T, K and the trace markers measure NAME_predict of the
+ * row's float input instead (what a user with raw features calls).
+ *   D <mismatches>            done; rows whose results (also NAME_predict and NAME_quantize of
+ *                             the row's float input) differ from the numpy reference
  * The exit status is the mismatch count (capped at 250).
  */
 #include <stdint.h>
@@ -49,14 +55,27 @@ static void put_record(char tag, uint16_t i)
 
 static uint32_t cycle_overhead; /* cycles of reading the counter itself */
 
-/* One NAME_predict_q call between the two markers, so an instruction trace can count it. */
+#if defined(RUNNER_TIMES_PREDICT) && defined(BDNN_NO_FLOAT)
+#error "RUNNER_TIMES_PREDICT needs the float API (no BDNN_NO_FLOAT)"
+#endif
+#ifdef RUNNER_TIMES_PREDICT
+static float x[VEC_N_INPUTS]; /* the current row's float input */
+#endif
+
+/* One NAME_predict_q call (NAME_predict of x with RUNNER_TIMES_PREDICT) between the two
+ * markers, so an instruction trace can count it. */
 __attribute__((noinline)) static int timed_predict(const uint8_t *xq, uint32_t *cycles)
 {
     uint32_t t0;
     int c;
     bdnn_mark_begin();
     t0 = platform_cycles();
+#ifdef RUNNER_TIMES_PREDICT
+    (void)xq;
+    c = M_PREDICT(x);
+#else
     c = M_PREDICT_Q(xq);
+#endif
     *cycles = platform_cycles() - t0 - cycle_overhead;
     bdnn_mark_end();
     return c;
@@ -95,7 +114,7 @@ int main(void)
     static int32_t scores[VEC_N_OUTPUTS];
     static int32_t scores2[VEC_N_OUTPUTS];
     static uint8_t hidden[VEC_N_HIDDEN];
-#ifndef BDNN_NO_FLOAT
+#if !defined(BDNN_NO_FLOAT) && !defined(RUNNER_TIMES_PREDICT)
     static float x[VEC_N_INPUTS];
 #endif
     uint16_t mismatches = 0;
@@ -157,7 +176,16 @@ int main(void)
         for (j = 0; j < VEC_N_OUTPUTS; j++) {
             bad |= scores2[j] != scores[j];
         }
+#ifndef BDNN_NO_FLOAT
+        for (j = 0; j < VEC_N_INPUTS; j++) {
+            x[j] = VEC_READ_F32(&vec_x[(uint32_t)i * VEC_N_INPUTS + j]);
+        }
+#endif
+#ifdef RUNNER_TIMES_PREDICT
+        bad |= timed_predict(xq, &cycles) != (int)VEC_READ_U8(&vec_float_class[i]);
+#else
         bad |= timed_predict(xq, &cycles) != c;
+#endif
         if (platform_has_cycles) {
             put_record('T', i);
             platform_putc(' ');
@@ -165,10 +193,29 @@ int main(void)
             platform_putc('\n');
         }
 #ifndef BDNN_NO_FLOAT
+        c2 = M_PREDICT(x);
+        bad |= c2 != (int)VEC_READ_U8(&vec_float_class[i]);
+        M_QUANTIZE(x, xq);
         for (j = 0; j < VEC_N_INPUTS; j++) {
-            x[j] = VEC_READ_F32(&vec_x[(uint32_t)i * VEC_N_INPUTS + j]);
+            bad |= xq[j] != VEC_READ_U8(&vec_float_xq[(uint32_t)i * VEC_N_INPUTS + j]);
         }
-        bad |= M_PREDICT(x) != (int)VEC_READ_U8(&vec_float_class[i]);
+#ifdef RUNNER_REPORTS_FLOAT
+        put_record('F', i);
+        platform_putc(' ');
+        put_int(c2);
+        platform_putc('\n');
+        for (j = 0; j < VEC_N_INPUTS; j++) {
+            if (j % 16u == 0u) {
+                if (j != 0u) {
+                    platform_putc('\n');
+                }
+                put_record('G', i);
+            }
+            platform_putc(' ');
+            put_int(xq[j]);
+        }
+        platform_putc('\n');
+#endif
 #endif
         if (bad) {
             mismatches++;
@@ -179,6 +226,9 @@ int main(void)
     if (VEC_COUNT > 0) {
         for (j = 0; j < VEC_N_INPUTS; j++) {
             xq[j] = VEC_READ_U8(&vec_xq[j]);
+#ifdef RUNNER_TIMES_PREDICT
+            x[j] = VEC_READ_F32(&vec_x[j]);
+#endif
         }
         put_str("K ");
         put_int(stack_use_of_predict(xq));
