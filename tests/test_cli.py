@@ -1,6 +1,7 @@
 """The CLI end to end in a subprocess: results, --json, and every bad input (one line, exit 2)."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,10 @@ def test_progress_on_stderr(tmp_path):
     assert p.returncode == 0
     assert "incumbent" in p.stderr and "bound" in p.stderr and "elapsed" in p.stderr
     assert "status" in p.stdout
+    # the report says where the network came from, and the first progress line names what
+    # the trainer is doing with the seconds since the process started
+    assert re.search(r"^network from    \S", p.stdout, re.M), p.stdout
+    assert re.search(r"^\[exact +\d+\.\ds\] float start", p.stderr, re.M), p.stderr
 
 
 def test_csv_train_with_string_labels(tmp_path):

@@ -38,6 +38,7 @@ def test_every_method_ends_within_its_time_limit(tmp_path):
         assert proc.returncode == 0, (data, method, proc.stderr[-2000:])
         summary = json.loads(proc.stdout)
         assert out.is_file() and summary["train_errors"] <= summary["n_train"]
+        assert summary["origin"], (data, method)  # where the network came from
         if wall > 1.1 * LIMIT + 2.0:
             late.append((data, method, round(wall, 2), summary["seconds"]))
     assert not late, f"over limit + 10 % + 2 s ({1.1 * LIMIT + 2:.1f} s): {late}"

@@ -225,3 +225,6 @@ def test_start_network_is_the_result_when_cpsat_finds_nothing_in_time():
     assert r.status == "FEASIBLE"
     assert r.objective == errors_of(r.network, Q, y) < len(y) // 2
     assert 0 <= r.bound <= r.objective
+    # the summary says where the network came from (508c693 printed only "FEASIBLE")
+    assert r.origin.startswith("the float start: ") and r.network.training["origin"] == r.origin
+    assert r.summary()["origin"] == r.origin
