@@ -317,9 +317,17 @@ def test_hostile_command_line(scratch, capsys, line, fragment):
 
 # -- real processes: devices, links, full disks, signals ----------------------------------------
 
+def as_in_a_terminal() -> None:
+    """Ctrl-C's default action in the child. A shell's background job (a CI runner, a
+    `cmd &`) starts with SIGINT ignored, and Python then never raises KeyboardInterrupt;
+    a command a user runs in a terminal has the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def bdnn_process(*args, env=None, **kw) -> subprocess.Popen:
     return subprocess.Popen([*BDNN, *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=as_in_a_terminal, **kw)
 
 
 def run_bdnn(*args, env=None) -> subprocess.CompletedProcess:

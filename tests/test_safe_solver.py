@@ -63,7 +63,9 @@ def test_sigint_to_the_cli_keeps_the_best_network(tmp_path):
     out = tmp_path / "m.json"
     p = subprocess.Popen([sys.executable, "-m", "bdnn", "train", "bcw", "--hidden", "8",
                           "--time-limit", "300", "--json", "-o", str(out)],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         # as in a terminal, also when the suite runs as a background job
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in p.stderr:  # wait for the first incumbent, then press Ctrl-C (parent only)
         if "solution" in line:
             break
