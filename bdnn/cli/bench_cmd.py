@@ -34,7 +34,8 @@ TARGET_HELP = ", ".join(target_names())
                    "inputs, the quantizer included).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def command(model, target, n_vectors, seed, project_dir, entry, as_json) -> None:
-    """Instructions (Cortex-M) or cycles (AVR) per inference and measured flash/RAM of MODEL.
+    """Instructions (Cortex-M, RISC-V: QEMU trace) or cycles (AVR: simavr) per inference and
+    measured flash/RAM of MODEL.
 
     The firmware is built with the target's toolchain and run on its emulator; its outputs
     are checked bit for bit against the numpy reference before anything is reported.

@@ -50,7 +50,8 @@ from .options import IntList, emit_json, process_started
               help="argmax of one score per class, or one unit for 2 classes.")
 @click.option("--input-bits", type=click.IntRange(1, MAX_INPUT_BITS), default=4,
               show_default=True,
-              help="Quantized input levels 2^bits (1..8).")
+              help="Bits per quantized input (1..8): levels 0..max_level, "
+                   "max_level = 2^bits - 1.")
 @click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="errors",
               show_default=True)
 @click.option("--method", type=click.Choice(list(METHODS)), default="exact", show_default=True)
