@@ -238,6 +238,7 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "scratch_bytes": plan.scratch_bytes,
         "activation": net.activation.name,
         "output": net.output.name,
+        "one_unit_output": net.output.one_unit,
         "class_labels": [comment_text(c) for c in net.classes],
         "class_strings": [c_string_literal(c) for c in net.classes],
         "feature_names": names,
