@@ -166,8 +166,8 @@ def verify(
     expected = net.forward_q(Q)
     X_float = float_rows(net, X)
     report.float_rows = len(X_float)
-    float_classes = net.forward(X_float).class_index
     float_levels = net.quantizer.quantize(X_float)
+    float_classes = net.forward_q(float_levels).class_index
     for module in modules:
         if module.name == REFERENCE:
             report.backends.append(BackendReport(module.name, "reference", len(Q)))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +19,7 @@ from sklearn.cluster import KMeans
 
 from ..errors import BDNNError
 from ..network import Layer, Network
-from ..objective import Objective
+from ..objective import ERRORS, Objective
 from .architecture import Architecture
 from .coordinate_descent import POLISH_MIN_SHARE, coordinate_descent
 from .cpsat_model import BDNNCpModel, ModelOptions, bias_domain, split_signs
@@ -197,7 +196,6 @@ def run_data_split(
     descended float start competes with the splits, and the selected network is descended at
     the end. When the winner is not a split solve, ``SplitRun.batch`` and ``groups`` are empty.
     """
-    t0 = problem.started
     solve, arch, objective = problem.solve, problem.arch, problem.objective
     Q, y, quantizer, classes = problem.Q, problem.y, problem.quantizer, problem.classes
     warm_start, robust_radius, X_raw = problem.warm_start, problem.robust_radius, problem.X_raw
@@ -236,8 +234,7 @@ def run_data_split(
         """Selection key (validation accuracy, else training accuracy; then training loss)."""
         train_loss = problem.loss(net)
         train_acc = 1.0 - problem.errors(net) / n
-        val_acc = (1.0 - int(np.sum(net.predict_q(Q_val) != y_val)) / len(y_val)
-                   if has_val else None)
+        val_acc = 1.0 - ERRORS.loss(net, Q_val, y_val) / len(y_val) if has_val else None
         return (val_acc if has_val else train_acc, -train_loss), train_acc, val_acc, train_loss
 
     # Beyond the paper (default only): whole-data coordinate descent, from a rounded float MLP
@@ -263,7 +260,7 @@ def run_data_split(
     # the final descent's share of the budget is kept free of split solves
     reserve = POLISH_MIN_SHARE * solve.time_limit if descend and not solve.deterministic else 0.0
     for it in range(int(splits) + 1):
-        left = solve.time_limit - (time.monotonic() - t0) - reserve
+        left = problem.remaining() - reserve
         if left <= 0 or interrupt_requested():  # Ctrl-C: keep the best network so far
             break
         if it > 0:  # split the worst splittable subset
@@ -295,7 +292,7 @@ def run_data_split(
         if use_hints:
             builder.add_hints(best if best is not None else _constant_network(problem))
         # the share is taken after the model is built, so building counts against the limit
-        left = solve.time_limit - (time.monotonic() - t0) - reserve
+        left = problem.remaining() - reserve
         share = max(0.5, left / (int(splits) + 1 - it),
                     min(left, MIN_SHARE * solve.time_limit, MIN_SHARE_CAP))
         share = min(share, max(left, MIN_SOLVE_SECONDS))  # never past the limit
@@ -323,7 +320,7 @@ def run_data_split(
         raise BDNNError(f"data-splitting found no network within {solve.time_limit:g} s; "
                         "give a longer --time-limit or a smaller --batch-size")
     if descend and not interrupt_requested():
-        left = solve.time_limit - (time.monotonic() - t0)
+        left = problem.remaining()
         out = coordinate_descent(best, Q, y, objective, seed=solve.seed,
                                  time_limit=None if solve.deterministic else max(left, 0.0))
         key, train_acc, val_acc, train_loss = score(out.network)

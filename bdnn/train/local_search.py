@@ -15,8 +15,6 @@ instead of a random network.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from ..errors import BDNNError
@@ -104,7 +102,6 @@ def train_local_search(
     ``restarts`` caps the number of starts (None: as many as the time limit allows); each block
     solve gets at most ``block_time_limit`` seconds (default: a tenth of the time limit).
     """
-    t0 = problem.started
     solve, arch, objective = problem.solve, problem.arch, problem.objective
     Q, y, quantizer = problem.Q, problem.y, problem.quantizer
     warm_start, robust_radius = problem.warm_start, problem.robust_radius
@@ -121,7 +118,7 @@ def train_local_search(
     def remaining() -> float:
         if interrupt_requested():  # Ctrl-C: keep the best network so far
             return 0.0
-        return solve.time_limit - (time.monotonic() - t0)
+        return problem.remaining()
 
     # coordinate descent cannot keep robust boxes, so robust runs use the CP-SAT blocks only
     blocks = BLOCKS + (("descent",) if robust_radius is None else ())

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..activation import Activation
 from ..network import Layer, Network
-from ..objective import Objective, get_objective
+from ..objective import ERRORS, Objective, get_objective
 from ..output_kind import OutputKind
 from ..quantizer import Quantizer
 from .architecture import Architecture
@@ -143,7 +143,7 @@ class TrainProblem:
 
     def errors(self, net: Network) -> int:
         """Misclassified training rows."""
-        return int(np.sum(net.predict_q(self.Q) != self.y))
+        return ERRORS.loss(net, self.Q, self.y)
 
     def lower_bound(self) -> int:
         """The loss no network avoids on these rows (conflicting labels of equal inputs)."""

@@ -1,7 +1,8 @@
 """Training rows as the solver sees them: identical inputs merged, one count per label.
 
 Merging keeps the objective exact (a merged row costs the count of every label it does not
-predict) and rows that share an input but differ in label give a free lower bound.
+predict) and rows that share an input but differ in label give a free lower bound
+(``Objective.lower_bound``).
 """
 
 from __future__ import annotations
@@ -27,9 +28,6 @@ class UniqueRows:
         """The labels that occur with unique row ``r``."""
         return [int(k) for k in np.flatnonzero(self.counts[r])]
 
-    def conflict_lower_bound(self) -> int:
-        """Errors no network can avoid: all but the most frequent label of every input."""
-        return int((self.counts.sum(axis=1) - self.counts.max(axis=1)).sum())
 
 
 def unique_rows(Q: np.ndarray, y: np.ndarray, n_classes: int) -> UniqueRows:
