@@ -55,4 +55,27 @@ def test_bench_cli_json(tmp_path):
     report = json.loads(proc.stdout)
     assert report["target"] == "cortex-m0" and report["unit"] == "instructions"
     assert report["n_inferences"] == 3 and report["per_inference"]["min"] > 50
+    # time at the default board clock (SAMD21, 48 MHz), 1 instruction per cycle
+    assert report["clock_hz"] == 48e6 and "48 MHz" in report["clock_board"]
+    assert report["time_basis"] == "estimate at 1 instruction per cycle"
+    sec = report["seconds_per_inference"]
+    for k in ("min", "max", "mean"):
+        assert sec[k] == pytest.approx(report["per_inference"][k] / 48e6, rel=1e-12)
     assert report["flash_bytes"] < report["flash_capacity"] == 256 * 1024
+
+
+def test_bench_time_at_a_given_clock(tmp_path):
+    """AVR cycles at --clock-hz give the time exactly: cycles / clock, in the text output."""
+    need_target("avr")
+    model = tmp_path / "m.json"
+    save_network(heaviside_single_net(), model)
+    argv = [sys.executable, "-m", "bdnn", "bench", str(model), "--target", "avr", "--vectors",
+            "2", "--clock-hz", "8e6"]
+    proc = subprocess.run([*argv, "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["time_basis"] == "cycles" and report["clock_hz"] == 8e6
+    mean_us = 1e6 * report["per_inference"]["mean"] / 8e6
+    text = subprocess.run(argv, capture_output=True, text=True).stdout
+    assert f"time         {mean_us:.2f} us per inference at 8 MHz (given by --clock-hz; " \
+           "cycles)" in text

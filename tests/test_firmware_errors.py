@@ -39,6 +39,28 @@ def test_unknown_target_lists_the_known_ones(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("value", ["0", "-48e6", "nan", "inf"])
+def test_bench_refuses_a_hostile_clock(tmp_path, value):
+    """--clock-hz must be a finite positive number: one error line, exit 2, before any build."""
+    model = tmp_path / "m.json"
+    save_network(sign_argmax_net(), model)
+    proc = bdnn_cli("bench", str(model), "--target", "avr", "--clock-hz", value)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: --clock-hz") and proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_every_target_names_a_board_clock():
+    """bench's default clock: every built-in target names the board it comes from; AVR's is
+    the clock its emulator and F_CPU run at."""
+    from codegen.targets.registry import TARGETS
+
+    for t in TARGETS.values():
+        assert t.clock_hz and t.clock_hz >= 1_000_000 and t.clock_board, t.name
+        assert f"{t.clock_hz // 1_000_000} MHz" in t.clock_board, t.name
+    assert f"-DF_CPU={get_target('avr').clock_hz}UL" in get_target("avr").cflags
+
+
 def test_missing_toolchain_names_the_debian_package(tmp_path, monkeypatch):
     empty = tmp_path / "bin"
     empty.mkdir()

@@ -32,25 +32,32 @@ TARGET_HELP = ", ".join(target_names())
               show_default=True,
               help="What to time: NAME_predict_q (quantized inputs) or NAME_predict (float "
                    "inputs, the quantizer included).")
+@click.option("--clock-hz", type=float, default=None,
+              help="CPU clock in Hz for the time per inference (default: a typical board's "
+                   "clock for the target, named in the output). Instruction counts give an "
+                   "estimate at 1 instruction per cycle; AVR cycles give the time exactly.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def command(model, target, n_vectors, seed, project_dir, entry, as_json) -> None:
+def command(model, target, n_vectors, seed, project_dir, entry, clock_hz, as_json) -> None:
     """Instructions (Cortex-M, RISC-V: QEMU trace) or cycles (AVR: simavr) per inference and
     measured flash/RAM of MODEL.
 
     The firmware is built with the target's toolchain and run on its emulator; its outputs
     are checked bit for bit against the numpy reference before anything is reported.
     """
-    from codegen.targets.measure import bench
+    from codegen.targets.measure import bench, check_clock_hz
     from codegen.targets.registry import get_target
 
     get_target(target)  # unknown target: fail before loading anything
+    if clock_hz is not None:
+        check_clock_hz(clock_hz)
     net = load_network(model)
     work_dir = None
     if project_dir:
         work_dir = Path(project_dir)
         if not work_dir.parent.is_dir():
             raise BDNNError(f"--project-dir {work_dir}: directory {work_dir.parent} does not exist")
-    report = bench(net, target, n_vectors=n_vectors, seed=seed, work_dir=work_dir, entry=entry)
+    report = bench(net, target, n_vectors=n_vectors, seed=seed, work_dir=work_dir, entry=entry,
+                   clock_hz=clock_hz)
     if as_json:
         emit_json({"model": str(model), **report})
         return
@@ -70,4 +77,10 @@ def format_bench(r: dict) -> str:
         f"RAM          {r['ram_bytes']} bytes static + {stack if stack is not None else '?'} bytes "
         f"stack of {r['ram_capacity']} (model alone {r['model_ram_bytes']} static)",
     ]
+    sec = r.get("seconds_per_inference")
+    if sec is not None:
+        lines.insert(2, f"time         {1e6 * sec['mean']:.2f} us per inference at "
+                        f"{r['clock_hz'] / 1e6:g} MHz ({r['clock_board']}; {r['time_basis']})")
+    else:
+        lines.insert(2, "time         unknown: no board clock for this target (give --clock-hz)")
     return "\n".join(lines)

@@ -43,8 +43,9 @@ FAMILY = TargetFamily(
 
 
 def mcu(name: str, machine: str, board: str, clock_hz: int, flash_bytes: int,
-        ram_bytes: int) -> Target:
-    """An AVR target: ``machine`` is the avr-gcc ``-mmcu`` and simavr ``-m`` name."""
+        ram_bytes: int, clock_board: str = "") -> Target:
+    """An AVR target: ``machine`` is the avr-gcc ``-mmcu`` and simavr ``-m`` name; the
+    emulator and ``F_CPU`` run at ``clock_hz``, the clock of ``clock_board``."""
     return Target(
         name=name,
         family=FAMILY,
@@ -54,4 +55,5 @@ def mcu(name: str, machine: str, board: str, clock_hz: int, flash_bytes: int,
         flash_bytes=flash_bytes,
         ram_bytes=ram_bytes,
         clock_hz=clock_hz,
+        clock_board=clock_board or board,
     )

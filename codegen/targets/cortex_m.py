@@ -54,9 +54,13 @@ def core(
     ram_bytes: int,
     linker_script: str = "mps2.ld",
     cpu: str | None = None,
+    clock_hz: int | None = None,
+    clock_board: str = "",
 ) -> Target:
     """A Cortex-M target: ``cpu`` (default: ``name``) for ``-mcpu``, ``float_abi`` the float
-    flags, ``linker_script`` one of the board scripts in ``templates/firmware_cortex_m/``."""
+    flags, ``linker_script`` one of the board scripts in ``templates/firmware_cortex_m/``;
+    ``clock_hz`` the CPU clock of ``clock_board``, a typical board with this core (QEMU itself
+    runs at no particular clock)."""
     return Target(
         name=name,
         family=FAMILY,
@@ -66,4 +70,6 @@ def core(
         flash_bytes=flash_bytes,
         ram_bytes=ram_bytes,
         linker_script=linker_script,
+        clock_hz=clock_hz,
+        clock_board=clock_board,
     )

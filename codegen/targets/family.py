@@ -66,4 +66,7 @@ class Target:
     flash_bytes: int
     ram_bytes: int
     linker_script: str | None = None  # board linker script in the family's folder, if any
-    clock_hz: int | None = None  # CPU clock the emulator runs at, where it needs one
+    # CPU clock of a typical board with this chip (clock_board): the default of bench's time
+    # per inference (--clock-hz), and the clock the emulator runs at where it needs one (AVR)
+    clock_hz: int | None = None
+    clock_board: str = ""

@@ -5,6 +5,7 @@ timed by the firmware (AVR, Timer1)."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
@@ -210,6 +211,37 @@ def check_against_reference(run: FirmwareRun, net: Network, Q: np.ndarray, where
         )
 
 
+def check_clock_hz(clock_hz: float) -> float:
+    """``clock_hz`` if it is a finite positive number; else ``BDNNError`` saying what to give."""
+    if not (isinstance(clock_hz, (int, float)) and math.isfinite(clock_hz) and clock_hz > 0):
+        raise BDNNError(f"--clock-hz {clock_hz}: give the CPU clock in Hz as a positive number, "
+                        "e.g. 48e6")
+    return float(clock_hz)
+
+
+def inference_time(target: Target, per: dict, clock_hz: float | None = None) -> dict:
+    """Time per inference at ``clock_hz`` (default: the target's ``clock_hz``, its typical
+    board's clock) from ``per`` ({min, max, mean} of the family's counts).
+
+    Cycles (AVR) give the time exactly at that clock; instructions (QEMU, which models no
+    pipeline or wait states) give an estimate at one instruction per cycle: a Cortex-M0/M3 or
+    a RISC-V core with flash wait states takes more cycles than instructions, an M7 may take
+    fewer. No clock known: the times are None.
+    """
+    board = target.clock_board if clock_hz is None else "given by --clock-hz"
+    hz = target.clock_hz if clock_hz is None else check_clock_hz(clock_hz)
+    basis = ("cycles" if target.family.counts == "cycles"
+             else "estimate at 1 instruction per cycle")
+    return {
+        "clock_hz": hz,
+        "clock_board": board,
+        "time_basis": basis,
+        "seconds_per_inference": (
+            None if hz is None else {k: per[k] / hz for k in ("min", "max", "mean")}
+        ),
+    }
+
+
 def bench(
     net: Network,
     target_name: str,
@@ -220,6 +252,7 @@ def bench(
     name: str = "model",
     entry: str = "predict_q",
     cflags: tuple[str, ...] = (),
+    clock_hz: float | None = None,
 ) -> dict:
     """Build, check and measure ``net`` on a target.
 
@@ -229,10 +262,13 @@ def bench(
     inputs. ``entry`` is ``predict_q`` (quantized inputs) or ``predict`` (float inputs, the
     quantizer included); ``cflags`` are added to every compile (e.g.
     ``-DBDNN_FLOAT_QUANTIZER=1``). The firmware's outputs are checked against the reference
-    first.
+    first. The time per inference is at ``clock_hz`` (default: the target's board clock), see
+    ``inference_time``.
     """
     if entry not in ENTRIES:
         raise BDNNError(f"--entry {entry!r}: choose {' or '.join(ENTRIES)}")
+    if clock_hz is not None:
+        check_clock_hz(clock_hz)
     target = get_target(target_name)
     require_toolchain(target)
     tmp = (
@@ -266,11 +302,13 @@ def bench(
         if len(per) != len(Q):
             raise BDNNError(f"bench on {target.name}: measured {len(per)} of {len(Q)} inferences")
         _add_stack(target, fp, run.stack_bytes)
+        per_inference = {"min": min(per), "max": max(per), "mean": float(np.mean(per))}
         return {
             **_size_record(target, fp),
             "entry": entry,
             "unit": target.family.counts,
-            "per_inference": {"min": min(per), "max": max(per), "mean": float(np.mean(per))},
+            "per_inference": per_inference,
+            **inference_time(target, per_inference, clock_hz),
             "n_inferences": len(per),
             "word_bits": target.family.word_bits,
         }

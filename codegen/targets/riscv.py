@@ -74,9 +74,11 @@ FAMILY = TargetFamily(
 
 
 def core(name: str, march: str, mabi: str, machine: str, board: str, flash_bytes: int,
-         ram_bytes: int, linker_script: str) -> Target:
+         ram_bytes: int, linker_script: str, clock_hz: int | None = None,
+         clock_board: str = "") -> Target:
     """An RV32 target: ``march``/``mabi`` for gcc with picolibc (QEMU's ``-cpu`` follows from
-    ``march``), ``linker_script`` one of the board scripts in ``templates/firmware_riscv/``."""
+    ``march``), ``linker_script`` one of the board scripts in ``templates/firmware_riscv/``;
+    ``clock_hz`` the CPU clock of ``clock_board``, a typical chip of this class."""
     return Target(
         name=name,
         family=FAMILY,
@@ -88,4 +90,6 @@ def core(name: str, march: str, mabi: str, machine: str, board: str, flash_bytes
         flash_bytes=flash_bytes,
         ram_bytes=ram_bytes,
         linker_script=linker_script,
+        clock_hz=clock_hz,
+        clock_board=clock_board,
     )
