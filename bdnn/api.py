@@ -111,7 +111,7 @@ def export(
         if root.exists() and not root.is_dir():
             raise BDNNError(f"--arduino {root} is not a directory")
         check_output_dir(root.parent if str(root.parent) else ".")
-        library = render_arduino_library(net, c_name, word_bits)
+        library = render_arduino_library(net, c_name, word_bits, library=root.resolve().name)
         for rel in sorted(library):
             for parent in reversed((root / rel).relative_to(root.parent).parents[:-1]):
                 path = root.parent / parent
