@@ -53,6 +53,7 @@ from bdnn.data import load_dataset  # noqa: E402
 from bdnn.errors import BDNNError  # noqa: E402
 from bdnn.model_file import load_network  # noqa: E402
 from bdnn.network import Network  # noqa: E402
+from codegen.level_keys import quantizer_key_bytes  # noqa: E402
 from codegen.size_report import size_report  # noqa: E402
 from codegen.targets.build import (  # noqa: E402
     Project,
@@ -80,6 +81,7 @@ MODELS_DIR = ROOT / "benchmarks" / "models"
 HARNESS_DIR = ROOT / "benchmarks" / "firmware_harness"
 DEFAULT_OUT = ROOT / "docs" / "benchmarks-firmware.md"
 PLOT_NAME = "firmware_bytes_vs_accuracy.png"
+RATIO_PLOT_NAME = "firmware_float_input_speed_ratio.png"
 
 DATASETS = ("iris", "bcw", "breast-cancer", "digits")
 QUICK_DATASETS = ("iris",)
@@ -106,7 +108,7 @@ BDNN_NAME = "model"
 # bit-planes, thresholds, output score offsets
 BDNN_DATA = re.compile(rf"^{BDNN_NAME}_(w|threshold|offset)\d+$")
 # the float input's quantizer: level keys (BDNN_FLOAT_QUANTIZER 0) or lo / scale (1)
-BDNN_QUANTIZER = re.compile(rf"^{BDNN_NAME}_(level_key|lo|scale)$")
+BDNN_QUANTIZER = re.compile(rf"^{BDNN_NAME}_(level_key|level_row|lo|scale)$")
 BDNN_DATA_FLOAT = re.compile(f"{BDNN_DATA.pattern}|{BDNN_QUANTIZER.pattern}")
 # appended to config.mk: the runner times NAME_predict on the rows' float inputs and the size
 # program calls NAME_predict (the float API and whatever it pulls in are linked)
@@ -382,12 +384,12 @@ def measure_bdnn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement
     plan = size_report(net, t.family.word_bits)["total"]
     q = net.quantizer
     network_bytes = plan["weight_bytes"] + plan["threshold_bytes"]
+    keys = quantizer_key_bytes(q)
     if (m.model_data_bytes != network_bytes + m.quantizer_bytes
-            or m.quantizer_bytes not in (4 * q.max_level * q.n_inputs, 8 * q.n_inputs)):
+            or m.quantizer_bytes not in (keys, 8 * q.n_inputs)):
         raise BDNNError(f"bdnn data bytes on {t.name}: nm says {m.model_data_bytes} "
                         f"(quantizer {m.quantizer_bytes}), codegen.size_report {network_bytes} "
-                        f"+ level keys {4 * q.max_level * q.n_inputs} or lo/scale "
-                        f"{8 * q.n_inputs}")
+                        f"+ level keys {keys} or lo/scale {8 * q.n_inputs}")
     classes = []
     from codegen.targets.vectors import vector_bytes_per_row
 
@@ -704,24 +706,33 @@ bottleneck is real on digits (4 binary units give at most 16 patterns for 10 cla
 - **Model data** = the weight and bias arrays as declared, from `nm -S` of the model's C
   compiled for the target at `-O0` (at `-Os` gcc folds small constant arrays, e.g. bdnn's output
   layer, into immediate operands, which would hide them in code): bdnn `model_w*` (bit-planes),
-  `model_t*` (thresholds), `model_b*` (output biases) — checked on every run to equal
-  `codegen.size_report`'s weights + thresholds; emlearn `mlp_layer_*_weights` and
+  `model_threshold*` (thresholds), `model_offset*` (output offsets) — checked on every run to
+  equal `codegen.size_report`'s weights + thresholds — **plus the float input's quantizer**:
+  `model_level_key` (+ `model_level_row`) where `NAME_predict` compares level keys (M0, M3,
+  AVR, RISC-V), `model_lo` + `model_scale` where it computes in float (M4F); emlearn
+  `mlp_layer_*_weights` and
   `mlp_layer_*_biases` (float32, 4 bytes per parameter). **Model object** = all flash of the
   model's object file (code + constants). **Flash / RAM** = the minimal program (`size.elf`: the
-  model, a `main` that calls predict once, start-up code; no output code, no vectors), plus the
-  stack of one inference painted on the emulator. emlearn has no `PROGMEM` support, so on the
-  ATmega328P its weights sit in `.rodata`, i.e. in RAM as well as flash.
+  model, a `main` that calls predict once on float input — bdnn's `NAME_predict`, so the
+  quantizer and any library code it pulls in are linked — start-up code; no output code, no
+  vectors), plus the stack of one inference painted on the emulator. The `predict_q` column's
+  flash is the same program calling `NAME_predict_q` (built with `-DBDNN_NO_FLOAT`). emlearn
+  has no `PROGMEM` support, so on the ATmega328P its weights sit in `.rodata`, i.e. in RAM as
+  well as flash.
 - **Per inference**: Cortex-M: instructions executed between the markers in a QEMU
   `-singlestep -d exec,nochain` trace (`codegen.targets.measure.count_instructions`, the code path
   `bdnn bench` uses; it counts the model and every library helper it calls, soft-float and libm
   included); AVR: CPU cycles from Timer1 (prescaler 1) under simavr. Mean (and max) over the
-  first 16 test rows (`--quick`: 4). bdnn is timed on `model_predict_q` (quantized uint8
-  inputs), emlearn on `mlp_predict` (standardised float32 inputs): input preprocessing is left
-  out for both.
+  first 16 test rows (`--quick`: 4). **Both tools get the same raw float32 features**, as a
+  user calls them: bdnn `model_predict` (the quantizer included), emlearn `mlp_predict` on an
+  MLP whose first layer absorbs the standardisation (`W / sigma`, `b - (mu / sigma) W`: no
+  preprocessing code, the cheapest way to feed emlearn raw features). bdnn's `model_predict_q`
+  (inputs already quantized) is a third column, timed the same way on the same rows.
 - **Accuracy**: the C running on the emulator over every test row of the paper split (seed 0).
-  "C = reference" counts rows where the firmware class equals the Python one (bdnn: the numpy
-  forward pass, bit-exact by contract; emlearn: scikit-learn's `predict` in float64, so a
-  borderline row may differ in float32).
+  "C = reference" counts rows where the firmware class equals the Python one (bdnn:
+  `Network.forward` of the float rows, bit-exact by contract, and the firmware's runner also
+  checks `NAME_quantize` against `Quantizer.quantize` on every row; emlearn: scikit-learn's
+  `predict` of the folded MLP in float64, so a borderline row may differ in float32).
 - **What emlearn's count holds**: its `predict` always runs the output activation (softmax with
   `expf`/`logf` for 3+ classes, logistic with `expf` for 2). Measured on iris 4-4-3 (per-function
   split of the same trace): on the M4F about 460 of its 1,082 instructions are `expf`/`logf`;
@@ -798,6 +809,8 @@ def render_markdown(results, cases, command, elapsed, tally, plot_rel) -> str:
         *results_table(results, cases),
         "",
         *(["Not measured:", "", *skipped, ""] if skipped else []),
+        f"![emlearn / bdnn per inference, float input]({RATIO_PLOT_NAME})",
+        "",
         f"![model data bytes vs test accuracy]({plot_rel})",
         "",
         NOTES,
@@ -854,6 +867,52 @@ def plot(results: list[Measurement], cases: dict, path: Path) -> bool:
     handles += [Line2D([], [], marker="s", ls="", color=c, label=d) for d, c in colours.items()
                 if any(k[0] == d for k in cases)]
     ax.legend(handles=handles, loc="lower right", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def plot_ratios(results: list[Measurement], path: Path) -> bool:
+    """Heat map of emlearn / bdnn ``NAME_predict`` (float input) per inference, one cell per
+    net and target, annotated with the ratio and the predict_q ratio; green where the goal is
+    met."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    by = {(m.dataset, m.hidden, m.target, m.tool): m for m in results}
+    nets = list(dict.fromkeys((m.dataset, m.hidden) for m in results))
+    targets = [t for t in TARGETS if any(m.target == t for m in results)]
+    if not nets or not targets:
+        return False
+    fig, ax = plt.subplots(figsize=(1.5 * len(targets) + 2, 0.55 * len(nets) + 1.6), dpi=120)
+    for i, (ds, net) in enumerate(nets):
+        for k, t in enumerate(targets):
+            b, e = by.get((ds, net, t, "bdnn")), by.get((ds, net, t, "emlearn"))
+            if b is None or e is None or b.per_inference is None:
+                text, colour = "–", "lightgrey"
+            elif e.per_inference is None:
+                text, colour = "emlearn\ndoes not fit", "lightgrey"
+            else:
+                r = e.per_inference / b.per_inference
+                rq = e.per_inference / b.per_inference_q
+                text = f"{r:.1f}×\n(q {rq:.0f}×)"
+                colour = "#9be29b" if r >= GOAL_SPEED[t] else "#f4a3a3"
+            ax.add_patch(plt.Rectangle((k, i), 1, 1, color=colour, ec="white"))
+            ax.text(k + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7)
+    ax.set_xlim(0, len(targets))
+    ax.set_ylim(len(nets), 0)
+    ax.set_xticks([k + 0.5 for k in range(len(targets))])
+    ax.set_xticklabels([f"{TARGET_LABEL[t]}\n(goal {GOAL_SPEED[t]:g}×)" for t in targets],
+                       fontsize=8)
+    ax.set_yticks([i + 0.5 for i in range(len(nets))])
+    ax.set_yticklabels([f"{ds} {net}" for ds, net in nets], fontsize=8)
+    ax.set_title("emlearn / bdnn per inference, float input (NAME_predict); "
+                 "q: bdnn predict_q", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -923,6 +982,7 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out.resolve()
         png = out.parent / PLOT_NAME
         has_plot = plot(results, cases, png)
+        plot_ratios(results, out.parent / RATIO_PLOT_NAME)
         text = render_markdown(results, cases, command, elapsed, tally,
                                PLOT_NAME if has_plot else "(no plot: matplotlib missing)")
         tmp = out.with_suffix(".tmp")

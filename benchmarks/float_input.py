@@ -1,7 +1,8 @@
 """Float-input benchmark: what ``NAME_predict`` (float features in) costs on each target with
 the float-arithmetic quantizer (``BDNN_FLOAT_QUANTIZER=1``, the only one before the threshold
 quantizer existed) and with the default of the target, next to ``NAME_predict_q``; and the
-quantizer's model data: thresholds (``4 L`` bytes per input) against ``lo``/``scale`` (8).
+quantizer's model data: thresholds (``4 L`` bytes per distinct input quantizer, plus an index
+byte per input when some inputs share one) against ``lo``/``scale`` (8 per input).
 
     python3 benchmarks/float_input.py [MODEL.json ...] [--targets cortex-m0,...] [--json OUT]
 
@@ -20,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bdnn.model_file import load_network  # noqa: E402
+from codegen.level_keys import quantizer_key_bytes  # noqa: E402
 from codegen.size_report import size_report  # noqa: E402
 from codegen.targets.measure import bench  # noqa: E402
 from codegen.targets.registry import get_target  # noqa: E402
@@ -41,7 +43,7 @@ def measure(path: Path, target: str, vectors: int) -> dict:
         "unit": get_target(target).family.counts,
         "network_bytes": data["weight_bytes"] + data["threshold_bytes"],
         "lo_scale_bytes": 8 * q.n_inputs,
-        "threshold_bytes": 4 * q.max_level * q.n_inputs,
+        "threshold_bytes": quantizer_key_bytes(q),
     }
     for key, entry, cflags in [
         ("predict_q", "predict_q", ()),

@@ -17,7 +17,7 @@ from bdnn.atomic_files import check_output_dir, write_files
 from bdnn.network import Network
 
 from .bitpack import n_words
-from .level_keys import level_keys
+from .level_keys import key_rows, level_keys, quantizer_key_bytes
 from .names import c_string_literal, comment_text, validate_c_name
 from .plan import LayerPlan, level_search, plan_model
 from .render import render
@@ -205,6 +205,7 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         if not layer.is_output:
             hidden_offset += layer.n_out
     q = net.quantizer
+    key_table, key_index = key_rows(level_keys(q))
     names = feature_names(net)
     features = [
         {
@@ -250,7 +251,10 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "layers": layers,
         "quantizer_lo": [float_literal(v) for v in q.lo],
         "quantizer_scale": [float_literal(v) for v in q.scale],
-        "level_keys": [key_literal(v) for v in level_keys(q).reshape(-1)],
+        "level_keys": [key_literal(v) for v in key_table.reshape(-1)],
+        "level_key_rows": len(key_table),
+        "level_row_index": None if key_index is None else [int(v) for v in key_index],
+        "quantizer_key_bytes": quantizer_key_bytes(q),
         "level_search": level_search(q.max_level, word_bits),
         "search_steps": [1 << b for b in reversed(range(int(q.bits)))],
     }

@@ -113,3 +113,32 @@ def boundary_inputs(q: Quantizer) -> np.ndarray:
         columns.append(np.concatenate([key_floats(np.unique(near)), special, far]))
     n = max(len(c) for c in columns)
     return np.stack([np.resize(c, n) for c in columns], axis=1).astype(np.float32)
+
+
+def key_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The level keys [n_inputs, L] stored once per distinct row: ``(rows [U, L], index)``,
+    ``index[j]`` the row of input ``j`` (uint8). Inputs with the same quantizer (e.g. pixels,
+    or features on one scale) share a row. ``index`` is None when every input keeps its own
+    row ``j`` (no two alike, more than 256 distinct rows, or the index would cost more than
+    the rows it saves); a single row shared by every input needs no index either (``rows``
+    has one row and ``index`` is all zeros)."""
+    n, L = keys.shape
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(first)  # distinct rows in order of first use
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    rows = keys[np.sort(first)]
+    U = len(rows)
+    saved = 4 * L * (n - U)
+    if U == n or U > 256 or (U > 1 and saved <= n):
+        return keys, None
+    return rows, rank[inverse].astype(np.uint8)
+
+
+def quantizer_key_bytes(q: Quantizer) -> int:
+    """Bytes of the C float path's level-key tables (``BDNN_FLOAT_QUANTIZER 0``): the distinct
+    rows (``key_rows``) and, when some but not all inputs share a row, one index byte per
+    input."""
+    rows, index = key_rows(level_keys(q))
+    return 4 * rows.size + (0 if index is None or len(rows) == 1 else len(index))

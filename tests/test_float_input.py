@@ -20,7 +20,13 @@ from bdnn.errors import BDNNError
 from bdnn.network import Network, random_network
 from bdnn.quantizer import Quantizer
 from codegen.backends import c_host, onnx_reference, onnxruntime_backend
-from codegen.level_keys import boundary_inputs, level_keys, levels_by_keys
+from codegen.level_keys import (
+    boundary_inputs,
+    key_rows,
+    level_keys,
+    levels_by_keys,
+    quantizer_key_bytes,
+)
 from codegen.onnx_export import onnx_bytes
 from codegen.plan import level_search
 from codegen.targets.build import make, write_project, write_vectors
@@ -46,6 +52,64 @@ def _nets() -> list[Network]:
         nets.append(net)
     assert [level_search(n.quantizer.max_level, 8) for n in nets] == ["binary", "linear"]
     return nets
+
+
+def _shared_nets() -> list[Network]:
+    """Inputs that share thresholds: all five one quantizer (one row of level keys, no index),
+    and three quantizers over five inputs (rows indexed by NAME_level_row)."""
+    rng = np.random.default_rng(22)
+    nets = []
+    for lo, scale in [([1.0] * 5, [1.5] * 5),
+                      ([4.3, -2.5, 4.3, 4.3, 1e-3], [4.5454, 0.25, 4.5454, 4.5454, 7.25])]:
+        net = random_network(rng, 5, [6], 3, weight_bound=2, bits=4)
+        net.quantizer = Quantizer(4, np.array(lo, np.float32), np.array(scale, np.float32))
+        nets.append(net)
+    return nets
+
+
+def test_inputs_with_the_same_thresholds_share_a_row() -> None:
+    """key_rows stores each distinct row of level keys once; row index[j] is input j's row."""
+    (one, two), L = _shared_nets(), 15
+    keys = level_keys(one.quantizer)
+    rows, index = key_rows(keys)
+    assert rows.shape == (1, L) and index.tolist() == [0] * 5
+    assert quantizer_key_bytes(one.quantizer) == 4 * L
+    keys = level_keys(two.quantizer)
+    rows, index = key_rows(keys)
+    assert rows.shape == (3, L) and index.tolist() == [0, 1, 0, 0, 2]
+    assert np.array_equal(rows[index], keys)
+    assert quantizer_key_bytes(two.quantizer) == 4 * 3 * L + 5
+    for net in _nets():  # no two inputs alike: one row per input, no index
+        rows, index = key_rows(level_keys(net.quantizer))
+        assert index is None and np.array_equal(rows, level_keys(net.quantizer))
+
+
+def test_c_host_shared_threshold_rows(cc, tmp_path) -> None:
+    """The C with shared rows (one row; an index) gives the quantizer's levels and classes."""
+    nets = _shared_nets()
+    exe = c_host.build([(n, f"s{i}") for i, n in enumerate(nets)], tmp_path, [32, 8],
+                       c_host.CFLAGS)
+    for i, net in enumerate(nets):
+        X = _float_rows(net)
+        classes, quantized = c_host.parse_float(c_host.run_harness(exe, c_host.encode_float(i, X)))
+        assert np.array_equal(quantized, net.quantizer.quantize(X)), i
+        assert np.array_equal(classes, net.predict(X)), i
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target_name", ["cortex-m0", "avr"])
+def test_firmware_shared_threshold_rows(target_name, tmp_path) -> None:
+    """On the emulator (AVR: the index and keys read from PROGMEM): every probe row."""
+    need_target(target_name)
+    net = _shared_nets()[1]
+    X = _float_rows(net)
+    Q = net.quantizer.quantize(X)
+    project = write_project(net, get_target(target_name), tmp_path, "model")
+    write_vectors(project, net, Q, X)
+    make(project, "prog.elf")
+    run = run_firmware(project, net, len(Q))
+    assert run.mismatches == 0 and not run.error_rows, run.error_rows[:5]
+    check_against_reference(run, net, Q, target_name)
 
 
 def _float_rows(net: Network) -> np.ndarray:

@@ -16,7 +16,7 @@
  *   hidden 1            6           2        4
  *   output              3           2        4
  *   total              18          10       24
- *   float API (not with BDNN_NO_FLOAT): 240 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 32 bytes of lo and scale (1)
+ *   float API (not with BDNN_NO_FLOAT): 60 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 32 bytes of lo and scale (1)
  *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 1.99
  */
 #include "model.h"
@@ -161,17 +161,10 @@ static const float model_scale[4] BDNN_STORAGE = {
  * smallest float32 whose level on input j is at least k (0x7FFFFFFFl: no float reaches it).
  * The key of a float is its sign-and-magnitude bit pattern as a two's-complement integer, so
  * keys order like the floats and -0 and +0 share key 0. */
-static const int32_t model_level_key[60] BDNN_STORAGE = {
+static const int32_t model_level_key[15] BDNN_STORAGE = {
     0x3EFFFFFFl, 0x3FC00000l, 0x40200000l, 0x40600000l, 0x40900000l, 0x40B00000l,
     0x40D00000l, 0x40F00000l, 0x41080000l, 0x41180000l, 0x41280000l, 0x41380000l,
-    0x41480000l, 0x41580000l, 0x41680000l, 0x3EFFFFFFl, 0x3FC00000l, 0x40200000l,
-    0x40600000l, 0x40900000l, 0x40B00000l, 0x40D00000l, 0x40F00000l, 0x41080000l,
-    0x41180000l, 0x41280000l, 0x41380000l, 0x41480000l, 0x41580000l, 0x41680000l,
-    0x3EFFFFFFl, 0x3FC00000l, 0x40200000l, 0x40600000l, 0x40900000l, 0x40B00000l,
-    0x40D00000l, 0x40F00000l, 0x41080000l, 0x41180000l, 0x41280000l, 0x41380000l,
-    0x41480000l, 0x41580000l, 0x41680000l, 0x3EFFFFFFl, 0x3FC00000l, 0x40200000l,
-    0x40600000l, 0x40900000l, 0x40B00000l, 0x40D00000l, 0x40F00000l, 0x41080000l,
-    0x41180000l, 0x41280000l, 0x41380000l, 0x41480000l, 0x41580000l, 0x41680000l,
+    0x41480000l, 0x41580000l, 0x41680000l,
 };
 #endif
 #endif
@@ -443,13 +436,14 @@ static uint8_t model_quantize1(const float *x, unsigned j)
  * *x (a binary search); NaN -> 0. Integer operations only: the float is only copied. */
 static uint8_t model_quantize1(const float *x, unsigned j)
 {
-    const int32_t *t = &model_level_key[15u * j];
+    const int32_t *t = model_level_key; /* every input has the same thresholds */
     union {
         float f;
         uint32_t u;
     } bits;
     int32_t key;
     const int32_t *const first = t;
+    (void)j;
     bits.f = *x;
     if ((bits.u & 0x7FFFFFFFul) > 0x7F800000ul)
         return 0; /* NaN */
