@@ -53,7 +53,7 @@ from bdnn.data import load_dataset  # noqa: E402
 from bdnn.errors import BDNNError  # noqa: E402
 from bdnn.model_file import load_network  # noqa: E402
 from bdnn.network import Network  # noqa: E402
-from codegen.level_keys import quantizer_key_bytes  # noqa: E402
+from codegen.level_keys import quantizer_bytes  # noqa: E402
 from codegen.size_report import size_report  # noqa: E402
 from codegen.targets.build import (  # noqa: E402
     Project,
@@ -384,12 +384,12 @@ def measure_bdnn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement
     plan = size_report(net, t.family.word_bits)["total"]
     q = net.quantizer
     network_bytes = plan["weight_bytes"] + plan["threshold_bytes"]
-    keys = quantizer_key_bytes(q)
+    keys, lo_scale = quantizer_bytes(q, False), quantizer_bytes(q, True)
     if (m.model_data_bytes != network_bytes + m.quantizer_bytes
-            or m.quantizer_bytes not in (keys, 8 * q.n_inputs)):
+            or m.quantizer_bytes not in (keys, lo_scale)):
         raise BDNNError(f"bdnn data bytes on {t.name}: nm says {m.model_data_bytes} "
                         f"(quantizer {m.quantizer_bytes}), codegen.size_report {network_bytes} "
-                        f"+ level keys {keys} or lo/scale {8 * q.n_inputs}")
+                        f"+ level keys {keys} or lo/scale {lo_scale}")
     classes = []
     from codegen.targets.vectors import vector_bytes_per_row
 

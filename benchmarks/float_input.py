@@ -2,7 +2,8 @@
 the float-arithmetic quantizer (``BDNN_FLOAT_QUANTIZER=1``, the only one before the threshold
 quantizer existed) and with the default of the target, next to ``NAME_predict_q``; and the
 quantizer's model data: thresholds (``4 L`` bytes per distinct input quantizer, plus an index
-byte per input when some inputs share one) against ``lo``/``scale`` (8 per input).
+byte per input when some inputs share one) against ``lo``/``scale`` (8 per distinct
+quantizer, and the same index).
 
     python3 benchmarks/float_input.py [MODEL.json ...] [--targets cortex-m0,...] [--json OUT]
 
@@ -21,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bdnn.model_file import load_network  # noqa: E402
-from codegen.level_keys import quantizer_key_bytes  # noqa: E402
+from codegen.level_keys import quantizer_bytes  # noqa: E402
 from codegen.size_report import size_report  # noqa: E402
 from codegen.targets.measure import bench  # noqa: E402
 from codegen.targets.registry import get_target  # noqa: E402
@@ -42,8 +43,8 @@ def measure(path: Path, target: str, vectors: int) -> dict:
         "shape": "-".join(str(n) for n in [net.n_inputs, *net.hidden_widths, net.n_classes]),
         "unit": get_target(target).family.counts,
         "network_bytes": data["weight_bytes"] + data["threshold_bytes"],
-        "lo_scale_bytes": 8 * q.n_inputs,
-        "threshold_bytes": quantizer_key_bytes(q),
+        "lo_scale_bytes": quantizer_bytes(q, float_arithmetic=True),
+        "threshold_bytes": quantizer_bytes(q, float_arithmetic=False),
     }
     for key, entry, cflags in [
         ("predict_q", "predict_q", ()),

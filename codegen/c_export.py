@@ -17,7 +17,7 @@ from bdnn.atomic_files import check_output_dir, write_files
 from bdnn.network import Network
 
 from .bitpack import n_words
-from .level_keys import key_rows, level_keys, quantizer_key_bytes
+from .level_keys import key_rows, level_keys, quantizer_bytes
 from .names import c_string_literal, comment_text, validate_c_name
 from .plan import LayerPlan, level_search, plan_model
 from .render import render
@@ -206,6 +206,9 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
             hidden_offset += layer.n_out
     q = net.quantizer
     key_table, key_index = key_rows(level_keys(q))
+    # the first input of each row (its lo and scale stand for the row's inputs)
+    key_inputs = (range(q.n_inputs) if key_index is None
+                  else [int(np.argmax(key_index == r)) for r in range(len(key_table))])
     names = feature_names(net)
     features = [
         {
@@ -249,12 +252,19 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "size": plan_size_report(plan),
         "n_weights": net.n_weights(),
         "layers": layers,
-        "quantizer_lo": [float_literal(v) for v in q.lo],
-        "quantizer_scale": [float_literal(v) for v in q.scale],
+        # one lo/scale per row of level keys: inputs with the same keys quantize alike
+        "quantizer_lo": [float_literal(q.lo[j]) for j in key_inputs],
+        "quantizer_scale": [float_literal(q.scale[j]) for j in key_inputs],
+        "quantizer_lo_scale_bytes": quantizer_bytes(q, float_arithmetic=True),
+        "quantizer_row": (
+            "j" if key_index is None
+            else "0u" if len(key_table) == 1
+            else f"BDNN_READ_U8(&{name}_level_row[j])"
+        ),
         "level_keys": [key_literal(v) for v in key_table.reshape(-1)],
         "level_key_rows": len(key_table),
         "level_row_index": None if key_index is None else [int(v) for v in key_index],
-        "quantizer_key_bytes": quantizer_key_bytes(q),
+        "quantizer_key_bytes": quantizer_bytes(q, float_arithmetic=False),
         "level_search": level_search(q.max_level, word_bits),
         "search_steps": [1 << b for b in reversed(range(int(q.bits)))],
     }

@@ -136,9 +136,10 @@ def key_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return rows, rank[inverse].astype(np.uint8)
 
 
-def quantizer_key_bytes(q: Quantizer) -> int:
-    """Bytes of the C float path's level-key tables (``BDNN_FLOAT_QUANTIZER 0``): the distinct
-    rows (``key_rows``) and, when some but not all inputs share a row, one index byte per
-    input."""
+def quantizer_bytes(q: Quantizer, float_arithmetic: bool) -> int:
+    """Bytes of the C float path's quantizer tables: level keys (``BDNN_FLOAT_QUANTIZER 0``,
+    ``4 L`` per row) or ``lo`` and ``scale`` (1, 8 per row), one row per distinct quantizer
+    (``key_rows``), and one index byte per input when some but not all inputs share a row."""
     rows, index = key_rows(level_keys(q))
-    return 4 * rows.size + (0 if index is None or len(rows) == 1 else len(index))
+    per_row = 8 if float_arithmetic else 4 * q.max_level
+    return per_row * len(rows) + (0 if index is None or len(rows) == 1 else len(index))

@@ -25,7 +25,7 @@ from codegen.level_keys import (
     key_rows,
     level_keys,
     levels_by_keys,
-    quantizer_key_bytes,
+    quantizer_bytes,
 )
 from codegen.onnx_export import onnx_bytes
 from codegen.plan import level_search
@@ -73,22 +73,26 @@ def test_inputs_with_the_same_thresholds_share_a_row() -> None:
     keys = level_keys(one.quantizer)
     rows, index = key_rows(keys)
     assert rows.shape == (1, L) and index.tolist() == [0] * 5
-    assert quantizer_key_bytes(one.quantizer) == 4 * L
+    assert quantizer_bytes(one.quantizer, False) == 4 * L
+    assert quantizer_bytes(one.quantizer, True) == 8
     keys = level_keys(two.quantizer)
     rows, index = key_rows(keys)
     assert rows.shape == (3, L) and index.tolist() == [0, 1, 0, 0, 2]
     assert np.array_equal(rows[index], keys)
-    assert quantizer_key_bytes(two.quantizer) == 4 * 3 * L + 5
+    assert quantizer_bytes(two.quantizer, False) == 4 * 3 * L + 5
+    assert quantizer_bytes(two.quantizer, True) == 8 * 3 + 5
     for net in _nets():  # no two inputs alike: one row per input, no index
         rows, index = key_rows(level_keys(net.quantizer))
         assert index is None and np.array_equal(rows, level_keys(net.quantizer))
 
 
-def test_c_host_shared_threshold_rows(cc, tmp_path) -> None:
-    """The C with shared rows (one row; an index) gives the quantizer's levels and classes."""
+@pytest.mark.parametrize("float_quantizer", [0, 1])
+def test_c_host_shared_threshold_rows(cc, tmp_path, float_quantizer) -> None:
+    """The C with shared rows (one row; an index) gives the quantizer's levels and classes,
+    by level keys (0) and by float arithmetic on the row's lo and scale (1)."""
     nets = _shared_nets()
-    exe = c_host.build([(n, f"s{i}") for i, n in enumerate(nets)], tmp_path, [32, 8],
-                       c_host.CFLAGS)
+    cflags = (*c_host.CFLAGS, f"-DBDNN_FLOAT_QUANTIZER={float_quantizer}")
+    exe = c_host.build([(n, f"s{i}") for i, n in enumerate(nets)], tmp_path, [32, 8], cflags)
     for i, net in enumerate(nets):
         X = _float_rows(net)
         classes, quantized = c_host.parse_float(c_host.run_harness(exe, c_host.encode_float(i, X)))
@@ -97,7 +101,7 @@ def test_c_host_shared_threshold_rows(cc, tmp_path) -> None:
 
 
 @pytest.mark.toolchain
-@pytest.mark.parametrize("target_name", ["cortex-m0", "avr"])
+@pytest.mark.parametrize("target_name", ["cortex-m0", "cortex-m4", "avr"])
 def test_firmware_shared_threshold_rows(target_name, tmp_path) -> None:
     """On the emulator (AVR: the index and keys read from PROGMEM): every probe row."""
     need_target(target_name)

@@ -16,7 +16,7 @@
  *   hidden 1            6           2        1
  *   output              3           2        1
  *   total              18          10       18
- *   float API (not with BDNN_NO_FLOAT): 60 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 32 bytes of lo and scale (1)
+ *   float API (not with BDNN_NO_FLOAT): 60 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 8 bytes of lo and scale (1)
  *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 1.99
  */
 #include "model.h"
@@ -150,11 +150,11 @@ static const uint8_t model_offset2[2] BDNN_STORAGE = {
 #endif
 #endif
 #if BDNN_FLOAT_QUANTIZER
-static const float model_lo[4] BDNN_STORAGE = {
-    0x0p+0f, 0x0p+0f, 0x0p+0f, 0x0p+0f,
+static const float model_lo[1] BDNN_STORAGE = {
+    0x0p+0f,
 };
-static const float model_scale[4] BDNN_STORAGE = {
-    0x1p+0f, 0x1p+0f, 0x1p+0f, 0x1p+0f,
+static const float model_scale[1] BDNN_STORAGE = {
+    0x1p+0f,
 };
 #else
 /* Thresholds of the quantizer, 15 per input: entry 15 j + k - 1 is the key of the
@@ -419,8 +419,9 @@ static uint8_t model_quantize1(const float *x, unsigned j)
 {
     volatile float d, t, u;
     float v;
-    d = *x - BDNN_READ_F32(&model_lo[j]);
-    t = d * BDNN_READ_F32(&model_scale[j]);
+    (void)j; /* every input has the same quantizer */
+    d = *x - BDNN_READ_F32(&model_lo[0u]);
+    t = d * BDNN_READ_F32(&model_scale[0u]);
     u = t + 0.5f;
     v = u;
     if (v != v)
