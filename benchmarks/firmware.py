@@ -8,7 +8,8 @@ For each data set (paper split, seed 0) and hidden widths (4,) and (8,) it train
 and a scikit-learn ``MLPClassifier`` of the same widths on standardised inputs, exports both to C
 (bdnn: ``codegen.c_export``; emlearn: ``emlearn.convert(mlp, method="inline")``) and builds both
 with the same firmware (start-up code, board support, Makefile, compiler flags: -Os,
---gc-sections) for Cortex-M0, M3, M4F and the ATmega328P. Measured per build:
+--gc-sections) for Cortex-M0, M3, M4F, the ATmega328P, RV32IMC and RV32EC (emlearn's C builds
+for RISC-V as plain C). Measured per build:
 
 - model data bytes: the weight and bias/threshold arrays of the model object (``nm -S``);
 - flash / static RAM of a minimal program (no output code, no test vectors; ``size -A``) and
@@ -656,7 +657,9 @@ def machine_lines() -> list[str]:
     import sklearn
 
     emlearn = import_emlearn()
+    version = first_line(["git", "-C", str(ROOT), "describe", "--always", "--dirty"])
     return [
+        f"- code: bdnn {version}",
         f"- machine: {platform.node()}, {platform.system()} {platform.release()}, {cpu}, "
         f"{os.cpu_count()} cores (shared with other jobs; all figures below are counts, not "
         "timings)",

@@ -50,13 +50,16 @@ def test_export_functions_match_the_command_line(tmp_path, net, capsys):
         assert (tmp_path / "api_c" / name).read_text() == (tmp_path / "cli_c" / name).read_text()
     assert bdnn.export_onnx(model, tmp_path / "api.onnx") == tmp_path / "api.onnx"
     assert (tmp_path / "api.onnx").read_bytes() == (tmp_path / "cli.onnx").read_bytes()
-    written = bdnn.export_arduino(net, tmp_path / "api_ard", name="m")
+    # the library takes its folder's name: the same name in another directory
+    (tmp_path / "api").mkdir()
+    written = bdnn.export_arduino(net, tmp_path / "api" / "cli_ard", name="m")
     cli_files = sorted(p.relative_to(tmp_path / "cli_ard") for p in
                        (tmp_path / "cli_ard").rglob("*") if p.is_file())
-    assert sorted(p.relative_to(tmp_path / "api_ard") for p in written) == cli_files
+    assert sorted(p.relative_to(tmp_path / "api" / "cli_ard") for p in written) == cli_files
     for rel in cli_files:
-        api, cli = tmp_path / "api_ard" / rel, tmp_path / "cli_ard" / rel
+        api, cli = tmp_path / "api" / "cli_ard" / rel, tmp_path / "cli_ard" / rel
         assert api.read_bytes() == cli.read_bytes()
+    assert "name=cli_ard\n" in (tmp_path / "cli_ard" / "library.properties").read_text()
 
 
 def test_export_refuses_like_the_command_line(tmp_path, net):
