@@ -80,7 +80,10 @@ def parse_csv_text(
         raise DataError(f"{source} has no data rows (the file is empty); give a CSV with data")
     cells = _rectangular(rows, lines, delim, source)
 
-    numeric_later = [_all_numeric(cells[1:, j]) for j in range(cells.shape[1])]
+    # each column after the first row is converted once: these arrays decide the header and,
+    # when every feature column converts, are the features (half the time on 30,000 rows)
+    later = [_floats(cells[1:, j]) for j in range(cells.shape[1])]
+    numeric_later = [col is not None for col in later]
     has_header = _is_header(cells[0], numeric_later) if header is None else bool(header)
     if has_header:
         names = [n if n else f"x{j}" for j, n in enumerate(cells[0].tolist())]
@@ -97,7 +100,11 @@ def parse_csv_text(
 
     label = _label_index(label_column, names, has_header, source)
     feature_cols = [j for j in range(cells.shape[1]) if j != label]
-    X = _features(cells[:, feature_cols], lines, feature_cols, names, has_header, source)
+    X = _converted_features(later, feature_cols, cells, has_header)
+    if X is None:  # some cell is not a number: _features names it
+        X = _features(cells[:, feature_cols], lines, feature_cols, names, has_header, source)
+    else:
+        X = _checked_finite(X, cells[:, feature_cols], lines, feature_cols, names, source)
     label_desc = f"index {label} ({names[label]!r})"
     y, classes = encode_labels(cells[:, label], lines, label_desc)
     return Dataset(
@@ -216,12 +223,32 @@ def _rectangular(rows: list[list[str]], lines: list[int], delim: str, source: st
 
 
 # -- header, label and features --------------------------------------------------------------
-def _all_numeric(column: np.ndarray) -> bool:
+def _floats(column: np.ndarray) -> np.ndarray | None:
+    """The column as float64, or None when a cell is not a number."""
     try:
-        column.astype(np.float64)
+        return column.astype(np.float64)
     except ValueError:
-        return False
-    return True
+        return None
+
+
+def _converted_features(later: list[np.ndarray | None], cols: list[int], cells: np.ndarray,
+                        has_header: bool) -> np.ndarray | None:
+    """The feature matrix from the columns already converted, or None if a cell is not a number.
+
+    ``later`` holds the columns below the first line; ``cells`` has the header removed, so
+    without a header its first row still has to be converted.
+    """
+    if not cols or any(later[j] is None for j in cols):
+        return None
+    body = np.column_stack([later[j] for j in cols])
+    if has_header:
+        return body
+    first = _floats(cells[0, cols])
+    return None if first is None else np.vstack([first[None, :], body])
+
+
+def _all_numeric(column: np.ndarray) -> bool:
+    return _floats(column) is not None
 
 
 def _is_number(text: str) -> bool:
@@ -284,6 +311,12 @@ def _features(
         X = cells.astype(np.float64)
     except ValueError:
         raise DataError(_non_numeric(cells, lines, cols, names, has_header, source)) from None
+    return _checked_finite(X, cells, lines, cols, names, source)
+
+
+def _checked_finite(X: np.ndarray, cells: np.ndarray, lines: list[int], cols: list[int],
+                    names: list[str], source: str) -> np.ndarray:
+    """``X``, refused naming the first cell that is NaN or infinite."""
     bad = ~np.isfinite(X)
     if bad.any():
         i, k = np.argwhere(bad)[0]
