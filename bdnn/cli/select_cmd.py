@@ -1,5 +1,5 @@
 """``bdnn select``: train a grid of configurations on Dask, pick the most accurate model on
-validation that meets the budgets (docs/select.md, docs/design.md §10)."""
+validation that meets the budgets (docs/select.md; docs/design.md §10)."""
 
 from __future__ import annotations
 
