@@ -10,10 +10,14 @@ handed to the caller as they complete (the caller appends them to the JSONL file
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
+import signal
+import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 
 from ..errors import BDNNError
@@ -35,6 +39,21 @@ def machine_cores() -> int:
 def local_processes(workers_per_task: int, cores: int | None = None) -> int:
     """Worker processes of the default ``LocalCluster``: cores // CP-SAT workers per task."""
     return max(1, (cores or machine_cores()) // max(1, workers_per_task))
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """SIGINT ignored while the local worker processes are started: they inherit it, so a
+    Ctrl-C in the terminal (sent to the whole process group) reaches only ``bdnn select``,
+    which stops the sweep and closes the cluster, instead of printing a traceback per worker."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class SweepEngine:
@@ -65,9 +84,12 @@ class SweepEngine:
                                 f"({' '.join(str(e).split())[:120]}); start it with `dask "
                                 "scheduler` or drop --scheduler to use this machine") from None
         else:
-            self.cluster = LocalCluster(n_workers=self.n_processes, threads_per_worker=1,
-                                        processes=True, dashboard_address=None,
-                                        silence_logs=logging.CRITICAL)
+            with warnings.catch_warnings(), _sigint_ignored():
+                # the scheduler's HTTP server moves off a busy 8787 and warns; nothing to fix
+                warnings.filterwarnings("ignore", message="Port .* is already in use")
+                self.cluster = LocalCluster(n_workers=self.n_processes, threads_per_worker=1,
+                                            processes=True, dashboard_address=None,
+                                            silence_logs=logging.CRITICAL)
             self.client = Client(self.cluster, set_as_default=False)
         # import bdnn, OR-Tools and numpy in every worker now (seconds on a busy machine), so
         # that the estimate counts it and the first trainings are not slower than the rest
