@@ -194,6 +194,8 @@ def run_select(ds: Dataset, opts: SelectOptions, started: float | None = None) -
         engine = SweepEngine(opts.scheduler, n_proc) if todo else None
         try:
             if engine is not None:
+                say(opts, f"connecting to the Dask scheduler {opts.scheduler}" if opts.scheduler
+                    else f"starting a local Dask cluster of {n_proc} worker process(es)")
                 engine.__enter__()
                 timings["cluster_start_s"] = engine.start_seconds
                 slots = engine.slots()
