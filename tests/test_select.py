@@ -183,6 +183,41 @@ def test_local_cluster_sweep_picks_the_best_under_budget(tmp_path):
     assert not other.exists() and len(read_results(tmp_path / "m.results.jsonl")) == 6
 
 
+@pytest.mark.slow
+def test_cv_scores_folds_of_the_non_test_rows_and_refits(tmp_path):
+    from sklearn.model_selection import StratifiedKFold
+
+    grid = write_grid(tmp_path, {"hidden": [1, 2], "input_bits": 2})
+    out = tmp_path / "m.json"
+    proc = bdnn("select", "iris", "--grid", grid, "--time-limit", 1, "--processes", 2,
+                "--cv", 2, "--seed", 1, "--json", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    results = list(read_results(tmp_path / "m.results.jsonl").values())
+    assert sorted((r["config"]["hidden"], r["fold"]) for r in results) == [
+        ("1", 0), ("1", 1), ("2", 0), ("2", 1)]
+    # the folds, recomputed: stratified halves of the non-test rows of the seed-1 paper split
+    ds = load_dataset("iris", seed=1)
+    rows = np.sort(np.concatenate([ds.train, ds.val]))
+    folds = list(StratifiedKFold(2, shuffle=True, random_state=1).split(ds.X[rows],
+                                                                        ds.y[rows]))
+    means = {}
+    for r in results:
+        va = rows[folds[r["fold"]][1]]
+        net = network_from_dict(r["model"])
+        acc = float(np.mean(net.forward(ds.X[va]).scores.argmax(axis=1) == ds.y[va]))
+        assert acc == pytest.approx(r["val_accuracy"])
+        means.setdefault(r["config"]["hidden"], []).append(acc)
+    best = max(np.mean(v) for v in means.values())
+    assert doc["chosen"]["val_accuracy"] == pytest.approx(best)
+    # the written network was retrained on every non-test row
+    net = load_network(out)
+    assert net.training["select"]["refit"] is True and net.training["n_train"] == len(rows)
+    Xt, yt = ds.test_part()
+    assert doc["chosen"]["test_accuracy"] == pytest.approx(
+        float(np.mean(net.forward(Xt).scores.argmax(axis=1) == yt)))
+
+
 # -- a cluster started with the dask command line -------------------------------------------
 
 class DaskCluster:
