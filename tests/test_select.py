@@ -375,6 +375,8 @@ def test_hostile_inputs(tmp_path, capsys):
     _one_line_error(select("--max-flash", 2048), "need --target")
     _one_line_error(select("--target", "z80"), "z80")
     _one_line_error(select("--cv", 1), "--cv")
+    _one_line_error(select("--results", out), "different files")
+    _one_line_error(select("--report", out), "different files")
     garbage = tmp_path / "old.jsonl"
     garbage.write_text("x\ny\n")
     _one_line_error(select("--resume", garbage), "not a bdnn select result")

@@ -105,7 +105,11 @@ def command(data, grid_path, seed, repeats, time_limit, workers_per_task, cv, re
     if resume_path:
         check_input_file(resume_path, "--resume file")
     results = Path(results_path or resume_path or _default_results(out_path))
-    _check_writable(results) if not results.exists() else None
+    if results.is_dir() or not results.exists():
+        _check_writable(results)
+    outputs = [Path(p).resolve() for p in (out_path, report_path, plot_path) if p]
+    if results.resolve() in outputs or len(set(outputs)) < len(outputs):
+        raise BDNNError("-o, --report, --plot and the results file must be different files")
     ds = read_data(data, label_column, delimiter, split, seed, test_fraction)
     if grid_path:
         configs = load_grid(grid_path)
