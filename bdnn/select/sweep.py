@@ -183,7 +183,9 @@ def run_select(ds: Dataset, opts: SelectOptions, started: float | None = None) -
     todo = [t for t in tasks if t["key"] not in finished]
     results_path = opts.results_path
     assert results_path is not None
-    mode = "a" if opts.resume_path is not None and results_path == opts.resume_path else "w"
+    same = (opts.resume_path is not None
+            and results_path.resolve() == opts.resume_path.resolve())
+    mode = "a" if same else "w"  # a fresh results file, unless resuming into the same one
     n_proc = opts.processes or local_processes(opts.workers_per_task)
     timings = {"cluster_start_s": 0.0, "sweep_s": 0.0, "measure_s": 0.0, "final_s": 0.0}
     with open(results_path, mode, encoding="utf-8") as sink:
