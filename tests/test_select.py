@@ -387,7 +387,8 @@ def test_hostile_inputs(tmp_path, capsys):
 def test_unreachable_scheduler(tmp_path):
     grid = write_grid(tmp_path, {"hidden": [1, 2]})
     _one_line_error(bdnn("select", "iris", "--grid", grid, "--scheduler",
-                         f"tcp://127.0.0.1:{free_port()}", "-o", tmp_path / "m.json"),
+                         f"tcp://127.0.0.1:{free_port()}", "-o", tmp_path / "m.json",
+                         "--quiet"),
                     "cannot reach the Dask scheduler")
 
 
