@@ -325,7 +325,7 @@ def test_resume_after_an_interrupt_trains_nothing_twice(tmp_path):
         pytest.skip("the sweep finished before the interrupt arrived")
     assert proc.returncode == 130
     last = stderr.strip().splitlines()[-1]
-    assert last.startswith("error: interrupted;") and "--resume" in last
+    assert last.startswith("error: interrupted (Ctrl-C);") and "--resume" in last
     first = read_results(results)
     assert 2 <= len(first) < 6
     assert not (tmp_path / "m.json").exists()

@@ -126,9 +126,15 @@ def command(data, grid_path, seed, repeats, time_limit, workers_per_task, cv, re
     try:
         out = run_select(ds, opts, started)
     except SelectInterrupted as e:
-        click.echo(f"error: interrupted; {e.done} of {e.total} trainings finished and are kept "
-                   f"in {e.path}; continue with --resume {e.path}", err=True)
-        sys.exit(130)
+        import signal
+
+        from . import _received
+
+        signum = _received["signal"] or signal.SIGINT  # SIGTERM takes the same path
+        name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+        click.echo(f"error: interrupted ({name}); {e.done} of {e.total} trainings finished and "
+                   f"are kept in {e.path}; continue with --resume {e.path}", err=True)
+        sys.exit(128 + int(signum))
     net = out.pop("network")
     files: dict = {Path(out_path): dumps_model(net)}
     command_line = "bdnn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
