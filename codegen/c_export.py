@@ -206,20 +206,32 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
             hidden_offset += layer.n_out
     q = net.quantizer
     names = feature_names(net)
-    features = [
-        {
-            "index": j,
-            "name": comment_text(names[j]) if names else "-",
-            "lo": f"{float(q.lo[j]):.6g}",
-            "scale": f"{float(q.scale[j]):.6g}",
-            "top": (
-                f"{float(q.lo[j]) + q.max_level / float(q.scale[j]):.6g}"
-                if q.scale[j] > 0
-                else "never"
-            ),
-        }
-        for j in range(net.n_inputs)
-    ]
+    if q.affine:
+        features = [
+            {
+                "index": j,
+                "name": comment_text(names[j]) if names else "-",
+                "lo": f"{float(q.lo[j]):.6g}",
+                "scale": f"{float(q.scale[j]):.6g}",
+                "top": (
+                    f"{float(q.lo[j]) + q.max_level / float(q.scale[j]):.6g}"
+                    if q.scale[j] > 0
+                    else "never"
+                ),
+            }
+            for j in range(net.n_inputs)
+        ]
+    else:
+        features = [
+            {
+                "index": j,
+                "name": comment_text(names[j]) if names else "-",
+                "levels": f"0..{len(t)}",
+                "first": f"{float(t[0]):.9g}" if len(t) else "-",
+                "last": f"{float(t[-1]):.9g}" if len(t) else "-",
+            }
+            for j, t in enumerate(q.thresholds)
+        ]
     return {
         "name": name,
         "NAME": name.upper(),
@@ -248,8 +260,10 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "size": plan_size_report(plan),
         "n_weights": net.n_weights(),
         "layers": layers,
-        "quantizer_lo": [float_literal(v) for v in q.lo],
-        "quantizer_scale": [float_literal(v) for v in q.scale],
+        # only the affine quantizer has a float-arithmetic form (BDNN_FLOAT_QUANTIZER 1)
+        "quantizer_affine": bool(q.affine),
+        "quantizer_lo": [float_literal(v) for v in q.lo] if q.affine else [],
+        "quantizer_scale": [float_literal(v) for v in q.scale] if q.affine else [],
         "level_keys": [key_literal(v) for v in level_keys(q).reshape(-1)],
         "level_search": level_search(q.max_level, word_bits),
         "search_steps": [1 << b for b in reversed(range(int(q.bits)))],

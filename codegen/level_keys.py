@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from bdnn.errors import BDNNError
-from bdnn.quantizer import Quantizer
+from bdnn.quantizer import AnyQuantizer as Quantizer
 
 KEY_INF = 0x7F800000  # key of +inf (and minus the key of -inf)
 KEY_NEVER = 0x7FFFFFFF  # threshold of a level no non-NaN input reaches (e.g. scale 0)
@@ -95,6 +95,7 @@ def boundary_inputs(q: Quantizer) -> np.ndarray:
     the largest finite floats and values far outside the training range. Row ``r`` puts the
     ``r``-th probe of each input's own list in that input (lists of different lengths wrap)."""
     keys = level_keys(q)
+    value_lo, value_hi = q.value_range()
     special = np.array(
         [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1.1754942e-38, -1.1754942e-38,
          3.4028235e38, -3.4028235e38, 1e30, -1e30, 1e6, -1e6],
@@ -105,8 +106,8 @@ def boundary_inputs(q: Quantizer) -> np.ndarray:
         t = keys[j][keys[j] != KEY_NEVER].astype(np.int64)
         near = np.concatenate([t - 1, t, t + 1])
         near = near[(near >= -KEY_INF) & (near <= KEY_INF)]
-        lo, scale = float(q.lo[j]), float(q.scale[j])
-        span = (q.max_level / scale) if scale > 0 else 1.0
+        lo = float(value_lo[j])
+        span = float(value_hi[j] - value_lo[j]) or 1.0
         with np.errstate(over="ignore"):  # beyond the float32 range: +-inf, also a probe
             far = np.array([lo - 100 * span, lo - span, lo + 2 * span, lo + 100 * span],
                            np.float32)

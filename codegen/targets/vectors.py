@@ -75,11 +75,7 @@ def float_inputs_for(net: Network, Q: np.ndarray) -> np.ndarray:
     They exercise the float API; the expected class is recomputed from them by the numpy
     reference, so they need not map back to ``Q`` exactly.
     """
-    q = net.quantizer
-    scale = q.scale.astype(np.float64)
-    safe = np.where(scale > 0, scale, 1.0)
-    x = q.lo.astype(np.float64) + np.where(scale > 0, Q.astype(np.float64) / safe, 0.0)
-    return x.astype(np.float32)
+    return net.quantizer.level_values(Q)
 
 
 def hidden_bits(ref: ForwardResult) -> np.ndarray:
