@@ -48,6 +48,24 @@ def detect_raw_input(X: np.ndarray) -> RawInput | None:
     return next((r for r in RAW_INPUTS.values() if r.holds(X)), None)
 
 
+def raw_input_of(net) -> RawInput | None:
+    """The raw-input API a network's C export has: its training record's ``raw_input``."""
+    name = (net.training or {}).get("raw_input")
+    return RAW_INPUTS.get(name) if isinstance(name, str) else None
+
+
+def with_raw_input(net, name: str | None):
+    """A copy of ``net`` whose C export has the raw-input API ``name`` (``"none"``: none)."""
+    import dataclasses
+
+    training = dict(net.training or {})
+    if name == "none":
+        training.pop("raw_input", None)
+    elif name is not None:
+        training["raw_input"] = get_raw_input(name).name
+    return dataclasses.replace(net, training=training)
+
+
 def get_raw_input(name: str) -> RawInput:
     if name not in RAW_INPUTS:
         raise BDNNError(f"unknown raw input type {name!r}; choose one of {', '.join(RAW_INPUTS)}")

@@ -15,9 +15,10 @@ import numpy as np
 import bdnn
 from bdnn.atomic_files import check_output_dir, write_files
 from bdnn.network import Network
+from bdnn.raw_input import raw_input_of
 
 from .bitpack import n_words
-from .level_keys import level_keys
+from .level_keys import level_keys, level_thresholds_int
 from .names import c_string_literal, comment_text, validate_c_name
 from .plan import LayerPlan, level_search, plan_model
 from .render import render
@@ -266,7 +267,26 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "quantizer_scale": [float_literal(v) for v in q.scale] if q.affine else [],
         "level_keys": [key_literal(v) for v in level_keys(q).reshape(-1)],
         "level_search": level_search(q.max_level, word_bits),
+        "raw_input": _raw_input_context(net),
         "search_steps": [1 << b for b in reversed(range(int(q.bits)))],
+    }
+
+
+def _raw_input_context(net: Network) -> dict | None:
+    """The integer raw-input API of the C (``NAME_predict_i16`` / ``_i32``), or None."""
+    raw = raw_input_of(net)
+    if raw is None:
+        return None
+    T, top = level_thresholds_int(net.quantizer, raw)
+    bits = 16 if raw.c_type == "int16_t" else 32
+    return {
+        "c_type": raw.c_type,
+        "suffix": raw.suffix,
+        "read": f"BDNN_READ_I{bits}",
+        "lo": raw.lo,
+        "hi": raw.hi,
+        "thresholds": [int_literal(v, bits) for v in T.reshape(-1)],
+        "top": [str(int(v)) for v in top],
     }
 
 

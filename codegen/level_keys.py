@@ -21,6 +21,7 @@ import numpy as np
 
 from bdnn.errors import BDNNError
 from bdnn.quantizer import AnyQuantizer as Quantizer
+from bdnn.raw_input import RawInput
 
 KEY_INF = 0x7F800000  # key of +inf (and minus the key of -inf)
 KEY_NEVER = 0x7FFFFFFF  # threshold of a level no non-NaN input reaches (e.g. scale 0)
@@ -114,3 +115,55 @@ def boundary_inputs(q: Quantizer) -> np.ndarray:
         columns.append(np.concatenate([key_floats(np.unique(near)), special, far]))
     n = max(len(c) for c in columns)
     return np.stack([np.resize(c, n) for c in columns], axis=1).astype(np.float32)
+
+
+def level_thresholds_int(q: Quantizer, raw: RawInput) -> tuple[np.ndarray, np.ndarray]:
+    """Integer thresholds of the raw-input API (``NAME_quantize_i16`` / ``_i32``).
+
+    Returns ``(T, top)``: ``T`` int64 [n_inputs, L], entry ``[j, k - 1]`` the smallest integer
+    ``x`` of the type whose level ``q.quantize(float32(x))`` on input ``j`` is at least ``k``
+    (``raw.hi`` when no integer of the type reaches it), and ``top`` uint8 [n_inputs], the
+    level of ``raw.hi``. The level of an integer ``x`` is ``min(count(T[j] <= x), top[j])``:
+    the ``min`` only matters at ``x = raw.hi``, where the unreached levels' ``raw.hi`` entries
+    would count. Found by bisection over the integers, with ``Quantizer.quantize`` itself as
+    the only judge (monotone: float32 rounding of integers and the quantizer both are).
+    """
+    L, n = q.max_level, q.n_inputs
+    k = np.arange(1, L + 1, dtype=np.int64).reshape(-1, 1)
+
+    def levels(x: np.ndarray) -> np.ndarray:  # x int64 [L, n], column j on input j
+        return q.quantize(x.astype(np.float32)).astype(np.int64)
+
+    lo = np.full((L, n), raw.lo - 1, np.int64)  # level < k (virtually: below the type)
+    hi = np.full((L, n), raw.hi + 1, np.int64)  # level >= k (virtually: "never")
+    while True:
+        open_ = hi - lo > 1
+        if not open_.any():
+            break
+        mid = np.where(open_, (lo + hi) // 2, raw.lo)
+        up = levels(mid) >= k
+        hi = np.where(open_ & up, mid, hi)
+        lo = np.where(open_ & ~up, mid, lo)
+    T = np.minimum(hi, raw.hi).T.copy()
+    top = q.quantize(np.full((1, n), raw.hi, np.float32))[0].astype(np.uint8)
+    return T, top
+
+
+def levels_by_int_thresholds(T: np.ndarray, top: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Levels of integer rows ``X`` [N, n_inputs] as the C raw-input API counts them (uint8)."""
+    X = np.asarray(X, dtype=np.int64)
+    counts = (T[None, :, :] <= X[:, :, None]).sum(axis=2)
+    return np.minimum(counts, top[None, :]).astype(np.uint8)
+
+
+def boundary_ints(q: Quantizer, raw: RawInput) -> np.ndarray:
+    """Integer rows probing every integer threshold and its neighbours, 0, the type's ends."""
+    T, _ = level_thresholds_int(q, raw)
+    columns = []
+    for j in range(q.n_inputs):
+        near = np.concatenate([T[j] - 1, T[j], T[j] + 1, [raw.lo, raw.lo + 1, -1, 0, 1,
+                                                          raw.hi - 1, raw.hi]])
+        near = near[(near >= raw.lo) & (near <= raw.hi)]
+        columns.append(np.unique(near))
+    n = max(len(c) for c in columns)
+    return np.stack([np.resize(c, n) for c in columns], axis=1).astype(np.int64)
