@@ -222,7 +222,7 @@ class ThresholdQuantizer:
             edges = np.concatenate([[t[0] - step], t, [t[-1] + step]])
             k = np.minimum(Q[..., j], len(t))
             out[..., j] = (edges[k] + edges[k + 1]) / 2
-        return out.astype(np.float32)
+        return np.clip(out, -FLOAT32_MAX, FLOAT32_MAX).astype(np.float32)
 
     def value_range(self) -> tuple[np.ndarray, np.ndarray]:
         """float64 per feature: the first and the last cut point (0, 0 without any)."""
@@ -259,11 +259,11 @@ def _cut_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _checked_columns(X: np.ndarray, feature_names: list[str] | None,
                      source: str | None) -> np.ndarray:
     """``X`` as float32 after refusing columns beyond float32 (as ``Quantizer.fit`` does)."""
-    Quantizer.fit(X, 1, feature_names=feature_names, source=source)  # the range checks
     X = np.asarray(X, dtype=np.float64)
     if np.isnan(X).any():
         raise BDNNError(f"{source + ': ' if source else ''}the data hold NaN; fill or drop "
                         "those values before fitting thresholds")
+    Quantizer.fit(X, 1, feature_names=feature_names, source=source)  # the range checks
     return X.astype(np.float32)
 
 
