@@ -1,4 +1,4 @@
-"""The input quantizer: float features -> small unsigned integers (docs/design.md §2, §10).
+"""The input quantizer: float features -> small unsigned integers (docs/design.md §2).
 
 Two forms, one interface (``bits``, ``n_inputs``, ``max_level``, ``quantize``, ``level_values``,
 ``to_dict``; the exporters read nothing else but the class attributes ``affine`` and

@@ -1,4 +1,4 @@
-"""Integer raw inputs (docs/design.md §10): features that are integer counts (ADC readings, IMU
+"""Integer raw inputs (docs/design.md §2): features that are integer counts (ADC readings, IMU
 counts, counters) can be quantized with integer compares only, through
 ``NAME_predict_i16(const int16_t *x)`` / ``NAME_predict_i32(const int32_t *x)``.
 
