@@ -115,6 +115,16 @@ class Quantizer:
         t = np.nan_to_num(t, nan=0.0, posinf=self.max_level, neginf=0.0)
         return np.clip(t, 0, self.max_level).astype(np.uint8)
 
+    def quantize_at(self, values: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Levels (int64) of ``values[i]`` as feature ``features[i]``: the same float32
+        operations, in the same order, as ``quantize``."""
+        v = np.asarray(values, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            t = (v - self.lo[features]) * self.scale[features]
+            t = np.floor(t + np.float32(0.5))
+        t = np.nan_to_num(t, nan=0.0, posinf=self.max_level, neginf=0.0)
+        return np.clip(t, 0, self.max_level).astype(np.int64)
+
     def level_values(self, Q: np.ndarray) -> np.ndarray:
         """float32 raw values that quantize to (about) the levels ``Q``: bin centres."""
         scale = self.scale.astype(np.float64)
@@ -209,6 +219,12 @@ class ThresholdQuantizer:
             raise BDNNError(f"data has {got} features, the model expects {self.n_inputs}")
         with np.errstate(invalid="ignore"):
             return (X[:, :, None] >= self.table()[None]).sum(axis=2).astype(np.uint8)
+
+    def quantize_at(self, values: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Levels (int64) of ``values[i]`` as feature ``features[i]``, as ``quantize``."""
+        v = np.asarray(values, dtype=np.float32).reshape(-1)
+        with np.errstate(invalid="ignore"):
+            return (v[:, None] >= self.table()[np.asarray(features)]).sum(axis=1).astype(np.int64)
 
     def level_values(self, Q: np.ndarray) -> np.ndarray:
         """float32 raw values with exactly the levels ``Q`` (midpoints between cut points)."""

@@ -320,3 +320,24 @@ def test_cli_train_quantile_records_raw_input_and_exports_i16(tmp_path) -> None:
                        capture_output=True, text=True)
     assert p.returncode == 2 and p.stderr.startswith("error: ") and "uniform" in p.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_quantize_at_and_estimator() -> None:
+    """Per-feature quantization (used by the exact robustness box) agrees with counting, and
+    the scikit-learn estimator fits a supervised quantizer."""
+    net = _threshold_net()
+    q = net.quantizer
+    X = boundary_inputs(q)
+    feats = np.tile(np.arange(q.n_inputs), len(X))
+    assert np.array_equal(q.quantize_at(X.reshape(-1), feats),
+                          _count_levels(q.thresholds, X).reshape(-1))
+    from bdnn.estimator import BDNNClassifier
+
+    rng = np.random.default_rng(3)
+    Xf = rng.normal(size=(60, 2))
+    y = (Xf[:, 0] > 0.3).astype(int)
+    clf = BDNNClassifier(hidden=(2,), input_bits=1, quantizer="supervised", time_limit=5,
+                         workers=1).fit(Xf, y)
+    assert isinstance(clf.network_.quantizer, ThresholdQuantizer)
+    assert abs(float(clf.network_.quantizer.thresholds[0][0]) - 0.3) < 0.3
+    assert clf.score(Xf, y) >= 0.9
