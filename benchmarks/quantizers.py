@@ -122,13 +122,14 @@ def main() -> None:
     ap.add_argument("--hidden", default="8")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/quantizers"))
     a = ap.parse_args()
-    code = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True, cwd=ROOT).stdout.strip()
+    code = (subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                           text=True, cwd=ROOT).stdout.strip()
+            or os.environ.get("BDNN_CODE_VERSION", "unknown (not a git checkout)"))
     meta = {
         "command": "python3 benchmarks/quantizers.py " + " ".join(sys.argv[1:]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
-        "code": f"branch quant {code}",
+        "code": code,
     }
     rows: list[dict] = []
     out = Path(a.out)
