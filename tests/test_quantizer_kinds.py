@@ -288,6 +288,8 @@ def test_c_host_integer_api_matches_numpy() -> None:
         assert np.array_equal(classes, net.forward_q(want).class_index), raw
 
 
+@pytest.mark.toolchain
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["cortex-m0", "avr", "rv32ec"])
 def test_firmware_integer_api(target) -> None:
     need_target(target)
@@ -297,6 +299,7 @@ def test_firmware_integer_api(target) -> None:
     assert [b.int_mismatches for b in report.backends if b.backend == target] == [0]
 
 
+@pytest.mark.slow
 def test_cli_train_quantile_records_raw_input_and_exports_i16(tmp_path) -> None:
     require_tool(os.environ.get("CC", "gcc"), "gcc")
     model = tmp_path / "bcw.json"
