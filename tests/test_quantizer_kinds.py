@@ -222,6 +222,8 @@ def test_hostile_threshold_files(tmp_path, change, message) -> None:
     with pytest.raises(ModelFileError, match=message) as e:
         load_network(path)
     assert "\n" not in str(e.value)
+    if message != "strictly increasing":  # the command line once is enough (a subprocess each)
+        return
     p = subprocess.run([sys.executable, "-m", "bdnn", "info", str(path)], capture_output=True,
                        text=True)
     assert p.returncode == 2 and p.stderr.startswith("error: ") and "Traceback" not in p.stderr
