@@ -24,6 +24,7 @@ class RawInput:
     name: str  # --raw-input value and training record entry
     c_type: str  # C element type of x[] and of the threshold table
     suffix: str  # function suffix: NAME_predict_{suffix}
+    bits: int  # width of the C type (its BDNN_READ_I{bits} macro)
     lo: int
     hi: int
 
@@ -37,8 +38,8 @@ class RawInput:
 RAW_INPUTS: dict[str, RawInput] = {
     r.name: r
     for r in (
-        RawInput("int16", "int16_t", "i16", -(2**15), 2**15 - 1),
-        RawInput("int32", "int32_t", "i32", -(2**31), 2**31 - 1),
+        RawInput("int16", "int16_t", "i16", 16, -(2**15), 2**15 - 1),
+        RawInput("int32", "int32_t", "i32", 32, -(2**31), 2**31 - 1),
     )
 }
 

@@ -278,7 +278,7 @@ def _raw_input_context(net: Network) -> dict | None:
     if raw is None:
         return None
     T, top = level_thresholds_int(net.quantizer, raw)
-    bits = 16 if raw.c_type == "int16_t" else 32
+    bits = raw.bits
     return {
         "c_type": raw.c_type,
         "suffix": raw.suffix,

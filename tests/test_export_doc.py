@@ -12,7 +12,7 @@ import pytest
 
 from bdnn.network import Network, random_network
 from bdnn.quantizer import ThresholdQuantizer
-from bdnn.raw_input import with_raw_input
+from bdnn.raw_input import raw_input_of, with_raw_input
 from codegen.c_export import render_c
 from codegen.onnx_export import build_onnx
 from codegen.plan import plan_model
@@ -91,9 +91,9 @@ def test_header_macro_values(model: int) -> None:
     assert int(d["INPUT_BITS"]) == bits
     assert int(d["WORD_BITS"]) == word_bits
     assert int(d["SCRATCH_BYTES"]) == plan_model(net, word_bits).scratch_bytes
-    raw = (net.training or {}).get("raw_input")
-    if raw:
-        assert d.pop(f"RAW_INPUT_I{raw[3:]}") == "1"
+    raw = raw_input_of(net)
+    if raw is not None:
+        assert d.pop(f"RAW_INPUT_{raw.suffix.upper()}") == "1"
     assert set(d) == {"N_INPUTS", "N_CLASSES", "N_OUTPUTS", "N_HIDDEN_LAYERS", "N_HIDDEN_UNITS",
                       "HIDDEN_WIDTHS", "MAX_LEVEL", "INPUT_BITS", "WORD_BITS", "SCRATCH_BYTES"}
 

@@ -75,7 +75,7 @@ def _raw_glue(net: Network, name: str) -> str:
     raw = raw_input_of(net)
     if raw is None:
         return ""
-    bits = 16 if raw.c_type == "int16_t" else 32
+    bits = raw.bits
     return (f"#define VEC_INT_T {raw.c_type}\n#define VEC_READ_INT VEC_READ_I{bits}\n"
             f"#define M_PREDICT_INT {name}_predict_{raw.suffix}\n"
             f"#define M_QUANTIZE_INT {name}_quantize_{raw.suffix}\n\n")
