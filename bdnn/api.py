@@ -66,22 +66,26 @@ def export(
     targets: Iterable[str] = (),
     onnx_float_input: bool = False,
     hidden_outputs: bool = True,
+    raw_input: str | None = None,
 ) -> list[Path]:
     """Everything ``bdnn export`` writes, all files or none; returns the written paths.
 
     ``c_dir`` gets ``NAME.h`` and ``NAME.c``; ``onnx_path`` the ONNX graph; ``arduino_dir`` an
     Arduino library. ``targets`` (e.g. ``["cortex-m0"]``) refuse a model too large for them
     (``arduino_dir`` implies ``avr``). ``name`` defaults to the model file's name.
+    ``raw_input`` (``int16``, ``int32`` or ``none``) overrides the integer raw-input C API the
+    training record asks for (``NAME_predict_i16`` / ``_i32``).
     """
     from codegen.bitpack import check_word_bits
 
     from .atomic_files import check_output_dir, write_files
+    from .raw_input import with_raw_input
 
     if not c_dir and not onnx_path and not arduino_dir:
         raise BDNNError("nothing to export: give --c DIR, --onnx FILE.onnx or --arduino DIR")
     check_word_bits(word_bits)
     c_name = _c_name(model, name)
-    net = _network(model)
+    net = with_raw_input(_network(model), raw_input)
     _check_fits(net, list(targets) + (["avr"] if arduino_dir else []))
     files: dict[Path, str | bytes] = {}
     created: list[Path] = []  # directories this call makes (removed again on failure)

@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 from .errors import BDNNError
 from .network import Network
 from .output_kind import get_output_kind
-from .quantizer import Quantizer
+from .quantizer import fit_quantizer
 from .train.limits import check_problem_size
 from .train.methods import train_network
 from .train.problem import TrainProblem
@@ -34,6 +34,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         activation: str = "heaviside",
         output: str = "argmax",
         input_bits: int = 4,
+        quantizer: str = "uniform",
         objective: str = "errors",
         method: str = "exact",
         sparsify: bool = False,
@@ -54,6 +55,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.activation = activation
         self.output = output
         self.input_bits = input_bits
+        self.quantizer = quantizer
         self.objective = objective
         self.method = method
         self.sparsify = sparsify
@@ -87,7 +89,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         n_outputs = get_output_kind(self.output).n_outputs(len(self.classes_))
         check_problem_size(X.shape[0], X.shape[1], hidden, n_outputs, self.weight_bound,
                            self.input_bits, self.workers, self.time_limit)
-        quantizer = Quantizer.fit(X, int(self.input_bits))
+        quantizer = fit_quantizer(self.quantizer, X, y_idx, int(self.input_bits))
         Q = quantizer.quantize(X)
         classes = [c.item() if hasattr(c, "item") else c for c in self.classes_]
         Q_val = y_val_idx = None

@@ -20,7 +20,7 @@ from .atomic_files import check_input_file, write_files
 from .errors import BDNNError, ModelFileError
 from .network import Layer, Network
 from .quantizer import MAX_BITS as MAX_INPUT_BITS
-from .quantizer import Quantizer
+from .quantizer import QUANTIZER_FORMS, AnyQuantizer, Quantizer, ThresholdQuantizer
 
 #: The largest weight bound a model file may declare: far above what training produces, low
 #: enough that every pre-activation stays well inside int64.
@@ -32,23 +32,29 @@ MAX_FILE_INPUTS = 1_000_000
 MAX_MODEL_FILE_BYTES = 256 * 2**20
 
 FORMAT = "bdnn"
-VERSION = 1
+#: The newest version this bdnn reads and writes. A file is written with the oldest version that
+#: holds everything in it (``file_version``), so models without a version-2 feature stay
+#: readable by older bdnn; the loader reads every version in ``READABLE_VERSIONS``.
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
+
+def file_version(net: Network) -> int:
+    """The version a network is written with: 1 unless it uses a version-2 feature (a
+    threshold quantizer)."""
+    return max(1, int(net.quantizer.file_version))
 
 
 def network_to_dict(net: Network) -> dict[str, Any]:
     """The JSON-ready dictionary of a network."""
     return {
         "format": FORMAT,
-        "version": VERSION,
+        "version": file_version(net),
         "n_inputs": net.n_inputs,
         "classes": [_json_scalar(c) for c in net.classes],
         "activation": net.activation.name,
         "output": net.output.name,
-        "quantizer": {
-            "bits": int(net.quantizer.bits),
-            "lo": [float(v) for v in net.quantizer.lo],
-            "scale": [float(v) for v in net.quantizer.scale],
-        },
+        "quantizer": net.quantizer.to_dict(),
         "layers": [
             {
                 "weight_bound": int(layer.weight_bound),
@@ -69,21 +75,18 @@ def network_from_dict(doc: Any) -> Network:
         raise ModelFileError(
             f"not a bdnn model file (\"format\" is {doc.get('format')!r}, expected \"bdnn\")"
         )
-    if doc.get("version") != VERSION:
+    version = doc.get("version")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise ModelFileError(
-            f"unsupported model file version {doc.get('version')!r}; "
-            f"this bdnn reads version {VERSION}"
+            f"unsupported model file version {version!r}; "
+            f"this bdnn reads versions {', '.join(map(str, READABLE_VERSIONS))}"
         )
     n_inputs = _int(doc, "n_inputs", minimum=1, maximum=MAX_FILE_INPUTS)
     classes = doc.get("classes")
     if not isinstance(classes, list) or not all(_is_label(c) for c in classes):
         raise ModelFileError('"classes" must be a list of strings or integers')
-    q = doc.get("quantizer")
-    if not isinstance(q, dict):
-        raise ModelFileError('"quantizer" must be an object with "bits", "lo" and "scale"')
-    bits = _int(q, "bits", minimum=1, maximum=MAX_INPUT_BITS, where="quantizer")
-    lo = _floats(q, "lo", n_inputs)
-    scale = _floats(q, "scale", n_inputs)
+    quantizer = quantizer_from_doc(doc.get("quantizer"), n_inputs, version)
+    bits = quantizer.bits
     layers_doc = doc.get("layers")
     if not isinstance(layers_doc, list) or len(layers_doc) < 2:
         raise ModelFileError('"layers" must list at least one hidden layer and the output layer')
@@ -116,7 +119,6 @@ def network_from_dict(doc: Any) -> Network:
     if not isinstance(training, dict):
         raise ModelFileError('"training" must be an object')
     try:
-        quantizer = Quantizer(bits, np.array(lo), np.array(scale))
         return Network(
             quantizer,
             layers,
@@ -129,6 +131,42 @@ def network_from_dict(doc: Any) -> Network:
         raise
     except BDNNError as e:
         raise ModelFileError(f"inconsistent model: {e}") from None
+
+
+def quantizer_from_doc(q: Any, n_inputs: int, version: int) -> AnyQuantizer:
+    """The model file's ``"quantizer"`` object, validated: version 1 holds the affine form
+    (``bits``, ``lo``, ``scale``); version 2 adds ``"kind"``: ``"affine"`` (the default) or
+    ``"thresholds"`` (``bits``, ``thresholds``: one strictly increasing list of at most
+    ``2^bits - 1`` finite float32 numbers per input)."""
+    if not isinstance(q, dict):
+        raise ModelFileError('"quantizer" must be an object with "bits", "lo" and "scale"')
+    kind = q.get("kind", "affine") if version >= 2 else "affine"
+    if version < 2 and "kind" in q:
+        raise ModelFileError('quantizer: "kind" needs model file version 2')
+    form = QUANTIZER_FORMS.get(kind) if isinstance(kind, str) else None
+    if form is None:
+        raise ModelFileError(f'quantizer: "kind" must be one of '
+                             f'{", ".join(map(repr, QUANTIZER_FORMS))}, got {kind!r}')
+    bits = _int(q, "bits", minimum=1, maximum=MAX_INPUT_BITS, where="quantizer")
+    try:
+        if form is ThresholdQuantizer:
+            return ThresholdQuantizer(bits, tuple(
+                np.array(t, np.float64) for t in _float_rows(q, "thresholds", n_inputs)))
+        return Quantizer(bits, np.array(_floats(q, "lo", n_inputs)),
+                         np.array(_floats(q, "scale", n_inputs)))
+    except ModelFileError:
+        raise
+    except BDNNError as e:
+        raise ModelFileError(f"quantizer: {e}") from None
+
+
+def _float_rows(q: dict, key: str, n: int) -> list[list[float]]:
+    """``q[key]``: ``n`` lists of finite float32 numbers (one list per input)."""
+    rows = q.get(key)
+    if not isinstance(rows, list) or len(rows) != n or not all(isinstance(r, list) for r in rows):
+        raise ModelFileError(f'quantizer: "{key}" must be a list of {n} lists of numbers '
+                             "(one per input)")
+    return [_floats({key: r}, key, len(r)) for r in rows]
 
 
 def save_network(net: Network, path: str | os.PathLike) -> None:

@@ -1,12 +1,23 @@
 """The input quantizer: float features -> small unsigned integers (docs/design.md §2).
 
-``q = clamp(floor((x - lo) * scale + 0.5), 0, L)`` with ``L = 2**bits - 1``, evaluated in float32 in
-exactly this order (subtract, multiply, add 0.5, floor) so that C, ONNX and numpy agree bit for bit.
+Two forms, one interface (``bits``, ``n_inputs``, ``max_level``, ``quantize``, ``level_values``,
+``to_dict``; the exporters read nothing else but the class attributes ``affine`` and
+``file_version``):
+
+- ``Quantizer`` (affine, kind ``uniform``): ``q = clamp(floor((x - lo) * scale + 0.5), 0, L)`` with
+  ``L = 2**bits - 1``, evaluated in float32 in exactly this order (subtract, multiply, add 0.5,
+  floor) so that C, ONNX and numpy agree bit for bit.
+- ``ThresholdQuantizer`` (kinds ``quantile`` and ``supervised``): per feature up to ``L`` sorted
+  float32 cut points; ``q`` = the number of cut points ``<= x`` (NaN -> 0).
+
+``QUANTIZER_KINDS`` is the record of the ``--quantizer`` choices: each kind's name, help and fit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +29,13 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 @dataclass(frozen=True)
 class Quantizer:
-    """Per-feature affine quantizer to ``bits``-bit unsigned integers."""
+    """Per-feature affine quantizer to ``bits``-bit unsigned integers (kind ``uniform``)."""
+
+    #: C may also quantize by float32 arithmetic (``BDNN_FLOAT_QUANTIZER 1``); ONNX uses it.
+    affine = True
+    file_kind = "affine"
+    #: the oldest model file version that can hold this quantizer
+    file_version = 1
 
     bits: int
     lo: np.ndarray  # float32, shape [n_inputs]
@@ -98,8 +115,300 @@ class Quantizer:
         t = np.nan_to_num(t, nan=0.0, posinf=self.max_level, neginf=0.0)
         return np.clip(t, 0, self.max_level).astype(np.uint8)
 
+    def quantize_at(self, values: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Levels (int64) of ``values[i]`` as feature ``features[i]``: the same float32
+        operations, in the same order, as ``quantize``."""
+        v = np.asarray(values, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            t = (v - self.lo[features]) * self.scale[features]
+            t = np.floor(t + np.float32(0.5))
+        t = np.nan_to_num(t, nan=0.0, posinf=self.max_level, neginf=0.0)
+        return np.clip(t, 0, self.max_level).astype(np.int64)
+
+    def level_values(self, Q: np.ndarray) -> np.ndarray:
+        """float32 raw values that quantize to (about) the levels ``Q``: bin centres."""
+        scale = self.scale.astype(np.float64)
+        safe = np.where(scale > 0, scale, 1.0)
+        x = self.lo.astype(np.float64) + np.where(scale > 0, np.asarray(Q, np.float64) / safe, 0.0)
+        return x.astype(np.float32)
+
+    def value_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """float64 per feature: the raw values of level 0 and level ``max_level`` (lo == hi for a
+        constant feature)."""
+        lo = self.lo.astype(np.float64)
+        scale = self.scale.astype(np.float64)
+        return lo, lo + np.where(scale > 0, self.max_level / np.where(scale > 0, scale, 1), 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model file's ``"quantizer"`` object (version 1 form, no ``"kind"``)."""
+        return {
+            "bits": int(self.bits),
+            "lo": [float(v) for v in self.lo],
+            "scale": [float(v) for v in self.scale],
+        }
+
     def to_quantized_units(self, radius: float | np.ndarray) -> np.ndarray:
         """A radius in raw feature units (scalar or per feature) in quantized units, per
         feature: ``radius * scale`` in float64 (the one conversion robust training and the
         robustness checks use)."""
         return np.asarray(radius, dtype=np.float64) * self.scale.astype(np.float64)
+
+
+@dataclass(frozen=True)
+class ThresholdQuantizer:
+    """Per-feature cut points: level of ``x`` = number of the feature's cut points ``<= x``.
+
+    ``thresholds[j]`` is a strictly increasing float32 array of 0..``max_level`` finite values
+    (-0 is stored as +0; they compare equal). NaN has level 0; the clamp is automatic (+inf
+    has the level ``len(thresholds[j])``). Fitted by ``fit_quantile`` or ``fit_supervised``.
+    """
+
+    affine = False
+    file_kind = "thresholds"
+    file_version = 2
+
+    bits: int
+    thresholds: tuple[np.ndarray, ...]
+
+    def __post_init__(self) -> None:
+        if not 1 <= int(self.bits) <= MAX_BITS:
+            raise BDNNError(f"input bits must be in 1..{MAX_BITS}, got {self.bits}")
+        L = (1 << int(self.bits)) - 1
+        cols = []
+        for j, t in enumerate(self.thresholds):
+            t64 = np.asarray(t, dtype=np.float64).reshape(-1)
+            if not np.all(np.isfinite(t64)) or np.any(np.abs(t64) > FLOAT32_MAX):
+                raise BDNNError(f"thresholds of input {j} must be finite float32 numbers")
+            t32 = t64.astype(np.float32) + np.float32(0.0)  # -0 -> +0
+            if len(t32) > L:
+                raise BDNNError(f"input {j} has {len(t32)} thresholds, at most {L} "
+                                f"(2^bits - 1) with {self.bits} bits")
+            if np.any(np.diff(t32) <= 0):
+                raise BDNNError(f"thresholds of input {j} must be strictly increasing")
+            cols.append(t32)
+        if not cols:
+            raise BDNNError("a threshold quantizer needs one list of thresholds per input")
+        object.__setattr__(self, "thresholds", tuple(cols))
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.thresholds)
+
+    @property
+    def max_level(self) -> int:
+        """The largest quantized value, level ``L = 2**bits - 1`` (max_level)."""
+        return (1 << int(self.bits)) - 1
+
+    @property
+    def is_identity(self) -> bool:
+        return False
+
+    def table(self) -> np.ndarray:
+        """float32 [n_inputs, max_level]: the cut points, missing ones NaN (which no x reaches:
+        ``x >= NaN`` is false), the form ONNX and numpy compare against."""
+        T = np.full((self.n_inputs, self.max_level), np.nan, np.float32)
+        for j, t in enumerate(self.thresholds):
+            T[j, : len(t)] = t
+        return T
+
+    def quantize(self, X: np.ndarray) -> np.ndarray:
+        """Levels of float features ``X`` [N, n_inputs]: cut points ``<= x``, counted (uint8)."""
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
+            got = X.shape[-1] if X.ndim else 0
+            raise BDNNError(f"data has {got} features, the model expects {self.n_inputs}")
+        with np.errstate(invalid="ignore"):
+            return (X[:, :, None] >= self.table()[None]).sum(axis=2).astype(np.uint8)
+
+    def quantize_at(self, values: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Levels (int64) of ``values[i]`` as feature ``features[i]``, as ``quantize``."""
+        v = np.asarray(values, dtype=np.float32).reshape(-1)
+        with np.errstate(invalid="ignore"):
+            return (v[:, None] >= self.table()[np.asarray(features)]).sum(axis=1).astype(np.int64)
+
+    def level_values(self, Q: np.ndarray) -> np.ndarray:
+        """float32 raw values with exactly the levels ``Q`` (midpoints between cut points)."""
+        Q = np.asarray(Q, dtype=np.int64)
+        out = np.zeros(Q.shape, np.float64)
+        for j, t in enumerate(self.thresholds):
+            t = t.astype(np.float64)
+            if len(t) == 0:
+                continue
+            step = max(float(t[-1] - t[0]) / max(len(t), 1), 1.0)
+            edges = np.concatenate([[t[0] - step], t, [t[-1] + step]])
+            k = np.minimum(Q[..., j], len(t))
+            out[..., j] = (edges[k] + edges[k + 1]) / 2
+        return np.clip(out, -FLOAT32_MAX, FLOAT32_MAX).astype(np.float32)
+
+    def value_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """float64 per feature: the first and the last cut point (0, 0 without any)."""
+        lo = np.array([float(t[0]) if len(t) else 0.0 for t in self.thresholds])
+        hi = np.array([float(t[-1]) if len(t) else 0.0 for t in self.thresholds])
+        return lo, hi
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model file's ``"quantizer"`` object (version 2)."""
+        return {
+            "kind": "thresholds",
+            "bits": int(self.bits),
+            "thresholds": [[float(v) for v in t] for t in self.thresholds],
+        }
+
+    def to_quantized_units(self, radius: float | np.ndarray) -> np.ndarray:
+        """Robust radii need the affine quantizer's scale."""
+        raise BDNNError("robust training and robustness checks need --quantizer uniform "
+                        "(fitted thresholds have no single scale)")
+
+
+AnyQuantizer = Quantizer | ThresholdQuantizer
+
+
+def _cut_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """float32 cut points ``c`` with ``a < c <= b`` (a < b float32): the midpoint, or ``b``
+    when no float32 lies strictly between."""
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    with np.errstate(over="ignore"):
+        m = ((a.astype(np.float64) + b.astype(np.float64)) / 2).astype(np.float32)
+    return np.where((m > a) & (m <= b), m, b).astype(np.float32)
+
+
+def _checked_columns(X: np.ndarray, feature_names: list[str] | None,
+                     source: str | None) -> np.ndarray:
+    """``X`` as float32 after refusing columns beyond float32 (as ``Quantizer.fit`` does)."""
+    X = np.asarray(X, dtype=np.float64)
+    if np.isnan(X).any():
+        raise BDNNError(f"{source + ': ' if source else ''}the data hold NaN; fill or drop "
+                        "those values before fitting thresholds")
+    Quantizer.fit(X, 1, feature_names=feature_names, source=source)  # the range checks
+    return X.astype(np.float32)
+
+
+def fit_quantile(X: np.ndarray, y: np.ndarray | None, bits: int,
+                 feature_names: list[str] | None = None,
+                 source: str | None = None) -> ThresholdQuantizer:
+    """Equal-frequency cut points: per feature up to ``L = 2**bits - 1`` cuts at the
+    ``k / (L + 1)`` quantiles of the training values (``k = 1..L``), each placed midway between
+    the two distinct values it separates; repeated values merge cuts (fewer than L)."""
+    X = _checked_columns(X, feature_names, source)
+    L = (1 << int(bits)) - 1
+    cols = []
+    for j in range(X.shape[1]):
+        v = np.sort(X[:, j])
+        n = len(v)
+        cuts = set()
+        for k in range(1, L + 1):
+            i = min(max(int(round(k * n / (L + 1))), 1), n - 1) if n > 1 else 0
+            if n > 1 and v[i] > v[i - 1]:
+                cuts.add(float(_cut_between(v[i - 1], v[i])))
+            elif n > 1:  # inside a run of equal values: cut at the run's nearer end
+                below = np.searchsorted(v, v[i], "left")
+                above = np.searchsorted(v, v[i], "right")
+                if below > 0 and (i - below <= above - i or above >= n):
+                    cuts.add(float(_cut_between(v[below - 1], v[below])))
+                elif above < n:
+                    cuts.add(float(_cut_between(v[above - 1], v[above])))
+        cols.append(np.array(sorted(cuts), np.float32))
+    return ThresholdQuantizer(bits, tuple(cols))
+
+
+def _entropy(counts: np.ndarray) -> np.ndarray:
+    """Class entropy (bits) of count rows [..., n_classes], 0 for empty rows."""
+    tot = counts.sum(axis=-1, keepdims=True)
+    p = counts / np.where(tot > 0, tot, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.where(p > 0, p * np.log2(np.where(p > 0, p, 1)), 0).sum(axis=-1)
+
+
+def _best_cut(cum: np.ndarray, a: int, b: int) -> tuple[float, int]:
+    """Best entropy cut among distinct values ``[a, b)`` (``cum``: cumulative class counts per
+    distinct value, a leading zero row): ``(gain, c)``, values ``>= vals[c]`` go up; gain =
+    rows times entropy before, minus the two sides' rows times entropy."""
+    if b - a < 2:
+        return 0.0, -1
+    c = np.arange(a + 1, b)
+    left = cum[c] - cum[a]
+    right = cum[b] - cum[c]
+    whole = cum[b] - cum[a]
+    gain = (whole.sum() * _entropy(whole) - left.sum(1) * _entropy(left)
+            - right.sum(1) * _entropy(right))
+    i = int(np.argmax(gain))
+    return float(gain[i]), int(c[i])
+
+
+def fit_supervised(X: np.ndarray, y: np.ndarray | None, bits: int,
+                   feature_names: list[str] | None = None,
+                   source: str | None = None) -> ThresholdQuantizer:
+    """Class-aware cut points, per feature: greedy best-first entropy splits as a decision tree
+    on that feature alone grows them. Start from one interval; repeatedly split the interval
+    whose best cut gains the most weighted information (interval rows times entropy drop),
+    until ``L = 2**bits - 1`` cuts or no cut gains. Cuts lie midway between distinct values."""
+    if y is None:
+        raise BDNNError("--quantizer supervised needs the class labels")
+    X = _checked_columns(X, feature_names, source)
+    _, yi = np.unique(np.asarray(y), return_inverse=True)
+    n_classes = int(yi.max()) + 1 if len(yi) else 1
+    L = (1 << int(bits)) - 1
+    cols = []
+    for j in range(X.shape[1]):
+        vals, inv = np.unique(X[:, j], return_inverse=True)
+        counts = np.zeros((len(vals), n_classes), np.int64)  # per distinct value
+        np.add.at(counts, (inv, yi), 1)
+        cum = np.vstack([np.zeros((1, n_classes), np.int64), np.cumsum(counts, axis=0)])
+
+        intervals = [(0, len(vals), *_best_cut(cum, 0, len(vals)))]
+        cut_idx: list[int] = []
+        while len(cut_idx) < L:
+            k = max(range(len(intervals)), key=lambda i: intervals[i][2], default=None)
+            if k is None or intervals[k][2] <= 1e-12:
+                break
+            a, b, _, c = intervals.pop(k)
+            cut_idx.append(c)
+            intervals += [(a, c, *_best_cut(cum, a, c)), (c, b, *_best_cut(cum, c, b))]
+        cut_idx.sort()
+        cuts = _cut_between(vals[np.array(cut_idx, int) - 1], vals[np.array(cut_idx, int)]) \
+            if cut_idx else np.zeros(0, np.float32)
+        cols.append(np.asarray(cuts, np.float32))
+    return ThresholdQuantizer(bits, tuple(cols))
+
+
+def _fit_uniform(X: np.ndarray, y: np.ndarray | None, bits: int,
+                 feature_names: list[str] | None = None,
+                 source: str | None = None) -> Quantizer:
+    return Quantizer.fit(X, bits, feature_names=feature_names, source=source)
+
+
+@dataclass(frozen=True)
+class QuantizerKind:
+    """One ``--quantizer`` choice: its name, one-line help and how it is fitted on the
+    training part (``fit(X, y, bits, feature_names, source)``)."""
+
+    name: str
+    help: str
+    fit: Callable[..., AnyQuantizer]
+
+
+QUANTIZER_KINDS: dict[str, QuantizerKind] = {
+    k.name: k
+    for k in (
+        QuantizerKind("uniform", "min-max affine levels (the default; model file version 1)",
+                      _fit_uniform),
+        QuantizerKind("quantile", "equal-frequency cut points per feature", fit_quantile),
+        QuantizerKind("supervised", "class-aware cut points per feature (greedy entropy "
+                      "splits, as a decision tree's)", fit_supervised),
+    )
+}
+
+
+def fit_quantizer(kind: str, X: np.ndarray, y: np.ndarray | None, bits: int,
+                  feature_names: list[str] | None = None,
+                  source: str | None = None) -> AnyQuantizer:
+    """Fit the quantizer of ``kind`` (a ``QUANTIZER_KINDS`` name) on the training part."""
+    if kind not in QUANTIZER_KINDS:
+        raise BDNNError(f"unknown quantizer {kind!r}; choose one of "
+                        f"{', '.join(QUANTIZER_KINDS)}")
+    return QUANTIZER_KINDS[kind].fit(X, y, int(bits), feature_names=feature_names,
+                                     source=source)
+
+
+#: The model file's ``"quantizer"."kind"`` -> the class that reads it (absent: ``affine``).
+QUANTIZER_FORMS: dict[str, type] = {"affine": Quantizer, "thresholds": ThresholdQuantizer}

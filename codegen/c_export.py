@@ -15,9 +15,10 @@ import numpy as np
 import bdnn
 from bdnn.atomic_files import check_output_dir, write_files
 from bdnn.network import Network
+from bdnn.raw_input import raw_input_of
 
 from .bitpack import n_words
-from .level_keys import key_rows, level_keys, quantizer_bytes
+from .level_keys import key_rows, level_keys, level_thresholds_int, quantizer_bytes
 from .names import c_string_literal, comment_text, validate_c_name
 from .plan import LayerPlan, level_search, plan_model
 from .render import render
@@ -210,20 +211,32 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
     key_inputs = (range(q.n_inputs) if key_index is None
                   else [int(np.argmax(key_index == r)) for r in range(len(key_table))])
     names = feature_names(net)
-    features = [
-        {
-            "index": j,
-            "name": comment_text(names[j]) if names else "-",
-            "lo": f"{float(q.lo[j]):.6g}",
-            "scale": f"{float(q.scale[j]):.6g}",
-            "top": (
-                f"{float(q.lo[j]) + q.max_level / float(q.scale[j]):.6g}"
-                if q.scale[j] > 0
-                else "never"
-            ),
-        }
-        for j in range(net.n_inputs)
-    ]
+    if q.affine:
+        features = [
+            {
+                "index": j,
+                "name": comment_text(names[j]) if names else "-",
+                "lo": f"{float(q.lo[j]):.6g}",
+                "scale": f"{float(q.scale[j]):.6g}",
+                "top": (
+                    f"{float(q.lo[j]) + q.max_level / float(q.scale[j]):.6g}"
+                    if q.scale[j] > 0
+                    else "never"
+                ),
+            }
+            for j in range(net.n_inputs)
+        ]
+    else:
+        features = [
+            {
+                "index": j,
+                "name": comment_text(names[j]) if names else "-",
+                "levels": f"0..{len(t)}",
+                "first": f"{float(t[0]):.9g}" if len(t) else "-",
+                "last": f"{float(t[-1]):.9g}" if len(t) else "-",
+            }
+            for j, t in enumerate(q.thresholds)
+        ]
     return {
         "name": name,
         "NAME": name.upper(),
@@ -252,10 +265,12 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "size": plan_size_report(plan),
         "n_weights": net.n_weights(),
         "layers": layers,
-        # one lo/scale per row of level keys: inputs with the same keys quantize alike
-        "quantizer_lo": [float_literal(q.lo[j]) for j in key_inputs],
-        "quantizer_scale": [float_literal(q.scale[j]) for j in key_inputs],
-        "quantizer_lo_scale_bytes": quantizer_bytes(q, float_arithmetic=True),
+        # only the affine quantizer has a float-arithmetic form (BDNN_FLOAT_QUANTIZER 1); it
+        # stores one lo/scale per row of level keys: inputs with the same keys quantize alike
+        "quantizer_affine": bool(q.affine),
+        "quantizer_lo": [float_literal(q.lo[j]) for j in key_inputs] if q.affine else [],
+        "quantizer_scale": [float_literal(q.scale[j]) for j in key_inputs] if q.affine else [],
+        "quantizer_lo_scale_bytes": quantizer_bytes(q, float_arithmetic=True) if q.affine else 0,
         "quantizer_row": (
             "j" if key_index is None
             else "0u" if len(key_table) == 1
@@ -266,7 +281,26 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "level_row_index": None if key_index is None else [int(v) for v in key_index],
         "quantizer_key_bytes": quantizer_bytes(q, float_arithmetic=False),
         "level_search": level_search(q.max_level, word_bits),
+        "raw_input": _raw_input_context(net),
         "search_steps": [1 << b for b in reversed(range(int(q.bits)))],
+    }
+
+
+def _raw_input_context(net: Network) -> dict | None:
+    """The integer raw-input API of the C (``NAME_predict_i16`` / ``_i32``), or None."""
+    raw = raw_input_of(net)
+    if raw is None:
+        return None
+    T, top = level_thresholds_int(net.quantizer, raw)
+    bits = raw.bits
+    return {
+        "c_type": raw.c_type,
+        "suffix": raw.suffix,
+        "read": f"BDNN_READ_I{bits}",
+        "lo": raw.lo,
+        "hi": raw.hi,
+        "thresholds": [int_literal(v, bits) for v in T.reshape(-1)],
+        "top": [str(int(v)) for v in top],
     }
 
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from bdnn.errors import BDNNError
-from bdnn.quantizer import Quantizer
+from bdnn.quantizer import AnyQuantizer as Quantizer
+from bdnn.raw_input import RawInput
 
 KEY_INF = 0x7F800000  # key of +inf (and minus the key of -inf)
 KEY_NEVER = 0x7FFFFFFF  # threshold of a level no non-NaN input reaches (e.g. scale 0)
@@ -95,6 +96,7 @@ def boundary_inputs(q: Quantizer) -> np.ndarray:
     the largest finite floats and values far outside the training range. Row ``r`` puts the
     ``r``-th probe of each input's own list in that input (lists of different lengths wrap)."""
     keys = level_keys(q)
+    value_lo, value_hi = q.value_range()
     special = np.array(
         [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1.1754942e-38, -1.1754942e-38,
          3.4028235e38, -3.4028235e38, 1e30, -1e30, 1e6, -1e6],
@@ -105,8 +107,8 @@ def boundary_inputs(q: Quantizer) -> np.ndarray:
         t = keys[j][keys[j] != KEY_NEVER].astype(np.int64)
         near = np.concatenate([t - 1, t, t + 1])
         near = near[(near >= -KEY_INF) & (near <= KEY_INF)]
-        lo, scale = float(q.lo[j]), float(q.scale[j])
-        span = (q.max_level / scale) if scale > 0 else 1.0
+        lo = float(value_lo[j])
+        span = float(value_hi[j] - value_lo[j]) or 1.0
         with np.errstate(over="ignore"):  # beyond the float32 range: +-inf, also a probe
             far = np.array([lo - 100 * span, lo - span, lo + 2 * span, lo + 100 * span],
                            np.float32)
@@ -143,3 +145,55 @@ def quantizer_bytes(q: Quantizer, float_arithmetic: bool) -> int:
     rows, index = key_rows(level_keys(q))
     per_row = 8 if float_arithmetic else 4 * q.max_level
     return per_row * len(rows) + (0 if index is None or len(rows) == 1 else len(index))
+
+
+def level_thresholds_int(q: Quantizer, raw: RawInput) -> tuple[np.ndarray, np.ndarray]:
+    """Integer thresholds of the raw-input API (``NAME_quantize_i16`` / ``_i32``).
+
+    Returns ``(T, top)``: ``T`` int64 [n_inputs, L], entry ``[j, k - 1]`` the smallest integer
+    ``x`` of the type whose level ``q.quantize(float32(x))`` on input ``j`` is at least ``k``
+    (``raw.hi`` when no integer of the type reaches it), and ``top`` uint8 [n_inputs], the
+    level of ``raw.hi``. The level of an integer ``x`` is ``min(count(T[j] <= x), top[j])``:
+    the ``min`` only matters at ``x = raw.hi``, where the unreached levels' ``raw.hi`` entries
+    would count. Found by bisection over the integers, with ``Quantizer.quantize`` itself as
+    the only judge (monotone: float32 rounding of integers and the quantizer both are).
+    """
+    L, n = q.max_level, q.n_inputs
+    k = np.arange(1, L + 1, dtype=np.int64).reshape(-1, 1)
+
+    def levels(x: np.ndarray) -> np.ndarray:  # x int64 [L, n], column j on input j
+        return q.quantize(x.astype(np.float32)).astype(np.int64)
+
+    lo = np.full((L, n), raw.lo - 1, np.int64)  # level < k (virtually: below the type)
+    hi = np.full((L, n), raw.hi + 1, np.int64)  # level >= k (virtually: "never")
+    while True:
+        open_ = hi - lo > 1
+        if not open_.any():
+            break
+        mid = np.where(open_, (lo + hi) // 2, raw.lo)
+        up = levels(mid) >= k
+        hi = np.where(open_ & up, mid, hi)
+        lo = np.where(open_ & ~up, mid, lo)
+    T = np.minimum(hi, raw.hi).T.copy()
+    top = q.quantize(np.full((1, n), raw.hi, np.float32))[0].astype(np.uint8)
+    return T, top
+
+
+def levels_by_int_thresholds(T: np.ndarray, top: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Levels of integer rows ``X`` [N, n_inputs] as the C raw-input API counts them (uint8)."""
+    X = np.asarray(X, dtype=np.int64)
+    counts = (T[None, :, :] <= X[:, :, None]).sum(axis=2)
+    return np.minimum(counts, top[None, :]).astype(np.uint8)
+
+
+def boundary_ints(q: Quantizer, raw: RawInput) -> np.ndarray:
+    """Integer rows probing every integer threshold and its neighbours, 0, the type's ends."""
+    T, _ = level_thresholds_int(q, raw)
+    columns = []
+    for j in range(q.n_inputs):
+        near = np.concatenate([T[j] - 1, T[j], T[j] + 1, [raw.lo, raw.lo + 1, -1, 0, 1,
+                                                          raw.hi - 1, raw.hi]])
+        near = near[(near >= raw.lo) & (near <= raw.hi)]
+        columns.append(np.unique(near))
+    n = max(len(c) for c in columns)
+    return np.stack([np.resize(c, n) for c in columns], axis=1).astype(np.int64)

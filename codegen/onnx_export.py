@@ -126,6 +126,11 @@ def build_onnx(
 
 
 def _quantizer_nodes(net: Network, const, node) -> str:
+    """The quantizer's nodes from ``x`` to ``xq`` (uint8 levels), by the quantizer's form."""
+    return _QUANTIZER_NODES[net.quantizer.file_kind](net, const, node)
+
+
+def _affine_nodes(net: Network, const, node) -> str:
     """q = Cast(Clip(Where(IsNaN(t), 0, t), 0, L)) with t = Floor((x - lo) * scale + 0.5), float32.
 
     Clip maps +inf to L and -inf to 0; NaN (also from inf * 0) becomes 0, as in bdnn/quantizer.py.
@@ -142,18 +147,27 @@ def _quantizer_nodes(net: Network, const, node) -> str:
     return node("Cast", [t], "xq", to=TensorProto.UINT8)
 
 
+def _threshold_nodes(net: Network, const, node) -> str:
+    """q = Cast(ReduceSum(Cast(Unsqueeze(x, 2) >= T), axis 2)): the cut points ``<= x``,
+    counted. ``T`` is float32 [n_inputs, max_level], missing cut points NaN: ``x >= NaN`` is
+    false, as is ``NaN >= t``, so NaN inputs get level 0 and the clamp is automatic."""
+    T = net.quantizer.table()
+    x3 = node("Unsqueeze", ["x", const("q_axis2", np.array([2], np.int64))], "q_x3")
+    ge = node("GreaterOrEqual", [x3, const("q_thresholds", T)], "q_reached")
+    ones = node("Cast", [ge], "q_reached_int", to=TensorProto.INT32)
+    count = node("ReduceSum", [ones, "q_axis2"], "q_count", keepdims=0)
+    return node("Cast", [count], "xq", to=TensorProto.UINT8)
+
+
+#: the model file's quantizer form -> its ONNX nodes
+_QUANTIZER_NODES = {"affine": _affine_nodes, "thresholds": _threshold_nodes}
+
+
 def _metadata(net: Network) -> dict[str, str]:
     q = net.quantizer
     return {
         "bdnn_version": bdnn.__version__,
-        "quantizer": json.dumps(
-            {
-                "bits": int(q.bits),
-                "lo": [float(v) for v in q.lo],
-                "scale": [float(v) for v in q.scale],
-            },
-            sort_keys=True,
-        ),
+        "quantizer": json.dumps(q.to_dict(), sort_keys=True),
         "classes": json.dumps([c if isinstance(c, (int, str)) else str(c) for c in net.classes]),
         "activation": net.activation.name,
         "output": net.output.name,

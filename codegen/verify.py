@@ -6,7 +6,10 @@ all-max and codes above max_level (which every backend clamps to max_level). Cla
 score and every hidden bit must match ``Network.forward_q``. Backends with a float API
 (``run_float``) also run float rows that probe every quantization boundary, the special values
 and the data rows through ``NAME_predict`` / ``NAME_quantize``: class and levels must match
-``Network.forward`` and ``Quantizer.quantize``.
+``Network.forward`` and ``Quantizer.quantize``. Backends with the integer raw-input API
+(``run_int``: c-host and the firmware targets) run integer rows through ``NAME_predict_i16`` /
+``_i32`` when the network has one; they must match ``Quantizer.quantize`` of the integers as
+float32.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import numpy as np
 
 from bdnn.errors import BDNNError
 from bdnn.network import ForwardResult, Network
+from bdnn.raw_input import RAW_INPUTS, raw_input_of, with_raw_input
 
 from .backends import REFERENCE, get_backends
-from .level_keys import boundary_inputs
+from .level_keys import boundary_inputs, boundary_ints
 
 
 @dataclass
@@ -34,6 +38,8 @@ class BackendReport:
     first_mismatch: dict | None = None
     float_rows: int = 0  # float rows checked (backends with run_float)
     float_mismatches: int = 0
+    int_rows: int = 0  # integer rows through the raw-input API (backends with run_int)
+    int_mismatches: int = 0
 
 
 @dataclass
@@ -42,6 +48,8 @@ class VerifyReport:
     random_rows: int
     backends: list[BackendReport] = field(default_factory=list)
     float_rows: int = 0  # float probe rows (boundary_float_rows) plus the data rows
+    int_rows: int = 0  # integer rows for the raw-input API (0: the model has none)
+    raw_input: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -53,6 +61,8 @@ class VerifyReport:
             "data_rows": self.data_rows,
             "random_rows": self.random_rows,
             "float_rows": self.float_rows,
+            "int_rows": self.int_rows,
+            "raw_input": self.raw_input,
             "backends": [asdict(b) for b in self.backends],
         }
 
@@ -83,9 +93,24 @@ def float_rows(net: Network, X: np.ndarray | None) -> np.ndarray:
     return np.vstack(rows)
 
 
-def _float_check(module, net: Network, X: np.ndarray, classes: np.ndarray, levels: np.ndarray):
-    """(mismatching rows, first mismatch or None) of a backend's ``run_float`` on ``X``."""
-    got_classes, got_levels = module.run_float(net, X)
+def int_rows(net: Network, X: np.ndarray | None) -> np.ndarray | None:
+    """Integer rows for the raw-input API (None without one): every integer threshold and its
+    neighbours, 0, +-1 and the type's ends (``codegen.level_keys.boundary_ints``), then the
+    data rows if they are integers of the type."""
+    raw = raw_input_of(net)
+    if raw is None:
+        return None
+    rows = [boundary_ints(net.quantizer, raw)]
+    if X is not None and raw.holds(X):
+        rows.append(np.asarray(X, dtype=np.float64).astype(np.int64).reshape(-1, net.n_inputs))
+    return np.vstack(rows)
+
+
+def _float_check(module, net: Network, X: np.ndarray, classes: np.ndarray, levels: np.ndarray,
+                 run=None):
+    """(mismatching rows, first mismatch or None) of a backend's ``run_float`` on ``X`` (or of
+    ``run``, e.g. its ``run_int`` on integer rows)."""
+    got_classes, got_levels = (run or module.run_float)(net, X)
     got_classes = np.asarray(got_classes).reshape(-1)
     got_levels = np.asarray(got_levels)
     if got_classes.shape != classes.shape or got_levels.shape != levels.shape:
@@ -150,9 +175,12 @@ def verify(
     n_random: int = 200,
     seed: int = 0,
     backends: list[str] | None = None,
+    raw_input: str | None = None,
 ) -> VerifyReport:
     """Run every backend on the data rows of ``X`` (float features) and ``n_random`` random
-    integer inputs; compare with the numpy reference bit for bit."""
+    integer inputs; compare with the numpy reference bit for bit. Backends with ``run_int``
+    also run integer rows through the raw-input API (the network's, or ``raw_input``)."""
+    net = with_raw_input(net, raw_input)
     if n_random < 0:
         raise BDNNError(f"--random must be >= 0, got {n_random}")
     modules = get_backends(backends) if backends else get_backends(_default_names())
@@ -168,6 +196,11 @@ def verify(
     report.float_rows = len(X_float)
     float_levels = net.quantizer.quantize(X_float)
     float_classes = net.forward_q(float_levels).class_index
+    X_int = int_rows(net, X)
+    if X_int is not None:
+        report.int_rows, report.raw_input = len(X_int), raw_input_of(net).name
+        int_levels = net.quantizer.quantize(X_int.astype(np.float32))  # what (float)x gives
+        int_classes = net.forward_q(int_levels).class_index
     for module in modules:
         if module.name == REFERENCE:
             report.backends.append(BackendReport(module.name, "reference", len(Q)))
@@ -202,15 +235,32 @@ def verify(
                 continue
             f_rows = len(X_float)
             first = first or f_first
+        i_rows, i_bad = 0, np.zeros(0, bool)
+        if X_int is not None and hasattr(module, "run_int"):  # NAME_predict_i16 / _i32
+            try:
+                i_bad, i_first = _float_check(module, net, X_int, int_classes, int_levels,
+                                              run=module.run_int)
+            except Exception as e:
+                msg = " ".join(str(e).split()) or type(e).__name__
+                report.backends.append(
+                    BackendReport(module.name, "error", reason=f"integer rows: {msg}")
+                )
+                continue
+            i_rows = len(X_int)
+            if i_first:
+                i_first["source"] = i_first["source"].replace("float", "integer")
+            first = first or i_first
         report.backends.append(
             BackendReport(
                 module.name,
-                "mismatch" if bad.any() or f_bad.any() else "ok",
+                "mismatch" if bad.any() or f_bad.any() or i_bad.any() else "ok",
                 len(Q),
                 int(bad.sum()),
                 first_mismatch=first,
                 float_rows=f_rows,
                 float_mismatches=int(f_bad.sum()),
+                int_rows=i_rows,
+                int_mismatches=int(i_bad.sum()),
             )
         )
     return report
@@ -242,6 +292,14 @@ def format_table(report: VerifyReport) -> str:
         if b.status == "reference":
             f_rows = str(report.float_rows)
         lines.append(f"{b.backend:<16} {rows:>6} {mism:>10} {f_rows:>10} {f_mism:>10}  {status}")
+    if report.int_rows:
+        lines.append(f"integer rows ({report.raw_input} raw-input API, NAME_predict_"
+                     f"{RAW_INPUTS[report.raw_input].suffix}): {report.int_rows} per backend "
+                     "(every integer threshold +-1, 0, the type's ends, integer data rows)")
+        for b in report.backends:
+            if b.int_rows:
+                lines.append(f"  {b.backend:<16} {b.int_rows:>6} rows {b.int_mismatches:>6} "
+                             "mismatches")
     for b in report.backends:
         if b.first_mismatch:
             m = b.first_mismatch

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from bdnn.network import Network, random_network
+from bdnn.quantizer import ThresholdQuantizer
+from bdnn.raw_input import raw_input_of, with_raw_input
 from codegen.c_export import render_c
 from codegen.onnx_export import build_onnx
 from codegen.plan import plan_model
@@ -28,12 +30,15 @@ def _models() -> list[tuple[Network, int]]:
     first-layer kernels, popcounts of 8, 16, 32 and 64 bits, sign and heaviside, argmax and a
     single output unit, nibble and wide constants."""
     rng = np.random.default_rng(5)
+    thresholds = random_network(rng, 3, [4], 3, weight_bound=1, bits=2)
+    thresholds.quantizer = ThresholdQuantizer(2, ([-1.0, 0.5], [2.0], []))
     return [
         (random_network(rng, 6, [5, 3], 3, weight_bound=1, bits=4), 32),  # subset sums
         (random_network(rng, 70, [9], 2, weight_bound=2, bits=1, output="single"), 64),
         (random_network(rng, 20, [17], 4, weight_bound=3, bits=2, activation="sign"), 16),
         (random_network(rng, 40, [33, 4], 3, weight_bound=100, bits=8), 32),
-        (random_network(rng, 5, [3], 2, weight_bound=1, bits=1), 8),
+        (with_raw_input(random_network(rng, 5, [3], 2, weight_bound=1, bits=1), "int32"), 8),
+        (with_raw_input(thresholds, "int16"), 32),  # fitted thresholds, int16 raw input
     ]
 
 
@@ -59,6 +64,8 @@ def test_every_generated_c_name_is_documented() -> None:
             "name_class_names", "name_level_key", "name_lo", "name_scale"} <= arrays
     assert "BDNN_FLOAT_QUANTIZER" in macros
     assert {"name_predict_q", "name_scores_q", "name_forward_debug_q"} <= functions
+    assert {"name_predict_i16", "name_quantize_i32", "NAME_RAW_INPUT_I16"} <= functions | macros
+    assert {"name_level_i16", "name_top_i32"} <= arrays
     missing = sorted(f"`{s}`" for s in macros | arrays | functions if f"`{s}" not in DOC)
     assert not missing, f"docs/export.md does not mention {', '.join(missing)}"
 
@@ -84,6 +91,9 @@ def test_header_macro_values(model: int) -> None:
     assert int(d["INPUT_BITS"]) == bits
     assert int(d["WORD_BITS"]) == word_bits
     assert int(d["SCRATCH_BYTES"]) == plan_model(net, word_bits).scratch_bytes
+    raw = raw_input_of(net)
+    if raw is not None:
+        assert d.pop(f"RAW_INPUT_{raw.suffix.upper()}") == "1"
     assert set(d) == {"N_INPUTS", "N_CLASSES", "N_OUTPUTS", "N_HIDDEN_LAYERS", "N_HIDDEN_UNITS",
                       "HIDDEN_WIDTHS", "MAX_LEVEL", "INPUT_BITS", "WORD_BITS", "SCRATCH_BYTES"}
 

@@ -9,7 +9,7 @@ import pytest
 
 from bdnn.model_file import dumps_model
 from bdnn.network import random_network
-from bdnn.quantizer import Quantizer
+from bdnn.quantizer import Quantizer, ThresholdQuantizer
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "model-format.md"
 
@@ -36,3 +36,16 @@ def test_documented_reader_matches(doc_predict, activation, output):
     expect = [net.classes[c] for c in net.predict(X)]
     got = [doc_predict(model, [float(v) for v in row]) for row in X]
     assert got == expect
+
+
+def test_documented_reader_matches_thresholds(doc_predict):
+    rng = np.random.default_rng(9)
+    net = random_network(rng, 4, (5,), 3, weight_bound=2, bits=2)
+    cuts = (np.sort(rng.normal(0, 1, 3)), np.array([0.0]), np.array([]), np.array([-1.0, 2.5]))
+    net.quantizer = ThresholdQuantizer(2, cuts)
+    model = json.loads(dumps_model(net))
+    assert model["version"] == 2
+    X = rng.normal(0, 2, size=(300, 4))
+    X[0, 0], X[1, 1], X[2, 3], X[3, 1] = np.nan, np.inf, -np.inf, -0.0
+    expect = [net.classes[c] for c in net.predict(X)]
+    assert [doc_predict(model, [float(v) for v in row]) for row in X] == expect

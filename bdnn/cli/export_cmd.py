@@ -27,14 +27,19 @@ from codegen.targets.registry import target_names
                    "instead of 'xq' (uint8 levels).")
 @click.option("--no-hidden-outputs", is_flag=True,
               help="Leave the hidden bit-vectors out of the ONNX outputs.")
+@click.option("--raw-input", type=click.Choice(["none", "int16", "int32"]), default=None,
+              help="Also export NAME_predict_i16 / _i32 for integer raw features (integer "
+                   "compares only) [default: int16 or int32 when the training data were "
+                   "integers of that range, else none].")
 def command(model, c_dir, onnx_path, arduino_dir, targets, name, word_bits, onnx_float_input,
-            no_hidden_outputs) -> None:
+            no_hidden_outputs, raw_input) -> None:
     """Export MODEL to C (--c DIR), ONNX (--onnx FILE.onnx) and/or an Arduino library
     (--arduino DIR); all files or none."""
     from ..api import export
 
     written = export(model, c_dir=c_dir, onnx_path=onnx_path, arduino_dir=arduino_dir,
                      name=name, word_bits=word_bits, targets=targets,
-                     onnx_float_input=onnx_float_input, hidden_outputs=not no_hidden_outputs)
+                     onnx_float_input=onnx_float_input, hidden_outputs=not no_hidden_outputs,
+                     raw_input=raw_input)
     for path in written:
         click.echo(f"wrote {path}")

@@ -40,6 +40,7 @@ def command(model, as_json) -> None:
         "inputs": net.n_inputs,
         "input_bits": int(net.quantizer.bits),
         "identity_quantizer": net.quantizer.is_identity,
+        "quantizer": net.quantizer.file_kind,
         "classes": [str(c) for c in net.classes],
         "activation": net.activation.name,
         "output": net.output.name,
@@ -53,7 +54,8 @@ def command(model, as_json) -> None:
         return
     arch = "-".join(str(x) for x in [net.n_inputs, *net.hidden_widths, net.output_layer.n_out])
     click.echo(f"{model}: {arch} BDNN, {net.activation} activation, {net.output} output, "
-               f"{net.n_classes} classes, inputs on {net.quantizer.bits} bits")
+               f"{net.n_classes} classes, inputs on {net.quantizer.bits} bits "
+               f"({net.quantizer.file_kind} quantizer)")
     click.echo(f"{'layer':>5} {'in':>5} {'units':>5} {'w':>3} {'weights':>8} {'nonzero':>8} "
                f"{'bits/w':>6} {'bytes':>6}  histogram")
     for L in layers:

@@ -17,7 +17,8 @@ from ..errors import BDNNError
 from ..model_file import dumps_model, load_network, save_network
 from ..objective import OBJECTIVES
 from ..output_kind import OUTPUT_KINDS, get_output_kind
-from ..quantizer import Quantizer
+from ..quantizer import QUANTIZER_KINDS, fit_quantizer
+from ..raw_input import detect_raw_input
 from ..train.limits import (
     MAX_INPUT_BITS,
     MAX_SEED,
@@ -52,6 +53,10 @@ from .options import IntList, emit_json, process_started
               show_default=True,
               help="Bits per quantized input (1..8): levels 0..max_level, "
                    "max_level = 2^bits - 1.")
+@click.option("--quantizer", "quantizer_kind", type=click.Choice(list(QUANTIZER_KINDS)),
+              default="uniform", show_default=True,
+              help="How raw features become levels: "
+                   + "; ".join(f"{k.name}: {k.help}" for k in QUANTIZER_KINDS.values()) + ".")
 @click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="errors",
               show_default=True)
 @click.option("--method", type=click.Choice(list(METHODS)), default="exact", show_default=True)
@@ -84,7 +89,8 @@ from .options import IntList, emit_json, process_started
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @data_options
-def command(data, hidden, weight_bound, activation, output_kind, input_bits, objective, method,
+def command(data, hidden, weight_bound, activation, output_kind, input_bits, quantizer_kind,
+            objective, method,
             robust_radius, splits, batch_size, paper, restarts, sparsify, time_limit, workers,
             seed, deterministic, warm_start, out_path, as_json,
             quiet, label_column, delimiter, split, test_fraction) -> None:
@@ -108,9 +114,13 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
         raise BDNNError(
             f"warm-start model takes {warm.n_inputs} features, the data have {ds.n_features}"
         )
+    if warm is not None and quantizer_kind != "uniform":
+        raise BDNNError("--warm-start keeps the warm-start model's quantizer; drop --quantizer")
     quantizer = (warm.quantizer if warm is not None
-                 else Quantizer.fit(X, input_bits, feature_names=ds.feature_names,
-                                    source=ds.name))
+                 else fit_quantizer(quantizer_kind, X, y, input_bits,
+                                    feature_names=ds.feature_names, source=ds.name))
+    if robust_radius is not None:
+        quantizer.to_quantized_units(robust_radius)  # refuses fitted thresholds
     Q = quantizer.quantize(X)
     Xv, yv = ds.val_part()
     # from here on the network is kept (and written) however training ends, Ctrl-C and
@@ -140,6 +150,11 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
             summary[f"{part}_accuracy"] = float(np.mean(net.predict(Xp) == yp))
             net.training[f"{part}_accuracy"] = summary[f"{part}_accuracy"]
     net.training.update({"data": ds.name, "split": ds.split.protocol, "split_seed": seed})
+    net.training["quantizer"] = quantizer_kind if warm is None else \
+        warm.training.get("quantizer", "uniform")
+    raw = detect_raw_input(X)
+    if raw is not None:  # bdnn export adds NAME_predict_i16 / _i32 by default
+        net.training["raw_input"] = raw.name
     if ds.feature_names is not None:  # the C header lists the inputs by name
         net.training["feature_names"] = [str(c) for c in ds.feature_names]
     if ds.split.protocol == "test":

@@ -10,6 +10,7 @@ from codegen.backends import backend_names
 
 from ..errors import BDNNError
 from ..model_file import load_network
+from ..raw_input import RAW_INPUTS
 from .options import emit_json
 
 
@@ -24,8 +25,12 @@ from .options import emit_json
 @click.option("--label-column", default=None,
               help="CSV label column of DATA: name or index (default: last).")
 @click.option("--delimiter", default=None, help="CSV delimiter of DATA (detected by default).")
+@click.option("--raw-input", type=click.Choice(["none", *RAW_INPUTS]), default=None,
+              help="Check this integer raw-input API (NAME_predict_i16 / _i32) [default: the "
+                   "model's, when it was trained on integers].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def command(model, data, n_random, seed, backends, label_column, delimiter, as_json) -> None:
+def command(model, data, n_random, seed, backends, label_column, delimiter, raw_input,
+            as_json) -> None:
     """Check that every backend computes exactly what the numpy reference does on MODEL.
 
     DATA (optional) is a CSV file or a built-in data set name; its rows are quantized with the
@@ -44,7 +49,7 @@ def command(model, data, n_random, seed, backends, label_column, delimiter, as_j
             raise BDNNError(
                 f"data {data} has {X.shape[1]} features, the model expects {net.n_inputs}"
             )
-    report = verify(net, X, n_random=n_random, seed=seed, backends=names)
+    report = verify(net, X, n_random=n_random, seed=seed, backends=names, raw_input=raw_input)
     if as_json:
         emit_json({"model": str(model), "data": data, **report.to_dict()})
     else:

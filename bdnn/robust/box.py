@@ -44,12 +44,7 @@ def _f32_from_keys(keys: np.ndarray) -> np.ndarray:
 def quantize_features(quantizer: Quantizer, values: np.ndarray, features: np.ndarray) -> np.ndarray:
     """Quantize ``values[j]`` as feature ``features[j]``: the same float32 operations, in the
     same order, as ``Quantizer.quantize`` (so the results are identical)."""
-    v = np.asarray(values, dtype=np.float32)
-    with np.errstate(over="ignore", invalid="ignore"):
-        t = (v - quantizer.lo[features]) * quantizer.scale[features]
-        t = np.floor(t + np.float32(0.5))
-    t = np.nan_to_num(t, nan=0.0, posinf=quantizer.max_level, neginf=0.0)
-    return np.clip(t, 0, quantizer.max_level).astype(np.int64)
+    return quantizer.quantize_at(values, features)
 
 
 def _first_key_reaching(

@@ -18,6 +18,7 @@ import numpy as np
 
 from bdnn.errors import BDNNError
 from bdnn.network import ForwardResult, Network
+from bdnn.raw_input import raw_input_of
 
 from ..c_export import render_c
 from ..render import read_static, render
@@ -169,3 +170,53 @@ def run_float(net: Network, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with tempfile.TemporaryDirectory(prefix="bdnn-c-host-") as tmp:
         exe = build([(net, "model")], tmp)
         return parse_float(run_harness(exe, encode_float(0, X)))
+
+
+_INT_MAIN = """/* Integer rows on stdin, one per line; prints the class, "|", the levels. */
+#include <stdio.h>
+#include "model.h"
+
+int main(void)
+{
+    static %(t)s x[MODEL_N_INPUTS];
+    static uint8_t xq[MODEL_N_INPUTS];
+    long v;
+    unsigned j;
+    for (;;) {
+        for (j = 0; j < MODEL_N_INPUTS; j++) {
+            if (scanf("%%ld", &v) != 1)
+                return 0;
+            x[j] = (%(t)s)v;
+        }
+        printf("%%d |", model_predict_%(s)s(x));
+        model_quantize_%(s)s(x, xq);
+        for (j = 0; j < MODEL_N_INPUTS; j++)
+            printf(" %%u", (unsigned)xq[j]);
+        printf("\\n");
+    }
+}
+"""
+
+
+def run_int(net: Network, Xi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``NAME_predict_i16`` / ``_i32``'s class and ``NAME_quantize_i16`` / ``_i32``'s levels of
+    each integer row of ``Xi`` (the network's raw-input API), built with a small harness."""
+    raw = raw_input_of(net)
+    if raw is None:
+        raise BackendError("the network has no raw-input API (train on integers or give "
+                           "--raw-input int16|int32)")
+    cc = find_compiler()
+    if cc is None:
+        raise BackendError("no C compiler on PATH (install gcc or set CC)")
+    with tempfile.TemporaryDirectory(prefix="bdnn-c-host-") as tmp:
+        work = Path(tmp)
+        for fname, text in render_c(net, "model").items():
+            (work / fname).write_text(text, encoding="utf-8")
+        (work / "main.c").write_text(_INT_MAIN % {"t": raw.c_type, "s": raw.suffix})
+        proc = subprocess.run([cc, *CFLAGS, "-I.", "main.c", "model.c", "-o", "harness"],
+                              cwd=work, capture_output=True, text=True)
+        if proc.returncode != 0:
+            first = (proc.stderr.strip().splitlines() or ["(no message)"])[:3]
+            raise BackendError(f"{Path(cc).name} failed on the generated C: {' / '.join(first)}")
+        lines = [" ".join(str(int(v)) for v in row) for row in np.asarray(Xi, np.int64)]
+        return parse_float(run_harness(work / "harness", lines))

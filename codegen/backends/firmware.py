@@ -40,6 +40,11 @@ class FirmwareBackend:
         """``NAME_predict``'s class and ``NAME_quantize``'s levels of each float row of ``X``."""
         return run_float_rows(net, X, self.target.name)
 
+    def run_int(self, net: Network, Xi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The raw-input API's class and levels (``NAME_predict_i16`` / ``_i32``) of each
+        integer row of ``Xi``."""
+        return run_float_rows(net, None, self.target.name, Xi=Xi)
+
 
 def firmware_backends() -> list[FirmwareBackend]:
     """One backend per registered target, in table order."""

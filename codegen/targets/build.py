@@ -88,11 +88,12 @@ def config_mk(target: Target, model: str) -> str:
 
 
 def write_vectors(
-    project: Project, net: Network, Q: np.ndarray, X: np.ndarray | None = None
+    project: Project, net: Network, Q: np.ndarray, X: np.ndarray | None = None,
+    Xi: np.ndarray | None = None,
 ) -> None:
-    """(Re)write ``vectors.h`` (``X``: the float rows, see ``render_vectors``); only the runner
-    is rebuilt afterwards."""
-    (project.path / "vectors.h").write_text(render_vectors(net, Q, X))
+    """(Re)write ``vectors.h`` (``X``: the float rows, ``Xi``: integer rows, see
+    ``render_vectors``); only the runner is rebuilt afterwards."""
+    (project.path / "vectors.h").write_text(render_vectors(net, Q, X, Xi))
 
 
 _REGION_OVERFLOW = re.compile(r"region [`']?(\w+)'? overflowed by (\d+) bytes")

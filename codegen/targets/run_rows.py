@@ -90,12 +90,18 @@ def run_rows(
 
 
 def run_float_rows(
-    net: Network, X: np.ndarray, target_name: str, work_dir: Path | None = None
+    net: Network, X: np.ndarray, target_name: str, work_dir: Path | None = None,
+    Xi: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The class ``NAME_predict`` and the levels ``NAME_quantize`` compute on a target for every
-    float row of ``X`` (float32 [N, n_inputs]), as (int64 [N], uint8 [N, n_inputs])."""
+    float row of ``X`` (float32 [N, n_inputs]), as (int64 [N], uint8 [N, n_inputs]). With
+    integer rows ``Xi`` (``X`` is then ignored), those of ``NAME_predict_i16`` / ``_i32`` and
+    ``NAME_quantize_i16`` / ``_i32`` instead (the network's raw-input API)."""
     target = get_target(target_name)
     require_toolchain(target)
+    if Xi is not None:
+        Xi = np.asarray(Xi, dtype=np.int64)
+        X = Xi.astype(np.float32)
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 2 or X.shape[1] != net.n_inputs:
         raise BDNNError(f"data has {X.shape[-1]} features, the model expects {net.n_inputs}")
@@ -108,13 +114,16 @@ def run_float_rows(
         project = write_project(net, target, tmp, "model", Q[:0])
         with open(project.path / "config.mk", "a", encoding="utf-8") as f:
             f.write("EXTRA_CFLAGS += -DRUNNER_REPORTS_FLOAT\n")
+            if Xi is not None:
+                f.write("EXTRA_CFLAGS += -DRUNNER_REPORTS_INT\n")
         make(project, "size.elf")
         fp = footprint_of(project, None)
         check_fits(target, fp.flash_bytes, fp.ram_bytes)
         step = rows_per_run(net, target.family, target.flash_bytes, fp.flash_bytes)
         for start in range(0, len(X), step):
             stop = min(start + step, len(X))
-            write_vectors(project, net, Q[start:stop], X[start:stop])
+            write_vectors(project, net, Q[start:stop], X[start:stop],
+                          None if Xi is None else Xi[start:stop])
             make(project, "prog.elf")
             run = run_firmware(project, net, stop - start)
             if run.float_classes is None or run.float_levels is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bdnn.network import ForwardResult, Network
+from bdnn.raw_input import raw_input_of
 
 _PER_LINE = 16
 
@@ -61,12 +62,23 @@ def render_model_glue(net: Network, name: str) -> str:
 #define M_PREDICT {name}_predict
 #define M_QUANTIZE {name}_quantize
 
-/* The model header must agree with the network these vectors came from. */
+{_raw_glue(net, name)}/* The model header must agree with the network these vectors came from. */
 typedef char bdnn_check_inputs[({up}_N_INPUTS == {net.n_inputs}) ? 1 : -1];
 typedef char bdnn_check_outputs[({up}_N_OUTPUTS == {n_out}) ? 1 : -1];
 typedef char bdnn_check_hidden[({up}_N_HIDDEN_UNITS == {n_hidden}) ? 1 : -1];
 #endif
 """
+
+
+def _raw_glue(net: Network, name: str) -> str:
+    """The glue of the integer raw-input API (runner built with -DRUNNER_REPORTS_INT)."""
+    raw = raw_input_of(net)
+    if raw is None:
+        return ""
+    bits = raw.bits
+    return (f"#define VEC_INT_T {raw.c_type}\n#define VEC_READ_INT VEC_READ_I{bits}\n"
+            f"#define M_PREDICT_INT {name}_predict_{raw.suffix}\n"
+            f"#define M_QUANTIZE_INT {name}_quantize_{raw.suffix}\n\n")
 
 
 def float_inputs_for(net: Network, Q: np.ndarray) -> np.ndarray:
@@ -75,11 +87,7 @@ def float_inputs_for(net: Network, Q: np.ndarray) -> np.ndarray:
     They exercise the float API; the expected class is recomputed from them by the numpy
     reference, so they need not map back to ``Q`` exactly.
     """
-    q = net.quantizer
-    scale = q.scale.astype(np.float64)
-    safe = np.where(scale > 0, scale, 1.0)
-    x = q.lo.astype(np.float64) + np.where(scale > 0, Q.astype(np.float64) / safe, 0.0)
-    return x.astype(np.float32)
+    return net.quantizer.level_values(Q)
 
 
 def hidden_bits(ref: ForwardResult) -> np.ndarray:
@@ -87,10 +95,15 @@ def hidden_bits(ref: ForwardResult) -> np.ndarray:
     return np.concatenate([h.astype(np.uint8) for h in ref.hidden_bits], axis=1)
 
 
-def render_vectors(net: Network, Q: np.ndarray, X: np.ndarray | None = None) -> str:
+def render_vectors(net: Network, Q: np.ndarray, X: np.ndarray | None = None,
+                   Xi: np.ndarray | None = None) -> str:
     """``vectors.h`` for the rows ``Q`` (uint8 [N, n_inputs]) with the reference outputs, and
     one float row per row for the float API (``X`` float32 [N, n_inputs]; by default
-    ``float_inputs_for(net, Q)``) with its quantized codes and class."""
+    ``float_inputs_for(net, Q)``) with its quantized codes and class. With integer rows ``Xi``
+    (for the raw-input API, ``vec_xi``), ``X`` is ``Xi`` as float32."""
+    if Xi is not None:
+        Xi = np.asarray(Xi, dtype=np.int64).reshape(-1, net.n_inputs)
+        X = Xi.astype(np.float32)
     Q = np.asarray(Q, dtype=np.uint8).reshape(-1, net.n_inputs)
     ref = net.forward_q(Q)
     bits = hidden_bits(ref)
@@ -114,6 +127,10 @@ def render_vectors(net: Network, Q: np.ndarray, X: np.ndarray | None = None) -> 
         _c_array("float", "vec_x", X.reshape(-1), fmt=_float_literal),
         _c_array("uint8_t", "vec_float_xq", fq.reshape(-1)),
         _c_array("uint8_t", "vec_float_class", fref),
+        "#ifdef RUNNER_REPORTS_INT\n",
+        _c_array("VEC_INT_T", "vec_xi", [] if Xi is None else Xi.reshape(-1),
+                 fmt=lambda v: f"{int(v)}l" if int(v) != -(2**31) else "(-2147483647l - 1)"),
+        "#endif\n",
         "#endif\n#endif\n",
     ]
     return "".join(parts)
@@ -122,4 +139,5 @@ def render_vectors(net: Network, Q: np.ndarray, X: np.ndarray | None = None) -> 
 def vector_bytes_per_row(net: Network) -> int:
     """Flash bytes one row of ``vectors.h`` takes (for splitting large runs into chunks)."""
     n_hidden = sum(net.hidden_widths)
-    return net.n_inputs * 6 + 2 + 4 * net.output_layer.n_out + (n_hidden + 7) // 8
+    raw = 4 * net.n_inputs if raw_input_of(net) is not None else 0  # vec_xi
+    return net.n_inputs * 6 + raw + 2 + 4 * net.output_layer.n_out + (n_hidden + 7) // 8

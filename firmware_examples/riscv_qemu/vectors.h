@@ -34,5 +34,10 @@ static const uint8_t vec_float_xq[32] VEC_STORAGE = {
 static const uint8_t vec_float_class[8] VEC_STORAGE = {
     0, 0, 0, 0, 2, 0, 0, 0,
 };
+#ifdef RUNNER_REPORTS_INT
+static const VEC_INT_T vec_xi[1] VEC_STORAGE = {
+    0,
+};
+#endif
 #endif
 #endif

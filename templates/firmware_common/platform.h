@@ -9,11 +9,13 @@
 #include <avr/pgmspace.h>
 #define VEC_STORAGE PROGMEM
 #define VEC_READ_U8(p) pgm_read_byte(p)
+#define VEC_READ_I16(p) ((int16_t)pgm_read_word(p))
 #define VEC_READ_I32(p) ((int32_t)pgm_read_dword(p))
 #define VEC_READ_F32(p) pgm_read_float(p)
 #else
 #define VEC_STORAGE
 #define VEC_READ_U8(p) (*(p))
+#define VEC_READ_I16(p) (*(p))
 #define VEC_READ_I32(p) (*(p))
 #define VEC_READ_F32(p) (*(p))
 #endif

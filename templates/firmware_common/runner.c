@@ -9,6 +9,8 @@
  * Built with -DRUNNER_REPORTS_FLOAT, also per row (its float input):
  *   F <i> <class>             class from NAME_predict
  *   G <i> <level> ...         levels from NAME_quantize, at most 16 per line, in order
+ * Built with -DRUNNER_REPORTS_INT as well, F and G report NAME_predict_i16 / _i32 and
+ * NAME_quantize_i16 / _i32 of the row's integer input (vec_xi) instead.
  * Built with -DRUNNER_TIMES_PREDICT, T, K and the trace markers measure NAME_predict of the
  * row's float input instead (what a user with raw features calls).
  *   D <mismatches>            done; rows whose results (also NAME_predict and NAME_quantize of
@@ -117,6 +119,9 @@ int main(void)
 #if !defined(BDNN_NO_FLOAT) && !defined(RUNNER_TIMES_PREDICT)
     static float x[VEC_N_INPUTS];
 #endif
+#ifdef RUNNER_REPORTS_INT
+    static VEC_INT_T xi[VEC_N_INPUTS];
+#endif
     uint16_t mismatches = 0;
     uint16_t i;
     uint16_t j;
@@ -199,6 +204,19 @@ int main(void)
         for (j = 0; j < VEC_N_INPUTS; j++) {
             bad |= xq[j] != VEC_READ_U8(&vec_float_xq[(uint32_t)i * VEC_N_INPUTS + j]);
         }
+#ifdef RUNNER_REPORTS_INT
+        /* The integer raw-input API on the row's integer input (vec_x holds the same values as
+         * floats, so the expected results are shared); its results are the ones reported. */
+        for (j = 0; j < VEC_N_INPUTS; j++) {
+            xi[j] = VEC_READ_INT(&vec_xi[(uint32_t)i * VEC_N_INPUTS + j]);
+        }
+        c2 = M_PREDICT_INT(xi);
+        bad |= c2 != (int)VEC_READ_U8(&vec_float_class[i]);
+        M_QUANTIZE_INT(xi, xq);
+        for (j = 0; j < VEC_N_INPUTS; j++) {
+            bad |= xq[j] != VEC_READ_U8(&vec_float_xq[(uint32_t)i * VEC_N_INPUTS + j]);
+        }
+#endif
 #ifdef RUNNER_REPORTS_FLOAT
         put_record('F', i);
         platform_putc(' ');
