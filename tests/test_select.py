@@ -155,9 +155,10 @@ def test_local_cluster_sweep_picks_the_best_under_budget(tmp_path):
     out = tmp_path / "m.json"
     proc = bdnn("select", "iris", "--grid", grid, "--time-limit", 1, "--processes", 2,
                 "--max-model-bytes", 9, "--seed", 3, "--json", "-o", out,
-                "--report", tmp_path / "r.md")
+                "--report", tmp_path / "r.md", "--plot", tmp_path / "p.png")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "estimate" in proc.stderr and "6/6" in proc.stderr
     results = list(read_results(tmp_path / "m.results.jsonl").values())
     assert len(results) == 6 and all("model" in r for r in results)
