@@ -82,7 +82,8 @@ def check_matplotlib() -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         raise BDNNError("--plot needs matplotlib, which is not installed; install it with "
-                        "`pip install matplotlib` or `pip install bdnn[plot]` (or drop --plot)") from None
+                        "`pip install matplotlib` or `pip install bdnn[plot]` (or drop --plot)"
+                        ) from None
 
 
 def plot_png(out: dict) -> bytes:
