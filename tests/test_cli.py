@@ -71,7 +71,14 @@ def test_evaluate_and_info(trained):
 
 
 def test_progress_on_stderr(tmp_path):
-    p = bdnn("train", "iris", "--hidden", "2", "--time-limit", "5", "-o", tmp_path / "m.json")
+    # a small problem CP-SAT proves optimal in well under a second, so the generous limit costs
+    # nothing on an idle machine and a busy one still gets past start-up into the solve
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 4, size=(24, 2))
+    y = (X[:, 0] + X[:, 1] > 3).astype(int)
+    csv = tmp_path / "small.csv"
+    np.savetxt(csv, np.column_stack([X, y]), fmt="%d", delimiter=",")
+    p = bdnn("train", csv, "--hidden", "2", "--time-limit", "300", "-o", tmp_path / "m.json")
     assert p.returncode == 0
     assert "incumbent" in p.stderr and "bound" in p.stderr and "elapsed" in p.stderr
     assert "status" in p.stdout
