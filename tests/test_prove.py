@@ -178,7 +178,8 @@ def proven(tmp_path_factory):
     d = tmp_path_factory.mktemp("prove")
     Q, y = _xor_data(3)
     csv = d / "xor.csv"
-    csv.write_text("a,b,label\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(Q, y)))
+    lines = [f"{a},{b},{c}\n" for (a, b), c in zip(Q, y, strict=True)]
+    csv.write_text("a,b,label\n" + "".join(lines))
     model, cert = d / "m.json", d / "m.cert.json"
     p = bdnn("train", csv, "--hidden", "1", "--input-bits", "2", "--prove", "--certificate",
              cert, "--time-limit", "30", "--json", "--quiet", "-o", model)
@@ -203,7 +204,16 @@ def test_cli_prove_and_certify(proven):
     assert p.returncode == 1 and p.stdout.startswith("refuted"), p.stdout + p.stderr
 
 
-def test_cli_hostile_certificates(proven, tmp_path):
+def bdnn_here(capsys, *args):
+    """The CLI in this process (each subprocess costs seconds of start-up)."""
+    from bdnn.cli import main
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, e.value.code, out.out, out.err)
+
+
+def test_cli_hostile_certificates(proven, tmp_path, capsys):
     d, csv, model, cert, _ = proven
     good = json.loads(cert.read_text())
 
@@ -230,8 +240,10 @@ def test_cli_hostile_certificates(proven, tmp_path):
         (tmp_path, "directory"),
     ]
     for f, fragment in cases:
-        assert_one_line_error(bdnn("certify", f, csv), fragment)
-    p = bdnn("train", csv, "--certificate", tmp_path / "x.json", "-o", tmp_path / "m.json")
+        assert_one_line_error(bdnn_here(capsys, "certify", f, csv), fragment)
+    p = bdnn_here(capsys, "train", csv, "--certificate", tmp_path / "x.json", "-o",
+                  tmp_path / "m.json")
     assert_one_line_error(p, "--certificate needs --prove")
-    p = bdnn("train", csv, "--prove", "--method", "split", "-o", tmp_path / "m.json")
+    p = bdnn_here(capsys, "train", csv, "--prove", "--method", "split", "-o",
+                  tmp_path / "m.json")
     assert_one_line_error(p, "--prove works with --method exact only")
