@@ -149,7 +149,8 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "code": code,
             "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
                        f"python {sys.version.split()[0]}", "workers": a.workers}
-    rows, sym = [], []
+    rows: list[dict] = []
+    sym: list[dict] = []
 
     def save() -> None:
         if a.json:
@@ -158,13 +159,13 @@ def main() -> None:
         if a.md:
             Path(a.md).write_text(_md(rows, sym, meta))
 
-    if a.symmetry:
-        sym = symmetry_runs(a.workers, a.symmetry_limit)
-        save()
     for name in names:
         r = run_case(name, a.scale, a.workers, a.check_limit)
         rows.append(r)
         print(json.dumps({k: v for k, v in r.items() if k != "round_log"}), flush=True)
+        save()
+    if a.symmetry:
+        sym.extend(symmetry_runs(a.workers, a.symmetry_limit))
         save()
     print(_md(rows, sym, meta))
     assert all(np.isfinite(r["bound"]) for r in rows)
