@@ -34,6 +34,7 @@ from .cpsat_model import BDNNCpModel, ModelOptions
 from .problem import TrainProblem
 from .result import TrainResult
 from .rows import UniqueRows
+from .safe_solver import interrupt_requested
 from .solver import SolveOptions, data_fingerprint, found_solution, solve_model, status_name
 
 CERTIFICATE_FORMAT = "bdnn-certificate"
@@ -164,7 +165,7 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
     hint = result.network
     while True:
         left = deadline - time.monotonic()
-        if left < 0.05:
+        if left < 0.05 or interrupt_requested():
             break
         in_S[:] = False
         in_S[S] = True
@@ -245,7 +246,7 @@ def train_prove(problem: TrainProblem, **exact_kw) -> TrainResult:
                             seconds=0.0)
     best, bound = whole, whole.bound
     rounds: list[dict] = []
-    if first.status != "OPTIMAL" and not first.interrupted:
+    if first.status != "OPTIMAL" and not first.interrupted and not interrupt_requested():
         wall = not solve.deterministic
         deadline = problem.at(1.0) if wall else time.monotonic() + (
             (1 - PROVE_SEARCH_SHARE) * solve.time_limit)
@@ -265,7 +266,7 @@ def train_prove(problem: TrainProblem, **exact_kw) -> TrainResult:
                                              quantizer=network_to_dict(net)["quantizer"])
     return problem.result(net, record, status=status, objective=loss, bound=float(bound),
                           seconds=problem.elapsed(), stages=list(first.stages), origin=origin,
-                          interrupted=first.interrupted)
+                          interrupted=first.interrupted or interrupt_requested())
 
 
 # -- certificates ---------------------------------------------------------------------------
