@@ -2,7 +2,8 @@
 certificate re-checked, and symmetry breaking's effect on the time to a proof.
 
     python benchmarks/prove.py [--cases bcw2,bcw4,iris3,uniform2] [--scale 1.0]
-                               [--symmetry] [--workers 2] [--check-limit 300]
+                               [--symmetry] [--partition uniform2:8,uniform2:16]
+                               [--workers 2] [--check-limit 300]
                                [--json benchmarks/results/prove.json]
                                [--md benchmarks/results/prove.md]
 
@@ -97,6 +98,57 @@ def symmetry_runs(workers: int, limit: float) -> list[dict]:
     return out
 
 
+def nearest_blocks(Q: np.ndarray, size: int) -> np.ndarray:
+    """A partition of the distinct rows into blocks of ``size`` nearest rows (L1, greedy)."""
+    label = -np.ones(len(Q), dtype=np.int64)
+    Qf = Q.astype(float)
+    block = 0
+    for r in range(len(Q)):
+        if label[r] >= 0:
+            continue
+        free = np.flatnonzero(label < 0)
+        d = np.abs(Qf[free] - Qf[r]).sum(axis=1)
+        label[free[np.argsort(d, kind="stable")[:size]]] = block
+        block += 1
+    return label
+
+
+def partition_probe(case: str, size: int, per_block: float, total: float) -> dict:
+    """The disjoint-blocks lever: the optima of disjoint blocks of distinct rows add up to a
+    bound (each block holds whole distinct rows). Solves the mixed-label blocks, each for at
+    most ``per_block`` seconds, ``total`` seconds in all; 1 worker."""
+    data, split, hidden, w, _, _ = CASES[case]
+    p = _problem(data, split, hidden, w, total, 1)
+    rows = p.rows
+    label = nearest_blocks(rows.Q, size)
+    solve = SolveOptions(time_limit=per_block, workers=1, progress=False)
+    from bdnn.train.prove import row_bounds, subset_rows
+    per_row = row_bounds(rows, p.objective, p.arch)
+    t0 = time.monotonic()
+    blocks = []
+    for b in range(int(label.max()) + 1):
+        S = np.flatnonzero(label == b)
+        if (rows.counts[S].sum(axis=0) > 0).sum() < 2:
+            blocks.append({"rows": len(S), "status": "ONE_LABEL", "bound": 0, "data_bound": 0})
+            continue
+        if time.monotonic() - t0 > total:
+            blocks.append({"rows": len(S), "status": "NOT_RUN", "bound": int(per_row[S].sum()),
+                           "data_bound": int(per_row[S].sum())})
+            continue
+        status, bound, value, _, _ = solve_subset(p.arch, subset_rows(rows, S), p.objective,
+                                                  solve, per_block)
+        blocks.append({"rows": len(S), "status": status, "bound": max(bound, int(
+            per_row[S].sum())), "data_bound": int(per_row[S].sum()), "best": value})
+    res = {"case": case, "block_rows": size, "per_block_seconds": per_block,
+           "blocks": len(blocks),
+           "closed": sum(b["status"] == "OPTIMAL" for b in blocks),
+           "mixed": sum(b["status"] != "ONE_LABEL" for b in blocks),
+           "bound": sum(b["bound"] for b in blocks), "data_bound": p.lower_bound(),
+           "seconds": round(time.monotonic() - t0, 1)}
+    print(json.dumps(res), flush=True)
+    return res
+
+
 def _md(rows: list[dict], sym: list[dict], meta: dict) -> str:
     lines = [f"Command: `{meta['command']}`", "",
              f"Date: {meta['date']}; code: {meta['code']}; machine: {meta['machine']}; "
@@ -113,6 +165,12 @@ def _md(rows: list[dict], sym: list[dict], meta: dict) -> str:
                 f"{r['loss']} | {r['bound']:g} ({r['data_bound']}) | {100 * r['gap']:.1f}% | "
                 f"{r['subset_rows']} | {r['rounds']} | {r['check']} "
                 f"({r['check_seconds']:.0f} s) | {r['target']} |")
+    for pr in meta.get("partition", []):
+        lines.append(f"\nDisjoint blocks ({pr['case']}): {pr['blocks']} blocks of "
+                     f"{pr['block_rows']} nearest distinct rows, {pr['mixed']} with two labels, "
+                     f"{pr['closed']} closed (OPTIMAL) within {pr['per_block_seconds']:g} s "
+                     f"each: sum of block bounds {pr['bound']} vs the data bound "
+                     f"{pr['data_bound']} ({pr['seconds']} s).")
     if sym:
         lines += ["", "Symmetry breaking (hidden units in lexicographic order of (bias, "
                   "weights)), time to the proof of the whole set's optimum:", "",
@@ -136,6 +194,9 @@ def main() -> None:
     ap.add_argument("--check-limit", type=float, default=300.0)
     ap.add_argument("--symmetry", action="store_true")
     ap.add_argument("--symmetry-limit", type=float, default=120.0)
+    ap.add_argument("--partition", default="",
+                    help="disjoint-blocks probe: CASE:ROWS[,CASE:ROWS...] (5 s per block, "
+                         "120 s in all)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--md", default=None)
     a = ap.parse_args()
@@ -163,6 +224,11 @@ def main() -> None:
         r = run_case(name, a.scale, a.workers, a.check_limit)
         rows.append(r)
         print(json.dumps({k: v for k, v in r.items() if k != "round_log"}), flush=True)
+        save()
+    meta["partition"] = []
+    for spec in [x for x in a.partition.split(",") if x]:
+        case, size = spec.split(":")
+        meta["partition"].append(partition_probe(case, int(size), 5.0, 120.0))
         save()
     if a.symmetry:
         sym.extend(symmetry_runs(a.workers, a.symmetry_limit))

@@ -108,13 +108,15 @@ def _patterns(width: int) -> list[tuple[int, ...]]:
     return [tuple((t >> j) & 1 for j in range(width)) for t in range(1 << width)]
 
 
-def canonical_order(net: Network, domains: list[tuple[int, int]] | None = None) -> Network:
+def canonical_order(net: Network, domains: list[tuple[int, int]] | None = None,
+                    first: int = 0) -> Network:
     """``net`` with each hidden layer's units permuted into lexicographic order of ``(bias,
     weights)`` (the next layer's weight columns permuted with them): the same function, in the
     order ``ModelOptions.symmetry_breaking`` asks for. ``domains``: the model's bias range per
-    layer, the biases are compared as the model clips them."""
+    layer, the biases are compared as the model clips them; layers before ``first`` are left
+    as they are."""
     layers = [Layer(la.weights.copy(), la.bias.copy(), la.weight_bound) for la in net.layers]
-    for li in range(len(layers) - 1):
+    for li in range(first, len(layers) - 1):
         la = layers[li]
         bias = la.bias if domains is None else np.clip(la.bias, *domains[li])
         keys = [(int(bias[j]), *(int(v) for v in la.weights[j])) for j in range(len(bias))]
@@ -389,14 +391,22 @@ class BDNNCpModel:
         return Network(quantizer, layers, classes=list(classes), activation=self.arch.activation,
                        output=self.arch.output, training=dict(training or {}))
 
+    def canonical(self, net: Network) -> Network:
+        """``net`` permuted into the order the symmetry breaking asks for (unchanged without
+        it)."""
+        if not self.options.symmetry_breaking:
+            return net
+        return canonical_order(net, [lv.bias_domain for lv in self.layers])
+
     def add_hints(self, net: Network) -> None:
         """Hint every variable with the values ``net`` implies (a complete, feasible hint)."""
         m = self.model
         m.ClearHints()
-        if self.options.symmetry_breaking:  # the hint must satisfy the order constraints
-            net = canonical_order(net, [lv.bias_domain for lv in self.layers])
+        net = self.canonical(net)  # the hint must satisfy the order constraints
         fwd = net.forward_q(self.rows.Q)
         for lv, layer in zip(self.layers, net.layers, strict=True):
+            if lv.encoding == "columns":  # no weight variables in use (train/columns.py)
+                continue
             for j, row in enumerate(lv.W):
                 for i, v in enumerate(row):
                     m.AddHint(v, int(layer.weights[j, i]))

@@ -30,6 +30,7 @@ from ..errors import BDNNError
 from ..network import Network
 from ..objective import Objective, get_objective
 from .architecture import Architecture
+from .columns import ColumnModel, columns_possible
 from .cpsat_model import BDNNCpModel, ModelOptions
 from .problem import TrainProblem
 from .result import TrainResult
@@ -102,11 +103,15 @@ def _row_losses(net: Network, rows: UniqueRows, objective: Objective) -> np.ndar
 
 def solve_subset(arch: Architecture, rows: UniqueRows, objective: Objective, solve: SolveOptions,
                  time_limit: float, *, hint: Network | None = None,
-                 symmetry_breaking: bool = True) -> tuple[str, int, int | None, Any, Any]:
+                 symmetry_breaking: bool = True,
+                 columns: bool | None = None) -> tuple[str, int, int | None, Any, Any]:
     """Minimise the loss on ``rows``; returns (status, proven bound, best loss or None, solver,
-    model builder)."""
-    builder = BDNNCpModel(arch, rows, ModelOptions(objective=objective,
-                                                   symmetry_breaking=symmetry_breaking))
+    model builder). ``columns``: the first layer as enumerated columns (``columns.py``);
+    default: when they are few enough."""
+    if columns is None:
+        columns = columns_possible(arch.n_inputs, int(arch.weight_bounds[0]), rows.n_rows)
+    options = ModelOptions(objective=objective, symmetry_breaking=symmetry_breaking)
+    builder = (ColumnModel if columns else BDNNCpModel)(arch, rows, options)
     if hint is not None:
         builder.add_hints(hint)
     solver, status, _ = solve_model(builder.model, solve, time_limit, solve.label)
@@ -178,7 +183,8 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
         proof = SubsetProof(rows=list(S), status=status, subset_bound=sb,
                             rest_bound=int(per_row[~in_S].sum()),
                             seconds=time.monotonic() - t0)
-        row_record = {"rows": len(S), "status": status, "subset_bound": sb,
+        row_record = {"rows": len(S), "encoding": builder.layers[0].encoding,
+                      "status": status, "subset_bound": sb,
                       "bound": proof.bound, "seconds": round(proof.seconds, 3)}
         if value is not None:
             net = builder.network_from(solver, problem.quantizer, problem.classes)
