@@ -30,7 +30,7 @@ from ..errors import BDNNError
 from ..network import Network
 from ..objective import Objective, get_objective
 from .architecture import Architecture
-from .columns import ColumnModel, columns_possible
+from .columns import ColumnModel
 from .cpsat_model import BDNNCpModel, ModelOptions
 from .problem import TrainProblem
 from .result import TrainResult
@@ -104,12 +104,10 @@ def _row_losses(net: Network, rows: UniqueRows, objective: Objective) -> np.ndar
 def solve_subset(arch: Architecture, rows: UniqueRows, objective: Objective, solve: SolveOptions,
                  time_limit: float, *, hint: Network | None = None,
                  symmetry_breaking: bool = True,
-                 columns: bool | None = None) -> tuple[str, int, int | None, Any, Any]:
+                 columns: bool = False) -> tuple[str, int, int | None, Any, Any]:
     """Minimise the loss on ``rows``; returns (status, proven bound, best loss or None, solver,
     model builder). ``columns``: the first layer as enumerated columns (``columns.py``);
     default: when they are few enough."""
-    if columns is None:
-        columns = columns_possible(arch.n_inputs, int(arch.weight_bounds[0]), rows.n_rows)
     options = ModelOptions(objective=objective, symmetry_breaking=symmetry_breaking)
     builder = (ColumnModel if columns else BDNNCpModel)(arch, rows, options)
     if hint is not None:
