@@ -50,30 +50,11 @@ def test_symmetry_breaking_keeps_the_optimum(seed):
     expect = best_errors(Q, y, 2, 2, w=1, levels=3)
     p = _problem(Q, y)
     for sb in (True, False):
-        for columns in (True, False):
-            status, bound, value, solver, builder = solve_subset(
-                p.arch, p.rows, p.objective, FAST, 30.0, symmetry_breaking=sb, columns=columns)
-            assert status == "OPTIMAL" and value == bound == expect, (sb, columns, value)
-            # the network read back (columns: looked up weights) has that loss
-            net = builder.network_from(solver, p.quantizer, p.classes)
-            assert int(np.sum(net.predict_q(Q) != y)) == expect
-
-
-def test_enumerated_columns_are_every_units_columns():
-    """Every (weights, bias) of a unit gives one of the enumerated columns, and each column's
-    recorded weights and bias produce it."""
-    import itertools
-
-    from bdnn.train.columns import enumerate_columns
-    rng = np.random.default_rng(3)
-    Q = rng.integers(0, 4, size=(7, 2))
-    codes, W, b = enumerate_columns(Q, 2)
-    bit = 1 << np.arange(len(Q))
-    produced = {int(((Q @ Wc + bc >= 0) * bit).sum()) for Wc, bc in zip(W, b, strict=True)}
-    assert produced == set(codes.tolist())
-    brute = {int(((Q @ np.array(w) + c >= 0) * bit).sum())
-             for w in itertools.product(range(-2, 3), repeat=2) for c in range(-30, 31)}
-    assert brute == set(codes.tolist())
+        status, bound, value, solver, builder = solve_subset(
+            p.arch, p.rows, p.objective, FAST, 30.0, symmetry_breaking=sb)
+        assert status == "OPTIMAL" and value == bound == expect, (sb, value)
+        net = builder.network_from(solver, p.quantizer, p.classes)
+        assert int(np.sum(net.predict_q(Q) != y)) == expect
 
 
 def test_canonical_order_is_the_same_function_and_sorted():

@@ -405,8 +405,6 @@ class BDNNCpModel:
         net = self.canonical(net)  # the hint must satisfy the order constraints
         fwd = net.forward_q(self.rows.Q)
         for lv, layer in zip(self.layers, net.layers, strict=True):
-            if lv.encoding == "columns":  # no weight variables in use (train/columns.py)
-                continue
             for j, row in enumerate(lv.W):
                 for i, v in enumerate(row):
                     m.AddHint(v, int(layer.weights[j, i]))

@@ -30,7 +30,6 @@ from ..errors import BDNNError
 from ..network import Network
 from ..objective import Objective, get_objective
 from .architecture import Architecture
-from .columns import ColumnModel
 from .cpsat_model import BDNNCpModel, ModelOptions
 from .problem import TrainProblem
 from .result import TrainResult
@@ -103,13 +102,11 @@ def _row_losses(net: Network, rows: UniqueRows, objective: Objective) -> np.ndar
 
 def solve_subset(arch: Architecture, rows: UniqueRows, objective: Objective, solve: SolveOptions,
                  time_limit: float, *, hint: Network | None = None,
-                 symmetry_breaking: bool = True,
-                 columns: bool = False) -> tuple[str, int, int | None, Any, Any]:
+                 symmetry_breaking: bool = True) -> tuple[str, int, int | None, Any, Any]:
     """Minimise the loss on ``rows``; returns (status, proven bound, best loss or None, solver,
-    model builder). ``columns``: the first layer as enumerated columns (``columns.py``);
-    default: when they are few enough."""
+    model builder)."""
     options = ModelOptions(objective=objective, symmetry_breaking=symmetry_breaking)
-    builder = (ColumnModel if columns else BDNNCpModel)(arch, rows, options)
+    builder = BDNNCpModel(arch, rows, options)
     if hint is not None:
         builder.add_hints(hint)
     solver, status, _ = solve_model(builder.model, solve, time_limit, solve.label)
