@@ -258,6 +258,7 @@ def train_prove(problem: TrainProblem, **exact_kw) -> TrainResult:
         if proof.loss is not None and proof.loss < loss:
             net, loss = proof.network, proof.loss
             origin = "CP-SAT on a subset of the rows (--prove)"
+            record.pop("result_is_start", None)
     bound = min(bound, loss)
     status = "OPTIMAL" if loss <= bound else "FEASIBLE"
     record["proof"] = {"rounds": rounds, "search_bound": whole.bound,
@@ -394,6 +395,12 @@ def parse_certificate(doc: Any) -> ParsedCertificate:
         raise CertificateError("certificate: subset inputs and label_counts differ in length")
     if len(Q) and (len(np.unique(Q, axis=0)) != len(Q) or (C.sum(axis=1) == 0).any()):
         raise CertificateError("certificate: subset rows must be distinct and each have a label")
+    try:  # the training limits apply to a certificate's subset too (absurd sizes)
+        from .limits import check_problem_size
+        bits = max(1, int(max_level).bit_length())
+        check_problem_size(len(Q), n_inputs, hidden, arch.n_outputs, list(wbs), bits)
+    except BDNNError as e:
+        raise CertificateError(f"certificate: {e}") from None
     rest = _get(doc, "rest", dict)
     bound = _get(doc, "bound", int)
     subset_bound = _get(s, "bound", int, "subset")
