@@ -187,7 +187,8 @@ def _md(rows: list[dict], sym: list[dict], meta: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--cases", default=",".join(CASES),
+                    help="comma-separated cases; 'symmetry' runs the symmetry runs there")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--check-limit", type=float, default=300.0)
@@ -219,17 +220,21 @@ def main() -> None:
         if a.md:
             Path(a.md).write_text(_md(rows, sym, meta))
 
+    meta["partition"] = []
     for name in names:
+        if name == "symmetry":  # the symmetry runs at this place in the order
+            sym.extend(symmetry_runs(a.workers, a.symmetry_limit))
+            save()
+            continue
         r = run_case(name, a.scale, a.workers, a.check_limit)
         rows.append(r)
         print(json.dumps({k: v for k, v in r.items() if k != "round_log"}), flush=True)
         save()
-    meta["partition"] = []
     for spec in [x for x in a.partition.split(",") if x]:
         case, size = spec.split(":")
         meta["partition"].append(partition_probe(case, int(size), 5.0, 120.0))
         save()
-    if a.symmetry:
+    if a.symmetry and "symmetry" not in names:
         sym.extend(symmetry_runs(a.workers, a.symmetry_limit))
         save()
     print(_md(rows, sym, meta))

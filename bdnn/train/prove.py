@@ -404,7 +404,7 @@ def parse_certificate(doc: Any) -> ParsedCertificate:
     try:  # the training limits apply to a certificate's subset too (absurd sizes)
         from .limits import check_problem_size
         bits = max(1, int(max_level).bit_length())
-        check_problem_size(len(Q), n_inputs, hidden, arch.n_outputs, list(wbs), bits)
+        check_problem_size(max(1, len(Q)), n_inputs, hidden, arch.n_outputs, list(wbs), bits)
     except BDNNError as e:
         raise CertificateError(f"certificate: {e}") from None
     rest = _get(doc, "rest", dict)
