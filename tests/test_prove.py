@@ -249,3 +249,20 @@ def test_cli_hostile_certificates(proven, tmp_path, capsys):
     p = bdnn_here(capsys, "train", csv, "--prove", "--method", "split", "-o",
                   tmp_path / "m.json")
     assert_one_line_error(p, "--prove works with --method exact only")
+
+
+def test_data_bound_certificate_with_an_empty_subset():
+    """A certificate of the data bound alone (no subset): verified, and refuted when its rest
+    bound is raised above what the repeated inputs give."""
+    from bdnn.train.prove import SubsetProof
+    Q = np.array([[1, 1]] * 3 + [[2, 0]] * 4 + [[0, 3]])
+    y = np.array([0, 1, 1, 0, 0, 1, 0, 1])
+    p = _problem(Q, y, hidden=(1,))
+    assert p.lower_bound() == 2  # one of the first input's labels, one of the second's
+    doc = make_certificate(p, SubsetProof([], "EMPTY", 0, p.lower_bound(), 0.0), data={},
+                           quantizer={"bits": 2, "lo": [0, 0], "scale": [1, 1]})
+    assert check_certificate(parse_certificate(doc), Q=Q, y=y, time_limit=10).verdict == \
+        "verified"
+    doc["bound"] = doc["rest"]["data_bound"] = 3
+    assert check_certificate(parse_certificate(doc), Q=Q, y=y, time_limit=10).verdict == \
+        "refuted"
