@@ -189,6 +189,7 @@ def proven(tmp_path_factory):
     return d, csv, model, cert, json.loads(p.stdout)
 
 
+@pytest.mark.slow  # three CLI processes: ~15 s idle, 40 s on a busy machine
 def test_cli_prove_and_certify(proven):
     d, csv, model, cert, res = proven
     assert res["bound"] > 0 and res["bound"] <= res["objective"]
