@@ -42,8 +42,9 @@ CERTIFICATE_VERSION = 1
 # Distinct rows added per round: the rows the subset's optimal network gets wrong, at most this
 # many (the subset's solve time grows quickly with its size; few rows per round keep it small).
 ROWS_PER_ROUND = 4
-# The first subset stops growing at this many distinct rows (uniform-10's incumbent is wrong on
-# 60 rows: with their neighbours, a first subset of 115 rows was never closed in 450 s).
+# The first subset takes no more wrong rows once it holds this many distinct rows (uniform-10's
+# incumbent is wrong on 60 rows: with their neighbours, a first subset of 115 rows was never
+# closed in 450 s; capped, a 29-row core was proven, benchmarks/results/prove2.json).
 FIRST_SUBSET_ROWS = 16
 # A round faster than this doubles the rows the next one adds.
 FAST_ROUND_SECONDS = 2.0
@@ -129,7 +130,7 @@ def solve_subset(arch: Architecture, rows: UniqueRows, objective: Objective, sol
 
 def _first_subset(rows: UniqueRows, wrong: np.ndarray, majority: np.ndarray) -> list[int]:
     """The incumbent's wrong rows, each with its nearest rows (L1) of another majority label,
-    at most ``FIRST_SUBSET_ROWS`` (row generation adds the others when they matter)."""
+    until ``FIRST_SUBSET_ROWS`` are in (row generation adds the others when they matter)."""
     chosen: list[int] = []
     for r in np.flatnonzero(wrong):
         if len(set(chosen)) >= FIRST_SUBSET_ROWS:
