@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "bdnn.cli.size_cmd",
     "bdnn.cli.bench_cmd",
     "bdnn.cli.select_cmd",
+    "bdnn.cli.certify_cmd",
 ]
 
 

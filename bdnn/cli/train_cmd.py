@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -12,7 +13,7 @@ import click
 import numpy as np
 
 from ..activation import ACTIVATIONS
-from ..atomic_files import resolve_output_file, write_error
+from ..atomic_files import resolve_output_file, write_error, write_files
 from ..errors import BDNNError
 from ..model_file import dumps_model, load_network, save_network
 from ..objective import OBJECTIVES
@@ -75,6 +76,13 @@ from .options import IntList, emit_json, process_started
               help="local-search: number of starts (default: as many as the time limit allows).")
 @click.option("--sparsify", is_flag=True,
               help="Second stage: keep the loss, minimise the number of non-zero weights.")
+@click.option("--prove", is_flag=True,
+              help="exact: spend most of the time limit on the lower bound (subset bounds by "
+                   "row generation); the model records a certificate.")
+@click.option("--certificate", "certificate_path", type=click.Path(dir_okay=False),
+              default=None,
+              help="With --prove: also write the bound's certificate here (check it with "
+                   "`bdnn certify`).")
 @click.option("--time-limit", type=click.FloatRange(0, MAX_TIME_LIMIT, min_open=True),
               default=60.0, show_default=True, help="Seconds.")
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=2, show_default=True)
@@ -91,7 +99,8 @@ from .options import IntList, emit_json, process_started
 @data_options
 def command(data, hidden, weight_bound, activation, output_kind, input_bits, quantizer_kind,
             objective, method,
-            robust_radius, splits, batch_size, paper, restarts, sparsify, time_limit, workers,
+            robust_radius, splits, batch_size, paper, restarts, sparsify, prove,
+            certificate_path, time_limit, workers,
             seed, deterministic, warm_start, out_path, as_json,
             quiet, label_column, delimiter, split, test_fraction) -> None:
     """Train on DATA (a built-in name, see `bdnn datasets`, or a CSV file)."""
@@ -102,7 +111,17 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
         check_radius(robust_radius)
     if sparsify and method not in ("exact", "auto"):
         raise BDNNError(f"--sparsify works with --method exact only, not {method}")
+    if certificate_path is not None and not prove:
+        raise BDNNError("--certificate needs --prove (only --prove writes a certificate)")
+    if prove and method not in ("exact", "auto"):
+        raise BDNNError(f"--prove works with --method exact only, not {method}")
+    if prove and robust_radius is not None:
+        raise BDNNError("--prove does not support --robust-radius; leave one of them out")
     _check_writable(Path(out_path))
+    if certificate_path is not None:
+        if Path(certificate_path).resolve() == Path(out_path).resolve():
+            raise BDNNError("--certificate and -o name the same file; give two names")
+        _check_writable(Path(certificate_path))
     ds = read_data(data, label_column, delimiter, split, seed, test_fraction)
     X, y = ds.train_part()
     check_problem_size(len(y), ds.n_features, hidden,
@@ -136,7 +155,8 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
         X_raw=X, robust_radius=robust_radius, started=started,
     )
     result = train_network(method, problem, sparsify=sparsify, splits=splits,
-                           batch_size=batch_size, paper=paper, restarts=restarts)
+                           batch_size=batch_size, paper=paper, restarts=restarts,
+                           prove=prove)
     net = result.network
     summary = result.summary()
     summary.update({"data": ds.name, "method": net.training.get("method", method),
@@ -159,7 +179,15 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
         net.training["feature_names"] = [str(c) for c in ds.feature_names]
     if ds.split.protocol == "test":
         net.training["test_fraction"] = float(test_fraction)
+    cert = net.training.get("certificate")
+    if cert is not None:  # how to read the rows again (the checker re-quantizes them)
+        cert["data"].update({"name": ds.name, "split": split, "split_seed": seed,
+                             "test_fraction": float(test_fraction),
+                             "label_column": label_column, "delimiter": delimiter})
+        summary["certificate"] = str(certificate_path) if certificate_path else None
     _save_or_rescue(net, Path(out_path))
+    if certificate_path is not None and cert is not None:
+        write_files({certificate_path: json.dumps(cert, indent=1) + "\n"})
     if as_json:
         emit_json(summary)
     else:

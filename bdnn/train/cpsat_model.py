@@ -108,6 +108,26 @@ def _patterns(width: int) -> list[tuple[int, ...]]:
     return [tuple((t >> j) & 1 for j in range(width)) for t in range(1 << width)]
 
 
+def canonical_order(net: Network, domains: list[tuple[int, int]] | None = None,
+                    first: int = 0) -> Network:
+    """``net`` with each hidden layer's units permuted into lexicographic order of ``(bias,
+    weights)`` (the next layer's weight columns permuted with them): the same function, in the
+    order ``ModelOptions.symmetry_breaking`` asks for. ``domains``: the model's bias range per
+    layer, the biases are compared as the model clips them; layers before ``first`` are left
+    as they are."""
+    layers = [Layer(la.weights.copy(), la.bias.copy(), la.weight_bound) for la in net.layers]
+    for li in range(first, len(layers) - 1):
+        la = layers[li]
+        bias = la.bias if domains is None else np.clip(la.bias, *domains[li])
+        keys = [(int(bias[j]), *(int(v) for v in la.weights[j])) for j in range(len(bias))]
+        order = sorted(range(len(keys)), key=lambda j: keys[j])
+        layers[li] = Layer(la.weights[order], la.bias[order], la.weight_bound)
+        nxt = layers[li + 1]
+        layers[li + 1] = Layer(nxt.weights[:, order], nxt.bias, nxt.weight_bound)
+    return Network(net.quantizer, layers, classes=list(net.classes), activation=net.activation,
+                   output=net.output, training=dict(net.training))
+
+
 class BDNNCpModel:
     """Builds the CP-SAT model for an architecture and training rows; reads solutions back."""
 
@@ -155,15 +175,43 @@ class BDNNCpModel:
                 self._product_layer(li)
         self._loss()
         if self.options.symmetry_breaking:
-            for li in range(arch.n_layers - 1):
-                b = self.layers[li].b
-                for j in range(len(b) - 1):
-                    self.model.Add(b[j] <= b[j + 1])
+            self._break_unit_permutations()
         if self.options.groups is not None:
             self._shared_patterns(self.options.groups)
         self.model.Minimize(
             sum(c * v for c, v in self.loss_terms) + self.loss_constant
         )
+
+    def _break_unit_permutations(self) -> None:
+        """Hidden units in lexicographic order of ``(bias, weights)`` within each hidden layer.
+
+        Permuting a hidden layer's units (its weight rows and biases, and the next layer's
+        weight columns with them) leaves every output unchanged, so some optimal network is in
+        this order (``canonical_order`` builds it): the optimum stays the same while the search
+        space shrinks by up to ``H!`` per layer (tests/test_prove.py checks it by brute force).
+        Encoded with chained Booleans ``eq_k`` = "the first k entries are equal".
+        """
+        m = self.model
+        for li in range(self.arch.n_layers - 1):
+            lv = self.layers[li]
+            keys = [[lv.b[j], *lv.W[j]] for j in range(len(lv.b))]
+            for j in range(len(keys) - 1):
+                x, y = keys[j], keys[j + 1]
+                prefix_equal = None  # None = the empty prefix (always equal)
+                for k, (xk, yk) in enumerate(zip(x, y, strict=True)):
+                    c = m.Add(xk <= yk)
+                    if prefix_equal is not None:
+                        c.OnlyEnforceIf(prefix_equal)
+                    if k == len(x) - 1:
+                        break
+                    same = m.NewBoolVar(f"sym{li}_{j}_{k}")
+                    m.Add(xk == yk).OnlyEnforceIf(same)
+                    m.Add(xk != yk).OnlyEnforceIf(same.Not())
+                    nxt = m.NewBoolVar(f"symp{li}_{j}_{k}")
+                    both = [same] if prefix_equal is None else [same, prefix_equal]
+                    m.AddBoolAnd(both).OnlyEnforceIf(nxt)
+                    m.AddBoolOr([b.Not() for b in both] + [nxt])
+                    prefix_equal = nxt
 
     def _bias_domain(self, li: int) -> tuple[int, int]:
         hi_box = self.rows.Q if self.options.box_hi is None else self.options.box_hi
@@ -343,10 +391,18 @@ class BDNNCpModel:
         return Network(quantizer, layers, classes=list(classes), activation=self.arch.activation,
                        output=self.arch.output, training=dict(training or {}))
 
+    def canonical(self, net: Network) -> Network:
+        """``net`` permuted into the order the symmetry breaking asks for (unchanged without
+        it)."""
+        if not self.options.symmetry_breaking:
+            return net
+        return canonical_order(net, [lv.bias_domain for lv in self.layers])
+
     def add_hints(self, net: Network) -> None:
         """Hint every variable with the values ``net`` implies (a complete, feasible hint)."""
         m = self.model
         m.ClearHints()
+        net = self.canonical(net)  # the hint must satisfy the order constraints
         fwd = net.forward_q(self.rows.Q)
         for lv, layer in zip(self.layers, net.layers, strict=True):
             for j, row in enumerate(lv.W):

@@ -12,6 +12,7 @@ from .data_split import train_split
 from .exact import train_exact
 from .local_search import train_local_search
 from .problem import TrainProblem
+from .prove import train_prove
 from .result import TrainResult
 from .safe_solver import interrupt_requested, reset_interrupt
 
@@ -40,9 +41,11 @@ def train_network(
     batch_size: int | None = None,
     paper: bool = False,
     restarts: int | None = None,
+    prove: bool = False,
 ) -> TrainResult:
     """Train ``problem`` with ``method``; ``splits``/``batch_size``/``paper`` tune ``split``,
-    ``restarts`` ``local-search``, ``sparsify`` ``exact``."""
+    ``restarts`` ``local-search``, ``sparsify`` ``exact``; ``prove`` (exact only) spends
+    most of the time limit on the lower bound (``prove.train_prove``)."""
     if method not in METHODS:
         raise BDNNError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
     reset_interrupt()
@@ -55,7 +58,11 @@ def train_network(
     problem = problem.replace(solve=dataclasses.replace(problem.solve, label=chosen))
     if sparsify and chosen != "exact":
         raise BDNNError(f"--sparsify works with --method exact only (the method is {chosen})")
-    if chosen == "exact":
+    if prove and chosen != "exact":
+        raise BDNNError(f"--prove works with --method exact only (the method is {chosen})")
+    if prove:
+        result = train_prove(problem, sparsify=sparsify)
+    elif chosen == "exact":
         result = train_exact(problem, sparsify=sparsify)
     elif chosen == "local-search":
         result = train_local_search(problem, restarts=restarts)

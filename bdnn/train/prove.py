@@ -1,0 +1,520 @@
+"""Lower bounds that move: subset bounds by row generation, and their certificates
+(docs/design.md §4, "Proving lower bounds").
+
+The optimum of the training loss on any subset S of the distinct training rows is a lower bound
+for the whole set (same architecture, weight bounds and objective): every network's loss on all
+rows is at least its loss on S. Rows outside S still carry their own unavoidable loss (equal
+inputs with different labels, ``Objective.lower_bound``), and because S holds whole distinct rows
+(every label of an input), the two parts share no row: ``bound = opt(S) + data_bound(rest)``.
+
+``prove_bound`` grows S by row generation: solve S to optimality (CP-SAT with hidden-unit
+symmetry breaking, which keeps the optimum); if the subset's optimal network has the same loss
+on every row, it is optimal for the whole set; otherwise add distinct rows it gets wrong and
+solve again. Every proven subset optimum is a bound, and the best one is written as a
+certificate that ``check_certificate`` re-proves from the file alone (the subset's rows are in
+it) and, given the data, checks the data side (fingerprint, the subset's rows, the rest's data
+bound).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from ortools import __version__ as ORTOOLS_VERSION
+
+from ..errors import BDNNError
+from ..network import Network
+from ..objective import Objective, get_objective
+from .architecture import Architecture
+from .cpsat_model import BDNNCpModel, ModelOptions
+from .problem import TrainProblem
+from .result import TrainResult
+from .rows import UniqueRows
+from .safe_solver import interrupt_requested
+from .solver import SolveOptions, data_fingerprint, found_solution, solve_model, status_name
+
+CERTIFICATE_FORMAT = "bdnn-certificate"
+CERTIFICATE_VERSION = 1
+# Distinct rows added per round: the rows the subset's optimal network gets wrong, at most this
+# many (the subset's solve time grows quickly with its size; few rows per round keep it small).
+ROWS_PER_ROUND = 4
+# The first subset takes no more wrong rows once it holds this many distinct rows (uniform-10's
+# incumbent is wrong on 60 rows: with their neighbours, a first subset of 115 rows was never
+# closed in 450 s; capped, a 29-row core was proven, benchmarks/results/prove2.json).
+FIRST_SUBSET_ROWS = 16
+# A round faster than this doubles the rows the next one adds.
+FAST_ROUND_SECONDS = 2.0
+# Rows of the first subset: the incumbent's wrong rows, each with this many nearest rows of
+# another label (the rows that make them hard).
+NEIGHBOURS = 2
+# Largest certificate subset a checker accepts (a subset this big would not be re-proven).
+MAX_CERTIFICATE_ROWS = 100_000
+
+
+@dataclass
+class SubsetProof:
+    """One solved subset: its distinct rows, what CP-SAT proved, and the bound it gives."""
+
+    rows: list[int]  # indices into the problem's distinct rows
+    status: str
+    subset_bound: int  # proven lower bound of the loss on the subset
+    rest_bound: int  # data bound of the distinct rows outside the subset
+    seconds: float
+    network: Network | None = None  # the subset's best network (when found)
+
+    @property
+    def bound(self) -> int:
+        return self.subset_bound + self.rest_bound
+
+
+@dataclass
+class ProofResult:
+    """What ``prove_bound`` found: the best bound, its proof, every round, the best network."""
+
+    bound: int
+    best: SubsetProof | None
+    rounds: list[dict] = field(default_factory=list)
+    network: Network | None = None  # the best network seen (the incumbent or a subset's)
+    loss: int | None = None  # its training loss
+
+
+def row_bounds(rows: UniqueRows, objective: Objective, arch: Architecture) -> np.ndarray:
+    """The data bound of every distinct row on its own (they add up to the data bound)."""
+    return np.array([objective.lower_bound(rows.counts[r:r + 1], arch.output)
+                     for r in range(rows.n_rows)], dtype=np.int64)
+
+
+def subset_rows(rows: UniqueRows, idx: list[int] | np.ndarray) -> UniqueRows:
+    """The distinct rows ``idx`` (with all their label counts) as a training set of their own."""
+    idx = np.asarray(idx, dtype=np.int64)
+    return UniqueRows(rows.Q[idx], rows.counts[idx], np.arange(len(idx), dtype=np.int64))
+
+
+def _row_losses(net: Network, rows: UniqueRows, objective: Objective) -> np.ndarray:
+    """Loss of ``net`` on every distinct row (all its labels counted)."""
+    scores = net.forward_q(rows.Q).scores
+    out = np.zeros(rows.n_rows, dtype=np.int64)
+    for k in range(rows.counts.shape[1]):
+        y = np.full(rows.n_rows, k, dtype=np.int64)
+        out += rows.counts[:, k] * objective.row_losses(scores, y, net.output)
+    return out
+
+
+#: Symmetry breaking keeps every optimum (tests/test_prove.py, by brute force) but made the one
+#: proof measured slower (iris training half, 3 units: 27.7 s with, 18.9 s without;
+#: benchmarks/results/prove2.md), so the proofs run without it; ``symmetry_breaking=True`` asks.
+PROVE_SYMMETRY_BREAKING = False
+
+
+def solve_subset(arch: Architecture, rows: UniqueRows, objective: Objective, solve: SolveOptions,
+                 time_limit: float, *, hint: Network | None = None,
+                 symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING
+                 ) -> tuple[str, int, int | None, Any, Any]:
+    """Minimise the loss on ``rows``; returns (status, proven bound, best loss or None, solver,
+    model builder)."""
+    options = ModelOptions(objective=objective, symmetry_breaking=symmetry_breaking)
+    builder = BDNNCpModel(arch, rows, options)
+    if hint is not None:
+        builder.add_hints(hint)
+    solver, status, _ = solve_model(builder.model, solve, time_limit, solve.label)
+    name = status_name(status)
+    if name == "INFEASIBLE":  # every network is feasible: this would be a modelling bug
+        raise RuntimeError("internal error: a subset model is infeasible")
+    found = found_solution(status)
+    value = int(round(solver.ObjectiveValue())) if found else None
+    bound = solver.BestObjectiveBound() if found or name == "UNKNOWN" else 0.0
+    bound = int(np.ceil(bound - 1e-6)) if np.isfinite(bound) else 0
+    if name == "OPTIMAL":
+        bound = value
+    if value is not None:
+        bound = min(bound, value)
+    return name, max(bound, 0), value, solver, builder
+
+
+def _first_subset(rows: UniqueRows, wrong: np.ndarray, majority: np.ndarray) -> list[int]:
+    """The incumbent's wrong rows, each with its nearest rows (L1) of another majority label,
+    until ``FIRST_SUBSET_ROWS`` are in (row generation adds the others when they matter)."""
+    chosen: list[int] = []
+    for r in np.flatnonzero(wrong):
+        if len(set(chosen)) >= FIRST_SUBSET_ROWS:
+            break
+        chosen.append(int(r))
+        d = np.abs(rows.Q - rows.Q[r]).sum(axis=1)
+        other = np.flatnonzero(majority != majority[r])
+        for o in other[np.argsort(d[other], kind="stable")][:NEIGHBOURS]:
+            chosen.append(int(o))
+    return sorted(set(chosen))
+
+
+def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: float, *,
+                symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING) -> ProofResult:
+    """Row generation until ``deadline`` (a ``time.monotonic()`` value): the best proven bound
+    ``opt(S) + data_bound(rest)`` over the subsets S solved, and the best network seen.
+
+    Stops early when a subset's optimal network is as good on every row as on the subset (it is
+    then optimal for the whole set) or when its bound meets the incumbent's loss.
+    """
+    arch, objective, rows = problem.arch, problem.objective, problem.rows
+    per_row = row_bounds(rows, objective, arch)
+    total_data = int(per_row.sum())
+    result = ProofResult(bound=total_data, best=None, network=incumbent,
+                         loss=None if incumbent is None else problem.loss(incumbent))
+    if result.loss is not None and result.loss <= total_data:
+        return result
+    majority = rows.counts.argmax(axis=1)
+    if incumbent is not None:
+        wrong = _row_losses(incumbent, rows, objective) > per_row
+        S = _first_subset(rows, wrong, majority)
+    else:
+        S = []
+    if not S:  # no incumbent: start from one row of each label
+        S = sorted({int(np.flatnonzero(majority == k)[0]) for k in np.unique(majority)})
+    solve = dataclasses.replace(problem.solve, label=f"{problem.solve.label}/prove")
+    in_S = np.zeros(rows.n_rows, dtype=bool)
+    per_round = ROWS_PER_ROUND
+    hint = result.network
+    while True:
+        left = deadline - time.monotonic()
+        if left < 0.05 or interrupt_requested():
+            break
+        in_S[:] = False
+        in_S[S] = True
+        problem.say(f"prove: subset of {len(S)} distinct rows ({left:.0f} s left)")
+        sub = subset_rows(rows, S)
+        t0 = time.monotonic()
+        status, sb, value, solver, builder = solve_subset(
+            arch, sub, objective, solve, left, hint=hint,
+            symmetry_breaking=symmetry_breaking)
+        proof = SubsetProof(rows=list(S), status=status, subset_bound=sb,
+                            rest_bound=int(per_row[~in_S].sum()),
+                            seconds=time.monotonic() - t0)
+        row_record = {"rows": len(S), "encoding": builder.layers[0].encoding,
+                      "status": status, "subset_bound": sb,
+                      "bound": proof.bound, "seconds": round(proof.seconds, 3)}
+        if value is not None:
+            net = builder.network_from(solver, problem.quantizer, problem.classes)
+            proof.network = net
+            loss = problem.loss(net)
+            row_record["network_loss"] = loss
+            if result.loss is None or loss < result.loss:
+                result.network, result.loss = net, loss
+        result.rounds.append(row_record)
+        if proof.bound > result.bound or (proof.bound == result.bound and result.best is None):
+            result.bound, result.best = proof.bound, proof
+        problem.say(f"prove: subset optimum {sb} ({status}), bound {result.bound}"
+                    + (f", best loss {result.loss}" if result.loss is not None else ""))
+        if result.loss is not None and result.bound >= result.loss:
+            break  # proven optimal
+        if status != "OPTIMAL" or proof.network is None:
+            break  # out of time on this subset: a bigger one would not be solved either
+        losses = _row_losses(proof.network, rows, objective)
+        new = np.flatnonzero((losses > per_row) & ~in_S)
+        if len(new) == 0:
+            break  # cannot happen unless optimal (then the check above stopped); be safe
+        # most costly rows first (merged rows count as many times as they occur)
+        new = new[np.argsort(-(losses[new] - per_row[new]), kind="stable")][:per_round]
+        # quick rounds learn little: take more rows at once until a solve takes a while
+        per_round = per_round * 2 if proof.seconds < FAST_ROUND_SECONDS else ROWS_PER_ROUND
+        hint = proof.network  # right on all of S: only the new rows are left to fit
+        S = sorted(set(S) | {int(r) for r in new})
+    result.bound = min(result.bound, result.loss) if result.loss is not None else result.bound
+    return result
+
+
+# Share of the time limit the search for a network (``train_exact``) gets before the proof.
+PROVE_SEARCH_SHARE = 0.25
+
+
+def train_prove(problem: TrainProblem, **exact_kw) -> TrainResult:
+    """``--prove``: find a network with ``train_exact`` in ``PROVE_SEARCH_SHARE`` of the time
+    limit, then spend the rest on ``prove_bound``; the result's bound is the best proven one
+    and its record carries the proof's certificate (``record["certificate"]``, without the
+    ``data`` description, which the caller adds)."""
+    from ..model_file import network_to_dict
+    from .exact import train_exact
+
+    if problem.robust:
+        raise BDNNError("--prove does not support robust training")
+    solve = problem.solve
+    search = problem.replace(solve=dataclasses.replace(
+        solve, time_limit=PROVE_SEARCH_SHARE * solve.time_limit))
+    first = train_exact(search, **exact_kw)
+    record = {k: v for k, v in first.network.training.items()
+              if k not in ("status", "objective", "bound", "gap", "seconds", "train_errors",
+                           "train_accuracy", "nonzero_weights", "origin")}
+    record["method"] = "exact"
+    record["prove"] = True
+    record["time_limit"] = float(solve.time_limit)
+    net, loss, origin = first.network, first.objective, first.origin
+    rows = problem.rows
+    # the search's own bound: a proof on the whole set (subset = every distinct row)
+    whole = SubsetProof(rows=list(range(rows.n_rows)), status=first.status,
+                        subset_bound=int(np.ceil(first.bound - 1e-6)), rest_bound=0,
+                        seconds=first.seconds)
+    data_bound = problem.lower_bound()
+    if first.status != "OPTIMAL" and whole.bound <= data_bound:  # nothing beyond the data's
+        whole = SubsetProof(rows=[], status="EMPTY", subset_bound=0, rest_bound=data_bound,
+                            seconds=0.0)
+    best, bound = whole, whole.bound
+    rounds: list[dict] = []
+    if first.status != "OPTIMAL" and not first.interrupted and not interrupt_requested():
+        wall = not solve.deterministic
+        deadline = problem.at(1.0) if wall else time.monotonic() + (
+            (1 - PROVE_SEARCH_SHARE) * solve.time_limit)
+        proof = prove_bound(problem, net, deadline)
+        rounds = proof.rounds
+        if proof.best is not None and proof.best.bound > bound:
+            best, bound = proof.best, proof.best.bound
+        if proof.loss is not None and proof.loss < loss:
+            net, loss = proof.network, proof.loss
+            origin = "CP-SAT on a subset of the rows (--prove)"
+            record.pop("result_is_start", None)
+    bound = min(bound, loss)
+    status = "OPTIMAL" if loss <= bound else "FEASIBLE"
+    record["proof"] = {"rounds": rounds, "search_bound": whole.bound,
+                       "subset_rows": len(best.rows), "subset_bound": best.subset_bound,
+                       "rest_bound": best.rest_bound}
+    record["certificate"] = make_certificate(problem, best, data={},
+                                             quantizer=network_to_dict(net)["quantizer"])
+    return problem.result(net, record, status=status, objective=loss, bound=float(bound),
+                          seconds=problem.elapsed(), stages=list(first.stages), origin=origin,
+                          interrupted=first.interrupted or interrupt_requested())
+
+
+# -- certificates ---------------------------------------------------------------------------
+
+def make_certificate(problem: TrainProblem, proof: SubsetProof, *, data: dict,
+                     quantizer: dict) -> dict:
+    """The certificate of ``proof``: everything needed to re-prove it (see module docstring).
+
+    ``data`` says how the training rows were read (name, split, seed, ...), ``quantizer`` how
+    they were quantized (the model file's ``quantizer`` object)."""
+    rows = problem.rows
+    arch = problem.arch
+    idx = np.asarray(proof.rows, dtype=np.int64)
+    return {
+        "format": CERTIFICATE_FORMAT,
+        "version": CERTIFICATE_VERSION,
+        "bound": int(proof.bound),
+        "objective": problem.objective.name,
+        "architecture": {
+            "n_inputs": int(arch.n_inputs), "hidden": [int(h) for h in arch.hidden],
+            "n_classes": int(arch.n_classes),
+            "weight_bounds": [int(w) for w in arch.weight_bounds],
+            "max_level": int(arch.max_level), "activation": arch.activation.name,
+            "output": arch.output.name,
+        },
+        "data": {**data, "fingerprint": data_fingerprint(problem.Q, problem.y),
+                 "n_train": problem.n_train, "n_unique_rows": rows.n_rows},
+        "quantizer": quantizer,
+        "subset": {
+            "inputs": rows.Q[idx].astype(int).tolist(),
+            "label_counts": rows.counts[idx].astype(int).tolist(),
+            "bound": int(proof.subset_bound),
+            "status": proof.status,
+            "seconds": round(proof.seconds, 3),
+        },
+        "rest": {"data_bound": int(proof.rest_bound)},
+        "solver": f"ortools-cpsat {ORTOOLS_VERSION}",
+        "symmetry_breaking": PROVE_SYMMETRY_BREAKING,
+    }
+
+
+class CertificateError(BDNNError):
+    """A certificate file that is not a valid bdnn certificate."""
+
+
+def _get(doc: dict, key: str, kind: type | tuple, where: str = "certificate") -> Any:
+    v = doc.get(key)
+    if kind is int and (isinstance(v, bool) or not isinstance(v, int)):
+        raise CertificateError(f"{where}: \"{key}\" must be an integer")
+    if not isinstance(v, kind):
+        name = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise CertificateError(f"{where}: \"{key}\" must be a {name}")
+    return v
+
+
+def _int_matrix(v: Any, n_cols: int, lo: int, hi: int, what: str) -> np.ndarray:
+    if not isinstance(v, list) or len(v) > MAX_CERTIFICATE_ROWS:
+        raise CertificateError(f"certificate: {what} must be a list of at most "
+                               f"{MAX_CERTIFICATE_ROWS} rows")
+    for row in v:
+        if (not isinstance(row, list) or len(row) != n_cols
+                or not all(isinstance(x, int) and not isinstance(x, bool) and lo <= x <= hi
+                           for x in row)):
+            raise CertificateError(f"certificate: every row of {what} must be {n_cols} "
+                                   f"integers in [{lo}, {hi}]")
+    return np.array(v, dtype=np.int64).reshape(len(v), n_cols)
+
+
+@dataclass
+class ParsedCertificate:
+    """A validated certificate."""
+
+    doc: dict
+    arch: Architecture
+    objective: Objective
+    rows: UniqueRows  # the subset
+    bound: int
+    subset_bound: int
+    rest_bound: int
+
+
+def parse_certificate(doc: Any) -> ParsedCertificate:
+    """Validate a certificate document; every problem is a one-line ``CertificateError``."""
+    from .limits import MAX_WEIGHT_BOUND
+    if not isinstance(doc, dict):
+        raise CertificateError("certificate must be a JSON object")
+    if doc.get("format") != CERTIFICATE_FORMAT:
+        raise CertificateError(f"not a bdnn certificate (\"format\" is "
+                               f"{str(doc.get('format'))[:40]!r}, expected "
+                               f"\"{CERTIFICATE_FORMAT}\")")
+    if doc.get("version") != CERTIFICATE_VERSION:
+        raise CertificateError(f"unsupported certificate version "
+                               f"{str(doc.get('version'))[:20]!r}; this bdnn reads version "
+                               f"{CERTIFICATE_VERSION}")
+    a = _get(doc, "architecture", dict)
+    hidden = _get(a, "hidden", list, "architecture")
+    wbs = _get(a, "weight_bounds", list, "architecture")
+    n_inputs = _get(a, "n_inputs", int, "architecture")
+    n_classes = _get(a, "n_classes", int, "architecture")
+    max_level = _get(a, "max_level", int, "architecture")
+    ints = [*hidden, *wbs]
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in ints) \
+            or not hidden or len(hidden) > 8 or any(not 1 <= h <= 64 for h in hidden) \
+            or any(not 1 <= w <= MAX_WEIGHT_BOUND for w in wbs):
+        raise CertificateError("certificate: architecture needs 1..8 hidden widths in 1..64 "
+                               f"and weight bounds in 1..{MAX_WEIGHT_BOUND}")
+    if not 1 <= n_inputs <= 100_000 or not 2 <= n_classes <= 1000 \
+            or not 1 <= max_level <= 255:
+        raise CertificateError("certificate: n_inputs, n_classes or max_level out of range")
+    try:
+        arch = Architecture(n_inputs=n_inputs, hidden=tuple(hidden), n_classes=n_classes,
+                            weight_bounds=tuple(wbs), max_level=max_level,
+                            activation=_get(a, "activation", str, "architecture"),
+                            output=_get(a, "output", str, "architecture"))
+        objective = get_objective(_get(doc, "objective", str))
+    except CertificateError:
+        raise
+    except BDNNError as e:
+        raise CertificateError(f"certificate: {e}") from None
+    s = _get(doc, "subset", dict)
+    Q = _int_matrix(s.get("inputs"), n_inputs, 0, max_level, "subset inputs")
+    C = _int_matrix(s.get("label_counts"), n_classes, 0, 10**9, "subset label_counts")
+    if len(Q) != len(C):
+        raise CertificateError("certificate: subset inputs and label_counts differ in length")
+    if len(Q) and (len(np.unique(Q, axis=0)) != len(Q) or (C.sum(axis=1) == 0).any()):
+        raise CertificateError("certificate: subset rows must be distinct and each have a label")
+    try:  # the training limits apply to a certificate's subset too (absurd sizes)
+        from .limits import check_problem_size
+        bits = max(1, int(max_level).bit_length())
+        check_problem_size(max(1, len(Q)), n_inputs, hidden, arch.n_outputs, list(wbs), bits)
+    except BDNNError as e:
+        raise CertificateError(f"certificate: {e}") from None
+    rest = _get(doc, "rest", dict)
+    bound = _get(doc, "bound", int)
+    subset_bound = _get(s, "bound", int, "subset")
+    rest_bound = _get(rest, "data_bound", int, "rest")
+    if min(bound, subset_bound, rest_bound) < 0 or bound > subset_bound + rest_bound:
+        raise CertificateError("certificate: the bound must be at most the subset's bound plus "
+                               "the rest's data bound, all >= 0")
+    _get(doc, "data", dict)
+    return ParsedCertificate(doc, arch, objective,
+                             UniqueRows(Q, C, np.arange(len(Q), dtype=np.int64)),
+                             bound, subset_bound, rest_bound)
+
+
+@dataclass
+class CheckResult:
+    """The checker's verdict and what it recomputed."""
+
+    verdict: str  # "verified", "refuted" or "unproven" (time ran out before the bound)
+    claimed: int
+    subset_claimed: int
+    subset_proven: int | None
+    subset_status: str | None
+    rest_claimed: int
+    rest_recomputed: int | None
+    reasons: list[str]
+    seconds: float
+
+    def summary(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def check_certificate(cert: ParsedCertificate, *, Q: np.ndarray | None, y: np.ndarray | None,
+                      time_limit: float, workers: int = 1,
+                      model: Network | None = None, progress: bool = False) -> CheckResult:
+    """Re-prove ``cert``: the data side against the training rows ``Q``/``y`` (class indices;
+    quantized with the certificate's quantizer), then the subset's optimum with CP-SAT.
+
+    ``model`` (optional): a network whose training loss on the rows must not be below the
+    bound. Refuted when anything recomputed is below the claim; unproven when CP-SAT ran out of
+    time above the proven bound but below the claimed one.
+    """
+    t0 = time.monotonic()
+    reasons: list[str] = []
+    refuted = False
+    rest = None
+    if Q is not None and y is not None:
+        from .rows import unique_rows
+        fp = data_fingerprint(Q, y)
+        if fp != cert.doc["data"].get("fingerprint"):
+            refuted = True
+            reasons.append(f"the data's fingerprint {fp} differs from the certificate's "
+                           f"{str(cert.doc['data'].get('fingerprint'))[:32]}")
+        else:
+            full = unique_rows(Q, y, cert.arch.n_classes)
+            index = {tuple(r): i for i, r in enumerate(full.Q.tolist())}
+            where = [index.get(tuple(r)) for r in cert.rows.Q.tolist()]
+            if any(w is None for w in where):
+                refuted = True
+                reasons.append("a subset row is not among the training rows")
+            elif not np.array_equal(full.counts[where], cert.rows.counts):
+                refuted = True
+                reasons.append("a subset row's label counts differ from the training rows'")
+            else:
+                per_row = row_bounds(full, cert.objective, cert.arch)
+                mask = np.ones(full.n_rows, dtype=bool)
+                mask[where] = False
+                rest = int(per_row[mask].sum())
+                if rest < cert.rest_bound:
+                    refuted = True
+                    reasons.append(f"the rest's data bound is {rest}, not "
+                                   f"{cert.rest_bound}")
+        if model is not None:
+            loss = cert.objective.loss(model, Q, y)
+            if loss < cert.bound:
+                refuted = True
+                reasons.append(f"the model's training loss {loss} is below the bound")
+    status, proven = None, None
+    if not refuted and len(cert.rows.Q) == 0:
+        status, proven = "EMPTY", 0  # no subset: the bound is the data's alone
+        if cert.subset_bound > 0:
+            refuted = True
+            reasons.append("an empty subset cannot have a bound above 0")
+    elif not refuted:
+        solve = SolveOptions(time_limit=time_limit, workers=workers, progress=progress,
+                             label="certify")
+        status, proven, _, _, _ = solve_subset(cert.arch, cert.rows, cert.objective, solve,
+                                               time_limit)
+        if proven < cert.subset_bound:
+            if status == "OPTIMAL":
+                refuted = True
+                reasons.append(f"the subset's optimum is {proven}, below the claimed "
+                               f"{cert.subset_bound}")
+            else:
+                reasons.append(f"CP-SAT proved only {proven} of the subset's claimed "
+                               f"{cert.subset_bound} within {time_limit:g} s ({status}); "
+                               "give a longer --time-limit")
+    verdict = "refuted" if refuted else ("unproven" if reasons else "verified")
+    return CheckResult(verdict, cert.bound, cert.subset_bound, proven, status, cert.rest_bound,
+                       rest, reasons, round(time.monotonic() - t0, 3))
+
+
+__all__ = ["prove_bound", "make_certificate", "parse_certificate", "check_certificate",
+           "ProofResult", "SubsetProof", "CheckResult", "CertificateError", "solve_subset"]

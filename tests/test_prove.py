@@ -1,0 +1,269 @@
+"""--prove: symmetry breaking, subset bounds and certificates against brute force."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from brute_force import best_errors
+
+from bdnn.network import Layer, Network, random_network
+from bdnn.quantizer import Quantizer
+from bdnn.train.cpsat_model import canonical_order
+from bdnn.train.problem import TrainProblem
+from bdnn.train.prove import (
+    check_certificate,
+    make_certificate,
+    parse_certificate,
+    prove_bound,
+    row_bounds,
+    solve_subset,
+    subset_rows,
+    train_prove,
+)
+from bdnn.train.solver import SolveOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = SolveOptions(time_limit=30, workers=2, progress=False)
+
+
+def _tiny(seed, n=12, d=2, k=2, levels=3):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, levels + 1, size=(n, d)), rng.integers(0, k, size=n)
+
+
+def _problem(Q, y, k=2, hidden=(2,), time_limit=30.0):
+    q = Quantizer.identity(Q.shape[1], 2)  # levels 0..3
+    return TrainProblem.build(Q, y, quantizer=q, classes=list(range(k)), hidden=hidden,
+                              weight_bound=1,
+                              solve=SolveOptions(time_limit=time_limit, workers=2,
+                                                 progress=False))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_symmetry_breaking_keeps_the_optimum(seed):
+    """2 inputs, 2 ternary hidden units: brute force over every network vs CP-SAT with and
+    without the lexicographic order of the hidden units."""
+    Q, y = _tiny(seed, n=14)
+    expect = best_errors(Q, y, 2, 2, w=1, levels=3)
+    p = _problem(Q, y)
+    for sb in (True, False):
+        status, bound, value, solver, builder = solve_subset(
+            p.arch, p.rows, p.objective, FAST, 30.0, symmetry_breaking=sb)
+        assert status == "OPTIMAL" and value == bound == expect, (sb, value)
+        net = builder.network_from(solver, p.quantizer, p.classes)
+        assert int(np.sum(net.predict_q(Q) != y)) == expect
+
+
+def test_canonical_order_is_the_same_function_and_sorted():
+    rng = np.random.default_rng(7)
+    Q = rng.integers(0, 16, size=(200, 4))
+    for _ in range(20):
+        net = random_network(rng, 4, (4, 3), 3, bits=4)
+        c = canonical_order(net)
+        a, b = net.forward_q(Q), c.forward_q(Q)
+        assert np.array_equal(a.scores, b.scores)
+        for la in c.layers[:-1]:
+            keys = [(int(la.bias[j]), *map(int, la.weights[j])) for j in range(len(la.bias))]
+            assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_subset_bound_is_at_most_the_true_optimum(seed):
+    Q, y = _tiny(seed, n=16)
+    Q[8:10] = Q[0]  # repeated inputs: some of them with other labels (a data bound)
+    truth = best_errors(Q, y, 1, 2, w=1, levels=3)
+    p = _problem(Q, y, hidden=(1,))
+    rows = p.rows
+    per_row = row_bounds(rows, p.objective, p.arch)
+    assert per_row.sum() == p.lower_bound()
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        S = sorted(rng.choice(rows.n_rows, size=rows.n_rows // 2, replace=False).tolist())
+        status, sb, value, _, _ = solve_subset(p.arch, subset_rows(rows, S), p.objective, FAST,
+                                               30.0)
+        assert status == "OPTIMAL"
+        rest = np.ones(rows.n_rows, dtype=bool)
+        rest[S] = False
+        assert sb + per_row[rest].sum() <= truth
+    proof = prove_bound(p, None, deadline=1e18)
+    assert proof.bound <= truth
+    assert proof.loss is not None and proof.loss >= truth
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_no_bound_above_a_networks_verified_loss(seed):
+    """--prove's bound never exceeds the loss of its network (numpy forward pass) nor the
+    brute-force optimum; a proof of optimality is right."""
+    Q, y = _tiny(10 + seed, n=14)
+    truth = best_errors(Q, y, 1, 2, w=1, levels=3)
+    p = _problem(Q, y, hidden=(1,))
+    r = train_prove(p)
+    loss = int(np.sum(r.network.predict_q(Q) != y))
+    assert r.objective == loss
+    assert r.bound <= truth <= loss
+    if r.status == "OPTIMAL":
+        assert loss == truth
+    cert = parse_certificate(r.network.training["certificate"])
+    assert cert.bound <= truth
+
+
+def _xor_data(n_copies=2):
+    """Class 1 iff exactly one of two inputs is high: one hidden unit cannot fit it."""
+    pts = [(0, 0, 0), (0, 3, 1), (3, 0, 1), (3, 3, 0), (1, 1, 0), (2, 2, 0), (1, 3, 1),
+           (3, 1, 1)]
+    Q = np.array([p[:2] for p in pts] * n_copies)
+    y = np.array([p[2] for p in pts] * n_copies)
+    return Q, y
+
+
+def test_certificate_round_trip_and_tampering():
+    Q, y = _xor_data()
+    truth = best_errors(Q, y, 1, 2, w=1, levels=3)
+    assert truth > 0
+    p = _problem(Q, y, hidden=(1,))
+    r = train_prove(p)
+    assert r.status == "OPTIMAL" and r.bound == truth
+    doc = r.network.training["certificate"]
+    cert = parse_certificate(doc)
+    assert cert.bound == truth
+    ok = check_certificate(cert, Q=Q, y=y, time_limit=30)
+    assert ok.verdict == "verified", ok
+    # a claim above the subset's optimum is refuted by re-solving it
+    bad = json.loads(json.dumps(doc))
+    bad["subset"]["bound"] += 1
+    bad["bound"] += 1
+    assert check_certificate(parse_certificate(bad), Q=Q, y=y, time_limit=30).verdict == \
+        "refuted"
+    # other data (one label flipped) do not match the fingerprint
+    y2 = y.copy()
+    y2[0] = 1 - y2[0]
+    assert check_certificate(cert, Q=Q, y=y2, time_limit=30).verdict == "refuted"
+    # a proof made on a subset of other rows: built by hand from a subset proof
+    rows = p.rows
+    S = list(range(rows.n_rows))
+    status, sb, _, _, _ = solve_subset(p.arch, subset_rows(rows, S), p.objective, FAST, 30)
+    from bdnn.train.prove import SubsetProof
+    doc2 = make_certificate(p, SubsetProof(S, status, sb, 0, 0.0), data={},
+                            quantizer={"bits": 2, "lo": [0, 0], "scale": [1, 1]})
+    doc2["subset"]["label_counts"][0] = [c + 1 for c in doc2["subset"]["label_counts"][0]]
+    assert check_certificate(parse_certificate(doc2), Q=Q, y=y, time_limit=30).verdict == \
+        "refuted"
+    # a model whose loss is below the claim refutes it
+    perfect_on_first = Network(p.quantizer, [Layer(np.zeros((1, 2)), [0], 1),
+                                             Layer(np.zeros((2, 1)), [0, -1], 1)],
+                               classes=[0, 1])
+    low = json.loads(json.dumps(doc))
+    low["bound"] = low["subset"]["bound"] = len(y)  # more than the constant network's errors
+    res = check_certificate(parse_certificate(low), Q=Q, y=y, time_limit=30,
+                            model=perfect_on_first)
+    assert res.verdict == "refuted"
+
+
+def bdnn(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "bdnn", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd or ROOT)
+
+
+def assert_one_line_error(p, *fragments):
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), p.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def proven(tmp_path_factory):
+    d = tmp_path_factory.mktemp("prove")
+    Q, y = _xor_data(3)
+    csv = d / "xor.csv"
+    lines = [f"{a},{b},{c}\n" for (a, b), c in zip(Q, y, strict=True)]
+    csv.write_text("a,b,label\n" + "".join(lines))
+    model, cert = d / "m.json", d / "m.cert.json"
+    p = bdnn("train", csv, "--hidden", "1", "--input-bits", "2", "--prove", "--certificate",
+             cert, "--time-limit", "30", "--json", "--quiet", "-o", model)
+    assert p.returncode == 0, p.stderr
+    return d, csv, model, cert, json.loads(p.stdout)
+
+
+@pytest.mark.slow  # three CLI processes: ~15 s idle, 40 s on a busy machine
+def test_cli_prove_and_certify(proven):
+    d, csv, model, cert, res = proven
+    assert res["bound"] > 0 and res["bound"] <= res["objective"]
+    for f in (cert, model):
+        p = bdnn("certify", f, csv, "--json", "--quiet")
+        assert p.returncode == 0, p.stdout + p.stderr
+        out = json.loads(p.stdout)
+        assert out["verdict"] == "verified" and out["claimed"] == res["bound"]
+    doc = json.loads(cert.read_text())
+    doc["bound"] += 1
+    doc["subset"]["bound"] += 1
+    bad = d / "bad.json"
+    bad.write_text(json.dumps(doc))
+    p = bdnn("certify", bad, csv, "--quiet")
+    assert p.returncode == 1 and p.stdout.startswith("refuted"), p.stdout + p.stderr
+
+
+def bdnn_here(capsys, *args):
+    """The CLI in this process (each subprocess costs seconds of start-up)."""
+    from bdnn.cli import main
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, e.value.code, out.out, out.err)
+
+
+def test_cli_hostile_certificates(proven, tmp_path, capsys):
+    d, csv, model, cert, _ = proven
+    good = json.loads(cert.read_text())
+
+    def write(name, text):
+        f = tmp_path / name
+        f.write_text(text)
+        return f
+
+    cases = [
+        (write("a.json", "{not json"), "not valid JSON"),
+        (write("b.json", "[1, 2]"), "must be a JSON object"),
+        (write("c.json", json.dumps({**good, "format": "zip"})), "not a bdnn certificate"),
+        (write("d.json", json.dumps({**good, "version": 99})), "version"),
+        (write("e.json", json.dumps({**good, "bound": -1})), "bound"),
+        (write("f.json", json.dumps({**good, "bound": "7"})), "integer"),
+        (write("g.json", json.dumps({**good, "subset": {**good["subset"],
+                                                        "inputs": [[1, 2, 3]]}})), "subset"),
+        (write("h.json", json.dumps({**good, "architecture": {**good["architecture"],
+                                                              "hidden": [10**9]}})),
+         "architecture"),
+        (write("i.json", "[" * 100000 + "]" * 100000), "certificate"),
+        (write("j.json", json.dumps({**good, "quantizer": {"bits": 2}})), "quantizer"),
+        (tmp_path / "missing.json", "does not exist"),
+        (tmp_path, "directory"),
+    ]
+    for f, fragment in cases:
+        assert_one_line_error(bdnn_here(capsys, "certify", f, csv), fragment)
+    p = bdnn_here(capsys, "train", csv, "--certificate", tmp_path / "x.json", "-o",
+                  tmp_path / "m.json")
+    assert_one_line_error(p, "--certificate needs --prove")
+    p = bdnn_here(capsys, "train", csv, "--prove", "--method", "split", "-o",
+                  tmp_path / "m.json")
+    assert_one_line_error(p, "--prove works with --method exact only")
+
+
+def test_data_bound_certificate_with_an_empty_subset():
+    """A certificate of the data bound alone (no subset): verified, and refuted when its rest
+    bound is raised above what the repeated inputs give."""
+    from bdnn.train.prove import SubsetProof
+    Q = np.array([[1, 1]] * 3 + [[2, 0]] * 4 + [[0, 3]])
+    y = np.array([0, 1, 1, 0, 0, 1, 0, 1])
+    p = _problem(Q, y, hidden=(1,))
+    assert p.lower_bound() == 2  # one of the first input's labels, one of the second's
+    doc = make_certificate(p, SubsetProof([], "EMPTY", 0, p.lower_bound(), 0.0), data={},
+                           quantizer={"bits": 2, "lo": [0, 0], "scale": [1, 1]})
+    assert check_certificate(parse_certificate(doc), Q=Q, y=y, time_limit=10).verdict == \
+        "verified"
+    doc["bound"] = doc["rest"]["data_bound"] = 3
+    assert check_certificate(parse_certificate(doc), Q=Q, y=y, time_limit=10).verdict == \
+        "refuted"
