@@ -690,7 +690,8 @@ def main(argv: list[str] | None = None) -> int:
         "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         "code_version": code_version(), "machine": machine(),
         "bdnn_mode": ("bdnn select --max-model-bytes B" if use_select else
-                      "bdnn select unavailable: bdnn train --method auto (split above "
+                      f"{'--no-select' if args.no_select else 'bdnn select unavailable'}: "
+                      "bdnn train --method auto (split above "
                       f"{LARGE_TRAIN} train rows) --workers 1 over hidden x input bits "
                       f"{[(list(h), b) for h, b in q['bdnn_grid']]}, chosen here on the "
                       "validation part"),
