@@ -615,12 +615,18 @@ def plot(record: dict, ds: str, path: Path) -> bool:
         if m.get("flash_bytes") is None or v.get("test_mean") is None:
             continue
         ax.errorbar(m["flash_bytes"], v["test_mean"], yerr=v["test_sd"], fmt="o", ms=7,
-                    color=COLOURS[tool], label=tool, capsize=3)
+                    color=COLOURS[tool], label=f"{tool} ({m['model_data_bytes']:,} B data)",
+                    capsize=3, alpha=0.85)
         any_point = True
     if not any_point:
         plt.close(fig)
         return False
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("Cortex-M0 flash of the minimal program (bytes, log)")
     ax.set_ylabel(f"test accuracy (mean ± sd, {len(e['runs'])} seeds)")
     ax.set_title(f"{ds}: accuracy vs flash, float input")
