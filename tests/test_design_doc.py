@@ -81,7 +81,8 @@ def test_shipped_files_cite_design_md_not_design_sections():
 def test_design_has_the_numbered_sections_the_code_cites():
     sections = design_sections()
     top = [n for n in sections if "." not in n]
-    assert top == [str(n) for n in range(1, 10)], top
+    # numbered 1.. without gaps (new concepts add sections), at least the nine of the start
+    assert top == [str(n) for n in range(1, len(top) + 1)] and len(top) >= 9, top
     # the code's references were written against these topics: §N must keep meaning the same
     topics = {"2": "semantics", "3": "model file", "4": "training", "5": "export",
               "6": "microcontroller targets"}

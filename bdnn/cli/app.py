@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "bdnn.cli.verify_cmd",
     "bdnn.cli.size_cmd",
     "bdnn.cli.bench_cmd",
+    "bdnn.cli.select_cmd",
 ]
 
 

@@ -15,6 +15,7 @@ import pickle
 import select
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -127,13 +128,18 @@ class SafeSolver:
         # Ctrl-C in a terminal reaches the child too (same process group); a SIGINT sent to
         # the parent alone is passed on. CP-SAT stops and returns its best solution, which the
         # parent must wait for rather than die.
-        previous = signal.signal(signal.SIGINT, lambda *_: self._forward_sigint(pid))
+        # Only the main thread may set handlers: a solve in another thread (a Dask worker's
+        # task, joblib's threads) leaves SIGINT to whoever owns the process.
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = (signal.signal(signal.SIGINT, lambda *_: self._forward_sigint(pid))
+                    if in_main else None)
         started = time.monotonic()
         try:
             data, overdue = self._read_with_deadline(read_fd, pid, started)
             _, wait_status = os.waitpid(pid, 0)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            if in_main:
+                signal.signal(signal.SIGINT, previous)
         if overdue and not data:  # stopped for its time limit before it could answer
             return (cp_model.UNKNOWN, [], 0.0, 0.0, time.monotonic() - started, 0)
         if not data or not os.WIFEXITED(wait_status) or os.WEXITSTATUS(wait_status) != 0:

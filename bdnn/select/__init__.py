@@ -1,0 +1,1 @@
+"""``bdnn select``: validation-driven model selection over a grid, run on Dask."""

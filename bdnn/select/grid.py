@@ -1,0 +1,224 @@
+"""The selection grid: axes that map 1:1 onto ``bdnn train``'s options (docs/design.md §10).
+
+A *configuration* is a dict ``{axis name: value}`` holding every axis of :data:`GRID_AXES`.
+Each axis says which training stage takes it (``quantizer``: ``Quantizer.fit``, ``problem``:
+``TrainProblem.build``, ``method``: ``train_network``) and under which keyword, so a training
+option added to ``bdnn train`` becomes a grid axis by adding one :class:`GridAxis` entry here;
+nothing else in ``bdnn select`` names an option.
+
+A grid file is JSON: an object ``{axis: value or [values]}`` (the cartesian product of the
+lists) or a list of such objects (the union of their products). Axes left out take
+:data:`GRID_AXES`' defaults, which are ``bdnn train``'s defaults. ``hidden`` values are
+written as on the command line: ``4`` or ``"8,4"`` (a list of them lists alternatives).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..activation import ACTIVATIONS
+from ..errors import BDNNError
+from ..objective import OBJECTIVES
+from ..output_kind import OUTPUT_KINDS, get_output_kind
+from ..train.limits import MAX_INPUT_BITS, MAX_WEIGHT_BOUND
+from ..train.methods import METHODS
+
+STAGES = ("quantizer", "problem", "method")
+
+
+@dataclass(frozen=True)
+class GridAxis:
+    """One option of ``bdnn train`` as a grid axis."""
+
+    name: str  # the key in grid files, configurations and results (= the train option name)
+    stage: str  # which call takes it: one of STAGES
+    keyword: str  # the keyword argument of that call
+    parse: Callable[[Any], Any]  # one JSON value -> the canonical value; raises ValueError
+    default: Any  # bdnn train's default
+    help: str = ""
+
+    def value(self, raw: Any) -> Any:
+        """The canonical value of ``raw``, or ``BDNNError`` naming the axis."""
+        try:
+            return self.parse(raw)
+        except (ValueError, TypeError) as e:
+            raise BDNNError(f"grid axis {self.name!r}: {e}") from None
+
+
+def _hidden(v: Any) -> str:
+    """``4``, ``"8,4"`` -> the command line form ``"8,4"``."""
+    if isinstance(v, bool):
+        raise ValueError(f"{v!r} is not a layer width list like 4 or \"8,4\"")
+    if isinstance(v, int):
+        widths = [v]
+    elif isinstance(v, str):
+        try:
+            widths = [int(w) for w in v.split(",")]
+        except ValueError:
+            raise ValueError(f"{v!r} is not a layer width list like 4 or \"8,4\"") from None
+    else:
+        raise ValueError(f"{v!r} is not a layer width list like 4 or \"8,4\"")
+    if not widths or any(w < 1 for w in widths):
+        raise ValueError(f"every layer width must be >= 1, got {v!r}")
+    return ",".join(str(w) for w in widths)
+
+
+def _int_in(lo: int, hi: int) -> Callable[[Any], int]:
+    def parse(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ValueError(f"{v!r} is not a whole number in {lo}..{hi}")
+        return int(v)
+    return parse
+
+
+def _choice(names: Iterable[str]) -> Callable[[Any], str]:
+    allowed = list(names)
+
+    def parse(v: Any) -> str:
+        if v not in allowed:
+            raise ValueError(f"{v!r} is not one of: {', '.join(allowed)}")
+        return str(v)
+    return parse
+
+
+def _flag(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"{v!r} is not true or false")
+    return v
+
+
+#: Every axis, in the order configurations are printed. To make a new ``bdnn train`` option
+#: an axis, add one entry (e.g. a quantizer kind: ``GridAxis("quantizer", "quantizer", "kind",
+#: _choice(QUANTIZER_KINDS), "uniform")``).
+GRID_AXES: dict[str, GridAxis] = {a.name: a for a in (
+    GridAxis("hidden", "problem", "hidden", _hidden, "4", "hidden layer widths"),
+    GridAxis("weight_bound", "problem", "weight_bound", _int_in(1, MAX_WEIGHT_BOUND), 1),
+    GridAxis("input_bits", "quantizer", "bits", _int_in(1, MAX_INPUT_BITS), 4),
+    GridAxis("activation", "problem", "activation", _choice(ACTIVATIONS), "heaviside"),
+    GridAxis("output", "problem", "output", _choice(OUTPUT_KINDS), "argmax"),
+    GridAxis("objective", "problem", "objective", _choice(OBJECTIVES), "errors"),
+    GridAxis("method", "method", "method", _choice(METHODS), "auto"),
+    GridAxis("sparsify", "method", "sparsify", _flag, False),
+)}
+
+
+def hidden_widths(config: dict) -> tuple[int, ...]:
+    """The hidden widths of a configuration as integers."""
+    return tuple(int(w) for w in str(config["hidden"]).split(","))
+
+
+def stage_arguments(config: dict) -> dict[str, dict[str, Any]]:
+    """``{stage: {keyword: value}}`` for the training calls (hidden as a tuple of ints)."""
+    out: dict[str, dict[str, Any]] = {stage: {} for stage in STAGES}
+    for name, axis in GRID_AXES.items():
+        value = config.get(name, axis.default)
+        out[axis.stage][axis.keyword] = hidden_widths(config) if name == "hidden" else value
+    return out
+
+
+def compatible(config: dict) -> bool:
+    """False for combinations ``bdnn train`` refuses (``--sparsify`` needs method exact)."""
+    return not (config["sparsify"] and config["method"] not in ("exact", "auto"))
+
+
+def config_label(config: dict) -> str:
+    """A short label: the axes that differ from the defaults (``hidden`` always)."""
+    parts = [f"hidden {config['hidden']}"]
+    for name, axis in GRID_AXES.items():
+        if name != "hidden" and config.get(name, axis.default) != axis.default:
+            value = config[name]
+            parts.append(name if value is True else f"{name} {value}")
+    return ", ".join(parts)
+
+
+def expand(grid: Any) -> list[dict]:
+    """The configurations of a grid (object or list of objects; see the module docstring),
+    without duplicates and without combinations ``bdnn train`` would refuse."""
+    blocks = grid if isinstance(grid, list) else [grid]
+    if not blocks:
+        raise BDNNError("the grid is empty; give at least one object like {\"hidden\": [4, 8]}")
+    configs: list[dict] = []
+    seen: set[str] = set()
+    for block in blocks:
+        if not isinstance(block, dict):
+            raise BDNNError(f"a grid entry must be an object like {{\"hidden\": [4, 8]}}, "
+                            f"got {json.dumps(block)[:40]}")
+        unknown = sorted(set(block) - set(GRID_AXES))
+        if unknown:
+            raise BDNNError(f"unknown grid axis {unknown[0]!r}; the axes are: "
+                            + ", ".join(GRID_AXES))
+        values = []
+        for name, axis in GRID_AXES.items():
+            raw = block.get(name, axis.default)
+            raw = raw if isinstance(raw, list) else [raw]
+            if not raw:
+                raise BDNNError(f"grid axis {name!r} has an empty list of values")
+            values.append([axis.value(v) for v in raw])
+        for combo in itertools.product(*values):
+            config = dict(zip(GRID_AXES, combo, strict=True))
+            key = json.dumps(config, sort_keys=True)
+            if compatible(config) and key not in seen:
+                seen.add(key)
+                configs.append(config)
+    if not configs:
+        raise BDNNError("the grid has no configuration bdnn train accepts "
+                        "(--sparsify needs method exact or auto)")
+    return configs
+
+
+def load_grid(path: str | Path) -> list[dict]:
+    """The configurations of a grid file; one-line ``BDNNError`` on a bad file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise BDNNError(f"cannot read grid file {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise BDNNError(f"grid file {path} is not UTF-8 text") from None
+    try:
+        grid = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BDNNError(f"grid file {path} is not valid JSON: {e.msg} at line {e.lineno}; "
+                        "e.g. {\"hidden\": [4, 8], \"input_bits\": [2, 4]}") from None
+    return expand(grid)
+
+
+def estimated_model_bytes(config: dict, n_inputs: int, n_classes: int) -> int:
+    """Model data bytes of a configuration before training (for sizing the default grid):
+    the bit-planes of every weight plus at most two bytes per unit's threshold; the trained
+    model's exact size comes from ``codegen.size_report``."""
+    n_out = get_output_kind(config["output"]).n_outputs(n_classes)
+    sizes = [n_inputs, *hidden_widths(config), n_out]
+    planes = max(1, math.ceil(math.log2(2 * config["weight_bound"] + 1)))
+    pairs = zip(sizes[:-1], sizes[1:], strict=True)
+    return sum(math.ceil(a * b * planes / 8) + 2 * b for a, b in pairs)
+
+
+#: Hidden widths of the default grid, smallest first; cut by the budget and the data's size.
+DEFAULT_HIDDEN: Sequence[str] = ("2", "4", "8", "16", "4,4", "8,4")
+DEFAULT_INPUT_BITS: Sequence[int] = (2, 4)
+
+
+def default_grid(n_inputs: int, n_classes: int, n_train: int,
+                 max_bytes: int | None = None) -> list[dict]:
+    """The grid ``bdnn select`` runs without ``--grid``: one- and two-layer widths and two
+    input resolutions, method auto, every other axis at ``bdnn train``'s default.
+
+    Widths at least as large as the training rows are dropped (they can memorise), and so are
+    configurations whose estimated model data exceed ``max_bytes`` (the tightest byte budget
+    given); at least the smallest configuration is always kept.
+    """
+    grid = {"hidden": [h for h in DEFAULT_HIDDEN
+                       if max(int(w) for w in h.split(",")) < max(4, n_train)],
+            "input_bits": list(DEFAULT_INPUT_BITS)}
+    configs = expand(grid)
+    if max_bytes is not None:
+        fitting = [c for c in configs
+                   if estimated_model_bytes(c, n_inputs, n_classes) <= max_bytes]
+        configs = fitting or configs[:1]
+    return configs

@@ -1,0 +1,115 @@
+"""One training of a sweep: a top-level, picklable function that a Dask worker runs.
+
+``train_task(task, data)`` takes a task (configuration, solver seed, time limit, CP-SAT workers,
+the resume key) and the data part it trains and validates on (arrays; the test rows never reach
+a worker) and returns a JSON-able result holding the model dict. A configuration ``bdnn train``
+refuses (``BDNNError``) is a result with ``"error"``, not an exception: retrying it elsewhere
+would fail the same way. Any other exception propagates, so Dask retries the task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import BDNNError
+from ..model_file import network_from_dict, network_to_dict
+from ..network import Network
+from ..output_kind import get_output_kind
+from ..quantizer import Quantizer
+from ..train.limits import check_problem_size
+from ..train.methods import train_network
+from ..train.problem import TrainProblem
+from ..train.solver import SolveOptions
+from .grid import hidden_widths, stage_arguments
+
+
+@dataclass(frozen=True)
+class DataPart:
+    """Rows a task trains on and validates on (plain arrays: pickled to the workers)."""
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray  # class indices into ``classes``
+    X_val: np.ndarray
+    y_val: np.ndarray
+    classes: list
+    feature_names: list | None = None
+
+    def fingerprint(self) -> str:
+        """16 hex digits of a SHA-256 over the rows, labels and classes of both parts."""
+        h = hashlib.sha256(b"bdnn-select-data-v1")
+        for a in (self.X, self.y, self.X_val, self.y_val):
+            a = np.ascontiguousarray(a)
+            h.update(str((a.dtype.str, a.shape)).encode())
+            h.update(a.tobytes())
+        h.update(json.dumps([str(c) for c in self.classes]).encode())
+        return h.hexdigest()[:16]
+
+
+def task_key(config: dict, seed: int, fold: int | None, time_limit: float, workers: int,
+             data_fingerprint: str) -> str:
+    """The resume key of a training: configuration, seed, fold, budget and data."""
+    doc = json.dumps({"config": config, "seed": seed, "fold": fold, "time_limit": time_limit,
+                      "workers": workers, "data": data_fingerprint}, sort_keys=True)
+    return hashlib.sha256(doc.encode()).hexdigest()[:20]
+
+
+def train_task(task: dict, data: DataPart) -> dict:
+    """Train ``task["config"]`` on ``data`` (see the module docstring); the result's
+    ``val_accuracy`` is the numpy forward pass on ``data``'s validation rows."""
+    started = time.monotonic()
+    config = task["config"]
+    out = {k: task[k] for k in ("key", "config", "seed", "fold", "time_limit")}
+    out["host"] = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        net, record = train_config(config, data, seed=int(task["seed"]),
+                                   time_limit=float(task["time_limit"]),
+                                   workers=int(task["workers"]),
+                                   warm_start=task.get("warm_start"))
+    except BDNNError as e:
+        out.update(error=" ".join(str(e).split()), seconds=time.monotonic() - started)
+        return out
+    out.update(
+        status=record["status"],
+        origin=record.get("origin", ""),
+        train_accuracy=float(record["train_accuracy"]),
+        val_accuracy=(float(np.mean(net.predict(data.X_val) == data.y_val))
+                      if len(data.y_val) else None),
+        nonzero_weights=int(net.n_nonzero_weights()),
+        seconds=time.monotonic() - started,
+        model=network_to_dict(net),
+    )
+    return out
+
+
+def train_config(config: dict, data: DataPart, *, seed: int, time_limit: float, workers: int,
+                 warm_start: dict | Network | None = None,
+                 progress: bool = False) -> tuple[Network, dict]:
+    """Train one configuration as ``bdnn train`` does with the same options: the quantizer
+    fitted on the training rows (or the warm start's), validation rows given to the trainer."""
+    args = stage_arguments(config)
+    warm = (network_from_dict(warm_start) if isinstance(warm_start, dict) else warm_start)
+    n_out = get_output_kind(config["output"]).n_outputs(len(data.classes))
+    check_problem_size(len(data.y), data.X.shape[1], hidden_widths(config), n_out,
+                       config["weight_bound"], config["input_bits"], workers, time_limit)
+    quantizer = (warm.quantizer if warm is not None
+                 else Quantizer.fit(data.X, feature_names=data.feature_names, source=data.name,
+                                    **args["quantizer"]))
+    has_val = len(data.y_val) > 0
+    problem = TrainProblem.build(
+        quantizer.quantize(data.X), data.y, quantizer=quantizer, classes=list(data.classes),
+        warm_start=warm,
+        solve=SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
+                           progress=progress),
+        Q_val=quantizer.quantize(data.X_val) if has_val else None,
+        y_val=data.y_val if has_val else None, X_raw=data.X, **args["problem"],
+    )
+    result = train_network(problem=problem, **args["method"])
+    return result.network, result.network.training

@@ -1,0 +1,385 @@
+"""``bdnn select`` and its Dask engine, with real processes: a LocalCluster, a scheduler and
+workers started with the ``dask`` command line, a worker killed mid-sweep, an interrupted sweep
+resumed, and the hostile inputs. Every pick is re-derived independently: validation accuracy of
+every result's model by the numpy forward pass on the paper split's validation rows, the pick
+as the argmax under the budget (ties: fewer bytes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bdnn.data import load_dataset
+from bdnn.errors import BDNNError
+from bdnn.model_file import load_network, network_from_dict
+from bdnn.select.choose import Budgets, Candidate, choose, pareto_front
+from bdnn.select.grid import GRID_AXES, default_grid, expand
+from bdnn.select.sweep import read_results
+
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+# a generous bound for waiting on processes: only a hung process reaches it
+PATIENCE_S = 600
+
+
+def bdnn(*args, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bdnn", *map(str, args)], capture_output=True,
+                          text=True, env=ENV, **kw)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_grid(tmp_path: Path, grid) -> Path:
+    p = tmp_path / "grid.json"
+    p.write_text(json.dumps(grid))
+    return p
+
+
+# -- the grid, the front and the pick, against brute force ---------------------------------
+
+def test_grid_expands_products_unions_and_defaults():
+    configs = expand([{"hidden": [2, "4,2"], "input_bits": [2, 3]}, {"hidden": 2}])
+    assert len(configs) == 5  # 2 x 2, then hidden 2 at the default 4 bits
+    assert {c["hidden"] for c in configs} == {"2", "4,2"}
+    for c in configs:
+        assert set(c) == set(GRID_AXES)
+        assert c["method"] == GRID_AXES["method"].default
+    # combinations bdnn train refuses are dropped; duplicates too
+    assert len(expand({"method": ["exact", "split"], "sparsify": [False, True]})) == 3
+    assert len(expand([{"hidden": 4}, {"hidden": "4"}])) == 1
+
+
+@pytest.mark.parametrize("grid, words", [
+    ({"hiden": [4]}, "unknown grid axis 'hiden'"),
+    ({"hidden": [0]}, "hidden"),
+    ({"input_bits": [9]}, "input_bits"),
+    ({"activation": "relu"}, "activation"),
+    ({"hidden": []}, "empty list"),
+    ([], "grid is empty"),
+    ([3], "must be an object"),
+])
+def test_bad_grids_are_one_line_errors(grid, words):
+    with pytest.raises(BDNNError, match=words):
+        expand(grid)
+
+
+def test_default_grid_respects_the_byte_budget():
+    full = default_grid(9, 2, 350)
+    small = default_grid(9, 2, 350, max_bytes=12)
+    assert 0 < len(small) < len(full)
+    assert default_grid(9, 2, 350, max_bytes=1)  # never empty: the smallest stays
+
+
+def _cand(val: float, nbytes: int) -> Candidate:
+    return Candidate(config={"hidden": "2"}, seed=0, results=[{}], val_accuracy=val,
+                     train_accuracy=0.0, model_bytes=nbytes, seconds=0.0)
+
+
+def test_front_and_pick_match_brute_force():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        cands = [_cand(float(rng.integers(0, 5)) / 4, int(rng.integers(1, 8)))
+                 for _ in range(int(rng.integers(1, 9)))]
+        front = pareto_front(cands)
+        for c in cands:  # on the front iff nobody is >= accurate with fewer bytes or > with =
+            dominated = any((o.model_bytes < c.model_bytes and o.val_accuracy >= c.val_accuracy)
+                            or (o.model_bytes == c.model_bytes
+                                and o.val_accuracy > c.val_accuracy) for o in cands)
+            if dominated:
+                assert c not in front
+        assert len({c.val_accuracy for c in front}) == len(front)
+        limit = int(rng.integers(1, 8))
+        ok = [c for c in cands if c.model_bytes <= limit]
+        if not ok:
+            with pytest.raises(BDNNError, match="no trained model meets the budget"):
+                choose(cands, Budgets(max_model_bytes=limit))
+            continue
+        chosen, _ = choose(cands, Budgets(max_model_bytes=limit))
+        best = max(c.val_accuracy for c in ok)
+        assert chosen.val_accuracy == best
+        assert chosen.model_bytes == min(c.model_bytes for c in ok if c.val_accuracy == best)
+
+
+def test_read_results_ignores_a_torn_last_line(tmp_path):
+    p = tmp_path / "r.jsonl"
+    p.write_text('{"key": "a", "x": 1}\n{"key": "b", "x"')
+    assert set(read_results(p)) == {"a"}
+    p.write_text('{"key": "a"}\nnot json\n{"key": "b"}\n')
+    with pytest.raises(BDNNError, match="line 2"):
+        read_results(p)
+
+
+# -- LocalCluster sweeps through the command line -------------------------------------------
+
+def model_data_bytes(net) -> int:
+    """Independent count of the exported model data: weight bit-planes packed contiguously
+    per layer (ceil(log2(2w+1)) planes), plus per-unit thresholds at their declared width."""
+    from codegen.size_report import size_report
+
+    return int(size_report(net)["total"]["weight_bytes"] + size_report(net)["total"][
+        "threshold_bytes"])
+
+
+def check_pick(results: list[dict], chosen: dict, seed: int, max_bytes: int | None) -> None:
+    """Recompute every result's validation accuracy with the numpy forward pass and check the
+    pick is the argmax under the budget, ties to fewer bytes."""
+    ds = load_dataset("iris", seed=seed)
+    Xv, yv = ds.val_part()
+    scored = []
+    for r in results:
+        net = network_from_dict(r["model"])
+        val = float(np.mean(net.forward(Xv).scores.argmax(axis=1) == yv))
+        assert val == pytest.approx(r["val_accuracy"])
+        scored.append((val, model_data_bytes(net), r))
+    ok = [s for s in scored if max_bytes is None or s[1] <= max_bytes]
+    best = max(s[0] for s in ok)
+    assert chosen["val_accuracy"] == pytest.approx(best)
+    assert chosen["model_bytes"] == min(s[1] for s in ok if s[0] == best)
+
+
+@pytest.mark.slow
+def test_local_cluster_sweep_picks_the_best_under_budget(tmp_path):
+    grid = write_grid(tmp_path, {"hidden": [1, 2, 3], "input_bits": [1, 2]})
+    out = tmp_path / "m.json"
+    proc = bdnn("select", "iris", "--grid", grid, "--time-limit", 1, "--processes", 2,
+                "--max-model-bytes", 9, "--seed", 3, "--json", "-o", out,
+                "--report", tmp_path / "r.md")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert "estimate" in proc.stderr and "6/6" in proc.stderr
+    results = list(read_results(tmp_path / "m.results.jsonl").values())
+    assert len(results) == 6 and all("model" in r for r in results)
+    check_pick(results, doc["chosen"], 3, 9)
+    # the written model is the chosen one; bdnn evaluate scores the same test part
+    net = load_network(out)
+    assert model_data_bytes(net) == doc["chosen"]["model_bytes"] <= 9
+    ds = load_dataset("iris", seed=3)
+    Xt, yt = ds.test_part()
+    test_acc = float(np.mean(net.forward(Xt).scores.argmax(axis=1) == yt))
+    assert doc["chosen"]["test_accuracy"] == pytest.approx(test_acc)
+    ev = bdnn("evaluate", out, "iris", "--json")
+    assert json.loads(ev.stdout)["accuracy"] == pytest.approx(test_acc)
+    assert "## Pareto front" in (tmp_path / "r.md").read_text()
+    for key in ("candidates", "elapsed_s"):
+        assert key in doc
+    # a budget nothing meets: one line, nothing written, the results kept (resumed: no
+    # training runs again)
+    other = tmp_path / "other.json"
+    proc = bdnn("select", "iris", "--grid", grid, "--time-limit", 1, "--seed", 3, "--resume",
+                tmp_path / "m.results.jsonl", "--max-model-bytes", 2, "-o", other, "--quiet")
+    _one_line_error(proc, "no trained model meets the budget")
+    assert not other.exists() and len(read_results(tmp_path / "m.results.jsonl")) == 6
+
+
+# -- a cluster started with the dask command line -------------------------------------------
+
+class DaskCluster:
+    """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (no nanny: a killed
+    worker stays dead)."""
+
+    def __init__(self, n_workers: int) -> None:
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        port = self.address.rsplit(":", 1)[1]
+        self.procs = [subprocess.Popen(
+            [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", port,
+             "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+        self.workers = [subprocess.Popen(
+            [sys.executable, "-m", "dask", "worker", self.address, "--nthreads", "1",
+             "--no-nanny", "--no-dashboard", "--name", f"w{i}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(n_workers)]
+        self.procs += self.workers
+        self._wait_for(n_workers)
+
+    def _wait_for(self, n: int) -> None:
+        from distributed import Client
+
+        deadline = time.monotonic() + PATIENCE_S
+        while time.monotonic() < deadline:
+            try:
+                with Client(self.address, timeout="5s") as c:
+                    if len(c.scheduler_info()["workers"]) >= n:
+                        return
+            except OSError:
+                pass
+            assert all(p.poll() is None for p in self.procs), "a dask process died"
+            time.sleep(0.5)
+        raise AssertionError("the dask workers never connected")
+
+    def close(self) -> None:
+        for p in self.procs:  # our own processes; a graceful dask shutdown takes seconds
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+
+@pytest.fixture
+def dask_cluster():
+    clusters = []
+
+    def start(n: int) -> DaskCluster:
+        clusters.append(DaskCluster(n))
+        return clusters[-1]
+    yield start
+    for c in clusters:
+        c.close()
+
+
+def wait_for(path: Path, proc: subprocess.Popen, done) -> dict[str, dict]:
+    """Poll the results file until ``done(results)``; the sweep must still be running."""
+    deadline = time.monotonic() + PATIENCE_S
+    while time.monotonic() < deadline:
+        results = read_results(path) if path.exists() else {}
+        if done(results):
+            return results
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    raise AssertionError("the results never arrived")
+
+
+@pytest.mark.slow
+def test_dask_cli_cluster_sweep_survives_a_killed_worker(tmp_path, dask_cluster):
+    """A scheduler and two workers started with the dask command line run the sweep; once
+    both have trained, one is killed (SIGKILL, no nanny to restart it): the sweep completes
+    with every result, each reported once."""
+    cluster = dask_cluster(2)
+    grid = write_grid(tmp_path, {"hidden": [1, 2, 3, 4], "input_bits": [1, 2]})
+    results = tmp_path / "m.results.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bdnn", "select", "iris", "--grid", str(grid), "--time-limit",
+         "1", "--scheduler", cluster.address, "--json", "-o", str(tmp_path / "m.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    pids = {str(w.pid): w for w in cluster.workers}
+    seen = wait_for(results, proc, lambda rs: len({r["host"].rsplit(":", 1)[1]
+                                                   for r in rs.values()}) == 2)
+    if len(seen) >= 7:
+        pytest.skip("the sweep was nearly over before both workers had reported")
+    pids[next(iter(seen.values()))["host"].rsplit(":", 1)[1]].send_signal(signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=PATIENCE_S)
+    assert proc.returncode == 0, stderr
+    done = read_results(results)
+    assert len(done) == 8
+    assert len(results.read_text().splitlines()) == 8  # each training reported once
+    assert {r["host"].rsplit(":", 1)[1] for r in done.values()} <= set(pids)
+    check_pick(list(done.values()), json.loads(stdout)["chosen"], 0, None)
+
+
+@pytest.mark.slow
+def test_resume_after_an_interrupt_trains_nothing_twice(tmp_path):
+    grid = write_grid(tmp_path, {"hidden": [1, 2, 3], "input_bits": [1, 2]})
+    results = tmp_path / "m.results.jsonl"
+    args = [sys.executable, "-m", "bdnn", "select", "iris", "--grid", str(grid), "--time-limit",
+            "1", "--processes", "1", "-o", str(tmp_path / "m.json")]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=ENV)
+    wait_for(results, proc, lambda rs: len(rs) >= 2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=PATIENCE_S)
+    if proc.returncode == 0:
+        pytest.skip("the sweep finished before the interrupt arrived")
+    assert proc.returncode == 130
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: interrupted;") and "--resume" in last
+    first = read_results(results)
+    assert 2 <= len(first) < 6
+    assert not (tmp_path / "m.json").exists()
+    proc2 = bdnn(*args[3:], "--resume", results, "--json")
+    assert proc2.returncode == 0, proc2.stderr
+    assert f"resume: {len(first)} of 6" in proc2.stderr
+    assert f"{6 - len(first)} trainings to run" in proc2.stderr
+    lines = [json.loads(x) for x in results.read_text().splitlines()]
+    keys = [x["key"] for x in lines]
+    assert len(keys) == len(set(keys)) == 6  # nothing trained twice, nothing missing
+    for key, r in first.items():  # the finished ones kept as they were
+        assert next(x for x in lines if x["key"] == key)["model"] == r["model"]
+    check_pick(lines, json.loads(proc2.stdout)["chosen"], 0, None)
+
+
+# -- hostile input: one line, exit 2, nothing written --------------------------------------
+
+def _one_line_error(proc, words: str) -> None:
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
+    assert "Traceback" not in proc.stderr
+
+
+def in_process(capsys, *args) -> subprocess.CompletedProcess:
+    """``bdnn ARGS`` through the console entry point in this process (fast)."""
+    from bdnn.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, e.value.code, captured.out, captured.err)
+
+
+def test_hostile_inputs(tmp_path, capsys):
+    out = tmp_path / "m.json"
+    bad = tmp_path / "bad.json"
+
+    def select(*args) -> subprocess.CompletedProcess:
+        return in_process(capsys, "select", "iris", "-o", out, *args)
+
+    bad.write_text("{hidden: [4]")
+    _one_line_error(select("--grid", bad), "not valid JSON")
+    bad.write_text('{"widths": [4]}')
+    _one_line_error(select("--grid", bad), "unknown grid axis")
+    _one_line_error(select("--grid", tmp_path / "none.json"), "cannot read grid file")
+    _one_line_error(select("--max-flash", 2048), "need --target")
+    _one_line_error(select("--target", "z80"), "z80")
+    _one_line_error(select("--cv", 1), "--cv")
+    garbage = tmp_path / "old.jsonl"
+    garbage.write_text("x\ny\n")
+    _one_line_error(select("--resume", garbage), "not a bdnn select result")
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_unreachable_scheduler(tmp_path):
+    grid = write_grid(tmp_path, {"hidden": [1, 2]})
+    _one_line_error(bdnn("select", "iris", "--grid", grid, "--scheduler",
+                         f"tcp://127.0.0.1:{free_port()}", "-o", tmp_path / "m.json"),
+                    "cannot reach the Dask scheduler")
+
+
+# -- BDNNClassifier in GridSearchCV on Dask ---------------------------------------------------
+
+@pytest.mark.slow
+def test_estimator_grid_search_under_joblib_dask():
+    import joblib
+    from distributed import Client, LocalCluster, get_task_stream
+    from sklearn.model_selection import GridSearchCV
+
+    from bdnn.estimator import BDNNClassifier
+
+    ds = load_dataset("iris", seed=0)
+    X, y = ds.train_part()
+    grid = {"hidden": [(1,), (2,)], "input_bits": [2]}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        with get_task_stream(client) as stream, joblib.parallel_backend("dask"):
+            search = GridSearchCV(BDNNClassifier(time_limit=1, workers=1), grid, cv=2,
+                                  n_jobs=-1).fit(X, y)
+        ran_on = {t["worker"] for t in stream.data}
+        cluster_workers = set(client.scheduler_info()["workers"])
+    assert ran_on and ran_on <= cluster_workers  # the fits ran as tasks on the cluster
+    assert set(search.cv_results_["params"][i]["hidden"] for i in range(2)) == {(1,), (2,)}
+    net = search.best_estimator_.network_
+    # the refitted best model's predictions are the numpy forward pass on the raw rows
+    Xv, yv = ds.val_part()
+    expected = search.best_estimator_.classes_[net.forward(Xv).scores.argmax(axis=1)]
+    assert np.array_equal(search.predict(Xv), expected)
+    scores = search.cv_results_["mean_test_score"]
+    assert search.best_index_ == int(np.argmax(scores))
