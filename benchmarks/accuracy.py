@@ -38,6 +38,7 @@ what finished. Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime
 import json
@@ -294,14 +295,26 @@ def choose(cands: list[dict], budget: float) -> dict | None:
 
 
 def bdnn_select(dataset: str, seed: int, parts, budget: float, work: Path, tag: str,
-                q: dict) -> dict | None:
-    """``bdnn select`` under ``--max-model-bytes budget``; the model's scores recomputed here."""
+                q: dict, scheduler: str | None, resume: Path | None = None) -> dict | None:
+    """``bdnn select`` (default grid) under ``--max-model-bytes budget``, on the Dask cluster
+    at ``scheduler``; its trainings go to ``work/DATASET-sSEED.results.jsonl``, and with
+    ``resume`` (that file, from the looser budget) nothing is trained again. The chosen model's
+    scores are recomputed here."""
+    if budget < 1:
+        return None
     path = work / f"{dataset}-s{seed}-{tag}.json"
+    results = work / f"{dataset}-s{seed}.results.jsonl"
     argv = bdnn_cli("select", dataset, "--seed", str(seed), "--time-limit", str(q["time_limit"]),
-                    "--max-model-bytes", str(int(budget)), "--json", "-o", str(path))
+                    "--max-model-bytes", str(math.floor(budget)), "--json", "-o", str(path),
+                    "--results", str(results), "--quiet")
+    if scheduler:
+        argv += ["--scheduler", scheduler]
+    if resume is not None and resume.exists():
+        argv += ["--resume", str(resume)]
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
-        log(f"  bdnn select failed: {proc.stderr.strip()[-300:]}")
+        why = proc.stderr.strip().splitlines()[-1:] or ["?"]
+        log(f"  bdnn select: {why[0][:300]}")
         return None
     report = json.loads(proc.stdout)
     cand = bdnn_scores(path, parts)
@@ -373,6 +386,27 @@ def measure_bdnn_model(path: str, target: str, n_timed: int) -> dict:
 # ---------------------------------------------------------------- the run
 
 
+@contextlib.contextmanager
+def select_cluster(use_select: bool, scheduler: str | None, processes: int):
+    """The scheduler address every ``bdnn select`` uses: ``scheduler``, else a LocalCluster
+    started once here (starting one per select call costs tens of seconds on a busy
+    machine)."""
+    if not use_select or scheduler:
+        yield scheduler
+        return
+    import logging
+
+    from distributed import LocalCluster
+
+    log(f"starting a Dask LocalCluster of {processes} worker processes for bdnn select")
+    cluster = LocalCluster(n_workers=processes, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.CRITICAL)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
 def code_version() -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
@@ -402,7 +436,7 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: bool,
-                record: dict, save) -> None:
+                record: dict, save, scheduler: str | None = None) -> None:
     entry = record["datasets"].setdefault(dataset, {"runs": [], "firmware": {}})
     for seed in seeds:
         t0 = time.monotonic()
@@ -418,9 +452,12 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
             tools[kind] = tune_trees(parts, seed, kind, n_classes, q)
         budgets = {tool: mlp["model_bytes"] / d for tool, d in BUDGET_DIVISORS.items()}
         if use_select:
-            for tool, budget in budgets.items():
+            resume = None
+            for tool, budget in budgets.items():  # the looser budget first
                 log(f"{dataset} seed {seed}: bdnn select, budget {budget:.0f} B")
-                tools[tool] = bdnn_select(dataset, seed, parts, budget, work, tool, q)
+                tools[tool] = bdnn_select(dataset, seed, parts, budget, work, tool, q,
+                                          scheduler, resume)
+                resume = work / f"{dataset}-s{seed}.results.jsonl"
         else:
             log(f"{dataset} seed {seed}: bdnn train grid (budget {max(budgets.values()):.0f} B)")
             cands = bdnn_grid_train(dataset, seed, parts, max(budgets.values()), n_classes, work,
@@ -671,6 +708,11 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"seconds per bdnn training (default {BDNN_TIME_LIMIT:g})")
     ap.add_argument("--no-select", action="store_true",
                     help="use the bdnn train grid even when `bdnn select` exists")
+    ap.add_argument("--scheduler", default=None,
+                    help="Dask scheduler for bdnn select (default: a LocalCluster started once "
+                         "for the whole run)")
+    ap.add_argument("--processes", type=int, default=2,
+                    help="worker processes of that LocalCluster (default 2)")
     ap.add_argument("--work", type=Path, default=None, help="where bdnn model files go")
     ap.add_argument("--json", type=Path, default=None, help="results JSON (written as it goes)")
     ap.add_argument("--md", type=Path, default=None, help="the Markdown summary")
@@ -695,7 +737,10 @@ def main(argv: list[str] | None = None) -> int:
                                                                    else sys.argv[1:])]),
         "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         "code_version": code_version(), "machine": machine(),
-        "bdnn_mode": ("bdnn select --max-model-bytes B" if use_select else
+        "bdnn_mode": ("bdnn select --max-model-bytes B (its default grid, --time-limit "
+                      f"{q['time_limit']:g}, 1 CP-SAT worker per training, one Dask cluster of "
+                      f"{args.processes} worker processes for the whole run; the 1/30 pick "
+                      "resumes the 1/10 sweep, training nothing again)" if use_select else
                       f"{'--no-select' if args.no_select else 'bdnn select unavailable'}: "
                       "bdnn train --method auto (split above "
                       f"{LARGE_TRAIN} train rows) --workers 1 over hidden x input bits "
@@ -711,13 +756,14 @@ def main(argv: list[str] | None = None) -> int:
             write_json(args.json, record)
 
     log(f"bdnn: {record['bdnn_mode']}; models in {work}")
-    for ds in datasets:
-        run_dataset(ds, seeds, q, work, targets, use_select, record, save)
-        if args.plots:
-            args.plots.mkdir(parents=True, exist_ok=True)
-            plot(record, ds, args.plots / f"accuracy_{ds}.png")
-        if args.md:
-            args.md.write_text(render_md(record))
+    with select_cluster(use_select, args.scheduler, args.processes) as scheduler:
+        for ds in datasets:
+            run_dataset(ds, seeds, q, work, targets, use_select, record, save, scheduler)
+            if args.plots:
+                args.plots.mkdir(parents=True, exist_ok=True)
+                plot(record, ds, args.plots / f"accuracy_{ds}.png")
+            if args.md:
+                args.md.write_text(render_md(record))
     record["complete"] = True
     record["targets_tally"] = targets_tally(record)
     save()
