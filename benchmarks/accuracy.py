@@ -399,8 +399,10 @@ def select_cluster(use_select: bool, scheduler: str | None, processes: int):
     from distributed import LocalCluster
 
     log(f"starting a Dask LocalCluster of {processes} worker processes for bdnn select")
-    cluster = LocalCluster(n_workers=processes, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.CRITICAL)
+    with warnings.catch_warnings():  # the HTTP server moves off a busy port 8787 and warns
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = LocalCluster(n_workers=processes, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.CRITICAL)
     try:
         yield cluster.scheduler_address
     finally:

@@ -1,7 +1,7 @@
 """benchmarks/accuracy.py: the folded scaler and emlearn's forest vote against independent
-computations, and a ``--quick`` run on iris whose output has the promised structure, whose
-accuracies are recomputed from the saved models and whose emlearn firmware agrees with the
-Python reference."""
+computations, and a ``--quick`` run on iris (real ``bdnn select`` sweeps, real emlearn firmware
+under QEMU and simavr) whose output has the promised structure, whose accuracies are recomputed
+from the saved models and whose emlearn firmware agrees with the Python reference."""
 
 from __future__ import annotations
 
@@ -77,13 +77,15 @@ def test_quick_run_structure_and_recomputed_accuracies(tmp_path):
     need_target("avr")
     acc = load_benchmark()
     out, md = tmp_path / "a.json", tmp_path / "a.md"
-    rc = acc.main(["--quick", "--seeds", "0", "--no-select", "--work", str(tmp_path / "m"),
+    # bdnn select on a LocalCluster of one worker process (the real sweep, no mock)
+    rc = acc.main(["--quick", "--seeds", "0", "--processes", "1", "--work", str(tmp_path / "m"),
                    "--json", str(out), "--md", str(md), "--plots", str(tmp_path)])
     assert rc == 0
     rec = json.loads(out.read_text())
     assert rec["complete"] and rec["seeds"] == [0] and rec["command"].endswith("--plots " +
                                                                              str(tmp_path))
     assert rec["code_version"] and rec["date"].endswith("UTC")
+    assert rec["bdnn_mode"].startswith("bdnn select")
     e = rec["datasets"]["iris"]
     assert [r["seed"] for r in e["runs"]] == [0]
     run = e["runs"][0]
@@ -100,11 +102,13 @@ def test_quick_run_structure_and_recomputed_accuracies(tmp_path):
         if r is None:
             continue
         assert r["model_bytes"] <= mlp["model_bytes"] / divisor
+        assert r["model_bytes"] == r["select"]["model_bytes"]
         net = load_network(r["path"])
         # the numpy forward pass of the saved model, on the paper split's parts
         for X, y, key in ((Xv, yv, "val_accuracy"), (Xt, yt, "test_accuracy")):
             pred = net.forward_q(net.quantizer.quantize(X)).class_index
             assert r[key] == pytest.approx(float(np.mean(pred == y)))
+        assert r["select"]["test_accuracy"] == pytest.approx(r["test_accuracy"])
     # the summary is the mean of the per-seed accuracies
     for tool in acc.TOOLS:
         vals = [x["tools"][tool]["test_accuracy"] for x in e["runs"] if x["tools"][tool]]
