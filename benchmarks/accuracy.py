@@ -526,6 +526,11 @@ def targets_tally(record: dict) -> dict:
             row["within_1pt_of_mlp"] = row["delta_mlp_points"] >= -1.0
             row["data_ratio"] = (mlp["model_bytes_mean"] / s[best]["model_bytes_mean"]
                                  if s[best]["model_bytes_mean"] else None)
+            qb = [r["tools"][best]["quantizer_bytes"] for r in e["runs"] if r["tools"].get(best)]
+            if qb and s[best]["model_bytes_mean"]:
+                # the float entry point also holds the input quantizer's float32 level keys
+                row["data_ratio_with_quantizer"] = mlp["model_bytes_mean"] / (
+                    s[best]["model_bytes_mean"] + float(np.mean(qb)))
             trees = [t for t in ("tree", "forest") if s.get(t, {}).get("test_mean") is not None]
             bt = max(trees, key=lambda t: s[t]["test_mean"]) if trees else None
             row["best_tree"] = bt
@@ -601,13 +606,14 @@ def render_md(record: dict) -> str:
     tally = targets_tally(record)
     lines += ["", "## The issue's targets", "",
               "| data set | bdnn model | Δ vs MLP (points) | within 1 pt | MLP / bdnn data | "
+              "MLP / (bdnn data + quantizer keys) | "
               "best tree | flash bdnn / tree (M0) | as accurate at ≤ flash | speed-up vs tree "
               "(M0 instr.) |",
-              "|---|---|--:|:-:|--:|---|--:|:-:|--:|"]
+              "|---|---|--:|:-:|--:|--:|---|--:|:-:|--:|"]
     n = {"acc": 0, "tree": 0, "fast": 0, "data": 0}
     for ds, r in tally.items():
         if not r:
-            lines.append(f"| {ds} | none fits ||||||||")
+            lines.append(f"| {ds} | none fits |||||||||")
             continue
         n["acc"] += bool(r.get("within_1pt_of_mlp"))
         n["data"] += bool(r.get("data_ratio") and r["data_ratio"] >= 10)
@@ -617,6 +623,7 @@ def render_md(record: dict) -> str:
             f"| {ds} | {r['bdnn']} | {r['delta_mlp_points']:+.1f} | "
             f"{'hit' if r['within_1pt_of_mlp'] else '**miss**'} | "
             f"{_f(r.get('data_ratio'), '{:.1f}')} | "
+            f"{_f(r.get('data_ratio_with_quantizer'), '{:.1f}')} | "
             f"{r.get('best_tree') or '–'} | "
             f"{_f(r.get('flash_bdnn'))} / {_f(r.get('flash_tree'))} | "
             f"{'hit' if r.get('as_accurate_as_tree_at_le_flash') else '**miss**'} | "
@@ -699,6 +706,22 @@ def write_json(path: Path, record: dict) -> None:
     tmp.replace(path)
 
 
+def merge_records(records: list[dict]) -> dict:
+    """One record from the records of runs over disjoint data sets (e.g. two processes), the
+    data sets in ``DATASETS`` order; the commands, dates and code versions are all kept."""
+    out = {k: v for k, v in records[0].items() if k != "datasets"}
+    out["command"] = " && ".join(r["command"] for r in records)
+    out["date"] = ", ".join(dict.fromkeys(r["date"] for r in records))
+    out["code_version"] = ", ".join(dict.fromkeys(r["code_version"] for r in records))
+    out["elapsed_s"] = max(r.get("elapsed_s", 0) for r in records)
+    out["complete"] = all(r.get("complete") for r in records)
+    found = {ds: e for r in records for ds, e in r["datasets"].items()}
+    order = [d for d in DATASETS if d in found] + [d for d in found if d not in DATASETS]
+    out["datasets"] = {ds: found[ds] for ds in order}
+    out["targets_tally"] = targets_tally(out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
@@ -719,7 +742,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="results JSON (written as it goes)")
     ap.add_argument("--md", type=Path, default=None, help="the Markdown summary")
     ap.add_argument("--plots", type=Path, default=None, help="directory for the PNG plots")
+    ap.add_argument("--merge", type=Path, nargs="+", default=None,
+                    help="run nothing: merge these results JSON files (disjoint data sets) "
+                         "and write --json, --md and --plots from them")
     args = ap.parse_args(argv)
+    if args.merge:
+        record = merge_records([json.loads(f.read_text()) for f in args.merge])
+        if args.json:
+            write_json(args.json, record)
+        for ds in record["datasets"] if args.plots else ():
+            args.plots.mkdir(parents=True, exist_ok=True)
+            plot(record, ds, args.plots / f"accuracy_{ds}.png")
+        md = render_md(record)
+        if args.md:
+            args.md.write_text(md)
+        print(md)
+        return 0
     q = dict(QUICK) if args.quick else {
         "datasets": DATASETS, "seeds": SEEDS, "mlp_shapes": MLP_SHAPES,
         "mlp_solvers": MLP_SOLVERS, "tree_depths": TREE_DEPTHS, "forest_trees": FOREST_TREES,
