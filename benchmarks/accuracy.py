@@ -184,12 +184,19 @@ def n_nodes(model) -> int:
     return int(sum(t.tree_.node_count for t in trees))
 
 
-def tune_trees(parts, seed: int, kind: str, n_classes: int, q: dict) -> dict:
+def tune_trees(parts, seed: int, kind: str, n_classes: int, q: dict,
+               only: dict | None = None) -> dict:
+    """The tree or forest with the best validation accuracy (ties: fewer nodes); ``only``: fit
+    just that configuration (a choice reused from an earlier run)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.tree import DecisionTreeClassifier
 
     (X, y), (Xv, yv), (Xt, yt) = parts
-    if kind == "tree":
+    if only is not None:
+        cls = DecisionTreeClassifier if kind == "tree" else RandomForestClassifier
+        config = {k: v for k, v in only.items() if k != "nodes"}
+        grid = [(config, lambda c: cls(random_state=seed, **c))]
+    elif kind == "tree":
         grid = [({"max_depth": d, "min_samples_leaf": m},
                  lambda c: DecisionTreeClassifier(random_state=seed, **c))
                 for d in q["tree_depths"] for m in LEAF_SIZES]
@@ -438,7 +445,8 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: bool,
-                record: dict, save, scheduler: str | None = None) -> None:
+                record: dict, save, scheduler: str | None = None,
+                reuse: dict | None = None) -> None:
     entry = record["datasets"].setdefault(dataset, {"runs": [], "firmware": {}})
     for seed in seeds:
         t0 = time.monotonic()
@@ -446,12 +454,23 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
         n_classes = int(max(parts[0][1].max(), parts[1][1].max(), parts[2][1].max())) + 1
         large = len(parts[0][1]) > LARGE_TRAIN
         tools: dict = {}
-        log(f"{dataset} seed {seed}: tuning the MLP")
-        mlp = tune_mlp(parts, seed, MLP_SHAPES_LARGE if large else q["mlp_shapes"],
-                       q["mlp_solvers"], large)
+        old = (reuse or {}).get(dataset, {}).get(seed)
+        if old:  # refit the earlier run's choices only (deterministic for the seed)
+            log(f"{dataset} seed {seed}: refitting the reused MLP, tree and forest choices")
+            cfg = old["mlp"]["config"]
+            mlp = tune_mlp(parts, seed, [tuple(cfg["hidden"])], [cfg["solver"]], large)
+            for kind in ("tree", "forest"):
+                tools[kind] = tune_trees(parts, seed, kind, n_classes, q, old[kind]["config"])
+            for kind, new in (("mlp", mlp), ("tree", tools["tree"]), ("forest", tools["forest"])):
+                if new["test_accuracy"] != old[kind]["test_accuracy"]:
+                    raise BDNNError(f"reused {kind} of {dataset} seed {seed} refits differently")
+        else:
+            log(f"{dataset} seed {seed}: tuning the MLP")
+            mlp = tune_mlp(parts, seed, MLP_SHAPES_LARGE if large else q["mlp_shapes"],
+                           q["mlp_solvers"], large)
+            for kind in ("tree", "forest"):
+                tools[kind] = tune_trees(parts, seed, kind, n_classes, q)
         tools["mlp"] = mlp
-        for kind in ("tree", "forest"):
-            tools[kind] = tune_trees(parts, seed, kind, n_classes, q)
         budgets = {tool: mlp["model_bytes"] / d for tool, d in BUDGET_DIVISORS.items()}
         if use_select:
             resume = None
@@ -742,6 +761,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="results JSON (written as it goes)")
     ap.add_argument("--md", type=Path, default=None, help="the Markdown summary")
     ap.add_argument("--plots", type=Path, default=None, help="directory for the PNG plots")
+    ap.add_argument("--reuse", type=Path, nargs="+", default=None,
+                    help="results JSON of earlier runs: their MLP, tree and forest choices "
+                         "(same data set and seed) are refitted instead of tuned again")
     ap.add_argument("--merge", type=Path, nargs="+", default=None,
                     help="run nothing: merge these results JSON files (disjoint data sets) "
                          "and write --json, --md and --plots from them")
@@ -795,10 +817,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             write_json(args.json, record)
 
+    reuse: dict = {}
+    for f in args.reuse or ():
+        for ds, e in json.loads(f.read_text())["datasets"].items():
+            for r in e["runs"]:
+                reuse.setdefault(ds, {})[r["seed"]] = r["tools"]
+    if reuse:
+        record["reused_choices_from"] = [str(f) for f in args.reuse]
     log(f"bdnn: {record['bdnn_mode']}; models in {work}")
     with select_cluster(use_select, args.scheduler, args.processes) as scheduler:
         for ds in datasets:
-            run_dataset(ds, seeds, q, work, targets, use_select, record, save, scheduler)
+            run_dataset(ds, seeds, q, work, targets, use_select, record, save, scheduler,
+                        reuse)
             if args.plots:
                 args.plots.mkdir(parents=True, exist_ok=True)
                 plot(record, ds, args.plots / f"accuracy_{ds}.png")
