@@ -690,8 +690,6 @@ def plot(record: dict, ds: str, path: Path) -> bool:
     from matplotlib.ticker import FuncFormatter
 
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("Cortex-M0 flash of the minimal program (bytes, log)")
     ax.set_ylabel(f"test accuracy (mean ± sd, {len(e['runs'])} seeds)")
     ax.set_title(f"{ds}: accuracy vs flash, float input")

@@ -103,7 +103,7 @@ BDNN_NAME = "model"
 BDNN_DATA = re.compile(rf"^{BDNN_NAME}_(w|threshold|offset)\d+$")
 EML_DATA = re.compile(rf"^{EML_NAME}_layer_\d+_(weights|biases)$")
 # an inline float tree or forest (emlearn ``method="inline"``, ``dtype="float"``) is code
-EML_TREE_CODE = re.compile(rf"^{EML_NAME}_(predict|tree_\d+)$")
+EML_TREE_CODE = re.compile(rf"^{EML_NAME}_(predict|tree_\d+)(\.\w+)*$")  # gcc: .constprop.0
 
 # the targets of the issue: emlearn / bdnn at least this much
 GOAL_DATA = 10.0
