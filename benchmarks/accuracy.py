@@ -577,6 +577,9 @@ def render_md(record: dict) -> str:
         f"{record['code_version']}",
         f"- machine: {record['machine']}",
         f"- bdnn: {record['bdnn_mode']}",
+        *([f"- note: {record['note']}"] if record.get("note") else []),
+        *([f"- MLP/tree/forest choices refitted from: {', '.join(record['reused_choices_from'])}"]
+          if record.get("reused_choices_from") else []),
         f"- seeds: {', '.join(map(str, record['seeds']))}; firmware figures from seed "
         f"{record['seeds'][0]}'s models",
         "",
