@@ -566,6 +566,11 @@ def targets_tally(record: dict) -> dict:
     return res
 
 
+# bdnn train defaults, left out of the firmware table's config column
+CONFIG_DEFAULTS = {"activation": "heaviside", "objective": "errors", "output": "argmax",
+                   "sparsify": False, "weight_bound": 1}
+
+
 def render_md(record: dict) -> str:
     lines = [
         "# Accuracy benchmark: bdnn select vs tuned float MLP and emlearn trees",
@@ -617,7 +622,8 @@ def render_md(record: dict) -> str:
         for target, tools in e.get("firmware", {}).items():
             for tool, m in tools.items():
                 cfg = (run0["tools"].get(tool) or {}).get("config", {})
-                cfg_s = ", ".join(f"{k}={v}" for k, v in cfg.items() if k != "method")
+                cfg_s = ", ".join(f"{k}={v}" for k, v in cfg.items()
+                                  if k != "method" and CONFIG_DEFAULTS.get(k, object()) != v)
                 per = (f"{m['per_inference']:,.0f} / {m['per_inference_max']:,} {m['unit']}"
                        if m.get("per_inference") is not None else "–")
                 ram = (f"{_f(m.get('ram_bytes'))} + {_f(m.get('stack_bytes'))}"
