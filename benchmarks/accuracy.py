@@ -699,6 +699,10 @@ def plot(record: dict, ds: str, path: Path) -> bool:
     from matplotlib.ticker import FuncFormatter
 
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    # label the 2x, 3x and 5x minor ticks only: all of them overlap
+    ax.xaxis.set_minor_formatter(FuncFormatter(
+        lambda v, _: f"{v:,.0f}" if f"{v:.0f}"[0] in "235" else ""))
+    ax.tick_params(axis="x", which="minor", labelsize=8)
     ax.set_xlabel("Cortex-M0 flash of the minimal program (bytes, log)")
     ax.set_ylabel(f"test accuracy (mean ± sd, {len(e['runs'])} seeds)")
     ax.set_title(f"{ds}: accuracy vs flash, float input")
