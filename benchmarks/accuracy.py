@@ -32,7 +32,9 @@ seed 0's models: flash of the minimal program calling the float entry point and 
 ``NAME_predict``): same firmware sources, flags, linker scripts and trace counting.
 
 Results are written after every data set and seed (``--json``), so an interrupted run keeps
-what finished. Progress goes to stderr.
+what finished. Progress goes to stderr. ``--reuse OLD.json`` refits an earlier run's MLP, tree
+and forest choices instead of tuning again; ``--merge A.json B.json`` writes one report from
+runs over disjoint data sets (e.g. two processes).
 """
 
 from __future__ import annotations
