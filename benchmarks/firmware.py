@@ -115,6 +115,8 @@ BDNN_DATA_FLOAT = re.compile(f"{BDNN_DATA.pattern}|{BDNN_QUANTIZER.pattern}")
 # program calls NAME_predict (the float API and whatever it pulls in are linked)
 FLOAT_ENTRY_CONFIG = ("EXTRA_CFLAGS += -DRUNNER_TIMES_PREDICT", "SIZE_CFLAGS = -DSIZE_FLOAT_INPUT")
 EML_DATA = re.compile(rf"^{EML_NAME}_layer_\d+_(weights|biases)$")
+# an inline float tree or forest (emlearn ``method="inline"``, ``dtype="float"``) is code
+EML_TREE_CODE = re.compile(rf"^{EML_NAME}_(predict|tree_\d+)(\.\w+)*$")  # gcc: .constprop.0
 
 # the targets of the issue: emlearn / bdnn at least this much
 GOAL_DATA = 5.0  # model data including the quantizer
@@ -424,8 +426,11 @@ def _c_floats(values: np.ndarray) -> str:
     return ",\n".join(", ".join(vals[i:i + 8]) for i in range(0, len(vals), 8))
 
 
-def write_emlearn_project(case: Case, t: Target, work: Path) -> None:
-    """bdnn's firmware sources for the target, with the emlearn runner and size program."""
+def write_emlearn_project(code: str, n_inputs: int, t: Target, work: Path) -> None:
+    """bdnn's firmware sources for the target, with the emlearn runner and size program around
+    emlearn's generated C ``code`` (any model whose C entry is
+    ``int32_t mlp_predict(const float *, int32_t)``: an MLP, or an inline float tree/forest
+    generated with ``name=EML_NAME``)."""
     emlearn = import_emlearn()
 
     work.mkdir(parents=True, exist_ok=True)
@@ -433,13 +438,13 @@ def write_emlearn_project(case: Case, t: Target, work: Path) -> None:
         (work / fname).write_bytes(data)
     shutil.copy(HARNESS_DIR / "emlearn_runner.c", work / "runner.c")
     shutil.copy(HARNESS_DIR / "emlearn_main_size.c", work / "main_size.c")
-    (work / f"{EML_NAME}.c").write_text(case.emlearn_code)
+    (work / f"{EML_NAME}.c").write_text(code)
     (work / f"{EML_NAME}.h").write_text(
         f"#include <stdint.h>\nint32_t {EML_NAME}_predict(const float *in, int32_t in_length);\n"
     )
     (work / "emlearn_glue.h").write_text(
         "#ifndef EML_GLUE_H\n#define EML_GLUE_H\n"
-        f'#include "{EML_NAME}.h"\n#define EML_N_INPUTS {case.n_inputs}u\n'
+        f'#include "{EML_NAME}.h"\n#define EML_N_INPUTS {n_inputs}u\n'
         f"#define EML_PREDICT(x) {EML_NAME}_predict((x), (int32_t)EML_N_INPUTS)\n#endif\n"
     )
     (work / "config.mk").write_text(config_mk(t, EML_NAME))
@@ -488,11 +493,27 @@ def _emlearn_run(t: Target, work: Path, n: int, trace: Path | None = None) -> Fi
 def measure_emlearn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement:
     m = Measurement(case.dataset, case.label, t.name, "emlearn", "ok", unit=t.family.counts,
                     n_test=len(case.y_test))
-    write_emlearn_project(case, t, work)
-    write_emlearn_vectors(work, case.X_test[:0], case.mlp_pred[:0])
+    return measure_emlearn_code(m, case.emlearn_code, case.n_inputs, case.X_test, case.mlp_pred,
+                                case.y_test, t, work, n_timed)
+
+
+def measure_emlearn_code(m: Measurement, code: str, n_inputs: int, Z: np.ndarray,
+                         ref: np.ndarray, y: np.ndarray, t: Target, work: Path, n_timed: int,
+                         data_pattern: re.Pattern | None = EML_DATA,
+                         all_rows: bool = True) -> Measurement:
+    """Fill ``m`` for emlearn's C ``code`` on target ``t``: sizes, and per inference over the
+    first ``n_timed`` rows of ``Z`` (float32 inputs as the C takes them). ``ref`` is the Python
+    reference class of every row, ``y`` the true class. ``data_pattern`` names the model data
+    symbols; ``None`` counts the code of the predict and tree functions in the minimal
+    program as the model's data (inline trees: the model is code). With ``all_rows`` the C
+    runs on every row for its accuracy; else only the timed rows run (``c_accuracy`` and
+    ``agree`` then cover those rows)."""
+    write_emlearn_project(code, n_inputs, t, work)
+    write_emlearn_vectors(work, Z[:0], ref[:0])
     inc = (work / ".emlearn_include").read_text()
-    m.model_data_bytes = declared_data_bytes(t, work, f"{EML_NAME}.c", EML_DATA,
-                                             (f"-I{inc}", "-w"))
+    if data_pattern is not None:
+        m.model_data_bytes = declared_data_bytes(t, work, f"{EML_NAME}.c", data_pattern,
+                                                 (f"-I{inc}", "-w"))
     try:
         make_emlearn(t, work, "size.elf")
     except BDNNError as e:
@@ -500,17 +521,27 @@ def measure_emlearn(case: Case, t: Target, work: Path, n_timed: int) -> Measurem
             raise
         m.status = str(e)
         return m
-    sizes_of(m, t, work, EML_NAME, EML_DATA, (f"-I{inc}", "-w"))
+    if data_pattern is not None:
+        sizes_of(m, t, work, EML_NAME, data_pattern, (f"-I{inc}", "-w"))
+    else:
+        elf, obj = work / "size.elf", work / f"size_{EML_NAME}.o"
+        m.flash_bytes, m.ram_bytes = flash_and_ram(section_sizes(t.family.size_tool, elf),
+                                                   t.family)
+        m.model_object_bytes = flash_and_ram(section_sizes(t.family.size_tool, obj),
+                                             t.family)[0]
+        # the model is code: its predict function and whatever tree functions gcc kept
+        m.model_data_bytes = data_symbol_bytes(t.family.nm_tool, elf, EML_TREE_CODE)
     if m.ram_bytes + STACK_RESERVE > t.ram_bytes:
         # emlearn keeps weights in .rodata: on AVR that is RAM too (no PROGMEM support)
         m.status = (f"does not fit: {m.ram_bytes:,} B static RAM leaves less than "
                     f"{STACK_RESERVE} B of the {t.ram_bytes:,} B for the stack")
         return m
-    Z, ref = case.X_test, case.mlp_pred
+    if not all_rows:
+        Z, ref, y = Z[:n_timed], ref[:n_timed], y[:n_timed]
     classes, cycles = [], []
     write_emlearn_vectors(work, Z[:1], ref[:1])
     make_emlearn(t, work, "prog.elf")  # with one row: what the runner itself takes
-    for a, b in chunks(len(Z), 4 * case.n_inputs + 1, t, work / "prog.elf"):
+    for a, b in chunks(len(Z), 4 * n_inputs + 1, t, work / "prog.elf"):
         write_emlearn_vectors(work, Z[a:b], ref[a:b])
         make_emlearn(t, work, "prog.elf")
         run = _emlearn_run(t, work, b - a)
@@ -518,7 +549,7 @@ def measure_emlearn(case: Case, t: Target, work: Path, n_timed: int) -> Measurem
         cycles += run.cycles
         m.stack_bytes = run.stack_bytes
     c_pred = np.concatenate(classes)
-    m.c_accuracy = float(np.mean(c_pred == case.y_test))
+    m.c_accuracy = float(np.mean(c_pred == y))
     m.agree = int(np.sum(c_pred == ref))
     if not t.family.counts_from_trace:
         per = cycles[:n_timed]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -48,8 +47,7 @@ def test_emlearn_firmware_equals_scikit_learn(tmp_path, method):
     scaler, mlp = fw.train_mlp(X[train], y[train], (5,))
     Z = scaler.transform(X[test]).astype(np.float32)
     expected = mlp.predict(Z.astype(np.float64))
-    case = SimpleNamespace(emlearn_code=fw.emlearn_c(mlp, method), n_inputs=4)
-    fw.write_emlearn_project(case, target, tmp_path)
+    fw.write_emlearn_project(fw.emlearn_c(mlp, method), 4, target, tmp_path)
 
     # model data = every float32 weight and bias of the MLP, nothing else
     fw.write_emlearn_vectors(tmp_path, Z[:0], expected[:0])

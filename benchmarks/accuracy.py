@@ -1,0 +1,861 @@
+"""Peer benchmark: bdnn's selected model against a tuned float MLP and emlearn's decision tree and
+random forest, on the same paper splits and seeds, with float input as the user calls each.
+
+    python3 benchmarks/accuracy.py [--quick] [--datasets iris,wine] [--seeds 0,1,2,3,4]
+        [--json benchmarks/results/accuracy.json] [--md benchmarks/results/accuracy.md]
+        [--plots docs/]
+
+Per data set and seed (paper split: 50/25/25 train/validation/test, ``--seed`` as in ``bdnn
+train``):
+
+- **mlp**: scikit-learn ``MLPClassifier`` on standardised inputs, widths 4-100 (one and two
+  layers), lbfgs and adam, the best on the validation part (ties: fewer parameters); the scaler
+  is folded into the first layer, so the emlearn C (``emlearn.convert``, inline) takes raw
+  floats; model data = its float32 weights and biases.
+- **tree** / **forest**: scikit-learn ``DecisionTreeClassifier`` / ``RandomForestClassifier``
+  (max depth <= 10, <= 10 trees, a few ``min_samples_leaf``), the best on validation (ties:
+  fewer nodes), exported with emlearn as inline float C (``method="inline", dtype="float"``):
+  the model is code, so its model data is the code of the predict and tree functions. The
+  forest's accuracy is emlearn's majority vote (computed here from the trees' classes), not
+  scikit-learn's probability average.
+- **bdnn-10** / **bdnn-30**: ``bdnn select`` (when the installed bdnn has it; else ``bdnn train``
+  over a small grid with the choice made here on the validation part, said in the results)
+  under a model-data budget of 1/10 and 1/30 of that seed's tuned MLP; model data = the
+  network's weights and thresholds (``codegen.size_report``); the float entry point also holds
+  the input quantizer's float keys (reported apart).
+
+Test accuracy is computed in Python for every seed (bdnn: the numpy forward pass; emlearn
+models: scikit-learn / the vote above) and reported as mean and sd. Firmware figures come from
+seed 0's models: flash of the minimal program calling the float entry point and instructions
+(Cortex-M0 under QEMU) or cycles (AVR under simavr) per inference, through the harness of
+``benchmarks/firmware.py`` (emlearn) and ``codegen.targets.measure.bench`` (bdnn,
+``NAME_predict``): same firmware sources, flags, linker scripts and trace counting.
+
+Results are written after every data set and seed (``--json``), so an interrupted run keeps
+what finished. Progress goes to stderr. ``--reuse OLD.json`` refits an earlier run's MLP, tree
+and forest choices instead of tuning again; ``--merge A.json B.json`` writes one report from
+runs over disjoint data sets (e.g. two processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import datetime
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import firmware as fw  # noqa: E402  (the shared firmware harness)
+
+from bdnn.data import load_dataset  # noqa: E402
+from bdnn.errors import BDNNError  # noqa: E402
+from bdnn.model_file import load_network  # noqa: E402
+from codegen.size_report import size_report  # noqa: E402
+from codegen.targets.registry import get_target  # noqa: E402
+from codegen.targets.toolchain import toolchain_available  # noqa: E402
+
+DATASETS = ("iris", "wine", "bcw", "breast-cancer", "digits", "uniform-10", "uniform-100",
+            "credit-card")
+SEEDS = (0, 1, 2, 3, 4)
+TARGETS = ("cortex-m0", "avr")
+TOOLS = ("mlp", "tree", "forest", "bdnn-10", "bdnn-30")
+BUDGET_DIVISORS = {"bdnn-10": 10, "bdnn-30": 30}
+LARGE_TRAIN = 5000  # train rows above which the grids shrink and bdnn uses --method split
+
+MLP_SHAPES = ((4,), (8,), (16,), (32,), (64,), (100,), (8, 8), (16, 16), (32, 32))
+MLP_SHAPES_LARGE = ((4,), (16,), (64,), (16, 16))
+MLP_SOLVERS = ("lbfgs", "adam")
+TREE_DEPTHS = (2, 3, 4, 6, 8, 10)
+LEAF_SIZES = (1, 5, 20)
+FOREST_TREES = (3, 5, 10)
+FOREST_DEPTHS = (4, 6, 8, 10)
+FOREST_LEAF_SIZES = (1, 5)
+# bdnn fallback grid (when `bdnn select` is missing): hidden widths x input bits
+BDNN_GRID = (((2,), 4), ((4,), 4), ((8,), 4), ((16,), 4), ((32,), 4), ((8,), 2))
+BDNN_TIME_LIMIT = 5.0
+N_TIMED = 8
+
+QUICK = {
+    "datasets": ("iris",), "seeds": (0, 1), "mlp_shapes": ((4,), (8,)), "mlp_solvers": ("lbfgs",),
+    "tree_depths": (2, 3), "forest_trees": (3,), "forest_depths": (3,),
+    "bdnn_grid": (((2,), 4), ((4,), 4)), "time_limit": 2.0, "n_timed": 2,
+}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- data
+
+
+def split(dataset: str, seed: int):
+    """Train, validation and test parts of the paper split (float64 X, int y)."""
+    ds = load_dataset(dataset, split="paper", seed=seed)
+    return ds.train_part(), ds.val_part(), ds.test_part()
+
+
+def acc(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.asarray(pred) == y))
+
+
+# ---------------------------------------------------------------- float MLP
+
+
+def fold_scaler(mlp, scaler):
+    """A copy of ``mlp`` that takes raw features: the scaler folded into the first layer,
+    ``W' = W / s`` (per input row), ``b' = b - (m / s) W``."""
+    folded = copy.deepcopy(mlp)
+    W, b = mlp.coefs_[0], mlp.intercepts_[0]
+    s = scaler.scale_
+    folded.coefs_[0] = W / s[:, None]
+    folded.intercepts_[0] = b - (scaler.mean_ / s) @ W
+    return folded
+
+
+def mlp_params(mlp) -> int:
+    return int(sum(w.size for w in mlp.coefs_) + sum(b.size for b in mlp.intercepts_))
+
+
+def tune_mlp(parts, seed: int, shapes, solvers, large: bool = False) -> dict:
+    """The MLP with the best validation accuracy (ties: fewer parameters); ``large`` data
+    sets get fewer iterations (CPU time)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    (X, y), (Xv, yv), (Xt, yt) = parts
+    scaler = StandardScaler().fit(X)
+    Z, Zv = scaler.transform(X), scaler.transform(Xv)
+    best = None
+    for shape in shapes:
+        for solver in solvers:
+            mlp = MLPClassifier(hidden_layer_sizes=shape, solver=solver, random_state=seed,
+                                max_iter=(500 if large else 2000) if solver == "lbfgs"
+                                else (200 if large else 1000))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                mlp.fit(Z, y)
+            key = (acc(mlp.predict(Zv), yv), -mlp_params(mlp))
+            if best is None or key > best[0]:
+                best = (key, shape, solver, mlp)
+    (_, _), shape, solver, mlp = best
+    folded = fold_scaler(mlp, scaler)
+    return {
+        "config": {"hidden": list(shape), "solver": solver},
+        "train_accuracy": acc(folded.predict(X), y),
+        "val_accuracy": acc(folded.predict(Xv), yv),
+        "test_accuracy": acc(folded.predict(Xt), yt),
+        "model_bytes": 4 * mlp_params(mlp),  # float32 weights and biases
+        "model": folded,
+    }
+
+
+# ---------------------------------------------------------------- trees
+
+
+def vote(model, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """emlearn's class: a tree's leaf argmax; a forest's majority of its trees' classes (first
+    class on a tie), which is what its C computes."""
+    if not hasattr(model, "estimators_"):
+        return model.predict(X).astype(int)
+    votes = np.zeros((len(X), n_classes), dtype=int)
+    for est in model.estimators_:
+        votes[np.arange(len(X)), est.predict(X).astype(int)] += 1
+    return model.classes_[np.argmax(votes, axis=1)].astype(int)
+
+
+def n_nodes(model) -> int:
+    trees = getattr(model, "estimators_", [model])
+    return int(sum(t.tree_.node_count for t in trees))
+
+
+def tune_trees(parts, seed: int, kind: str, n_classes: int, q: dict,
+               only: dict | None = None) -> dict:
+    """The tree or forest with the best validation accuracy (ties: fewer nodes); ``only``: fit
+    just that configuration (a choice reused from an earlier run)."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    (X, y), (Xv, yv), (Xt, yt) = parts
+    if only is not None:
+        cls = DecisionTreeClassifier if kind == "tree" else RandomForestClassifier
+        config = {k: v for k, v in only.items() if k != "nodes"}
+        grid = [(config, lambda c: cls(random_state=seed, **c))]
+    elif kind == "tree":
+        grid = [({"max_depth": d, "min_samples_leaf": m},
+                 lambda c: DecisionTreeClassifier(random_state=seed, **c))
+                for d in q["tree_depths"] for m in LEAF_SIZES]
+    else:
+        grid = [({"n_estimators": n, "max_depth": d, "min_samples_leaf": m},
+                 lambda c: RandomForestClassifier(random_state=seed, **c))
+                for n in q["forest_trees"] for d in q["forest_depths"] for m in FOREST_LEAF_SIZES]
+    best = None
+    for config, make in grid:
+        model = make(config).fit(X, y)
+        key = (acc(vote(model, Xv, n_classes), yv), -n_nodes(model))
+        if best is None or key > best[0]:
+            best = (key, config, model)
+    _, config, model = best
+    return {
+        "config": {**config, "nodes": n_nodes(model)},
+        "train_accuracy": acc(vote(model, X, n_classes), y),
+        "val_accuracy": acc(vote(model, Xv, n_classes), yv),
+        "test_accuracy": acc(vote(model, Xt, n_classes), yt),
+        "model_bytes": None,  # code: measured on the target
+        "model": model,
+    }
+
+
+# ---------------------------------------------------------------- bdnn
+
+
+def bdnn_cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bdnn", *args]
+
+
+def has_select() -> bool:
+    proc = subprocess.run(bdnn_cli("select", "--help"), cwd=ROOT, capture_output=True, text=True)
+    return proc.returncode == 0
+
+
+def network_bytes(net) -> int:
+    """Model data of a bdnn network: bit-planes and thresholds (``codegen.size_report``; the
+    32-bit layout, as on Cortex-M)."""
+    total = size_report(net, 32)["total"]
+    return int(total["weight_bytes"] + total["threshold_bytes"])
+
+
+def quantizer_bytes(net) -> int:
+    """The float entry point's input keys: one float32 per input and level (as
+    benchmarks/float_input.py counts them)."""
+    q = net.quantizer
+    return 4 * q.max_level * q.n_inputs
+
+
+def bdnn_scores(path: Path, parts) -> dict:
+    """Accuracies of a saved model from the numpy forward pass on each part."""
+    net = load_network(path)
+    out = {}
+    for key, (X, y) in zip(("train_accuracy", "val_accuracy", "test_accuracy"), parts,
+                           strict=True):
+        out[key] = acc(net.forward_q(net.quantizer.quantize(X)).class_index, y)
+    out["model_bytes"] = network_bytes(net)
+    out["quantizer_bytes"] = quantizer_bytes(net)
+    out["config"] = {"hidden": list(net.hidden_widths), "input_bits": int(
+        round(math.log2(net.quantizer.max_level + 1)))}
+    return out
+
+
+def estimated_bytes(n_in: int, hidden: tuple[int, ...], n_classes: int) -> int:
+    """A lower bound on a ternary network's model data: two bit-planes per weight."""
+    widths = [n_in, *hidden, n_classes]
+    return sum(math.ceil(2 * a * b / 8) for a, b in zip(widths, widths[1:], strict=False))
+
+
+def bdnn_grid_train(dataset: str, seed: int, parts, budget: float, n_classes: int,
+                    work: Path, q: dict) -> list[dict]:
+    """Fallback for a bdnn without ``select``: ``bdnn train`` on every grid point whose
+    network can fit the budget; returns the candidates with their scores."""
+    n_train = len(parts[0][1])
+    method = "split" if n_train > LARGE_TRAIN else "auto"
+    out = []
+    for hidden, bits in q["bdnn_grid"]:
+        if estimated_bytes(parts[0][0].shape[1], hidden, n_classes) > budget:
+            continue
+        path = work / f"{dataset}-s{seed}-h{'-'.join(map(str, hidden))}-b{bits}.json"
+        argv = bdnn_cli("train", dataset, "--hidden", ",".join(map(str, hidden)),
+                        "--input-bits", str(bits), "--method", method, "--time-limit",
+                        str(q["time_limit"]), "--workers", "1", "--seed", str(seed), "--quiet",
+                        "-o", str(path))
+        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            log(f"  bdnn train failed: {' '.join(argv[3:])}: {proc.stderr.strip()[-200:]}")
+            continue
+        cand = bdnn_scores(path, parts)
+        cand["config"]["method"] = method
+        cand["path"] = str(path)
+        out.append(cand)
+    return out
+
+
+def choose(cands: list[dict], budget: float) -> dict | None:
+    """The most accurate candidate on validation within the budget (ties: fewer bytes)."""
+    fits = [c for c in cands if c["model_bytes"] <= budget]
+    if not fits:
+        return None
+    return max(fits, key=lambda c: (c["val_accuracy"], -c["model_bytes"]))
+
+
+def bdnn_select(dataset: str, seed: int, parts, budget: float, work: Path, tag: str,
+                q: dict, scheduler: str | None, resume: Path | None = None) -> dict | None:
+    """``bdnn select`` (default grid) under ``--max-model-bytes budget``, on the Dask cluster
+    at ``scheduler``; its trainings go to ``work/DATASET-sSEED.results.jsonl``, and with
+    ``resume`` (that file, from the looser budget) nothing is trained again. The chosen model's
+    scores are recomputed here."""
+    if budget < 1:
+        return None
+    path = work / f"{dataset}-s{seed}-{tag}.json"
+    results = work / f"{dataset}-s{seed}.results.jsonl"
+    argv = bdnn_cli("select", dataset, "--seed", str(seed), "--time-limit", str(q["time_limit"]),
+                    "--max-model-bytes", str(math.floor(budget)), "--json", "-o", str(path),
+                    "--results", str(results), "--quiet")
+    if scheduler:
+        argv += ["--scheduler", scheduler]
+    if resume is not None and resume.exists():
+        argv += ["--resume", str(resume)]
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        why = proc.stderr.strip().splitlines()[-1:] or ["?"]
+        log(f"  bdnn select: {why[0][:300]}")
+        return None
+    report = json.loads(proc.stdout)
+    cand = bdnn_scores(path, parts)
+    cand["config"] = {**cand["config"], **(report["chosen"].get("config") or {})}
+    cand["select"] = {k: report["chosen"].get(k) for k in
+                      ("val_accuracy", "test_accuracy", "model_bytes")}
+    cand["select"]["n_candidates"] = len(report.get("candidates", []))
+    cand["select"]["elapsed_s"] = report.get("elapsed_s")
+    cand["path"] = str(path)
+    return cand
+
+
+# ---------------------------------------------------------------- firmware
+
+
+def emlearn_code(model, kind: str) -> str:
+    emlearn = fw.import_emlearn()
+    if kind == "mlp":
+        return fw.emlearn_c(model, "inline")
+    return emlearn.convert(model, method="inline", dtype="float").save(name=fw.EML_NAME)
+
+
+def measure_emlearn_model(dataset: str, kind: str, model, X: np.ndarray, ref: np.ndarray,
+                          y: np.ndarray, target: str, n_timed: int) -> dict:
+    t = get_target(target)
+    ok, why = toolchain_available(t)
+    if not ok:
+        return {"status": f"skipped: {why}"}
+    m = fw.Measurement(dataset, kind, t.name, kind, "ok", unit=t.family.counts, n_test=len(y))
+    work = Path(tempfile.mkdtemp(prefix=f"bdnn-accbench-{kind}-{t.name}-"))
+    try:
+        fw.measure_emlearn_code(m, emlearn_code(model, kind), X.shape[1],
+                                X.astype(np.float32), ref, y, t, work, n_timed,
+                                fw.EML_DATA if kind == "mlp" else None, all_rows=False)
+    except BDNNError as e:
+        m.status = str(e) if str(e).startswith("does not fit") else f"failed: {e}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return firmware_record(m)
+
+
+def firmware_record(m) -> dict:
+    return {"status": m.status, "model_data_bytes": m.model_data_bytes,
+            "flash_bytes": m.flash_bytes, "ram_bytes": m.ram_bytes,
+            "stack_bytes": m.stack_bytes, "unit": m.unit, "per_inference": m.per_inference,
+            "per_inference_max": m.per_inference_max, "agree_timed": m.agree}
+
+
+def measure_bdnn_model(path: str, target: str, n_timed: int) -> dict:
+    from codegen.targets.measure import bench
+
+    t = get_target(target)
+    ok, why = toolchain_available(t)
+    if not ok:
+        return {"status": f"skipped: {why}"}
+    net = load_network(path)
+    try:
+        r = bench(net, target, n_vectors=n_timed, entry="predict")
+    except BDNNError as e:
+        s = str(e)
+        return {"status": s if "does not fit" in s or "too large" in s else f"failed: {s}"}
+    return {"status": "ok", "model_data_bytes": network_bytes(net),
+            "flash_bytes": r["flash_bytes"], "ram_bytes": r["ram_bytes"],
+            "stack_bytes": r.get("stack_bytes"), "unit": r["unit"],
+            "per_inference": r["per_inference"]["mean"],
+            "per_inference_max": r["per_inference"]["max"]}
+
+
+# ---------------------------------------------------------------- the run
+
+
+@contextlib.contextmanager
+def select_cluster(use_select: bool, scheduler: str | None, processes: int):
+    """The scheduler address every ``bdnn select`` uses: ``scheduler``, else a LocalCluster
+    started once here (starting one per select call costs tens of seconds on a busy
+    machine)."""
+    if not use_select or scheduler:
+        yield scheduler
+        return
+    import logging
+
+    from distributed import LocalCluster
+
+    log(f"starting a Dask LocalCluster of {processes} worker processes for bdnn select")
+    with warnings.catch_warnings():  # the HTTP server moves off a busy port 8787 and warns
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = LocalCluster(n_workers=processes, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.CRITICAL)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+def code_version() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Per tool: test accuracy mean and sd over the seeds that produced a model."""
+    out = {}
+    for tool in TOOLS:
+        vals = [r["tools"][tool]["test_accuracy"] for r in runs
+                if r["tools"].get(tool) and r["tools"][tool].get("test_accuracy") is not None]
+        bytes_ = [r["tools"][tool]["model_bytes"] for r in runs
+                  if r["tools"].get(tool) and r["tools"][tool].get("model_bytes") is not None]
+        out[tool] = {
+            "n_seeds": len(vals),
+            "test_mean": float(np.mean(vals)) if vals else None,
+            "test_sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else (0.0 if vals else None),
+            "model_bytes_mean": float(np.mean(bytes_)) if bytes_ else None,
+        }
+    return out
+
+
+def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: bool,
+                record: dict, save, scheduler: str | None = None,
+                reuse: dict | None = None) -> None:
+    entry = record["datasets"].setdefault(dataset, {"runs": [], "firmware": {}})
+    for seed in seeds:
+        t0 = time.monotonic()
+        parts = split(dataset, seed)
+        n_classes = int(max(parts[0][1].max(), parts[1][1].max(), parts[2][1].max())) + 1
+        large = len(parts[0][1]) > LARGE_TRAIN
+        tools: dict = {}
+        old = (reuse or {}).get(dataset, {}).get(seed)
+        if old:  # refit the earlier run's choices only (deterministic for the seed)
+            log(f"{dataset} seed {seed}: refitting the reused MLP, tree and forest choices")
+            cfg = old["mlp"]["config"]
+            mlp = tune_mlp(parts, seed, [tuple(cfg["hidden"])], [cfg["solver"]], large)
+            for kind in ("tree", "forest"):
+                tools[kind] = tune_trees(parts, seed, kind, n_classes, q, old[kind]["config"])
+            for kind, new in (("mlp", mlp), ("tree", tools["tree"]), ("forest", tools["forest"])):
+                if new["test_accuracy"] != old[kind]["test_accuracy"]:
+                    raise BDNNError(f"reused {kind} of {dataset} seed {seed} refits differently")
+        else:
+            log(f"{dataset} seed {seed}: tuning the MLP")
+            mlp = tune_mlp(parts, seed, MLP_SHAPES_LARGE if large else q["mlp_shapes"],
+                           q["mlp_solvers"], large)
+            for kind in ("tree", "forest"):
+                tools[kind] = tune_trees(parts, seed, kind, n_classes, q)
+        tools["mlp"] = mlp
+        budgets = {tool: mlp["model_bytes"] / d for tool, d in BUDGET_DIVISORS.items()}
+        if use_select:
+            resume = None
+            for tool, budget in budgets.items():  # the looser budget first
+                log(f"{dataset} seed {seed}: bdnn select, budget {budget:.0f} B")
+                tools[tool] = bdnn_select(dataset, seed, parts, budget, work, tool, q,
+                                          scheduler, resume)
+                resume = work / f"{dataset}-s{seed}.results.jsonl"
+        else:
+            log(f"{dataset} seed {seed}: bdnn train grid (budget {max(budgets.values()):.0f} B)")
+            cands = bdnn_grid_train(dataset, seed, parts, max(budgets.values()), n_classes, work,
+                                    q)
+            for tool, budget in budgets.items():
+                tools[tool] = choose(cands, budget)
+        for tool, budget in budgets.items():
+            if tools[tool] is not None:
+                tools[tool] = {**tools[tool], "budget_bytes": budget}
+        if seed == seeds[0]:
+            (Xt, yt) = parts[2]
+            for target in targets:
+                fwd = entry["firmware"].setdefault(target, {})
+                for kind in ("mlp", "tree", "forest"):
+                    model = tools[kind]["model"]
+                    ref = (model.predict(Xt).astype(int) if kind == "mlp"
+                           else vote(model, Xt, n_classes))
+                    log(f"{dataset}: {kind} on {target}")
+                    fwd[kind] = measure_emlearn_model(dataset, kind, model, Xt, ref, yt, target,
+                                                      q["n_timed"])
+                for tool in BUDGET_DIVISORS:
+                    if tools[tool] is None:
+                        fwd[tool] = {"status": "no model within the budget"}
+                        continue
+                    log(f"{dataset}: {tool} on {target}")
+                    fwd[tool] = measure_bdnn_model(tools[tool]["path"], target, q["n_timed"])
+            entry["firmware_seed"] = seed
+        entry["runs"].append({
+            "seed": seed,
+            "n_train": len(parts[0][1]), "n_val": len(parts[1][1]), "n_test": len(parts[2][1]),
+            "seconds": round(time.monotonic() - t0, 1),
+            "tools": {k: ({kk: vv for kk, vv in v.items() if kk != "model"} if v else None)
+                      for k, v in tools.items()},
+        })
+        entry["summary"] = summarise(entry["runs"])
+        line = ", ".join(f"{k} {v['test_accuracy']:.3f}" if v else f"{k} –"
+                         for k, v in entry["runs"][-1]["tools"].items())
+        log(f"{dataset} seed {seed}: {line} ({time.monotonic() - t0:.0f} s)")
+        save()
+
+
+# ---------------------------------------------------------------- report
+
+
+def _f(v, fmt="{:,.0f}") -> str:
+    return "–" if v is None else fmt.format(v)
+
+
+def targets_tally(record: dict) -> dict:
+    """The issue's targets, per data set: select within 1 point of the MLP with >= 10x less
+    model data; at equal or smaller M0 flash at least as accurate as the best emlearn tree or
+    forest, and faster per inference."""
+    res = {}
+    for ds, e in record["datasets"].items():
+        s = e.get("summary", {})
+        f = e.get("firmware", {}).get("cortex-m0", {})
+        mlp = s.get("mlp", {})
+        row = {}
+        # the model chosen under the 1/10 budget (chosen on validation, never on test)
+        best = "bdnn-10"
+        if s.get(best, {}).get("test_mean") is not None and mlp.get("test_mean") is not None:
+            row["bdnn"] = best
+            row["delta_mlp_points"] = 100 * (s[best]["test_mean"] - mlp["test_mean"])
+            row["within_1pt_of_mlp"] = row["delta_mlp_points"] >= -1.0
+            row["data_ratio"] = (mlp["model_bytes_mean"] / s[best]["model_bytes_mean"]
+                                 if s[best]["model_bytes_mean"] else None)
+            qb = [r["tools"][best]["quantizer_bytes"] for r in e["runs"] if r["tools"].get(best)]
+            if qb and s[best]["model_bytes_mean"]:
+                # the float entry point also holds the input quantizer's float32 level keys
+                row["data_ratio_with_quantizer"] = mlp["model_bytes_mean"] / (
+                    s[best]["model_bytes_mean"] + float(np.mean(qb)))
+            trees = [t for t in ("tree", "forest") if s.get(t, {}).get("test_mean") is not None]
+            bt = max(trees, key=lambda t: s[t]["test_mean"]) if trees else None
+            row["best_tree"] = bt
+            fb, ft = f.get(best, {}), f.get(bt, {}) if bt else {}
+            if fb.get("status") == "ok" and ft.get("status") == "ok":
+                row["flash_bdnn"], row["flash_tree"] = fb["flash_bytes"], ft["flash_bytes"]
+                row["tree_flash_ratio"] = ft["flash_bytes"] / fb["flash_bytes"]
+                row["as_accurate_as_tree_at_le_flash"] = (
+                    fb["flash_bytes"] <= ft["flash_bytes"]
+                    and s[best]["test_mean"] >= s[bt]["test_mean"])
+                row["speedup_vs_tree"] = ft["per_inference"] / fb["per_inference"]
+                row["faster_than_tree"] = row["speedup_vs_tree"] > 1.0
+        res[ds] = row
+    return res
+
+
+# bdnn train defaults, left out of the firmware table's config column
+CONFIG_DEFAULTS = {"activation": "heaviside", "objective": "errors", "output": "argmax",
+                   "sparsify": False, "weight_bound": 1}
+
+
+def render_md(record: dict) -> str:
+    lines = [
+        "# Accuracy benchmark: bdnn select vs tuned float MLP and emlearn trees",
+        "",
+        "Generated by `benchmarks/accuracy.py`; do not edit by hand (rerun it).",
+        "",
+        f"- command: `{record['command']}`",
+        f"- date: {record['date']}, run time {record.get('elapsed_s', 0):.0f} s, code "
+        f"{record['code_version']}",
+        f"- machine: {record['machine']}",
+        f"- bdnn: {record['bdnn_mode']}",
+        *([f"- note: {record['note']}"] if record.get("note") else []),
+        *([f"- MLP/tree/forest choices refitted from: {', '.join(record['reused_choices_from'])}"]
+          if record.get("reused_choices_from") else []),
+        f"- seeds: {', '.join(map(str, record['seeds']))}; firmware figures from seed "
+        f"{record['seeds'][0]}'s models",
+        "",
+        "## Test accuracy (mean ± sd over seeds) and model data bytes (mean)",
+        "",
+        "| data set | seeds | MLP | tree | forest | bdnn 1/10 | bdnn 1/30 | MLP B | bdnn 1/10 B "
+        "(+ quantizer) | bdnn 1/30 B (+ quantizer) |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for ds, e in record["datasets"].items():
+        s = e.get("summary", {})
+
+        def cell(t, s=s, e=e):
+            v = s.get(t, {})
+            if v.get("test_mean") is None:
+                return "none fits"
+            return f"{v['test_mean']:.3f} ± {v['test_sd']:.3f}" + (
+                f" ({v['n_seeds']})" if v["n_seeds"] != len(e["runs"]) else "")
+
+        def qb(t, s=s, e=e):
+            vals = [r["tools"][t]["quantizer_bytes"] for r in e["runs"] if r["tools"].get(t)]
+            b = s.get(t, {}).get("model_bytes_mean")
+            return "–" if b is None else f"{b:,.0f} (+ {np.mean(vals):,.0f})"
+
+        lines.append(f"| {ds} | {len(e['runs'])} | {cell('mlp')} | {cell('tree')} | "
+                     f"{cell('forest')} | {cell('bdnn-10')} | {cell('bdnn-30')} | "
+                     f"{_f(s.get('mlp', {}).get('model_bytes_mean'))} | {qb('bdnn-10')} | "
+                     f"{qb('bdnn-30')} |")
+    lines += ["", "## Firmware (seed-0 models, float input as the user calls it)", "",
+              "| data set | target | tool | config | model data B | flash B | RAM B + stack | "
+              "per inference (mean / max) | status |",
+              "|---|---|---|---|--:|--:|--:|--:|---|"]
+    for ds, e in record["datasets"].items():
+        run0 = e["runs"][0] if e["runs"] else {"tools": {}}
+        for target, tools in e.get("firmware", {}).items():
+            for tool, m in tools.items():
+                cfg = (run0["tools"].get(tool) or {}).get("config", {})
+                cfg_s = ", ".join(f"{k}={v}" for k, v in cfg.items()
+                                  if k != "method" and CONFIG_DEFAULTS.get(k, object()) != v)
+                per = (f"{m['per_inference']:,.0f} / {m['per_inference_max']:,} {m['unit']}"
+                       if m.get("per_inference") is not None else "–")
+                ram = (f"{_f(m.get('ram_bytes'))} + {_f(m.get('stack_bytes'))}"
+                       if m.get("ram_bytes") is not None else "–")
+                lines.append(f"| {ds} | {target} | {tool} | {cfg_s} | "
+                             f"{_f(m.get('model_data_bytes'))} | {_f(m.get('flash_bytes'))} | "
+                             f"{ram} | {per} | {m['status']} |")
+    tally = targets_tally(record)
+    lines += ["", "## The issue's targets", "",
+              "| data set | bdnn model | Δ vs MLP (points) | within 1 pt | MLP / bdnn data | "
+              "MLP / (bdnn data + quantizer keys) | "
+              "best tree | flash bdnn / tree (M0) | as accurate at ≤ flash | speed-up vs tree "
+              "(M0 instr.) |",
+              "|---|---|--:|:-:|--:|--:|---|--:|:-:|--:|"]
+    n = {"acc": 0, "tree": 0, "fast": 0, "data": 0}
+    for ds, r in tally.items():
+        if not r:
+            lines.append(f"| {ds} | none fits |||||||||")
+            continue
+        n["acc"] += bool(r.get("within_1pt_of_mlp"))
+        n["data"] += bool(r.get("data_ratio") and r["data_ratio"] >= 10)
+        n["tree"] += bool(r.get("as_accurate_as_tree_at_le_flash"))
+        n["fast"] += bool(r.get("faster_than_tree"))
+        lines.append(
+            f"| {ds} | {r['bdnn']} | {r['delta_mlp_points']:+.1f} | "
+            f"{'hit' if r['within_1pt_of_mlp'] else '**miss**'} | "
+            f"{_f(r.get('data_ratio'), '{:.1f}')} | "
+            f"{_f(r.get('data_ratio_with_quantizer'), '{:.1f}')} | "
+            f"{r.get('best_tree') or '–'} | "
+            f"{_f(r.get('flash_bdnn'))} / {_f(r.get('flash_tree'))} | "
+            f"{'hit' if r.get('as_accurate_as_tree_at_le_flash') else '**miss**'} | "
+            f"{_f(r.get('speedup_vs_tree'), '{:.1f}')} |")
+    total = len(tally)
+    lines += ["", f"Totals over {total} data sets: within 1 point of the MLP {n['acc']}, "
+              f">= 10x less model data {n['data']}, at least as accurate as the best tree/forest "
+              f"at <= M0 flash {n['tree']}, faster than it on M0 {n['fast']}.", ""]
+    for ds in record["datasets"]:
+        lines.append(f"![{ds}: test accuracy vs Cortex-M0 flash](../../docs/accuracy_{ds}.png)")
+    return "\n".join(lines) + "\n"
+
+
+COLOURS = {"mlp": "tab:blue", "tree": "tab:green", "forest": "tab:olive",
+           "bdnn-10": "tab:red", "bdnn-30": "tab:purple"}
+
+
+def plot(record: dict, ds: str, path: Path) -> bool:
+    """Mean test accuracy (error bar: sd) vs Cortex-M0 flash of seed 0's model, every tool."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib not installed: no plot")
+        return False
+    e = record["datasets"][ds]
+    fwd = e.get("firmware", {}).get("cortex-m0", {})
+    s = e.get("summary", {})
+    fig, ax = plt.subplots(figsize=(6, 4.2), dpi=110)
+    any_point = False
+    for tool in TOOLS:
+        m, v = fwd.get(tool, {}), s.get(tool, {})
+        if m.get("flash_bytes") is None or v.get("test_mean") is None:
+            continue
+        ax.errorbar(m["flash_bytes"], v["test_mean"], yerr=v["test_sd"], fmt="o", ms=7,
+                    color=COLOURS[tool], label=f"{tool} ({m['model_data_bytes']:,} B data)",
+                    capsize=3, alpha=0.85)
+        any_point = True
+    if not any_point:
+        plt.close(fig)
+        return False
+    ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    # label the 2x, 3x and 5x minor ticks only: all of them overlap
+    ax.xaxis.set_minor_formatter(FuncFormatter(
+        lambda v, _: f"{v:,.0f}" if f"{v:.0f}"[0] in "235" else ""))
+    ax.tick_params(axis="x", which="minor", labelsize=8)
+    ax.set_xlabel("Cortex-M0 flash of the minimal program (bytes, log)")
+    ax.set_ylabel(f"test accuracy (mean ± sd, {len(e['runs'])} seeds)")
+    ax.set_title(f"{ds}: accuracy vs flash, float input")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def machine() -> str:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import sklearn
+
+    return (f"{platform.node()}, {cpu}, {os.cpu_count()} cores shared with other jobs (counts, "
+            f"not timings); Python {platform.python_version()}, scikit-learn "
+            f"{sklearn.__version__}, emlearn {fw.import_emlearn().__version__}")
+
+
+def write_json(path: Path, record: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def merge_records(records: list[dict]) -> dict:
+    """One record from the records of runs over disjoint data sets (e.g. two processes), the
+    data sets in ``DATASETS`` order; the commands, dates and code versions are all kept."""
+    out = {k: v for k, v in records[0].items() if k != "datasets"}
+    out["command"] = " && ".join(r["command"] for r in records)
+    out["date"] = ", ".join(dict.fromkeys(r["date"] for r in records))
+    out["code_version"] = ", ".join(dict.fromkeys(r["code_version"] for r in records))
+    out["elapsed_s"] = max(r.get("elapsed_s", 0) for r in records)
+    out["complete"] = all(r.get("complete") for r in records)
+    found = {ds: e for r in records for ds, e in r["datasets"].items()}
+    order = [d for d in DATASETS if d in found] + [d for d in found if d not in DATASETS]
+    out["datasets"] = {ds: found[ds] for ds in order}
+    out["targets_tally"] = targets_tally(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke run: iris, 2 seeds, tiny grids, 2 s per bdnn training")
+    ap.add_argument("--datasets", default=None, help=f"comma-separated ({','.join(DATASETS)})")
+    ap.add_argument("--seeds", default=None, help="comma-separated seeds (default 0,1,2,3,4)")
+    ap.add_argument("--targets", default=",".join(TARGETS))
+    ap.add_argument("--time-limit", type=float, default=None,
+                    help=f"seconds per bdnn training (default {BDNN_TIME_LIMIT:g})")
+    ap.add_argument("--no-select", action="store_true",
+                    help="use the bdnn train grid even when `bdnn select` exists")
+    ap.add_argument("--scheduler", default=None,
+                    help="Dask scheduler for bdnn select (default: a LocalCluster started once "
+                         "for the whole run)")
+    ap.add_argument("--processes", type=int, default=2,
+                    help="worker processes of that LocalCluster (default 2)")
+    ap.add_argument("--work", type=Path, default=None, help="where bdnn model files go")
+    ap.add_argument("--json", type=Path, default=None, help="results JSON (written as it goes)")
+    ap.add_argument("--md", type=Path, default=None, help="the Markdown summary")
+    ap.add_argument("--plots", type=Path, default=None, help="directory for the PNG plots")
+    ap.add_argument("--reuse", type=Path, nargs="+", default=None,
+                    help="results JSON of earlier runs: their MLP, tree and forest choices "
+                         "(same data set and seed) are refitted instead of tuned again")
+    ap.add_argument("--merge", type=Path, nargs="+", default=None,
+                    help="run nothing: merge these results JSON files (disjoint data sets) "
+                         "and write --json, --md and --plots from them")
+    args = ap.parse_args(argv)
+    if args.merge:
+        record = merge_records([json.loads(f.read_text()) for f in args.merge])
+        if args.json:
+            write_json(args.json, record)
+        for ds in record["datasets"] if args.plots else ():
+            args.plots.mkdir(parents=True, exist_ok=True)
+            plot(record, ds, args.plots / f"accuracy_{ds}.png")
+        md = render_md(record)
+        if args.md:
+            args.md.write_text(md)
+        print(md)
+        return 0
+    q = dict(QUICK) if args.quick else {
+        "datasets": DATASETS, "seeds": SEEDS, "mlp_shapes": MLP_SHAPES,
+        "mlp_solvers": MLP_SOLVERS, "tree_depths": TREE_DEPTHS, "forest_trees": FOREST_TREES,
+        "forest_depths": FOREST_DEPTHS, "bdnn_grid": BDNN_GRID, "time_limit": BDNN_TIME_LIMIT,
+        "n_timed": N_TIMED}
+    if args.time_limit:
+        q["time_limit"] = args.time_limit
+    datasets = args.datasets.split(",") if args.datasets else list(q["datasets"])
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(q["seeds"])
+    targets = [t for t in args.targets.split(",") if t]
+    use_select = not args.no_select and has_select()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bdnn-accbench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    record = {
+        "command": " ".join(["python3", "benchmarks/accuracy.py", *(argv if argv is not None
+                                                                   else sys.argv[1:])]),
+        "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        "code_version": code_version(), "machine": machine(),
+        "bdnn_mode": ("bdnn select --max-model-bytes B (its default grid, --time-limit "
+                      f"{q['time_limit']:g}, 1 CP-SAT worker per training, one Dask cluster of "
+                      f"{args.processes} worker processes for the whole run; the 1/30 pick "
+                      "resumes the 1/10 sweep, training nothing again)" if use_select else
+                      f"{'--no-select' if args.no_select else 'bdnn select unavailable'}: "
+                      "bdnn train --method auto (split above "
+                      f"{LARGE_TRAIN} train rows) --workers 1 over hidden x input bits "
+                      f"{[(list(h), b) for h, b in q['bdnn_grid']]}, chosen here on the "
+                      "validation part"),
+        "time_limit": q["time_limit"], "seeds": seeds, "targets": targets,
+        "datasets": {}, "complete": False,
+    }
+
+    def save() -> None:
+        record["elapsed_s"] = round(time.monotonic() - t0, 1)
+        if args.json:
+            write_json(args.json, record)
+
+    reuse: dict = {}
+    for f in args.reuse or ():
+        for ds, e in json.loads(f.read_text())["datasets"].items():
+            for r in e["runs"]:
+                reuse.setdefault(ds, {})[r["seed"]] = r["tools"]
+    if reuse:
+        record["reused_choices_from"] = [str(f) for f in args.reuse]
+    log(f"bdnn: {record['bdnn_mode']}; models in {work}")
+    with select_cluster(use_select, args.scheduler, args.processes) as scheduler:
+        for ds in datasets:
+            run_dataset(ds, seeds, q, work, targets, use_select, record, save, scheduler,
+                        reuse)
+            if args.plots:
+                args.plots.mkdir(parents=True, exist_ok=True)
+                plot(record, ds, args.plots / f"accuracy_{ds}.png")
+            if args.md:
+                args.md.write_text(render_md(record))
+    record["complete"] = True
+    record["targets_tally"] = targets_tally(record)
+    save()
+    md = render_md(record)
+    if args.md:
+        args.md.write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""benchmarks/accuracy.py: the folded scaler and emlearn's forest vote against independent
+computations, and a ``--quick`` run on iris (real ``bdnn select`` sweeps, real emlearn firmware
+under QEMU and simavr) whose output has the promised structure, whose accuracies are recomputed
+from the saved models and whose emlearn firmware agrees with the Python reference."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_benchmark():
+    saved = np.geterr()  # emlearn's import runs numpy.seterr(all="raise"): keep ours
+    try:
+        pytest.importorskip("emlearn", reason="emlearn not installed (pip install emlearn)",
+                            exc_type=ImportError)
+    finally:
+        np.seterr(**saved)
+    pytest.importorskip("sklearn")
+    spec = importlib.util.spec_from_file_location(
+        "bench_accuracy", ROOT / "benchmarks" / "accuracy.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_accuracy"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_folded_scaler_takes_raw_features():
+    acc = load_benchmark()
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(5.0, [1.0, 20.0, 0.1], size=(120, 3))
+    y = (X[:, 0] + X[:, 1] / 20 > 5.2).astype(int)
+    scaler = StandardScaler().fit(X)
+    mlp = MLPClassifier((5,), solver="lbfgs", max_iter=500, random_state=0)
+    mlp.fit(scaler.transform(X), y)
+    folded = acc.fold_scaler(mlp, scaler)
+    # the folded network's raw-input logits equal the original on standardised inputs
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    np.testing.assert_allclose(folded.predict_proba(X), mlp.predict_proba(Z), rtol=1e-9,
+                               atol=1e-12)
+    assert acc.mlp_params(folded) == 3 * 5 + 5 + 5 * 1 + 1
+
+
+def test_forest_vote_is_a_majority_of_tree_classes():
+    acc = load_benchmark()
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(90, 4))
+    y = rng.integers(0, 3, 90)
+    forest = RandomForestClassifier(n_estimators=4, max_depth=3, random_state=0).fit(X, y)
+    got = acc.vote(forest, X, 3)
+    for i in range(len(X)):  # brute force: count the trees' votes row by row
+        counts = [0, 0, 0]
+        for tree in forest.estimators_:
+            counts[int(tree.predict(X[i:i + 1])[0])] += 1
+        assert got[i] == counts.index(max(counts))  # first class on a tie, as the C
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+def test_quick_run_structure_and_recomputed_accuracies(tmp_path):
+    from firmware_fixtures.helpers import need_target
+
+    need_target("cortex-m0")
+    need_target("avr")
+    acc = load_benchmark()
+    out, md = tmp_path / "a.json", tmp_path / "a.md"
+    # bdnn select on a LocalCluster of one worker process (the real sweep, no mock)
+    rc = acc.main(["--quick", "--seeds", "0", "--processes", "1", "--work", str(tmp_path / "m"),
+                   "--json", str(out), "--md", str(md), "--plots", str(tmp_path)])
+    assert rc == 0
+    rec = json.loads(out.read_text())
+    assert rec["complete"] and rec["seeds"] == [0] and rec["command"].endswith("--plots " +
+                                                                             str(tmp_path))
+    assert rec["code_version"] and rec["date"].endswith("UTC")
+    assert rec["bdnn_mode"].startswith("bdnn select")
+    e = rec["datasets"]["iris"]
+    assert [r["seed"] for r in e["runs"]] == [0]
+    run = e["runs"][0]
+    assert set(run["tools"]) == set(acc.TOOLS)
+
+    from bdnn.data import load_dataset
+    from bdnn.model_file import load_network
+
+    ds = load_dataset("iris", split="paper", seed=0)
+    (Xv, yv), (Xt, yt) = ds.val_part(), ds.test_part()
+    mlp = run["tools"]["mlp"]
+    for tool, divisor in acc.BUDGET_DIVISORS.items():
+        r = run["tools"][tool]
+        if r is None:
+            continue
+        assert r["model_bytes"] <= mlp["model_bytes"] / divisor
+        assert r["model_bytes"] == r["select"]["model_bytes"]
+        net = load_network(r["path"])
+        # the numpy forward pass of the saved model, on the paper split's parts
+        for X, y, key in ((Xv, yv, "val_accuracy"), (Xt, yt, "test_accuracy")):
+            pred = net.forward_q(net.quantizer.quantize(X)).class_index
+            assert r[key] == pytest.approx(float(np.mean(pred == y)))
+        assert r["select"]["test_accuracy"] == pytest.approx(r["test_accuracy"])
+    # the summary is the mean of the per-seed accuracies
+    for tool in acc.TOOLS:
+        vals = [x["tools"][tool]["test_accuracy"] for x in e["runs"] if x["tools"][tool]]
+        if vals:
+            assert e["summary"][tool]["test_mean"] == pytest.approx(np.mean(vals))
+    # the emlearn C on each target classifies the timed rows as the Python reference does,
+    # and every tool's firmware was measured
+    for target in ("cortex-m0", "avr"):
+        f = e["firmware"][target]
+        for kind in ("mlp", "tree", "forest"):
+            assert f[kind]["status"] == "ok", f[kind]
+            assert f[kind]["agree_timed"] == acc.QUICK["n_timed"]
+            assert f[kind]["flash_bytes"] > f[kind]["model_data_bytes"] > 0
+            assert f[kind]["per_inference"] > 0
+        for tool in acc.BUDGET_DIVISORS:
+            if run["tools"][tool] is not None:
+                assert f[tool]["status"] == "ok", f[tool]
+                assert f[tool]["model_data_bytes"] == run["tools"][tool]["model_bytes"]
+    text = md.read_text()
+    assert "| iris |" in text and "## The issue's targets" in text
+    assert (tmp_path / "accuracy_iris.png").stat().st_size > 1000
