@@ -189,7 +189,7 @@ def run_firmware(
         timeout = emulator_timeout(n_rows, traced=trace_log is not None)
     lines = t.family.run(t, project.path / "prog.elf", timeout, trace_log)
     return parse_runner_output(
-        lines, n_rows, net.output_layer.n_out, int(sum(net.hidden_widths))
+        lines, n_rows, net.n_outputs, int(sum(net.hidden_widths))
     )
 
 

@@ -1,0 +1,206 @@
+"""Training a structured ensemble (``--ensemble ovo|ovr``, docs/design.md §4).
+
+Every member is an ordinary two-class ``TrainProblem`` on its own rows (a pair's rows for ovo,
+every row relabelled c / rest for ovr) with the ensemble's one quantizer, architecture options,
+objective and method. The members are independent, so they train in parallel processes
+(``ProcessPoolExecutor`` with the spawn context: CP-SAT and fork do not mix), each with one
+CP-SAT worker unless ``--workers`` leaves more per process.
+
+Budget: the one time limit covers the whole ensemble. With ``M`` members on ``P`` processes the
+members run in ``ceil(M / P)`` rounds; each member gets an equal share of what is left when the
+pool starts, less a reserve for starting the processes (importing bdnn and OR-Tools).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import multiprocessing
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ensemble import Ensemble, EnsembleKind, get_ensemble_kind
+from ..errors import BDNNError
+from ..quantizer import Quantizer
+from .safe_solver import interrupt_requested
+
+#: Seconds set aside for spawning the worker processes (python, numpy, OR-Tools imports).
+SPAWN_RESERVE = 3.0
+#: The shortest time a member is given, even when the budget is nearly spent.
+MIN_MEMBER_SECONDS = 0.5
+#: Seconds between two progress lines while members train.
+PROGRESS_EVERY = 5.0
+
+
+@dataclass
+class EnsembleResult:
+    """A trained ensemble and its members' training summaries."""
+
+    ensemble: Ensemble
+    members: list[dict]  # per member: its training summary (status, objective, seconds, ...)
+    seconds: float
+    train_errors: int
+    n_train: int
+    interrupted: bool = False
+
+    @property
+    def train_accuracy(self) -> float:
+        return 1.0 - self.train_errors / max(1, self.n_train)
+
+    def summary(self) -> dict:
+        """Machine-readable summary (the CLI's ``--json`` keys)."""
+        statuses = sorted({m["status"] for m in self.members})
+        return {
+            "ensemble": self.ensemble.kind.name,
+            "members": len(self.members),
+            "status": statuses[0] if len(statuses) == 1 else "/".join(statuses),
+            "member_status": [m["status"] for m in self.members],
+            "member_train_errors": [m["train_errors"] for m in self.members],
+            "seconds": round(self.seconds, 3),
+            "train_errors": self.train_errors,
+            "train_accuracy": self.train_accuracy,
+            "n_train": self.n_train,
+            "nonzero_weights": self.ensemble.n_nonzero_weights(),
+            "weights": self.ensemble.n_weights(),
+            "interrupted": self.interrupted,
+        }
+
+
+def member_time_limit(remaining: float, n_members: int, n_processes: int) -> float:
+    """Seconds per member: an equal share of ``remaining`` over the rounds, less the spawn
+    reserve, at least ``MIN_MEMBER_SECONDS``."""
+    rounds = math.ceil(n_members / max(1, n_processes))
+    return max(MIN_MEMBER_SECONDS, (remaining - SPAWN_RESERVE) / rounds)
+
+
+def _train_member(task: dict) -> dict:
+    """Child process: train one member; returns its model document and summary (plain data,
+    so nothing but numpy arrays and dicts crosses the process boundary)."""
+    from ..model_file import network_to_dict
+    from .methods import train_network
+    from .problem import TrainProblem
+    from .solver import SolveOptions
+
+    started = time.monotonic()
+    problem = TrainProblem.build(
+        task["Q"], task["y"], quantizer=task["quantizer"], classes=[0, 1],
+        hidden=task["hidden"], weight_bound=task["weight_bound"],
+        activation=task["activation"], output=task["output"], objective=task["objective"],
+        solve=SolveOptions(time_limit=task["time_limit"], workers=task["workers"],
+                           seed=task["seed"], deterministic=task["deterministic"],
+                           progress=False),
+        Q_val=task["Q_val"], y_val=task["y_val"], started=started,
+    )
+    result = train_network(task["method"], problem, sparsify=task["sparsify"],
+                           **task["method_options"])
+    return {"model": network_to_dict(result.network), "summary": result.summary()}
+
+
+def train_ensemble(
+    kind: EnsembleKind | str,
+    Q: np.ndarray,
+    y: np.ndarray,
+    *,
+    quantizer: Quantizer,
+    classes: list,
+    hidden: tuple[int, ...] = (4,),
+    weight_bound: int | list[int] = 1,
+    activation: str = "heaviside",
+    output: str = "argmax",
+    objective: str = "errors",
+    method: str = "exact",
+    sparsify: bool = False,
+    method_options: dict | None = None,
+    time_limit: float = 60.0,
+    workers: int = 2,
+    seed: int = 0,
+    deterministic: bool = False,
+    progress: bool = True,
+    Q_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    started: float | None = None,
+) -> EnsembleResult:
+    """Train every member of a ``kind`` ensemble in parallel processes within ``time_limit``
+    seconds counted from ``started`` (``time.monotonic()``; default now)."""
+    from ..model_file import network_from_dict
+
+    kind = get_ensemble_kind(kind)
+    started = time.monotonic() if started is None else started
+    Q = np.asarray(Q)
+    y = np.asarray(y, dtype=np.int64)
+    n_classes = len(classes)
+    if n_classes < 3:
+        raise BDNNError(f"--ensemble needs at least 3 classes, the data have {n_classes}; "
+                        "train a single network instead")
+    member_classes = kind.member_classes(n_classes)
+    n_processes = min(int(workers), len(member_classes))
+    per_process_workers = max(1, int(workers) // n_processes)
+    remaining = time_limit - (time.monotonic() - started)
+    member_seconds = member_time_limit(remaining, len(member_classes), n_processes)
+
+    def say(message: str) -> None:
+        if progress:
+            print(f"[{kind.name} {time.monotonic() - started:6.1f}s] {message}",
+                  file=sys.stderr, flush=True)
+
+    say(f"training {len(member_classes)} members on {n_processes} process"
+        f"{'es' if n_processes > 1 else ''}, {member_seconds:.1f} s each")
+    tasks = []
+    for mc in member_classes:
+        mask, local_y = kind.member_rows(mc, y)
+        if len(np.unique(local_y)) < 2:
+            raise BDNNError(f"member {list(mc)} has rows of one class only in the training "
+                            "part; use another split or fewer classes")
+        val_mask, val_y = (kind.member_rows(mc, y_val) if y_val is not None and len(y_val)
+                           else (None, None))
+        tasks.append({
+            "Q": Q[mask], "y": local_y, "quantizer": quantizer, "hidden": tuple(hidden),
+            "weight_bound": weight_bound, "activation": str(activation), "output": str(output),
+            "objective": str(objective), "method": method, "sparsify": sparsify,
+            "method_options": dict(method_options or {}), "time_limit": member_seconds,
+            "workers": per_process_workers, "seed": seed, "deterministic": deterministic,
+            "Q_val": None if val_mask is None else np.asarray(Q_val)[val_mask],
+            "y_val": val_y,
+        })
+    results: list[dict | None] = [None] * len(tasks)
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=n_processes, mp_context=context) as pool:
+        futures = {pool.submit(_train_member, t): k for k, t in enumerate(tasks)}
+        pending = set(futures)
+        while pending:
+            done, pending = cf.wait(pending, timeout=PROGRESS_EVERY,
+                                    return_when=cf.FIRST_COMPLETED)
+            for f in done:
+                k = futures[f]
+                results[k] = f.result()
+                s = results[k]["summary"]
+                say(f"member {k} {list(member_classes[k])}: {s['status']}, "
+                    f"{s['train_errors']} of {s['n_train']} training rows wrong")
+            if not done:
+                say(f"{len(tasks) - len(pending)} of {len(tasks)} members done")
+    members = [network_from_dict(r["model"]) for r in results]
+    for net, mc in zip(members, member_classes, strict=True):
+        net.training["member_classes"] = list(mc)
+    ensemble = Ensemble(kind, members, member_classes, classes=list(classes))
+    errors = int(np.sum(ensemble.predict_q(Q) != y))
+    result = EnsembleResult(
+        ensemble=ensemble, members=[r["summary"] for r in results],
+        seconds=time.monotonic() - started, train_errors=errors, n_train=len(y),
+        interrupted=interrupt_requested() or any(r["summary"]["interrupted"] for r in results),
+    )
+    ensemble.training = {
+        "ensemble": kind.name, "method": method, "objective_name": str(objective),
+        "hidden": list(hidden), "seed": int(seed), "workers": int(workers),
+        "time_limit": float(time_limit), "member_time_limit": round(member_seconds, 3),
+        "processes": n_processes, "n_train": len(y), "train_errors": errors,
+        "train_accuracy": result.train_accuracy, "seconds": round(result.seconds, 3),
+        "members": [
+            {"classes": list(mc), **{k: s[k] for k in ("status", "objective", "train_errors",
+                                                        "n_train", "seconds")}}
+            for mc, s in zip(member_classes, result.members, strict=True)
+        ],
+    }
+    return result
