@@ -57,16 +57,19 @@ class EnsembleKind(NamedRecord):
         (c,) = classes
         return np.ones(len(y), bool), (y == c).astype(np.int64)
 
-    def vote(self, decisions: np.ndarray, member_classes: list[tuple[int, ...]],
-             thresholds: np.ndarray, n_classes: int) -> np.ndarray:
-        """Class indices (int64 [N]) from the members' decisions (int64 [N, n_members])."""
+    def class_keys(self, decisions: np.ndarray, member_classes: list[tuple[int, ...]],
+                   thresholds: np.ndarray, n_classes: int, margin_weight: int) -> np.ndarray:
+        """int64 [N, n_classes]: the vote as one integer per class, whose first largest entry
+        is the class. ovr: the decision of each class's member. ovo: ``votes * margin_weight +
+        margin sum``, with ``margin_weight`` above any margin sum, so the order is (votes, then
+        margin sum) exactly as the C compares them."""
         d = np.asarray(decisions, dtype=np.int64)
         n = d.shape[0]
         if not self.pairwise:
-            by_class = np.full((n, n_classes), np.iinfo(np.int64).min, dtype=np.int64)
+            keys = np.zeros((n, n_classes), dtype=np.int64)
             for k, (c,) in enumerate(member_classes):
-                by_class[:, c] = d[:, k]
-            return np.argmax(by_class, axis=1).astype(np.int64)  # lowest index wins ties
+                keys[:, c] = d[:, k]
+            return keys
         votes = np.zeros((n, n_classes), np.int64)
         margins = np.zeros((n, n_classes), np.int64)
         rows = np.arange(n)
@@ -74,13 +77,14 @@ class EnsembleKind(NamedRecord):
             winner = np.where(d[:, k] >= thresholds[k], b, a)
             votes[rows, winner] += 1
             margins[rows, winner] += np.abs(d[:, k])
-        # lexicographic (votes, margins); np.lexsort-free: the best key, lowest index on ties
-        best = np.zeros(n, np.int64)
-        for c in range(1, n_classes):
-            better = (votes[:, c] > votes[rows, best]) | (
-                (votes[:, c] == votes[rows, best]) & (margins[:, c] > margins[rows, best]))
-            best = np.where(better, c, best)
-        return best
+        return votes * np.int64(margin_weight) + margins
+
+    def vote(self, decisions: np.ndarray, member_classes: list[tuple[int, ...]],
+             thresholds: np.ndarray, n_classes: int, margin_weight: int) -> np.ndarray:
+        """Class indices (int64 [N]) from the members' decisions (int64 [N, n_members]);
+        ties go to the lowest class index."""
+        keys = self.class_keys(decisions, member_classes, thresholds, n_classes, margin_weight)
+        return np.argmax(keys, axis=1).astype(np.int64)
 
 
 def _pairs(n_classes: int) -> list[tuple[int, ...]]:
@@ -201,10 +205,16 @@ class Ensemble:
             start += m.n_outputs
         return np.hstack(out)
 
+    def class_keys(self, scores: np.ndarray) -> np.ndarray:
+        """int64 [N, n_classes]: one integer per class whose first largest is the vote's class
+        (``EnsembleKind.class_keys``), from the concatenated member scores."""
+        return self.kind.class_keys(self.decisions(scores), self.member_classes,
+                                    self.decision_thresholds, self.n_classes,
+                                    self.margin_bound() + 1)
+
     def vote(self, scores: np.ndarray) -> np.ndarray:
         """Class indices from the concatenated member scores (int64 [N, n_outputs])."""
-        return self.kind.vote(self.decisions(scores), self.member_classes,
-                              self.decision_thresholds, self.n_classes)
+        return np.argmax(self.class_keys(scores), axis=1).astype(np.int64)
 
     def forward_q(self, Q: np.ndarray) -> ForwardResult:
         """Every member on quantized rows; class by the vote."""
