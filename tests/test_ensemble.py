@@ -66,7 +66,7 @@ def brute_force_vote(ens: Ensemble, Q: np.ndarray) -> list[int]:
     member_scores = [m.forward_q(Q).scores for m in ens.members]
     for r in range(len(Q)):
         decisions = []
-        for m, s in zip(ens.members, member_scores, strict=True):
+        for s in member_scores:
             row = [int(v) for v in s[r]]
             d = row[0] if len(row) == 1 else row[1] - row[0]
             picks_second = d >= 0 if len(row) == 1 else d > 0  # argmax: a tie is class 0

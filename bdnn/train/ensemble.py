@@ -3,12 +3,18 @@
 Every member is an ordinary two-class ``TrainProblem`` on its own rows (a pair's rows for ovo,
 every row relabelled c / rest for ovr) with the ensemble's one quantizer, architecture options,
 objective and method. The members are independent, so they train in parallel processes
-(``ProcessPoolExecutor`` with the spawn context: CP-SAT and fork do not mix), each with one
-CP-SAT worker unless ``--workers`` leaves more per process.
+(``ProcessPoolExecutor``), each with one CP-SAT worker unless ``--workers`` leaves more per
+process. The processes are forked, as ``SafeSolver`` forks every solve, before any solve has
+started a thread: a spawned child re-imports numpy and OR-Tools, which took 5 to 10 s of an
+8 s budget on the shared 2-core machine; where ``fork`` does not exist they are spawned.
 
 Budget: the one time limit covers the whole ensemble. With ``M`` members on ``P`` processes the
-members run in ``ceil(M / P)`` rounds; each member gets an equal share of what is left when the
-pool starts, less a reserve for starting the processes (importing bdnn and OR-Tools).
+members run in ``R = ceil(M / P)`` rounds (member ``k`` in round ``k // P``). Every member is
+handed the ensemble's deadline (``time.monotonic()``, one clock for all processes of the machine)
+and, when it starts in its child, takes ``(deadline - now) / (rounds left, its own included)``:
+so the time a child spends starting (importing numpy and OR-Tools takes seconds on a busy
+machine) and any earlier member's overrun come out of the later members' shares, not on top of
+the limit. ``FINISH_RESERVE`` is kept for the vote, the evaluation and writing the file.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from ..errors import BDNNError
 from ..quantizer import Quantizer
 from .safe_solver import interrupt_requested
 
-#: Seconds set aside for spawning the worker processes (python, numpy, OR-Tools imports).
-SPAWN_RESERVE = 3.0
+#: Seconds kept after the members for the ensemble's evaluation and the model file.
+FINISH_RESERVE = 0.5
 #: The shortest time a member is given, even when the budget is nearly spent.
 MIN_MEMBER_SECONDS = 0.5
 #: Seconds between two progress lines while members train.
@@ -69,11 +75,10 @@ class EnsembleResult:
         }
 
 
-def member_time_limit(remaining: float, n_members: int, n_processes: int) -> float:
-    """Seconds per member: an equal share of ``remaining`` over the rounds, less the spawn
-    reserve, at least ``MIN_MEMBER_SECONDS``."""
-    rounds = math.ceil(n_members / max(1, n_processes))
-    return max(MIN_MEMBER_SECONDS, (remaining - SPAWN_RESERVE) / rounds)
+def member_time_limit(deadline: float, now: float, rounds_left: int) -> float:
+    """Seconds for a member starting at ``now``: an equal share of the time to ``deadline``
+    over the rounds left (its own included), at least ``MIN_MEMBER_SECONDS``."""
+    return max(MIN_MEMBER_SECONDS, (deadline - now) / max(1, rounds_left))
 
 
 def _train_member(task: dict) -> dict:
@@ -85,18 +90,21 @@ def _train_member(task: dict) -> dict:
     from .solver import SolveOptions
 
     started = time.monotonic()
+    time_limit = member_time_limit(task["deadline"], started, task["rounds_left"])
     problem = TrainProblem.build(
         task["Q"], task["y"], quantizer=task["quantizer"], classes=[0, 1],
         hidden=task["hidden"], weight_bound=task["weight_bound"],
         activation=task["activation"], output=task["output"], objective=task["objective"],
-        solve=SolveOptions(time_limit=task["time_limit"], workers=task["workers"],
+        solve=SolveOptions(time_limit=time_limit, workers=task["workers"],
                            seed=task["seed"], deterministic=task["deterministic"],
                            progress=False),
         Q_val=task["Q_val"], y_val=task["y_val"], started=started,
     )
     result = train_network(task["method"], problem, sparsify=task["sparsify"],
                            **task["method_options"])
-    return {"model": network_to_dict(result.network), "summary": result.summary()}
+    summary = result.summary()
+    summary["time_limit"] = round(time_limit, 3)
+    return {"model": network_to_dict(result.network), "summary": summary}
 
 
 def train_ensemble(
@@ -138,8 +146,8 @@ def train_ensemble(
     member_classes = kind.member_classes(n_classes)
     n_processes = min(int(workers), len(member_classes))
     per_process_workers = max(1, int(workers) // n_processes)
-    remaining = time_limit - (time.monotonic() - started)
-    member_seconds = member_time_limit(remaining, len(member_classes), n_processes)
+    deadline = started + time_limit - FINISH_RESERVE
+    n_rounds = math.ceil(len(member_classes) / n_processes)
 
     def say(message: str) -> None:
         if progress:
@@ -147,7 +155,8 @@ def train_ensemble(
                   file=sys.stderr, flush=True)
 
     say(f"training {len(member_classes)} members on {n_processes} process"
-        f"{'es' if n_processes > 1 else ''}, {member_seconds:.1f} s each")
+        f"{'es' if n_processes > 1 else ''} in {n_rounds} round{'s' if n_rounds > 1 else ''}, "
+        f"{max(0.0, deadline - time.monotonic()):.1f} s left")
     tasks = []
     for mc in member_classes:
         mask, local_y = kind.member_rows(mc, y)
@@ -160,13 +169,15 @@ def train_ensemble(
             "Q": Q[mask], "y": local_y, "quantizer": quantizer, "hidden": tuple(hidden),
             "weight_bound": weight_bound, "activation": str(activation), "output": str(output),
             "objective": str(objective), "method": method, "sparsify": sparsify,
-            "method_options": dict(method_options or {}), "time_limit": member_seconds,
+            "method_options": dict(method_options or {}), "deadline": deadline,
+            "rounds_left": n_rounds - len(tasks) // n_processes,
             "workers": per_process_workers, "seed": seed, "deterministic": deterministic,
             "Q_val": None if val_mask is None else np.asarray(Q_val)[val_mask],
             "y_val": val_y,
         })
     results: list[dict | None] = [None] * len(tasks)
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with cf.ProcessPoolExecutor(max_workers=n_processes, mp_context=context) as pool:
         futures = {pool.submit(_train_member, t): k for k, t in enumerate(tasks)}
         pending = set(futures)
@@ -194,12 +205,12 @@ def train_ensemble(
     ensemble.training = {
         "ensemble": kind.name, "method": method, "objective_name": str(objective),
         "hidden": list(hidden), "seed": int(seed), "workers": int(workers),
-        "time_limit": float(time_limit), "member_time_limit": round(member_seconds, 3),
+        "time_limit": float(time_limit),
         "processes": n_processes, "n_train": len(y), "train_errors": errors,
         "train_accuracy": result.train_accuracy, "seconds": round(result.seconds, 3),
         "members": [
             {"classes": list(mc), **{k: s[k] for k in ("status", "objective", "train_errors",
-                                                        "n_train", "seconds")}}
+                                                        "n_train", "seconds", "time_limit")}}
             for mc, s in zip(member_classes, result.members, strict=True)
         ],
     }
