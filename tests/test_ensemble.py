@@ -279,3 +279,22 @@ def test_train_ensemble_bad_input(tmp_path):
     assert not (tmp_path / "m.json").exists()
     p = _bdnn("train", "iris", "--ensemble", "ovx", "-o", tmp_path / "m.json")
     assert p.returncode == 2
+
+
+def test_documented_ensemble_reader_matches():
+    """The vote printed in docs/model-format.md (second Python block) agrees with the package,
+    ties included."""
+    import re
+
+    text = (ROOT / "docs" / "model-format.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", text, re.S)[1]
+    namespace: dict = {}
+    exec(code, namespace)
+    for ens in (random_ensemble(8, OVO, 4, output="single"), random_ensemble(9, OVR, 3),
+                tie_ensemble(OVO, 4), tie_ensemble(OVR, 3)):
+        doc = model_to_dict(ens)
+        Q = random_inputs(ens, 100, seed=4)
+        scores = [m.forward_q(Q).scores for m in ens.members]
+        got = [namespace["ensemble_predict"](doc, [[int(v) for v in s[r]] for s in scores])
+               for r in range(len(Q))]
+        assert got == ens.predict_q(Q).tolist()
