@@ -298,3 +298,24 @@ def test_documented_ensemble_reader_matches():
         got = [namespace["ensemble_predict"](doc, [[int(v) for v in s[r]] for s in scores])
                for r in range(len(Q))]
         assert got == ens.predict_q(Q).tolist()
+
+
+@pytest.mark.slow
+def test_deterministic_ensembles_repeat_and_members_see_their_rows():
+    """--deterministic: two runs give the same members (each a real CP-SAT solve in a forked
+    process); every member's training record counts exactly its kind's rows."""
+    from bdnn.data import load_dataset
+    from bdnn.train.ensemble import train_ensemble
+
+    ds = load_dataset("iris", seed=1)
+    X, y = ds.train_part()
+    quantizer = Quantizer.fit(X, 2)
+    Q = quantizer.quantize(X)
+    runs = [train_ensemble("ovo", Q, y, quantizer=quantizer, classes=list(ds.classes),
+                           hidden=(1,), output="single", time_limit=4.0, workers=2,
+                           deterministic=True, progress=False) for _ in range(2)]
+    a, b = (model_to_dict(r.ensemble) for r in runs)
+    assert a["ensemble"] == b["ensemble"]
+    for (c0, c1), summary in zip(OVO.member_classes(3), runs[0].members, strict=True):
+        assert summary["n_train"] == int(np.sum((y == c0) | (y == c1)))
+    assert runs[0].train_errors == int(np.sum(runs[0].ensemble.predict_q(Q) != y))

@@ -90,7 +90,10 @@ def _train_member(task: dict) -> dict:
     from .solver import SolveOptions
 
     started = time.monotonic()
-    time_limit = member_time_limit(task["deadline"], started, task["rounds_left"])
+    # --deterministic: a share fixed in advance (CP-SAT then counts deterministic time), so
+    # the members do not depend on when their process happened to start
+    time_limit = task["fixed_limit"] or member_time_limit(task["deadline"], started,
+                                                          task["rounds_left"])
     problem = TrainProblem.build(
         task["Q"], task["y"], quantizer=task["quantizer"], classes=[0, 1],
         hidden=task["hidden"], weight_bound=task["weight_bound"],
@@ -171,6 +174,8 @@ def train_ensemble(
             "objective": str(objective), "method": method, "sparsify": sparsify,
             "method_options": dict(method_options or {}), "deadline": deadline,
             "rounds_left": n_rounds - len(tasks) // n_processes,
+            "fixed_limit": (max(MIN_MEMBER_SECONDS, (deadline - started) / n_rounds)
+                            if deterministic else None),
             "workers": per_process_workers, "seed": seed, "deterministic": deterministic,
             "Q_val": None if val_mask is None else np.asarray(Q_val)[val_mask],
             "y_val": val_y,
