@@ -211,12 +211,19 @@ def test_hostile_ensemble_files(mutate, message, tmp_path):
     mutate(doc)
     with pytest.raises(ModelFileError, match=message.replace("(", r"\(")):
         model_from_dict(copy.deepcopy(doc))
+
+
+@pytest.mark.parametrize("command", ["info", "export", "verify"])
+def test_hostile_ensemble_file_on_the_command_line(command, tmp_path):
+    doc = _doc()
+    doc["ensemble"]["members"][0].update(classes=[0, 3])
     path = tmp_path / "m.json"
     path.write_text(json.dumps(doc))
-    p = subprocess.run([sys.executable, "-m", "bdnn", "info", str(path)], capture_output=True,
-                       text=True, cwd=ROOT)
+    extra = {"export": ["--c", tmp_path], "verify": [], "info": []}[command]
+    p = _bdnn(command, path, *extra)
     assert p.returncode == 2 and p.stderr.startswith("error: ") and "Traceback" not in p.stderr
-    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "class indices" in p.stderr, p.stderr
+    assert not list(tmp_path.glob("*.c"))
 
 
 def test_members_must_share_the_quantizer():
