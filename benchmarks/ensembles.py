@@ -11,6 +11,12 @@ C export's size report of a network of that shape; weight bound 1 everywhere). E
 the same --time-limit (the whole ensemble shares it). Reports test accuracy (mean and sd over
 the seeds), training accuracy and exported bytes. Each run goes through the command line, as a
 user would.
+
+    python benchmarks/ensembles.py --flash FILE.json [--flash-target cortex-m0]
+
+adds to a results file the model's flash on a target (``bdnn size --target``, code and tables:
+an ensemble repeats the layer code per member), measured on networks of the same shapes with
+random weights (the code depends on the shapes, not on the trained values), and prints the table.
 """
 
 from __future__ import annotations
@@ -60,6 +66,47 @@ def train(data: str, seed: int, time_limit: float, workers: int, out: Path, *ext
     return summary
 
 
+def shaped_model(data: str, model: str, hidden: int):
+    """A random network or ensemble of the benchmark's shape for ``data``."""
+    from bdnn.ensemble import Ensemble, get_ensemble_kind
+
+    ds = load_dataset(data)
+    rng = np.random.default_rng(0)
+    if model == "single":
+        return random_network(rng, ds.n_features, [hidden], ds.n_classes, 1, "heaviside",
+                              "argmax", 4)
+    kind = get_ensemble_kind(model)
+    classes = kind.member_classes(ds.n_classes)
+    members = [random_network(rng, ds.n_features, [hidden], 2, 1, "heaviside", "single", 4)
+               for _ in classes]
+    return Ensemble(kind, members, classes, classes=list(range(ds.n_classes)))
+
+
+def add_flash(path: Path, target: str) -> None:
+    from codegen.targets.measure import measured_size
+
+    doc = json.loads(path.read_text())
+    for s in doc["summary"]:
+        sizes = [measured_size(shaped_model(s["data"], s["model"], h), target, run=False)
+                 for h in s["hidden"]]
+        s[f"model_flash_{target}"] = max(m["model_flash_bytes"] for m in sizes)
+    doc["flash_target"] = target
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    print(format_table(doc["summary"], target))
+
+
+def format_table(summary: list[dict], flash_target: str | None = None) -> str:
+    flash = f" model flash on {flash_target} |" if flash_target else ""
+    lines = ["| data | model | hidden | table bytes | test accuracy (mean ± sd) | train accuracy |"
+             + flash, "|---|---|---|---|---|---|" + ("---|" if flash else "")]
+    for s in summary:
+        extra = f" {s[f'model_flash_{flash_target}']} |" if flash else ""
+        lines.append(f"| {s['data']} | {s['model']} | {','.join(map(str, s['hidden']))} | "
+                     f"{s['bytes_mean']:.0f} | {s['test_mean']:.3f} ± {s['test_sd']:.3f} | "
+                     f"{s['train_mean']:.3f} |" + extra)
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="iris,wine,digits")
@@ -68,7 +115,12 @@ def main() -> None:
     ap.add_argument("--time-limit", default="iris=20,wine=20,digits=60")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--flash", default=None, help="add model flash to this results file")
+    ap.add_argument("--flash-target", default="cortex-m0")
     a = ap.parse_args()
+    if a.flash:
+        add_flash(Path(a.flash), a.flash_target)
+        return
     limits = dict(item.split("=") for item in a.time_limit.split(","))
     seeds = [int(s) for s in a.seeds.split(",")]
     rows = []
@@ -108,13 +160,7 @@ def main() -> None:
                 "bytes_mean": statistics.mean(r["bytes"] for r in sel),
                 "hidden": sorted({r["hidden"] for r in sel}),
             })
-    lines = ["| data | model | hidden | bytes | test accuracy (mean ± sd) | train accuracy |",
-             "|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append(f"| {s['data']} | {s['model']} | {','.join(map(str, s['hidden']))} | "
-                     f"{s['bytes_mean']:.0f} | {s['test_mean']:.3f} ± {s['test_sd']:.3f} | "
-                     f"{s['train_mean']:.3f} |")
-    print("\n".join(lines))
+    print(format_table(summary))
     if a.out:
         Path(a.out).write_text(json.dumps({
             "command": " ".join(sys.argv), "date": time.strftime("%Y-%m-%d %H:%M UTC",
