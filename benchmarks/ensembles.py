@@ -12,6 +12,7 @@ the same --time-limit (the whole ensemble shares it). Reports test accuracy (mea
 the seeds), training accuracy and exported bytes. Each run goes through the command line, as a
 user would.
 
+    python benchmarks/ensembles.py --merge A.json B.json --out C.json   # e.g. more seeds
     python benchmarks/ensembles.py --flash FILE.json [--flash-target cortex-m0]
 
 adds to a results file the model's flash on a target (``bdnn size --target``, code and tables:
@@ -95,6 +96,36 @@ def add_flash(path: Path, target: str) -> None:
     print(format_table(doc["summary"], target))
 
 
+def summarise(rows: list[dict]) -> list[dict]:
+    """Per data set and model: test accuracy mean and sd over the seeds, training accuracy,
+    table bytes, hidden widths."""
+    summary = []
+    for data in dict.fromkeys(r["data"] for r in rows):
+        for model in ("single", "ovo", "ovr"):
+            sel = [r for r in rows if r["data"] == data and r["model"] == model]
+            acc = [r["test_accuracy"] for r in sel]
+            summary.append({
+                "data": data, "model": model, "seeds": len(sel),
+                "test_mean": statistics.mean(acc),
+                "test_sd": statistics.stdev(acc) if len(acc) > 1 else 0.0,
+                "train_mean": statistics.mean(r["train_accuracy"] for r in sel),
+                "bytes_mean": statistics.mean(r["bytes"] for r in sel),
+                "hidden": sorted({r["hidden"] for r in sel}),
+            })
+    return summary
+
+
+def merge(paths: list[str], out: str) -> None:
+    """Join the rows of several results files (e.g. more seeds) into ``out``."""
+    docs = [json.loads(Path(p).read_text()) for p in paths]
+    rows = [r for d in docs for r in d["rows"]]
+    Path(out).write_text(json.dumps({
+        "command": " ; ".join(d["command"] for d in docs),
+        "date": " ; ".join(d["date"] for d in docs), "rows": rows,
+        "summary": summarise(rows)}, indent=1) + "\n")
+    print(format_table(summarise(rows)))
+
+
 def format_table(summary: list[dict], flash_target: str | None = None) -> str:
     flash = f" model flash on {flash_target} |" if flash_target else ""
     lines = ["| data | model | hidden | table bytes | test accuracy (mean ± sd) | train accuracy |"
@@ -117,7 +148,12 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--flash", default=None, help="add model flash to this results file")
     ap.add_argument("--flash-target", default="cortex-m0")
+    ap.add_argument("--merge", nargs="+", default=None,
+                    help="join the rows of these results files into --out")
     a = ap.parse_args()
+    if a.merge:
+        merge(a.merge, a.out)
+        return
     if a.flash:
         add_flash(Path(a.flash), a.flash_target)
         return
@@ -147,19 +183,7 @@ def main() -> None:
                            "hidden": s.get("hidden", a.member_hidden)}
                     rows.append(row)
                     print(json.dumps(row), file=sys.stderr, flush=True)
-    summary = []
-    for data in a.data.split(","):
-        for model in ("single", "ovo", "ovr"):
-            sel = [r for r in rows if r["data"] == data and r["model"] == model]
-            acc = [r["test_accuracy"] for r in sel]
-            summary.append({
-                "data": data, "model": model, "seeds": len(sel),
-                "test_mean": statistics.mean(acc),
-                "test_sd": statistics.stdev(acc) if len(acc) > 1 else 0.0,
-                "train_mean": statistics.mean(r["train_accuracy"] for r in sel),
-                "bytes_mean": statistics.mean(r["bytes"] for r in sel),
-                "hidden": sorted({r["hidden"] for r in sel}),
-            })
+    summary = summarise(rows)
     print(format_table(summary))
     if a.out:
         Path(a.out).write_text(json.dumps({
