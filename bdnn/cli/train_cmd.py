@@ -212,6 +212,9 @@ def _train_ensemble(kind, ds, Q, y, quantizer, Xv, yv, *, started, quiet, out_pa
                          f"{summary[f'{part}_accuracy']:.4f}")
     lines += [f"non-zero        {summary['nonzero_weights']} of {summary['weights']} weights",
               f"seconds         {summary['seconds']:.1f}", f"model           {out_path}"]
+    if summary["interrupted"]:
+        lines.append("interrupted     training stopped early; every member's best network so "
+                     "far was written")
     click.echo("\n".join(lines))
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import math
 import multiprocessing
+import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -39,6 +41,12 @@ FINISH_RESERVE = 0.5
 MIN_MEMBER_SECONDS = 0.5
 #: Seconds between two progress lines while members train.
 PROGRESS_EVERY = 5.0
+#: Seconds between two looks at the interrupt flag while members train.
+POLL_EVERY = 0.25
+#: Set by the parent on Ctrl-C / SIGTERM; forked members that have not started yet then train
+#: for MIN_MEMBER_SECONDS only (an ensemble needs every member, so none is skipped).
+_STOP = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                    else "spawn").Event()
 
 
 @dataclass
@@ -94,6 +102,8 @@ def _train_member(task: dict) -> dict:
     # the members do not depend on when their process happened to start
     time_limit = task["fixed_limit"] or member_time_limit(task["deadline"], started,
                                                           task["rounds_left"])
+    if _STOP.is_set():
+        time_limit = MIN_MEMBER_SECONDS
     problem = TrainProblem.build(
         task["Q"], task["y"], quantizer=task["quantizer"], classes=[0, 1],
         hidden=task["hidden"], weight_bound=task["weight_bound"],
@@ -183,20 +193,35 @@ def train_ensemble(
     results: list[dict | None] = [None] * len(tasks)
     context = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    _STOP.clear()
     with cf.ProcessPoolExecutor(max_workers=n_processes, mp_context=context) as pool:
         futures = {pool.submit(_train_member, t): k for k, t in enumerate(tasks)}
         pending = set(futures)
+        last_line = time.monotonic()
         while pending:
-            done, pending = cf.wait(pending, timeout=PROGRESS_EVERY,
+            done, pending = cf.wait(pending, timeout=POLL_EVERY,
                                     return_when=cf.FIRST_COMPLETED)
+            if interrupt_requested() and not _STOP.is_set():
+                # Ctrl-C / SIGTERM reached this process: the running members stop their solves
+                # and keep their best (SIGINT, as SafeSolver answers it), the others train
+                # briefly; the ensemble is still written
+                _STOP.set()
+                for pid in list(getattr(pool, "_processes", None) or {}):
+                    try:
+                        os.kill(pid, signal.SIGINT)
+                    except OSError:
+                        pass
             for f in done:
                 k = futures[f]
                 results[k] = f.result()
                 s = results[k]["summary"]
                 say(f"member {k} {list(member_classes[k])}: {s['status']}, "
                     f"{s['train_errors']} of {s['n_train']} training rows wrong")
-            if not done:
+            if done:
+                last_line = time.monotonic()
+            elif time.monotonic() - last_line >= PROGRESS_EVERY:
                 say(f"{len(tasks) - len(pending)} of {len(tasks)} members done")
+                last_line = time.monotonic()
     members = [network_from_dict(r["model"]) for r in results]
     for net, mc in zip(members, member_classes, strict=True):
         net.training["member_classes"] = list(mc)
@@ -213,6 +238,7 @@ def train_ensemble(
         "time_limit": float(time_limit),
         "processes": n_processes, "n_train": len(y), "train_errors": errors,
         "train_accuracy": result.train_accuracy, "seconds": round(result.seconds, 3),
+        "interrupted": bool(result.interrupted),
         "members": [
             {"classes": list(mc), **{k: s[k] for k in ("status", "objective", "train_errors",
                                                         "n_train", "seconds", "time_limit")}}
