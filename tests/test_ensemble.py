@@ -326,3 +326,25 @@ def test_deterministic_ensembles_repeat_and_members_see_their_rows():
     for (c0, c1), summary in zip(OVO.member_classes(3), runs[0].members, strict=True):
         assert summary["n_train"] == int(np.sum((y == c0) | (y == c1)))
     assert runs[0].train_errors == int(np.sum(runs[0].ensemble.predict_q(Q) != y))
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_members_and_writes_the_ensemble(tmp_path):
+    """SIGTERM while the members train: every member keeps its best so far, the ensemble is
+    written with interrupted=true, long before the time limit."""
+    import signal
+
+    out = tmp_path / "d.json"
+    proc = subprocess.Popen([sys.executable, "-m", "bdnn", "train", "digits", "--ensemble",
+                             "ovr", "--hidden", "2", "--time-limit", "600", "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    for line in proc.stderr:  # wait until the members are training
+        if "training 10 members" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "interrupted" in stdout
+    ens = load_model(out)
+    assert ens.training["interrupted"] is True and len(ens.members) == 10
+    assert ens.training["seconds"] < 300
