@@ -76,7 +76,7 @@ def ensemble_to_dict(ens: Ensemble) -> dict[str, Any]:
     """The JSON-ready dictionary of an ensemble (version 2): the shared quantizer, classes,
     activation and output at the top, the members under ``"ensemble"``."""
     doc = network_to_dict(ens.members[0])
-    del doc["layers"]
+    del doc["layers"], doc["training"]  # the record goes last, after the members
     doc.update({
         "version": VERSION,
         "classes": [_json_scalar(c) for c in ens.classes],
