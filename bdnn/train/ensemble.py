@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ import numpy as np
 from ..ensemble import Ensemble, EnsembleKind, get_ensemble_kind
 from ..errors import BDNNError
 from ..quantizer import Quantizer
-from .safe_solver import interrupt_requested
+from .safe_solver import interrupt_requested, request_interrupt
 
 #: Seconds kept after the members for the ensemble's evaluation and the model file.
 FINISH_RESERVE = 0.5
@@ -89,6 +90,22 @@ def member_time_limit(deadline: float, now: float, rounds_left: int) -> float:
     return max(MIN_MEMBER_SECONDS, (deadline - now) / max(1, rounds_left))
 
 
+def _watch_stop(finished: threading.Event) -> None:
+    """In a member's process: once the parent sets ``_STOP`` (Ctrl-C or SIGTERM reached it),
+    interrupt this member as Ctrl-C would -- one SIGINT unless one already arrived (a solve
+    stops and keeps its incumbent; a second one would abort) -- and keep the interrupt flag
+    set until the member ends, since ``train_network`` clears it when it starts."""
+    while not finished.is_set():
+        if _STOP.wait(POLL_EVERY):
+            break
+    if finished.is_set():
+        return
+    if not interrupt_requested():
+        os.kill(os.getpid(), signal.SIGINT)
+    while not finished.wait(POLL_EVERY):
+        request_interrupt()
+
+
 def _train_member(task: dict) -> dict:
     """Child process: train one member; returns its model document and summary (plain data,
     so nothing but numpy arrays and dicts crosses the process boundary)."""
@@ -104,6 +121,8 @@ def _train_member(task: dict) -> dict:
                                                           task["rounds_left"])
     if _STOP.is_set():
         time_limit = MIN_MEMBER_SECONDS
+    finished = threading.Event()
+    threading.Thread(target=_watch_stop, args=(finished,), daemon=True).start()
     problem = TrainProblem.build(
         task["Q"], task["y"], quantizer=task["quantizer"], classes=[0, 1],
         hidden=task["hidden"], weight_bound=task["weight_bound"],
@@ -113,8 +132,11 @@ def _train_member(task: dict) -> dict:
                            progress=False),
         Q_val=task["Q_val"], y_val=task["y_val"], started=started,
     )
-    result = train_network(task["method"], problem, sparsify=task["sparsify"],
-                           **task["method_options"])
+    try:
+        result = train_network(task["method"], problem, sparsify=task["sparsify"],
+                               **task["method_options"])
+    finally:
+        finished.set()
     summary = result.summary()
     summary["time_limit"] = round(time_limit, 3)
     return {"model": network_to_dict(result.network), "summary": summary}
@@ -202,15 +224,7 @@ def train_ensemble(
             done, pending = cf.wait(pending, timeout=POLL_EVERY,
                                     return_when=cf.FIRST_COMPLETED)
             if interrupt_requested() and not _STOP.is_set():
-                # Ctrl-C / SIGTERM reached this process: the running members stop their solves
-                # and keep their best (SIGINT, as SafeSolver answers it), the others train
-                # briefly; the ensemble is still written
-                _STOP.set()
-                for pid in list(getattr(pool, "_processes", None) or {}):
-                    try:
-                        os.kill(pid, signal.SIGINT)
-                    except OSError:
-                        pass
+                _STOP.set()  # the members' watchers stop them (_watch_stop)
             for f in done:
                 k = futures[f]
                 results[k] = f.result()
