@@ -286,6 +286,25 @@ def test_train_ensemble_bad_input(tmp_path):
     assert not (tmp_path / "m.json").exists()
     p = _bdnn("train", "iris", "--ensemble", "ovx", "-o", tmp_path / "m.json")
     assert p.returncode == 2
+    p = _bdnn("train", "digits", "--ensemble", "ovo", "--time-limit", "10", "-o",
+              tmp_path / "m.json")
+    assert p.returncode == 2 and "too short for 45 ovo members" in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.slow
+def test_ensemble_ends_within_its_time_limit(tmp_path):
+    """The one --time-limit covers the whole ensemble, measured from outside the process (the
+    margin of tests/test_time_limits.py: limit + 10 % + 2 s)."""
+    import time
+
+    limit = 8.0
+    t0 = time.monotonic()
+    p = _bdnn("train", "wine", "--ensemble", "ovr", "--hidden", "2", "--time-limit", limit,
+              "--quiet", "--json", "-o", tmp_path / "d.json")
+    wall = time.monotonic() - t0
+    assert p.returncode == 0, p.stderr
+    assert wall <= 1.1 * limit + 2.0, wall
 
 
 def test_documented_ensemble_reader_matches():

@@ -36,6 +36,9 @@ from ..errors import BDNNError
 from ..quantizer import Quantizer
 from .safe_solver import interrupt_requested, request_interrupt
 
+#: Seconds a member needs at least (float start, model, solve) for the budget to hold: a
+#: time limit below rounds x this is refused rather than overrun.
+MIN_MEMBER_BUDGET = 1.0
 #: Seconds kept after the members for the ensemble's evaluation and the model file.
 FINISH_RESERVE = 0.5
 #: The shortest time a member is given, even when the budget is nearly spent.
@@ -183,6 +186,13 @@ def train_ensemble(
     per_process_workers = max(1, int(workers) // n_processes)
     deadline = started + time_limit - FINISH_RESERVE
     n_rounds = math.ceil(len(member_classes) / n_processes)
+    needed = n_rounds * MIN_MEMBER_BUDGET + FINISH_RESERVE
+    if time_limit < needed:
+        raise BDNNError(
+            f"--time-limit {time_limit:g} s is too short for {len(member_classes)} {kind.name} "
+            f"members on {n_processes} process{'es' if n_processes > 1 else ''} ({n_rounds} "
+            f"rounds of at least {MIN_MEMBER_BUDGET:g} s); give at least {math.ceil(needed)} "
+            "s or more --workers")
 
     def say(message: str) -> None:
         if progress:
