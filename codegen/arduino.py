@@ -47,7 +47,7 @@ def check_library_name(library: str) -> str:
 def library_properties(net: Network, name: str, library: str | None = None) -> str:
     """The Arduino ``library.properties`` of the model's library; ``name=`` is ``library``, the
     library folder's name (the Arduino IDE expects them equal; default: the C name)."""
-    widths = "-".join(str(w) for w in (net.n_inputs, *net.hidden_widths, net.output_layer.n_out))
+    widths = "-".join(str(w) for w in (net.n_inputs, *net.hidden_widths, net.n_outputs))
     return (
         f"name={library or name}\n"
         f"version={bdnn.__version__}\n"
