@@ -15,7 +15,7 @@ from ..activation import ACTIVATIONS
 from ..atomic_files import resolve_output_file, write_error
 from ..errors import BDNNError
 from ..model_file import dumps_model, load_network, save_network
-from ..objective import OBJECTIVES
+from ..objective import OBJECTIVES, get_objective
 from ..output_kind import OUTPUT_KINDS, get_output_kind
 from ..quantizer import Quantizer
 from ..train.limits import (
@@ -53,7 +53,15 @@ from .options import IntList, emit_json, process_started
               help="Bits per quantized input (1..8): levels 0..max_level, "
                    "max_level = 2^bits - 1.")
 @click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="errors",
-              show_default=True)
+              show_default=True,
+              help="errors; hamming (output bits, Kurtz & Bah); margin (a row counts as correct "
+                   "only when its label clears the decision by --margin).")
+@click.option("--margin", type=click.IntRange(0, MAX_WEIGHT_BOUND), default=None,
+              help="margin objective: how far the label's score must clear every other "
+                   "(default 1; 0 is errors).")
+@click.option("--lexicographic", is_flag=True,
+              help="exact: minimise the loss (errors = margin 0), then keep it and maximise the "
+                   "smallest margin, then (--sparsify) minimise non-zero weights.")
 @click.option("--method", type=click.Choice(list(METHODS)), default="exact", show_default=True)
 @click.option("--robust-radius", type=click.FloatRange(min=0), default=None,
               help="Robust training: the first-layer pattern must hold when every feature moves "
@@ -84,7 +92,8 @@ from .options import IntList, emit_json, process_started
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @data_options
-def command(data, hidden, weight_bound, activation, output_kind, input_bits, objective, method,
+def command(data, hidden, weight_bound, activation, output_kind, input_bits, objective, margin,
+            lexicographic, method,
             robust_radius, splits, batch_size, paper, restarts, sparsify, time_limit, workers,
             seed, deterministic, warm_start, out_path, as_json,
             quiet, label_column, delimiter, split, test_fraction) -> None:
@@ -96,6 +105,13 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
         check_radius(robust_radius)
     if sparsify and method not in ("exact", "auto"):
         raise BDNNError(f"--sparsify works with --method exact only, not {method}")
+    if lexicographic and method not in ("exact", "auto"):
+        raise BDNNError(f"--lexicographic works with --method exact only, not {method}")
+    try:
+        objective_record = get_objective(objective,
+                                         **({} if margin is None else {"margin": margin}))
+    except BDNNError as e:
+        raise BDNNError(f"{e}; --margin goes with --objective margin") from None
     _check_writable(Path(out_path))
     ds = read_data(data, label_column, delimiter, split, seed, test_fraction)
     X, y = ds.train_part()
@@ -119,14 +135,15 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
     problem = TrainProblem.build(
         Q, y, quantizer=quantizer, classes=list(ds.classes), hidden=hidden,
         weight_bound=weight_bound, activation=activation, output=output_kind,
-        objective=objective, warm_start=warm,
+        objective=objective_record, warm_start=warm,
         solve=SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
                            deterministic=deterministic, progress=not quiet),
         Q_val=quantizer.quantize(Xv) if len(yv) else None, y_val=yv if len(yv) else None,
         X_raw=X, robust_radius=robust_radius, started=started,
     )
     result = train_network(method, problem, sparsify=sparsify, splits=splits,
-                           batch_size=batch_size, paper=paper, restarts=restarts)
+                           batch_size=batch_size, paper=paper, restarts=restarts,
+                           lexicographic=lexicographic)
     net = result.network
     summary = result.summary()
     summary.update({"data": ds.name, "method": net.training.get("method", method),

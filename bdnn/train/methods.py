@@ -40,9 +40,10 @@ def train_network(
     batch_size: int | None = None,
     paper: bool = False,
     restarts: int | None = None,
+    lexicographic: bool = False,
 ) -> TrainResult:
     """Train ``problem`` with ``method``; ``splits``/``batch_size``/``paper`` tune ``split``,
-    ``restarts`` ``local-search``, ``sparsify`` ``exact``."""
+    ``restarts`` ``local-search``, ``sparsify`` and ``lexicographic`` ``exact``."""
     if method not in METHODS:
         raise BDNNError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
     reset_interrupt()
@@ -55,8 +56,11 @@ def train_network(
     problem = problem.replace(solve=dataclasses.replace(problem.solve, label=chosen))
     if sparsify and chosen != "exact":
         raise BDNNError(f"--sparsify works with --method exact only (the method is {chosen})")
+    if lexicographic and chosen != "exact":
+        raise BDNNError(f"--lexicographic works with --method exact only (the method is "
+                        f"{chosen})")
     if chosen == "exact":
-        result = train_exact(problem, sparsify=sparsify)
+        result = train_exact(problem, sparsify=sparsify, lexicographic=lexicographic)
     elif chosen == "local-search":
         result = train_local_search(problem, restarts=restarts)
     else:
