@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 
 from .errors import BDNNError
 from .network import Network
+from .objective import get_objective
 from .output_kind import get_output_kind
 from .quantizer import Quantizer
 from .train.limits import check_problem_size
@@ -48,6 +49,8 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         batch_size: int | None = None,
         paper: bool = False,
         restarts: int | None = None,
+        margin: int | None = None,
+        lexicographic: bool = False,
     ) -> None:
         self.hidden = hidden
         self.weight_bound = weight_bound
@@ -68,6 +71,8 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.paper = paper
         self.restarts = restarts
+        self.margin = margin  # objective "margin": how far the label must clear the decision
+        self.lexicographic = lexicographic
 
     def fit(self, X, y, X_val=None, y_val=None) -> BDNNClassifier:
         """Train on ``X`` [N, d] (floats) and labels ``y`` (classes: strings or whole numbers).
@@ -106,7 +111,10 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         problem = TrainProblem.build(
             Q, y_idx, quantizer=quantizer, classes=classes, hidden=hidden,
             weight_bound=int(self.weight_bound), activation=self.activation, output=self.output,
-            objective=self.objective, warm_start=self.warm_start,
+            objective=get_objective(self.objective,
+                                    **({} if self.margin is None else
+                                       {"margin": int(self.margin)})),
+            warm_start=self.warm_start,
             solve=SolveOptions(time_limit=float(self.time_limit), workers=int(self.workers),
                                seed=int(self.seed), deterministic=bool(self.deterministic),
                                progress=bool(self.verbose)),
@@ -116,6 +124,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         result: TrainResult = train_network(
             self.method, problem, sparsify=bool(self.sparsify), splits=self.splits,
             batch_size=self.batch_size, paper=bool(self.paper), restarts=self.restarts,
+            lexicographic=bool(self.lexicographic),
         )
         if columns is not None and len(columns) == X.shape[1]:
             result.network.training["feature_names"] = [str(c) for c in columns]

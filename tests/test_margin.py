@@ -259,3 +259,18 @@ def test_cli_lexicographic_margin_run_records_its_stages(tmp_path):
     assert res["objective"] == t["lexicographic"]["loss"] == int((m < 1).sum())
     if (m >= 1).any():
         assert t["lexicographic"]["smallest_margin"] == int(m[m >= 1].min())
+
+
+def test_estimator_passes_margin_and_lexicographic():
+    from bdnn.estimator import BDNNClassifier
+
+    rng = np.random.default_rng(4)
+    X = rng.integers(0, 4, size=(16, 2)).astype(float)
+    y = (X[:, 0] + X[:, 1] >= 3).astype(int)
+    clf = BDNNClassifier(hidden=(2,), objective="margin", margin=1, lexicographic=True,
+                         time_limit=10, workers=1).fit(X, y)
+    t = clf.network_.training
+    assert t["objective_params"] == {"margin": 1} and "lexicographic" in t
+    m = row_margins(clf.network_.forward_q(clf.network_.quantizer.quantize(X)).scores, y,
+                    clf.network_.output)
+    assert t["objective"] == int((m < 1).sum())
