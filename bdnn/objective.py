@@ -63,6 +63,10 @@ class Objective(NamedRecord, ABC):
                             f"(got {', '.join(sorted(params))})")
         return self
 
+    def start_objective(self) -> Objective | None:
+        """An easier loss to descend on before this one when building a start (None: none)."""
+        return None
+
     # -- the CP-SAT model --------------------------------------------------------------
     def reify_outputs(self, model: Any, scores: list, output: OutputKind,
                       prefix: str) -> list:
@@ -243,6 +247,11 @@ class MarginObjective(Objective):
 
     def row_losses(self, scores, y, output):
         return (row_margins(scores, y, output) < self.margin).astype(np.int64)
+
+    def start_objective(self):
+        # a rounded MLP's integer scores are often tied: no row clears m >= 1 and no single
+        # weight move changes that; errors first gives descent something to climb
+        return ERRORS if self.margin > 0 else None
 
     def lower_bound(self, counts, output):
         # at most one label of an input clears any margin >= 0: the errors bound
