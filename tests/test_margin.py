@@ -274,3 +274,25 @@ def test_estimator_passes_margin_and_lexicographic():
     m = row_margins(clf.network_.forward_q(clf.network_.quantizer.quantize(X)).scores, y,
                     clf.network_.output)
     assert t["objective"] == int((m < 1).sum())
+
+
+def test_margin_start_descends_on_errors_first():
+    """The start of a margin objective is never the plateau of a tied rounded MLP: on data a
+    single threshold separates, the descended start classifies at least as well as the errors
+    start and its margin loss is no worse."""
+    from bdnn.train.float_start import descended_start
+
+    assert MarginObjective(1).start_objective() == ERRORS
+    assert MarginObjective(0).start_objective() is None and ERRORS.start_objective() is None
+    rng = np.random.default_rng(6)
+    Q = rng.integers(0, 16, size=(40, 3))
+    y = (Q[:, 0] + Q[:, 1] >= 15).astype(np.int64)
+    quantizer = Quantizer.fit(Q.astype(float), 4)
+    arch = Architecture.for_training(Q, y, max_level=15, n_classes=2, hidden=(2,),
+                                     weight_bound=1, activation="heaviside", output="argmax")
+    kw = dict(seed=0, time_limit=10.0, deterministic=True)
+    net_e, _ = descended_start(Q, y, arch, quantizer, [0, 1], ERRORS, **kw)
+    net_m, rec = descended_start(Q, y, arch, quantizer, [0, 1], MarginObjective(1), **kw)
+    margin = MarginObjective(1)
+    assert rec["objective"] == margin.loss(net_m, Q, y) <= margin.loss(net_e, Q, y)
+    assert margin.loss(net_m, Q, y) < len(y) // 2  # not the majority-class plateau
