@@ -296,3 +296,24 @@ def test_margin_start_descends_on_errors_first():
     margin = MarginObjective(1)
     assert rec["objective"] == margin.loss(net_m, Q, y) <= margin.loss(net_e, Q, y)
     assert margin.loss(net_m, Q, y) < len(y) // 2  # not the majority-class plateau
+
+
+@pytest.mark.parametrize("method", ["local-search", "split"])
+def test_heuristics_optimise_the_margin_loss(method):
+    """local search and the data split train on the margin objective and report its loss
+    (recomputed here from plain-Python margins)."""
+    from bdnn.train.methods import train_network
+
+    rng = np.random.default_rng(7)
+    Q = rng.integers(0, 4, size=(30, 2))
+    y = (Q[:, 0] + Q[:, 1] >= 3).astype(np.int64)
+    quantizer = Quantizer.fit(Q.astype(float), 2)
+    problem = TrainProblem.build(Q, y, quantizer=quantizer, classes=[0, 1], hidden=(2,),
+                                 objective=MarginObjective(1),
+                                 solve=SolveOptions(time_limit=6, workers=1, progress=False))
+    result = train_network(method, problem, **({"splits": 2} if method == "split" else {}))
+    net = result.network
+    expect = sum(int(plain_margin(plain_scores(net, q), int(c), False) < 1)
+                 for q, c in zip(Q, y, strict=True))
+    assert result.objective == expect == net.training["objective"]
+    assert net.training["objective_params"] == {"margin": 1}
