@@ -236,6 +236,10 @@ def train_exact(
             if budget >= MIN_SOLVE_SECONDS:
                 net, margin_value = _maximise_margin(builder, problem, budget, net,
                                                      objective_value, margin_value, stages)
+                # the stage keeps loss <= the value found; after an unproven first stage it can
+                # find a lower one, which is better lexicographically too
+                objective_value, result_status, origin = _lower_loss(
+                    problem, net, objective_value, bound, result_status, origin, "margin")
                 _recheck(problem, net, objective_value)
         interrupted = interrupted or interrupt_requested()
     if sparsify and not interrupted and builder is not None:
@@ -243,6 +247,8 @@ def train_exact(
         if budget >= MIN_SOLVE_SECONDS:
             net = _sparsify(builder, problem, budget, net, objective_value, stages,
                             margin=margin_value)
+            objective_value, result_status, origin = _lower_loss(
+                problem, net, objective_value, bound, result_status, origin, "sparsify")
             _recheck(problem, net, objective_value)
     if unconstrained:  # same loss, largest margin: CP-SAT returns any bias of the optimal range
         centred = center_biases(net, Q, y, objective)
@@ -319,6 +325,18 @@ def _sparsify(builder: BDNNCpModel, problem: TrainProblem, budget: float, incumb
     return net
 
 
+def _lower_loss(problem: TrainProblem, net: Network, value: int, bound: float, status: str,
+                origin: str, stage: str) -> tuple[int, str, str]:
+    """``(loss, status, origin)`` after a later stage whose constraint is ``loss <= value``:
+    the network's own loss when that stage found a lower one (possible after an unproven
+    first stage), else unchanged."""
+    loss = problem.loss(net)
+    if loss >= value:
+        return value, status, origin
+    return (loss, "OPTIMAL" if loss <= bound else status,
+            f"{origin}, a lower loss found by the {stage} stage")
+
+
 def lexicographic_problem(problem: TrainProblem) -> TrainProblem:
     """``problem`` with the objective lexicographic training minimises first: the margin
     objective as given, ``errors`` as margin 0 (the same loss row for row); anything else is
@@ -356,7 +374,9 @@ def _maximise_margin(builder: BDNNCpModel, problem: TrainProblem, budget: float,
     if found_solution(status):
         candidate = builder.network_from(solver, problem.quantizer, problem.classes)
         value = _smallest_margin(problem, candidate)
-        if problem.loss(candidate) <= loss and (margin is None or (value or 0) >= margin):
+        cand_loss = problem.loss(candidate)
+        if cand_loss < loss or (cand_loss == loss and (margin is None or
+                                                       (value is not None and value >= margin))):
             net, margin = candidate, value
     stages.append({
         "stage": "margin",
