@@ -317,3 +317,35 @@ def test_heuristics_optimise_the_margin_loss(method):
                  for q, c in zip(Q, y, strict=True))
     assert result.objective == expect == net.training["objective"]
     assert net.training["objective_params"] == {"margin": 1}
+
+
+def test_a_later_stage_may_lower_the_loss_and_the_result_says_so():
+    """Regression: --sparsify (and the margin stage) keep loss <= the value found; after an
+    unproven first stage they can find a lower loss, which used to fail the re-check. Here the
+    incumbent is a bad dense network and the sparsest network within its loss is a constant
+    one with a lower loss."""
+    from bdnn.train import exact
+
+    rng = np.random.default_rng(8)
+    Q = rng.integers(0, 4, size=(20, 2))
+    y = np.zeros(20, dtype=np.int64)
+    y[:4] = 1  # a constant "class 0" network misclassifies 4 rows
+    net = random_network(rng, 2, (2,), 2, bits=2)
+    problem = TrainProblem.build(Q, y, quantizer=net.quantizer, classes=[0, 1], hidden=(2,),
+                                 solve=SolveOptions(time_limit=20, workers=1, progress=False))
+    from bdnn.network import Layer
+
+    # h0 = (q0 >= 3); class 1 iff h0: every row with q0 = 3 is called class 1
+    bad = problem.network([Layer(np.array([[1, 0], [0, 0]]), np.array([-3, -1]), 1),
+                           Layer(np.array([[0, 0], [1, 0]]), np.array([0, 0]), 1)])
+    loss = problem.loss(bad)
+    if loss <= 4:
+        pytest.skip("the rows with q0 = 3 happen to be class 1")
+    builder = BDNNCpModel(problem.arch, problem.rows, ModelOptions())
+    stages: list = []
+    out = exact._sparsify(builder, problem, 10.0, bad, loss, stages)
+    value, status, origin = exact._lower_loss(problem, out, loss, 4.0, "FEASIBLE", "CP-SAT",
+                                              "sparsify")
+    assert value == problem.loss(out) == ERRORS.loss(out, Q, y) < loss
+    assert "lower loss found by the sparsify stage" in origin
+    assert status == ("OPTIMAL" if value <= 4 else "FEASIBLE")
