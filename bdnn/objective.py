@@ -175,49 +175,50 @@ class HammingObjective(Objective):
 
 
 def row_margins(scores: np.ndarray, y: np.ndarray, output: OutputKind) -> np.ndarray:
-    """How far every row's label clears the decision (int64 [N]); ``>= 0`` iff the row is
-    classified correctly (docs/design.md §2, margins).
-
-    argmax: ``min over k != y of s_y - s_k - [k < y]`` (the lowest index wins ties, so a lower
-    class must be beaten by 1); single: ``s`` for class 1, ``-1 - s`` for class 0.
+    """How far every row's label's score is above its best rival (int64 [N]; docs/design.md
+    §2, margins): ``min over k != y of s_y - s_k`` for argmax; for single ``s`` (class 1) and
+    ``-s`` (class 0). A correct row has margin ``>= 0`` (``>= 1`` when a rival of lower index,
+    or class 1 for single, would win the tie); ``correct_rows`` says which rows are correct.
     """
     scores = np.asarray(scores, dtype=np.int64)
     y = np.asarray(y, dtype=np.int64)
     n = len(y)
     if output.one_unit:
         s = scores[:, 0]
-        return np.where(y == 1, s, -1 - s).astype(np.int64)
-    k = scores.shape[1]
-    own = scores[np.arange(n), y]
-    diff = own[:, None] - scores - (np.arange(k)[None, :] < y[:, None])
-    diff[np.arange(n), y] = np.iinfo(np.int64).max  # not a rival of itself
-    if k == 1:
-        return np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    return diff.min(axis=1).astype(np.int64)
+        return np.where(y == 1, s, -s).astype(np.int64)
+    gap = scores[np.arange(n), y][:, None] - scores
+    gap[np.arange(n), y] = np.iinfo(np.int64).max  # not a rival of itself
+    return gap.min(axis=1).astype(np.int64)
+
+
+def clears(scores: np.ndarray, y: np.ndarray, output: OutputKind, margin: int) -> np.ndarray:
+    """Rows (bool [N]) classified correctly *and* with ``row_margins >= margin``."""
+    correct = output.predict(scores) == np.asarray(y)
+    return correct & (row_margins(scores, y, output) >= margin)
 
 
 def smallest_margin(scores: np.ndarray, y: np.ndarray, output: OutputKind,
                     at_least: int = 0) -> int | None:
-    """The smallest ``row_margins`` among the rows whose margin is at least ``at_least`` (the
-    rows counted correct); None when there are none (the lexicographic second stage's value)."""
-    margins = row_margins(scores, y, output)
-    kept = margins[margins >= at_least]
-    return int(kept.min()) if len(kept) else None
+    """The smallest ``row_margins`` among the rows that clear ``at_least`` (the rows counted
+    correct); None when there are none (the lexicographic second stage's value)."""
+    kept = clears(scores, y, output, at_least)
+    return int(row_margins(scores, y, output)[kept].min()) if kept.any() else None
 
 
 class MarginObjective(Objective):
-    """Rows whose label does not clear the decision by at least ``margin`` (BeMi's first stage).
+    """Rows not classified correctly with a margin of at least ``margin`` (BeMi's first stage).
 
-    A row is correct only when its ``row_margins`` value is ``>= margin``: for argmax every
-    other class's score is below the label's by ``margin`` (``margin + 1`` for a lower index),
-    for a single unit ``s >= margin`` (class 1) or ``s <= -1 - margin`` (class 0). Only the
-    output layer's pre-activations count; hidden units keep their ``>= 0`` threshold (their
-    biases are centred afterwards, as for every objective). ``margin = 0`` is ``errors``
-    row for row.
+    A row counts as correct only when it is classified correctly and its ``row_margins``
+    value is ``>= margin``: for argmax the label's score is above every other score by at least
+    ``margin`` (and wins any tie by the lowest-index rule when ``margin = 0``), for a single
+    unit ``s >= margin`` (class 1) or ``s <= -max(margin, 1)`` (class 0). Only the output
+    layer's scores count; hidden units keep their ``>= 0`` threshold (their biases are centred
+    afterwards, as for every objective). ``margin = 0`` is ``errors`` row for row; ``margin = 1``
+    is "correct without a tie".
     """
 
     name = "margin"
-    description = "rows whose label does not clear the decision by --margin (BeMi)"
+    description = "rows not classified correctly by at least --margin (BeMi)"
 
     def __init__(self, margin: int = 1):
         margin = int(margin)
@@ -246,7 +247,7 @@ class MarginObjective(Objective):
         return MarginObjective(params.get("margin", self.margin))
 
     def row_losses(self, scores, y, output):
-        return (row_margins(scores, y, output) < self.margin).astype(np.int64)
+        return (~clears(scores, y, output, self.margin)).astype(np.int64)
 
     def start_objective(self):
         # a rounded MLP's integer scores are often tied: no row clears m >= 1 and no single
@@ -264,14 +265,16 @@ class MarginObjective(Objective):
         scores = np.asarray(scores)
         n = len(scores)
         n_classes = 2 if output.one_unit else scores.shape[1]
-        return np.stack([row_margins(scores, np.full(n, k), output) >= self.margin
+        return np.stack([clears(scores, np.full(n, k), output, self.margin)
                          for k in range(n_classes)], axis=1).astype(np.int64)
 
     def class_margin_bounds(self, scores: list, k: int, output: OutputKind) -> list:
-        """Linear expressions that are all ``>= m`` iff class ``k``'s margin is ``>= m``."""
+        """``(expression, least)`` pairs: class ``k`` is correct with margin ``m`` iff every
+        ``expression >= max(m, least)`` (``least`` = 1 where the tie rule goes against k), and
+        its margin is the smallest ``expression``."""
         if output.one_unit:
-            return [scores[0]] if k == 1 else [-1 - scores[0]]
-        return [scores[k] - scores[j] - (1 if j < k else 0)
+            return [(scores[0], 0)] if k == 1 else [(-scores[0], 1)]
+        return [(scores[k] - scores[j], 1 if j < k else 0)
                 for j in range(len(scores)) if j != k]
 
     def reify_outputs(self, model, scores, output, prefix):
@@ -280,10 +283,11 @@ class MarginObjective(Objective):
         for k in range(n_classes):
             c = model.NewBoolVar(f"{prefix}_m{k}")
             parts = []
-            for i, e in enumerate(self.class_margin_bounds(scores, k, output)):
+            for i, (e, least) in enumerate(self.class_margin_bounds(scores, k, output)):
+                need = max(self.margin, least)
                 g = model.NewBoolVar(f"{prefix}_m{k}_{i}")
-                model.Add(e >= self.margin).OnlyEnforceIf(g)
-                model.Add(e <= self.margin - 1).OnlyEnforceIf(g.Not())
+                model.Add(e >= need).OnlyEnforceIf(g)
+                model.Add(e <= need - 1).OnlyEnforceIf(g.Not())
                 parts.append(g)
             # c <-> every rival cleared (exact both ways: the objective equals the true loss)
             for g in parts:
@@ -291,7 +295,7 @@ class MarginObjective(Objective):
             model.AddBoolOr([c, *[g.Not() for g in parts]])
             clear.append(c)
         if n_classes > 1:
-            model.AddAtMostOne(clear)  # implied (two classes cannot both clear m >= 0)
+            model.AddAtMostOne(clear)  # implied (a row has one predicted class)
         return clear
 
     def row_terms(self, model, out, counts, output):

@@ -39,10 +39,22 @@ def plain_scores(net: Network, q) -> list[int]:
 
 
 def plain_margin(a: list[int], label: int, single: bool) -> int:
-    """How far ``label`` clears the decision: >= 0 iff the row is classified correctly."""
+    """How far ``label``'s score is above its best rival (single: ``s`` or ``-s``)."""
     if single:
-        return a[0] if label == 1 else -1 - a[0]
-    return min(a[label] - a[k] - (1 if k < label else 0) for k in range(len(a)) if k != label)
+        return a[0] if label == 1 else -a[0]
+    return min(a[label] - a[k] for k in range(len(a)) if k != label)
+
+
+def plain_correct(a: list[int], label: int, single: bool) -> bool:
+    if single:
+        return (a[0] >= 0) == (label == 1)
+    return all(a[label] > a[k] if k < label else a[label] >= a[k]
+               for k in range(len(a)) if k != label)
+
+
+def plain_loss(a: list[int], label: int, single: bool, m: int) -> int:
+    """1 unless the row is correct with margin >= m (docs/design.md §2)."""
+    return int(not (plain_correct(a, label, single) and plain_margin(a, label, single) >= m))
 
 
 def _case(output, activation, seed, n=40):
@@ -81,7 +93,7 @@ def test_margin_losses_agree_on_every_path(output, activation, margin):
         single = net.output.one_unit
         a = [plain_scores(net, q) for q in Q]
         margins = [plain_margin(s, int(c), single) for s, c in zip(a, y, strict=True)]
-        expect = [int(v < margin) for v in margins]
+        expect = [plain_loss(s, int(c), single, margin) for s, c in zip(a, y, strict=True)]
         assert row_margins(net.forward_q(Q).scores, y, net.output).tolist() == margins
         assert obj.row_losses(net.forward_q(Q).scores, y, net.output).tolist() == expect
         assert point_losses(net, Q, y, obj).tolist() == expect
@@ -118,11 +130,13 @@ def test_margin_stage_encoding_with_pinned_weights(output):
     for seed in range(3):
         net, Q, y, k = _case(output, "heaviside", seed)
         obj = MarginObjective(1)
-        margins = np.array([plain_margin(plain_scores(net, q), int(c), net.output.one_unit)
-                            for q, c in zip(Q, y, strict=True)])
-        if not (margins >= 1).any():
+        single = net.output.one_unit
+        a = [plain_scores(net, q) for q in Q]
+        kept = [plain_margin(s, int(c), single) for s, c in zip(a, y, strict=True)
+                if not plain_loss(s, int(c), single, 1)]
+        if not kept:
             continue
-        expect = int(margins[margins >= 1].min())
+        expect = min(kept)
         rows = unique_rows(Q, y, k)
         for pattern_limit in (256, 0):
             builder = BDNNCpModel(Architecture.of(net), rows,
@@ -152,8 +166,9 @@ def _brute_lexicographic(Q, y, margin: int) -> tuple[int, int]:
         H = cols[list(combo)].T
         per = np.stack([H @ r + b for r, b in params], axis=1)  # [N, P]
         S0, S1 = per[:, :, None], per[:, None, :]  # every (unit 0, unit 1) pair: [N, P, P]
-        m = np.where((y == 1)[:, None, None], S1 - S0 - 1, S0 - S1)
-        ok = m >= margin
+        m = np.where((y == 1)[:, None, None], S1 - S0, S0 - S1)
+        # class 1 loses a tie (lowest index wins): it needs a margin of at least 1
+        ok = m >= np.maximum(margin, (y == 1)[:, None, None].astype(np.int64))
         errors = (~ok).sum(axis=0)
         smallest = np.where(ok, m, 10**6).min(axis=0)
         e = int(errors.min())
@@ -182,6 +197,7 @@ def test_lexicographic_training_reaches_the_brute_force_optimum():
     assert lex["smallest_margin"] == smallest
     # the record's values are the network's (numpy)
     m = row_margins(result.network.forward_q(Q).scores, y, result.network.output)
+    # (a margin >= 1 implies a correct row: no tie to lose)
     assert int((m < 1).sum()) == errors and int(m[m >= 1].min()) == smallest
     assert lex["nonzero_weights"] == result.network.n_nonzero_weights()
     assert result.network.training["objective_params"] == {"margin": 1}
@@ -313,7 +329,7 @@ def test_heuristics_optimise_the_margin_loss(method):
                                  solve=SolveOptions(time_limit=6, workers=1, progress=False))
     result = train_network(method, problem, **({"splits": 2} if method == "split" else {}))
     net = result.network
-    expect = sum(int(plain_margin(plain_scores(net, q), int(c), False) < 1)
+    expect = sum(plain_loss(plain_scores(net, q), int(c), False, 1)
                  for q, c in zip(Q, y, strict=True))
     assert result.objective == expect == net.training["objective"]
     assert net.training["objective_params"] == {"margin": 1}

@@ -35,12 +35,12 @@ def slow_row_loss(net: Network, q, label: int, objective: str) -> int:
              + int(layer.bias[j]) for j in range(layer.n_out)]
         x = [1 if v >= 0 else 0 for v in a]
     single = net.output.name == "single"
-    if objective == "margin":  # every rival beaten by m (m + 1 for a lower index; docs §2)
+    if objective == "margin":  # correct, and every rival beaten by at least m (docs §2)
         m = get_objective("margin").margin
         if single:
-            ok = a[0] >= m if label == 1 else a[0] <= -1 - m
-        else:
-            ok = all(a[label] - a[k] >= m + (1 if k < label else 0)
+            ok = a[0] >= m if label == 1 else a[0] <= -max(m, 1)
+        else:  # beat lower indices by max(m, 1), tie or beat higher ones by m
+            ok = all(a[label] - a[k] >= max(m, 1 if k < label else 0)
                      for k in range(len(a)) if k != label)
         return int(not ok)
     if objective == "errors":

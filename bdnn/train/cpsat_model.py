@@ -26,7 +26,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from ..network import Layer, Network
-from ..objective import Objective, get_objective, row_margins
+from ..objective import Objective, clears, get_objective, row_margins
 from ..quantizer import Quantizer
 from .architecture import Architecture
 from .rows import UniqueRows
@@ -366,14 +366,14 @@ class BDNNCpModel:
                         hr = prev[int(r)]
                         not_t = [hr[i].Not() if pat[i] else hr[i] for i in range(width_in)]
                         m.AddBoolOr([*not_t, lv.table[t][k].Not(), use])
-                    for e in obj.class_margin_bounds(scores, k, output):
+                    for e, _ in obj.class_margin_bounds(scores, k, output):
                         m.Add(e >= M).OnlyEnforceIf(use)
                     self.margin_use[t, k] = use
         else:
             for r, vr in enumerate(lv.out):
                 scores = self.output_scores[f"v{li}_{r}"]
                 for k in self.rows.labels_of(r):
-                    for e in obj.class_margin_bounds(scores, k, output):
+                    for e, _ in obj.class_margin_bounds(scores, k, output):
                         m.Add(e >= M).OnlyEnforceIf(vr[k])
         self.margin_var = M
         return M
@@ -386,8 +386,9 @@ class BDNNCpModel:
         pairs = [(r, k) for r in range(self.rows.n_rows) for k in self.rows.labels_of(r)]
         rr = np.array([r for r, _ in pairs], dtype=np.int64)
         kk = np.array([k for _, k in pairs], dtype=np.int64)
-        margins = row_margins(fwd.preactivations[-1][rr], kk, self.arch.output)
-        clear = margins >= self.objective.margin
+        scores = fwd.preactivations[-1][rr]
+        margins = row_margins(scores, kk, self.arch.output)
+        clear = clears(scores, kk, self.arch.output, self.objective.margin)
         value = int(margins[clear].min()) if clear.any() else self.objective.margin
         self.model.AddHint(self.margin_var, int(np.clip(value, *self.margin_domain)))
         if self.margin_use:
