@@ -178,7 +178,7 @@ def row_margins(scores: np.ndarray, y: np.ndarray, output: OutputKind) -> np.nda
     """How far every row's label's score is above its best rival (int64 [N]; docs/design.md
     §2, margins): ``min over k != y of s_y - s_k`` for argmax; for single ``s`` (class 1) and
     ``-s`` (class 0). A correct row has margin ``>= 0`` (``>= 1`` when a rival of lower index,
-    or class 1 for single, would win the tie); ``correct_rows`` says which rows are correct.
+    or class 1 for single, would win the tie); ``clears(..., 0)`` says which rows are correct.
     """
     scores = np.asarray(scores, dtype=np.int64)
     y = np.asarray(y, dtype=np.int64)
