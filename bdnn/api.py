@@ -21,19 +21,23 @@ if TYPE_CHECKING:
 
     from codegen.verify import VerifyReport
 
+    from .ensemble import Ensemble
     from .network import Network
 
 
-def _network(model) -> Network:
-    from .model_file import load_network
+def _network(model) -> Network | Ensemble:
+    """A validated network or ensemble from either itself or a model file path."""
+    from .ensemble import Ensemble
+    from .model_file import load_model
     from .network import Network
 
-    if isinstance(model, Network):
+    if isinstance(model, (Network, Ensemble)):
         model.validate()
         return model
     if isinstance(model, (str, os.PathLike)):
-        return load_network(model)
-    raise BDNNError(f"expected a bdnn Network or a model file path, got {type(model).__name__}")
+        return load_model(model)
+    raise BDNNError(f"expected a bdnn Network or Ensemble or a model file path, got "
+                    f"{type(model).__name__}")
 
 
 def default_c_name(model_path: str | os.PathLike) -> str:

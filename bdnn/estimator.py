@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 
+from .ensemble import is_ensemble
 from .errors import BDNNError
 from .network import Network
 from .objective import get_objective
@@ -23,8 +24,10 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
     """A binarized neural network trained with CP-SAT.
 
     Parameters mirror ``bdnn train`` (``method``: exact, local-search, split or auto;
-    ``robust_radius`` in raw feature units). After ``fit``: ``network_`` (the :class:`bdnn.Network`,
-    ready for export), ``result_`` (status, objective, bound, gap, seconds), ``classes_``,
+    ``robust_radius`` in raw feature units; ``ensemble``: None, ``"ovo"`` or ``"ovr"`` for a
+    structured ensemble of two-class networks trained in parallel processes). After ``fit``:
+    ``network_`` (the :class:`bdnn.Network`, or the :class:`bdnn.ensemble.Ensemble`, ready for
+    export), ``result_`` (status, objective, bound, gap, seconds), ``classes_``,
     ``n_features_in_``.
     """
 
@@ -51,6 +54,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         restarts: int | None = None,
         margin: int | None = None,
         lexicographic: bool = False,
+        ensemble: str | None = None,
     ) -> None:
         self.hidden = hidden
         self.weight_bound = weight_bound
@@ -73,6 +77,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.restarts = restarts
         self.margin = margin  # objective "margin": how far the label must clear the decision
         self.lexicographic = lexicographic
+        self.ensemble = ensemble
 
     def fit(self, X, y, X_val=None, y_val=None) -> BDNNClassifier:
         """Train on ``X`` [N, d] (floats) and labels ``y`` (classes: strings or whole numbers).
@@ -108,6 +113,9 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"y_val holds labels not in y: {unknown[:5].tolist()}")
             Q_val = quantizer.quantize(X_val)
             y_val_idx = np.searchsorted(self.classes_, y_val)
+        if self.ensemble is not None:
+            return self._fit_ensemble(Q, y_idx, quantizer, classes, hidden, Q_val, y_val_idx,
+                                      columns)
         problem = TrainProblem.build(
             Q, y_idx, quantizer=quantizer, classes=classes, hidden=hidden,
             weight_bound=int(self.weight_bound), activation=self.activation, output=self.output,
@@ -132,6 +140,32 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.network_ = result.network
         return self
 
+    def _fit_ensemble(self, Q, y_idx, quantizer, classes, hidden, Q_val, y_val_idx,
+                      columns) -> BDNNClassifier:
+        from .train.ensemble import train_ensemble
+
+        if self.warm_start is not None or self.robust_radius is not None:
+            raise BDNNError("ensemble= cannot be combined with warm_start or robust_radius")
+        if self.lexicographic or self.margin is not None:
+            raise BDNNError("ensemble= trains its members with objective errors or hamming for "
+                            "now; drop lexicographic / margin")
+        options = {k: v for k, v in (("splits", self.splits), ("batch_size", self.batch_size),
+                                     ("paper", self.paper), ("restarts", self.restarts))
+                   if v not in (None, False)}
+        result = train_ensemble(
+            self.ensemble, Q, y_idx, quantizer=quantizer, classes=classes, hidden=hidden,
+            weight_bound=int(self.weight_bound), activation=self.activation,
+            output=self.output, objective=self.objective, method=self.method,
+            sparsify=bool(self.sparsify), method_options=options,
+            time_limit=float(self.time_limit), workers=int(self.workers), seed=int(self.seed),
+            deterministic=bool(self.deterministic), progress=bool(self.verbose),
+            Q_val=Q_val, y_val=y_val_idx)
+        if columns is not None and len(columns) == Q.shape[1]:
+            result.ensemble.training["feature_names"] = [str(c) for c in columns]
+        self.result_ = result
+        self.network_ = result.ensemble
+        return self
+
     def _validated(self, X) -> np.ndarray:
         check_is_fitted(self, "network_")
         return validate_data(self, X, dtype=np.float64, reset=False)
@@ -146,9 +180,12 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         Several classes: ``[N, n_classes]``, the output scores (the prediction is the first
         largest). Two classes: ``[N]``, larger means more ``classes_[1]`` -- the one score of
         a single-output network (``classes_[1]`` when >= 0), else score 1 minus score 0
-        (``classes_[1]`` when > 0). Usable with ``roc_auc_score`` and ``RocCurveDisplay``.
+        (``classes_[1]`` when > 0). An ensemble gives its vote's integer per class
+        (``Ensemble.class_keys``). Usable with ``roc_auc_score`` and ``RocCurveDisplay``.
         """
         scores = self.network_.forward(self._validated(X)).scores
+        if is_ensemble(self.network_):  # the vote's integer per class (Ensemble.class_keys)
+            scores = self.network_.class_keys(scores)
         if scores.shape[1] == 1:
             return scores[:, 0]
         if scores.shape[1] == 2:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .atomic_files import check_input_file, write_files
+from .ensemble import ENSEMBLE_KINDS, Ensemble
 from .errors import BDNNError, ModelFileError
 from .network import Layer, Network
 from .quantizer import MAX_BITS as MAX_INPUT_BITS
@@ -32,14 +33,20 @@ MAX_FILE_INPUTS = 1_000_000
 MAX_MODEL_FILE_BYTES = 256 * 2**20
 
 FORMAT = "bdnn"
-VERSION = 1
+#: The version new files are written with; the loader reads every version in READ_VERSIONS.
+#: Version 2 adds the top-level "ensemble" object (docs/model-format.md); a plain network is
+#: still written as version 1, byte for byte as before.
+VERSION = 2
+READ_VERSIONS = (1, 2)
+#: Members of an ensemble file: far above any k(k-1)/2 bdnn trains (45 for 10 classes).
+MAX_FILE_MEMBERS = 10_000
 
 
 def network_to_dict(net: Network) -> dict[str, Any]:
-    """The JSON-ready dictionary of a network."""
+    """The JSON-ready dictionary of a network (version 1: a plain network needs nothing newer)."""
     return {
         "format": FORMAT,
-        "version": VERSION,
+        "version": 1,
         "n_inputs": net.n_inputs,
         "classes": [_json_scalar(c) for c in net.classes],
         "activation": net.activation.name,
@@ -61,19 +68,64 @@ def network_to_dict(net: Network) -> dict[str, Any]:
     }
 
 
+def _layers_to_list(net: Network) -> list[dict[str, Any]]:
+    return network_to_dict(net)["layers"]
+
+
+def ensemble_to_dict(ens: Ensemble) -> dict[str, Any]:
+    """The JSON-ready dictionary of an ensemble (version 2): the shared quantizer, classes,
+    activation and output at the top, the members under ``"ensemble"``."""
+    doc = network_to_dict(ens.members[0])
+    del doc["layers"]
+    doc.update({
+        "version": VERSION,
+        "classes": [_json_scalar(c) for c in ens.classes],
+        "ensemble": {
+            "kind": ens.kind.name,
+            "members": [
+                {"classes": list(classes), "layers": _layers_to_list(m)}
+                for classes, m in zip(ens.member_classes, ens.members, strict=True)
+            ],
+        },
+        "training": _jsonable(ens.training),
+    })
+    return doc
+
+
+def model_to_dict(model: Network | Ensemble) -> dict[str, Any]:
+    """The JSON-ready dictionary of a network or an ensemble."""
+    return ensemble_to_dict(model) if isinstance(model, Ensemble) else network_to_dict(model)
+
+
 def network_from_dict(doc: Any) -> Network:
-    """Build and validate a network from a parsed model document."""
+    """Build and validate a plain network from a parsed model document (refuses an
+    ensemble: use :func:`model_from_dict`)."""
+    model = model_from_dict(doc)
+    if isinstance(model, Ensemble):
+        raise ModelFileError(f"this is a {model.kind.name} ensemble of {len(model.members)} "
+                             "networks, not a single network")
+    return model
+
+
+def model_from_dict(doc: Any) -> Network | Ensemble:
+    """Build and validate a network or an ensemble (version 2, ``"ensemble"``) from a parsed
+    model document."""
     if not isinstance(doc, dict):
         raise ModelFileError("model file must contain a JSON object")
     if doc.get("format") != FORMAT:
         raise ModelFileError(
             f"not a bdnn model file (\"format\" is {doc.get('format')!r}, expected \"bdnn\")"
         )
-    if doc.get("version") != VERSION:
+    version = doc.get("version")
+    if isinstance(version, bool) or version not in READ_VERSIONS:
         raise ModelFileError(
-            f"unsupported model file version {doc.get('version')!r}; "
-            f"this bdnn reads version {VERSION}"
+            f"unsupported model file version {version!r}; this bdnn reads versions "
+            f"{', '.join(str(v) for v in READ_VERSIONS)}"
         )
+    if "ensemble" in doc:
+        if version < 2:
+            raise ModelFileError('"ensemble" needs model file version 2')
+        return _ensemble_from_dict(doc)
     n_inputs = _int(doc, "n_inputs", minimum=1, maximum=MAX_FILE_INPUTS)
     classes = doc.get("classes")
     if not isinstance(classes, list) or not all(_is_label(c) for c in classes):
@@ -84,34 +136,7 @@ def network_from_dict(doc: Any) -> Network:
     bits = _int(q, "bits", minimum=1, maximum=MAX_INPUT_BITS, where="quantizer")
     lo = _floats(q, "lo", n_inputs)
     scale = _floats(q, "scale", n_inputs)
-    layers_doc = doc.get("layers")
-    if not isinstance(layers_doc, list) or len(layers_doc) < 2:
-        raise ModelFileError('"layers" must list at least one hidden layer and the output layer')
-    layers = []
-    largest_input = (1 << bits) - 1  # layer 0 reads quantized levels, later layers bits
-    for i, ld in enumerate(layers_doc):
-        if not isinstance(ld, dict):
-            raise ModelFileError(f"layer {i} must be an object")
-        wb = _int(ld, "weight_bound", minimum=1, maximum=MAX_FILE_WEIGHT_BOUND,
-                  where=f"layer {i}")
-        rows = _int_rows(ld.get("weights"), f"layer {i} weights")
-        b = _int_vector(ld.get("bias"), f"layer {i} bias")
-        # Bounds checked on Python integers, before any int64 cast can wrap around (-2**63).
-        for row in rows:
-            for w in row:
-                if abs(w) > wb:
-                    raise ModelFileError(f"layer {i}: a weight of {_short(w)} exceeds the "
-                                         f"layer's weight bound {wb}")
-        bias_bound = wb * len(rows[0]) * (largest_input if i == 0 else 1) + 1
-        for v in b:
-            if abs(v) > bias_bound:
-                raise ModelFileError(f"layer {i}: a bias of {_short(v)} is beyond the layer's "
-                                     f"bias bound {bias_bound}")
-        W = np.array(rows, dtype=np.int64)
-        try:
-            layers.append(Layer(W, b, wb))
-        except BDNNError as e:
-            raise ModelFileError(f"layer {i}: {e}") from None
+    layers = _layers_from_list(doc.get("layers"), bits, "")
     training = doc.get("training", {})
     if not isinstance(training, dict):
         raise ModelFileError('"training" must be an object')
@@ -131,14 +156,92 @@ def network_from_dict(doc: Any) -> Network:
         raise ModelFileError(f"inconsistent model: {e}") from None
 
 
-def save_network(net: Network, path: str | os.PathLike) -> None:
-    """Write the model file atomically (temp file in the same directory + rename)."""
+def _layers_from_list(layers_doc: Any, bits: int, where: str) -> list[Layer]:
+    """The validated layers of a ``"layers"`` list (``where`` prefixes the messages)."""
+    if not isinstance(layers_doc, list) or len(layers_doc) < 2:
+        raise ModelFileError(f'{where}"layers" must list at least one hidden layer and the '
+                             "output layer")
+    layers = []
+    largest_input = (1 << bits) - 1  # layer 0 reads quantized levels, later layers bits
+    for i, ld in enumerate(layers_doc):
+        if not isinstance(ld, dict):
+            raise ModelFileError(f"{where}layer {i} must be an object")
+        wb = _int(ld, "weight_bound", minimum=1, maximum=MAX_FILE_WEIGHT_BOUND,
+                  where=f"{where}layer {i}")
+        rows = _int_rows(ld.get("weights"), f"{where}layer {i} weights")
+        b = _int_vector(ld.get("bias"), f"{where}layer {i} bias")
+        # Bounds checked on Python integers, before any int64 cast can wrap around (-2**63).
+        for row in rows:
+            for w in row:
+                if abs(w) > wb:
+                    raise ModelFileError(f"{where}layer {i}: a weight of {_short(w)} exceeds the "
+                                         f"layer's weight bound {wb}")
+        bias_bound = wb * len(rows[0]) * (largest_input if i == 0 else 1) + 1
+        for v in b:
+            if abs(v) > bias_bound:
+                raise ModelFileError(f"{where}layer {i}: a bias of {_short(v)} is beyond the "
+                                     f"layer's bias bound {bias_bound}")
+        W = np.array(rows, dtype=np.int64)
+        try:
+            layers.append(Layer(W, b, wb))
+        except BDNNError as e:
+            raise ModelFileError(f"{where}layer {i}: {e}") from None
+    return layers
+
+
+def _ensemble_from_dict(doc: dict) -> Ensemble:
+    """An ensemble document: each member is checked as a plain two-class network with the
+    shared quantizer, activation and output, then the members against the kind."""
+    ens = doc["ensemble"]
+    if not isinstance(ens, dict):
+        raise ModelFileError('"ensemble" must be an object with "kind" and "members"')
+    kind = ens.get("kind")
+    if kind not in ENSEMBLE_KINDS:
+        raise ModelFileError(f'ensemble: "kind" must be one of {", ".join(ENSEMBLE_KINDS)}, '
+                             f"got {kind!r}")
+    members_doc = ens.get("members")
+    if not isinstance(members_doc, list) or not members_doc:
+        raise ModelFileError('ensemble: "members" must be a non-empty list')
+    if len(members_doc) > MAX_FILE_MEMBERS:
+        raise ModelFileError(f"ensemble: {len(members_doc)} members, more than any bdnn "
+                             f"ensemble ({MAX_FILE_MEMBERS})")
+    classes = doc.get("classes")
+    if not isinstance(classes, list):
+        raise ModelFileError('"classes" must be a list of strings or integers')
+    member_classes, members = [], []
+    for k, md in enumerate(members_doc):
+        if not isinstance(md, dict):
+            raise ModelFileError(f"ensemble member {k} must be an object")
+        mc = md.get("classes")
+        if (not isinstance(mc, list) or not mc or len(mc) > 2
+                or not all(_is_int(c) and 0 <= c < len(classes) for c in mc)):
+            raise ModelFileError(f'ensemble member {k}: "classes" must list 1 or 2 class '
+                                 f"indices in 0..{len(classes) - 1}")
+        member_doc = {key: v for key, v in doc.items() if key not in ("ensemble", "training")}
+        member_doc.update({"version": 1, "classes": [0, 1], "layers": md.get("layers")})
+        try:
+            members.append(network_from_dict(member_doc))
+        except ModelFileError as e:
+            raise ModelFileError(f"ensemble member {k}: {e}") from None
+        member_classes.append(tuple(mc))
+    training = doc.get("training", {})
+    if not isinstance(training, dict):
+        raise ModelFileError('"training" must be an object')
+    try:
+        return Ensemble(kind, members, member_classes, classes=list(classes), training=training)
+    except BDNNError as e:
+        raise ModelFileError(f"inconsistent ensemble: {e}") from None
+
+
+def save_network(net: Network | Ensemble, path: str | os.PathLike) -> None:
+    """Write the model file (a network or an ensemble) atomically (temp file in the same
+    directory + rename)."""
     atomic_write_text(path, dumps_model(net))
 
 
-def dumps_model(net: Network) -> str:
+def dumps_model(net: Network | Ensemble) -> str:
     """The model file text: indented JSON with every list of numbers on one line."""
-    text = json.dumps(network_to_dict(net), indent=1)
+    text = json.dumps(model_to_dict(net), indent=1)
     return _NUMBER_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
 
 
@@ -146,7 +249,18 @@ _NUMBER_LIST = re.compile(r"\[\s*((?:-?[0-9][0-9.eE+-]*,\s*)*-?[0-9][0-9.eE+-]*)
 
 
 def load_network(path: str | os.PathLike) -> Network:
-    """Read and validate a model file; every problem becomes a one-line ``ModelFileError``."""
+    """Read and validate a model file of one network; every problem (an ensemble file
+    included) becomes a one-line ``ModelFileError``."""
+    model = load_model(path)
+    if isinstance(model, Ensemble):
+        raise ModelFileError(f"model file {path} holds a {model.kind.name} ensemble, not a "
+                             "single network")
+    return model
+
+
+def load_model(path: str | os.PathLike) -> Network | Ensemble:
+    """Read and validate a model file (a network or an ensemble); every problem becomes a
+    one-line ``ModelFileError``."""
     p = Path(path)
     check_input_file(p, "model file")
     try:
@@ -173,7 +287,7 @@ def load_network(path: str | os.PathLike) -> Network:
         raise ModelFileError(f"model file {p} holds a number with thousands of digits; "
                              "it is not a bdnn model") from None
     try:
-        return network_from_dict(doc)
+        return model_from_dict(doc)
     except ModelFileError as e:
         raise ModelFileError(f"model file {p}: {e}") from None
 

@@ -93,6 +93,11 @@ class Network:
         return len(self.classes)
 
     @property
+    def n_outputs(self) -> int:
+        """Integer output scores (the output layer's units)."""
+        return self.output_layer.n_out
+
+    @property
     def hidden_layers(self) -> list[Layer]:
         return self.layers[:-1]
 

@@ -25,7 +25,7 @@ DEFAULT_WORD_BITS = 8  # the AVR's native width; correct (if slower) on 32-bit b
 
 def library_properties(net: Network, name: str) -> str:
     """The Arduino ``library.properties`` of the model's library."""
-    widths = "-".join(str(w) for w in (net.n_inputs, *net.hidden_widths, net.output_layer.n_out))
+    widths = "-".join(str(w) for w in (net.n_inputs, *net.hidden_widths, net.n_outputs))
     return (
         f"name={name}\n"
         f"version={bdnn.__version__}\n"

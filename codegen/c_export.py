@@ -14,14 +14,16 @@ import numpy as np
 
 import bdnn
 from bdnn.atomic_files import check_output_dir, write_files
+from bdnn.ensemble import Ensemble, decision_threshold, is_ensemble
+from bdnn.errors import BDNNError
 from bdnn.network import Network
 
 from .bitpack import n_words
 from .level_keys import level_keys
 from .names import c_string_literal, comment_text, validate_c_name
-from .plan import LayerPlan, level_search, plan_model
+from .plan import INT32_MAX, LayerPlan, level_search, plan_model
 from .render import render
-from .size_report import plan_size_report
+from .size_report import ensemble_size_report, plan_size_report
 
 WORD_TYPES = {8: "uint8_t", 16: "uint16_t", 32: "uint32_t", 64: "uint64_t"}
 MAX_PROVENANCE_VALUE = 160
@@ -221,6 +223,8 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         for j in range(net.n_inputs)
     ]
     return {
+        "member": False,  # True: the body of an ensemble member (ensemble_context)
+        "ensemble": None,  # the vote of an ensemble (ensemble_context)
         "name": name,
         "NAME": name.upper(),
         "version": bdnn.__version__,
@@ -256,8 +260,73 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
     }
 
 
-def render_c(net: Network, name: str, word_bits: int = 32) -> dict[str, str]:
-    """The generated files ``{name}.h`` and ``{name}.c`` as text."""
+def member_name(name: str, k: int) -> str:
+    """The C prefix of member ``k`` of ensemble ``name`` (its functions are static)."""
+    return f"{name}_m{k}"
+
+
+def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32) -> dict:
+    """The templates' context of an ensemble: the header's numbers for the whole ensemble
+    (scores and hidden bits of the members concatenated), every member's C body (the model
+    template with ``member``: static functions, no quantizer) and the vote."""
+    name = validate_c_name(name)
+    if ens.margin_bound() > INT32_MAX:
+        raise BDNNError(f"the ensemble's vote margins can reach {ens.margin_bound()}, beyond "
+                        "int32_t; use smaller weights or fewer inputs")
+    ctx = template_context(ens.members[0], name, word_bits)
+    members, score_offset, hidden_offset, scratch = [], 0, 0, 0
+    for k, (m, classes) in enumerate(zip(ens.members, ens.member_classes, strict=True)):
+        mctx = template_context(m, member_name(name, k), word_bits)
+        mctx["member"] = True
+        o = score_offset
+        members.append({
+            "name": mctx["name"],
+            "classes": list(classes),
+            "labels": [comment_text(ens.classes[c]) for c in classes],
+            "architecture": "-".join(str(v) for v in (m.n_inputs, *m.hidden_widths,
+                                                       m.n_outputs)),
+            "text": render("model.c.j2", **mctx),
+            "score_offset": o,
+            "hidden_offset": hidden_offset,
+            # the member's decision d (docs/design.md §2) from the concatenated scores
+            "decision": (f"scores[{o}]" if m.output.one_unit
+                         else f"(int32_t)(scores[{o + 1}] - scores[{o}])"),
+            "threshold": decision_threshold(m),
+        })
+        score_offset += m.n_outputs
+        hidden_offset += int(sum(m.hidden_widths))
+        scratch = max(scratch, mctx["scratch_bytes"])
+    ctx.update({
+        "n_classes": ens.n_classes,
+        "n_outputs": ens.n_outputs,
+        "hidden_widths": list(ens.hidden_widths),
+        "n_hidden_units": int(sum(ens.hidden_widths)),
+        "scratch_bytes": scratch,
+        "class_labels": [comment_text(c) for c in ens.classes],
+        "class_strings": [c_string_literal(c) for c in ens.classes],
+        "provenance": provenance_lines(ens.training),
+        "size": ensemble_size_report(ens, word_bits),
+        "n_weights": ens.n_weights(),
+        "feature_names": feature_names(ens),
+        "ensemble": {"kind": ens.kind.name, "pairwise": ens.kind.pairwise,
+                     "description": ens.kind.description, "members": members},
+    })
+    names = ctx["feature_names"]
+    for j, f in enumerate(ctx["features"]):
+        f["name"] = comment_text(names[j]) if names else "-"
+    ctx["name_width"] = max([4, *(len(f["name"]) for f in ctx["features"])])
+    return ctx
+
+
+def render_c(net: Network | Ensemble, name: str, word_bits: int = 32) -> dict[str, str]:
+    """The generated files ``{name}.h`` and ``{name}.c`` as text (one ``NAME_predict`` for a
+    whole ensemble)."""
+    if is_ensemble(net):
+        ctx = ensemble_context(net, name, word_bits)
+        return {
+            f"{name}.h": render("model.h.j2", **ctx),
+            f"{name}.c": render("ensemble.c.j2", **ctx),
+        }
     ctx = template_context(net, name, word_bits)
     return {
         f"{name}.h": render("model.h.j2", **ctx),

@@ -26,6 +26,7 @@ from onnx import TensorProto, checker, helper, numpy_helper
 
 import bdnn
 from bdnn.atomic_files import write_files
+from bdnn.ensemble import Ensemble, decision_matrix, is_ensemble
 from bdnn.network import Network
 
 from .plan import plan_model
@@ -48,7 +49,6 @@ def build_onnx(
     (int32 [N, n_outputs]) and, with ``hidden_outputs``, ``hidden_bits<i>`` (uint8 {0,1}
     [N, width_i]) for every hidden layer ``i``; see ``docs/export.md``.
     """
-    plan = plan_model(net, 32)
     nodes: list[onnx.NodeProto] = []
     inits: list[TensorProto] = []
     n_in = net.n_inputs
@@ -72,34 +72,11 @@ def build_onnx(
             top = const("xq_top", np.array(net.quantizer.max_level, np.uint8))
             current = node("Min", [current, top], "xq_clamped")
 
-    outputs = []
-    for layer in plan.layers:
-        i = layer.index
-        W = net.layers[i].weights.T  # [n_in, n_out]
-        max_input = net.input_range(i)[1]  # max_level, or 1 for hidden bits
-        if matmul_integer_is_exact(max_input, layer.weight_bound):
-            acc = node(
-                "MatMulInteger", [current, const(f"W{i}", W.astype(np.int8))], f"acc{i}"
-            )
-        else:
-            wide = node("Cast", [current], f"in{i}_int32", to=TensorProto.INT32)
-            acc = node("MatMul", [wide, const(f"W{i}", W.astype(np.int32))], f"acc{i}")
-        if not layer.is_output:
-            on = node(
-                "GreaterOrEqual",
-                [acc, const(f"threshold{i}", layer.thresholds.astype(np.int32))],
-                f"on{i}",
-            )
-            current = node("Cast", [on], f"hidden_bits{i}", to=TensorProto.UINT8)
-            if hidden_outputs:
-                outputs.append(
-                    helper.make_tensor_value_info(current, TensorProto.UINT8, ["N", layer.n_out])
-                )
-            continue
-        if layer.score_scale != 1:
-            scale = const("score_scale", np.array(layer.score_scale, np.int32))
-            acc = node("Mul", [acc, scale], "acc_scaled")
-        scores = node("Add", [acc, const(f"offset{i}", layer.offsets.astype(np.int32))], "scores")
+    if is_ensemble(net):
+        outputs = _ensemble_nodes(net, current, const, node, hidden_outputs)
+    else:
+        scores, outputs = _layer_nodes(net, plan_model(net, 32), current, const, node, "",
+                                       hidden_outputs)
         if net.output.one_unit:
             flat = node("Squeeze", [scores, const("axis1", np.array([1], np.int64))], "score0")
             on = node("GreaterOrEqual", [flat, const("zero", np.array(0, np.int32))], "positive")
@@ -108,7 +85,7 @@ def build_onnx(
             node("ArgMax", [scores], "class", axis=1, keepdims=0, select_last_index=0)
         outputs[:0] = [
             helper.make_tensor_value_info("class", TensorProto.INT64, ["N"]),
-            helper.make_tensor_value_info("scores", TensorProto.INT32, ["N", layer.n_out]),
+            helper.make_tensor_value_info("scores", TensorProto.INT32, ["N", net.n_outputs]),
         ]
 
     graph = helper.make_graph(nodes, "bdnn", inputs, outputs, initializer=inits)
@@ -123,6 +100,99 @@ def build_onnx(
     helper.set_model_props(model, _metadata(net))
     checker.check_model(model, full_check=True)
     return model
+
+
+def _layer_nodes(net: Network, plan, current: str, const, node, prefix: str,
+                 hidden_outputs: bool) -> tuple[str, list]:
+    """The layers of ``net`` reading tensor ``current``; every tensor name starts with
+    ``prefix`` (an ensemble member's ``m<k>_``). Returns the int32 scores tensor
+    (``<prefix>scores``) and the hidden-bit outputs."""
+    outputs = []
+    for layer in plan.layers:
+        i = layer.index
+        W = net.layers[i].weights.T  # [n_in, n_out]
+        max_input = net.input_range(i)[1]  # max_level, or 1 for hidden bits
+        if matmul_integer_is_exact(max_input, layer.weight_bound):
+            acc = node(
+                "MatMulInteger", [current, const(f"{prefix}W{i}", W.astype(np.int8))],
+                f"{prefix}acc{i}"
+            )
+        else:
+            wide = node("Cast", [current], f"{prefix}in{i}_int32", to=TensorProto.INT32)
+            acc = node("MatMul", [wide, const(f"{prefix}W{i}", W.astype(np.int32))],
+                       f"{prefix}acc{i}")
+        if not layer.is_output:
+            on = node(
+                "GreaterOrEqual",
+                [acc, const(f"{prefix}threshold{i}", layer.thresholds.astype(np.int32))],
+                f"{prefix}on{i}",
+            )
+            current = node("Cast", [on], f"{prefix}hidden_bits{i}", to=TensorProto.UINT8)
+            if hidden_outputs:
+                outputs.append(
+                    helper.make_tensor_value_info(current, TensorProto.UINT8, ["N", layer.n_out])
+                )
+            continue
+        if layer.score_scale != 1:
+            scale = const(f"{prefix}score_scale", np.array(layer.score_scale, np.int32))
+            acc = node("Mul", [acc, scale], f"{prefix}acc_scaled")
+        scores = node("Add", [acc, const(f"{prefix}offset{i}", layer.offsets.astype(np.int32))],
+                      f"{prefix}scores")
+    return scores, outputs
+
+
+def _ensemble_nodes(ens: Ensemble, current: str, const, node, hidden_outputs: bool) -> list:
+    """Every member (tensors ``m<k>_...``) on the one input, their scores concatenated into
+    ``scores``, and the vote into ``class`` (docs/design.md §2), all in int64:
+
+    * decisions ``d = scores @ D`` (D: -1/+1 per two-score member, 1 per one-score member);
+    * ovr: ``ArgMax(d)`` over the members (one per class, in class order);
+    * ovo: ``b = (d >= t)``; votes ``= b @ (B - A) + colsum(A)`` and margins ``= (|d| * b) @
+      (B - A) + |d| @ A`` with A, B the one-hot first / second class of each member; class
+      ``= ArgMax(votes * (margin bound + 1) + margins)`` (lowest index wins ties).
+    """
+    outputs, member_scores = [], []
+    for k, m in enumerate(ens.members):
+        scores, hidden = _layer_nodes(m, plan_model(m, 32), current, const, node, f"m{k}_",
+                                      hidden_outputs)
+        member_scores.append(scores)
+        outputs += hidden
+    scores = node("Concat", member_scores, "scores", axis=1)
+    D = np.zeros((ens.n_outputs, len(ens.members)), np.int64)
+    start = 0
+    for k, m in enumerate(ens.members):
+        D[start:start + m.n_outputs, k] = decision_matrix(m)[:, 0]
+        start += m.n_outputs
+    wide = node("Cast", [scores], "scores_int64", to=TensorProto.INT64)
+    d = node("MatMul", [wide, const("vote_decision", D)], "decisions")
+    if not ens.kind.pairwise:
+        node("ArgMax", [d], "class", axis=1, keepdims=0, select_last_index=0)
+    else:
+        A = np.zeros((len(ens.members), ens.n_classes), np.int64)
+        B = np.zeros_like(A)
+        for k, (a, b) in enumerate(ens.member_classes):
+            A[k, a], B[k, b] = 1, 1
+        picks = node("GreaterOrEqual", [d, const("vote_threshold", ens.decision_thresholds)],
+                     "picks_second")
+        picks = node("Cast", [picks], "picks_second_int64", to=TensorProto.INT64)
+        switch = const("vote_switch", B - A)
+        votes = node("Add", [node("MatMul", [picks, switch], "vote_switched"),
+                             const("vote_base", A.sum(axis=0))], "votes")
+        size = node("Abs", [d], "decision_size")
+        margins = node("Add", [
+            node("MatMul", [node("Mul", [size, picks], "picked_size"), switch],
+                 "margin_switched"),
+            node("MatMul", [size, const("vote_first", A)], "margin_base"),
+        ], "margins")
+        weight = const("vote_weight", np.array(ens.margin_bound() + 1, np.int64))
+        key = node("Add", [node("Mul", [votes, weight], "votes_weighted"), margins],
+                   "vote_key")
+        node("ArgMax", [key], "class", axis=1, keepdims=0, select_last_index=0)
+    return [
+        helper.make_tensor_value_info("class", TensorProto.INT64, ["N"]),
+        helper.make_tensor_value_info("scores", TensorProto.INT32, ["N", ens.n_outputs]),
+        *outputs,
+    ]
 
 
 def _quantizer_nodes(net: Network, const, node) -> str:
@@ -142,8 +212,12 @@ def _quantizer_nodes(net: Network, const, node) -> str:
     return node("Cast", [t], "xq", to=TensorProto.UINT8)
 
 
-def _metadata(net: Network) -> dict[str, str]:
+def _metadata(net: Network | Ensemble) -> dict[str, str]:
     q = net.quantizer
+    extra = {}
+    if is_ensemble(net):
+        extra["ensemble"] = json.dumps({"kind": net.kind.name,
+                                        "members": [list(c) for c in net.member_classes]})
     return {
         "bdnn_version": bdnn.__version__,
         "quantizer": json.dumps(
@@ -159,6 +233,7 @@ def _metadata(net: Network) -> dict[str, str]:
         "output": net.output.name,
         "max_level": str(q.max_level),
         "training": json.dumps(net.training or {}, sort_keys=True, default=str),
+        **extra,
     }
 
 

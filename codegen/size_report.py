@@ -11,14 +11,43 @@ from __future__ import annotations
 
 import math
 
+from bdnn.ensemble import Ensemble, is_ensemble
 from bdnn.network import Network
 
 from .plan import ModelPlan, plan_model
 
 
-def size_report(net: Network, word_bits: int = 32) -> dict:
-    """Per layer and total: weights, thresholds, scratch bytes, minimum bytes and the ratio."""
+def size_report(net: Network | Ensemble, word_bits: int = 32) -> dict:
+    """Per layer and total: weights, thresholds, scratch bytes, minimum bytes and the ratio.
+    An ensemble lists every member's layers (``m<k> ...``)."""
+    if is_ensemble(net):
+        return ensemble_size_report(net, word_bits)
     return plan_size_report(plan_model(net, word_bits))
+
+
+def ensemble_size_report(ens: Ensemble, word_bits: int = 32) -> dict:
+    """The members' reports joined: their layers prefixed ``m<k>``, the tables summed, the
+    scratch the largest member's (the members run one after the other on the same stack)."""
+    reports = [plan_size_report(plan_model(m, word_bits)) for m in ens.members]
+    layers = [{**row, "layer": f"m{k} {row['layer']}"}
+              for k, r in enumerate(reports) for row in r["layers"]]
+    weights = sum(r["total"]["weight_bytes"] for r in reports)
+    constants = sum(r["total"]["threshold_bytes"] for r in reports)
+    min_bytes = sum(r["total"]["min_weight_bytes"] for r in reports)
+    return {
+        "word_bits": word_bits,
+        "ensemble": ens.kind.name,
+        "members": len(ens.members),
+        "layers": layers,
+        "total": {
+            "weight_bytes": weights,
+            "threshold_bytes": constants,
+            "scratch_bytes": max(r["total"]["scratch_bytes"] for r in reports),
+            "min_weight_bytes": min_bytes,
+            "ratio": (weights + constants) / min_bytes,
+            "weights_only_ratio": weights / min_bytes,
+        },
+    }
 
 
 def plan_size_report(plan: ModelPlan) -> dict:
@@ -61,21 +90,25 @@ def plan_size_report(plan: ModelPlan) -> dict:
 
 def format_size_table(report: dict) -> str:
     """A text table of :func:`size_report`."""
+    lw = max([10, *(len(r["layer"]) for r in report["layers"])])  # "m12 hidden 0" in ensembles
     head = (
-        f"{'layer':<10} {'shape':>9} {'w':>3} {'weights':>8} {'thresh':>7} {'scratch':>8} "
+        f"{'layer':<{lw}} {'shape':>9} {'w':>3} {'weights':>8} {'thresh':>7} {'scratch':>8} "
         f"{'minimum':>8} {'ratio':>6}"
     )
-    lines = [f"word size {report['word_bits']} bits; bytes per layer", head]
+    title = f"word size {report['word_bits']} bits; bytes per layer"
+    if "ensemble" in report:
+        title += f" of the {report['members']} members of the {report['ensemble']} ensemble"
+    lines = [title, head]
     for r in report["layers"]:
         shape = f"{r['shape'][0]}x{r['shape'][1]}"
         lines.append(
-            f"{r['layer']:<10} {shape:>9} {r['weight_bound']:>3} {r['weight_bytes']:>8} "
+            f"{r['layer']:<{lw}} {shape:>9} {r['weight_bound']:>3} {r['weight_bytes']:>8} "
             f"{r['threshold_bytes']:>7} {r['scratch_bytes']:>8} {r['min_weight_bytes']:>8.1f} "
             f"{r['ratio']:>6.2f}"
         )
     t = report["total"]
     lines.append(
-        f"{'total':<10} {'':>9} {'':>3} {t['weight_bytes']:>8} {t['threshold_bytes']:>7} "
+        f"{'total':<{lw}} {'':>9} {'':>3} {t['weight_bytes']:>8} {t['threshold_bytes']:>7} "
         f"{t['scratch_bytes']:>8} {t['min_weight_bytes']:>8.1f} {t['ratio']:>6.2f}"
     )
     lines.append(

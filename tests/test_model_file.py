@@ -51,7 +51,7 @@ def _good(net):
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda d: d.update(format="onnx"), "not a bdnn model file"),
-    (lambda d: d.update(version=2), "unsupported model file version 2"),
+    (lambda d: d.update(version=3), "unsupported model file version 3"),
     (lambda d: d.pop("quantizer"), "quantizer"),
     (lambda d: d["quantizer"].update(lo=[0.0]), "one per input"),
     (lambda d: d["quantizer"].update(bits=9), "bits"),

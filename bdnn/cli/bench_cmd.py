@@ -14,7 +14,7 @@ import click
 from codegen.targets.registry import target_names
 
 from ..errors import BDNNError
-from ..model_file import load_network
+from ..model_file import load_model
 from .options import emit_json
 
 TARGET_HELP = ", ".join(target_names())
@@ -44,7 +44,7 @@ def command(model, target, n_vectors, seed, project_dir, entry, as_json) -> None
     from codegen.targets.registry import get_target
 
     get_target(target)  # unknown target: fail before loading anything
-    net = load_network(model)
+    net = load_model(model)
     work_dir = None
     if project_dir:
         work_dir = Path(project_dir)

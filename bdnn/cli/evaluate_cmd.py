@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 import numpy as np
 
+from ..ensemble import is_ensemble
 from ..errors import BDNNError
-from ..model_file import load_network
+from ..model_file import load_model
 from ..robust import random_attack, worst_case_check
 from .data_options import data_options, read_data
 from .options import emit_json
@@ -40,7 +41,9 @@ def command(model, data, part, seed, attack, eps, attack_seed, point_time_limit,
         raise BDNNError("--eps only applies with --attack random or --attack worst-case")
     if not point_time_limit > 0:
         raise BDNNError(f"--point-time-limit must be > 0 seconds, got {point_time_limit}")
-    net = load_network(model)
+    net = load_model(model)
+    if attack is not None and is_ensemble(net):
+        raise BDNNError("--attack works on a single network, not on an ensemble")
     split, seed, test_fraction, recorded = _split_to_use(net.training, split, seed,
                                                          test_fraction)
     ds = read_data(data, label_column, delimiter, split, seed, test_fraction,

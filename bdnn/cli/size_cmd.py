@@ -6,7 +6,7 @@ import click
 
 from codegen.targets.registry import target_names
 
-from ..model_file import load_network
+from ..model_file import load_model
 from .options import emit_json
 
 
@@ -29,7 +29,7 @@ def command(model, word_bits, target, as_json) -> None:
         from codegen.targets.registry import get_target
 
         get_target(target)  # unknown target: fail before any work
-    net = load_network(model)
+    net = load_model(model)
     report = size_report(net, word_bits)
     if target is not None:
         from codegen.targets.measure import measured_size

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..activation import ACTIVATIONS
 from ..atomic_files import resolve_output_file, write_error
+from ..ensemble import ENSEMBLE_KINDS
 from ..errors import BDNNError
 from ..model_file import dumps_model, load_network, save_network
 from ..objective import OBJECTIVES, get_objective
@@ -76,6 +77,11 @@ from .options import IntList, emit_json, process_started
                    "batches of 64, 20 splits, no warm start).")
 @click.option("--restarts", type=click.IntRange(min=1), default=None,
               help="local-search: number of starts (default: as many as the time limit allows).")
+@click.option("--ensemble", "ensemble_kind", type=click.Choice(list(ENSEMBLE_KINDS)),
+              default=None,
+              help="Train a structured ensemble of two-class networks: ovo (one per pair of "
+                   "classes, majority vote) or ovr (one per class against the rest), in "
+                   "parallel processes within the one --time-limit.")
 @click.option("--sparsify", is_flag=True,
               help="Second stage: keep the loss, minimise the number of non-zero weights.")
 @click.option("--time-limit", type=click.FloatRange(0, MAX_TIME_LIMIT, min_open=True),
@@ -93,8 +99,8 @@ from .options import IntList, emit_json, process_started
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @data_options
 def command(data, hidden, weight_bound, activation, output_kind, input_bits, objective, margin,
-            lexicographic, method,
-            robust_radius, splits, batch_size, paper, restarts, sparsify, time_limit, workers,
+            lexicographic, method, robust_radius, splits, batch_size, paper, restarts,
+            ensemble_kind, sparsify, time_limit, workers,
             seed, deterministic, warm_start, out_path, as_json,
             quiet, label_column, delimiter, split, test_fraction) -> None:
     """Train on DATA (a built-in name, see `bdnn datasets`, or a CSV file)."""
@@ -112,6 +118,11 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
                                          **({} if margin is None else {"margin": margin}))
     except BDNNError as e:
         raise BDNNError(f"{e}; --margin goes with --objective margin") from None
+    if ensemble_kind and (warm_start or robust_radius is not None):
+        raise BDNNError("--ensemble cannot be combined with --warm-start or --robust-radius")
+    if ensemble_kind and (lexicographic or margin is not None):
+        raise BDNNError("--ensemble trains its members with --objective errors or hamming "
+                        "for now; drop --lexicographic / --margin")
     _check_writable(Path(out_path))
     ds = read_data(data, label_column, delimiter, split, seed, test_fraction)
     X, y = ds.train_part()
@@ -129,6 +140,18 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
                                     source=ds.name))
     Q = quantizer.quantize(X)
     Xv, yv = ds.val_part()
+    if ensemble_kind:
+        _train_ensemble(ensemble_kind, ds, Q, y, quantizer, Xv, yv, started=started,
+                        hidden=hidden, weight_bound=weight_bound, activation=activation,
+                        output=output_kind, objective=objective, method=method,
+                        sparsify=sparsify, method_options={
+                            k: v for k, v in (("splits", splits), ("batch_size", batch_size),
+                                              ("paper", paper), ("restarts", restarts))
+                            if v not in (None, False)},
+                        time_limit=time_limit, workers=workers, seed=seed,
+                        deterministic=deterministic, quiet=quiet, out_path=out_path,
+                        as_json=as_json, test_fraction=test_fraction)
+        return
     # from here on the network is kept (and written) however training ends, Ctrl-C and
     # SIGTERM included
     _keep_best_on_interrupt()
@@ -166,6 +189,52 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, obj
         emit_json(summary)
     else:
         click.echo(_report(summary))
+
+
+def _train_ensemble(kind, ds, Q, y, quantizer, Xv, yv, *, started, quiet, out_path, as_json,
+                    test_fraction, **options) -> None:
+    """``--ensemble``: train the members in parallel, evaluate, write one model file."""
+    from ..train.ensemble import train_ensemble
+
+    _keep_best_on_interrupt()
+    result = train_ensemble(
+        kind, Q, y, quantizer=quantizer, classes=list(ds.classes), progress=not quiet,
+        Q_val=quantizer.quantize(Xv) if len(yv) else None, y_val=yv if len(yv) else None,
+        started=started, **options)
+    ens = result.ensemble
+    summary = result.summary()
+    summary.update({"data": ds.name, "method": options["method"], "model": str(out_path)})
+    for part in ("val", "test"):
+        Xp, yp = ds.part(part)
+        if len(yp):
+            summary[f"{part}_accuracy"] = float(np.mean(ens.predict(Xp) == yp))
+            ens.training[f"{part}_accuracy"] = summary[f"{part}_accuracy"]
+    ens.training.update({"data": ds.name, "split": ds.split.protocol,
+                         "split_seed": options["seed"]})
+    if ds.feature_names is not None:
+        ens.training["feature_names"] = [str(c) for c in ds.feature_names]
+    if ds.split.protocol == "test":
+        ens.training["test_fraction"] = float(test_fraction)
+    _save_or_rescue(ens, Path(out_path))
+    if as_json:
+        emit_json(summary)
+        return
+    lines = [
+        f"ensemble        {summary['ensemble']} of {summary['members']} networks",
+        f"status          {summary['status']}",
+        f"train accuracy  {summary['train_accuracy']:.4f}  ({summary['train_errors']} errors "
+        f"of {summary['n_train']})",
+    ]
+    for part in ("val", "test"):
+        if f"{part}_accuracy" in summary:
+            lines.append(f"{part} accuracy{' ' * (5 - len(part))}  "
+                         f"{summary[f'{part}_accuracy']:.4f}")
+    lines += [f"non-zero        {summary['nonzero_weights']} of {summary['weights']} weights",
+              f"seconds         {summary['seconds']:.1f}", f"model           {out_path}"]
+    if summary["interrupted"]:
+        lines.append("interrupted     training stopped early; every member's best network so "
+                     "far was written")
+    click.echo("\n".join(lines))
 
 
 def _keep_best_on_interrupt() -> None:

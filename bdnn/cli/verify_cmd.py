@@ -9,7 +9,7 @@ import click
 from codegen.backends import backend_names
 
 from ..errors import BDNNError
-from ..model_file import load_network
+from ..model_file import load_model
 from .options import emit_json
 
 
@@ -36,7 +36,7 @@ def command(model, data, n_random, seed, backends, label_column, delimiter, as_j
     names = [b.strip() for b in backends.split(",") if b.strip()] if backends else None
     if backends is not None and not names:
         raise BDNNError("--backends is empty; list e.g. numpy,onnxruntime,c-host")
-    net = load_network(model)
+    net = load_model(model)
     X = None
     if data:
         X = _load_features(data, label_column, delimiter)

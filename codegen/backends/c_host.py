@@ -130,7 +130,7 @@ def run_harness(exe: Path, lines: Sequence[str], env: dict | None = None) -> lis
 def parse_q(lines: Sequence[str], net: Network) -> ForwardResult:
     """Parse harness output lines of ``q`` rows into a ForwardResult."""
     n = len(lines)
-    n_out = net.output_layer.n_out
+    n_out = net.n_outputs
     classes = np.zeros(n, np.int64)
     scores = np.zeros((n, n_out), np.int64)
     bits = np.zeros((n, int(sum(net.hidden_widths))), np.uint8)

@@ -97,15 +97,16 @@ def check_plan_fits(net: Network, target: Target) -> None:
     """Refuse before compiling when the weights alone exceed flash or the packed activation
     buffers alone exceed RAM (a compiler may not even accept such arrays: avr-gcc's limit is
     32 KB per object)."""
-    from ..plan import plan_model
+    from ..size_report import size_report
 
-    plan = plan_model(net, target.family.word_bits)
-    data = sum(plan.weight_bytes(la) + plan.constant_bytes(la) for la in plan.layers)
-    if data > target.flash_bytes or plan.scratch_bytes > target.ram_bytes:
+    total = size_report(net, target.family.word_bits)["total"]  # an ensemble: all members
+    data = total["weight_bytes"] + total["threshold_bytes"]
+    scratch = total["scratch_bytes"]
+    if data > target.flash_bytes or scratch > target.ram_bytes:
         raise BDNNError(
             f"model does not fit target {target.name} ({target.board}): its weights and "
             f"thresholds take {data} bytes of flash and its activation buffers "
-            f"{plan.scratch_bytes} bytes of RAM, the target has {target.flash_bytes} bytes of "
+            f"{scratch} bytes of RAM, the target has {target.flash_bytes} bytes of "
             f"flash and {target.ram_bytes} of RAM; use fewer or narrower hidden layers"
         )
 
@@ -189,7 +190,7 @@ def run_firmware(
         timeout = emulator_timeout(n_rows, traced=trace_log is not None)
     lines = t.family.run(t, project.path / "prog.elf", timeout, trace_log)
     return parse_runner_output(
-        lines, n_rows, net.output_layer.n_out, int(sum(net.hidden_widths))
+        lines, n_rows, net.n_outputs, int(sum(net.hidden_widths))
     )
 
 

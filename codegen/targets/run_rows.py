@@ -60,7 +60,7 @@ def run_rows(
     check_plan_fits(net, target)
     unique, inverse = np.unique(Q.astype(np.uint8), axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
-    n_out, n_hidden = net.output_layer.n_out, int(sum(net.hidden_widths))
+    n_out, n_hidden = net.n_outputs, int(sum(net.hidden_widths))
     classes = np.zeros(len(unique), np.int64)
     scores = np.zeros((len(unique), n_out), np.int64)
     hidden = np.zeros((len(unique), n_hidden), np.uint8)
