@@ -140,7 +140,7 @@ def train(data: list[str], method: str, seed: int, time_limit: float, hidden: st
     """One ``bdnn train`` command (a ``cli`` entry)."""
     args = ["train", *data, "--hidden", hidden, "--seed", str(seed), "--time-limit",
             f"{time_limit:g}", "--workers", "1", "--quiet", "--json", "-o", str(out),
-            *METHODS[method]]
+            *METHODS[method]["cli"]]
     t0 = time.monotonic()
     p = bdnn(*args)
     wall = time.monotonic() - t0
