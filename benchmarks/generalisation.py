@@ -295,9 +295,10 @@ def _mean(values) -> float | None:
 def report(results: dict) -> str:
     meta = results.get("meta", {})
     lines = ["# Generalisation benchmark (margin, lexicographic, sparsify, ensembles)", ""]
-    if meta:
-        lines += [f"Command: `{meta.get('command', '')}`  ", f"Date: {meta.get('date', '')}  ",
-                  f"Code: {meta.get('code', '')}  ", f"Machine: {meta.get('machine', '')}", ""]
+    for m in [meta, *results.get("merged", [])]:
+        if m:
+            lines += [f"Command: `{m.get('command', '')}`  ", f"Date: {m.get('date', '')}  ",
+                      f"Code: {m.get('code', '')}  ", f"Machine: {m.get('machine', '')}", ""]
     runs = [r for r in results["runs"] if "error" not in r]
     errors = [r for r in results["runs"] if "error" in r]
     sets = list(dict.fromkeys(r["data"] for r in results["runs"]))
@@ -407,7 +408,21 @@ def main() -> None:
     ap.add_argument("--few-shot-first", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/generalisation.json"))
     ap.add_argument("--report", default=None, help="only rewrite the Markdown of this JSON")
+    ap.add_argument("--merge", default=None,
+                    help="add the runs of this JSON (e.g. a separate ensemble run) to --out")
     a = ap.parse_args()
+    if a.merge:
+        path, other = Path(a.out), json.loads(Path(a.merge).read_text())
+        results = load_results(path)
+        for key, fields in (("runs", ("data", "method", "seed")),
+                            ("few_shot", ("per_class", "method", "seed")),
+                            ("baselines", ("per_class", "model", "seed"))):
+            for row in other.get(key, []):
+                if not done(results[key], **{f: row[f] for f in fields}):
+                    results[key].append(row)
+        results.setdefault("merged", []).append(other.get("meta", {}))
+        save(results, path)
+        return
     if a.report:
         p = Path(a.report)
         p.with_suffix(".md").write_text(report(json.loads(p.read_text())))
