@@ -324,37 +324,40 @@ def report(results: dict) -> str:
                 f"{_ms([r['train_accuracy'] for r in rs])} | "
                 f"{nbytes:.0f} | {_mean(r['nonzero_weights'] for r in rs):.1f} |")
         if base and base[0] is not None:
-            best = None
+            best = None  # the best margin / lexicographic method by mean test accuracy
             for m in methods:
                 if m in ("exact", "sparsify", "ovo", "ovr"):
                     continue  # the target is about margin / lexicographic training
                 rs = [r for r in runs if r["data"] == d and r["method"] == m]
                 t = _mean(r["test_accuracy"] for r in rs)
                 b = _mean(r["model_bytes"] for r in rs)
-                if t is not None and b is not None and b <= base[1] and (
-                        best is None or t > best[1]):
-                    best = (m, t)
+                if t is not None and (best is None or t > best[1]):
+                    best = (m, t, b)
             if best:
-                verdict.append((d, best[0], 100 * (best[1] - base[0])))
-    lines += ["", "## Target: margin or lexicographic vs plain exact (best such method per set, "
-              "equal or smaller bytes)", "",
-              "| data | best method | test acc − exact (points) |", "|---|---|---|"]
-    for d, m, delta in verdict:
-        lines.append(f"| {d} | {m} | {delta:+.1f} |")
+                verdict.append((d, best[0], 100 * (best[1] - base[0]), best[2], base[1]))
+    lines += ["", "## Target: margin or lexicographic vs plain exact (the best such method per "
+              "set, chosen after the fact)", "",
+              "| data | best method | test acc − exact (points) | bytes (exact) | target met |",
+              "|---|---|---|---|---|"]
+    for d, m, delta, b, b0 in verdict:
+        met = delta >= 2.0 and b <= b0
+        lines.append(f"| {d} | {m} | {delta:+.1f} | {b:.1f} ({b0:.1f}) | "
+                     f"{'yes' if met else 'no'} |")
     if verdict:
-        wins = sum(1 for _, _, x in verdict if x >= 2.0)
-        worst = min(x for _, _, x in verdict)
-        lines += ["", f"Sets with ≥ +2 points: {wins} of {len(verdict)} (target: ≥ 4 of 7); "
-                      f"worst change {worst:+.1f} points (target: never below −1)."]
+        wins = sum(1 for _, _, x, b, b0 in verdict if x >= 2.0 and b <= b0)
+        worst = min(x for _, _, x, _, _ in verdict)
+        lines += ["", f"Sets with ≥ +2 points at equal or fewer bytes: {wins} of {len(verdict)} "
+                      f"(target: ≥ 4 of 7); worst change of the chosen method {worst:+.1f} "
+                      "points (target: never below −1)."]
         # the single best setting chosen in advance, not per set
         per_method = {}
         for m in methods:
             if m in ("exact", "sparsify", "ovo", "ovr"):
                 continue
             ds = [(d, _mean(r["test_accuracy"] for r in runs if r["data"] == d and
-                            r["method"] == m)) for d, _, _ in verdict]
+                            r["method"] == m)) for d, *_ in verdict]
             base_of = {d: _mean(r["test_accuracy"] for r in runs if r["data"] == d and
-                                r["method"] == "exact") for d, _, _ in verdict}
+                                r["method"] == "exact") for d, *_ in verdict}
             deltas = [100 * (t - base_of[d]) for d, t in ds if t is not None]
             if deltas:
                 per_method[m] = deltas
