@@ -292,6 +292,10 @@ def _mean(values) -> float | None:
     return float(np.mean(v)) if v else None
 
 
+def _not_applicable(row: dict) -> bool:
+    return "at least 3 classes" in row.get("error", "")
+
+
 def report(results: dict) -> str:
     meta = results.get("meta", {})
     lines = ["# Generalisation benchmark (margin, lexicographic, sparsify, ensembles)", ""]
@@ -300,7 +304,9 @@ def report(results: dict) -> str:
             lines += [f"Command: `{m.get('command', '')}`  ", f"Date: {m.get('date', '')}  ",
                       f"Code: {m.get('code', '')}  ", f"Machine: {m.get('machine', '')}", ""]
     runs = [r for r in results["runs"] if "error" not in r]
-    errors = [r for r in results["runs"] if "error" in r]
+    errors = [r for r in results["runs"] if "error" in r and not _not_applicable(r)]
+    not_applicable = sorted({(r["data"], r["method"]) for r in results["runs"]
+                             if "error" in r and _not_applicable(r)})
     sets = list(dict.fromkeys(r["data"] for r in results["runs"]))
     methods = list(dict.fromkeys(r["method"] for r in results["runs"]))
     lines += ["## Test accuracy (%, mean ± sd over seeds), training accuracy, model bytes, "
@@ -367,6 +373,9 @@ def report(results: dict) -> str:
             for m, ds in per_method.items():
                 lines.append(f"| {m} | {sum(x >= 2 for x in ds)} of {len(ds)} | "
                              f"{min(ds):+.1f} | {np.mean(ds):+.1f} |")
+    if not_applicable:
+        lines += ["", "Not applicable (an ensemble needs at least 3 classes): " +
+                  ", ".join(f"{d} {m}" for d, m in not_applicable) + "."]
     if errors:
         lines += ["", "Failed runs:", ""]
         lines += [f"- {r['data']} {r['method']} seed {r['seed']}: {r['error']}" for r in errors]
