@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 from .ensemble import is_ensemble
 from .errors import BDNNError
 from .network import Network
+from .objective import get_objective
 from .output_kind import get_output_kind
 from .quantizer import fit_quantizer
 from .train.limits import check_problem_size
@@ -52,6 +53,8 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         batch_size: int | None = None,
         paper: bool = False,
         restarts: int | None = None,
+        margin: int | None = None,
+        lexicographic: bool = False,
         ensemble: str | None = None,
     ) -> None:
         self.hidden = hidden
@@ -74,6 +77,8 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.paper = paper
         self.restarts = restarts
+        self.margin = margin  # objective "margin": how far the label must clear the decision
+        self.lexicographic = lexicographic
         self.ensemble = ensemble
 
     def fit(self, X, y, X_val=None, y_val=None) -> BDNNClassifier:
@@ -116,7 +121,10 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         problem = TrainProblem.build(
             Q, y_idx, quantizer=quantizer, classes=classes, hidden=hidden,
             weight_bound=int(self.weight_bound), activation=self.activation, output=self.output,
-            objective=self.objective, warm_start=self.warm_start,
+            objective=get_objective(self.objective,
+                                    **({} if self.margin is None else
+                                       {"margin": int(self.margin)})),
+            warm_start=self.warm_start,
             solve=SolveOptions(time_limit=float(self.time_limit), workers=int(self.workers),
                                seed=int(self.seed), deterministic=bool(self.deterministic),
                                progress=bool(self.verbose)),
@@ -126,6 +134,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         result: TrainResult = train_network(
             self.method, problem, sparsify=bool(self.sparsify), splits=self.splits,
             batch_size=self.batch_size, paper=bool(self.paper), restarts=self.restarts,
+            lexicographic=bool(self.lexicographic),
         )
         if columns is not None and len(columns) == X.shape[1]:
             result.network.training["feature_names"] = [str(c) for c in columns]
@@ -139,6 +148,9 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
 
         if self.warm_start is not None or self.robust_radius is not None:
             raise BDNNError("ensemble= cannot be combined with warm_start or robust_radius")
+        if self.lexicographic or self.margin is not None:
+            raise BDNNError("ensemble= trains its members with objective errors or hamming for "
+                            "now; drop lexicographic / margin")
         options = {k: v for k, v in (("splits", self.splits), ("batch_size", self.batch_size),
                                      ("paper", self.paper), ("restarts", self.restarts))
                    if v not in (None, False)}

@@ -35,6 +35,14 @@ def slow_row_loss(net: Network, q, label: int, objective: str) -> int:
              + int(layer.bias[j]) for j in range(layer.n_out)]
         x = [1 if v >= 0 else 0 for v in a]
     single = net.output.name == "single"
+    if objective == "margin":  # correct, and every rival beaten by at least m (docs §2)
+        m = get_objective("margin").margin
+        if single:
+            ok = a[0] >= m if label == 1 else a[0] <= -max(m, 1)
+        else:  # beat lower indices by max(m, 1), tie or beat higher ones by m
+            ok = all(a[label] - a[k] >= max(m, 1 if k < label else 0)
+                     for k in range(len(a)) if k != label)
+        return int(not ok)
     if objective == "errors":
         if single:
             pred = 1 if a[0] >= 0 else 0
@@ -69,7 +77,7 @@ def test_row_losses_agree_on_every_path(objective, output, activation):
         # the definition, on the numpy forward pass
         assert obj.row_losses(net.forward_q(Q).scores, y, net.output).tolist() == expect.tolist()
         # the network's helpers, the problem's re-check, the data split's point losses
-        helper = errors_of if objective == "errors" else hamming_loss_of
+        helper = {"errors": errors_of, "hamming": hamming_loss_of}.get(objective, obj.loss)
         assert helper(net, Q, y) == obj.loss(net, Q, y) == int(expect.sum())
         problem = TrainProblem.build(Q, y, quantizer=net.quantizer, classes=list(range(k)),
                                      hidden=(3, 2), weight_bound=(2, 1, 1),
@@ -121,7 +129,7 @@ def test_lower_bound_is_the_best_any_output_can_do(objective, output):
     expect = 0
     for r in range(rows.n_rows):
         members = [int(c) for c in y[rows.inverse == r]]
-        if objective == "errors":  # any class can be predicted
+        if objective in ("errors", "margin"):  # any class can be predicted (or clear m)
             best = min(sum(c != pred for c in members) for pred in range(k))
         else:  # any output bit vector can come out
             def target(c):

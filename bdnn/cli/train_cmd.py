@@ -17,7 +17,7 @@ from ..atomic_files import resolve_output_file, write_error, write_files
 from ..ensemble import ENSEMBLE_KINDS
 from ..errors import BDNNError
 from ..model_file import dumps_model, load_network, save_network
-from ..objective import OBJECTIVES
+from ..objective import OBJECTIVES, get_objective
 from ..output_kind import OUTPUT_KINDS, get_output_kind
 from ..quantizer import QUANTIZER_KINDS, fit_quantizer
 from ..raw_input import detect_raw_input
@@ -60,7 +60,15 @@ from .options import IntList, emit_json, process_started
               help="How raw features become levels: "
                    + "; ".join(f"{k.name}: {k.help}" for k in QUANTIZER_KINDS.values()) + ".")
 @click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="errors",
-              show_default=True)
+              show_default=True,
+              help="errors; hamming (output bits, Kurtz & Bah); margin (a row counts as correct "
+                   "only when its label clears the decision by --margin).")
+@click.option("--margin", type=click.IntRange(0, MAX_WEIGHT_BOUND), default=None,
+              help="margin objective: how far the label's score must clear every other "
+                   "(default 1; 0 is errors).")
+@click.option("--lexicographic", is_flag=True,
+              help="exact: minimise the loss (errors = margin 0), then keep it and maximise the "
+                   "smallest margin, then (--sparsify) minimise non-zero weights.")
 @click.option("--method", type=click.Choice(list(METHODS)), default="exact", show_default=True)
 @click.option("--robust-radius", type=click.FloatRange(min=0), default=None,
               help="Robust training: the first-layer pattern must hold when every feature moves "
@@ -104,7 +112,7 @@ from .options import IntList, emit_json, process_started
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @data_options
 def command(data, hidden, weight_bound, activation, output_kind, input_bits, quantizer_kind,
-            objective, method,
+            objective, margin, lexicographic, method,
             robust_radius, splits, batch_size, paper, restarts, ensemble_kind, sparsify, prove,
             certificate_path, time_limit, workers,
             seed, deterministic, warm_start, out_path, as_json,
@@ -127,6 +135,18 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
         raise BDNNError("--ensemble cannot be combined with --warm-start or --robust-radius")
     if ensemble_kind and prove:
         raise BDNNError("--prove trains one network; leave out --ensemble or --prove")
+    if lexicographic and method not in ("exact", "auto"):
+        raise BDNNError(f"--lexicographic works with --method exact only, not {method}")
+    try:
+        objective_record = get_objective(objective,
+                                         **({} if margin is None else {"margin": margin}))
+    except BDNNError as e:
+        raise BDNNError(f"{e}; --margin goes with --objective margin") from None
+    if ensemble_kind and (lexicographic or margin is not None):
+        raise BDNNError("--ensemble trains its members with --objective errors or hamming "
+                        "for now; drop --lexicographic / --margin")
+    if prove and lexicographic:
+        raise BDNNError("--prove and --lexicographic cannot be combined; drop one")
     _check_writable(Path(out_path))
     if certificate_path is not None:
         if Path(certificate_path).resolve() == Path(out_path).resolve():
@@ -171,7 +191,7 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
     problem = TrainProblem.build(
         Q, y, quantizer=quantizer, classes=list(ds.classes), hidden=hidden,
         weight_bound=weight_bound, activation=activation, output=output_kind,
-        objective=objective, warm_start=warm,
+        objective=objective_record, warm_start=warm,
         solve=SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
                            deterministic=deterministic, progress=not quiet),
         Q_val=quantizer.quantize(Xv) if len(yv) else None, y_val=yv if len(yv) else None,
@@ -179,7 +199,7 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
     )
     result = train_network(method, problem, sparsify=sparsify, splits=splits,
                            batch_size=batch_size, paper=paper, restarts=restarts,
-                           prove=prove)
+                           prove=prove, lexicographic=lexicographic)
     net = result.network
     summary = result.summary()
     summary.update({"data": ds.name, "method": net.training.get("method", method),

@@ -26,7 +26,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from ..network import Layer, Network
-from ..objective import Objective, get_objective
+from ..objective import Objective, clears, get_objective, row_margins
 from ..quantizer import Quantizer
 from .architecture import Architecture
 from .rows import UniqueRows
@@ -145,6 +145,12 @@ class BDNNCpModel:
         self.loss_terms: list[tuple[int, cp_model.IntVar]] = []  # (coef, var) in the loss
         self.loss_constant = 0
         self.nonzero: list[cp_model.IntVar] = []
+        # the output layer's score expressions, by the prefix of their Booleans (a table
+        # pattern "g{li}_{t}" or a row "v{li}_{r}"): the margin stage reads them
+        self.output_scores: dict[str, list] = {}
+        self.margin_var: cp_model.IntVar | None = None
+        self.margin_use: dict[tuple[int, int], cp_model.IntVar] = {}
+        self.margin_domain = (0, 0)
         self._build()
 
     # -- construction ----------------------------------------------------------------------
@@ -258,27 +264,20 @@ class BDNNCpModel:
         """Booleans for what layer ``li`` outputs given its score expressions (one per unit).
 
         Hidden layer: one bit per unit, ``h <-> score >= 0``. Output layer: what the objective
-        asks for (``Objective.class_choice``): a one-hot class choice with lowest-index tie
-        breaking, or one bit per output unit (class 1 iff score >= 0 for a single unit).
+        asks for (``Objective.reify_outputs``): a one-hot class choice with lowest-index tie
+        breaking, one bit per output unit, or one "clears the margin" Boolean per class.
         """
         m = self.model
-        is_output = li == self.arch.n_layers - 1
-        if not is_output or not self.objective.class_choice(self.arch.output):
-            bits = []
-            for j, s in enumerate(scores):
-                v = m.NewBoolVar(f"{prefix}_{j}")
-                m.Add(s >= 0).OnlyEnforceIf(v)
-                m.Add(s <= -1).OnlyEnforceIf(v.Not())
-                bits.append(v)
-            return bits
-        choice = [m.NewBoolVar(f"{prefix}_c{k}") for k in range(len(scores))]
-        m.AddExactlyOne(choice)
-        for k, sk in enumerate(scores):
-            for k2, sk2 in enumerate(scores):
-                if k2 != k:
-                    # class k wins: strictly above every lower index, at least every higher one
-                    m.Add(sk - sk2 >= (1 if k2 < k else 0)).OnlyEnforceIf(choice[k])
-        return choice
+        if li == self.arch.n_layers - 1:
+            self.output_scores[prefix] = scores
+            return self.objective.reify_outputs(m, scores, self.arch.output, prefix)
+        bits = []
+        for j, s in enumerate(scores):
+            v = m.NewBoolVar(f"{prefix}_{j}")
+            m.Add(s >= 0).OnlyEnforceIf(v)
+            m.Add(s <= -1).OnlyEnforceIf(v.Not())
+            bits.append(v)
+        return bits
 
     def _table_layer(self, li: int) -> None:
         m = self.model
@@ -375,6 +374,78 @@ class BDNNCpModel:
                         self.model.Add(wv == 0).OnlyEnforceIf(nz.Not())
                         self.nonzero.append(nz)
         return self.nonzero
+
+    # -- the margin stage (lexicographic training) ----------------------------------------
+    def margin_variable(self) -> cp_model.IntVar:
+        """An integer ``M`` (created once) no larger than the margin (``row_margins``) of any
+        training row counted correct, i.e. whose label's "clears the margin" Boolean is true:
+        maximising it maximises the smallest margin at the loss kept (docs/design.md §4).
+
+        Needs an objective with per-class margin Booleans (``MarginObjective``).
+        """
+        if self.margin_var is not None:
+            return self.margin_var
+        obj = self.objective
+        if not hasattr(obj, "class_margin_bounds"):
+            raise ValueError(f"the margin stage needs the margin objective, not {obj.name}")
+        li = self.arch.n_layers - 1
+        lv = self.layers[li]
+        output = self.arch.output
+        w = int(self.arch.weight_bounds[li])
+        reach = w * self.arch.widths[li] * max(abs(self.arch.activation.read_bit(b))
+                                               for b in (0, 1))
+        top = 2 * (reach + max(abs(v) for v in lv.bias_domain)) + 1
+        m = self.model
+        self.margin_domain = (obj.margin, max(obj.margin, top))
+        M = m.NewIntVar(*self.margin_domain, "margin")
+        counts = self.rows.counts
+        if lv.encoding == "table":
+            prev = self.layers[li - 1].out
+            width_in = self.arch.widths[li]
+            for t, pat in enumerate(_patterns(width_in)):
+                scores = self.output_scores[f"g{li}_{t}"]
+                for k in range(counts.shape[1]):
+                    members = np.flatnonzero(counts[:, k])
+                    if not len(members):
+                        continue
+                    # true when a row of label k has pattern t and clears the margin there
+                    use = m.NewBoolVar(f"mu{li}_{t}_{k}")
+                    for r in members:
+                        hr = prev[int(r)]
+                        not_t = [hr[i].Not() if pat[i] else hr[i] for i in range(width_in)]
+                        m.AddBoolOr([*not_t, lv.table[t][k].Not(), use])
+                    for e, _ in obj.class_margin_bounds(scores, k, output):
+                        m.Add(e >= M).OnlyEnforceIf(use)
+                    self.margin_use[t, k] = use
+        else:
+            for r, vr in enumerate(lv.out):
+                scores = self.output_scores[f"v{li}_{r}"]
+                for k in self.rows.labels_of(r):
+                    for e, _ in obj.class_margin_bounds(scores, k, output):
+                        m.Add(e >= M).OnlyEnforceIf(vr[k])
+        self.margin_var = M
+        return M
+
+    def hint_margin(self, net: Network) -> None:
+        """Hint the margin stage's variables with ``net``'s values (after ``add_hints``)."""
+        if self.margin_var is None:
+            return
+        fwd = net.forward_q(self.rows.Q)
+        pairs = [(r, k) for r in range(self.rows.n_rows) for k in self.rows.labels_of(r)]
+        rr = np.array([r for r, _ in pairs], dtype=np.int64)
+        kk = np.array([k for _, k in pairs], dtype=np.int64)
+        scores = fwd.preactivations[-1][rr]
+        margins = row_margins(scores, kk, self.arch.output)
+        clear = clears(scores, kk, self.arch.output, self.objective.margin)
+        value = int(margins[clear].min()) if clear.any() else self.objective.margin
+        self.model.AddHint(self.margin_var, int(np.clip(value, *self.margin_domain)))
+        if self.margin_use:
+            bits = np.asarray(fwd.hidden_bits[-1], dtype=np.int64)
+            pattern = (bits << np.arange(bits.shape[1])).sum(axis=1)  # bit j = unit j
+            used = {(int(pattern[r]), int(k)) for r, k, c in zip(rr, kk, clear, strict=True)
+                    if c}
+            for key, var in self.margin_use.items():
+                self.model.AddHint(var, int(key in used))
 
     def loss_expression(self) -> cp_model.LinearExpr:
         return sum(c * v for c, v in self.loss_terms) + self.loss_constant

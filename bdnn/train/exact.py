@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 from ortools import __version__ as ORTOOLS_VERSION
@@ -10,6 +11,7 @@ from ortools.sat.python import cp_model
 
 from ..errors import BDNNError
 from ..network import Network
+from ..objective import ERRORS, MARGIN, MarginObjective, smallest_margin
 from .coordinate_descent import POLISH_MIN_SHARE, center_biases, coordinate_descent
 from .cpsat_model import BDNNCpModel, ModelBuildTimeout, ModelOptions
 from .float_start import descended_start
@@ -27,6 +29,11 @@ FLOAT_HINT_MIN_SIZE = 600
 MIN_SOLVE_SHARE = 0.1
 # A solve shorter than this is not started (process start-up and presolve alone take longer).
 MIN_SOLVE_SECONDS = 0.05
+# Lexicographic training: the loss stage ends at this share of the time limit, the margin stage
+# at the next (or at the limit without --sparsify); a stage that ends early leaves its time to
+# the next.
+LEX_LOSS_END = 0.5
+LEX_MARGIN_END = 0.8
 
 
 def train_exact(
@@ -37,6 +44,7 @@ def train_exact(
     method: str = "exact",
     narrow_start: bool | None = None,
     float_start: bool | None = None,
+    lexicographic: bool = False,
 ) -> TrainResult:
     """Train ``problem``'s network with CP-SAT.
 
@@ -56,7 +64,14 @@ def train_exact(
     (default: when no warm start is given and the training is not robust) computes a float MLP
     rounded to integer weights (``float_start.rounded_mlp_start``): the result is never worse
     than it, and it hints the solver on large models (``True``: always; ``False``: not at all).
+
+    ``lexicographic`` (BeMi's stages, docs/design.md §4): minimise the margin objective's loss
+    (``errors`` counts as margin 0), then keep that loss and maximise the smallest margin of the
+    rows counted correct, then (with ``sparsify``) keep both and minimise non-zero weights; each
+    stage is hinted with the last one's network, all within the one time limit.
     """
+    if lexicographic:
+        problem = lexicographic_problem(problem)
     solve, arch, objective = problem.solve, problem.arch, problem.objective
     Q, y = problem.Q, problem.y
     wall = not solve.deterministic  # deterministic runs count the solver's own time only
@@ -130,6 +145,8 @@ def train_exact(
             # coordinate descent may follow an unproven result: leave it its share
             time_left = problem.remaining() - (POLISH_MIN_SHARE * solve.time_limit
                                                if unconstrained else 0.0)
+            if lexicographic:  # the later stages get the rest
+                time_left = min(time_left, problem.at(LEX_LOSS_END) - time.monotonic())
             if not start_is_solution:  # nothing to fall back on: solve at least briefly
                 time_left = max(time_left, MIN_SOLVE_SHARE * solve.time_limit)
         else:
@@ -196,8 +213,11 @@ def train_exact(
             and not (record.get("result_is_start") and "float_start" in record)):
         # CP-SAT stopped at its limit: single-weight moves over all rows may still help (a
         # descended start that is the result is already at a local optimum of these moves)
+        descent_limit = problem.remaining()
+        if lexicographic:
+            descent_limit = min(descent_limit, problem.at(LEX_LOSS_END) - time.monotonic())
         out = coordinate_descent(net, Q, y, objective, seed=solve.seed,
-                                 time_limit=max(problem.remaining(), 0.0) if wall else None)
+                                 time_limit=max(descent_limit, 0.0) if wall else None)
         stages.append({"stage": "descent", "objective": out.loss_after, "moves": out.moves,
                        "seconds": round(out.seconds, 3)})
         if out.loss_after < objective_value:
@@ -207,14 +227,38 @@ def train_exact(
             if objective_value <= bound:
                 result_status = "OPTIMAL"
 
+    margin_value = None
+    if lexicographic:
+        margin_value = _smallest_margin(problem, net)
+        if not interrupted and builder is not None:
+            budget = ((problem.at(LEX_MARGIN_END if sparsify else 1.0) - time.monotonic())
+                      if wall else min(10.0, 0.25 * solve.time_limit))
+            if budget >= MIN_SOLVE_SECONDS:
+                net, margin_value = _maximise_margin(builder, problem, budget, net,
+                                                     objective_value, margin_value, stages)
+                # the stage keeps loss <= the value found; after an unproven first stage it can
+                # find a lower one, which is better lexicographically too
+                objective_value, result_status, origin = _lower_loss(
+                    problem, net, objective_value, bound, result_status, origin, "margin")
+                _recheck(problem, net, objective_value)
+        interrupted = interrupted or interrupt_requested()
     if sparsify and not interrupted and builder is not None:
         budget = problem.remaining() if wall else min(10.0, 0.25 * solve.time_limit)
         if budget >= MIN_SOLVE_SECONDS:
-            net = _sparsify(builder, problem, budget, net, objective_value, stages)
+            net = _sparsify(builder, problem, budget, net, objective_value, stages,
+                            margin=margin_value)
+            objective_value, result_status, origin = _lower_loss(
+                problem, net, objective_value, bound, result_status, origin, "sparsify")
             _recheck(problem, net, objective_value)
     if unconstrained:  # same loss, largest margin: CP-SAT returns any bias of the optimal range
-        net = center_biases(net, Q, y, objective)
-        _recheck(problem, net, objective_value)
+        centred = center_biases(net, Q, y, objective)
+        _recheck(problem, centred, objective_value)
+        # centring keeps the loss; lexicographic training also keeps the smallest margin
+        if margin_value is None or _smallest_margin(problem, centred) >= margin_value:
+            net = centred
+    if lexicographic:
+        record["lexicographic"] = _lexicographic_record(stages, result_status, objective_value,
+                                                        margin_value, net, sparsify)
 
     record["stages"] = stages
     return problem.result(net, record, status=result_status, objective=objective_value,
@@ -250,13 +294,17 @@ def _recheck(problem: TrainProblem, net: Network, value: int) -> None:
 
 
 def _sparsify(builder: BDNNCpModel, problem: TrainProblem, budget: float, incumbent: Network,
-              loss: int, stages: list) -> Network:
-    """Second lexicographic stage: loss <= the value found, minimise non-zero weights."""
+              loss: int, stages: list, margin: int | None = None) -> Network:
+    """Last lexicographic stage: loss <= the value found (and, after a margin stage, the
+    smallest margin >= ``margin``), minimise non-zero weights."""
     model = builder.model
     model.Add(builder.loss_expression() <= loss)
+    if margin is not None:
+        model.Add(builder.margin_variable() >= margin)
     nz = builder.nonzero_indicators()
     model.Minimize(sum(nz))
     builder.add_hints(incumbent)
+    builder.hint_margin(incumbent)
     solve = problem.solve
     solver, status, printer = solve_model(model, solve, budget, f"{solve.label}/sparsify")
     stages.append({
@@ -272,7 +320,93 @@ def _sparsify(builder: BDNNCpModel, problem: TrainProblem, budget: float, incumb
     net = builder.network_from(solver, problem.quantizer, problem.classes)
     if net.n_nonzero_weights() > incumbent.n_nonzero_weights():
         return incumbent
+    if margin is not None and (_smallest_margin(problem, net) or 0) < margin:
+        return incumbent  # cannot happen (M <= every correct row's margin); kept as a guard
     return net
 
 
-__all__ = ["train_exact"]
+def _lower_loss(problem: TrainProblem, net: Network, value: int, bound: float, status: str,
+                origin: str, stage: str) -> tuple[int, str, str]:
+    """``(loss, status, origin)`` after a later stage whose constraint is ``loss <= value``:
+    the network's own loss when that stage found a lower one (possible after an unproven
+    first stage), else unchanged."""
+    loss = problem.loss(net)
+    if loss >= value:
+        return value, status, origin
+    return (loss, "OPTIMAL" if loss <= bound else status,
+            f"{origin}, a lower loss found by the {stage} stage")
+
+
+def lexicographic_problem(problem: TrainProblem) -> TrainProblem:
+    """``problem`` with the objective lexicographic training minimises first: the margin
+    objective as given, ``errors`` as margin 0 (the same loss row for row); anything else is
+    refused."""
+    objective = problem.objective
+    if isinstance(objective, MarginObjective):
+        return problem
+    if objective == ERRORS:
+        return problem.replace(objective=MARGIN.with_params(margin=0))
+    raise BDNNError(f"--lexicographic works with --objective errors or margin, not "
+                    f"{objective.name}")
+
+
+def _smallest_margin(problem: TrainProblem, net: Network) -> int | None:
+    """The smallest margin of the training rows the margin objective counts correct."""
+    return smallest_margin(net.forward_q(problem.Q).scores, problem.y, net.output,
+                           problem.objective.margin)
+
+
+def _maximise_margin(builder: BDNNCpModel, problem: TrainProblem, budget: float,
+                     incumbent: Network, loss: int, margin: int | None,
+                     stages: list) -> tuple[Network, int | None]:
+    """Second lexicographic stage: loss <= the value found, maximise the smallest margin of
+    the rows counted correct. Returns the network and its smallest margin (numpy)."""
+    model = builder.model
+    model.Add(builder.loss_expression() <= loss)
+    M = builder.margin_variable()
+    model.Maximize(M)
+    builder.add_hints(incumbent)
+    builder.hint_margin(incumbent)
+    solve = problem.solve
+    solver, status, printer = solve_model(model, solve, budget, f"{solve.label}/margin")
+    bound = float(solver.BestObjectiveBound()) if found_solution(status) else None
+    net = incumbent
+    if found_solution(status):
+        candidate = builder.network_from(solver, problem.quantizer, problem.classes)
+        value = _smallest_margin(problem, candidate)
+        cand_loss = problem.loss(candidate)
+        if cand_loss < loss or (cand_loss == loss and (margin is None or
+                                                       (value is not None and value >= margin))):
+            net, margin = candidate, value
+    stages.append({
+        "stage": "margin",
+        "status": status_name(status),
+        "objective": margin,
+        "bound": bound,
+        "seconds": round(solver.WallTime(), 3),
+        "solutions": printer.n_solutions,
+    })
+    problem.say(f"margin stage: smallest margin {margin} ({status_name(status)})")
+    return net, margin
+
+
+def _lexicographic_record(stages: list, loss_status: str, loss: int, margin: int | None,
+                          net: Network, sparsify: bool) -> dict:
+    """Which lexicographic stages ran, their status and value (the training record)."""
+    by_name = {s["stage"]: s for s in stages}
+    out = []
+    for name, value in (("loss", loss), ("margin", margin),
+                        ("sparsify", net.n_nonzero_weights() if sparsify else None)):
+        if name == "sparsify" and not sparsify:
+            continue
+        s = by_name.get(name)
+        status = s.get("status", "NOT_RUN") if s else "NOT_RUN"
+        if name == "loss":
+            status = loss_status  # the result's: a start or descent may have beaten the solve
+        out.append({"stage": name, "status": status, "value": value,
+                    "finished": status == "OPTIMAL"})
+    return {"stages": out, "loss": int(loss), "smallest_margin": margin,
+            "nonzero_weights": net.n_nonzero_weights()}
+
+
+__all__ = ["lexicographic_problem", "train_exact"]

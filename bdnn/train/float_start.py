@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 
 from ..network import Layer, Network
-from ..objective import Objective
+from ..objective import Objective, get_objective
 from ..quantizer import Quantizer
 from .architecture import Architecture
 from .coordinate_descent import coordinate_descent
@@ -109,6 +109,13 @@ def descended_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer:
             break
         try:
             rounded = rounded_mlp_start(Q, y, arch, quantizer, classes, seed=seed + k)
+            first = get_objective(objective).start_objective()
+            if first is not None:  # e.g. margin: a rounded MLP often clears no margin at all,
+                # a plateau for single-weight moves; descend on the easier loss first
+                rounded = coordinate_descent(
+                    rounded, Q, y, first, seed=seed + k,
+                    time_limit=None if deterministic else max(left, 0.0) / 2).network
+                left = budget - (time.monotonic() - t0)
             out = coordinate_descent(rounded, Q, y, objective, seed=seed + k,
                                      time_limit=None if deterministic else max(left, 0.0))
         except KeyboardInterrupt:

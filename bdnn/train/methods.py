@@ -42,10 +42,11 @@ def train_network(
     paper: bool = False,
     restarts: int | None = None,
     prove: bool = False,
+    lexicographic: bool = False,
 ) -> TrainResult:
     """Train ``problem`` with ``method``; ``splits``/``batch_size``/``paper`` tune ``split``,
-    ``restarts`` ``local-search``, ``sparsify`` ``exact``; ``prove`` (exact only) spends
-    most of the time limit on the lower bound (``prove.train_prove``)."""
+    ``restarts`` ``local-search``, ``sparsify`` and ``lexicographic`` ``exact``; ``prove``
+    (exact only) spends most of the time limit on the lower bound (``prove.train_prove``)."""
     if method not in METHODS:
         raise BDNNError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
     reset_interrupt()
@@ -60,10 +61,15 @@ def train_network(
         raise BDNNError(f"--sparsify works with --method exact only (the method is {chosen})")
     if prove and chosen != "exact":
         raise BDNNError(f"--prove works with --method exact only (the method is {chosen})")
+    if lexicographic and chosen != "exact":
+        raise BDNNError(f"--lexicographic works with --method exact only (the method is "
+                        f"{chosen})")
+    if prove and lexicographic:
+        raise BDNNError("--prove and --lexicographic cannot be combined; drop one")
     if prove:
         result = train_prove(problem, sparsify=sparsify)
     elif chosen == "exact":
-        result = train_exact(problem, sparsify=sparsify)
+        result = train_exact(problem, sparsify=sparsify, lexicographic=lexicographic)
     elif chosen == "local-search":
         result = train_local_search(problem, restarts=restarts)
     else:

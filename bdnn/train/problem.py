@@ -157,10 +157,13 @@ class TrainProblem:
 
     # -- the record ------------------------------------------------------------------------
     def record(self, method: str, solver: str = "ortools-cpsat") -> dict:
-        """The first keys of every training record."""
+        """The first keys of every training record (``objective_params`` only for a
+        parametrised objective such as margin)."""
+        params = {"objective_params": self.objective.params()} if self.objective.params() else {}
         return {
             "method": method,
             "objective_name": self.objective.name,
+            **params,
             "solver": solver,
             "data_fingerprint": data_fingerprint(self.Q, self.y),
             "n_train": self.n_train,
