@@ -550,3 +550,18 @@ def test_signal_during_train_keeps_the_best_network(tmp_path, sig):
     X, y = load_dataset("iris", split="paper", seed=0).train_part()
     assert res["train_errors"] == int(np.sum(net.predict(X) != y))
     assert net.training["interrupted"] is True
+
+
+def test_a_closed_stdout_ends_quietly_like_a_unix_tool():
+    """`bdnn datasets | head -0`: the reader is gone before bdnn writes (the pipe's read end is
+    closed before the process starts, so every write fails): exit 141 as SIGPIPE would, and
+    no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        p = subprocess.run([*BDNN, "datasets"], stdout=write_end, stderr=subprocess.PIPE,
+                           text=True, cwd=ROOT)
+    finally:
+        os.close(write_end)
+    assert p.returncode == 141, p.stderr
+    assert "Traceback" not in p.stderr and "Exception ignored" not in p.stderr, p.stderr

@@ -55,6 +55,17 @@ def _interrupted() -> None:
     sys.exit(128 + int(_received["signal"]))
 
 
+def _stdout_closed() -> None:
+    # the reader of stdout went away (`bdnn info m.json | head -1`): end quietly, as a Unix
+    # tool killed by SIGPIPE would (exit 141), with stdout pointed at /dev/null so the
+    # interpreter's final flush has nowhere to fail
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(128 + 13)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, turning user errors into one-line messages."""
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -95,8 +106,11 @@ def _main(argv: list[str] | None) -> None:
         except BDNNError as e:
             click.echo(f"error: {' '.join(str(e).split())}", err=True)
             sys.exit(2)
+        sys.stdout.flush()  # here, so a closed pipe is caught below and not at interpreter exit
     except KeyboardInterrupt:
         _interrupted()
+    except BrokenPipeError:
+        _stdout_closed()
     except Exception:
         if _received["signal"] is not None:  # the interrupt surfaced as another exception
             _interrupted()
