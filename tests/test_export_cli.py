@@ -50,6 +50,14 @@ def test_export_c_and_onnx(model, tmp_path, capsys) -> None:
     assert "#define IRIS_MODEL_WORD_BITS 8" in (out_dir / "iris_model.h").read_text()
     assert (tmp_path / "m.onnx").stat().st_size > 0
     assert out.count("wrote ") == 3
+    # --json: the same files, as one JSON object
+    json_dir = tmp_path / "json_out"
+    json_dir.mkdir()
+    code, out, _ = run(["export", model, "--c", str(json_dir), "--json"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    assert sorted(os.path.basename(p) for p in doc["written"]) == sorted(
+        p.name for p in json_dir.iterdir()) == ["iris_model.c", "iris_model.h"]
 
 
 @pytest.mark.parametrize(
