@@ -9,11 +9,13 @@ points to is replaced atomically and the link itself stays as it is.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .errors import BDNNError
 
@@ -81,6 +83,36 @@ def check_input_file(path: str | os.PathLike, what: str) -> None:
         return
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
         raise BDNNError(f"{what} {path} is {_kind(mode)}, not a file; give a regular file")
+
+
+def read_json_file(path: str | os.PathLike, what: str, max_bytes: int,
+                   error: type[BDNNError] = BDNNError) -> Any:
+    """The JSON document in ``path`` (a ``what``: "model file", "certificate"), every problem
+    a one-line ``error``: missing, a directory or device, larger than ``max_bytes``, unreadable,
+    not UTF-8, not JSON, nested too deeply or holding a number Python will not convert."""
+    p = Path(path)
+    check_input_file(p, what)
+    try:
+        if p.is_file() and p.stat().st_size > max_bytes:
+            raise error(f"{what} {p} is {p.stat().st_size:,} bytes, more than any bdnn {what} "
+                        f"({max_bytes:,}); is it a {what}?")
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{what} {p} does not exist") from None
+    except IsADirectoryError:
+        raise error(f"{what} {p} is a directory, not a file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        reason = getattr(e, "strerror", None) or e
+        raise error(f"cannot read {what} {p}: {reason}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise error(f"{what} {p} is not valid JSON (line {e.lineno}: {e.msg})") from None
+    except RecursionError:
+        raise error(f"{what} {p} nests lists or objects too deeply") from None
+    except ValueError:  # an integer with more digits than Python converts (4,300)
+        raise error(f"{what} {p} holds a number with thousands of digits; it is not a bdnn "
+                    f"{what}") from None
 
 
 def write_error(path: str | os.PathLike, e: OSError) -> BDNNError:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .atomic_files import check_input_file, write_files
+from .atomic_files import read_json_file, write_files
 from .ensemble import ENSEMBLE_KINDS, Ensemble
 from .errors import BDNNError, ModelFileError
 from .network import Layer, Network
@@ -297,30 +297,7 @@ def load_model(path: str | os.PathLike) -> Network | Ensemble:
     """Read and validate a model file (a network or an ensemble); every problem becomes a
     one-line ``ModelFileError``."""
     p = Path(path)
-    check_input_file(p, "model file")
-    try:
-        if p.is_file() and p.stat().st_size > MAX_MODEL_FILE_BYTES:
-            raise ModelFileError(f"model file {p} is {p.stat().st_size:,} bytes, more than any "
-                                 f"bdnn model ({MAX_MODEL_FILE_BYTES:,}); is it a model file?")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelFileError(f"model file {p} does not exist") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"model file {p} is a directory, not a file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        reason = getattr(e, "strerror", None) or e
-        raise ModelFileError(f"cannot read model file {p}: {reason}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ModelFileError(
-            f"model file {p} is not valid JSON (line {e.lineno}: {e.msg})"
-        ) from None
-    except RecursionError:
-        raise ModelFileError(f"model file {p} nests lists or objects too deeply") from None
-    except ValueError:  # an integer with more digits than Python converts (4,300)
-        raise ModelFileError(f"model file {p} holds a number with thousands of digits; "
-                             "it is not a bdnn model") from None
+    doc = read_json_file(p, "model file", MAX_MODEL_FILE_BYTES, ModelFileError)
     try:
         return model_from_dict(doc)
     except ModelFileError as e:

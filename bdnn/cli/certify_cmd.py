@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 import numpy as np
 
-from ..atomic_files import check_input_file
+from ..atomic_files import read_json_file
 from ..errors import BDNNError
 from ..train.limits import MAX_TIME_LIMIT, MAX_WORKERS
 from .options import emit_json
@@ -39,7 +38,7 @@ def command(certificate, data, time_limit, workers, as_json, quiet) -> None:
     from ..train.prove import CertificateError, check_certificate, parse_certificate
     from .data_options import read_data
 
-    doc = _read_json(Path(certificate))
+    doc = read_json_file(Path(certificate), "certificate", MAX_CERTIFICATE_FILE_BYTES)
     model = None
     if isinstance(doc, dict) and doc.get("format") == "bdnn":  # a model file
         model = network_from_dict(doc)
@@ -85,26 +84,3 @@ def command(certificate, data, time_limit, workers, as_json, quiet) -> None:
             click.echo(f"  {r}")
     if result.verdict != "verified":
         sys.exit(1)
-
-
-def _read_json(p: Path):
-    check_input_file(p, "certificate")
-    try:
-        if p.is_file() and p.stat().st_size > MAX_CERTIFICATE_FILE_BYTES:
-            raise BDNNError(f"certificate {p} is {p.stat().st_size:,} bytes; is it a "
-                            "certificate?")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BDNNError(f"certificate {p} does not exist") from None
-    except IsADirectoryError:
-        raise BDNNError(f"certificate {p} is a directory, not a file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        reason = getattr(e, "strerror", None) or e
-        raise BDNNError(f"cannot read certificate {p}: {reason}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise BDNNError(f"certificate {p} is not valid JSON (line {e.lineno}: {e.msg})") from None
-    except (RecursionError, ValueError):
-        raise BDNNError(f"certificate {p} is not a bdnn certificate (nesting or numbers "
-                        "beyond any certificate)") from None
