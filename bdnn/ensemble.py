@@ -33,7 +33,7 @@ from itertools import combinations
 import numpy as np
 
 from .errors import BDNNError
-from .network import ForwardResult, Network
+from .network import ForwardResult, Network, Predicts
 from .quantizer import AnyQuantizer
 from .records import NamedRecord, lookup
 
@@ -119,7 +119,7 @@ def decision_threshold(net: Network) -> int:
 
 
 @dataclass
-class Ensemble:
+class Ensemble(Predicts):
     """Two-class member networks sharing one quantizer, combined by an ``EnsembleKind``."""
 
     kind: EnsembleKind | str
@@ -222,16 +222,6 @@ class Ensemble:
         hidden = [h for r in results for h in r.hidden_bits]
         pre = [p for r in results for p in r.preactivations]
         return ForwardResult(self.vote(scores), scores, hidden, pre)
-
-    def forward(self, X: np.ndarray) -> ForwardResult:
-        return self.forward_q(self.quantizer.quantize(X))
-
-    def predict_q(self, Q: np.ndarray) -> np.ndarray:
-        return self.forward_q(Q).class_index
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Class indices (into ``classes``) for raw float features."""
-        return self.forward(X).class_index
 
     def n_weights(self) -> int:
         return int(sum(m.n_weights() for m in self.members))

@@ -67,8 +67,28 @@ class ForwardResult:
     preactivations: list[np.ndarray] = field(default_factory=list)  # int64, per layer
 
 
+class Predicts:
+    """Predictions from ``forward_q`` and ``quantizer``, the same for a network and an ensemble
+    (``bdnn/ensemble.py``)."""
+
+    def forward_q(self, Q: np.ndarray) -> ForwardResult:
+        raise NotImplementedError
+
+    def forward(self, X: np.ndarray) -> ForwardResult:
+        """Forward pass on raw float features (quantized first)."""
+        return self.forward_q(self.quantizer.quantize(X))
+
+    def predict_q(self, Q: np.ndarray) -> np.ndarray:
+        """Class indices (into ``classes``) for quantized rows."""
+        return self.forward_q(Q).class_index
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Class indices (into ``classes``) for raw float features."""
+        return self.forward(X).class_index
+
+
 @dataclass
-class Network:
+class Network(Predicts):
     """A binarized deep neural network: quantizer, hidden layers, output layer, conventions."""
 
     quantizer: Quantizer
@@ -182,17 +202,6 @@ class Network:
                 hidden_bits.append(h.astype(np.uint8))
         scores = pre[-1]
         return ForwardResult(self.output.predict(scores), scores, hidden_bits, pre)
-
-    def forward(self, X: np.ndarray) -> ForwardResult:
-        """Forward pass on raw float features (quantized first)."""
-        return self.forward_q(self.quantizer.quantize(X))
-
-    def predict_q(self, Q: np.ndarray) -> np.ndarray:
-        return self.forward_q(Q).class_index
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Class indices (into ``classes``) for raw float features."""
-        return self.forward(X).class_index
 
     # -- statistics ------------------------------------------------------------------------
     def n_weights(self) -> int:

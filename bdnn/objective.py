@@ -32,6 +32,18 @@ if TYPE_CHECKING:
     from .network import Network
 
 
+def unit_bits(model: Any, scores: list, prefix: str) -> list:
+    """One CP-SAT Boolean per unit, on exactly when its integer pre-activation is ``>= 0``
+    (the network's rule, §2): ``v -> s >= 0``, ``not v -> s <= -1``."""
+    bits = []
+    for j, s in enumerate(scores):
+        v = model.NewBoolVar(f"{prefix}_{j}")
+        model.Add(s >= 0).OnlyEnforceIf(v)
+        model.Add(s <= -1).OnlyEnforceIf(v.Not())
+        bits.append(v)
+    return bits
+
+
 class Objective(NamedRecord, ABC):
     """A training loss: a non-negative integer per row, summed over the rows."""
 
@@ -77,13 +89,7 @@ class Objective(NamedRecord, ABC):
         else one bit ``s >= 0`` per output unit."""
         m = model
         if not self.class_choice(output):
-            bits = []
-            for j, s in enumerate(scores):
-                v = m.NewBoolVar(f"{prefix}_{j}")
-                m.Add(s >= 0).OnlyEnforceIf(v)
-                m.Add(s <= -1).OnlyEnforceIf(v.Not())
-                bits.append(v)
-            return bits
+            return unit_bits(m, scores, prefix)
         choice = [m.NewBoolVar(f"{prefix}_c{k}") for k in range(len(scores))]
         m.AddExactlyOne(choice)
         for k, sk in enumerate(scores):

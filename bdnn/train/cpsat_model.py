@@ -26,7 +26,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from ..network import Layer, Network
-from ..objective import Objective, clears, get_objective, row_margins
+from ..objective import Objective, clears, get_objective, row_margins, unit_bits
 from ..quantizer import Quantizer
 from .architecture import Architecture
 from .rows import UniqueRows
@@ -271,13 +271,7 @@ class BDNNCpModel:
         if li == self.arch.n_layers - 1:
             self.output_scores[prefix] = scores
             return self.objective.reify_outputs(m, scores, self.arch.output, prefix)
-        bits = []
-        for j, s in enumerate(scores):
-            v = m.NewBoolVar(f"{prefix}_{j}")
-            m.Add(s >= 0).OnlyEnforceIf(v)
-            m.Add(s <= -1).OnlyEnforceIf(v.Not())
-            bits.append(v)
-        return bits
+        return unit_bits(m, scores, prefix)
 
     def _table_layer(self, li: int) -> None:
         m = self.model
