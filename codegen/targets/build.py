@@ -36,11 +36,12 @@ class Project:
 
 
 def firmware_source_files(target: Target) -> dict[str, bytes]:
-    """The fixed firmware sources for ``target`` (file name -> contents): ``firmware_common``
-    and its family's folder in the templates package."""
+    """The fixed firmware sources for ``target`` (file name -> contents): ``firmware_common``,
+    the folders its family shares with others, and its family's folder in the templates
+    package."""
     root = templates_dir()
     files: dict[str, bytes] = {}
-    for sub in (COMMON_SOURCES, target.family.sources):
+    for sub in (COMMON_SOURCES, *target.family.shared_sources, target.family.sources):
         for entry in sorted(root.joinpath(sub).iterdir(), key=lambda e: e.name):
             if entry.is_file() and not entry.name.startswith("."):
                 files[entry.name] = entry.read_bytes()

@@ -42,6 +42,7 @@ FAMILY = TargetFamily(
     make_vars=_make_vars,
     run=_run,
     libm_make_args=("LDLIBS=-lm -lc_nano -lgcc",),
+    shared_sources=("firmware_semihosting",),
 )
 
 

@@ -43,6 +43,9 @@ class TargetFamily:
     run: EmulatorRunner
     # make arguments that add libm to the link (emlearn's expf); () where gcc links it anyway
     libm_make_args: tuple[str, ...] = ()
+    # firmware folders shared with other families, copied before the family's own (e.g.
+    # "firmware_semihosting": the platform of the families QEMU runs with semihosting)
+    shared_sources: tuple[str, ...] = ()
 
     @property
     def sources(self) -> str:
