@@ -166,14 +166,6 @@ class Ensemble(Predicts):
         return self.members[0].quantizer
 
     @property
-    def n_inputs(self) -> int:
-        return self.quantizer.n_inputs
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
-
-    @property
     def activation(self):
         return self.members[0].activation
 

@@ -68,8 +68,16 @@ class ForwardResult:
 
 
 class Predicts:
-    """Predictions from ``forward_q`` and ``quantizer``, the same for a network and an ensemble
-    (``bdnn/ensemble.py``)."""
+    """Sizes and predictions from ``quantizer``, ``classes`` and ``forward_q``, the same for a
+    network and an ensemble (``bdnn/ensemble.py``)."""
+
+    @property
+    def n_inputs(self) -> int:
+        return self.quantizer.n_inputs
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
 
     def forward_q(self, Q: np.ndarray) -> ForwardResult:
         raise NotImplementedError
@@ -104,14 +112,6 @@ class Network(Predicts):
         self.validate()
 
     # -- structure -------------------------------------------------------------------------
-    @property
-    def n_inputs(self) -> int:
-        return self.quantizer.n_inputs
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
-
     @property
     def n_outputs(self) -> int:
         """Integer output scores (the output layer's units)."""
