@@ -106,22 +106,23 @@ def int_rows(net: Network, X: np.ndarray | None) -> np.ndarray | None:
     return np.vstack(rows)
 
 
-def _float_check(module, net: Network, X: np.ndarray, classes: np.ndarray, levels: np.ndarray,
-                 run=None):
-    """(mismatching rows, first mismatch or None) of a backend's ``run_float`` on ``X`` (or of
-    ``run``, e.g. its ``run_int`` on integer rows)."""
-    got_classes, got_levels = (run or module.run_float)(net, X)
+def _input_check(run, net: Network, X: np.ndarray, classes: np.ndarray, levels: np.ndarray,
+                 kind: str):
+    """(mismatching rows, first mismatch or None) of a backend's entry point ``run`` (its
+    ``run_float``, or ``run_int`` on integer rows) on the ``kind`` ("float", "integer") rows
+    ``X``, against the reference ``classes`` and quantized ``levels``."""
+    got_classes, got_levels = run(net, X)
     got_classes = np.asarray(got_classes).reshape(-1)
     got_levels = np.asarray(got_levels)
     if got_classes.shape != classes.shape or got_levels.shape != levels.shape:
-        return np.ones(len(X), bool), {"row": 0, "source": "float output has the wrong shape"}
+        return np.ones(len(X), bool), {"row": 0, "source": f"{kind} output has the wrong shape"}
     bad = (got_classes != classes) | np.any(got_levels != levels, axis=1)
     if not bad.any():
         return bad, None
     r = int(np.argmax(bad))
     return bad, {
         "row": r,
-        "source": f"float row {r}",
+        "source": f"{kind} row {r}",
         "input": [float(v).hex() for v in X[r]],
         "expected": {"class": int(classes[r]), "levels": [int(v) for v in levels[r]]},
         "got": {"class": int(got_classes[r]), "levels": [int(v) for v in got_levels[r]]},
@@ -223,33 +224,28 @@ def verify(
                 first = _describe_row(r, len(Q_data), Q, expected, got)
             except (IndexError, ValueError):
                 first = {"row": r, "source": "output has the wrong shape"}
-        f_rows, f_bad = 0, np.zeros(0, bool)
-        if hasattr(module, "run_float"):  # the float API: NAME_predict and NAME_quantize
+        # the float API (NAME_predict / NAME_quantize) and the raw-input API (_i16 / _i32)
+        entry_points = []
+        if hasattr(module, "run_float"):
+            entry_points.append(("float", module.run_float, X_float, float_classes,
+                                 float_levels))
+        if X_int is not None and hasattr(module, "run_int"):
+            entry_points.append(("integer", module.run_int, X_int, int_classes, int_levels))
+        checked = {"float": (0, np.zeros(0, bool)), "integer": (0, np.zeros(0, bool))}
+        error = None
+        for kind, run, X_k, classes_k, levels_k in entry_points:
             try:
-                f_bad, f_first = _float_check(module, net, X_float, float_classes, float_levels)
+                k_bad, k_first = _input_check(run, net, X_k, classes_k, levels_k, kind)
             except Exception as e:
                 msg = " ".join(str(e).split()) or type(e).__name__
-                report.backends.append(
-                    BackendReport(module.name, "error", reason=f"float rows: {msg}")
-                )
-                continue
-            f_rows = len(X_float)
-            first = first or f_first
-        i_rows, i_bad = 0, np.zeros(0, bool)
-        if X_int is not None and hasattr(module, "run_int"):  # NAME_predict_i16 / _i32
-            try:
-                i_bad, i_first = _float_check(module, net, X_int, int_classes, int_levels,
-                                              run=module.run_int)
-            except Exception as e:
-                msg = " ".join(str(e).split()) or type(e).__name__
-                report.backends.append(
-                    BackendReport(module.name, "error", reason=f"integer rows: {msg}")
-                )
-                continue
-            i_rows = len(X_int)
-            if i_first:
-                i_first["source"] = i_first["source"].replace("float", "integer")
-            first = first or i_first
+                error = BackendReport(module.name, "error", reason=f"{kind} rows: {msg}")
+                break
+            checked[kind] = (len(X_k), k_bad)
+            first = first or k_first
+        if error is not None:
+            report.backends.append(error)
+            continue
+        (f_rows, f_bad), (i_rows, i_bad) = checked["float"], checked["integer"]
         report.backends.append(
             BackendReport(
                 module.name,
