@@ -18,6 +18,7 @@ from bdnn.train.prove import (
     make_certificate,
     parse_certificate,
     prove_bound,
+    refute,
     row_bounds,
     solve_subset,
     subset_rows,
@@ -108,6 +109,40 @@ def test_no_bound_above_a_networks_verified_loss(seed):
         assert loss == truth
     cert = parse_certificate(r.network.training["certificate"])
     assert cert.bound <= truth
+
+
+@pytest.mark.parametrize("seed", [20, 21, 22])
+def test_refute_answers_against_brute_force(seed):
+    """"Is there a network with loss < b?" is infeasible at the brute-force optimum and
+    feasible one above it, with a network whose numpy loss is below b."""
+    Q, y = _tiny(seed, n=14)
+    truth = best_errors(Q, y, 1, 2, w=1, levels=3)
+    p = _problem(Q, y, hidden=(1,))
+    answer, _, _ = refute(p.arch, p.rows, p.objective, FAST, 30.0, truth)
+    assert answer == "INFEASIBLE"
+    answer, solver, builder = refute(p.arch, p.rows, p.objective, FAST, 30.0, truth + 1)
+    assert answer == "FEASIBLE"
+    net = builder.network_from(solver, p.quantizer, p.classes)
+    assert int(np.sum(net.predict_q(Q) != y)) == truth
+
+
+@pytest.mark.parametrize("seed", [30, 31, 32])
+def test_whole_set_question_improves_and_proves_the_incumbent(seed):
+    """From the worst incumbent (a constant network), prove_bound's whole-set questions find
+    better networks until none is better: the bound and the loss meet at the brute-force
+    optimum, proven by an infeasible answer."""
+    Q, y = _tiny(seed, n=14)
+    truth = best_errors(Q, y, 1, 2, w=1, levels=3)
+    p = _problem(Q, y, hidden=(1,))
+    constant = Network(p.quantizer, [Layer(np.zeros((1, 2)), [0], 1),
+                                     Layer(np.zeros((2, 1)), [0, -1], 1)], classes=[0, 1])
+    start = int(np.sum(constant.predict_q(Q) != y))
+    proof = prove_bound(p, constant, deadline=1e18)
+    assert proof.bound == proof.loss == truth
+    assert int(np.sum(proof.network.predict_q(Q) != y)) == truth
+    assert proof.rounds[-1]["status"] == "INFEASIBLE"
+    assert all(r["question"] for r in proof.rounds)
+    assert len(proof.rounds) >= (2 if start > truth else 1)
 
 
 def _xor_data(n_copies=2):

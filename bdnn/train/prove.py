@@ -7,10 +7,11 @@ rows is at least its loss on S. Rows outside S still carry their own unavoidable
 inputs with different labels, ``Objective.lower_bound``), and because S holds whole distinct rows
 (every label of an input), the two parts share no row: ``bound = opt(S) + data_bound(rest)``.
 
-``prove_bound`` grows S by row generation: solve S to optimality (CP-SAT with hidden-unit
-symmetry breaking, which keeps the optimum); if the subset's optimal network has the same loss
-on every row, it is optimal for the whole set; otherwise add distinct rows it gets wrong and
-solve again. Every proven subset optimum is a bound, and the best one is written as a
+``prove_bound`` grows S by row generation: solve S to optimality (``solve_subset``: one
+feasibility question per bound value, "is there a network with loss <= b on S?", from the best
+known lower bound up; each infeasible answer is a proof); if the subset's optimal network has
+the same loss on every row, it is optimal for the whole set; otherwise add distinct rows it
+gets wrong and solve again. Every proven subset optimum is a bound, and the best one is written as a
 certificate that ``check_certificate`` re-proves from the file alone (the subset's rows are in
 it) and, given the data, checks the data side (fingerprint, the subset's rows, the rest's data
 bound).
@@ -46,6 +47,9 @@ ROWS_PER_ROUND = 4
 # incumbent is wrong on 60 rows: with their neighbours, a first subset of 115 rows was never
 # closed in 450 s; capped, a 29-row core was proven, benchmarks/results/prove2.json).
 FIRST_SUBSET_ROWS = 16
+# Share of the proof's time the whole-set question ("any network better than the incumbent?")
+# gets before row generation takes the rest.
+WHOLE_SET_SHARE = 0.6
 # A round faster than this doubles the rows the next one adds.
 FAST_ROUND_SECONDS = 2.0
 # Rows of the first subset: the incumbent's wrong rows, each with this many nearest rows of
@@ -110,29 +114,63 @@ def _row_losses(net: Network, rows: UniqueRows, objective: Objective) -> np.ndar
 PROVE_SYMMETRY_BREAKING = False
 
 
-def solve_subset(arch: Architecture, rows: UniqueRows, objective: Objective, solve: SolveOptions,
-                 time_limit: float, *, hint: Network | None = None,
-                 symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING
-                 ) -> tuple[str, int, int | None, Any, Any]:
-    """Minimise the loss on ``rows``; returns (status, proven bound, best loss or None, solver,
-    model builder)."""
+def refute(arch: Architecture, rows: UniqueRows, objective: Objective, solve: SolveOptions,
+           time_limit: float, below: int, *, hint: Network | None = None,
+           symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING) -> tuple[str, Any, Any]:
+    """Ask CP-SAT whether some network has a loss below ``below`` on ``rows``.
+
+    Returns (answer, solver, model builder): ``"INFEASIBLE"`` proves that every network's loss
+    on ``rows`` is at least ``below``; ``"FEASIBLE"`` found one whose loss is smaller (the
+    solver holds it); ``"UNKNOWN"`` when the time ran out. The loss is a hard constraint and
+    there is no objective: CP-SAT proves such a question infeasible far sooner than it closes
+    the same bound while minimising (iris, all 130 distinct rows, 3 units in [-3, 3], loss <= 0:
+    infeasible in 47 s on one worker; minimising left the bound at 0 after 120 s).
+    """
     options = ModelOptions(objective=objective, symmetry_breaking=symmetry_breaking)
     builder = BDNNCpModel(arch, rows, options)
+    builder.model.Add(builder.loss_expression() <= int(below) - 1)
+    builder.model.ClearObjective()
     if hint is not None:
         builder.add_hints(hint)
     solver, status, _ = solve_model(builder.model, solve, time_limit, solve.label)
     name = status_name(status)
-    if name == "INFEASIBLE":  # every network is feasible: this would be a modelling bug
-        raise RuntimeError("internal error: a subset model is infeasible")
-    found = found_solution(status)
-    value = int(round(solver.ObjectiveValue())) if found else None
-    bound = solver.BestObjectiveBound() if found or name == "UNKNOWN" else 0.0
-    bound = int(np.ceil(bound - 1e-6)) if np.isfinite(bound) else 0
-    if name == "OPTIMAL":
-        bound = value
-    if value is not None:
-        bound = min(bound, value)
-    return name, max(bound, 0), value, solver, builder
+    if found_solution(status):
+        return "FEASIBLE", solver, builder
+    if name == "MODEL_INVALID":
+        raise RuntimeError("internal error: CP-SAT rejected a refutation model")
+    return ("INFEASIBLE" if name == "INFEASIBLE" else "UNKNOWN"), solver, builder
+
+
+def _found_loss(solver: Any, builder: BDNNCpModel) -> int:
+    """The loss of the network ``solver`` holds (the model's loss expression, evaluated)."""
+    return int(sum(c * solver.Value(v) for c, v in builder.loss_terms) + builder.loss_constant)
+
+
+def solve_subset(arch: Architecture, rows: UniqueRows, objective: Objective, solve: SolveOptions,
+                 time_limit: float, *, hint: Network | None = None, at_least: int = 0,
+                 symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING
+                 ) -> tuple[str, int, int | None, Any, Any]:
+    """The optimum of the loss on ``rows``, by raising a lower bound: ``at_least`` (a loss every
+    network is known to reach on ``rows``), then one ``refute`` question per step ("is there a
+    network with loss <= b?") until one is feasible (its network is then optimal) or the time
+    runs out. Returns (status, proven bound, best loss or None, solver, model builder)."""
+    deadline = time.monotonic() + time_limit
+    b = max(int(at_least), 0)
+    solver = builder = None
+    while True:
+        left = deadline - time.monotonic()
+        if left < 0.05 or interrupt_requested():
+            return "UNKNOWN", b, None, solver, builder
+        answer, solver, builder = refute(arch, rows, objective, solve, left, b + 1, hint=hint,
+                                         symmetry_breaking=symmetry_breaking)
+        if answer == "FEASIBLE":
+            value = _found_loss(solver, builder)
+            if value < b:  # ``at_least`` was not a lower bound: a caller's bug
+                raise RuntimeError(f"internal error: a network with loss {value} < {b}")
+            return "OPTIMAL", value, value, solver, builder
+        if answer == "UNKNOWN":
+            return "UNKNOWN", b, None, solver, builder
+        b += 1
 
 
 def _first_subset(rows: UniqueRows, wrong: np.ndarray, majority: np.ndarray) -> list[int]:
@@ -152,8 +190,9 @@ def _first_subset(rows: UniqueRows, wrong: np.ndarray, majority: np.ndarray) -> 
 
 def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: float, *,
                 symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING) -> ProofResult:
-    """Row generation until ``deadline`` (a ``time.monotonic()`` value): the best proven bound
-    ``opt(S) + data_bound(rest)`` over the subsets S solved, and the best network seen.
+    """The whole-set question, then row generation until ``deadline`` (a ``time.monotonic()``
+    value): the best proven bound ``opt(S) + data_bound(rest)`` over the subsets S solved, and
+    the best network seen.
 
     Stops early when a subset's optimal network is as good on every row as on the subset (it is
     then optimal for the whole set) or when its bound meets the incumbent's loss.
@@ -165,6 +204,36 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
                          loss=None if incumbent is None else problem.loss(incumbent))
     if result.loss is not None and result.loss <= total_data:
         return result
+    solve = dataclasses.replace(problem.solve, label=f"{problem.solve.label}/prove")
+    # First the question that settles optimality outright: "is there a network better than the
+    # incumbent on every row?" With every row in, CP-SAT propagates the most; on iris it proves
+    # infeasibility where half the rows stay open (docs/benchmarks.md §10).
+    all_rows = list(range(rows.n_rows))
+    while result.loss is not None and result.loss > total_data:
+        left = (deadline - time.monotonic()) * WHOLE_SET_SHARE
+        if left < 0.05 or interrupt_requested():
+            break
+        problem.say(f"prove: is any network's loss below {result.loss} on all {rows.n_rows} "
+                    f"distinct rows? ({left:.0f} s)")
+        t0 = time.monotonic()
+        answer, solver, builder = refute(arch, rows, objective, solve, left, result.loss,
+                                         symmetry_breaking=symmetry_breaking)
+        seconds = time.monotonic() - t0
+        result.rounds.append({"rows": rows.n_rows, "question": f"loss < {result.loss}",
+                              "status": answer, "seconds": round(seconds, 3)})
+        problem.say(f"prove: {answer} after {seconds:.0f} s")
+        if answer == "INFEASIBLE":
+            result.bound = result.loss
+            result.best = SubsetProof(rows=all_rows, status="OPTIMAL", subset_bound=result.loss,
+                                      rest_bound=0, seconds=seconds)
+            return result
+        if answer == "UNKNOWN":
+            break
+        net = builder.network_from(solver, problem.quantizer, problem.classes)
+        result.network, result.loss = net, problem.loss(net)
+        incumbent = net
+    if result.loss is not None and result.loss <= total_data:
+        return result
     majority = rows.counts.argmax(axis=1)
     if incumbent is not None:
         wrong = _row_losses(incumbent, rows, objective) > per_row
@@ -173,10 +242,10 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
         S = []
     if not S:  # no incumbent: start from one row of each label
         S = sorted({int(np.flatnonzero(majority == k)[0]) for k in np.unique(majority)})
-    solve = dataclasses.replace(problem.solve, label=f"{problem.solve.label}/prove")
     in_S = np.zeros(rows.n_rows, dtype=bool)
     per_round = ROWS_PER_ROUND
     hint = result.network
+    known = 0  # a proven lower bound of the loss on S
     while True:
         left = deadline - time.monotonic()
         if left < 0.05 or interrupt_requested():
@@ -186,9 +255,11 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
         problem.say(f"prove: subset of {len(S)} distinct rows ({left:.0f} s left)")
         sub = subset_rows(rows, S)
         t0 = time.monotonic()
+        # S only grows, so the last subset's optimum (and S's own data bound) bound this one
         status, sb, value, solver, builder = solve_subset(
             arch, sub, objective, solve, left, hint=hint,
-            symmetry_breaking=symmetry_breaking)
+            at_least=max(known, int(per_row[S].sum())), symmetry_breaking=symmetry_breaking)
+        known = sb
         proof = SubsetProof(rows=list(S), status=status, subset_bound=sb,
                             rest_bound=int(per_row[~in_S].sum()),
                             seconds=time.monotonic() - t0)
@@ -500,21 +571,26 @@ def check_certificate(cert: ParsedCertificate, *, Q: np.ndarray | None, y: np.nd
     elif not refuted:
         solve = SolveOptions(time_limit=time_limit, workers=workers, progress=progress,
                              label="certify")
-        status, proven, _, _, _ = solve_subset(cert.arch, cert.rows, cert.objective, solve,
-                                               time_limit)
-        if proven < cert.subset_bound:
-            if status == "OPTIMAL":
-                refuted = True
-                reasons.append(f"the subset's optimum is {proven}, below the claimed "
-                               f"{cert.subset_bound}")
-            else:
-                reasons.append(f"CP-SAT proved only {proven} of the subset's claimed "
-                               f"{cert.subset_bound} within {time_limit:g} s ({status}); "
-                               "give a longer --time-limit")
+        # one question: is there a network with a loss below the claim on the subset?
+        answer, solver, builder = refute(cert.arch, cert.rows, cert.objective, solve,
+                                         time_limit, cert.subset_bound)
+        if answer == "INFEASIBLE":
+            status, proven = "OPTIMAL", cert.subset_bound
+        elif answer == "FEASIBLE":
+            status, proven = "FEASIBLE", _found_loss(solver, builder)
+            refuted = True
+            reasons.append(f"a network has loss {proven} on the subset, below the claimed "
+                           f"{cert.subset_bound}")
+        else:
+            status = "UNKNOWN"
+            reasons.append(f"CP-SAT did not settle the subset's claimed bound "
+                           f"{cert.subset_bound} within {time_limit:g} s; give a longer "
+                           "--time-limit")
     verdict = "refuted" if refuted else ("unproven" if reasons else "verified")
     return CheckResult(verdict, cert.bound, cert.subset_bound, proven, status, cert.rest_bound,
                        rest, reasons, round(time.monotonic() - t0, 3))
 
 
 __all__ = ["prove_bound", "make_certificate", "parse_certificate", "check_certificate",
-           "ProofResult", "SubsetProof", "CheckResult", "CertificateError", "solve_subset"]
+           "ProofResult", "SubsetProof", "CheckResult", "CertificateError", "refute",
+           "solve_subset"]
