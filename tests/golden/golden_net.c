@@ -199,6 +199,11 @@ static const uint32_t golden_net_level_key[35] BDNN_STORAGE = {
 #else
 #define GOLDEN_NET_Q_OPAQUE(p) ((void)0)
 #endif
+#if defined(__GNUC__) /* one copy of the level code where each input's level is used */
+#define GOLDEN_NET_Q_INLINE static inline __attribute__((always_inline))
+#else
+#define GOLDEN_NET_Q_INLINE static
+#endif
 #if BDNN_FLOAT_QUANTIZER
 #define GOLDEN_NET_QUANTIZER_TABLES \
     const float *q_lo = golden_net_lo, *q_scale = golden_net_scale; \
@@ -223,7 +228,7 @@ static const uint32_t golden_net_level_key[35] BDNN_STORAGE = {
     } while (0)
 #endif
 /* q = clamp(floor((x - lo) * scale + 0.5), 0, L) in float32, in this order, on row r. */
-GOLDEN_NET_INLINE unsigned golden_net_quantize1(const float *x, unsigned r, const float *lo,
+GOLDEN_NET_Q_INLINE unsigned golden_net_quantize1(const float *x, unsigned r, const float *lo,
                                                const float *scale)
 {
     float v = *x - BDNN_READ_F32(&lo[r]);
@@ -263,7 +268,7 @@ GOLDEN_NET_INLINE unsigned golden_net_quantize1(const float *x, unsigned r, cons
  * (a binary search). The key orders like the float (negatives by one's complement) and is
  * rotated so that every NaN falls below -inf, where no threshold is: NaN -> 0 with no test.
  * Integer operations only: the float is only copied. */
-GOLDEN_NET_INLINE uint8_t golden_net_quantize1(const float *x, const uint32_t *t)
+GOLDEN_NET_Q_INLINE uint8_t golden_net_quantize1(const float *x, const uint32_t *t)
 {
     union {
         float f;
