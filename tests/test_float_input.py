@@ -434,11 +434,13 @@ def test_c_level_keys_count_like_the_quantizer() -> None:
 @pytest.mark.parametrize("target_name", ["cortex-m0", "cortex-m4", "avr", "rv32imc"])
 @pytest.mark.parametrize("which", [0, 3], ids=["sums", "popcount"])
 def test_firmware_fused_float_input(target_name, which, tmp_path) -> None:
-    """On the emulator, every probe row of the fused NAME_predict (M0, RISC-V: level keys; M4F:
-    VCVT/USAT float path; AVR: xq loop with 16-bit halves) and NAME_quantize equal numpy."""
+    """On the emulator, every probe row and random bit patterns (NaNs, infinities, subnormals):
+    the fused NAME_predict (M0, RISC-V: level keys; M4F: VCVT/USAT and VCVT.S16/PKHBT/USAT16
+    float path; AVR: xq loop with 16-bit halves) and NAME_quantize equal numpy."""
     need_target(target_name)
     net = _fused_nets()[which]
-    X = _float_rows(net)
+    bits = np.random.default_rng(10).integers(0, 2**32, (48, net.n_inputs), dtype=np.uint64)
+    X = np.vstack([_float_rows(net), bits.astype(np.uint32).view(np.float32)])
     Q = net.quantizer.quantize(X)
     project = write_project(net, get_target(target_name), tmp_path, "model")
     write_vectors(project, net, Q, X)
