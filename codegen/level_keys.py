@@ -9,10 +9,12 @@ libm code, and it is bit-exact with the numpy quantizer by construction: every t
 by bisection over float32 bit patterns and checked against ``Quantizer.quantize`` itself on both
 sides.
 
-A float32 is compared through its *key*: the sign-and-magnitude bits as a two's-complement int32
-(``-(bits & 0x7FFFFFFF)`` for a set sign bit), so key order is float order and ``-0`` and
+Here a float32 is handled through its *key*: the sign-and-magnitude bits as a two's-complement
+int32 (``-(bits & 0x7FFFFFFF)`` for a set sign bit), so key order is float order and ``-0`` and
 ``+0`` share key 0. Keys of non-NaN floats lie in ``-KEY_INF..KEY_INF``; NaN (level 0) is told
-apart by its bits, ``bits & 0x7FFFFFFF > 0x7F800000``.
+apart by its bits, ``bits & 0x7FFFFFFF > 0x7F800000``. The C uses another, branch-free key
+(``c_keys``: uint32, NaN below ``-inf``) and the matching thresholds ``c_level_keys``, derived
+from ``level_keys``.
 """
 
 from __future__ import annotations
