@@ -20,7 +20,7 @@ from bdnn.network import Network
 from bdnn.raw_input import raw_input_of
 
 from .bitpack import n_words
-from .level_keys import key_rows, level_keys, level_thresholds_int, quantizer_bytes
+from .level_keys import c_level_keys, key_rows, level_thresholds_int, quantizer_bytes
 from .names import c_string_literal, comment_text, validate_c_name
 from .plan import INT32_MAX, LayerPlan, level_search, plan_model
 from .render import render
@@ -92,9 +92,8 @@ def int_literal(value: int, bits: int) -> str:
 
 
 def key_literal(value: int) -> str:
-    """A C literal of an int32 float key in hex (the float's bits, with the key's sign)."""
-    v = int(value)
-    return f"{'-' if v < 0 else ''}0x{abs(v):08X}l"
+    """A C literal of a uint32 level key (``codegen.level_keys.c_level_keys``) in hex."""
+    return f"0x{int(value):08X}ul"
 
 
 def float_literal(value: float) -> str:
@@ -208,7 +207,7 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         if not layer.is_output:
             hidden_offset += layer.n_out
     q = net.quantizer
-    key_table, key_index = key_rows(level_keys(q))
+    key_table, key_index = key_rows(c_level_keys(q))
     # the first input of each row (its lo and scale stand for the row's inputs)
     key_inputs = (range(q.n_inputs) if key_index is None
                   else [int(np.argmax(key_index == r)) for r in range(len(key_table))])
@@ -241,6 +240,9 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         ]
     return {
         "member": False,  # True: the body of an ensemble member (ensemble_context)
+        # NAME_predict puts each float input's level straight into the first layer's input
+        # (no xq array, no clamp); an ensemble quantizes once into xq for all its members
+        "fused_float_input": True,
         "ensemble": None,  # the vote of an ensemble (ensemble_context)
         "name": name,
         "NAME": name.upper(),
@@ -278,7 +280,7 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "quantizer_row": (
             "j" if key_index is None
             else "0u" if len(key_table) == 1
-            else f"BDNN_READ_U8(&{name}_level_row[j])"
+            else "BDNN_READ_U8(&q_row[j])"
         ),
         "level_keys": [key_literal(v) for v in key_table.reshape(-1)],
         "level_key_rows": len(key_table),
@@ -326,6 +328,7 @@ def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32) -> dict:
     for k, (m, classes) in enumerate(zip(ens.members, ens.member_classes, strict=True)):
         mctx = template_context(m, member_name(name, k), word_bits)
         mctx["member"] = True
+        mctx["fused_float_input"] = False
         o = score_offset
         members.append({
             "name": mctx["name"],
@@ -345,6 +348,7 @@ def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32) -> dict:
         hidden_offset += int(sum(m.hidden_widths))
         scratch = max(scratch, mctx["scratch_bytes"])
     ctx.update({
+        "fused_float_input": False,
         "n_classes": ens.n_classes,
         "n_outputs": ens.n_outputs,
         "hidden_widths": list(ens.hidden_widths),

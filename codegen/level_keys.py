@@ -9,10 +9,12 @@ libm code, and it is bit-exact with the numpy quantizer by construction: every t
 by bisection over float32 bit patterns and checked against ``Quantizer.quantize`` itself on both
 sides.
 
-A float32 is compared through its *key*: the sign-and-magnitude bits as a two's-complement int32
-(``-(bits & 0x7FFFFFFF)`` for a set sign bit), so key order is float order and ``-0`` and
+Here a float32 is handled through its *key*: the sign-and-magnitude bits as a two's-complement
+int32 (``-(bits & 0x7FFFFFFF)`` for a set sign bit), so key order is float order and ``-0`` and
 ``+0`` share key 0. Keys of non-NaN floats lie in ``-KEY_INF..KEY_INF``; NaN (level 0) is told
-apart by its bits, ``bits & 0x7FFFFFFF > 0x7F800000``.
+apart by its bits, ``bits & 0x7FFFFFFF > 0x7F800000``. The C uses another, branch-free key
+(``c_keys``: uint32, NaN below ``-inf``) and the matching thresholds ``c_level_keys``, derived
+from ``level_keys``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from bdnn.raw_input import RawInput
 
 KEY_INF = 0x7F800000  # key of +inf (and minus the key of -inf)
 KEY_NEVER = 0x7FFFFFFF  # threshold of a level no non-NaN input reaches (e.g. scale 0)
+# The C's key (c_keys): one's-complement order for negatives, rotated so that NaNs wrap below -inf
+C_KEY_OFFSET = 0x807FFFFF
+C_KEY_NEVER = 0xFFFFFFFF  # the C's bound of a level no float reaches: no key is above it
 
 
 def float_keys(X: np.ndarray) -> np.ndarray:
@@ -80,6 +85,39 @@ def level_keys(q: Quantizer) -> np.ndarray:
         )
     keys = np.where(never, KEY_NEVER, hi)
     return np.ascontiguousarray(keys.T).astype(np.int32)
+
+
+def c_keys(X: np.ndarray) -> np.ndarray:
+    """The C's uint32 keys of float32 values (as int64): ``(u ^ ((0 - (u >> 31)) >> 1)) +
+    C_KEY_OFFSET`` mod 2**32 of the bits ``u``. Unsigned order of these keys is float order
+    (``-0`` just below ``+0``), and every NaN, whatever its sign, falls below ``-inf``: the
+    positive NaNs wrap past 2**32 to the bottom, the negative NaNs sit between them and
+    ``-inf``. So the C needs no NaN test and no branch: three or four integer operations."""
+    u = np.ascontiguousarray(X, dtype=np.float32).view(np.uint32).astype(np.int64)
+    flip = (-(u >> 31) & 0xFFFFFFFF) >> 1
+    return ((u ^ flip) + C_KEY_OFFSET) & 0xFFFFFFFF
+
+
+def c_level_keys(q: Quantizer) -> np.ndarray:
+    """int64 [n_inputs, L], the C's form of ``level_keys``: entry ``[j, k - 1]`` is one less than
+    the ``c_keys`` key of the smallest float32 (in ``c_keys`` order, where ``-0`` precedes
+    ``+0``) whose level on input ``j`` is at least ``k``, so the level of ``x`` is the number
+    of entries strictly below its key; ``C_KEY_NEVER`` if no float reaches the level. NaN
+    keys lie below every entry (``-inf`` has level 0, so every reached level starts above it):
+    NaN gets level 0 as in ``Quantizer.quantize``."""
+    keys = level_keys(q).astype(np.int64)
+    never = keys == KEY_NEVER
+    first = key_floats(np.where(never, 0, keys))
+    # a threshold at +-0 starts at -0, which comes first in c_keys order (same level as +0)
+    first = np.where(keys == 0, np.float32(-0.0), first).astype(np.float32)
+    return np.where(never, C_KEY_NEVER, c_keys(first) - 1)
+
+
+def levels_by_c_keys(keys: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Levels of float rows ``X`` [N, n_inputs] as the C counts them from ``c_level_keys``
+    (uint8): the entries strictly below the key."""
+    counts = (keys[None, :, :].astype(np.int64) < c_keys(X)[:, :, None]).sum(axis=2)
+    return counts.astype(np.uint8)
 
 
 def levels_by_keys(keys: np.ndarray, X: np.ndarray) -> np.ndarray:

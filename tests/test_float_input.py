@@ -324,3 +324,127 @@ def test_counting_thresholds_equals_the_quantizer_on_extreme_quantizers() -> Non
         bits = np.where(keys < 0, (-keys) | 0x80000000, keys).astype(np.uint32)
         X = np.vstack([boundary_inputs(q), bits.view(np.float32)])
         assert np.array_equal(levels_by_keys(level_keys(q), X), q.quantize(X))
+
+
+def _fused_nets() -> list[Network]:
+    """20 inputs (groups of 4 and inputs past the first word of 8 bits) for the fused
+    NAME_predict: the subset-sum kernel (4 bits) and the popcount kernel (1 bit, 32-bit words),
+    each with one row per input, one row for all and indexed rows; lo and scale include a
+    constant input and a threshold at +-0."""
+    rng = np.random.default_rng(31)
+    lo = np.concatenate([[4.3, -2.5, 0.0, -1e4, 1e-3, 7.0, -2.0**-126, 1.0, -3.0],
+                         rng.normal(0, 5, 11)]).astype(np.float32)
+    scale = np.concatenate([[4.5454, 0.0, 1e6, 3e-4, 7.25, 0.5, 2.0**125, 2.0, 1.75],
+                            rng.uniform(0.1, 3, 11)]).astype(np.float32)
+    lo_scale = [
+        (lo, scale),
+        (np.full(20, 1.0, np.float32), np.full(20, 1.5, np.float32)),
+        (np.resize(np.array([4.3, -2.5, 4.3, 1e-3], np.float32), 20),
+         np.resize(np.array([4.5454, 0.25, 4.5454, 7.25], np.float32), 20)),
+    ]
+    nets = []
+    for bits, hidden in [(4, [5]), (1, [12])]:
+        for lo_, scale_ in lo_scale:
+            net = random_network(rng, 20, hidden, 3, weight_bound=2, bits=bits)
+            net.quantizer = Quantizer(bits, lo_, scale_)
+            nets.append(net)
+    return nets
+
+
+FUSED_WORD_BITS = [32, 8, 32, 32, 32, 32]  # the popcount kernel needs 32-bit words here
+
+
+def test_fused_nets_cover_both_kernels_and_every_row_kind() -> None:
+    from codegen.plan import plan_model
+
+    nets = _fused_nets()
+    kernels = [plan_model(n, w).layers[0].kernel for n, w in zip(nets, FUSED_WORD_BITS,
+                                                                 strict=True)]
+    assert kernels == ["sums"] * 3 + ["popcount"] * 3
+    kinds = []
+    for n in nets:
+        rows, index = key_rows(level_keys(n.quantizer))
+        kinds.append("per input" if index is None else "one" if len(rows) == 1 else "indexed")
+    assert kinds == ["per input", "one", "indexed"] * 2
+    # the +-0 threshold: -0 and +0 both reach level 1 there, the float below -0 does not
+    q = nets[0].quantizer
+    X = np.zeros((3, 20), np.float32)
+    X[:, 6] = [-0.0, 0.0, -1e-45]
+    assert q.quantize(X)[:, 6].tolist() == [1, 1, 0]
+
+
+@pytest.mark.parametrize("fused", [0, 1])
+@pytest.mark.parametrize("float_quantizer", [0, 1])
+def test_c_host_fused_float_input(cc, tmp_path, float_quantizer, fused) -> None:
+    """NAME_predict with the levels computed inside the first layer's input kernel (fused, the
+    default off AVR) and through NAME_quantize + NAME_predict_q: both equal numpy's class on
+    every probe row, by level keys and by float arithmetic, with 32- and 8-bit words (the
+    SIMD-free kernels)."""
+    nets = _fused_nets()
+    cflags = (*c_host.CFLAGS, f"-DBDNN_FLOAT_QUANTIZER={float_quantizer}",
+              f"-DBDNN_FUSED_INPUT={fused}")
+    exe = c_host.build([(n, f"u{i}") for i, n in enumerate(nets)], tmp_path, FUSED_WORD_BITS,
+                       cflags)
+    for i, net in enumerate(nets):
+        X = _float_rows(net)
+        classes, quantized = c_host.parse_float(c_host.run_harness(exe, c_host.encode_float(i, X)))
+        assert np.array_equal(quantized, net.quantizer.quantize(X)), i
+        assert np.array_equal(classes, net.predict(X)), i
+
+
+def test_c_keys_order_floats_and_put_nan_lowest() -> None:
+    """The C's key (codegen.level_keys.c_keys) orders float32 values like floats (-0 just below
+    +0) and puts every NaN below -inf: checked on sorted random bit patterns."""
+    from codegen.level_keys import c_keys
+
+    rng = np.random.default_rng(8)
+    bits = np.concatenate([rng.integers(0, 2**32, 20000, dtype=np.uint64).astype(np.uint32),
+                           np.array([0, 0x80000000, 0x7F800000, 0xFF800000, 0x7F800001,
+                                     0x7FFFFFFF, 0xFF800001, 0xFFFFFFFF, 1, 0x80000001],
+                                    np.uint32)])
+    x = bits.view(np.float32)
+    k = c_keys(x)
+    nan = np.isnan(x)
+    assert k[nan].max() < k[x == -np.inf].min()
+    finite = x[~nan]
+    order = np.lexsort((~np.signbit(finite), finite))  # by value, -0 before +0
+    fk = k[~nan][order]
+    assert (np.diff(fk) >= 0).all()
+    sign = np.signbit(finite[order])
+    # equal floats (only -0 and +0) differ in key by the sign alone
+    same = np.diff(finite[order]) == 0
+    assert (np.diff(fk)[same] <= 1).all() and (np.diff(fk)[~same] > 0).all()
+    assert sign.any()
+
+
+def test_c_level_keys_count_like_the_quantizer() -> None:
+    """Counting the C's thresholds below the key gives Quantizer.quantize on every probe row
+    and on random bit patterns (NaNs, infinities and subnormals included)."""
+    from codegen.level_keys import c_level_keys, levels_by_c_keys
+
+    rng = np.random.default_rng(9)
+    for net in [*_nets(), *_fused_nets()]:
+        q = net.quantizer
+        raw = rng.integers(0, 2**32, (3000, q.n_inputs), dtype=np.uint64).astype(np.uint32)
+        for X in (_float_rows(net), raw.view(np.float32)):
+            assert np.array_equal(levels_by_c_keys(c_level_keys(q), X), q.quantize(X))
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target_name", ["cortex-m0", "cortex-m4", "avr", "rv32imc"])
+@pytest.mark.parametrize("which", [0, 3], ids=["sums", "popcount"])
+def test_firmware_fused_float_input(target_name, which, tmp_path) -> None:
+    """On the emulator, every probe row and random bit patterns (NaNs, infinities, subnormals):
+    the fused NAME_predict (M0, RISC-V: level keys; M4F: VCVT/USAT and VCVT.S16/PKHBT/USAT16
+    float path; AVR: xq loop with 16-bit halves) and NAME_quantize equal numpy."""
+    need_target(target_name)
+    net = _fused_nets()[which]
+    bits = np.random.default_rng(10).integers(0, 2**32, (48, net.n_inputs), dtype=np.uint64)
+    X = np.vstack([_float_rows(net), bits.astype(np.uint32).view(np.float32)])
+    Q = net.quantizer.quantize(X)
+    project = write_project(net, get_target(target_name), tmp_path, "model")
+    write_vectors(project, net, Q, X)
+    make(project, "prog.elf")
+    run = run_firmware(project, net, len(Q))
+    assert run.mismatches == 0 and not run.error_rows, run.error_rows[:5]
+    check_against_reference(run, net, Q, target_name)

@@ -163,18 +163,189 @@ static const float golden_net_scale[5] BDNN_STORAGE = {
     0x1p-2f,
 };
 #else
-/* Thresholds of the quantizer, 7 per input: entry 7 j + k - 1 is the key of the
- * smallest float32 whose level on input j is at least k (0x7FFFFFFFl: no float reaches it).
- * The key of a float is its sign-and-magnitude bit pattern as a two's-complement integer, so
- * keys order like the floats and -0 and +0 share key 0. */
-static const int32_t golden_net_level_key[35] BDNN_STORAGE = {
-    0x40920565l, 0x40A2DCF9l, 0x40B3B48Dl, 0x40C48C21l, 0x40D563B5l, 0x40E63B49l,
-    0x40F712DEl, 0x400B08D4l, 0x40211A7Cl, 0x40372C24l, 0x404D3DCBl, 0x40634F73l,
-    0x4079611Al, 0x4087B961l, 0x3FB55555l, 0x40100000l, 0x40455555l, 0x407AAAAAl,
-    0x40980000l, 0x40B2AAAAl, 0x40CD5555l, 0x3E8B79D2l, 0x3F1E0388l, 0x3F764A27l,
-    0x3FA74863l, 0x3FD36BB2l, 0x3FFF8F01l, 0x4015D928l, -0x40400000l, 0x3F7FFFFCl,
-    0x409FFFFFl, 0x41100000l, 0x414FFFFFl, 0x41880000l, 0x41A80000l,
+/* Thresholds of the quantizer, 7 per input: entry 7 j + k - 1 is one less than the key
+ * (see golden_net_quantize1) of the smallest float32 whose level on input j is at least k
+ * (0xFFFFFFFFul: no float reaches it), so the level is the number of entries below the key. */
+static const uint32_t golden_net_level_key[35] BDNN_STORAGE = {
+    0xC1120563ul, 0xC122DCF7ul, 0xC133B48Bul, 0xC1448C1Ful, 0xC15563B3ul, 0xC1663B47ul,
+    0xC17712DCul, 0xC08B08D2ul, 0xC0A11A7Aul, 0xC0B72C22ul, 0xC0CD3DC9ul, 0xC0E34F71ul,
+    0xC0F96118ul, 0xC107B95Ful, 0xC0355553ul, 0xC08FFFFEul, 0xC0C55553ul, 0xC0FAAAA8ul,
+    0xC117FFFEul, 0xC132AAA8ul, 0xC14D5553ul, 0xBF0B79D0ul, 0xBF9E0386ul, 0xBFF64A25ul,
+    0xC0274861ul, 0xC0536BB0ul, 0xC07F8EFFul, 0xC095D926ul, 0x403FFFFDul, 0xBFFFFFFAul,
+    0xC11FFFFDul, 0xC18FFFFEul, 0xC1CFFFFDul, 0xC207FFFEul, 0xC227FFFEul,
 };
+#endif
+#endif
+#ifndef BDNN_NO_FLOAT
+/* NAME_predict computes each float input's level where the first layer's input kernel uses it
+ * (1: no xq array, no clamp; one copy of the level code per input) or quantizes into an xq
+ * array in a loop and calls NAME_predict_q (0: one copy in all). 0 on AVR, where a copy of
+ * the 32-bit key code per input costs more flash than the store and load save in cycles. */
+#ifndef BDNN_FUSED_INPUT
+#if defined(__AVR__)
+#define BDNN_FUSED_INPUT 0
+#else
+#define BDNN_FUSED_INPUT 1
+#endif
+#endif
+/* The quantizer's tables are read through pointers the compiler cannot see through, as the
+ * layers' are: the constants stay in the tables (counted as model data, replaceable in flash)
+ * instead of being folded into the code. The row index (NAME_level_row) is read directly: in
+ * the unrolled input kernels the compiler turns each input's row into a constant offset.
+ * NAME_QUANTIZER_TABLES declares them once per function; NAME_QUANTIZE1(x, j) is the level
+ * of *x on input j. */
+#if defined(__GNUC__) && !defined(__AVR__) /* AVR reads flash by lpm: nothing to fold */
+#define GOLDEN_NET_Q_OPAQUE(p) __asm__("" : "+r"(p))
+#else
+#define GOLDEN_NET_Q_OPAQUE(p) ((void)0)
+#endif
+#if defined(__GNUC__) /* one copy of the level code where each input's level is used */
+#define GOLDEN_NET_Q_INLINE static inline __attribute__((always_inline))
+#else
+#define GOLDEN_NET_Q_INLINE static
+#endif
+#if BDNN_FLOAT_QUANTIZER
+#define GOLDEN_NET_QUANTIZER_TABLES \
+    const float *q_lo = golden_net_lo, *q_scale = golden_net_scale; \
+    GOLDEN_NET_Q_OPAQUE(q_lo); \
+    GOLDEN_NET_Q_OPAQUE(q_scale); (void)0
+#define GOLDEN_NET_QUANTIZE1(x, j) golden_net_quantize1(x, (j), q_lo, q_scale)
+/* The ARM cores with a single-precision FPU (Cortex-M4F/M7) */
+#if defined(__GNUC__) && defined(__ARM_FP) && (__ARM_FP & 4) && !defined(__SOFTFP__)
+#define GOLDEN_NET_ARM_VFP 1
+#endif
+/* A register-only barrier: the value must exist as a float32 here, so the compiler can neither
+ * contract the multiply and the add into an FMA (gcc's default -ffp-contract=fast in GNU
+ * modes) nor keep excess precision, and on ARM VFP it costs no instruction ("t": a
+ * single-precision register). Elsewhere a volatile copy does the same with a store and a load. */
+#ifdef GOLDEN_NET_ARM_VFP
+#define GOLDEN_NET_F32(v) __asm__("" : "+t"(v))
+#else
+#define GOLDEN_NET_F32(v) \
+    do { \
+        volatile float golden_net_f32_ = (v); \
+        (v) = golden_net_f32_; \
+    } while (0)
+#endif
+/* q = clamp(floor((x - lo) * scale + 0.5), 0, L) in float32, in this order, on row r. */
+GOLDEN_NET_Q_INLINE unsigned golden_net_quantize1(const float *x, unsigned r, const float *lo,
+                                               const float *scale)
+{
+    float v = *x - BDNN_READ_F32(&lo[r]);
+    GOLDEN_NET_F32(v);
+    v = v * BDNN_READ_F32(&scale[r]);
+    GOLDEN_NET_F32(v);
+    v = v + 0.5f;
+    GOLDEN_NET_F32(v);
+#ifdef GOLDEN_NET_ARM_VFP
+    {
+        /* VCVT to signed rounds toward zero and saturates (NaN -> 0, +inf -> INT32_MAX, -inf
+         * -> INT32_MIN), and truncation is floor for v >= 0; USAT then clamps to 0..2^3 - 1 = L
+         * (negative -> 0). Two instructions: floor, both clamps and the NaN rule. */
+        int32_t q;
+        __asm__("vcvt.s32.f32 %1, %1\n\tvmov %0, %1\n\tusat %0, #3, %0" : "=r"(q), "+t"(v));
+        return (unsigned)q;
+    }
+#else
+    /* floor without libm: after the range checks 1 <= v < L, where truncation is floor */
+    if (v != v)
+        return 0; /* NaN */
+    if (v >= 7.0f)
+        return 7; /* also +inf */
+    if (v < 1.0f)
+        return 0; /* also -inf */
+    return (unsigned)v;
+#endif
+}
+#if defined(GOLDEN_NET_ARM_VFP) && defined(__ARM_FEATURE_DSP)
+/* Four levels at once, the bytes of inputs j..j+3 of a word (the DSP input kernel's X[g]), in
+ * two instructions fewer: each v truncated toward zero and saturated to int16 (VCVT.S16.F32
+ * with 0 fraction bits; NaN -> 0), two such halves per register (PKHBT) clamped to 0..L by one
+ * USAT16 (negative -> 0): the same levels as golden_net_quantize1. */
+GOLDEN_NET_Q_INLINE uint32_t golden_net_quantize1_s16(const float *x, unsigned r, const float *lo,
+                                                    const float *scale)
+{
+    uint32_t q;
+    float v = *x - BDNN_READ_F32(&lo[r]);
+    GOLDEN_NET_F32(v);
+    v = v * BDNN_READ_F32(&scale[r]);
+    GOLDEN_NET_F32(v);
+    v = v + 0.5f;
+    GOLDEN_NET_F32(v);
+    __asm__("vcvt.s16.f32 %1, %1, #0\n\tvmov %0, %1" : "=r"(q), "+t"(v));
+    return q;
+}
+GOLDEN_NET_Q_INLINE uint32_t golden_net_pack4(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+{
+    uint32_t ac, bd;
+    __asm__("pkhbt %0, %1, %2, lsl #16\n\tusat16 %0, #3, %0" : "=r"(ac) : "r"(a), "r"(c));
+    __asm__("pkhbt %0, %1, %2, lsl #16\n\tusat16 %0, #3, %0" : "=r"(bd) : "r"(b), "r"(d));
+    return ac | (bd << 8);
+}
+#define GOLDEN_NET_Q16(x, j) golden_net_quantize1_s16(x, (j), q_lo, q_scale)
+#define GOLDEN_NET_LEVEL4(x, j) \
+    golden_net_pack4(GOLDEN_NET_Q16(&(x)[j], j), GOLDEN_NET_Q16(&(x)[(j) + 1u], (j) + 1u), \
+                 GOLDEN_NET_Q16(&(x)[(j) + 2u], (j) + 2u), GOLDEN_NET_Q16(&(x)[(j) + 3u], (j) + 3u))
+#endif
+#else
+#define GOLDEN_NET_QUANTIZER_TABLES \
+    const uint32_t *q_key = golden_net_level_key; \
+    GOLDEN_NET_Q_OPAQUE(q_key); (void)0
+#define GOLDEN_NET_QUANTIZE1(x, j) golden_net_quantize1(x, &q_key[7u * (j)])
+/* Whether the threshold *t is below key. */
+#define golden_net_below(t, key) (BDNN_READ_U32(t) < (key))
+/* The level of *x among its input's thresholds t: the number of them below the key of *x
+ * (a binary search). The key orders like the float (negatives by one's complement) and is
+ * rotated so that every NaN falls below -inf, where no threshold is: NaN -> 0 with no test.
+ * Integer operations only: the float is only copied. */
+GOLDEN_NET_Q_INLINE uint8_t golden_net_quantize1(const float *x, const uint32_t *t)
+{
+    union {
+        float f;
+        uint32_t u;
+    } bits;
+    uint32_t key;
+    const uint32_t *const first = t;
+    bits.f = *x;
+#if defined(__AVR__)
+    if (bits.u & 0x80000000ul) /* cheaper than the shifts on an 8-bit core */
+        bits.u ^= 0x7FFFFFFFul;
+    key = (uint32_t)(bits.u + 0x807FFFFFul);
+#else
+    key = (uint32_t)((bits.u ^ ((uint32_t)(0u - (bits.u >> 31)) >> 1)) + 0x807FFFFFul);
+#endif
+    /* t moves to the first threshold not below key, so the level is its distance from first */
+#if defined(__AVR__)
+    {
+        /* an 8-bit core compares the high 16-bit halves, and the low halves only on a tie
+         * (rare: the thresholds of a row differ in the exponent or the top mantissa bits) */
+        const uint16_t key_hi = (uint16_t)(key >> 16), key_lo = (uint16_t)key;
+        {
+            const uint16_t hi = BDNN_READ_U16((const uint16_t *)&t[3] + 1);
+            if (hi < key_hi || (hi == key_hi && BDNN_READ_U16((const uint16_t *)&t[3]) < key_lo))
+                t += 4;
+        }
+        {
+            const uint16_t hi = BDNN_READ_U16((const uint16_t *)&t[1] + 1);
+            if (hi < key_hi || (hi == key_hi && BDNN_READ_U16((const uint16_t *)&t[1]) < key_lo))
+                t += 2;
+        }
+        {
+            const uint16_t hi = BDNN_READ_U16((const uint16_t *)&t[0] + 1);
+            if (hi < key_hi || (hi == key_hi && BDNN_READ_U16((const uint16_t *)&t[0]) < key_lo))
+                t += 1;
+        }
+    }
+#else
+    if (golden_net_below(&t[3], key))
+        t += 4;
+    if (golden_net_below(&t[1], key))
+        t += 2;
+    if (golden_net_below(&t[0], key))
+        t += 1;
+#endif
+    return (uint8_t)(t - first);
+}
 #endif
 #endif
 
@@ -190,22 +361,42 @@ static const uint32_t golden_net_nibble_mask[16] = {
     0xFF000000ul, 0xFF0000FFul, 0xFF00FF00ul, 0xFF00FFFFul,
     0xFFFF0000ul, 0xFFFF00FFul, 0xFFFFFF00ul, 0xFFFFFFFFul,
 };
-
 /* The inputs clamped to the top level, 4 per word (input 4 g + i in byte i of X[g]). */
 static void golden_net_input_words(const uint8_t *xq, uint32_t *X)
 {
     {
-        uint32_t v = (uint32_t)xq[0] | ((uint32_t)xq[1] << 8) |
-                     ((uint32_t)xq[2] << 16) | ((uint32_t)xq[3] << 24);
+        uint32_t v = ((uint32_t)xq[0]) | ((uint32_t)xq[1] << 8) | ((uint32_t)xq[2] << 16) | ((uint32_t)xq[3] << 24);
         v -= __uqsub8(v, 0x07070707ul); /* min(x, L) per byte */
         X[0] = v;
     }
     {
         uint32_t v = ((uint32_t)xq[4]);
-        v -= __uqsub8(v, 0x07070707ul);
+        v -= __uqsub8(v, 0x07070707ul); /* min(x, L) per byte */
         X[1] = v;
     }
 }
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT
+/* The inputs quantized, 4 per word (input 4 g + i in byte i of X[g]). */
+static void golden_net_input_words_f(const float *x, uint32_t *X)
+{
+    GOLDEN_NET_QUANTIZER_TABLES;
+    {
+#ifdef GOLDEN_NET_LEVEL4
+        uint32_t v = GOLDEN_NET_LEVEL4(x, 0u);
+#else
+        uint32_t v = ((uint32_t)GOLDEN_NET_QUANTIZE1(&x[0], 0)) |
+((uint32_t)GOLDEN_NET_QUANTIZE1(&x[1], 1) << 8) |
+((uint32_t)GOLDEN_NET_QUANTIZE1(&x[2], 2) << 16) |
+((uint32_t)GOLDEN_NET_QUANTIZE1(&x[3], 3) << 24);
+#endif
+        X[0] = v;
+    }
+    {
+        uint32_t v = ((uint32_t)GOLDEN_NET_QUANTIZE1(&x[4], 4));
+        X[1] = v;
+    }
+}
+#endif
 #else
 /* Input j, clamped to the top level. */
 static unsigned golden_net_level(const uint8_t *xq, unsigned j)
@@ -215,7 +406,6 @@ static unsigned golden_net_level(const uint8_t *xq, unsigned j)
         v = 7u;
     return v;
 }
-
 /* Subset sums of the quantized inputs, 16 per group of 4: T[16 g + m] is the sum of the inputs
  * 4 g + i whose bit i is set in m (inputs past the last count as 0). Each entry is an earlier
  * one plus one input. */
@@ -250,9 +440,46 @@ static void golden_net_input_sums(const uint8_t *xq, uint8_t *T)
         T[1] = (uint8_t)(v0);
     }
 }
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT
+/* Subset sums of the float inputs' levels, 16 per group of 4: T[16 g + m] is the sum of the inputs
+ * 4 g + i whose bit i is set in m (inputs past the last count as 0). Each entry is an earlier
+ * one plus one input. */
+static void golden_net_input_sums_f(const float *x, uint8_t *T)
+{
+    GOLDEN_NET_QUANTIZER_TABLES;
+    unsigned g;
+    for (g = 0; g < 1u; g++, T += 16) {
+        const unsigned v0 = GOLDEN_NET_QUANTIZE1(&x[4u * g], 4u * g);
+        const unsigned v1 = GOLDEN_NET_QUANTIZE1(&x[4u * g + 1u], 4u * g + 1u);
+        const unsigned v2 = GOLDEN_NET_QUANTIZE1(&x[4u * g + 2u], 4u * g + 2u);
+        const unsigned v3 = GOLDEN_NET_QUANTIZE1(&x[4u * g + 3u], 4u * g + 3u);
+        T[0] = 0;
+        T[1] = (uint8_t)(v0);
+        T[2] = (uint8_t)(v1);
+        T[3] = (uint8_t)(T[1] + v1);
+        T[4] = (uint8_t)(v2);
+        T[5] = (uint8_t)(T[1] + v2);
+        T[6] = (uint8_t)(T[2] + v2);
+        T[7] = (uint8_t)(T[3] + v2);
+        T[8] = (uint8_t)(v3);
+        T[9] = (uint8_t)(T[1] + v3);
+        T[10] = (uint8_t)(T[2] + v3);
+        T[11] = (uint8_t)(T[3] + v3);
+        T[12] = (uint8_t)(T[4] + v3);
+        T[13] = (uint8_t)(T[5] + v3);
+        T[14] = (uint8_t)(T[6] + v3);
+        T[15] = (uint8_t)(T[7] + v3);
+    }
+    {
+        const unsigned v0 = GOLDEN_NET_QUANTIZE1(&x[4u], 4u);
+        T[0] = 0;
+        T[1] = (uint8_t)(v0);
+    }
+}
+#endif
 #endif
 
-static void golden_net_layer0(
+GOLDEN_NET_INLINE void golden_net_layer0(
 #ifdef GOLDEN_NET_SIMD
     const uint32_t *X,
 #else
@@ -355,7 +582,7 @@ static void golden_net_layer0(
     out[0] = o;
 }
 
-static void golden_net_layer1(
+GOLDEN_NET_INLINE void golden_net_layer1(
     const golden_net_word_t *in,
     golden_net_word_t *out)
 {
@@ -393,7 +620,7 @@ static void golden_net_layer1(
     out[0] = o;
 }
 
-static void golden_net_layer2(
+GOLDEN_NET_INLINE void golden_net_layer2(
     const golden_net_word_t *in,
     int32_t *scores)
 {
@@ -428,20 +655,19 @@ static void golden_net_layer2(
     }
 }
 
-/* One inference; buf receives the packed input planes and hidden bits (NAME_SCRATCH_BYTES with
- * the first layer's table). */
-static int golden_net_forward(const uint8_t *xq, int32_t *scores, golden_net_word_t *buf)
-{
+/* The layers and the class, once the first layer's input is built (in0: the input words or
+ * subset sums); buf receives the hidden bits. Inlined into both entry points
+ * (NAME_forward from quantized inputs, NAME_predict from floats): no call between input and layers. */
 #ifdef GOLDEN_NET_SIMD
-    uint32_t X[2];
-    golden_net_input_words(xq, X);
-#define GOLDEN_NET_LAYER0_INPUT X
+typedef uint32_t golden_net_layer0_input_t;
+#define GOLDEN_NET_LAYER0_INPUTS 2u
 #else
-    uint8_t T[32];
-    golden_net_input_sums(xq, T);
-#define GOLDEN_NET_LAYER0_INPUT T
+typedef uint8_t golden_net_layer0_input_t;
+#define GOLDEN_NET_LAYER0_INPUTS 32u
 #endif
-    golden_net_layer0(GOLDEN_NET_LAYER0_INPUT, buf + 0);
+GOLDEN_NET_INLINE int golden_net_layers(const golden_net_layer0_input_t *in0, int32_t *scores, golden_net_word_t *buf)
+{
+    golden_net_layer0(in0, buf + 0);
     golden_net_layer1(buf + 0, buf + 1);
     golden_net_layer2(buf + 1, scores);
     {
@@ -454,6 +680,19 @@ static int golden_net_forward(const uint8_t *xq, int32_t *scores, golden_net_wor
             }
         return best;
     }
+}
+
+/* One inference; buf receives the packed input planes and hidden bits (NAME_SCRATCH_BYTES with
+ * the first layer's table). */
+static int golden_net_forward(const uint8_t *xq, int32_t *scores, golden_net_word_t *buf)
+{
+    golden_net_layer0_input_t in0[GOLDEN_NET_LAYER0_INPUTS];
+#ifdef GOLDEN_NET_SIMD
+    golden_net_input_words(xq, in0);
+#else
+    golden_net_input_sums(xq, in0);
+#endif
+    return golden_net_layers(in0, scores, buf);
 }
 
 int golden_net_forward_debug_q(const uint8_t *xq, int32_t *scores, uint8_t *hidden_bits)
@@ -484,67 +723,34 @@ int golden_net_predict_q(const uint8_t *xq)
 }
 
 #ifndef BDNN_NO_FLOAT
-#if BDNN_FLOAT_QUANTIZER
-/* q = clamp(floor((x - lo) * scale + 0.5), 0, L) in float32, in this order. Each intermediate
- * passes through a volatile float, so no compiler can contract it into an FMA (gcc's default
- * -ffp-contract=fast in GNU modes) or keep excess precision; floor without libm: after the
- * range checks 1 <= v < L, where truncation is floor. */
-static uint8_t golden_net_quantize1(const float *x, unsigned j)
-{
-    volatile float d, t, u;
-    float v;
-    d = *x - BDNN_READ_F32(&golden_net_lo[j]);
-    t = d * BDNN_READ_F32(&golden_net_scale[j]);
-    u = t + 0.5f;
-    v = u;
-    if (v != v)
-        return 0; /* NaN */
-    if (v >= 7.0f)
-        return 7; /* also +inf */
-    if (v < 1.0f)
-        return 0; /* also -inf */
-    return (uint8_t)v;
-}
-#else
-/* The level of *x on input j: the number of the input's thresholds whose key is <= the key of
- * *x (a binary search); NaN -> 0. Integer operations only: the float is only copied. */
-static uint8_t golden_net_quantize1(const float *x, unsigned j)
-{
-    const int32_t *t = &golden_net_level_key[7u * j];
-    union {
-        float f;
-        uint32_t u;
-    } bits;
-    int32_t key;
-    const int32_t *const first = t;
-    bits.f = *x;
-    if ((bits.u & 0x7FFFFFFFul) > 0x7F800000ul)
-        return 0; /* NaN */
-    key = (int32_t)(bits.u & 0x7FFFFFFFul);
-    if (bits.u & 0x80000000ul)
-        key = -key;
-    /* t moves to the first threshold above key, so the level is its distance from first */
-    if (BDNN_READ_I32(&t[3]) <= key)
-        t += 4;
-    if (BDNN_READ_I32(&t[1]) <= key)
-        t += 2;
-    if (BDNN_READ_I32(&t[0]) <= key)
-        t += 1;
-    return (uint8_t)(t - first);
-}
-#endif
-
 void golden_net_quantize(const float *x, uint8_t *xq)
 {
     unsigned j;
+    GOLDEN_NET_QUANTIZER_TABLES;
     for (j = 0; j < 5u; j++)
-        xq[j] = golden_net_quantize1(&x[j], j);
+        xq[j] = (uint8_t)GOLDEN_NET_QUANTIZE1(&x[j], j);
 }
 
+#if BDNN_FUSED_INPUT
+/* The float inputs' levels go straight into the first layer's input (no xq array) */
+int golden_net_predict(const float *x)
+{
+    golden_net_word_t buf[2];
+    int32_t scores[3];
+    golden_net_layer0_input_t in0[GOLDEN_NET_LAYER0_INPUTS];
+#ifdef GOLDEN_NET_SIMD
+    golden_net_input_words_f(x, in0);
+#else
+    golden_net_input_sums_f(x, in0);
+#endif
+    return golden_net_layers(in0, scores, buf);
+}
+#else
 int golden_net_predict(const float *x)
 {
     uint8_t xq[5];
     golden_net_quantize(x, xq);
     return golden_net_predict_q(xq);
 }
+#endif
 #endif
