@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from codegen.targets.measure import ENTRIES
 from codegen.targets.registry import target_names
 
 from ..errors import BDNNError
@@ -28,10 +29,12 @@ TARGET_HELP = ", ".join(target_names())
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
 @click.option("--project-dir", type=click.Path(file_okay=False), default=None,
               help="Build in DIR and keep the firmware project there (make run works in it).")
-@click.option("--entry", type=click.Choice(["predict_q", "predict"]), default="predict_q",
+@click.option("--entry", type=click.Choice(list(ENTRIES)), default="predict_q",
               show_default=True,
-              help="What to time: NAME_predict_q (quantized inputs) or NAME_predict (float "
-                   "inputs, the quantizer included).")
+              help="What to time: NAME_predict_q (quantized inputs), NAME_predict (float "
+                   "inputs, the quantizer included) or NAME_predict_i16 / _i32 (integer raw "
+                   "inputs such as ADC counts: bench exports that API itself, as export "
+                   "--raw-input does, and feeds random integers spanning every level).")
 @click.option("--clock-hz", type=float, default=None,
               help="CPU clock in Hz for the time per inference (default: a typical board's "
                    "clock for the target, named in the output). Instruction counts give an "

@@ -15,8 +15,9 @@ import numpy as np
 
 from bdnn.errors import BDNNError
 from bdnn.network import Network
+from bdnn.raw_input import RAW_INPUTS, RawInput, raw_input_of, with_raw_input
 
-from .build import ModelWriter, Project, clean_dir, make, write_project
+from .build import ModelWriter, Project, clean_dir, make, write_project, write_vectors
 from .family import Target, TargetFamily
 from .output import FirmwareRun, parse_runner_output
 from .process import emulator_timeout
@@ -24,7 +25,10 @@ from .registry import get_target
 from .toolchain import require_toolchain
 
 BENCH_VECTORS = 8
-ENTRIES = ("predict_q", "predict")  # what bench times: quantized or float inputs
+# what bench times: NAME_predict_{suffix} of the integer raw-input API, by entry name
+INT_ENTRIES: dict[str, RawInput] = {f"predict_{r.suffix}": r for r in RAW_INPUTS.values()}
+# what bench times: quantized, float or integer raw inputs
+ENTRIES = ("predict_q", "predict", *INT_ENTRIES)
 
 
 @dataclass
@@ -175,6 +179,55 @@ def random_inputs(net: Network, n: int, seed: int = 0) -> np.ndarray:
     return rng.integers(0, net.quantizer.max_level + 1, size=(n, net.n_inputs)).astype(np.uint8)
 
 
+def int_entry_network(net: Network, raw: RawInput) -> Network:
+    """``net`` with the integer raw-input API ``raw`` (as ``bdnn export --raw-input``), or
+    ``BDNNError`` when that entry does not fit the model: its training data needed a wider type,
+    or the type's values cannot reach the lowest or highest level that float inputs reach on
+    some input (the features' range lies beyond the type)."""
+    entry = f"predict_{raw.suffix}"
+    recorded = raw_input_of(net)
+    if recorded is not None and recorded.bits > raw.bits:
+        raise BDNNError(
+            f"--entry {entry}: the model's training data were {recorded.name} values beyond "
+            f"the {raw.name} range; use --entry predict_{recorded.suffix}"
+        )
+    from ..level_keys import level_thresholds_int
+
+    q = net.quantizer
+    _, top = level_thresholds_int(q, raw)
+    ends = np.array([[-3.4028235e38], [3.4028235e38]], np.float32).repeat(net.n_inputs, 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        f_lo, f_hi = q.quantize(ends)  # the lowest and highest level a float input reaches
+        i_lo = q.quantize(np.full((1, net.n_inputs), raw.lo, np.float32))[0]
+    bad = np.flatnonzero((i_lo != f_lo) | (top != f_hi))
+    if bad.size:
+        j = int(bad[0])
+        lo, hi = q.value_range()
+        raise BDNNError(
+            f"--entry {entry} does not fit this model: {raw.name} values reach levels "
+            f"{int(i_lo[j])}..{int(top[j])} of input {j}, floats {int(f_lo[j])}..{int(f_hi[j])} "
+            f"(its features span {float(lo[j]):g}..{float(hi[j]):g}); use --entry "
+            f"{'predict_i32 or ' if raw.bits < 32 else ''}predict"
+        )
+    return with_raw_input(net, raw.name)
+
+
+def random_int_inputs(net: Network, raw: RawInput, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` uniformly random integer rows (int64) for the raw-input API ``raw``: input ``j``
+    spans its integer thresholds (every level) and a quarter of their span beyond both ends,
+    within the type's range; reproducible by ``seed``."""
+    from ..level_keys import level_thresholds_int
+
+    T, _ = level_thresholds_int(net.quantizer, raw)
+    first, last = T[:, 0], T[:, -1]
+    margin = (last - first) // 4 + 2
+    lo = np.maximum(first - margin, raw.lo)
+    hi = np.minimum(last + margin, raw.hi)
+    rng = np.random.default_rng(seed)
+    cols = [rng.integers(lo[j], hi[j] + 1, size=n) for j in range(net.n_inputs)]
+    return np.stack(cols, axis=1).astype(np.int64).reshape(n, net.n_inputs)
+
+
 def run_firmware(
     project: Project,
     net: Network,
@@ -210,6 +263,20 @@ def check_against_reference(run: FirmwareRun, net: Network, Q: np.ndarray, where
             f"{where}: firmware output differs from the numpy reference on "
             f"{max(int(bad.sum()), run.mismatches)} of {len(Q)} rows (first: row {row})"
         )
+
+
+def check_int_entry(run: FirmwareRun, net: Network, Xi: np.ndarray, where: str) -> None:
+    """Raise unless the raw-input API's classes and levels of the integer rows ``Xi`` (the
+    runner's F and G records) are the numpy forward pass and quantizer of float32(Xi)."""
+    X = Xi.astype(np.float32)
+    if run.float_classes is None or run.float_levels is None:
+        raise BDNNError(f"{where}: the firmware reported no raw-input results")
+    bad = (run.float_classes != net.forward(X).class_index) | (
+        run.float_levels != net.quantizer.quantize(X)).any(axis=1)
+    if bad.any():
+        raise BDNNError(f"{where}: firmware output differs from the numpy reference on "
+                        f"{int(bad.sum())} of {len(Xi)} integer rows (first: row "
+                        f"{int(np.argmax(bad))})")
 
 
 def check_clock_hz(clock_hz: float) -> float:
@@ -264,10 +331,16 @@ def bench(
     quantizer included); ``cflags`` are added to every compile (e.g.
     ``-DBDNN_FLOAT_QUANTIZER=1``). The firmware's outputs are checked against the reference
     first. The time per inference is at ``clock_hz`` (default: the target's board clock), see
-    ``inference_time``.
+    ``inference_time``. An integer entry (``predict_i16`` / ``predict_i32``, see
+    ``INT_ENTRIES``) exports the raw-input API itself (``int_entry_network``: a one-line error
+    when it does not fit the model) and times it on ``random_int_inputs``, whose classes and
+    levels are checked against the numpy quantizer and forward pass of the same values.
     """
     if entry not in ENTRIES:
-        raise BDNNError(f"--entry {entry!r}: choose {' or '.join(ENTRIES)}")
+        raise BDNNError(f"--entry {entry!r}: choose one of {', '.join(ENTRIES)}")
+    raw = INT_ENTRIES.get(entry)
+    if raw is not None:
+        net = int_entry_network(net, raw)
     if clock_hz is not None:
         check_clock_hz(clock_hz)
     target = get_target(target_name)
@@ -279,11 +352,19 @@ def bench(
     )
     try:
         check_plan_fits(net, target)
-        Q = random_inputs(net, n_vectors, seed)
+        Xi = None if raw is None else random_int_inputs(net, raw, n_vectors, seed)
+        # an integer entry's rows: the levels the numpy quantizer gives the same values
+        Q = random_inputs(net, n_vectors, seed) if Xi is None else net.quantizer.quantize(
+            Xi.astype(np.float32))
         project = write_project(net, target, tmp, name, Q, model_writer)
         config = [f"EXTRA_CFLAGS += {' '.join(cflags)}"] if cflags else []
         if entry == "predict":  # time NAME_predict, and size a program that calls it
             config += ["EXTRA_CFLAGS += -DRUNNER_TIMES_PREDICT", "SIZE_CFLAGS = -DSIZE_FLOAT_INPUT"]
+        elif Xi is not None:  # time NAME_predict_i16 / _i32; its program needs no float code
+            write_vectors(project, net, Q, Xi=Xi)
+            config += ["EXTRA_CFLAGS += -DRUNNER_REPORTS_FLOAT -DRUNNER_REPORTS_INT "
+                       "-DRUNNER_TIMES_PREDICT_INT",
+                       "SIZE_CFLAGS = -DBDNN_NO_FLOAT -DSIZE_INT_INPUT"]
         if config:
             with open(project.path / "config.mk", "a", encoding="utf-8") as f:
                 f.write("\n".join(config) + "\n")
@@ -294,6 +375,8 @@ def bench(
         trace = tmp / "trace.log" if target.family.counts_from_trace else None
         run = run_firmware(project, net, len(Q), trace_log=trace)
         check_against_reference(run, net, Q, f"bench on {target.name}")
+        if Xi is not None:
+            check_int_entry(run, net, Xi, f"bench of {entry} on {target.name}")
         if trace is not None:
             ranges = symbol_ranges(target.family.nm_tool, project.path / "prog.elf")
             per = count_instructions(trace, ranges)[: len(Q)]

@@ -21,6 +21,21 @@ int main(void)
     bdnn_result = M_PREDICT(x);
     platform_exit(0);
 }
+#elif defined(SIZE_INT_INPUT)
+/* Built with -DSIZE_INT_INPUT: the program a user with integer raw features (ADC or IMU
+ * counts) has; NAME_predict_i16 / _i32 need no float code (built with BDNN_NO_FLOAT). */
+volatile VEC_INT_T bdnn_input[VEC_N_INPUTS];
+
+int main(void)
+{
+    VEC_INT_T x[VEC_N_INPUTS];
+    unsigned j;
+    for (j = 0; j < VEC_N_INPUTS; j++) {
+        x[j] = bdnn_input[j];
+    }
+    bdnn_result = M_PREDICT_INT(x);
+    platform_exit(0);
+}
 #else
 volatile uint8_t bdnn_input[VEC_N_INPUTS];
 

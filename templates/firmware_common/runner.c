@@ -12,7 +12,9 @@
  * Built with -DRUNNER_REPORTS_INT as well, F and G report NAME_predict_i16 / _i32 and
  * NAME_quantize_i16 / _i32 of the row's integer input (vec_xi) instead.
  * Built with -DRUNNER_TIMES_PREDICT, T, K and the trace markers measure NAME_predict of the
- * row's float input instead (what a user with raw features calls).
+ * row's float input instead (what a user with raw features calls); with
+ * -DRUNNER_TIMES_PREDICT_INT (and -DRUNNER_REPORTS_INT), NAME_predict_i16 / _i32 of the row's
+ * integer input (what a user with ADC or IMU counts calls).
  *   D <mismatches>            done; rows whose results (also NAME_predict and NAME_quantize of
  *                             the row's float input) differ from the numpy reference
  * The exit status is the mismatch count (capped at 250).
@@ -63,18 +65,34 @@ static uint32_t cycle_overhead; /* cycles of reading the counter itself */
 #ifdef RUNNER_TIMES_PREDICT
 static float x[VEC_N_INPUTS]; /* the current row's float input */
 #endif
+#if defined(RUNNER_TIMES_PREDICT_INT) && defined(BDNN_NO_FLOAT)
+#error "RUNNER_TIMES_PREDICT_INT needs the float API too (its float rows are the reference)"
+#endif
+#if defined(RUNNER_TIMES_PREDICT_INT) && !defined(RUNNER_REPORTS_INT)
+#error "RUNNER_TIMES_PREDICT_INT needs RUNNER_REPORTS_INT (the integer rows vec_xi)"
+#endif
+#if defined(RUNNER_TIMES_PREDICT_INT) && defined(RUNNER_TIMES_PREDICT)
+#error "RUNNER_TIMES_PREDICT_INT and RUNNER_TIMES_PREDICT time different entries: give one"
+#endif
+#if defined(RUNNER_REPORTS_INT) && !defined(BDNN_NO_FLOAT)
+static VEC_INT_T xi[VEC_N_INPUTS]; /* the current row's integer input */
+#endif
 
-/* One NAME_predict_q call (NAME_predict of x with RUNNER_TIMES_PREDICT) between the two
- * markers, so an instruction trace can count it. */
+/* One NAME_predict_q call (NAME_predict of x with RUNNER_TIMES_PREDICT, NAME_predict_i16 /
+ * _i32 of xi with RUNNER_TIMES_PREDICT_INT) between the two markers, so an instruction trace
+ * can count it. */
 __attribute__((noinline)) static int timed_predict(const uint8_t *xq, uint32_t *cycles)
 {
     uint32_t t0;
     int c;
     bdnn_mark_begin();
     t0 = platform_cycles();
-#ifdef RUNNER_TIMES_PREDICT
+#if defined(RUNNER_TIMES_PREDICT)
     (void)xq;
     c = M_PREDICT(x);
+#elif defined(RUNNER_TIMES_PREDICT_INT)
+    (void)xq;
+    c = M_PREDICT_INT(xi);
 #else
     c = M_PREDICT_Q(xq);
 #endif
@@ -118,9 +136,6 @@ int main(void)
     static uint8_t hidden[VEC_N_HIDDEN];
 #if !defined(BDNN_NO_FLOAT) && !defined(RUNNER_TIMES_PREDICT)
     static float x[VEC_N_INPUTS];
-#endif
-#ifdef RUNNER_REPORTS_INT
-    static VEC_INT_T xi[VEC_N_INPUTS];
 #endif
     uint16_t mismatches = 0;
     uint16_t i;
@@ -185,8 +200,14 @@ int main(void)
         for (j = 0; j < VEC_N_INPUTS; j++) {
             x[j] = VEC_READ_F32(&vec_x[(uint32_t)i * VEC_N_INPUTS + j]);
         }
+#ifdef RUNNER_REPORTS_INT
+        /* vec_x holds the same values as floats, so the expected results are shared */
+        for (j = 0; j < VEC_N_INPUTS; j++) {
+            xi[j] = VEC_READ_INT(&vec_xi[(uint32_t)i * VEC_N_INPUTS + j]);
+        }
 #endif
-#ifdef RUNNER_TIMES_PREDICT
+#endif
+#if defined(RUNNER_TIMES_PREDICT) || defined(RUNNER_TIMES_PREDICT_INT)
         bad |= timed_predict(xq, &cycles) != (int)VEC_READ_U8(&vec_float_class[i]);
 #else
         bad |= timed_predict(xq, &cycles) != c;
@@ -205,11 +226,8 @@ int main(void)
             bad |= xq[j] != VEC_READ_U8(&vec_float_xq[(uint32_t)i * VEC_N_INPUTS + j]);
         }
 #ifdef RUNNER_REPORTS_INT
-        /* The integer raw-input API on the row's integer input (vec_x holds the same values as
-         * floats, so the expected results are shared); its results are the ones reported. */
-        for (j = 0; j < VEC_N_INPUTS; j++) {
-            xi[j] = VEC_READ_INT(&vec_xi[(uint32_t)i * VEC_N_INPUTS + j]);
-        }
+        /* The integer raw-input API on the row's integer input (xi, read above); its results
+         * are the ones reported. */
         c2 = M_PREDICT_INT(xi);
         bad |= c2 != (int)VEC_READ_U8(&vec_float_class[i]);
         M_QUANTIZE_INT(xi, xq);
@@ -246,6 +264,9 @@ int main(void)
             xq[j] = VEC_READ_U8(&vec_xq[j]);
 #ifdef RUNNER_TIMES_PREDICT
             x[j] = VEC_READ_F32(&vec_x[j]);
+#endif
+#ifdef RUNNER_TIMES_PREDICT_INT
+            xi[j] = VEC_READ_INT(&vec_xi[j]);
 #endif
         }
         put_str("K ");
