@@ -20,7 +20,7 @@ from bdnn.network import Network
 from bdnn.raw_input import raw_input_of
 
 from .bitpack import n_words
-from .level_keys import c_level_keys, key_rows, level_thresholds_int, quantizer_bytes
+from .level_keys import c_level_keys, int_threshold_rows, key_rows, quantizer_bytes
 from .names import c_string_literal, comment_text, validate_c_name
 from .plan import INT32_MAX, LayerPlan, level_search, plan_model
 from .render import render
@@ -297,7 +297,7 @@ def _raw_input_context(net: Network | Ensemble) -> dict | None:
     raw = raw_input_of(net)
     if raw is None:
         return None
-    T, top = level_thresholds_int(net.quantizer, raw)
+    T, top, index = int_threshold_rows(net.quantizer, raw)
     bits = raw.bits
     return {
         "c_type": raw.c_type,
@@ -307,6 +307,10 @@ def _raw_input_context(net: Network | Ensemble) -> dict | None:
         "hi": raw.hi,
         "thresholds": [int_literal(v, bits) for v in T.reshape(-1)],
         "top": [str(int(v)) for v in top],
+        "rows": len(T),
+        # input j's row: its own, the only one, or by the index (as the float path's rows)
+        "row_index": None if index is None or len(T) == 1 else [str(int(v)) for v in index],
+        "row": "j" if index is None else "0u" if len(T) == 1 else None,
     }
 
 

@@ -155,13 +155,13 @@ def boundary_inputs(q: Quantizer) -> np.ndarray:
     return np.stack([np.resize(c, n) for c in columns], axis=1).astype(np.float32)
 
 
-def key_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def key_rows(keys: np.ndarray, entry_bytes: int = 4) -> tuple[np.ndarray, np.ndarray | None]:
     """The level keys [n_inputs, L] stored once per distinct row: ``(rows [U, L], index)``,
     ``index[j]`` the row of input ``j`` (uint8). Inputs with the same quantizer (e.g. pixels,
     or features on one scale) share a row. ``index`` is None when every input keeps its own
     row ``j`` (no two alike, more than 256 distinct rows, or the index would cost more than
     the rows it saves); a single row shared by every input needs no index either (``rows``
-    has one row and ``index`` is all zeros)."""
+    has one row and ``index`` is all zeros). ``entry_bytes``: bytes of one entry in C."""
     n, L = keys.shape
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
@@ -170,7 +170,7 @@ def key_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     rank[order] = np.arange(len(order))
     rows = keys[np.sort(first)]
     U = len(rows)
-    saved = 4 * L * (n - U)
+    saved = entry_bytes * L * (n - U)
     if U == n or U > 256 or (U > 1 and saved <= n):
         return keys, None
     return rows, rank[inverse].astype(np.uint8)
@@ -215,6 +215,17 @@ def level_thresholds_int(q: Quantizer, raw: RawInput) -> tuple[np.ndarray, np.nd
     T = np.minimum(hi, raw.hi).T.copy()
     top = q.quantize(np.full((1, n), raw.hi, np.float32))[0].astype(np.uint8)
     return T, top
+
+
+def int_threshold_rows(q: Quantizer, raw: RawInput) -> tuple[np.ndarray, np.ndarray,
+                                                               np.ndarray | None]:
+    """``level_thresholds_int`` stored once per distinct row, as the C has them: ``(T [U, L],
+    top [U], index)``, ``index[j]`` input ``j``'s row (uint8), or None as in ``key_rows``
+    (each input its own row, or one row for all). Inputs with the same quantizer share a row."""
+    T, top = level_thresholds_int(q, raw)
+    both = np.concatenate([T, top[:, None].astype(np.int64)], axis=1)
+    rows, index = key_rows(both, entry_bytes=raw.bits // 8)
+    return rows[:, :-1], rows[:, -1].astype(np.uint8), index
 
 
 def levels_by_int_thresholds(T: np.ndarray, top: np.ndarray, X: np.ndarray) -> np.ndarray:

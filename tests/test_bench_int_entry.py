@@ -20,6 +20,7 @@ from bdnn.model_file import save_network
 from bdnn.network import Network, random_network
 from bdnn.quantizer import Quantizer
 from bdnn.raw_input import RAW_INPUTS, raw_input_of, with_raw_input
+from codegen.level_keys import boundary_ints
 from codegen.targets.build import Project
 from codegen.targets.measure import (
     INT_ENTRIES,
@@ -138,3 +139,43 @@ def test_cli_bench_int_entry_json(tmp_path) -> None:
     assert r["entry"] == "predict_i32" and r["unit"] == "instructions"
     assert r["per_inference"]["min"] > 0 and r["flash_bytes"] > 0
     assert get_target("cortex-m0").name == r["target"]
+
+
+def test_int_threshold_rows_are_shared_and_expand_to_every_input() -> None:
+    from codegen.level_keys import int_threshold_rows, level_thresholds_int
+
+    for net, n_rows, indexed in [(_net(), 2, True), (_one_row_net(), 1, False),
+                                 (_distinct_net(), 6, False)]:
+        for raw in RAW_INPUTS.values():
+            T, top = level_thresholds_int(net.quantizer, raw)
+            rows, rtop, index = int_threshold_rows(net.quantizer, raw)
+            assert len(rows) == n_rows and (index is not None and n_rows > 1) == indexed
+            r = np.arange(6) if index is None else index
+            assert np.array_equal(rows[r], T) and np.array_equal(rtop[r], top)
+
+
+def _one_row_net() -> Network:
+    net = _net()
+    return dataclasses.replace(net, quantizer=Quantizer(4, np.zeros(6), np.full(6, 15 / 16)))
+
+
+def _distinct_net() -> Network:
+    net = _net()
+    q = Quantizer(4, -np.arange(6.0), 15 / (16 + np.arange(6)))
+    return dataclasses.replace(net, quantizer=q)
+
+
+def test_c_host_int_entry_every_row_layout() -> None:
+    """One row for all inputs, one per input, and an index (_net): the C's levels are numpy's."""
+    from codegen.backends import c_host
+
+    require_tool(os.environ.get("CC", "gcc"), "gcc")
+    for base in (_one_row_net(), _distinct_net(), _net()):
+        for name, raw in RAW_INPUTS.items():
+            net = with_raw_input(base, name)
+            Xi = np.vstack([boundary_ints(net.quantizer, raw),
+                            random_int_inputs(net, raw, 100, seed=4)])
+            classes, levels = c_host.run_int(net, Xi)
+            X = Xi.astype(np.float32)
+            assert np.array_equal(levels, net.quantizer.quantize(X)), name
+            assert np.array_equal(classes, net.forward(X).class_index), name
