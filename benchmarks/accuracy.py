@@ -570,6 +570,7 @@ def targets_tally(record: dict) -> dict:
 
 # bdnn train defaults, left out of the firmware table's config column
 CONFIG_DEFAULTS = {"activation": "heaviside", "objective": "errors", "output": "argmax",
+                   "quantizer": "uniform",
                    "sparsify": False, "weight_bound": 1}
 
 
