@@ -1,7 +1,7 @@
 """The selection grid: axes that map 1:1 onto ``bdnn train``'s options (docs/design.md §10).
 
 A *configuration* is a dict ``{axis name: value}`` holding every axis of :data:`GRID_AXES`.
-Each axis says which training stage takes it (``quantizer``: ``Quantizer.fit``, ``problem``:
+Each axis says which training stage takes it (``quantizer``: ``fit_quantizer``, ``problem``:
 ``TrainProblem.build``, ``method``: ``train_network``) and under which keyword, so a training
 option added to ``bdnn train`` becomes a grid axis by adding one :class:`GridAxis` entry here;
 nothing else in ``bdnn select`` names an option.
