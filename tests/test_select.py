@@ -84,6 +84,13 @@ def test_default_grid_respects_the_byte_budget():
     assert len(full) == len(DEFAULT_HIDDEN) * len(DEFAULT_INPUTS)
     assert {(c["quantizer"], c["input_bits"]) for c in full} == set(DEFAULT_INPUTS)
     assert {"quantile", "supervised"} <= {c["quantizer"] for c in full}
+    # many classes: one width more (32), with every resolution; few classes: not
+    assert "32" not in {c["hidden"] for c in default_grid(64, 4, 900)}
+    many = default_grid(64, 10, 900)
+    assert len(many) == len(full) + len(DEFAULT_INPUTS)
+    assert {(c["quantizer"], c["input_bits"]) for c in many if c["hidden"] == "32"} == set(
+        DEFAULT_INPUTS)
+    assert "32" not in {c["hidden"] for c in default_grid(64, 10, 30)}  # as wide as the rows
 
 
 def test_quantizer_axis_trains_what_bdnn_train_does(tmp_path):

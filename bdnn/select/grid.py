@@ -204,6 +204,11 @@ def estimated_model_bytes(config: dict, n_inputs: int, n_classes: int) -> int:
 
 #: Hidden widths of the default grid, smallest first; cut by the budget and the data's size.
 DEFAULT_HIDDEN: Sequence[str] = ("2", "4", "8", "16", "4,4", "8,4")
+#: Extra widths for data sets with more than MANY_CLASSES classes: an argmax over 10 classes
+#: from 16 hidden bits was the limit on digits (width 32 lifted select's pick from 0.897 to
+#: 0.924, seeds 0-4, 10 s trainings; docs/benchmarks.md §11).
+MANY_CLASSES = 4
+DEFAULT_HIDDEN_MANY_CLASSES: Sequence[str] = ("32",)
 #: Input resolutions of the default grid, as (quantizer kind, input bits) pairs. Fitted cut
 #: points beat min-max levels at 2 bits on most sets (docs/benchmarks.md §9: iris, wine,
 #: breast-cancer, uniform-10, uniform-100), so 2 bits come fitted (quantile) and the fitted
@@ -215,18 +220,19 @@ DEFAULT_INPUTS: Sequence[tuple[str, int]] = (("uniform", 4), ("quantile", 2), ("
 
 def default_grid(n_inputs: int, n_classes: int, n_train: int,
                  max_bytes: int | None = None) -> list[dict]:
-    """The grid ``bdnn select`` runs without ``--grid``: one- and two-layer widths times the
-    input resolutions of :data:`DEFAULT_INPUTS`, method auto, every other axis at ``bdnn
-    train``'s default.
+    """The grid ``bdnn select`` runs without ``--grid``: one- and two-layer widths (and width
+    32 with more than :data:`MANY_CLASSES` classes) times the input resolutions of
+    :data:`DEFAULT_INPUTS`, method auto, every other axis at ``bdnn train``'s default.
 
     Widths at least as large as the training rows are dropped (they can memorise), and so are
     configurations whose estimated model data exceed ``max_bytes`` (the tightest byte budget
     given); at least the smallest configuration is always kept.
     """
-    hidden = [h for h in DEFAULT_HIDDEN if max(int(w) for w in h.split(",")) < max(4, n_train)]
+    widths = [*DEFAULT_HIDDEN, *(DEFAULT_HIDDEN_MANY_CLASSES if n_classes > MANY_CLASSES else ())]
+    hidden = [h for h in widths if max(int(w) for w in h.split(",")) < max(4, n_train)]
     configs = expand([{"hidden": hidden, "quantizer": kind, "input_bits": bits}
                       for kind, bits in DEFAULT_INPUTS])
-    configs.sort(key=lambda c: DEFAULT_HIDDEN.index(c["hidden"]))  # smallest widths first
+    configs.sort(key=lambda c: widths.index(c["hidden"]))  # the widths' order, smallest first
     if max_bytes is not None:
         fitting = [c for c in configs
                    if estimated_model_bytes(c, n_inputs, n_classes) <= max_bytes]
