@@ -512,6 +512,7 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
             "seed": seed,
             "n_train": len(parts[0][1]), "n_val": len(parts[1][1]), "n_test": len(parts[2][1]),
             "seconds": round(time.monotonic() - t0, 1),
+            "load_avg_1min": round(os.getloadavg()[0], 2),  # the shared machine's load, as seen
             "tools": {k: ({kk: vv for kk, vv in v.items() if kk != "model"} if v else None)
                       for k, v in tools.items()},
         })
@@ -570,7 +571,15 @@ def targets_tally(record: dict) -> dict:
 
 # bdnn train defaults, left out of the firmware table's config column
 CONFIG_DEFAULTS = {"activation": "heaviside", "objective": "errors", "output": "argmax",
+                   "quantizer": "uniform",
                    "sparsify": False, "weight_bound": 1}
+
+
+def _load_range(e: dict) -> list[float]:
+    """The lowest and highest 1-minute load average seen after the data set's seeds (empty
+    for runs made before it was recorded)."""
+    loads = [r["load_avg_1min"] for r in e["runs"] if "load_avg_1min" in r]
+    return [min(loads), max(loads)] if loads else []
 
 
 def render_md(record: dict) -> str:
@@ -587,6 +596,10 @@ def render_md(record: dict) -> str:
         *([f"- note: {record['note']}"] if record.get("note") else []),
         *([f"- MLP/tree/forest choices refitted from: {', '.join(record['reused_choices_from'])}"]
           if record.get("reused_choices_from") else []),
+        *([f"- {ds}: {e['run']['date']}, code {e['run']['code_version']}, bdnn trainings of "
+           f"{e['run']['time_limit']:g} s, load average (1 min) "
+           + ("-".join(f"{v:g}" for v in _load_range(e)) or "not recorded")
+           for ds, e in record["datasets"].items() if e.get("run")]),
         f"- seeds: {', '.join(map(str, record['seeds']))}; firmware figures from seed "
         f"{record['seeds'][0]}'s models",
         "",
@@ -747,7 +760,11 @@ def merge_records(records: list[dict]) -> dict:
     out["code_version"] = ", ".join(dict.fromkeys(r["code_version"] for r in records))
     out["elapsed_s"] = max(r.get("elapsed_s", 0) for r in records)
     out["complete"] = all(r.get("complete") for r in records)
-    found = {ds: e for r in records for ds, e in r["datasets"].items()}
+    # a later record's data set replaces an earlier one's (rerun a few sets, merge over the old
+    # run); each data set keeps where it came from
+    found = {ds: {**e, "run": e.get("run") or {k: r.get(k) for k in (
+                 "command", "date", "code_version", "time_limit")}}
+             for r in records for ds, e in r["datasets"].items()}
     order = [d for d in DATASETS if d in found] + [d for d in found if d not in DATASETS]
     out["datasets"] = {ds: found[ds] for ds in order}
     out["targets_tally"] = targets_tally(out)
@@ -778,8 +795,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="results JSON of earlier runs: their MLP, tree and forest choices "
                          "(same data set and seed) are refitted instead of tuned again")
     ap.add_argument("--merge", type=Path, nargs="+", default=None,
-                    help="run nothing: merge these results JSON files (disjoint data sets) "
-                         "and write --json, --md and --plots from them")
+                    help="run nothing: merge these results JSON files (a data set in a later "
+                         "file replaces the same set in an earlier one) and write --json, --md "
+                         "and --plots from them")
     args = ap.parse_args(argv)
     if args.merge:
         record = merge_records([json.loads(f.read_text()) for f in args.merge])

@@ -69,6 +69,32 @@ def test_forest_vote_is_a_majority_of_tree_classes():
         assert got[i] == counts.index(max(counts))  # first class on a tie, as the C
 
 
+def test_merge_lets_a_rerun_replace_a_data_set_and_keeps_its_provenance():
+    acc = load_benchmark()
+
+    def record(date, code, sets, test):
+        runs = [{"seed": 0, "load_avg_1min": 4.0, "tools": {
+            "mlp": {"test_accuracy": 0.9, "model_bytes": 400},
+            "bdnn-10": {"test_accuracy": test, "model_bytes": 20, "quantizer_bytes": 8}}}]
+        return {"command": f"run {code}", "date": date, "code_version": code, "time_limit": 5,
+                "elapsed_s": 1, "complete": True, "machine": "m", "bdnn_mode": "select",
+                "seeds": [0], "targets": [],
+                "datasets": {d: {"runs": runs, "summary": acc.summarise(runs)} for d in sets}}
+
+    old = record("d1", "aaa", ["wine", "iris"], 0.5)
+    new = record("d2", "bbb", ["wine"], 0.895)
+    merged = acc.merge_records([old, new])
+    assert list(merged["datasets"]) == ["iris", "wine"]  # DATASETS order
+    assert merged["datasets"]["wine"]["run"]["code_version"] == "bbb"
+    assert merged["datasets"]["iris"]["run"]["code_version"] == "aaa"
+    assert merged["datasets"]["wine"]["summary"]["bdnn-10"]["test_mean"] == 0.895
+    # -0.5 points is a hit, -40 a miss; the rendered report says which run each set is from
+    assert merged["targets_tally"]["wine"]["within_1pt_of_mlp"]
+    assert not merged["targets_tally"]["iris"]["within_1pt_of_mlp"]
+    md = acc.render_md(merged)
+    assert "- wine: d2, code bbb, bdnn trainings of 5 s, load average (1 min) 4-4" in md
+
+
 @pytest.mark.slow
 @pytest.mark.toolchain
 def test_quick_run_structure_and_recomputed_accuracies(tmp_path):

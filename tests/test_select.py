@@ -22,7 +22,7 @@ from bdnn.data import load_dataset
 from bdnn.errors import BDNNError
 from bdnn.model_file import load_network, network_from_dict
 from bdnn.select.choose import Budgets, Candidate, choose, pareto_front
-from bdnn.select.grid import GRID_AXES, default_grid, expand
+from bdnn.select.grid import DEFAULT_HIDDEN, DEFAULT_INPUTS, GRID_AXES, default_grid, expand
 from bdnn.select.sweep import read_results
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -80,6 +80,46 @@ def test_default_grid_respects_the_byte_budget():
     small = default_grid(9, 2, 350, max_bytes=12)
     assert 0 < len(small) < len(full)
     assert default_grid(9, 2, 350, max_bytes=1)  # never empty: the smallest stays
+    # every width comes with every input resolution, and the fitted quantizers are in it
+    assert len(full) == len(DEFAULT_HIDDEN) * len(DEFAULT_INPUTS)
+    assert {(c["quantizer"], c["input_bits"]) for c in full} == set(DEFAULT_INPUTS)
+    assert {"quantile", "supervised"} <= {c["quantizer"] for c in full}
+    # many classes: one width more (32), with every resolution; few classes: not
+    assert "32" not in {c["hidden"] for c in default_grid(64, 4, 900)}
+    many = default_grid(64, 10, 900)
+    assert len(many) == len(full) + len(DEFAULT_INPUTS)
+    assert {(c["quantizer"], c["input_bits"]) for c in many if c["hidden"] == "32"} == set(
+        DEFAULT_INPUTS)
+    assert "32" not in {c["hidden"] for c in default_grid(64, 10, 30)}  # as wide as the rows
+
+
+def test_quantizer_axis_trains_what_bdnn_train_does(tmp_path):
+    """A grid's ``quantizer`` reaches the training: the task's model holds the same cut
+    points as ``bdnn train --quantizer K`` on the same split (fitted on the training rows
+    only), and they are not the uniform levels."""
+    from bdnn.select.sweep import data_parts
+    from bdnn.select.task import train_task
+
+    ds = load_dataset("iris", split="paper", seed=2)
+    part = data_parts(ds, None, 2)[0]
+    X, _ = ds.train_part()
+    for kind in ("supervised", "quantile"):
+        config = expand({"hidden": 2, "input_bits": 2, "quantizer": kind})[0]
+        r = train_task({"key": "k", "config": config, "seed": 2, "fold": None,
+                        "time_limit": 1.0, "workers": 1}, part)
+        net = network_from_dict(r["model"])
+        assert net.training["quantizer"] == kind
+        out = tmp_path / f"{kind}.json"
+        proc = bdnn("train", "iris", "--hidden", 2, "--input-bits", 2, "--quantizer", kind,
+                    "--time-limit", 1, "--workers", 1, "--seed", 2, "--quiet", "-o", out)
+        assert proc.returncode == 0, proc.stderr
+        ref = load_network(out).quantizer
+        assert len(ref.thresholds) == len(net.quantizer.thresholds)
+        for a, b in zip(ref.thresholds, net.quantizer.thresholds, strict=True):
+            np.testing.assert_array_equal(a, b)
+        lo, hi = X.min(axis=0), X.max(axis=0)  # min-max 2-bit levels, computed here
+        u = np.clip(np.floor((ds.X - lo) / np.where(hi > lo, hi - lo, 1) * 3 + 0.5), 0, 3)
+        assert np.any(net.quantizer.quantize(ds.X) != u)
 
 
 def _cand(val: float, nbytes: int) -> Candidate:

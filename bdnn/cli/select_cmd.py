@@ -21,8 +21,8 @@ from .options import emit_json, process_started
 @click.argument("data")
 @click.option("--grid", "grid_path", type=click.Path(dir_okay=False), default=None,
               help="JSON grid: {\"hidden\": [4, \"8,4\"], \"input_bits\": [2, 4], ...} or a "
-                   "list of such objects (default: one- and two-layer widths x 2 and 4 input "
-                   "bits, cut to the budget).")
+                   "list of such objects (default: one- and two-layer widths x uniform 4-bit, "
+                   "quantile 2-bit and supervised 4-bit inputs, cut to the budget).")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
               help="Seed of the split (as bdnn train --seed) and of the first solver run.")
 @click.option("--repeats", type=click.IntRange(1, 100), default=1, show_default=True,

@@ -1,7 +1,7 @@
 """The selection grid: axes that map 1:1 onto ``bdnn train``'s options (docs/design.md §10).
 
 A *configuration* is a dict ``{axis name: value}`` holding every axis of :data:`GRID_AXES`.
-Each axis says which training stage takes it (``quantizer``: ``Quantizer.fit``, ``problem``:
+Each axis says which training stage takes it (``quantizer``: ``fit_quantizer``, ``problem``:
 ``TrainProblem.build``, ``method``: ``train_network``) and under which keyword, so a training
 option added to ``bdnn train`` becomes a grid axis by adding one :class:`GridAxis` entry here;
 nothing else in ``bdnn select`` names an option.
@@ -26,6 +26,7 @@ from ..activation import ACTIVATIONS
 from ..errors import BDNNError
 from ..objective import OBJECTIVES
 from ..output_kind import OUTPUT_KINDS, get_output_kind
+from ..quantizer import QUANTIZER_KINDS
 from ..train.limits import MAX_INPUT_BITS, MAX_WEIGHT_BOUND
 from ..train.methods import METHODS
 
@@ -94,12 +95,14 @@ def _flag(v: Any) -> bool:
 
 
 #: Every axis, in the order configurations are printed. To make a new ``bdnn train`` option
-#: an axis, add one entry (e.g. a quantizer kind: ``GridAxis("quantizer", "quantizer", "kind",
-#: _choice(QUANTIZER_KINDS), "uniform")``).
+#: an axis, add one entry (as ``quantizer``: ``--quantizer`` is ``Quantizer`` fitting's
+#: ``kind``).
 GRID_AXES: dict[str, GridAxis] = {a.name: a for a in (
     GridAxis("hidden", "problem", "hidden", _hidden, "4", "hidden layer widths"),
     GridAxis("weight_bound", "problem", "weight_bound", _int_in(1, MAX_WEIGHT_BOUND), 1),
     GridAxis("input_bits", "quantizer", "bits", _int_in(1, MAX_INPUT_BITS), 4),
+    GridAxis("quantizer", "quantizer", "kind", _choice(QUANTIZER_KINDS), "uniform",
+             "how raw features become levels (bdnn train --quantizer)"),
     GridAxis("activation", "problem", "activation", _choice(ACTIVATIONS), "heaviside"),
     GridAxis("output", "problem", "output", _choice(OUTPUT_KINDS), "argmax"),
     GridAxis("objective", "problem", "objective", _choice(OBJECTIVES), "errors"),
@@ -201,22 +204,35 @@ def estimated_model_bytes(config: dict, n_inputs: int, n_classes: int) -> int:
 
 #: Hidden widths of the default grid, smallest first; cut by the budget and the data's size.
 DEFAULT_HIDDEN: Sequence[str] = ("2", "4", "8", "16", "4,4", "8,4")
-DEFAULT_INPUT_BITS: Sequence[int] = (2, 4)
+#: Extra widths for data sets with more than MANY_CLASSES classes: an argmax over 10 classes
+#: from 16 hidden bits was the limit on digits (width 32 lifted select's pick from 0.897 to
+#: 0.924, seeds 0-4, 10 s trainings; docs/benchmarks.md §11).
+MANY_CLASSES = 4
+DEFAULT_HIDDEN_MANY_CLASSES: Sequence[str] = ("32",)
+#: Input resolutions of the default grid, as (quantizer kind, input bits) pairs. Fitted cut
+#: points beat min-max levels at 2 bits on most sets (docs/benchmarks.md §9: iris, wine,
+#: breast-cancer, uniform-10, uniform-100), so 2 bits come fitted (quantile) and the fitted
+#: kind is tried once more at 4 bits (supervised); uniform 4 bits stays for sets whose levels
+#: fitted kinds merge badly (digits). Three resolutions x six widths keep the default bcw
+#: sweep near 90 s of trainings on 2 cores (docs/select.md "The grid").
+DEFAULT_INPUTS: Sequence[tuple[str, int]] = (("uniform", 4), ("quantile", 2), ("supervised", 4))
 
 
 def default_grid(n_inputs: int, n_classes: int, n_train: int,
                  max_bytes: int | None = None) -> list[dict]:
-    """The grid ``bdnn select`` runs without ``--grid``: one- and two-layer widths and two
-    input resolutions, method auto, every other axis at ``bdnn train``'s default.
+    """The grid ``bdnn select`` runs without ``--grid``: one- and two-layer widths (and width
+    32 with more than :data:`MANY_CLASSES` classes) times the input resolutions of
+    :data:`DEFAULT_INPUTS`, method auto, every other axis at ``bdnn train``'s default.
 
     Widths at least as large as the training rows are dropped (they can memorise), and so are
     configurations whose estimated model data exceed ``max_bytes`` (the tightest byte budget
     given); at least the smallest configuration is always kept.
     """
-    grid = {"hidden": [h for h in DEFAULT_HIDDEN
-                       if max(int(w) for w in h.split(",")) < max(4, n_train)],
-            "input_bits": list(DEFAULT_INPUT_BITS)}
-    configs = expand(grid)
+    widths = [*DEFAULT_HIDDEN, *(DEFAULT_HIDDEN_MANY_CLASSES if n_classes > MANY_CLASSES else ())]
+    hidden = [h for h in widths if max(int(w) for w in h.split(",")) < max(4, n_train)]
+    configs = expand([{"hidden": hidden, "quantizer": kind, "input_bits": bits}
+                      for kind, bits in DEFAULT_INPUTS])
+    configs.sort(key=lambda c: widths.index(c["hidden"]))  # the widths' order, smallest first
     if max_bytes is not None:
         fitting = [c for c in configs
                    if estimated_model_bytes(c, n_inputs, n_classes) <= max_bytes]

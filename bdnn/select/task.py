@@ -22,7 +22,7 @@ from ..errors import BDNNError
 from ..model_file import network_from_dict, network_to_dict
 from ..network import Network
 from ..output_kind import get_output_kind
-from ..quantizer import Quantizer
+from ..quantizer import fit_quantizer
 from ..train.limits import check_problem_size
 from ..train.methods import train_network
 from ..train.problem import TrainProblem
@@ -100,8 +100,9 @@ def train_config(config: dict, data: DataPart, *, seed: int, time_limit: float, 
     check_problem_size(len(data.y), data.X.shape[1], hidden_widths(config), n_out,
                        config["weight_bound"], config["input_bits"], workers, time_limit)
     quantizer = (warm.quantizer if warm is not None
-                 else Quantizer.fit(data.X, feature_names=data.feature_names, source=data.name,
-                                    **args["quantizer"]))
+                 else fit_quantizer(args["quantizer"]["kind"], data.X, data.y,
+                                    args["quantizer"]["bits"], feature_names=data.feature_names,
+                                    source=data.name))
     has_val = len(data.y_val) > 0
     problem = TrainProblem.build(
         quantizer.quantize(data.X), data.y, quantizer=quantizer, classes=list(data.classes),
@@ -112,4 +113,8 @@ def train_config(config: dict, data: DataPart, *, seed: int, time_limit: float, 
         y_val=data.y_val if has_val else None, X_raw=data.X, **args["problem"],
     )
     result = train_network(problem=problem, **args["method"])
+    # as bdnn train records it (a warm start keeps its quantizer, hence its kind)
+    result.network.training["quantizer"] = (
+        warm.training.get("quantizer", "uniform") if warm is not None
+        else args["quantizer"]["kind"])
     return result.network, result.network.training
