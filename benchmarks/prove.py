@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -151,8 +152,9 @@ def partition_probe(case: str, size: int, per_block: float, total: float) -> dic
 def _md(rows: list[dict], sym: list[dict], meta: dict) -> str:
     lines = [f"Command: `{meta['command']}`", "",
              f"Date: {meta['date']}; code: {meta['code']}; machine: {meta['machine']}; "
-             f"{meta['workers']} CP-SAT workers. The machine was shared with six other "
-             "engineers' jobs (2 cores): wall-clock seconds are pessimistic.", ""]
+             f"{meta['workers']} CP-SAT workers; 1-min load average at the start "
+             f"{meta.get('load', '?')} (wall-clock seconds on a shared machine are pessimistic).",
+             ""]
     if rows:
         lines += ["| case | rows (distinct) | hidden | w | limit s | status | loss | bound "
                   "(data bound) | gap | subset rows | rounds | certificate | target |",
@@ -209,7 +211,8 @@ def main() -> None:
     meta = {"command": "python benchmarks/prove.py " + " ".join(sys.argv[1:]),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "code": code,
             "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
-                       f"python {sys.version.split()[0]}", "workers": a.workers}
+                       f"python {sys.version.split()[0]}", "workers": a.workers,
+            "load": round(os.getloadavg()[0], 1)}
     rows: list[dict] = []
     sym: list[dict] = []
 
