@@ -50,11 +50,8 @@ FIRST_SUBSET_ROWS = 16
 # Share of the proof's time the whole-set question ("any network better than the incumbent?")
 # gets before row generation takes the rest.
 WHOLE_SET_SHARE = 0.75
-# REFUTE_PORTFOLIO: a refutation question with several workers runs that many complete
-# searches (``num_full_subsolvers``): CP-SAT's default portfolio adds first-solution and
-# neighbourhood workers, which never prove infeasibility. Iris's "loss <= 0" (130 rows, 3 units
-# in [-3, 3]): one worker 47-128 s, or over 150 s, depending on the seed; two complete searches
-# 70-94 s; the default two-worker portfolio over 150 s.
+# A proof step is not started with less time than this (or after Ctrl-C).
+MIN_STEP_SECONDS = 0.05
 # A round faster than this doubles the rows the next one adds.
 FAST_ROUND_SECONDS = 2.0
 # Rows of the first subset: the incumbent's wrong rows, each with this many nearest rows of
@@ -134,7 +131,11 @@ def refute(arch: Architecture, rows: UniqueRows, objective: Objective, solve: So
     options = ModelOptions(objective=objective, symmetry_breaking=symmetry_breaking)
     builder = BDNNCpModel(arch, rows, options)
     builder.model.Add(builder.loss_expression() <= int(below) - 1)
-    if solve.workers > 1:  # every worker on a complete search (see REFUTE_PORTFOLIO)
+    if solve.workers > 1:
+        # every worker on a complete search: CP-SAT's default portfolio adds first-solution and
+        # neighbourhood workers, which never prove infeasibility. Iris's "loss <= 0" (130 rows,
+        # 3 units in [-3, 3]): one worker 47-128 s or over 150 s depending on the seed, two
+        # complete searches 70-94 s, the default two-worker portfolio over 150 s.
         solve = dataclasses.replace(solve, extra_parameters={
             "num_full_subsolvers": int(solve.workers), **solve.extra_parameters})
     builder.model.ClearObjective()
@@ -147,6 +148,11 @@ def refute(arch: Architecture, rows: UniqueRows, objective: Objective, solve: So
     if name == "MODEL_INVALID":
         raise RuntimeError("internal error: CP-SAT rejected a refutation model")
     return ("INFEASIBLE" if name == "INFEASIBLE" else "UNKNOWN"), solver, builder
+
+
+def _out_of_time(left: float) -> bool:
+    """True when a proof step with ``left`` seconds should not start (or Ctrl-C was pressed)."""
+    return left < MIN_STEP_SECONDS or interrupt_requested()
 
 
 def _found_loss(solver: Any, builder: BDNNCpModel) -> int:
@@ -167,7 +173,7 @@ def solve_subset(arch: Architecture, rows: UniqueRows, objective: Objective, sol
     solver = builder = None
     while True:
         left = deadline - time.monotonic()
-        if left < 0.05 or interrupt_requested():
+        if _out_of_time(left):
             return "UNKNOWN", b, None, solver, builder
         answer, solver, builder = refute(arch, rows, objective, solve, left, b + 1, hint=hint,
                                          symmetry_breaking=symmetry_breaking)
@@ -219,7 +225,7 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
     all_rows = list(range(rows.n_rows))
     while result.loss is not None and result.loss > total_data:
         left = (deadline - time.monotonic()) * WHOLE_SET_SHARE
-        if left < 0.05 or interrupt_requested():
+        if _out_of_time(left):
             break
         problem.say(f"prove: is any network's loss below {result.loss} on all {rows.n_rows} "
                     f"distinct rows? ({left:.0f} s)")
@@ -256,7 +262,7 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
     known = 0  # a proven lower bound of the loss on S
     while True:
         left = deadline - time.monotonic()
-        if left < 0.05 or interrupt_requested():
+        if _out_of_time(left):
             break
         in_S[:] = False
         in_S[S] = True
