@@ -410,5 +410,12 @@ def fit_quantizer(kind: str, X: np.ndarray, y: np.ndarray | None, bits: int,
                                      source=source)
 
 
+def recorded_kind(kind: str, warm_training: dict | None) -> str:
+    """The ``QUANTIZER_KINDS`` name a trained model records in ``training["quantizer"]``:
+    ``kind``, unless the training was warm-started, which keeps the warm model's quantizer and
+    hence its recorded kind (``uniform`` for models from before the record existed)."""
+    return kind if warm_training is None else warm_training.get("quantizer", "uniform")
+
+
 #: The model file's ``"quantizer"."kind"`` -> the class that reads it (absent: ``affine``).
 QUANTIZER_FORMS: dict[str, type] = {"affine": Quantizer, "thresholds": ThresholdQuantizer}

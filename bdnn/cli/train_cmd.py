@@ -19,7 +19,7 @@ from ..errors import BDNNError
 from ..model_file import dumps_model, load_network, save_network
 from ..objective import OBJECTIVES, get_objective
 from ..output_kind import OUTPUT_KINDS, get_output_kind
-from ..quantizer import QUANTIZER_KINDS, fit_quantizer
+from ..quantizer import QUANTIZER_KINDS, fit_quantizer, recorded_kind
 from ..raw_input import detect_raw_input
 from ..train.limits import (
     MAX_INPUT_BITS,
@@ -213,8 +213,8 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
             summary[f"{part}_accuracy"] = float(np.mean(net.predict(Xp) == yp))
             net.training[f"{part}_accuracy"] = summary[f"{part}_accuracy"]
     net.training.update({"data": ds.name, "split": ds.split.protocol, "split_seed": seed})
-    net.training["quantizer"] = quantizer_kind if warm is None else \
-        warm.training.get("quantizer", "uniform")
+    net.training["quantizer"] = recorded_kind(quantizer_kind,
+                                              None if warm is None else warm.training)
     raw = detect_raw_input(X)
     if raw is not None:  # bdnn export adds NAME_predict_i16 / _i32 by default
         net.training["raw_input"] = raw.name

@@ -22,7 +22,7 @@ from ..errors import BDNNError
 from ..model_file import network_from_dict, network_to_dict
 from ..network import Network
 from ..output_kind import get_output_kind
-from ..quantizer import fit_quantizer
+from ..quantizer import fit_quantizer, recorded_kind
 from ..train.limits import check_problem_size
 from ..train.methods import train_network
 from ..train.problem import TrainProblem
@@ -113,8 +113,6 @@ def train_config(config: dict, data: DataPart, *, seed: int, time_limit: float, 
         y_val=data.y_val if has_val else None, X_raw=data.X, **args["problem"],
     )
     result = train_network(problem=problem, **args["method"])
-    # as bdnn train records it (a warm start keeps its quantizer, hence its kind)
-    result.network.training["quantizer"] = (
-        warm.training.get("quantizer", "uniform") if warm is not None
-        else args["quantizer"]["kind"])
+    result.network.training["quantizer"] = recorded_kind(
+        args["quantizer"]["kind"], None if warm is None else warm.training)
     return result.network, result.network.training
