@@ -100,6 +100,19 @@ def test_c_host_shared_threshold_rows(cc, tmp_path, float_quantizer) -> None:
         assert np.array_equal(classes, net.predict(X)), i
 
 
+def _run_on_target(net, X, Q, target_name, tmp_path):
+    """Build the firmware with the float rows ``X`` and the codes ``Q``, run it on the emulator
+    and check its records (float levels and classes against numpy, the integer path against
+    the numpy forward pass of ``Q``); returns the run."""
+    project = write_project(net, get_target(target_name), tmp_path, "model")
+    write_vectors(project, net, Q, X)
+    make(project, "prog.elf")
+    run = run_firmware(project, net, len(Q))
+    assert run.mismatches == 0 and not run.error_rows, run.error_rows[:5]
+    check_against_reference(run, net, Q, target_name)
+    return run
+
+
 @pytest.mark.toolchain
 @pytest.mark.parametrize("target_name", ["cortex-m0", "cortex-m4", "avr"])
 def test_firmware_shared_threshold_rows(target_name, tmp_path) -> None:
@@ -108,12 +121,7 @@ def test_firmware_shared_threshold_rows(target_name, tmp_path) -> None:
     net = _shared_nets()[1]
     X = _float_rows(net)
     Q = net.quantizer.quantize(X)
-    project = write_project(net, get_target(target_name), tmp_path, "model")
-    write_vectors(project, net, Q, X)
-    make(project, "prog.elf")
-    run = run_firmware(project, net, len(Q))
-    assert run.mismatches == 0 and not run.error_rows, run.error_rows[:5]
-    check_against_reference(run, net, Q, target_name)
+    _run_on_target(net, X, Q, target_name, tmp_path)
 
 
 def _float_rows(net: Network) -> np.ndarray:
@@ -222,12 +230,7 @@ def test_firmware_float_input_and_clamp(target_name, which, tmp_path) -> None:
     net = _nets()[which]
     X = _float_rows(net)
     Q = _codes(net, len(X))
-    project = write_project(net, get_target(target_name), tmp_path, "model")
-    write_vectors(project, net, Q, X)
-    make(project, "prog.elf")
-    run = run_firmware(project, net, len(Q))
-    assert run.mismatches == 0 and not run.error_rows, run.error_rows[:5]
-    check_against_reference(run, net, Q, target_name)
+    run = _run_on_target(net, X, Q, target_name, tmp_path)
     classes, scores = _clamped_forward(net, Q)
     assert np.array_equal(run.classes, classes) and np.array_equal(run.scores, scores)
 
@@ -442,9 +445,4 @@ def test_firmware_fused_float_input(target_name, which, tmp_path) -> None:
     bits = np.random.default_rng(10).integers(0, 2**32, (48, net.n_inputs), dtype=np.uint64)
     X = np.vstack([_float_rows(net), bits.astype(np.uint32).view(np.float32)])
     Q = net.quantizer.quantize(X)
-    project = write_project(net, get_target(target_name), tmp_path, "model")
-    write_vectors(project, net, Q, X)
-    make(project, "prog.elf")
-    run = run_firmware(project, net, len(Q))
-    assert run.mismatches == 0 and not run.error_rows, run.error_rows[:5]
-    check_against_reference(run, net, Q, target_name)
+    _run_on_target(net, X, Q, target_name, tmp_path)
