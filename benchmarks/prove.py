@@ -54,7 +54,7 @@ def _problem(data: str, split: str, hidden: int, w: int, limit: float,
                                                  progress=True, label=f"{data}/{hidden}"))
 
 
-def run_case(name: str, scale: float, workers: int, check_limit: float) -> dict:
+def run_case(name: str, scale: float, workers: int, check_limit: float | None) -> dict:
     data, split, hidden, w, limit, target = CASES[name]
     limit *= scale
     p = _problem(data, split, hidden, w, limit, workers)
@@ -64,7 +64,8 @@ def run_case(name: str, scale: float, workers: int, check_limit: float) -> dict:
     loss = p.loss(r.network)  # the numpy forward pass, independent of the solver
     assert r.bound <= loss, "a bound above the network's verified loss"
     cert = parse_certificate(r.network.training["certificate"])
-    check = check_certificate(cert, Q=p.Q, y=p.y, time_limit=check_limit, workers=workers,
+    check = check_certificate(cert, Q=p.Q, y=p.y, time_limit=check_limit or limit,
+                              workers=workers,
                               model=r.network)
     proof = r.network.training["proof"]
     return {
@@ -193,7 +194,9 @@ def main() -> None:
                     help="comma-separated cases; 'symmetry' runs the symmetry runs there")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--check-limit", type=float, default=300.0)
+    ap.add_argument("--check-limit", type=float, default=None,
+                    help="seconds the checker may take per certificate (default: the case's own "
+                         "time limit, the budget the prover had)")
     ap.add_argument("--symmetry", action="store_true")
     ap.add_argument("--symmetry-limit", type=float, default=120.0)
     ap.add_argument("--partition", default="",

@@ -2,6 +2,7 @@
 input bits, side by side, on the built-in classification sets (docs/benchmarks.md).
 
     python3 benchmarks/quantizers.py [--sets iris,wine,...] [--bits 2,3] [--seeds 3]
+        [--kinds uniform,quantile,supervised]
         [--time-limit 12] [--hidden 8] [--out benchmarks/results/quantizers]
 
 Each run is one ``bdnn train SET --quantizer K --input-bits B --hidden H --time-limit T
@@ -64,10 +65,10 @@ def summarize(rows: list[dict]) -> dict:
             for k, d in out.items()}
 
 
-def markdown(rows: list[dict], meta: dict) -> str:
+def markdown(rows: list[dict], meta: dict, kinds: list[str] = KINDS) -> str:
     s = summarize(rows)
     lines = [
-        "# Quantizer benchmark: uniform vs quantile vs supervised thresholds",
+        "# Quantizer benchmark: " + " vs ".join(kinds),
         "",
         f"Command: `{meta['command']}`  ",
         f"Date: {meta['date']}; machine: {meta['machine']} (shared with other jobs; "
@@ -77,17 +78,17 @@ def markdown(rows: list[dict], meta: dict) -> str:
         "Test accuracy, mean ± sd over seeds (n = seeds), paper split 50/25/25; **bold** = "
         "beats uniform's mean at the same bits.",
         "",
-        "| data | bits | uniform | quantile | supervised |",
-        "|---|--:|--:|--:|--:|",
+        "| data | bits | " + " | ".join(kinds) + " |",
+        "|---|--:|" + "--:|" * len(kinds),
     ]
-    wins = {k: set() for k in KINDS[1:]}
+    wins = {k: set() for k in kinds if k != "uniform"}
     best_win = set()
     for (data, bits), d in sorted(s.items(), key=lambda kv: (SETS.index(kv[0][0])
                                                              if kv[0][0] in SETS else 99,
                                                              kv[0][1])):
         base = d.get("uniform", (None,))[0]
         cells = []
-        for k in KINDS:
+        for k in kinds:
             if k not in d:
                 cells.append("-")
                 continue
@@ -103,7 +104,7 @@ def markdown(rows: list[dict], meta: dict) -> str:
     n_sets = len({d for d, _ in s})
     lines += [
         "",
-        f"Sets where quantile or supervised beats uniform at some bits: {len(best_win)} of "
+        f"Sets where {' or '.join(wins)} beats uniform at some bits: {len(best_win)} of "
         f"{n_sets} ({', '.join(sorted(best_win)) or 'none'}).",
     ]
     for k, w in wins.items():
@@ -117,6 +118,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--bits", default="2,3")
+    ap.add_argument("--kinds", default=",".join(KINDS),
+                    help="quantizer kinds, uniform first (the one the others are compared with)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--time-limit", type=float, default=12.0)
     ap.add_argument("--hidden", default="8")
@@ -134,11 +137,12 @@ def main() -> None:
     rows: list[dict] = []
     out = Path(a.out)
     sets, bits = a.sets.split(","), [int(b) for b in a.bits.split(",")]
-    total = a.seeds * len(sets) * len(bits) * len(KINDS)
+    kinds = a.kinds.split(",")
+    total = a.seeds * len(sets) * len(bits) * len(kinds)
     for seed in range(a.seeds):
         for data in sets:
             for b in bits:
-                for kind in KINDS:
+                for kind in kinds:
                     r = run_one(data, kind, b, seed, a.hidden, a.time_limit)
                     rows.append(r)
                     print(f"[{len(rows)}/{total}] {data} bits={b} {kind} seed={seed}: "
@@ -146,7 +150,7 @@ def main() -> None:
                           file=sys.stderr, flush=True)
                     out.with_suffix(".json").write_text(
                         json.dumps({"meta": meta, "runs": rows}, indent=1) + "\n")
-                    out.with_suffix(".md").write_text(markdown(rows, meta))
+                    out.with_suffix(".md").write_text(markdown(rows, meta, kinds))
 
 
 if __name__ == "__main__":

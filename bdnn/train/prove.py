@@ -116,6 +116,15 @@ def _row_losses(net: Network, rows: UniqueRows, objective: Objective) -> np.ndar
 PROVE_SYMMETRY_BREAKING = False
 
 
+#: The complete searches a refutation runs with several workers, in this order: one without
+#: and one with the strongest LP relaxation, sharing what each learns. Iris's "loss <= 0" (130
+#: rows, 3 units in [-3, 3]): no_lp + max_lp 26-33 s (3 seeds), default_lp + no_lp (CP-SAT's
+#: first two) 70-94 s, default_lp + max_lp 35 s, max_lp alone over 150 s, one default worker
+#: 47-128 s or over 150 s (docs/benchmarks.md §10).
+REFUTE_SUBSOLVERS = ("no_lp", "max_lp", "default_lp", "quick_restart", "quick_restart_no_lp",
+                     "reduced_costs", "pseudo_costs", "core", "lb_tree_search", "probing")
+
+
 def refute(arch: Architecture, rows: UniqueRows, objective: Objective, solve: SolveOptions,
            time_limit: float, below: int, *, hint: Network | None = None,
            symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING) -> tuple[str, Any, Any]:
@@ -133,11 +142,12 @@ def refute(arch: Architecture, rows: UniqueRows, objective: Objective, solve: So
     builder.model.Add(builder.loss_expression() <= int(below) - 1)
     if solve.workers > 1:
         # every worker on a complete search: CP-SAT's default portfolio adds first-solution and
-        # neighbourhood workers, which never prove infeasibility. Iris's "loss <= 0" (130 rows,
-        # 3 units in [-3, 3]): one worker 47-128 s or over 150 s depending on the seed, two
-        # complete searches 70-94 s, the default two-worker portfolio over 150 s.
+        # neighbourhood workers, which never prove infeasibility; and of the complete searches,
+        # REFUTE_SUBSOLVERS first (see there).
+        w = int(solve.workers)
+        chosen = {"subsolvers": list(REFUTE_SUBSOLVERS[:w])} if w <= len(REFUTE_SUBSOLVERS) else {}
         solve = dataclasses.replace(solve, extra_parameters={
-            "num_full_subsolvers": int(solve.workers), **solve.extra_parameters})
+            "num_full_subsolvers": w, **chosen, **solve.extra_parameters})
     builder.model.ClearObjective()
     if hint is not None:
         builder.add_hints(hint)

@@ -80,7 +80,11 @@ def make_solver(opts: SolveOptions, time_limit: float) -> SafeSolver:
     else:
         p.max_time_in_seconds = float(time_limit)
     for key, value in opts.extra_parameters.items():
-        setattr(p, key, value)
+        if isinstance(value, (list, tuple)):  # a repeated field: no assignment, only extend
+            getattr(p, key).clear()
+            getattr(p, key).extend(value)
+        else:
+            setattr(p, key, value)
     return solver
 
 
