@@ -321,7 +321,7 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
 
 
 # Share of the time limit the search for a network (``train_exact``) gets before the proof.
-PROVE_SEARCH_SHARE = 0.25
+PROVE_SEARCH_SHARE = 0.1
 
 
 def train_prove(problem: TrainProblem, **exact_kw) -> TrainResult:
