@@ -129,7 +129,7 @@ def test_supervised_one_cut_is_the_best_single_split() -> None:
 
 
 def test_kinds_record_and_uniform_unchanged() -> None:
-    assert list(QUANTIZER_KINDS) == ["uniform", "quantile", "supervised"]
+    assert list(QUANTIZER_KINDS) == ["uniform", "quantile", "supervised", "pow2"]
     X = np.random.default_rng(1).normal(size=(50, 3))
     a, b = fit_quantizer("uniform", X, None, 3), Quantizer.fit(X, 3)
     assert np.array_equal(a.lo, b.lo) and np.array_equal(a.scale, b.scale)

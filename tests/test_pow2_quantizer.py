@@ -1,0 +1,234 @@
+"""The ``pow2`` quantizer: ``level = clamp(floor(x * 2**shift + 0.5) - offset, 0, L)``.
+
+Every level is compared with an exact computation on the float's value (``fractions.Fraction``,
+plain Python integers), independent of the cut points the class derives and of the C kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from toolchains import require_tool
+
+from bdnn.errors import BDNNError, ModelFileError
+from bdnn.model_file import dumps_model, load_network, network_from_dict, network_to_dict
+from bdnn.network import Network, random_network
+from bdnn.quantizer import QUANTIZER_KINDS, Pow2Quantizer, Quantizer, fit_quantizer
+from codegen.level_keys import level_keys, levels_by_keys
+from codegen.verify import verify
+
+F32 = np.float32
+
+
+def exact_level(x: float, shift: int, offset: int, L: int) -> int:
+    """The definition, in exact arithmetic on the float's value."""
+    if math.isnan(x):
+        return 0
+    if math.isinf(x):
+        return L if x > 0 else 0
+    v = math.floor(Fraction(x) * Fraction(2) ** shift + Fraction(1, 2)) - offset
+    return min(max(v, 0), L)
+
+
+def exact_levels(q: Pow2Quantizer, X: np.ndarray) -> np.ndarray:
+    return np.array([[exact_level(float(X[r, j]), int(q.shift[j]), int(q.offset[j]),
+                                  q.max_level) for j in range(X.shape[1])]
+                     for r in range(X.shape[0])], np.int64)
+
+
+def hard_floats(q: Pow2Quantizer, rng: np.random.Generator, n_random: int) -> np.ndarray:
+    """float32 rows [N, n_inputs]: random bit patterns, every cut point and its neighbours
+    (+-1 ulp), +-0, +-inf, NaNs with payloads and sign, subnormals, huge values."""
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1.17549435e-38,
+                        -1.17549435e-38, 1e-40, -1e-40, 3.4028235e38, -3.4028235e38, 1e30,
+                        -1e30, 0.5, -0.5, 1.0, -1.0], F32)
+    nans = np.array([0x7FC00000, 0xFFC00000, 0x7F800001, 0xFF800001, 0x7FFFFFFF],
+                    np.uint32).view(F32)
+    cols = []
+    for t in q.thresholds:
+        near = np.concatenate([t, np.nextafter(t, F32(np.inf)), np.nextafter(t, F32(-np.inf))])
+        bits = rng.integers(0, 2**32, n_random, dtype=np.uint64).astype(np.uint32).view(F32)
+        scaled = (rng.normal(0, 1, n_random) * float(np.abs(t).max() + 1) * 3).astype(F32)
+        cols.append(np.concatenate([special, nans, near.astype(F32), bits, scaled]))
+    n = max(len(c) for c in cols)
+    X = np.stack([np.resize(c, n) for c in cols], axis=1)
+    return X.astype(F32)
+
+
+def random_pow2(rng: np.random.Generator, n: int, bits: int) -> Pow2Quantizer:
+    shift = rng.integers(-100, 101, n)
+    shift[: min(n, 4)] = [0, -100, 100, -3][: min(n, 4)]
+    offset = rng.integers(-32768, 32768 - (1 << bits), n)
+    offset[: min(n, 3)] = [0, -7, 12][: min(n, 3)]
+    return Pow2Quantizer(bits, shift, offset)
+
+
+def pow2_net(seed: int = 0, bits: int = 3, n_inputs: int = 6) -> Network:
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, n_inputs, [5], 3, weight_bound=2, bits=bits)
+    net.quantizer = random_pow2(rng, n_inputs, bits)
+    return net
+
+
+# -- the definition --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bits", [1, 4, 8])
+def test_levels_equal_exact_arithmetic(bits) -> None:
+    rng = np.random.default_rng(bits)
+    q = random_pow2(rng, 8, bits)
+    X = hard_floats(q, rng, 300)
+    want = exact_levels(q, X)
+    assert np.array_equal(q.quantize(X), want)
+    assert np.array_equal(levels_by_keys(level_keys(q), X), want)  # the level-key C path
+    feats = np.tile(np.arange(q.n_inputs), len(X))
+    assert np.array_equal(q.quantize_at(X.reshape(-1), feats), want.reshape(-1))
+
+
+def test_cut_points_are_exact_float32() -> None:
+    rng = np.random.default_rng(5)
+    for q in [random_pow2(rng, 20, 8), Pow2Quantizer(8, [-100, 100], [-32768, 32767 - 255])]:
+        for j, t in enumerate(q.thresholds):
+            s, o = int(q.shift[j]), int(q.offset[j])
+            want = [Fraction(2 * (o + k) - 1, 2) * Fraction(2) ** -s for k in range(1, 256)]
+            assert [Fraction(float(v)) for v in t] == want
+
+
+def test_level_values_and_quantized_units() -> None:
+    q = Pow2Quantizer(3, [2, -1, 0], [-5, 3, 0])
+    Q = np.array([[0, 7, 3], [4, 1, 7]])
+    assert np.array_equal(q.quantize(q.level_values(Q)), Q)
+    assert np.array_equal(q.to_quantized_units(0.5), [2.0, 0.25, 0.5])
+    lo, hi = q.value_range()
+    assert list(lo) == [-5 / 4, 6, 0] and list(hi) == [2 / 4, 20, 7]
+
+
+@pytest.mark.parametrize("shift, offset, message", [
+    ([101], [0], "shift"), ([-101], [0], "shift"), ([0], [32768], "offset"),
+    ([0], [-32769], "offset"), ([0.5], [0], "integers"), ([0], [float("nan")], "integers"),
+    ([0, 1], [0], "one value per input"),
+])
+def test_refuses_out_of_bounds(shift, offset, message) -> None:
+    with pytest.raises(BDNNError, match=message):
+        Pow2Quantizer(4, shift, offset)
+
+
+# -- the fit ---------------------------------------------------------------------------------
+
+def test_fit_smallest_power_of_two_step_centred() -> None:
+    rng = np.random.default_rng(7)
+    X = np.stack([rng.uniform(-3, 14, 200), rng.uniform(0.001, 0.0012, 200),
+                  np.full(200, 2.5), rng.normal(-1e4, 50, 200), np.r_[0.0, 15.0,
+                  rng.uniform(0, 15, 198)]], axis=1)
+    for bits in (2, 4):
+        L = (1 << bits) - 1
+        q = fit_quantizer("pow2", X, None, bits)
+        assert isinstance(q, Pow2Quantizer) and QUANTIZER_KINDS["pow2"].name == "pow2"
+        for j in range(X.shape[1]):
+            lo, hi = Fraction(X[:, j].min()), Fraction(X[:, j].max())
+            s, o = int(q.shift[j]), int(q.offset[j])
+            step = Fraction(2) ** -s
+            if hi == lo:
+                assert s == 0
+            else:  # the smallest power of two >= (hi - lo) / L
+                assert step >= (hi - lo) / L > step / 2
+            # levels centred: offset = round(mid / step - L / 2) (ties up)
+            assert o == math.floor((lo + hi) / 2 / step - Fraction(L, 2) + Fraction(1, 2))
+            # the whole training range maps inside 0..L without clipping more than half a step
+            lv = exact_levels(q, X[:, j:j + 1].repeat(q.n_inputs, 1))[:, j]
+            assert lv.min() >= 0 and lv.max() <= L
+    ident = fit_quantizer("pow2", np.array([[0, 3], [2, 1]]), None, 2)
+    assert ident.is_identity and list(ident.shift) == [0, 0] and list(ident.offset) == [0, 0]
+    with pytest.raises(BDNNError, match="float32"):
+        fit_quantizer("pow2", np.array([[0.0], [1e39]]), None, 2)
+
+
+def test_fit_far_from_zero_keeps_offset_in_int16() -> None:
+    X = np.array([[1e6], [1e6 + 1]])
+    q = fit_quantizer("pow2", X, None, 4)
+    assert -32768 <= q.offset[0] <= 32767 - 15
+    lv = q.quantize(X.astype(F32))
+    assert lv.min() >= 0 and lv.max() <= 15
+
+
+# -- model file, backends --------------------------------------------------------------------
+
+def test_model_file_round_trip(tmp_path) -> None:
+    net = pow2_net()
+    doc = network_to_dict(net)
+    assert doc["version"] == 2 and doc["quantizer"]["kind"] == "pow2"
+    assert doc["quantizer"]["shift"] == [int(v) for v in net.quantizer.shift]
+    path = tmp_path / "m.json"
+    path.write_text(dumps_model(net))
+    back = load_network(path)
+    assert isinstance(back.quantizer, Pow2Quantizer) and dumps_model(back) == dumps_model(net)
+    X = hard_floats(net.quantizer, np.random.default_rng(1), 20)
+    assert np.array_equal(back.quantizer.quantize(X), exact_levels(net.quantizer, X))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda q: q["shift"].__setitem__(0, 101), "shift"),
+    (lambda q: q["offset"].__setitem__(0, 40000), "offset"),
+    (lambda q: q["offset"].__setitem__(0, 1.5), "integers"),
+    (lambda q: q["shift"].__setitem__(0, True), "integers"),
+    (lambda q: q["shift"].pop(), "list of 6 integers"),
+    (lambda q: q.pop("offset"), "offset"),
+])
+def test_hostile_pow2_files(tmp_path, change, message) -> None:
+    doc = network_to_dict(pow2_net())
+    change(doc["quantizer"])
+    with pytest.raises(ModelFileError, match=message) as e:
+        network_from_dict(doc)
+    assert "\n" not in str(e.value)
+    if message != "shift":
+        return
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    p = subprocess.run([sys.executable, "-m", "bdnn", "info", str(path)], capture_output=True,
+                       text=True)
+    assert p.returncode == 2 and p.stderr.startswith("error: ") and "Traceback" not in p.stderr
+
+
+def test_onnx_and_c_host_verify() -> None:
+    require_tool(os.environ.get("CC", "gcc"), "gcc")
+    pytest.importorskip("onnxruntime")
+    net = pow2_net(bits=3)
+    X = hard_floats(net.quantizer, np.random.default_rng(3), 10)
+    report = verify(net, X, n_random=30,
+                    backends=["numpy", "onnxruntime", "onnx-reference", "c-host"])
+    assert report.ok, report.to_dict()
+    classes = net.forward_q(exact_levels(net.quantizer, X).astype(np.uint8)).class_index
+    assert np.array_equal(net.predict(X), classes)
+
+
+def test_uniform_unchanged_and_robust_units() -> None:
+    X = np.random.default_rng(1).normal(size=(50, 3))
+    a = fit_quantizer("uniform", X, None, 3)
+    assert type(a) is Quantizer
+    q = fit_quantizer("pow2", X, None, 3)
+    assert np.array_equal(q.to_quantized_units(np.array([1.0, 2.0, 0.5])),
+                          [1.0 * 2.0 ** q.shift[0], 2.0 * 2.0 ** q.shift[1],
+                           0.5 * 2.0 ** q.shift[2]])
+
+
+def test_cli_train_pow2(tmp_path) -> None:
+    model = tmp_path / "iris.json"
+    p = subprocess.run([sys.executable, "-m", "bdnn", "train", "iris", "--quantizer", "pow2",
+                        "--hidden", "2", "--time-limit", "2", "--workers", "1", "--quiet",
+                        "-o", str(model)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(model.read_text())
+    assert doc["version"] == 2 and doc["quantizer"]["kind"] == "pow2"
+    assert doc["training"]["quantizer"] == "pow2"
+    from bdnn.data.loader import load_dataset
+
+    X = load_dataset("iris").X
+    q = load_network(model).quantizer
+    levels = exact_levels(q, X.astype(F32))
+    assert levels.min() >= 0 and levels.max() <= q.max_level and len(np.unique(levels)) > 4
