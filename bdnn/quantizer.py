@@ -1,8 +1,8 @@
 """The input quantizer: float features -> small unsigned integers (docs/design.md §2).
 
 Two forms, one interface (``bits``, ``n_inputs``, ``max_level``, ``quantize``, ``level_values``,
-``to_dict``; the exporters read nothing else but the class attributes ``affine`` and
-``file_version``):
+``to_dict``; the exporters read nothing else but the class attributes ``affine``,
+``pow2_steps`` and ``file_version``, and ``Pow2Quantizer``'s ``shift`` and ``offset``):
 
 - ``Quantizer`` (affine, kind ``uniform``): ``q = clamp(floor((x - lo) * scale + 0.5), 0, L)`` with
   ``L = 2**bits - 1``, evaluated in float32 in exactly this order (subtract, multiply, add 0.5,
@@ -38,6 +38,8 @@ class Quantizer:
 
     #: C may also quantize by float32 arithmetic (``BDNN_FLOAT_QUANTIZER 1``); ONNX uses it.
     affine = True
+    #: the C may compute the level from the float's bits by a shift and an offset (Pow2Quantizer)
+    pow2_steps = False
     file_kind = "affine"
     #: the oldest model file version that can hold this quantizer
     file_version = 1
@@ -169,6 +171,7 @@ class ThresholdQuantizer:
     """
 
     affine = False
+    pow2_steps = False
     file_kind = "thresholds"
     file_version = 2
 
@@ -285,6 +288,7 @@ class Pow2Quantizer(ThresholdQuantizer):
     level from the float's bits with integers (two small integers per input, no table).
     """
 
+    pow2_steps = True
     file_kind = "pow2"
 
     thresholds: tuple[np.ndarray, ...] = field(init=False, default=())  # derived

@@ -277,6 +277,14 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "quantizer_lo": [float_literal(q.lo[j]) for j in key_inputs] if q.affine else [],
         "quantizer_scale": [float_literal(q.scale[j]) for j in key_inputs] if q.affine else [],
         "quantizer_lo_scale_bytes": quantizer_bytes(q, float_arithmetic=True) if q.affine else 0,
+        # the pow2 quantizer's integer form (BDNN_POW2_QUANTIZER 1): shift and offset per row
+        "quantizer_pow2": bool(q.pow2_steps),
+        # stored as the biased float exponent 149 - shift (49..249: a uint8), see pow2_level
+        "quantizer_exponent": ([str(149 - int(q.shift[j])) for j in key_inputs]
+                               if q.pow2_steps else []),
+        "quantizer_offset": [str(int(q.offset[j])) for j in key_inputs] if q.pow2_steps else [],
+        "quantizer_pow2_bytes": (quantizer_bytes(q, False, pow2_steps=True) if q.pow2_steps
+                                 else 0),
         "quantizer_row": (
             "j" if key_index is None
             else "0u" if len(key_table) == 1

@@ -176,12 +176,14 @@ def key_rows(keys: np.ndarray, entry_bytes: int = 4) -> tuple[np.ndarray, np.nda
     return rows, rank[inverse].astype(np.uint8)
 
 
-def quantizer_bytes(q: Quantizer, float_arithmetic: bool) -> int:
+def quantizer_bytes(q: Quantizer, float_arithmetic: bool, pow2_steps: bool = False) -> int:
     """Bytes of the C float path's quantizer tables: level keys (``BDNN_FLOAT_QUANTIZER 0``,
-    ``4 L`` per row) or ``lo`` and ``scale`` (1, 8 per row), one row per distinct quantizer
-    (``key_rows``), and one index byte per input when some but not all inputs share a row."""
+    ``4 L`` per row), ``lo`` and ``scale`` (1, 8 per row) or, with ``pow2_steps`` (a
+    ``Pow2Quantizer``, ``BDNN_POW2_QUANTIZER 1``), an int8 shift and an int16 offset (3 per
+    row), one row per distinct quantizer (``key_rows``), and one index byte per input when
+    some but not all inputs share a row."""
     rows, index = key_rows(level_keys(q))
-    per_row = 8 if float_arithmetic else 4 * q.max_level
+    per_row = 3 if pow2_steps else 8 if float_arithmetic else 4 * q.max_level
     return per_row * len(rows) + (0 if index is None or len(rows) == 1 else len(index))
 
 

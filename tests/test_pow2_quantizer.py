@@ -232,3 +232,77 @@ def test_cli_train_pow2(tmp_path) -> None:
     q = load_network(model).quantizer
     levels = exact_levels(q, X.astype(F32))
     assert levels.min() >= 0 and levels.max() <= q.max_level and len(np.unique(levels)) > 4
+
+
+# -- the C kernel ----------------------------------------------------------------------------
+
+_BITS_MAIN = r"""/* Float bit patterns (hex) on stdin; prints the class, "|", the levels. */
+#include <stdio.h>
+#include <string.h>
+#include "model.h"
+
+int main(void)
+{
+    static float x[MODEL_N_INPUTS];
+    static uint8_t xq[MODEL_N_INPUTS];
+    unsigned long v;
+    unsigned j;
+    for (;;) {
+        for (j = 0; j < MODEL_N_INPUTS; j++) {
+            uint32_t u;
+            if (scanf("%lx", &v) != 1)
+                return 0;
+            u = (uint32_t)v;
+            memcpy(&x[j], &u, sizeof u);
+        }
+        printf("%d |", model_predict(x));
+        model_quantize(x, xq);
+        for (j = 0; j < MODEL_N_INPUTS; j++)
+            printf(" %u", (unsigned)xq[j]);
+        printf("\n");
+    }
+}
+"""
+
+
+def c_host_levels(net: Network, X: np.ndarray, work, cflags: tuple[str, ...]) -> tuple:
+    """(classes of NAME_predict, levels of NAME_quantize) of the float32 rows ``X``, fed to
+    the generated C as bit patterns (NaN payloads and signs kept), built with the host gcc."""
+    from codegen.backends import c_host
+    from codegen.c_export import render_c
+
+    cc = require_tool(os.environ.get("CC", "gcc"), "gcc")
+    work.mkdir(parents=True, exist_ok=True)
+    for fname, text in render_c(net, "model").items():
+        (work / fname).write_text(text)
+    (work / "main.c").write_text(_BITS_MAIN)
+    p = subprocess.run([cc, *c_host.CFLAGS, *cflags, "-I.", "main.c", "model.c", "-o", "prog"],
+                       cwd=work, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[:2000]
+    rows = "\n".join(" ".join(f"{int(u):x}" for u in r) for r in X.view(np.uint32)) + "\n"
+    p = subprocess.run([str(work / "prog")], input=rows, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[:2000]
+    lines = p.stdout.splitlines()
+    assert len(lines) == len(X)
+    classes = np.array([int(s.partition(" |")[0]) for s in lines])
+    levels = np.array([[int(v) for v in s.partition(" |")[2].split()] for s in lines])
+    return classes, levels
+
+
+@pytest.mark.parametrize("form", ["integer", "level keys"])
+def test_c_host_levels_equal_exact_arithmetic(tmp_path, form) -> None:
+    """The C level (BDNN_POW2_QUANTIZER 1: integers on the float's bits; 0: level keys) of
+    random bit patterns, every cut point +-1 ulp, +-0, +-inf, NaNs, subnormals and huge values,
+    for random shifts (-100..100) and offsets (int16), equals the exact definition; built with
+    -fsanitize=undefined (no overflowing shift or signed overflow on any of them)."""
+    flags = ("-fsanitize=undefined", "-fno-sanitize-recover=all",
+             f"-DBDNN_POW2_QUANTIZER={1 if form == 'integer' else 0}")
+    for bits in (1, 4, 8):
+        rng = np.random.default_rng(10 + bits)
+        net = random_network(rng, 12, [5], 3, weight_bound=2, bits=bits)
+        net.quantizer = random_pow2(rng, 12, bits)
+        X = hard_floats(net.quantizer, rng, 400)
+        want = exact_levels(net.quantizer, X)
+        classes, levels = c_host_levels(net, X, tmp_path / f"b{bits}", flags)
+        assert np.array_equal(levels, want)
+        assert np.array_equal(classes, net.forward_q(want.astype(np.uint8)).class_index)
