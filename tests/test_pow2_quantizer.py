@@ -306,3 +306,53 @@ def test_c_host_levels_equal_exact_arithmetic(tmp_path, form) -> None:
         classes, levels = c_host_levels(net, X, tmp_path / f"b{bits}", flags)
         assert np.array_equal(levels, want)
         assert np.array_equal(classes, net.forward_q(want.astype(np.uint8)).class_index)
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target", ["cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "avr",
+                                    "rv32imc", "rv32ec"])
+def test_firmware_verify_pow2(target) -> None:
+    """bdnn verify on the emulator: NAME_predict and NAME_quantize of every cut point +-1 ulp,
+    +-0, +-inf, NaNs, subnormals, huge values and random bit patterns equal numpy (the integer
+    form by default; ARMv7-M's USAT path on M3/M4/M7; level keys by default on AVR), with both
+    first-layer kernels (4-bit subset sums, 1-bit popcounts)."""
+    from firmware_fixtures.helpers import need_target
+
+    need_target(target)
+    for bits, seed in [(4, 1), (1, 2)]:
+        net = pow2_net(seed=seed, bits=bits, n_inputs=9)
+        X = hard_floats(net.quantizer, np.random.default_rng(seed), 6)
+        report = verify(net, X, n_random=5, backends=["numpy", target])
+        assert report.ok, report.to_dict()
+        tb = [b for b in report.backends if b.backend == target][0]
+        assert tb.float_rows >= len(X) and tb.float_mismatches == 0 and tb.mismatches == 0
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target, form", [("avr", 1), ("cortex-m4", 0)])
+def test_firmware_other_form(target, form, tmp_path) -> None:
+    """The non-default form on the emulator (AVR: the integer form with its byte shifts; M4F:
+    level keys): NAME_quantize and NAME_predict of the hard rows equal the exact levels."""
+    from firmware_fixtures.helpers import need_target
+
+    from codegen.targets.build import make, write_project, write_vectors
+    from codegen.targets.measure import check_against_reference, run_firmware
+
+    t = need_target(target)
+    net = pow2_net(seed=4, bits=4, n_inputs=9)
+    X = hard_floats(net.quantizer, np.random.default_rng(4), 6)
+    Q = exact_levels(net.quantizer, X).astype(np.uint8)
+    project = write_project(net, t, tmp_path, "model")
+    with open(project.path / "config.mk", "a") as f:
+        f.write(f"EXTRA_CFLAGS += -DBDNN_POW2_QUANTIZER={form}\n")
+    write_vectors(project, net, Q, X)
+    make(project, "prog.elf")
+    run = run_firmware(project, net, len(Q))
+    assert run.mismatches == 0 and not run.error_rows, run.error_rows[:5]
+    # the runner compared NAME_quantize / NAME_predict of X with numpy's levels, which are Q
+    assert np.array_equal(net.quantizer.quantize(X), Q)
+    check_against_reference(run, net, Q, target)
+    syms = subprocess.run([t.family.nm_tool, str(project.path / "prog.elf")], capture_output=True,
+                          text=True, check=True).stdout
+    assert ("model_q_exponent" in syms) == (form == 1)
+    assert ("model_level_key" in syms) == (form == 0)
