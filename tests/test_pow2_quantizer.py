@@ -314,7 +314,7 @@ def test_c_host_levels_equal_exact_arithmetic(tmp_path, form) -> None:
 def test_firmware_verify_pow2(target) -> None:
     """bdnn verify on the emulator: NAME_predict and NAME_quantize of every cut point +-1 ulp,
     +-0, +-inf, NaNs, subnormals, huge values and random bit patterns equal numpy (the integer
-    form by default; ARMv7-M's USAT path on M3/M4/M7; level keys by default on AVR), with both
+    form by default; ARMv7-M's USAT path on M3/M4/M7; byte shifts on AVR), with both
     first-layer kernels (4-bit subset sums, 1-bit popcounts)."""
     from firmware_fixtures.helpers import need_target
 
@@ -329,10 +329,10 @@ def test_firmware_verify_pow2(target) -> None:
 
 
 @pytest.mark.toolchain
-@pytest.mark.parametrize("target, form", [("avr", 1), ("cortex-m4", 0)])
+@pytest.mark.parametrize("target, form", [("avr", 0), ("cortex-m4", 0)])
 def test_firmware_other_form(target, form, tmp_path) -> None:
-    """The non-default form on the emulator (AVR: the integer form with its byte shifts; M4F:
-    level keys): NAME_quantize and NAME_predict of the hard rows equal the exact levels."""
+    """The non-default form, level keys, on the emulator (AVR: read from PROGMEM):
+    NAME_quantize and NAME_predict of the hard rows equal the exact levels."""
     from firmware_fixtures.helpers import need_target
 
     from codegen.targets.build import make, write_project, write_vectors
