@@ -20,7 +20,13 @@ from bdnn.network import Network
 from bdnn.raw_input import raw_input_of
 
 from .bitpack import n_words
-from .level_keys import c_level_keys, int_threshold_rows, key_rows, quantizer_bytes
+from .level_keys import (
+    c_level_keys,
+    int_threshold_rows,
+    key_rows,
+    quantizer_bytes,
+    row_entry_bytes,
+)
 from .names import c_string_literal, comment_text, validate_c_name
 from .plan import INT32_MAX, LayerPlan, level_search, plan_model
 from .render import render
@@ -207,7 +213,7 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         if not layer.is_output:
             hidden_offset += layer.n_out
     q = net.quantizer
-    key_table, key_index = key_rows(c_level_keys(q))
+    key_table, key_index = key_rows(c_level_keys(q), row_entry_bytes(q))
     # the first input of each row (its lo and scale stand for the row's inputs)
     key_inputs = (range(q.n_inputs) if key_index is None
                   else [int(np.argmax(key_index == r)) for r in range(len(key_table))])

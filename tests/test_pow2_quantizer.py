@@ -356,3 +356,33 @@ def test_firmware_other_form(target, form, tmp_path) -> None:
                           text=True, check=True).stdout
     assert ("model_q_exponent" in syms) == (form == 1)
     assert ("model_level_key" in syms) == (form == 0)
+
+
+def test_quantizer_bytes_equal_what_the_c_stores(tmp_path) -> None:
+    """bdnn size's quantizer bytes (both forms) equal nm -S of the compiled tables: distinct
+    rows, rows shared through the index, and one row for every input."""
+    from codegen.c_export import render_c
+    from codegen.level_keys import quantizer_forms_bytes
+
+    cc = require_tool(os.environ.get("CC", "gcc"), "gcc")
+    nm = require_tool("nm", "binutils")
+    rng = np.random.default_rng(6)
+    cases = [pow2_net().quantizer,
+             Pow2Quantizer(4, [0] * 10 + [-3, 2], [1] * 10 + [5, -7]),
+             Pow2Quantizer(4, [2] * 12, [-3] * 12)]
+    for i, q in enumerate(cases):
+        net = random_network(rng, q.n_inputs, [3], 2, weight_bound=1, bits=4)
+        net.quantizer = q
+        (tmp_path / "m.c").write_text(render_c(net, "m")["m.c"])
+        (tmp_path / "m.h").write_text(render_c(net, "m")["m.h"])
+        got = {}
+        for form, flag in (("pow2", 1), ("level_keys", 0)):
+            subprocess.run([cc, "-std=c99", "-O0", f"-DBDNN_POW2_QUANTIZER={flag}", "-c", "m.c",
+                            "-o", "m.o"], cwd=tmp_path, check=True, capture_output=True)
+            out = subprocess.run([nm, "-S", "m.o"], cwd=tmp_path, check=True,
+                                 capture_output=True, text=True).stdout
+            got[form] = sum(int(p[1], 16) for p in (line.split() for line in out.splitlines())
+                            if len(p) == 4 and p[3] in ("m_q_exponent", "m_q_offset",
+                                                        "m_level_key", "m_level_row"))
+        assert got == quantizer_forms_bytes(q), i
+    assert [quantizer_forms_bytes(q)["pow2"] for q in cases] == [18, 12 + 3 * 3, 3]
