@@ -24,6 +24,7 @@ from .level_keys import (
     c_level_keys,
     int_threshold_rows,
     key_rows,
+    pow2_offset_bytes,
     quantizer_bytes,
     row_entry_bytes,
 )
@@ -291,6 +292,8 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "quantizer_offset": [str(int(q.offset[j])) for j in key_inputs] if q.pow2_steps else [],
         "quantizer_pow2_bytes": (quantizer_bytes(q, False, pow2_steps=True) if q.pow2_steps
                                  else 0),
+        # the narrowest offset type that holds every offset
+        "quantizer_offset_bits": 8 * pow2_offset_bytes(q) if q.pow2_steps else 16,
         "quantizer_row": (
             "j" if key_index is None
             else "0u" if len(key_table) == 1

@@ -157,9 +157,10 @@ def boundary_inputs(q: Quantizer) -> np.ndarray:
 
 def row_entry_bytes(q: Quantizer) -> float:
     """Bytes per level of a shared row of the C's default quantizer tables, for ``key_rows``:
-    4 (a level key), or for a pow2 quantizer ``3 / L`` (its row is one exponent and one offset,
-    so sharing it saves 3 bytes, less than an index byte per input usually costs)."""
-    return 3 / q.max_level if q.pow2_steps else 4
+    4 (a level key), or for a pow2 quantizer ``(1 + offset bytes) / L`` (its row is one exponent
+    and one offset, so sharing it saves 2 or 3 bytes, less than an index byte per input usually
+    costs)."""
+    return (1 + pow2_offset_bytes(q)) / q.max_level if q.pow2_steps else 4
 
 
 def key_rows(keys: np.ndarray, entry_bytes: float = 4) -> tuple[np.ndarray, np.ndarray | None]:
@@ -183,14 +184,21 @@ def key_rows(keys: np.ndarray, entry_bytes: float = 4) -> tuple[np.ndarray, np.n
     return rows, rank[inverse].astype(np.uint8)
 
 
+def pow2_offset_bytes(q: Quantizer) -> int:
+    """Bytes of one offset of the pow2 quantizer's C table: 1 (``int8_t``) when every offset
+    fits, else 2 (``int16_t``)."""
+    return 1 if all(-128 <= int(v) <= 127 for v in q.offset) else 2
+
+
 def quantizer_bytes(q: Quantizer, float_arithmetic: bool, pow2_steps: bool = False) -> int:
     """Bytes of the C float path's quantizer tables: level keys (``BDNN_FLOAT_QUANTIZER 0``,
     ``4 L`` per row), ``lo`` and ``scale`` (1, 8 per row) or, with ``pow2_steps`` (a
-    ``Pow2Quantizer``, ``BDNN_POW2_QUANTIZER 1``), an int8 shift and an int16 offset (3 per
-    row), one row per distinct quantizer (``key_rows``), and one index byte per input when
-    some but not all inputs share a row."""
+    ``Pow2Quantizer``, ``BDNN_POW2_QUANTIZER 1``), a uint8 exponent and an int8 or int16 offset
+    (2 or 3 per row, ``pow2_offset_bytes``), one row per distinct quantizer (``key_rows``), and
+    one index byte per input when some but not all inputs share a row."""
     rows, index = key_rows(level_keys(q), row_entry_bytes(q))
-    per_row = 3 if pow2_steps else 8 if float_arithmetic else 4 * q.max_level
+    per_row = (1 + pow2_offset_bytes(q) if pow2_steps else 8 if float_arithmetic
+               else 4 * q.max_level)
     return per_row * len(rows) + (0 if index is None or len(rows) == 1 else len(index))
 
 

@@ -62,18 +62,23 @@ def hard_floats(q: Pow2Quantizer, rng: np.random.Generator, n_random: int) -> np
     return X.astype(F32)
 
 
-def random_pow2(rng: np.random.Generator, n: int, bits: int) -> Pow2Quantizer:
+def random_pow2(rng: np.random.Generator, n: int, bits: int,
+                small_offsets: bool = False) -> Pow2Quantizer:
+    """Random shifts (-100..100, the ends included) and offsets: int16, or int8 (``small_offsets``,
+    the C then stores them as int8_t)."""
     shift = rng.integers(-100, 101, n)
     shift[: min(n, 4)] = [0, -100, 100, -3][: min(n, 4)]
-    offset = rng.integers(-32768, 32768 - (1 << bits), n)
+    top = 128 if small_offsets else 32768
+    offset = rng.integers(-top, top - (1 << bits), n)
     offset[: min(n, 3)] = [0, -7, 12][: min(n, 3)]
     return Pow2Quantizer(bits, shift, offset)
 
 
-def pow2_net(seed: int = 0, bits: int = 3, n_inputs: int = 6) -> Network:
+def pow2_net(seed: int = 0, bits: int = 3, n_inputs: int = 6,
+             small_offsets: bool = False) -> Network:
     rng = np.random.default_rng(seed)
     net = random_network(rng, n_inputs, [5], 3, weight_bound=2, bits=bits)
-    net.quantizer = random_pow2(rng, n_inputs, bits)
+    net.quantizer = random_pow2(rng, n_inputs, bits, small_offsets)
     return net
 
 
@@ -297,13 +302,13 @@ def test_c_host_levels_equal_exact_arithmetic(tmp_path, form) -> None:
     -fsanitize=undefined (no overflowing shift or signed overflow on any of them)."""
     flags = ("-fsanitize=undefined", "-fno-sanitize-recover=all",
              f"-DBDNN_POW2_QUANTIZER={1 if form == 'integer' else 0}")
-    for bits in (1, 4, 8):
-        rng = np.random.default_rng(10 + bits)
+    for bits, small in ((1, False), (4, False), (8, False), (4, True)):
+        rng = np.random.default_rng(10 + bits + small)
         net = random_network(rng, 12, [5], 3, weight_bound=2, bits=bits)
-        net.quantizer = random_pow2(rng, 12, bits)
+        net.quantizer = random_pow2(rng, 12, bits, small_offsets=small)
         X = hard_floats(net.quantizer, rng, 400)
         want = exact_levels(net.quantizer, X)
-        classes, levels = c_host_levels(net, X, tmp_path / f"b{bits}", flags)
+        classes, levels = c_host_levels(net, X, tmp_path / f"b{bits}{small}", flags)
         assert np.array_equal(levels, want)
         assert np.array_equal(classes, net.forward_q(want.astype(np.uint8)).class_index)
 
@@ -319,8 +324,8 @@ def test_firmware_verify_pow2(target) -> None:
     from firmware_fixtures.helpers import need_target
 
     need_target(target)
-    for bits, seed in [(4, 1), (1, 2)]:
-        net = pow2_net(seed=seed, bits=bits, n_inputs=9)
+    for bits, seed, small in [(4, 1, False), (1, 2, True)]:
+        net = pow2_net(seed=seed, bits=bits, n_inputs=9, small_offsets=small)
         X = hard_floats(net.quantizer, np.random.default_rng(seed), 6)
         report = verify(net, X, n_random=5, backends=["numpy", target])
         assert report.ok, report.to_dict()
@@ -385,4 +390,5 @@ def test_quantizer_bytes_equal_what_the_c_stores(tmp_path) -> None:
                             if len(p) == 4 and p[3] in ("m_q_exponent", "m_q_offset",
                                                         "m_level_key", "m_level_row"))
         assert got == quantizer_forms_bytes(q), i
-    assert [quantizer_forms_bytes(q)["pow2"] for q in cases] == [18, 12 + 3 * 3, 3]
+    # int16 offsets (3 B a row), int8 offsets (2 B a row) with a row index, one row for all
+    assert [quantizer_forms_bytes(q)["pow2"] for q in cases] == [6 * 3, 12 + 3 * 2, 2]

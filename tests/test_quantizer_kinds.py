@@ -279,7 +279,7 @@ def test_detect_raw_input() -> None:
 def test_c_host_integer_api_matches_numpy() -> None:
     require_tool(os.environ.get("CC", "gcc"), "gcc")
     rng = np.random.default_rng(8)
-    for raw, q in zip(["int16", "int32"], _small_quantizers(), strict=True):
+    for raw, q in zip(["int16", "int32", "int16"], _small_quantizers(), strict=True):
         net = random_network(rng, 4, [5], 3, weight_bound=2, bits=q.bits)
         net.quantizer = q
         net = with_raw_input(net, raw)
