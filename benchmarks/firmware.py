@@ -30,7 +30,7 @@ quantized) is measured as a third column.
 
 ``--quantizer pow2`` measures the twins of these nets trained with ``--quantizer pow2`` (same
 data, widths and seed; ``benchmarks/models/pow2/``): their C computes each level from the
-float's bits with a shift and an offset per input (3 bytes) instead of level keys (4 bytes per
+float's bits with a shift and an offset per input (2-3 bytes) instead of level keys (4 bytes per
 level), and the accuracy table shows the uniform twin's test accuracy beside the pow2 net's.
 """
 
@@ -850,7 +850,7 @@ def render_markdown(results, cases, command, elapsed, tally, plot_rel,
     about = ([f"The bdnn nets here are the twins of the default run's nets trained with "
               f"`--quantizer {quantizer}` (same data, widths and seed; models in "
               f"`benchmarks/models/{quantizer}/`, 1 CP-SAT worker); their float input's "
-              "quantizer is a shift and an offset per input (3 bytes, `model_q_exponent` + "
+              "quantizer is a shift and an offset per input (2-3 bytes, `model_q_exponent` + "
               "`model_q_offset`), its level computed from the float's bits with integer "
               "operations (docs/export.md). The default run (uniform quantizer, level keys or "
               "lo/scale) is docs/benchmarks-firmware.md.", ""] if twin else [])
