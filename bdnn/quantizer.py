@@ -270,8 +270,8 @@ class ThresholdQuantizer:
 
 #: Bounds of ``Pow2Quantizer``: with ``|shift| <= 100`` and int16 offsets every cut point is
 #: an odd integer below 2**17 times a power of two in [2**-101, 2**99], a normal float32; the C
-#: kernel needs ``shift >= -100`` (``+-inf`` then saturates) and ``shift + 1 < 125`` (subnormals
-#: and ``-0`` then land on level 0 or 1 below it, which round alike).
+#: kernel stores ``149 - shift`` as a uint8 (49..249: below +-inf's and NaN's exponent 255, and
+#: far enough above a subnormal's 0 that ``x * 2**(shift + 1)`` is below 1 there).
 POW2_MAX_SHIFT = 100
 POW2_OFFSET_RANGE = (-32768, 32767)
 
