@@ -294,14 +294,16 @@ def c_host_levels(net: Network, X: np.ndarray, work, cflags: tuple[str, ...]) ->
     return classes, levels
 
 
-@pytest.mark.parametrize("form", ["integer", "level keys"])
+@pytest.mark.parametrize("form", ["integer", "integer, byte shifts", "level keys"])
 def test_c_host_levels_equal_exact_arithmetic(tmp_path, form) -> None:
-    """The C level (BDNN_POW2_QUANTIZER 1: integers on the float's bits; 0: level keys) of
-    random bit patterns, every cut point +-1 ulp, +-0, +-inf, NaNs, subnormals and huge values,
-    for random shifts (-100..100) and offsets (int16), equals the exact definition; built with
-    -fsanitize=undefined (no overflowing shift or signed overflow on any of them)."""
+    """The C level (BDNN_POW2_QUANTIZER 1: integers on the float's bits, also with AVR's byte
+    shifts; 0: level keys) of random bit patterns, every cut point +-1 ulp, +-0, +-inf, NaNs,
+    subnormals and huge values, for random shifts (-100..100) and offsets (int16 and int8),
+    equals the exact definition; built with -fsanitize=undefined (no overflowing shift or
+    signed overflow on any of them)."""
     flags = ("-fsanitize=undefined", "-fno-sanitize-recover=all",
-             f"-DBDNN_POW2_QUANTIZER={1 if form == 'integer' else 0}")
+             f"-DBDNN_POW2_QUANTIZER={0 if form == 'level keys' else 1}",
+             f"-DBDNN_POW2_BYTE_SHIFTS={1 if 'byte' in form else 0}")
     for bits, small in ((1, False), (4, False), (8, False), (4, True)):
         rng = np.random.default_rng(10 + bits + small)
         net = random_network(rng, 12, [5], 3, weight_bound=2, bits=bits)
