@@ -21,7 +21,13 @@ from .ensemble import ENSEMBLE_KINDS, Ensemble
 from .errors import BDNNError, ModelFileError
 from .network import Layer, Network
 from .quantizer import MAX_BITS as MAX_INPUT_BITS
-from .quantizer import QUANTIZER_FORMS, AnyQuantizer, Quantizer, ThresholdQuantizer
+from .quantizer import (
+    QUANTIZER_FORMS,
+    AnyQuantizer,
+    Pow2Quantizer,
+    Quantizer,
+    ThresholdQuantizer,
+)
 
 #: The largest weight bound a model file may declare: far above what training produces, low
 #: enough that every pre-activation stays well inside int64.
@@ -236,7 +242,8 @@ def quantizer_from_doc(q: Any, n_inputs: int, version: int) -> AnyQuantizer:
     """The model file's ``"quantizer"`` object, validated: version 1 holds the affine form
     (``bits``, ``lo``, ``scale``); version 2 adds ``"kind"``: ``"affine"`` (the default) or
     ``"thresholds"`` (``bits``, ``thresholds``: one strictly increasing list of at most
-    ``2^bits - 1`` finite float32 numbers per input)."""
+    ``2^bits - 1`` finite float32 numbers per input) or ``"pow2"`` (``bits``, ``shift``,
+    ``offset``: one integer each per input, ``|shift| <= 100``, offset in int16)."""
     if not isinstance(q, dict):
         raise ModelFileError('"quantizer" must be an object with "bits", "lo" and "scale"')
     kind = q.get("kind", "affine") if version >= 2 else "affine"
@@ -248,6 +255,9 @@ def quantizer_from_doc(q: Any, n_inputs: int, version: int) -> AnyQuantizer:
                              f'{", ".join(map(repr, QUANTIZER_FORMS))}, got {kind!r}')
     bits = _int(q, "bits", minimum=1, maximum=MAX_INPUT_BITS, where="quantizer")
     try:
+        if form is Pow2Quantizer:
+            return Pow2Quantizer(bits, np.array(_int_vector_n(q, "shift", n_inputs), np.int64),
+                                 np.array(_int_vector_n(q, "offset", n_inputs), np.int64))
         if form is ThresholdQuantizer:
             return ThresholdQuantizer(bits, tuple(
                 np.array(t, np.float64) for t in _float_rows(q, "thresholds", n_inputs)))
@@ -257,6 +267,16 @@ def quantizer_from_doc(q: Any, n_inputs: int, version: int) -> AnyQuantizer:
         raise
     except BDNNError as e:
         raise ModelFileError(f"quantizer: {e}") from None
+
+
+def _int_vector_n(q: dict, key: str, n: int) -> list[int]:
+    """``q[key]``: ``n`` integers of a moderate size (one per input)."""
+    v = q.get(key)
+    if (not isinstance(v, list) or len(v) != n
+            or not all(_is_int(x) and abs(x) < 2**31 for x in v)):
+        raise ModelFileError(f'quantizer: "{key}" must be a list of {n} integers '
+                             "(one per input)")
+    return v
 
 
 def _float_rows(q: dict, key: str, n: int) -> list[list[float]]:

@@ -1,22 +1,27 @@
 """The input quantizer: float features -> small unsigned integers (docs/design.md §2).
 
 Two forms, one interface (``bits``, ``n_inputs``, ``max_level``, ``quantize``, ``level_values``,
-``to_dict``; the exporters read nothing else but the class attributes ``affine`` and
-``file_version``):
+``to_dict``; the exporters read nothing else but the class attributes ``affine``,
+``pow2_steps`` and ``file_version``, and ``Pow2Quantizer``'s ``shift`` and ``offset``):
 
 - ``Quantizer`` (affine, kind ``uniform``): ``q = clamp(floor((x - lo) * scale + 0.5), 0, L)`` with
   ``L = 2**bits - 1``, evaluated in float32 in exactly this order (subtract, multiply, add 0.5,
   floor) so that C, ONNX and numpy agree bit for bit.
 - ``ThresholdQuantizer`` (kinds ``quantile`` and ``supervised``): per feature up to ``L`` sorted
   float32 cut points; ``q`` = the number of cut points ``<= x`` (NaN -> 0).
+- ``Pow2Quantizer`` (kind ``pow2``), a ``ThresholdQuantizer`` with two integers per feature:
+  ``q = clamp(floor(x * 2**shift + 0.5) - offset, 0, L)`` in exact arithmetic, i.e. the cut
+  points ``(offset + k - 0.5) * 2**-shift``, each exactly a float32; C computes the level from
+  the float's bits with integer operations only (``templates/quantizer_level.c.j2``).
 
 ``QUANTIZER_KINDS`` is the record of the ``--quantizer`` choices: each kind's name, help and fit.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,6 +38,8 @@ class Quantizer:
 
     #: C may also quantize by float32 arithmetic (``BDNN_FLOAT_QUANTIZER 1``); ONNX uses it.
     affine = True
+    #: the C may compute the level from the float's bits by a shift and an offset (Pow2Quantizer)
+    pow2_steps = False
     file_kind = "affine"
     #: the oldest model file version that can hold this quantizer
     file_version = 1
@@ -164,6 +171,7 @@ class ThresholdQuantizer:
     """
 
     affine = False
+    pow2_steps = False
     file_kind = "thresholds"
     file_version = 2
 
@@ -258,6 +266,149 @@ class ThresholdQuantizer:
         """Robust radii need the affine quantizer's scale."""
         raise BDNNError("robust training and robustness checks need --quantizer uniform "
                         "(fitted thresholds have no single scale)")
+
+
+#: Bounds of ``Pow2Quantizer``: with ``|shift| <= 100`` and int16 offsets every cut point is
+#: an odd integer below 2**17 times a power of two in [2**-101, 2**99], a normal float32; the C
+#: kernel stores ``149 - shift`` as a uint8 (49..249: below +-inf's and NaN's exponent 255, and
+#: far enough above a subnormal's 0 that ``x * 2**(shift + 1)`` is below 1 there).
+POW2_MAX_SHIFT = 100
+POW2_OFFSET_RANGE = (-32768, 32767)
+
+
+@dataclass(frozen=True)
+class Pow2Quantizer(ThresholdQuantizer):
+    """Power-of-two steps (kind ``pow2``): ``level(x) = clamp(floor(x * 2**shift[j] + 0.5) -
+    offset[j], 0, L)`` in exact arithmetic, NaN -> 0, ``+inf`` -> L, ``-inf`` -> 0.
+
+    The same as the threshold quantizer with the ``L`` cut points ``t_k = (offset[j] + k - 0.5)
+    * 2**-shift[j]`` (k = 1..L), which are exact float32 values within the bounds that
+    ``__post_init__`` enforces (``|shift| <= POW2_MAX_SHIFT``, offset in int16), so numpy and
+    ONNX count cut points as for any threshold quantizer and the C may instead compute the
+    level from the float's bits with integers (two small integers per input, no table).
+    """
+
+    pow2_steps = True
+    file_kind = "pow2"
+
+    thresholds: tuple[np.ndarray, ...] = field(init=False, default=())  # derived
+    shift: np.ndarray  # int64 [n_inputs]
+    offset: np.ndarray  # int64 [n_inputs]
+
+    def __post_init__(self) -> None:
+        shift = _integers(self.shift, "shift")
+        offset = _integers(self.offset, "offset")
+        if shift.shape != offset.shape:
+            raise BDNNError("pow2 quantizer: shift and offset need one value per input feature")
+        if np.any(np.abs(shift) > POW2_MAX_SHIFT):
+            raise BDNNError(f"pow2 quantizer: shift must be an integer in -{POW2_MAX_SHIFT}.."
+                            f"{POW2_MAX_SHIFT}, got {int(shift[np.argmax(np.abs(shift))])}")
+        lo, hi = POW2_OFFSET_RANGE
+        if np.any((offset < lo) | (offset > hi)):
+            bad = int(offset[np.argmax((offset < lo) | (offset > hi))])
+            raise BDNNError(f"pow2 quantizer: offset must be an integer in {lo}..{hi} (int16), "
+                            f"got {bad}")
+        if not 1 <= int(self.bits) <= MAX_BITS:
+            raise BDNNError(f"input bits must be in 1..{MAX_BITS}, got {self.bits}")
+        object.__setattr__(self, "shift", shift)
+        object.__setattr__(self, "offset", offset)
+        L = (1 << int(self.bits)) - 1
+        k = np.arange(1, L + 1, dtype=np.int64)
+        # (2 (offset + k) - 1) * 2**-(shift + 1): |odd| < 2**17, exact in float64 and float32
+        cols = tuple(np.ldexp((2 * (int(o) + k) - 1).astype(np.float64), -(int(s) + 1))
+                     for s, o in zip(shift, offset, strict=True))
+        object.__setattr__(self, "thresholds", cols)
+        super().__post_init__()
+
+    @property
+    def is_identity(self) -> bool:
+        return bool(np.all(self.shift == 0) and np.all(self.offset == 0))
+
+    @classmethod
+    def identity(cls, n_inputs: int, bits: int) -> Pow2Quantizer:
+        """Levels ``0..2**bits-1`` quantize to themselves (shift 0, offset 0)."""
+        return cls(bits, np.zeros(n_inputs, np.int64), np.zeros(n_inputs, np.int64))
+
+    @property
+    def scale(self) -> np.ndarray:
+        """float64 ``2**shift``: the exact affine form is ``floor((x - lo) * scale + 0.5)``."""
+        return np.ldexp(1.0, self.shift)
+
+    @property
+    def lo(self) -> np.ndarray:
+        """float64 ``offset * 2**-shift``: the value of level 0's centre (exact)."""
+        return np.ldexp(self.offset.astype(np.float64), -self.shift)
+
+    def value_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """float64 per feature: the centres of level 0 and level ``max_level``."""
+        return self.lo, self.lo + self.max_level / self.scale
+
+    def level_values(self, Q: np.ndarray) -> np.ndarray:
+        """float32 raw values with exactly the levels ``Q``: the centres of the steps."""
+        Q = np.asarray(Q, dtype=np.int64)
+        x = np.ldexp((self.offset + Q).astype(np.float64), -self.shift)
+        return np.clip(x, -FLOAT32_MAX, FLOAT32_MAX).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model file's ``"quantizer"`` object (version 2, kind ``pow2``)."""
+        return {
+            "kind": "pow2",
+            "bits": int(self.bits),
+            "shift": [int(v) for v in self.shift],
+            "offset": [int(v) for v in self.offset],
+        }
+
+    def to_quantized_units(self, radius: float | np.ndarray) -> np.ndarray:
+        """A raw radius in levels, per feature: ``radius * 2**shift`` (float64, exact)."""
+        return np.asarray(radius, dtype=np.float64) * self.scale
+
+    @classmethod
+    def fit(cls, X: np.ndarray, bits: int, feature_names: list[str] | None = None,
+            source: str | None = None) -> Pow2Quantizer:
+        """Per feature the smallest power-of-two step covering the training range ``[lo, hi]``
+        in ``L`` steps, levels centred on the range; identity when the data already are levels.
+
+        Step ``2**-shift >= (hi - lo) / L`` (``hi == lo``: shift 0), ``offset =
+        round((lo + hi) / 2 * 2**shift - L / 2)``. Where that offset leaves int16 (a narrow
+        range far from 0) the step doubles until it fits; a shift beyond the bounds is clamped
+        (ranges below ``2**-100`` or above ``2**100`` are not resolved). Refuses non-float32
+        ranges as ``Quantizer.fit`` does.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        L = (1 << int(bits)) - 1
+        if X.size and np.all(X == np.round(X)) and X.min() >= 0 and X.max() <= L:
+            return cls.identity(X.shape[1], bits)
+        Quantizer.fit(X, bits, feature_names=feature_names, source=source)  # the range checks
+        lo_all, hi_all = X.min(axis=0), X.max(axis=0)
+        shifts, offsets = [], []
+        for lo, hi in zip(lo_all.tolist(), hi_all.tolist(), strict=True):
+            s = 0
+            if hi > lo:
+                # smallest power of two >= (hi - lo) / L; frexp: m in [0.5, 1), v = m 2**e
+                m, e = math.frexp((hi - lo) / L)
+                s = -(e - 1 if m == 0.5 else e)
+            s = max(-POW2_MAX_SHIFT, min(POW2_MAX_SHIFT, s))
+            while True:
+                o = math.floor((lo + hi) / 2 * 2.0 ** s - L / 2 + 0.5)
+                if (POW2_OFFSET_RANGE[0] <= o and o + L <= POW2_OFFSET_RANGE[1]) \
+                        or s <= -POW2_MAX_SHIFT:
+                    break
+                s -= 1
+            shifts.append(s)
+            offsets.append(min(max(o, POW2_OFFSET_RANGE[0]), POW2_OFFSET_RANGE[1]))
+        return cls(bits, np.array(shifts, np.int64), np.array(offsets, np.int64))
+
+
+def _integers(v: Any, what: str) -> np.ndarray:
+    """``v`` as a 1-d int64 array; refuses non-integers (e.g. 1.5, NaN, True)."""
+    a = np.asarray(v).reshape(-1)
+    if a.size == 0 or np.issubdtype(a.dtype, np.integer):
+        return a.astype(np.int64)
+    if a.dtype != bool and np.issubdtype(a.dtype, np.floating):
+        with np.errstate(invalid="ignore"):
+            if np.all(np.isfinite(a)) and np.all(a == np.round(a)) and np.all(np.abs(a) < 2**31):
+                return a.astype(np.int64)
+    raise BDNNError(f"pow2 quantizer: {what} must be integers")
 
 
 AnyQuantizer = Quantizer | ThresholdQuantizer
@@ -371,6 +522,12 @@ def fit_supervised(X: np.ndarray, y: np.ndarray | None, bits: int,
     return ThresholdQuantizer(bits, tuple(cols))
 
 
+def _fit_pow2(X: np.ndarray, y: np.ndarray | None, bits: int,
+              feature_names: list[str] | None = None,
+              source: str | None = None) -> Pow2Quantizer:
+    return Pow2Quantizer.fit(X, bits, feature_names=feature_names, source=source)
+
+
 def _fit_uniform(X: np.ndarray, y: np.ndarray | None, bits: int,
                  feature_names: list[str] | None = None,
                  source: str | None = None) -> Quantizer:
@@ -395,6 +552,8 @@ QUANTIZER_KINDS: dict[str, QuantizerKind] = {
         QuantizerKind("quantile", "equal-frequency cut points per feature", fit_quantile),
         QuantizerKind("supervised", "class-aware cut points per feature (greedy entropy "
                       "splits, as a decision tree's)", fit_supervised),
+        QuantizerKind("pow2", "power-of-two steps per feature (two small integers per input; "
+                      "integer-only C on chips without an FPU)", _fit_pow2),
     )
 }
 
@@ -418,4 +577,5 @@ def recorded_kind(kind: str, warm_training: dict | None) -> str:
 
 
 #: The model file's ``"quantizer"."kind"`` -> the class that reads it (absent: ``affine``).
-QUANTIZER_FORMS: dict[str, type] = {"affine": Quantizer, "thresholds": ThresholdQuantizer}
+QUANTIZER_FORMS: dict[str, type] = {"affine": Quantizer, "thresholds": ThresholdQuantizer,
+                                     "pow2": Pow2Quantizer}

@@ -2,6 +2,7 @@
 microcontroller builds, side by side.
 
     python3 benchmarks/firmware.py [--quick] [--retrain] [--out docs/benchmarks-firmware.md]
+    python3 benchmarks/firmware.py --quantizer pow2 --out docs/benchmarks-firmware-pow2.md
 
 For each data set (paper split, seed 0) and hidden widths (4,) and (8,) it trains a bdnn network
 (CP-SAT, `bdnn train --method auto`, 60 s, 2 workers; saved under benchmarks/models/ and reused)
@@ -26,6 +27,11 @@ code it pulls in are counted), emlearn's ``eml_net_predict`` on an MLP whose fir
 the standardisation (``W / sigma``, ``b - (mu / sigma) W``: no preprocessing code at all, the
 most favourable way to feed emlearn raw features). bdnn's ``NAME_predict_q`` (inputs already
 quantized) is measured as a third column.
+
+``--quantizer pow2`` measures the twins of these nets trained with ``--quantizer pow2`` (same
+data, widths and seed; ``benchmarks/models/pow2/``): their C computes each level from the
+float's bits with a shift and an offset per input (2-3 bytes) instead of level keys (4 bytes per
+level), and the accuracy table shows the uniform twin's test accuracy beside the pow2 net's.
 """
 
 from __future__ import annotations
@@ -108,8 +114,9 @@ EML_NAME = "mlp"  # prefix of the emlearn-generated C
 BDNN_NAME = "model"
 # bit-planes, thresholds, output score offsets
 BDNN_DATA = re.compile(rf"^{BDNN_NAME}_(w|threshold|offset)\d+$")
-# the float input's quantizer: level keys (BDNN_FLOAT_QUANTIZER 0) or lo / scale (1)
-BDNN_QUANTIZER = re.compile(rf"^{BDNN_NAME}_(level_key|level_row|lo|scale)$")
+# the float input's quantizer: level keys (BDNN_FLOAT_QUANTIZER 0) or lo / scale (1), or the
+# pow2 quantizer's exponent and offset (BDNN_POW2_QUANTIZER 1)
+BDNN_QUANTIZER = re.compile(rf"^{BDNN_NAME}_(level_key|level_row|lo|scale|q_exponent|q_offset)$")
 BDNN_DATA_FLOAT = re.compile(f"{BDNN_DATA.pattern}|{BDNN_QUANTIZER.pattern}")
 # appended to config.mk: the runner times NAME_predict on the rows' float inputs and the size
 # program calls NAME_predict (the float API and whatever it pulls in are linked)
@@ -176,24 +183,35 @@ class Case:
     def label(self) -> str:
         return "-".join(str(v) for v in (self.n_inputs, *self.hidden, self.n_classes))
 
+    #: the uniform twin's test accuracy when ``net`` is of another model set (else None)
+    uniform_accuracy: float | None = None
+
     def accuracy(self, tool: str) -> float:
         pred = self.bdnn_pred if tool == "bdnn" else self.mlp_pred
         return float(np.mean(pred == self.y_test))
 
 
-def model_path(dataset: str, hidden: tuple[int, ...]) -> Path:
-    return MODELS_DIR / f"{dataset}-h{'-'.join(map(str, hidden))}.json"
+#: the model sets (``--quantizer``): the quantizer kind -> (directory, training workers). The
+#: pow2 twins were trained with 1 worker (the machine was shared), the uniform nets with 2.
+MODEL_SETS = {"uniform": (MODELS_DIR, TRAIN_WORKERS), "pow2": (MODELS_DIR / "pow2", 1)}
 
 
-def bdnn_network(dataset: str, hidden: tuple[int, ...], retrain: bool) -> Network:
-    """The saved bdnn model, trained with the CLI first when missing (or with ``retrain``)."""
-    path = model_path(dataset, hidden)
+def model_path(dataset: str, hidden: tuple[int, ...], quantizer: str = "uniform") -> Path:
+    return MODEL_SETS[quantizer][0] / f"{dataset}-h{'-'.join(map(str, hidden))}.json"
+
+
+def bdnn_network(dataset: str, hidden: tuple[int, ...], retrain: bool,
+                 quantizer: str = "uniform") -> Network:
+    """The saved bdnn model of the ``quantizer`` set, trained with the CLI first when missing
+    (or with ``retrain``)."""
+    path = model_path(dataset, hidden, quantizer)
     if retrain or not path.exists():
-        MODELS_DIR.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         argv = [
             sys.executable, "-m", "bdnn", "train", dataset, "--hidden", ",".join(map(str, hidden)),
             "--method", "auto", "--time-limit", str(TRAIN_SECONDS), "--workers",
-            str(TRAIN_WORKERS), "--seed", str(SEED), "--quiet", "-o", str(path),
+            str(MODEL_SETS[quantizer][1]), "--seed", str(SEED), "--quiet", "-o", str(path),
+            *(["--quantizer", quantizer] if quantizer != "uniform" else []),
         ]
         print(f"  training bdnn: {' '.join(argv[1:])}", flush=True)
         proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
@@ -263,12 +281,17 @@ def emlearn_c(mlp, method: str = "loadable") -> str:
         cgen.constant_declare = original
 
 
-def make_case(dataset: str, hidden: tuple[int, ...], retrain: bool, eml_method: str) -> Case:
+def make_case(dataset: str, hidden: tuple[int, ...], retrain: bool, eml_method: str,
+              quantizer: str = "uniform") -> Case:
     ds = load_dataset(dataset, split="paper", seed=SEED)
     X, y = ds.train_part()
     Xt, yt = ds.test_part()
-    net = bdnn_network(dataset, hidden, retrain)
+    net = bdnn_network(dataset, hidden, retrain, quantizer)
     Xt = np.asarray(Xt, np.float32)
+    uniform_acc = None
+    if quantizer != "uniform" and model_path(dataset, hidden).exists():
+        twin = load_network(model_path(dataset, hidden))
+        uniform_acc = float(np.mean(twin.forward(Xt).class_index == yt))
     Qt = net.quantizer.quantize(Xt)
     scaler, mlp = train_mlp(X, y, hidden)
     fold_scaler(scaler, mlp)
@@ -277,7 +300,7 @@ def make_case(dataset: str, hidden: tuple[int, ...], retrain: bool, eml_method: 
         y_test=yt, bdnn_pred=net.forward(Xt).class_index,
         mlp_pred=mlp.predict(Xt.astype(np.float64)),
         emlearn_code=emlearn_c(mlp, eml_method), n_inputs=X.shape[1], n_classes=len(ds.classes),
-        train_seconds=net.training.get("seconds"),
+        train_seconds=net.training.get("seconds"), uniform_accuracy=uniform_acc,
     )
 
 
@@ -388,11 +411,12 @@ def measure_bdnn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement
     q = net.quantizer
     network_bytes = plan["weight_bytes"] + plan["threshold_bytes"]
     keys, lo_scale = quantizer_bytes(q, False), quantizer_bytes(q, True)
+    pow2 = quantizer_bytes(q, False, pow2_steps=True) if q.pow2_steps else None
     if (m.model_data_bytes != network_bytes + m.quantizer_bytes
-            or m.quantizer_bytes not in (keys, lo_scale)):
+            or m.quantizer_bytes not in (keys, lo_scale, pow2)):
         raise BDNNError(f"bdnn data bytes on {t.name}: nm says {m.model_data_bytes} "
                         f"(quantizer {m.quantizer_bytes}), codegen.size_report {network_bytes} "
-                        f"+ level keys {keys} or lo/scale {lo_scale}")
+                        f"+ level keys {keys}, lo/scale {lo_scale} or pow2 {pow2}")
     classes = []
     from codegen.targets.vectors import vector_bytes_per_row
 
@@ -785,19 +809,24 @@ bottleneck is real on digits (4 binary units give at most 16 patterns for 10 cla
 """
 
 
-def render_markdown(results, cases, command, elapsed, tally, plot_rel) -> str:
+def render_markdown(results, cases, command, elapsed, tally, plot_rel,
+                    quantizer: str = "uniform", ratio_plot: str = RATIO_PLOT_NAME) -> str:
     ratios, _ = ratio_rows(results, cases)
+    twin = quantizer != "uniform"
     acc_rows = [
-        "| data set | net | train rows | test rows | bdnn test acc. | MLP test acc. | Δ points | "
+        "| data set | net | train rows | test rows | bdnn test acc. | "
+        + ("uniform twin test acc. | " if twin else "")
+        + "MLP test acc. | Δ points | "
         "within 1 pt | bdnn training (s, status, method) | bdnn train acc. |",
-        "|---|---|--:|--:|--:|--:|--:|:-:|---|--:|",
+        "|---|---|--:|--:|--:|" + ("--:|" if twin else "") + "--:|--:|:-:|---|--:|",
     ]
     for (ds, net), c in cases.items():
         tr = c.net.training
         delta = 100 * (c.accuracy("bdnn") - c.accuracy("emlearn"))
+        uniform = f"{_n(c.uniform_accuracy, '{:.3f}')} | " if twin else ""
         acc_rows.append(
             f"| {ds} | {net} | {tr.get('n_train', '–')} | {len(c.y_test)} | "
-            f"{c.accuracy('bdnn'):.3f} | {c.accuracy('emlearn'):.3f} | {delta:+.1f} | "
+            f"{c.accuracy('bdnn'):.3f} | {uniform}{c.accuracy('emlearn'):.3f} | {delta:+.1f} | "
             f"{'hit' if delta >= -GOAL_ACC_POINTS else '**miss**'} | "
             f"{tr.get('seconds', 0):.0f}, {tr.get('status', '?')}, "
             f"{tr.get('auto_choice', tr.get('method', '?'))} | "
@@ -816,11 +845,21 @@ def render_markdown(results, cases, command, elapsed, tally, plot_rel) -> str:
     ]
     skipped = [f"- {m.tool}, {m.dataset} {m.hidden} on {TARGET_LABEL[m.target]}: {m.status}"
                for m in results if m.status != "ok"]
+    title = "# Firmware benchmark: bdnn vs emlearn" + (
+        f" (bdnn nets with the `{quantizer}` quantizer)" if twin else "")
+    about = ([f"The bdnn nets here are the twins of the default run's nets trained with "
+              f"`--quantizer {quantizer}` (same data, widths and seed; models in "
+              f"`benchmarks/models/{quantizer}/`, 1 CP-SAT worker); their float input's "
+              "quantizer is a shift and an offset per input (2-3 bytes, `model_q_exponent` + "
+              "`model_q_offset`), its level computed from the float's bits with integer "
+              "operations (docs/export.md). The default run (uniform quantizer, level keys or "
+              "lo/scale) is docs/benchmarks-firmware.md.", ""] if twin else [])
     return "\n".join([
-        "# Firmware benchmark: bdnn vs emlearn",
+        title,
         "",
         "Generated by `benchmarks/firmware.py`; do not edit by hand (rerun it).",
         "",
+        *about,
         f"- command: `{command}`",
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
         f"run time {elapsed:.0f} s",
@@ -843,7 +882,7 @@ def render_markdown(results, cases, command, elapsed, tally, plot_rel) -> str:
         *results_table(results, cases),
         "",
         *(["Not measured:", "", *skipped, ""] if skipped else []),
-        f"![emlearn / bdnn per inference, float input]({RATIO_PLOT_NAME})",
+        f"![emlearn / bdnn per inference, float input]({ratio_plot})",
         "",
         f"![model data bytes vs test accuracy]({plot_rel})",
         "",
@@ -972,6 +1011,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", default=None,
                     help=f"comma-separated subset of {','.join(DATASETS)}")
     ap.add_argument("--targets", default=",".join(TARGETS), help="comma-separated targets")
+    ap.add_argument("--quantizer", choices=list(MODEL_SETS), default="uniform",
+                    help="the bdnn model set: uniform (benchmarks/models/) or their twins "
+                         "trained with --quantizer pow2 (benchmarks/models/pow2/)")
     args = ap.parse_args(argv)
     try:
         import_emlearn()
@@ -991,7 +1033,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Measurement] = []
     for ds in datasets:
         for hidden in HIDDEN:
-            case = make_case(ds, hidden, args.retrain, args.emlearn_method)
+            case = make_case(ds, hidden, args.retrain, args.emlearn_method, args.quantizer)
             cases[(ds, case.label)] = case
             print(f"{ds} {case.label}: test acc bdnn {case.accuracy('bdnn'):.3f}, "
                   f"MLP {case.accuracy('emlearn'):.3f}", flush=True)
@@ -1014,11 +1056,15 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps([asdict(m) for m in results], indent=1) + "\n")
     if args.out:
         out = args.out.resolve()
-        png = out.parent / PLOT_NAME
+        suffix = "" if args.quantizer == "uniform" else f"_{args.quantizer}"
+        plot_name = PLOT_NAME.replace(".png", f"{suffix}.png")
+        ratio_name = RATIO_PLOT_NAME.replace(".png", f"{suffix}.png")
+        png = out.parent / plot_name
         has_plot = plot(results, cases, png)
-        plot_ratios(results, out.parent / RATIO_PLOT_NAME)
+        plot_ratios(results, out.parent / ratio_name)
         text = render_markdown(results, cases, command, elapsed, tally,
-                               PLOT_NAME if has_plot else "(no plot: matplotlib missing)")
+                               plot_name if has_plot else "(no plot: matplotlib missing)",
+                               args.quantizer, ratio_name)
         tmp = out.with_suffix(".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(out)

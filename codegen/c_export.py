@@ -20,7 +20,14 @@ from bdnn.network import Network
 from bdnn.raw_input import raw_input_of
 
 from .bitpack import n_words
-from .level_keys import c_level_keys, int_threshold_rows, key_rows, quantizer_bytes
+from .level_keys import (
+    c_level_keys,
+    int_threshold_rows,
+    key_rows,
+    pow2_offset_bytes,
+    quantizer_bytes,
+    row_entry_bytes,
+)
 from .names import c_string_literal, comment_text, validate_c_name
 from .plan import INT32_MAX, LayerPlan, level_search, plan_model
 from .render import render
@@ -207,7 +214,7 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         if not layer.is_output:
             hidden_offset += layer.n_out
     q = net.quantizer
-    key_table, key_index = key_rows(c_level_keys(q))
+    key_table, key_index = key_rows(c_level_keys(q), row_entry_bytes(q))
     # the first input of each row (its lo and scale stand for the row's inputs)
     key_inputs = (range(q.n_inputs) if key_index is None
                   else [int(np.argmax(key_index == r)) for r in range(len(key_table))])
@@ -277,6 +284,16 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "quantizer_lo": [float_literal(q.lo[j]) for j in key_inputs] if q.affine else [],
         "quantizer_scale": [float_literal(q.scale[j]) for j in key_inputs] if q.affine else [],
         "quantizer_lo_scale_bytes": quantizer_bytes(q, float_arithmetic=True) if q.affine else 0,
+        # the pow2 quantizer's integer form (BDNN_POW2_QUANTIZER 1): shift and offset per row
+        "quantizer_pow2": bool(q.pow2_steps),
+        # stored as the biased float exponent 149 - shift (49..249: a uint8), see pow2_level
+        "quantizer_exponent": ([str(149 - int(q.shift[j])) for j in key_inputs]
+                               if q.pow2_steps else []),
+        "quantizer_offset": [str(int(q.offset[j])) for j in key_inputs] if q.pow2_steps else [],
+        "quantizer_pow2_bytes": (quantizer_bytes(q, False, pow2_steps=True) if q.pow2_steps
+                                 else 0),
+        # the narrowest offset type that holds every offset
+        "quantizer_offset_bits": 8 * pow2_offset_bytes(q) if q.pow2_steps else 16,
         "quantizer_row": (
             "j" if key_index is None
             else "0u" if len(key_table) == 1

@@ -155,7 +155,15 @@ def boundary_inputs(q: Quantizer) -> np.ndarray:
     return np.stack([np.resize(c, n) for c in columns], axis=1).astype(np.float32)
 
 
-def key_rows(keys: np.ndarray, entry_bytes: int = 4) -> tuple[np.ndarray, np.ndarray | None]:
+def row_entry_bytes(q: Quantizer) -> float:
+    """Bytes per level of a shared row of the C's default quantizer tables, for ``key_rows``:
+    4 (a level key), or for a pow2 quantizer ``(1 + offset bytes) / L`` (its row is one exponent
+    and one offset, so sharing it saves 2 or 3 bytes, less than an index byte per input usually
+    costs)."""
+    return (1 + pow2_offset_bytes(q)) / q.max_level if q.pow2_steps else 4
+
+
+def key_rows(keys: np.ndarray, entry_bytes: float = 4) -> tuple[np.ndarray, np.ndarray | None]:
     """The level keys [n_inputs, L] stored once per distinct row: ``(rows [U, L], index)``,
     ``index[j]`` the row of input ``j`` (uint8). Inputs with the same quantizer (e.g. pixels,
     or features on one scale) share a row. ``index`` is None when every input keeps its own
@@ -176,13 +184,34 @@ def key_rows(keys: np.ndarray, entry_bytes: int = 4) -> tuple[np.ndarray, np.nda
     return rows, rank[inverse].astype(np.uint8)
 
 
-def quantizer_bytes(q: Quantizer, float_arithmetic: bool) -> int:
+def pow2_offset_bytes(q: Quantizer) -> int:
+    """Bytes of one offset of the pow2 quantizer's C table: 1 (``int8_t``) when every offset
+    fits, else 2 (``int16_t``)."""
+    return 1 if all(-128 <= int(v) <= 127 for v in q.offset) else 2
+
+
+def quantizer_bytes(q: Quantizer, float_arithmetic: bool, pow2_steps: bool = False) -> int:
     """Bytes of the C float path's quantizer tables: level keys (``BDNN_FLOAT_QUANTIZER 0``,
-    ``4 L`` per row) or ``lo`` and ``scale`` (1, 8 per row), one row per distinct quantizer
-    (``key_rows``), and one index byte per input when some but not all inputs share a row."""
-    rows, index = key_rows(level_keys(q))
-    per_row = 8 if float_arithmetic else 4 * q.max_level
+    ``4 L`` per row), ``lo`` and ``scale`` (1, 8 per row) or, with ``pow2_steps`` (a
+    ``Pow2Quantizer``, ``BDNN_POW2_QUANTIZER 1``), a uint8 exponent and an int8 or int16 offset
+    (2 or 3 per row, ``pow2_offset_bytes``), one row per distinct quantizer (``key_rows``), and
+    one index byte per input when some but not all inputs share a row."""
+    rows, index = key_rows(level_keys(q), row_entry_bytes(q))
+    per_row = (1 + pow2_offset_bytes(q) if pow2_steps else 8 if float_arithmetic
+               else 4 * q.max_level)
     return per_row * len(rows) + (0 if index is None or len(rows) == 1 else len(index))
+
+
+def quantizer_forms_bytes(q: Quantizer) -> dict[str, int]:
+    """Bytes of each C form of the float API's quantizer that ``q`` has (``bdnn size``):
+    ``level_keys`` always, ``lo_scale`` for the affine quantizer, ``pow2`` (exponent + offset)
+    for a ``Pow2Quantizer``; the default form comes first."""
+    keys = quantizer_bytes(q, float_arithmetic=False)
+    if q.pow2_steps:
+        return {"pow2": quantizer_bytes(q, False, pow2_steps=True), "level_keys": keys}
+    if q.affine:
+        return {"level_keys": keys, "lo_scale": quantizer_bytes(q, float_arithmetic=True)}
+    return {"level_keys": keys}
 
 
 def level_thresholds_int(q: Quantizer, raw: RawInput) -> tuple[np.ndarray, np.ndarray]:

@@ -229,8 +229,10 @@ def _threshold_nodes(net: Network | Ensemble, const, node) -> str:
     return node("Cast", [count], "xq", to=TensorProto.UINT8)
 
 
-#: the model file's quantizer form -> its ONNX nodes
-_QUANTIZER_NODES = {"affine": _affine_nodes, "thresholds": _threshold_nodes}
+#: the model file's quantizer form -> its ONNX nodes (pow2: its exact float32 cut points; a
+#: float ``Mul`` by ``2**shift`` could overflow or round in the subnormal range)
+_QUANTIZER_NODES = {"affine": _affine_nodes, "thresholds": _threshold_nodes,
+                    "pow2": _threshold_nodes}
 
 
 def _metadata(net: Network | Ensemble) -> dict[str, str]:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bdnn.network import Network, random_network
-from bdnn.quantizer import ThresholdQuantizer
+from bdnn.quantizer import Pow2Quantizer, ThresholdQuantizer
 from bdnn.raw_input import raw_input_of, with_raw_input
 from codegen.c_export import render_c
 from codegen.onnx_export import build_onnx
@@ -32,6 +32,9 @@ def _models() -> list[tuple[Network, int]]:
     rng = np.random.default_rng(5)
     thresholds = random_network(rng, 3, [4], 3, weight_bound=1, bits=2)
     thresholds.quantizer = ThresholdQuantizer(2, ([-1.0, 0.5], [2.0], []))
+    pow2 = random_network(rng, 12, [3], 2, weight_bound=1, bits=4)
+    pow2.quantizer = Pow2Quantizer(4, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -3, 2],
+                                   [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 5, -7])
     return [
         (random_network(rng, 6, [5, 3], 3, weight_bound=1, bits=4), 32),  # subset sums
         (random_network(rng, 70, [9], 2, weight_bound=2, bits=1, output="single"), 64),
@@ -39,6 +42,7 @@ def _models() -> list[tuple[Network, int]]:
         (random_network(rng, 40, [33, 4], 3, weight_bound=100, bits=8), 32),
         (with_raw_input(random_network(rng, 5, [3], 2, weight_bound=1, bits=1), "int32"), 8),
         (with_raw_input(thresholds, "int16"), 32),  # fitted thresholds, int16 raw input
+        (pow2, 32),  # power-of-two steps: exponent and offset tables, rows shared by an index
     ]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from bdnn.model_file import dumps_model
 from bdnn.network import random_network
-from bdnn.quantizer import Quantizer, ThresholdQuantizer
+from bdnn.quantizer import Pow2Quantizer, Quantizer, ThresholdQuantizer
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "model-format.md"
 
@@ -46,6 +46,21 @@ def test_documented_reader_matches_thresholds(doc_predict):
     model = json.loads(dumps_model(net))
     assert model["version"] == 2
     X = rng.normal(0, 2, size=(300, 4))
+    X[0, 0], X[1, 1], X[2, 3], X[3, 1] = np.nan, np.inf, -np.inf, -0.0
+    expect = [net.classes[c] for c in net.predict(X)]
+    assert [doc_predict(model, [float(v) for v in row]) for row in X] == expect
+
+
+def test_documented_reader_matches_pow2(doc_predict):
+    rng = np.random.default_rng(10)
+    net = random_network(rng, 4, (5,), 3, weight_bound=2, bits=3)
+    net.quantizer = Pow2Quantizer(3, [1, -2, 0, 100], [-4, 2, 0, -3])
+    model = json.loads(dumps_model(net))
+    assert model["version"] == 2 and model["quantizer"]["kind"] == "pow2"
+    X = rng.normal(0, 4, size=(300, 4))
+    X[:, 3] *= 2.0 ** -100
+    for j, t in enumerate(net.quantizer.thresholds):  # every cut point and its neighbours
+        X[4:11, j], X[11:18, j] = t, np.nextafter(t, np.float32(-np.inf))
     X[0, 0], X[1, 1], X[2, 3], X[3, 1] = np.nan, np.inf, -np.inf, -0.0
     expect = [net.classes[c] for c in net.predict(X)]
     assert [doc_predict(model, [float(v) for v in row]) for row in X] == expect

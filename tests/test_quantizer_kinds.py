@@ -23,6 +23,7 @@ from bdnn.model_file import dumps_model, load_network, network_from_dict, networ
 from bdnn.network import Network, random_network
 from bdnn.quantizer import (
     QUANTIZER_KINDS,
+    Pow2Quantizer,
     Quantizer,
     ThresholdQuantizer,
     fit_quantile,
@@ -129,7 +130,7 @@ def test_supervised_one_cut_is_the_best_single_split() -> None:
 
 
 def test_kinds_record_and_uniform_unchanged() -> None:
-    assert list(QUANTIZER_KINDS) == ["uniform", "quantile", "supervised"]
+    assert list(QUANTIZER_KINDS) == ["uniform", "quantile", "supervised", "pow2"]
     X = np.random.default_rng(1).normal(size=(50, 3))
     a, b = fit_quantizer("uniform", X, None, 3), Quantizer.fit(X, 3)
     assert np.array_equal(a.lo, b.lo) and np.array_equal(a.scale, b.scale)
@@ -245,10 +246,11 @@ def _small_quantizers() -> list:
         ThresholdQuantizer(2, (np.array([-7.5, 0.0, 3.2], F32), np.array([], F32),
                                 np.array([-32768.0, 32767.0], F32),
                                 np.array([40000.0], F32))),
+        Pow2Quantizer(3, np.array([0, -12, 3, -4]), np.array([0, -4, 7, 2000])),
     ]
 
 
-@pytest.mark.parametrize("q", _small_quantizers(), ids=["affine", "thresholds"])
+@pytest.mark.parametrize("q", _small_quantizers(), ids=["affine", "thresholds", "pow2"])
 def test_integer_thresholds_brute_force_int16(q) -> None:
     """Every int16 value: counting integer thresholds = Quantizer.quantize(float32(x))."""
     raw = RAW_INPUTS["int16"]
@@ -257,7 +259,7 @@ def test_integer_thresholds_brute_force_int16(q) -> None:
     assert np.array_equal(levels_by_int_thresholds(T, top, X), q.quantize(X.astype(F32)))
 
 
-@pytest.mark.parametrize("q", _small_quantizers(), ids=["affine", "thresholds"])
+@pytest.mark.parametrize("q", _small_quantizers(), ids=["affine", "thresholds", "pow2"])
 def test_integer_thresholds_int32_boundaries(q) -> None:
     raw = RAW_INPUTS["int32"]
     T, top = level_thresholds_int(q, raw)
@@ -277,7 +279,7 @@ def test_detect_raw_input() -> None:
 def test_c_host_integer_api_matches_numpy() -> None:
     require_tool(os.environ.get("CC", "gcc"), "gcc")
     rng = np.random.default_rng(8)
-    for raw, q in zip(["int16", "int32"], _small_quantizers(), strict=True):
+    for raw, q in zip(["int16", "int32", "int16"], _small_quantizers(), strict=True):
         net = random_network(rng, 4, [5], 3, weight_bound=2, bits=q.bits)
         net.quantizer = q
         net = with_raw_input(net, raw)

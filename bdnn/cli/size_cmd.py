@@ -29,8 +29,11 @@ def command(model, word_bits, target, as_json) -> None:
         from codegen.targets.registry import get_target
 
         get_target(target)  # unknown target: fail before any work
+    from codegen.level_keys import quantizer_forms_bytes
+
     net = load_model(model)
     report = size_report(net, word_bits)
+    report["quantizer_bytes"] = quantizer_forms_bytes(net.quantizer)
     if target is not None:
         from codegen.targets.measure import measured_size
 
@@ -39,8 +42,23 @@ def command(model, word_bits, target, as_json) -> None:
         emit_json({"model": str(model), **report, **({"measured": measured} if measured else {})})
         return
     click.echo(format_size_table(report))
+    click.echo(_format_quantizer(report["quantizer_bytes"]))
     if measured:
         click.echo(_format_measured(measured))
+
+
+#: what each C form of the quantizer stores, and the macro value that selects it
+_QUANTIZER_FORMS = {
+    "pow2": "exponent + offset (BDNN_POW2_QUANTIZER 1)",
+    "level_keys": "level keys",
+    "lo_scale": "lo + scale (BDNN_FLOAT_QUANTIZER 1, the default with an FPU)",
+}
+
+
+def _format_quantizer(forms: dict) -> str:
+    """One line: the float API's quantizer bytes, each form (not with BDNN_NO_FLOAT)."""
+    return "float API quantizer (not with BDNN_NO_FLOAT): " + ", or ".join(
+        f"{n:,} B of {_QUANTIZER_FORMS[k]}" for k, n in forms.items())
 
 
 def _format_measured(m: dict) -> str:

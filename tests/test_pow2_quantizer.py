@@ -1,0 +1,396 @@
+"""The ``pow2`` quantizer: ``level = clamp(floor(x * 2**shift + 0.5) - offset, 0, L)``.
+
+Every level is compared with an exact computation on the float's value (``fractions.Fraction``,
+plain Python integers), independent of the cut points the class derives and of the C kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from toolchains import require_tool
+
+from bdnn.errors import BDNNError, ModelFileError
+from bdnn.model_file import dumps_model, load_network, network_from_dict, network_to_dict
+from bdnn.network import Network, random_network
+from bdnn.quantizer import QUANTIZER_KINDS, Pow2Quantizer, Quantizer, fit_quantizer
+from codegen.level_keys import level_keys, levels_by_keys
+from codegen.verify import verify
+
+F32 = np.float32
+
+
+def exact_level(x: float, shift: int, offset: int, L: int) -> int:
+    """The definition, in exact arithmetic on the float's value."""
+    if math.isnan(x):
+        return 0
+    if math.isinf(x):
+        return L if x > 0 else 0
+    v = math.floor(Fraction(x) * Fraction(2) ** shift + Fraction(1, 2)) - offset
+    return min(max(v, 0), L)
+
+
+def exact_levels(q: Pow2Quantizer, X: np.ndarray) -> np.ndarray:
+    return np.array([[exact_level(float(X[r, j]), int(q.shift[j]), int(q.offset[j]),
+                                  q.max_level) for j in range(X.shape[1])]
+                     for r in range(X.shape[0])], np.int64)
+
+
+def hard_floats(q: Pow2Quantizer, rng: np.random.Generator, n_random: int) -> np.ndarray:
+    """float32 rows [N, n_inputs]: random bit patterns, every cut point and its neighbours
+    (+-1 ulp), +-0, +-inf, NaNs with payloads and sign, subnormals, huge values."""
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1.17549435e-38,
+                        -1.17549435e-38, 1e-40, -1e-40, 3.4028235e38, -3.4028235e38, 1e30,
+                        -1e30, 0.5, -0.5, 1.0, -1.0], F32)
+    nans = np.array([0x7FC00000, 0xFFC00000, 0x7F800001, 0xFF800001, 0x7FFFFFFF],
+                    np.uint32).view(F32)
+    cols = []
+    for t in q.thresholds:
+        near = np.concatenate([t, np.nextafter(t, F32(np.inf)), np.nextafter(t, F32(-np.inf))])
+        bits = rng.integers(0, 2**32, n_random, dtype=np.uint64).astype(np.uint32).view(F32)
+        scaled = (rng.normal(0, 1, n_random) * float(np.abs(t).max() + 1) * 3).astype(F32)
+        cols.append(np.concatenate([special, nans, near.astype(F32), bits, scaled]))
+    n = max(len(c) for c in cols)
+    X = np.stack([np.resize(c, n) for c in cols], axis=1)
+    return X.astype(F32)
+
+
+def random_pow2(rng: np.random.Generator, n: int, bits: int,
+                small_offsets: bool = False) -> Pow2Quantizer:
+    """Random shifts (-100..100, the ends included) and offsets: int16, or int8 (``small_offsets``,
+    the C then stores them as int8_t)."""
+    shift = rng.integers(-100, 101, n)
+    shift[: min(n, 4)] = [0, -100, 100, -3][: min(n, 4)]
+    top = 128 if small_offsets else 32768
+    offset = rng.integers(-top, top - (1 << bits), n)
+    offset[: min(n, 3)] = [0, -7, 12][: min(n, 3)]
+    return Pow2Quantizer(bits, shift, offset)
+
+
+def pow2_net(seed: int = 0, bits: int = 3, n_inputs: int = 6,
+             small_offsets: bool = False) -> Network:
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, n_inputs, [5], 3, weight_bound=2, bits=bits)
+    net.quantizer = random_pow2(rng, n_inputs, bits, small_offsets)
+    return net
+
+
+# -- the definition --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bits", [1, 4, 8])
+def test_levels_equal_exact_arithmetic(bits) -> None:
+    rng = np.random.default_rng(bits)
+    q = random_pow2(rng, 8, bits)
+    X = hard_floats(q, rng, 300)
+    want = exact_levels(q, X)
+    assert np.array_equal(q.quantize(X), want)
+    assert np.array_equal(levels_by_keys(level_keys(q), X), want)  # the level-key C path
+    feats = np.tile(np.arange(q.n_inputs), len(X))
+    assert np.array_equal(q.quantize_at(X.reshape(-1), feats), want.reshape(-1))
+
+
+def test_cut_points_are_exact_float32() -> None:
+    rng = np.random.default_rng(5)
+    for q in [random_pow2(rng, 20, 8), Pow2Quantizer(8, [-100, 100], [-32768, 32767 - 255])]:
+        for j, t in enumerate(q.thresholds):
+            s, o = int(q.shift[j]), int(q.offset[j])
+            want = [Fraction(2 * (o + k) - 1, 2) * Fraction(2) ** -s for k in range(1, 256)]
+            assert [Fraction(float(v)) for v in t] == want
+
+
+def test_level_values_and_quantized_units() -> None:
+    q = Pow2Quantizer(3, [2, -1, 0], [-5, 3, 0])
+    Q = np.array([[0, 7, 3], [4, 1, 7]])
+    assert np.array_equal(q.quantize(q.level_values(Q)), Q)
+    assert np.array_equal(q.to_quantized_units(0.5), [2.0, 0.25, 0.5])
+    lo, hi = q.value_range()
+    assert list(lo) == [-5 / 4, 6, 0] and list(hi) == [2 / 4, 20, 7]
+
+
+@pytest.mark.parametrize("shift, offset, message", [
+    ([101], [0], "shift"), ([-101], [0], "shift"), ([0], [32768], "offset"),
+    ([0], [-32769], "offset"), ([0.5], [0], "integers"), ([0], [float("nan")], "integers"),
+    ([0, 1], [0], "one value per input"),
+])
+def test_refuses_out_of_bounds(shift, offset, message) -> None:
+    with pytest.raises(BDNNError, match=message):
+        Pow2Quantizer(4, shift, offset)
+
+
+# -- the fit ---------------------------------------------------------------------------------
+
+def test_fit_smallest_power_of_two_step_centred() -> None:
+    rng = np.random.default_rng(7)
+    X = np.stack([rng.uniform(-3, 14, 200), rng.uniform(0.001, 0.0012, 200),
+                  np.full(200, 2.5), rng.normal(-1e4, 50, 200), np.r_[0.0, 15.0,
+                  rng.uniform(0, 15, 198)]], axis=1)
+    for bits in (2, 4):
+        L = (1 << bits) - 1
+        q = fit_quantizer("pow2", X, None, bits)
+        assert isinstance(q, Pow2Quantizer) and QUANTIZER_KINDS["pow2"].name == "pow2"
+        for j in range(X.shape[1]):
+            lo, hi = Fraction(X[:, j].min()), Fraction(X[:, j].max())
+            s, o = int(q.shift[j]), int(q.offset[j])
+            step = Fraction(2) ** -s
+            if hi == lo:
+                assert s == 0
+            else:  # the smallest power of two >= (hi - lo) / L
+                assert step >= (hi - lo) / L > step / 2
+            # levels centred: offset = round(mid / step - L / 2) (ties up)
+            assert o == math.floor((lo + hi) / 2 / step - Fraction(L, 2) + Fraction(1, 2))
+            # the whole training range maps inside 0..L without clipping more than half a step
+            lv = exact_levels(q, X[:, j:j + 1].repeat(q.n_inputs, 1))[:, j]
+            assert lv.min() >= 0 and lv.max() <= L
+    ident = fit_quantizer("pow2", np.array([[0, 3], [2, 1]]), None, 2)
+    assert ident.is_identity and list(ident.shift) == [0, 0] and list(ident.offset) == [0, 0]
+    with pytest.raises(BDNNError, match="float32"):
+        fit_quantizer("pow2", np.array([[0.0], [1e39]]), None, 2)
+
+
+def test_fit_far_from_zero_keeps_offset_in_int16() -> None:
+    X = np.array([[1e6], [1e6 + 1]])
+    q = fit_quantizer("pow2", X, None, 4)
+    assert -32768 <= q.offset[0] <= 32767 - 15
+    lv = q.quantize(X.astype(F32))
+    assert lv.min() >= 0 and lv.max() <= 15
+
+
+# -- model file, backends --------------------------------------------------------------------
+
+def test_model_file_round_trip(tmp_path) -> None:
+    net = pow2_net()
+    doc = network_to_dict(net)
+    assert doc["version"] == 2 and doc["quantizer"]["kind"] == "pow2"
+    assert doc["quantizer"]["shift"] == [int(v) for v in net.quantizer.shift]
+    path = tmp_path / "m.json"
+    path.write_text(dumps_model(net))
+    back = load_network(path)
+    assert isinstance(back.quantizer, Pow2Quantizer) and dumps_model(back) == dumps_model(net)
+    X = hard_floats(net.quantizer, np.random.default_rng(1), 20)
+    assert np.array_equal(back.quantizer.quantize(X), exact_levels(net.quantizer, X))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda q: q["shift"].__setitem__(0, 101), "shift"),
+    (lambda q: q["offset"].__setitem__(0, 40000), "offset"),
+    (lambda q: q["offset"].__setitem__(0, 1.5), "integers"),
+    (lambda q: q["shift"].__setitem__(0, True), "integers"),
+    (lambda q: q["shift"].pop(), "list of 6 integers"),
+    (lambda q: q.pop("offset"), "offset"),
+])
+def test_hostile_pow2_files(tmp_path, change, message) -> None:
+    doc = network_to_dict(pow2_net())
+    change(doc["quantizer"])
+    with pytest.raises(ModelFileError, match=message) as e:
+        network_from_dict(doc)
+    assert "\n" not in str(e.value)
+    if message != "shift":
+        return
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    p = subprocess.run([sys.executable, "-m", "bdnn", "info", str(path)], capture_output=True,
+                       text=True)
+    assert p.returncode == 2 and p.stderr.startswith("error: ") and "Traceback" not in p.stderr
+
+
+def test_onnx_and_c_host_verify() -> None:
+    require_tool(os.environ.get("CC", "gcc"), "gcc")
+    pytest.importorskip("onnxruntime")
+    net = pow2_net(bits=3)
+    X = hard_floats(net.quantizer, np.random.default_rng(3), 10)
+    report = verify(net, X, n_random=30,
+                    backends=["numpy", "onnxruntime", "onnx-reference", "c-host"])
+    assert report.ok, report.to_dict()
+    classes = net.forward_q(exact_levels(net.quantizer, X).astype(np.uint8)).class_index
+    assert np.array_equal(net.predict(X), classes)
+
+
+def test_uniform_unchanged_and_robust_units() -> None:
+    X = np.random.default_rng(1).normal(size=(50, 3))
+    a = fit_quantizer("uniform", X, None, 3)
+    assert type(a) is Quantizer
+    q = fit_quantizer("pow2", X, None, 3)
+    assert np.array_equal(q.to_quantized_units(np.array([1.0, 2.0, 0.5])),
+                          [1.0 * 2.0 ** q.shift[0], 2.0 * 2.0 ** q.shift[1],
+                           0.5 * 2.0 ** q.shift[2]])
+
+
+def test_cli_train_pow2(tmp_path) -> None:
+    model = tmp_path / "iris.json"
+    p = subprocess.run([sys.executable, "-m", "bdnn", "train", "iris", "--quantizer", "pow2",
+                        "--hidden", "2", "--time-limit", "2", "--workers", "1", "--quiet",
+                        "-o", str(model)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(model.read_text())
+    assert doc["version"] == 2 and doc["quantizer"]["kind"] == "pow2"
+    assert doc["training"]["quantizer"] == "pow2"
+    from bdnn.data.loader import load_dataset
+
+    X = load_dataset("iris").X
+    q = load_network(model).quantizer
+    levels = exact_levels(q, X.astype(F32))
+    assert levels.min() >= 0 and levels.max() <= q.max_level and len(np.unique(levels)) > 4
+
+
+# -- the C kernel ----------------------------------------------------------------------------
+
+_BITS_MAIN = r"""/* Float bit patterns (hex) on stdin; prints the class, "|", the levels. */
+#include <stdio.h>
+#include <string.h>
+#include "model.h"
+
+int main(void)
+{
+    static float x[MODEL_N_INPUTS];
+    static uint8_t xq[MODEL_N_INPUTS];
+    unsigned long v;
+    unsigned j;
+    for (;;) {
+        for (j = 0; j < MODEL_N_INPUTS; j++) {
+            uint32_t u;
+            if (scanf("%lx", &v) != 1)
+                return 0;
+            u = (uint32_t)v;
+            memcpy(&x[j], &u, sizeof u);
+        }
+        printf("%d |", model_predict(x));
+        model_quantize(x, xq);
+        for (j = 0; j < MODEL_N_INPUTS; j++)
+            printf(" %u", (unsigned)xq[j]);
+        printf("\n");
+    }
+}
+"""
+
+
+def c_host_levels(net: Network, X: np.ndarray, work, cflags: tuple[str, ...]) -> tuple:
+    """(classes of NAME_predict, levels of NAME_quantize) of the float32 rows ``X``, fed to
+    the generated C as bit patterns (NaN payloads and signs kept), built with the host gcc."""
+    from codegen.backends import c_host
+    from codegen.c_export import render_c
+
+    cc = require_tool(os.environ.get("CC", "gcc"), "gcc")
+    work.mkdir(parents=True, exist_ok=True)
+    for fname, text in render_c(net, "model").items():
+        (work / fname).write_text(text)
+    (work / "main.c").write_text(_BITS_MAIN)
+    p = subprocess.run([cc, *c_host.CFLAGS, *cflags, "-I.", "main.c", "model.c", "-o", "prog"],
+                       cwd=work, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[:2000]
+    rows = "\n".join(" ".join(f"{int(u):x}" for u in r) for r in X.view(np.uint32)) + "\n"
+    p = subprocess.run([str(work / "prog")], input=rows, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[:2000]
+    lines = p.stdout.splitlines()
+    assert len(lines) == len(X)
+    classes = np.array([int(s.partition(" |")[0]) for s in lines])
+    levels = np.array([[int(v) for v in s.partition(" |")[2].split()] for s in lines])
+    return classes, levels
+
+
+@pytest.mark.parametrize("form", ["integer", "integer, byte shifts", "level keys"])
+def test_c_host_levels_equal_exact_arithmetic(tmp_path, form) -> None:
+    """The C level (BDNN_POW2_QUANTIZER 1: integers on the float's bits, also with AVR's byte
+    shifts; 0: level keys) of random bit patterns, every cut point +-1 ulp, +-0, +-inf, NaNs,
+    subnormals and huge values, for random shifts (-100..100) and offsets (int16 and int8),
+    equals the exact definition; built with -fsanitize=undefined (no overflowing shift or
+    signed overflow on any of them)."""
+    flags = ("-fsanitize=undefined", "-fno-sanitize-recover=all",
+             f"-DBDNN_POW2_QUANTIZER={0 if form == 'level keys' else 1}",
+             f"-DBDNN_POW2_BYTE_SHIFTS={1 if 'byte' in form else 0}")
+    for bits, small in ((1, False), (4, False), (8, False), (4, True)):
+        rng = np.random.default_rng(10 + bits + small)
+        net = random_network(rng, 12, [5], 3, weight_bound=2, bits=bits)
+        net.quantizer = random_pow2(rng, 12, bits, small_offsets=small)
+        X = hard_floats(net.quantizer, rng, 400)
+        want = exact_levels(net.quantizer, X)
+        classes, levels = c_host_levels(net, X, tmp_path / f"b{bits}{small}", flags)
+        assert np.array_equal(levels, want)
+        assert np.array_equal(classes, net.forward_q(want.astype(np.uint8)).class_index)
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target", ["cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "avr",
+                                    "rv32imc", "rv32ec"])
+def test_firmware_verify_pow2(target) -> None:
+    """bdnn verify on the emulator: NAME_predict and NAME_quantize of every cut point +-1 ulp,
+    +-0, +-inf, NaNs, subnormals, huge values and random bit patterns equal numpy (the integer
+    form by default; ARMv7-M's USAT path on M3/M4/M7; byte shifts on AVR), with both
+    first-layer kernels (4-bit subset sums, 1-bit popcounts)."""
+    from firmware_fixtures.helpers import need_target
+
+    need_target(target)
+    for bits, seed, small in [(4, 1, False), (1, 2, True)]:
+        net = pow2_net(seed=seed, bits=bits, n_inputs=9, small_offsets=small)
+        X = hard_floats(net.quantizer, np.random.default_rng(seed), 6)
+        report = verify(net, X, n_random=5, backends=["numpy", target])
+        assert report.ok, report.to_dict()
+        tb = [b for b in report.backends if b.backend == target][0]
+        assert tb.float_rows >= len(X) and tb.float_mismatches == 0 and tb.mismatches == 0
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target, form", [("avr", 0), ("cortex-m4", 0)])
+def test_firmware_other_form(target, form, tmp_path) -> None:
+    """The non-default form, level keys, on the emulator (AVR: read from PROGMEM):
+    NAME_quantize and NAME_predict of the hard rows equal the exact levels."""
+    from firmware_fixtures.helpers import need_target
+
+    from codegen.targets.build import make, write_project, write_vectors
+    from codegen.targets.measure import check_against_reference, run_firmware
+
+    t = need_target(target)
+    net = pow2_net(seed=4, bits=4, n_inputs=9)
+    X = hard_floats(net.quantizer, np.random.default_rng(4), 6)
+    Q = exact_levels(net.quantizer, X).astype(np.uint8)
+    project = write_project(net, t, tmp_path, "model")
+    with open(project.path / "config.mk", "a") as f:
+        f.write(f"EXTRA_CFLAGS += -DBDNN_POW2_QUANTIZER={form}\n")
+    write_vectors(project, net, Q, X)
+    make(project, "prog.elf")
+    run = run_firmware(project, net, len(Q))
+    assert run.mismatches == 0 and not run.error_rows, run.error_rows[:5]
+    # the runner compared NAME_quantize / NAME_predict of X with numpy's levels, which are Q
+    assert np.array_equal(net.quantizer.quantize(X), Q)
+    check_against_reference(run, net, Q, target)
+    syms = subprocess.run([t.family.nm_tool, str(project.path / "prog.elf")], capture_output=True,
+                          text=True, check=True).stdout
+    assert ("model_q_exponent" in syms) == (form == 1)
+    assert ("model_level_key" in syms) == (form == 0)
+
+
+def test_quantizer_bytes_equal_what_the_c_stores(tmp_path) -> None:
+    """bdnn size's quantizer bytes (both forms) equal nm -S of the compiled tables: distinct
+    rows, rows shared through the index, and one row for every input."""
+    from codegen.c_export import render_c
+    from codegen.level_keys import quantizer_forms_bytes
+
+    cc = require_tool(os.environ.get("CC", "gcc"), "gcc")
+    nm = require_tool("nm", "binutils")
+    rng = np.random.default_rng(6)
+    cases = [pow2_net().quantizer,
+             Pow2Quantizer(4, [0] * 10 + [-3, 2], [1] * 10 + [5, -7]),
+             Pow2Quantizer(4, [2] * 12, [-3] * 12)]
+    for i, q in enumerate(cases):
+        net = random_network(rng, q.n_inputs, [3], 2, weight_bound=1, bits=4)
+        net.quantizer = q
+        (tmp_path / "m.c").write_text(render_c(net, "m")["m.c"])
+        (tmp_path / "m.h").write_text(render_c(net, "m")["m.h"])
+        got = {}
+        for form, flag in (("pow2", 1), ("level_keys", 0)):
+            subprocess.run([cc, "-std=c99", "-O0", f"-DBDNN_POW2_QUANTIZER={flag}", "-c", "m.c",
+                            "-o", "m.o"], cwd=tmp_path, check=True, capture_output=True)
+            out = subprocess.run([nm, "-S", "m.o"], cwd=tmp_path, check=True,
+                                 capture_output=True, text=True).stdout
+            got[form] = sum(int(p[1], 16) for p in (line.split() for line in out.splitlines())
+                            if len(p) == 4 and p[3] in ("m_q_exponent", "m_q_offset",
+                                                        "m_level_key", "m_level_row"))
+        assert got == quantizer_forms_bytes(q), i
+    # int16 offsets (3 B a row), int8 offsets (2 B a row) with a row index, one row for all
+    assert [quantizer_forms_bytes(q)["pow2"] for q in cases] == [6 * 3, 12 + 3 * 2, 2]
