@@ -365,38 +365,69 @@ class Pow2Quantizer(ThresholdQuantizer):
     @classmethod
     def fit(cls, X: np.ndarray, bits: int, feature_names: list[str] | None = None,
             source: str | None = None) -> Pow2Quantizer:
-        """Per feature the smallest power-of-two step covering the training range ``[lo, hi]``
-        in ``L`` steps, levels centred on the range; identity when the data already are levels.
+        """Per feature the power-of-two step and offset whose levels reconstruct the training
+        values best; identity when the data already are levels.
 
-        Step ``2**-shift >= (hi - lo) / L`` (``hi == lo``: shift 0), ``offset =
-        round((lo + hi) / 2 * 2**shift - L / 2)``. Where that offset leaves int16 (a narrow
-        range far from 0) the step doubles until it fits; a shift beyond the bounds is clamped
-        (ranges below ``2**-100`` or above ``2**100`` are not resolved). Refuses non-float32
-        ranges as ``Quantizer.fit`` does.
+        Candidates (``_pow2_candidates``): the smallest power-of-two step covering the training
+        range ``[lo, hi]`` in ``L`` steps and the step half as large, each with its levels
+        centred on the range, starting at ``lo`` or ending at ``hi``; the one with the smallest
+        sum of squared differences between the training values and their levels' centres wins
+        (ties: the earlier, so a covering, centred step). The finer step clips the range's
+        tails and wins where the values are dense inside it: digits' pixels 0..16 at 4 bits
+        get steps of 1 with 16 clipped to 15, not steps of 2 (benchmarks/quantizers.py measured
+        both rules; docs/benchmarks.md §9). Where no candidate's offset fits int16 (a narrow
+        range far from 0) the covering step doubles until it does; a shift beyond the bounds is
+        clamped (ranges below ``2**-100`` or above ``2**100`` are not resolved). Refuses
+        non-float32 ranges as ``Quantizer.fit`` does.
         """
         X = np.asarray(X, dtype=np.float64)
         L = (1 << int(bits)) - 1
         if X.size and np.all(X == np.round(X)) and X.min() >= 0 and X.max() <= L:
             return cls.identity(X.shape[1], bits)
         Quantizer.fit(X, bits, feature_names=feature_names, source=source)  # the range checks
-        lo_all, hi_all = X.min(axis=0), X.max(axis=0)
         shifts, offsets = [], []
-        for lo, hi in zip(lo_all.tolist(), hi_all.tolist(), strict=True):
-            s = 0
-            if hi > lo:
-                # smallest power of two >= (hi - lo) / L; frexp: m in [0.5, 1), v = m 2**e
-                m, e = math.frexp((hi - lo) / L)
-                s = -(e - 1 if m == 0.5 else e)
-            s = max(-POW2_MAX_SHIFT, min(POW2_MAX_SHIFT, s))
-            while True:
-                o = math.floor((lo + hi) / 2 * 2.0 ** s - L / 2 + 0.5)
-                if (POW2_OFFSET_RANGE[0] <= o and o + L <= POW2_OFFSET_RANGE[1]) \
-                        or s <= -POW2_MAX_SHIFT:
-                    break
-                s -= 1
+        for j in range(X.shape[1]):
+            s, o = min(_pow2_candidates(X[:, j], L), key=lambda c: _pow2_sse(X[:, j], *c, L))
             shifts.append(s)
-            offsets.append(min(max(o, POW2_OFFSET_RANGE[0]), POW2_OFFSET_RANGE[1]))
+            offsets.append(o)
         return cls(bits, np.array(shifts, np.int64), np.array(offsets, np.int64))
+
+
+def _pow2_sse(x: np.ndarray, shift: int, offset: int, L: int) -> float:
+    """Sum of squared differences between float64 values ``x`` and the centres of their pow2
+    levels (``x * 2**shift`` is exact in float64)."""
+    q = np.clip(np.floor(np.ldexp(x, shift) + 0.5) - offset, 0, L)
+    return float(np.square(x - np.ldexp(q + offset, -shift)).sum())
+
+
+def _pow2_candidates(x: np.ndarray, L: int) -> list[tuple[int, int]]:
+    """The (shift, offset) pairs ``Pow2Quantizer.fit`` chooses from for one feature's training
+    values ``x``, in order of preference on ties (see there); never empty."""
+    lo, hi = float(x.min()), float(x.max())
+    cover = 0
+    if hi > lo:
+        # smallest power of two >= (hi - lo) / L; frexp: m in [0.5, 1), v = m 2**e
+        m, e = math.frexp((hi - lo) / L)
+        cover = -(e - 1 if m == 0.5 else e)
+    cover = max(-POW2_MAX_SHIFT, min(POW2_MAX_SHIFT, cover))
+    out = []
+    for s in (cover, cover + 1) if hi > lo else (cover,):
+        if abs(s) > POW2_MAX_SHIFT:
+            continue
+        c = 2.0 ** s
+        for o in (math.floor((lo + hi) / 2 * c - L / 2 + 0.5), math.floor(lo * c + 0.5),
+                  math.floor(hi * c + 0.5) - L):
+            if POW2_OFFSET_RANGE[0] <= o and o + L <= POW2_OFFSET_RANGE[1] \
+                    and (s, o) not in out:
+                out.append((s, o))
+    s = cover
+    while not out:  # a narrow range far from 0: coarser steps until the offset fits int16
+        s -= 1
+        o = math.floor((lo + hi) / 2 * 2.0 ** s - L / 2 + 0.5)
+        if (POW2_OFFSET_RANGE[0] <= o and o + L <= POW2_OFFSET_RANGE[1]) \
+                or s <= -POW2_MAX_SHIFT:
+            out.append((s, min(max(o, POW2_OFFSET_RANGE[0]), POW2_OFFSET_RANGE[1])))
+    return out
 
 
 def _integers(v: Any, what: str) -> np.ndarray:

@@ -126,28 +126,49 @@ def test_refuses_out_of_bounds(shift, offset, message) -> None:
 
 # -- the fit ---------------------------------------------------------------------------------
 
-def test_fit_smallest_power_of_two_step_centred() -> None:
+def _sse(x: np.ndarray, s: int, o: int, L: int) -> Fraction:
+    """Exact sum of squared differences between the values and their levels' centres."""
+    step = Fraction(2) ** -s
+    return sum((Fraction(float(v)) - (exact_level(float(v), s, o, L) + o) * step) ** 2
+               for v in x)
+
+
+def test_fit_least_squares_among_covering_and_half_steps() -> None:
     rng = np.random.default_rng(7)
+    pixels = np.minimum(rng.geometric(0.25, 200) - 1, 16).astype(float)  # digits-like 0..16
+    pixels[:2] = [0, 16]
     X = np.stack([rng.uniform(-3, 14, 200), rng.uniform(0.001, 0.0012, 200),
                   np.full(200, 2.5), rng.normal(-1e4, 50, 200), np.r_[0.0, 15.0,
-                  rng.uniform(0, 15, 198)]], axis=1)
+                  rng.uniform(0, 15, 198)], pixels], axis=1)
     for bits in (2, 4):
         L = (1 << bits) - 1
         q = fit_quantizer("pow2", X, None, bits)
         assert isinstance(q, Pow2Quantizer) and QUANTIZER_KINDS["pow2"].name == "pow2"
         for j in range(X.shape[1]):
-            lo, hi = Fraction(X[:, j].min()), Fraction(X[:, j].max())
+            x = X[:, j]
+            lo, hi = Fraction(x.min()), Fraction(x.max())
             s, o = int(q.shift[j]), int(q.offset[j])
-            step = Fraction(2) ** -s
             if hi == lo:
                 assert s == 0
-            else:  # the smallest power of two >= (hi - lo) / L
-                assert step >= (hi - lo) / L > step / 2
-            # levels centred: offset = round(mid / step - L / 2) (ties up)
-            assert o == math.floor((lo + hi) / 2 / step - Fraction(L, 2) + Fraction(1, 2))
-            # the whole training range maps inside 0..L without clipping more than half a step
-            lv = exact_levels(q, X[:, j:j + 1].repeat(q.n_inputs, 1))[:, j]
-            assert lv.min() >= 0 and lv.max() <= L
+                continue
+            # the covering shift, found independently: the smallest power of two >= (hi-lo)/L
+            cover = 0
+            while Fraction(2) ** -cover < (hi - lo) / L:
+                cover -= 1
+            while Fraction(2) ** -(cover + 1) >= (hi - lo) / L:
+                cover += 1
+            assert s in (cover, cover + 1)
+            rivals = []
+            for rs in (cover, cover + 1):
+                step = Fraction(2) ** -rs
+                for ro in (math.floor((lo + hi) / 2 / step - Fraction(L, 2) + Fraction(1, 2)),
+                           math.floor(lo / step + Fraction(1, 2)),
+                           math.floor(hi / step + Fraction(1, 2)) - L):
+                    rivals.append((rs, ro))
+            assert _sse(x, s, o, L) == min(_sse(x, rs, ro, L) for rs, ro in rivals)
+    # pixels 0..16 at 4 bits: steps of 1 (16 clipped to 15) reconstruct better than steps of 2
+    q = fit_quantizer("pow2", X, None, 4)
+    assert q.shift[5] == 0 and q.offset[5] == 0
     ident = fit_quantizer("pow2", np.array([[0, 3], [2, 1]]), None, 2)
     assert ident.is_identity and list(ident.shift) == [0, 0] and list(ident.offset) == [0, 0]
     with pytest.raises(BDNNError, match="float32"):
