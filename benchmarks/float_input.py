@@ -80,10 +80,13 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("models", nargs="*", type=Path, default=MODELS)
-    ap.add_argument("--targets", default=",".join(TARGETS))
+def run_matrix(doc: str, models: list[Path], targets: list[str], measure, table) -> None:
+    """The command line of a models x targets entry benchmark (this one, pow2_kernel.py):
+    ``measure(path, target, vectors)`` per pair, a JSON line each on stderr as it comes,
+    ``--json`` for the rows, ``table(rows)`` (markdown) on stdout."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("models", nargs="*", type=Path, default=models)
+    ap.add_argument("--targets", default=",".join(targets))
     ap.add_argument("--vectors", type=int, default=8)
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     args = ap.parse_args()
@@ -95,6 +98,10 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     print(table(rows))
+
+
+def main() -> None:
+    run_matrix(__doc__, MODELS, TARGETS, measure, table)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,12 @@ the mean over ``--vectors`` random inputs, measured by ``bdnn bench``
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from float_input import run_matrix  # noqa: E402  (this folder: the script's own sys.path[0])
 
 from bdnn.model_file import load_network  # noqa: E402
 from codegen.level_keys import quantizer_bytes  # noqa: E402
@@ -72,20 +72,7 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("models", nargs="*", type=Path, default=MODELS)
-    ap.add_argument("--targets", default=",".join(TARGETS))
-    ap.add_argument("--vectors", type=int, default=8)
-    ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
-    args = ap.parse_args()
-    rows = []
-    for path in args.models:
-        for target in args.targets.split(","):
-            rows.append(measure(path, target, args.vectors))
-            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    print(table(rows))
+    run_matrix(__doc__, MODELS, TARGETS, measure, table)
 
 
 if __name__ == "__main__":
