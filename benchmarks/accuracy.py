@@ -66,6 +66,7 @@ import firmware as fw  # noqa: E402  (the shared firmware harness)
 from bdnn.data import load_dataset  # noqa: E402
 from bdnn.errors import BDNNError  # noqa: E402
 from bdnn.model_file import load_network  # noqa: E402
+from codegen.level_keys import quantizer_forms_bytes  # noqa: E402
 from codegen.size_report import size_report  # noqa: E402
 from codegen.targets.registry import get_target  # noqa: E402
 from codegen.targets.toolchain import toolchain_available  # noqa: E402
@@ -243,10 +244,10 @@ def network_bytes(net) -> int:
 
 
 def quantizer_bytes(net) -> int:
-    """The float entry point's input keys: one float32 per input and level (as
-    benchmarks/float_input.py counts them)."""
-    q = net.quantizer
-    return 4 * q.max_level * q.n_inputs
+    """The float entry point's quantizer tables in the C's default form on a chip without an
+    FPU (``bdnn size``'s first form): level keys, shared between inputs with equal ones, or a
+    pow2 quantizer's exponent and offset."""
+    return next(iter(quantizer_forms_bytes(net.quantizer).values()))
 
 
 def bdnn_scores(path: Path, parts) -> dict:
@@ -550,7 +551,8 @@ def targets_tally(record: dict) -> dict:
                                  if s[best]["model_bytes_mean"] else None)
             qb = [r["tools"][best]["quantizer_bytes"] for r in e["runs"] if r["tools"].get(best)]
             if qb and s[best]["model_bytes_mean"]:
-                # the float entry point also holds the input quantizer's float32 level keys
+                # the float entry point also holds the input quantizer's tables (level keys,
+                # or a pow2 quantizer's exponents and offsets)
                 row["data_ratio_with_quantizer"] = mlp["model_bytes_mean"] / (
                     s[best]["model_bytes_mean"] + float(np.mean(qb)))
             trees = [t for t in ("tree", "forest") if s.get(t, {}).get("test_mean") is not None]
