@@ -31,31 +31,38 @@ MODELS = sorted((Path(__file__).resolve().parent / "models").glob("*.json"))
 TARGETS = ["cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "avr"]
 
 
-def measure(path: Path, target: str, vectors: int) -> dict:
-    """The four figures of one model on one target (mean per inference)."""
-    net = load_network(path)
-
-    q = net.quantizer
-    data = size_report(net, get_target(target).family.word_bits)["total"]
+def entry_row(path: Path, net, target: str, vectors: int,
+              variants: list[tuple[str, str, tuple[str, ...]]], **extra) -> dict:
+    """One model on one target: its name, shape and unit, ``extra``, and per ``(key, entry,
+    cflags)`` variant the mean per inference (``key``) and the flash of the whole minimal
+    program calling that entry (``key_flash``), from ``bdnn bench``."""
     row = {
         "model": path.stem,
         "target": target,
         "shape": "-".join(str(n) for n in [net.n_inputs, *net.hidden_widths, net.n_classes]),
         "unit": get_target(target).family.counts,
-        "network_bytes": data["weight_bytes"] + data["threshold_bytes"],
-        "lo_scale_bytes": quantizer_bytes(q, float_arithmetic=True),
-        "threshold_bytes": quantizer_bytes(q, float_arithmetic=False),
+        **extra,
     }
-    for key, entry, cflags in [
+    for key, entry, cflags in variants:
+        r = bench(net, target, n_vectors=vectors, entry=entry, cflags=cflags)
+        row[key] = r["per_inference"]["mean"]
+        row[key + "_flash"] = r["flash_bytes"]
+    return row
+
+
+def measure(path: Path, target: str, vectors: int) -> dict:
+    """The four figures of one model on one target (mean per inference)."""
+    net = load_network(path)
+    q = net.quantizer
+    data = size_report(net, get_target(target).family.word_bits)["total"]
+    return entry_row(path, net, target, vectors, [
         ("predict_q", "predict_q", ()),
         ("predict_float_arithmetic", "predict", ("-DBDNN_FLOAT_QUANTIZER=1",)),
         ("predict_thresholds", "predict", ("-DBDNN_FLOAT_QUANTIZER=0",)),
         ("predict_default", "predict", ()),
-    ]:
-        r = bench(net, target, n_vectors=vectors, entry=entry, cflags=cflags)
-        row[key] = r["per_inference"]["mean"]
-        row[key + "_flash"] = r["flash_bytes"]  # the whole minimal program calling the entry
-    return row
+    ], network_bytes=data["weight_bytes"] + data["threshold_bytes"],
+        lo_scale_bytes=quantizer_bytes(q, float_arithmetic=True),
+        threshold_bytes=quantizer_bytes(q, float_arithmetic=False))
 
 
 def table(rows: list[dict]) -> str:

@@ -17,12 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from float_input import run_matrix  # noqa: E402  (this folder: the script's own sys.path[0])
+from float_input import entry_row, run_matrix  # noqa: E402  (this folder: the script's own sys.path[0])
 
 from bdnn.model_file import load_network  # noqa: E402
 from codegen.level_keys import quantizer_bytes  # noqa: E402
-from codegen.targets.measure import bench  # noqa: E402
-from codegen.targets.registry import get_target  # noqa: E402
 
 MODELS = sorted((Path(__file__).resolve().parent / "models" / "pow2").glob("*.json"))
 TARGETS = ["cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "avr", "rv32imc", "rv32ec"]
@@ -32,23 +30,11 @@ def measure(path: Path, target: str, vectors: int) -> dict:
     """predict_q, predict by the integer form and by level keys: per inference and flash."""
     net = load_network(path)
     q = net.quantizer
-    row = {
-        "model": path.stem,
-        "target": target,
-        "shape": "-".join(str(n) for n in [net.n_inputs, *net.hidden_widths, net.n_classes]),
-        "unit": get_target(target).family.counts,
-        "pow2_bytes": quantizer_bytes(q, False, pow2_steps=True),
-        "key_bytes": quantizer_bytes(q, False),
-    }
-    for key, entry, cflags in [
+    return entry_row(path, net, target, vectors, [
         ("predict_q", "predict_q", ()),
         ("predict_pow2", "predict", ("-DBDNN_POW2_QUANTIZER=1",)),
         ("predict_keys", "predict", ("-DBDNN_POW2_QUANTIZER=0",)),
-    ]:
-        r = bench(net, target, n_vectors=vectors, entry=entry, cflags=cflags)
-        row[key] = r["per_inference"]["mean"]
-        row[key + "_flash"] = r["flash_bytes"]  # the whole minimal program calling the entry
-    return row
+    ], pow2_bytes=quantizer_bytes(q, False, pow2_steps=True), key_bytes=quantizer_bytes(q, False))
 
 
 def table(rows: list[dict]) -> str:
