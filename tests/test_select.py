@@ -330,7 +330,10 @@ def test_dask_cli_cluster_sweep_survives_a_killed_worker(tmp_path, dask_cluster)
     both have trained, one is killed (SIGKILL, no nanny to restart it): the sweep completes
     with every result, each reported once."""
     cluster = dask_cluster(2)
-    grid = write_grid(tmp_path, {"hidden": [1, 2, 3, 4], "input_bits": [1, 2]})
+    # 12 trainings: on a busy machine one worker may train several before the other's first
+    # result arrives, and the kill must come while trainings are left
+    n = 12
+    grid = write_grid(tmp_path, {"hidden": [1, 2, 3, 4, 5, 6], "input_bits": [1, 2]})
     results = tmp_path / "m.results.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "bdnn", "select", "iris", "--grid", str(grid), "--time-limit",
@@ -339,14 +342,14 @@ def test_dask_cli_cluster_sweep_survives_a_killed_worker(tmp_path, dask_cluster)
     pids = {str(w.pid): w for w in cluster.workers}
     seen = wait_for(results, proc, lambda rs: len({r["host"].rsplit(":", 1)[1]
                                                    for r in rs.values()}) == 2)
-    if len(seen) >= 7:
+    if len(seen) >= n - 1:
         pytest.skip("the sweep was nearly over before both workers had reported")
     pids[next(iter(seen.values()))["host"].rsplit(":", 1)[1]].send_signal(signal.SIGKILL)
     stdout, stderr = proc.communicate(timeout=PATIENCE_S)
     assert proc.returncode == 0, stderr
     done = read_results(results)
-    assert len(done) == 8
-    assert len(results.read_text().splitlines()) == 8  # each training reported once
+    assert len(done) == n
+    assert len(results.read_text().splitlines()) == n  # each training reported once
     assert {r["host"].rsplit(":", 1)[1] for r in done.values()} <= set(pids)
     check_pick(list(done.values()), json.loads(stdout)["chosen"], 0, None)
 
