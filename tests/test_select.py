@@ -360,8 +360,12 @@ def test_resume_after_an_interrupt_trains_nothing_twice(tmp_path):
     results = tmp_path / "m.results.jsonl"
     args = [sys.executable, "-m", "bdnn", "select", "iris", "--grid", str(grid), "--time-limit",
             "1", "--processes", "1", "-o", str(tmp_path / "m.json")]
+    # Ctrl-C's default action in the child, as in a terminal: an ignored SIGINT is inherited
+    # across exec (a background job; in the whole suite the sweep ran to its end, so something
+    # before it leaves SIGINT ignored in this process) and the sweep would just finish
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=ENV)
+                            env=ENV, preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                      signal.SIG_DFL))
     wait_for(results, proc, lambda rs: len(rs) >= 2)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=PATIENCE_S)
