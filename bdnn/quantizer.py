@@ -32,6 +32,18 @@ MAX_BITS = 8
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
+def _check_bits(bits: int) -> None:
+    """Refuses input bits outside ``1..MAX_BITS`` (every quantizer form)."""
+    if not 1 <= int(bits) <= MAX_BITS:
+        raise BDNNError(f"input bits must be in 1..{MAX_BITS}, got {bits}")
+
+
+def _already_levels(X: np.ndarray, max_level: int) -> bool:
+    """True when the (non-empty) data are integers in ``0..max_level``: the quantizers fitted
+    by min-max or power-of-two steps are then the identity."""
+    return bool(X.size and np.all(X == np.round(X)) and X.min() >= 0 and X.max() <= max_level)
+
+
 @dataclass(frozen=True)
 class Quantizer:
     """Per-feature affine quantizer to ``bits``-bit unsigned integers (kind ``uniform``)."""
@@ -53,8 +65,7 @@ class Quantizer:
             object.__setattr__(self, "lo", np.asarray(self.lo, dtype=np.float32).reshape(-1))
             object.__setattr__(self, "scale",
                                np.asarray(self.scale, dtype=np.float32).reshape(-1))
-        if not 1 <= int(self.bits) <= MAX_BITS:
-            raise BDNNError(f"input bits must be in 1..{MAX_BITS}, got {self.bits}")
+        _check_bits(self.bits)
         if self.lo.shape != self.scale.shape:
             raise BDNNError("quantizer lo and scale must have one value per input feature")
         if not (np.all(np.isfinite(self.lo)) and np.all(np.isfinite(self.scale))):
@@ -91,7 +102,7 @@ class Quantizer:
         """
         X = np.asarray(X, dtype=np.float64)
         max_level = (1 << int(bits)) - 1
-        if X.size and np.all(X == np.round(X)) and X.min() >= 0 and X.max() <= max_level:
+        if _already_levels(X, max_level):
             return cls.identity(X.shape[1], bits)
         lo64, hi64 = X.min(axis=0), X.max(axis=0)
         # the float32 range of each column, computed as the quantizer does (no warnings)
@@ -179,8 +190,7 @@ class ThresholdQuantizer:
     thresholds: tuple[np.ndarray, ...]
 
     def __post_init__(self) -> None:
-        if not 1 <= int(self.bits) <= MAX_BITS:
-            raise BDNNError(f"input bits must be in 1..{MAX_BITS}, got {self.bits}")
+        _check_bits(self.bits)
         L = (1 << int(self.bits)) - 1
         cols = []
         for j, t in enumerate(self.thresholds):
@@ -308,8 +318,7 @@ class Pow2Quantizer(ThresholdQuantizer):
             bad = int(offset[np.argmax((offset < lo) | (offset > hi))])
             raise BDNNError(f"pow2 quantizer: offset must be an integer in {lo}..{hi} (int16), "
                             f"got {bad}")
-        if not 1 <= int(self.bits) <= MAX_BITS:
-            raise BDNNError(f"input bits must be in 1..{MAX_BITS}, got {self.bits}")
+        _check_bits(self.bits)
         object.__setattr__(self, "shift", shift)
         object.__setattr__(self, "offset", offset)
         L = (1 << int(self.bits)) - 1
@@ -382,7 +391,7 @@ class Pow2Quantizer(ThresholdQuantizer):
         """
         X = np.asarray(X, dtype=np.float64)
         L = (1 << int(bits)) - 1
-        if X.size and np.all(X == np.round(X)) and X.min() >= 0 and X.max() <= L:
+        if _already_levels(X, L):
             return cls.identity(X.shape[1], bits)
         Quantizer.fit(X, bits, feature_names=feature_names, source=source)  # the range checks
         shifts, offsets = [], []
