@@ -325,3 +325,13 @@ def get_objective(objective: str | Objective, **params: Any) -> Objective:
     ``get_objective("margin", margin=2)``)."""
     record = lookup(OBJECTIVES, objective, Objective, "objective")
     return record.with_params(**params) if params else record
+
+
+def objective_with_margin(objective: str | Objective, margin: int | None) -> Objective:
+    """``get_objective`` for the ``--objective`` / ``--margin`` pair of ``bdnn train`` and the
+    select grid: ``margin`` None keeps the objective's own; a margin for an objective without
+    one is a one-line ``BDNNError``."""
+    try:
+        return get_objective(objective, **({} if margin is None else {"margin": margin}))
+    except BDNNError as e:
+        raise BDNNError(f"{e}; --margin goes with --objective margin") from None

@@ -22,7 +22,14 @@ from bdnn.data import load_dataset
 from bdnn.errors import BDNNError
 from bdnn.model_file import load_network, network_from_dict
 from bdnn.select.choose import Budgets, Candidate, choose, pareto_front
-from bdnn.select.grid import DEFAULT_HIDDEN, DEFAULT_INPUTS, GRID_AXES, default_grid, expand
+from bdnn.select.grid import (
+    DEFAULT_HIDDEN,
+    DEFAULT_INPUTS,
+    GRID_AXES,
+    default_grid,
+    estimated_model_bytes,
+    expand,
+)
 from bdnn.select.sweep import read_results
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -120,6 +127,102 @@ def test_quantizer_axis_trains_what_bdnn_train_does(tmp_path):
         lo, hi = X.min(axis=0), X.max(axis=0)  # min-max 2-bit levels, computed here
         u = np.clip(np.floor((ds.X - lo) / np.where(hi > lo, hi - lo, 1) * 3 + 0.5), 0, 3)
         assert np.any(net.quantizer.quantize(ds.X) != u)
+
+
+def test_margin_and_lexicographic_axes_expand_as_bdnn_train_accepts():
+    configs = expand({"hidden": 2, "objective": ["errors", "hamming", "margin"],
+                      "margin": [1, 2], "lexicographic": [False, True],
+                      "method": ["auto", "split"]})
+    seen = {(c["objective"], c["margin"], c["lexicographic"], c["method"]) for c in configs}
+    assert len(seen) == len(configs)
+    # margin only with the margin objective; lexicographic only with exact/auto and errors or
+    # margin (bdnn train refuses the rest)
+    expect = set()
+    for objective in ("errors", "hamming", "margin"):
+        for margin in ((1, 2) if objective == "margin" else (None,)):
+            for method in ("auto", "split"):
+                for lex in (False, True):
+                    if not lex or (method == "auto" and objective != "hamming"):
+                        expect.add((objective, margin, lex, method))
+    assert seen == expect
+    with pytest.raises(BDNNError, match="lexicographic"):
+        expand({"method": "split", "lexicographic": True})
+    with pytest.raises(BDNNError, match="margin"):
+        expand({"objective": "margin", "margin": -1})
+
+
+def test_new_axes_at_their_defaults_keep_the_old_resume_keys():
+    """A configuration written before ``margin`` / ``lexicographic`` existed (no such keys)
+    has the key it has now at their defaults; away from them the key changes."""
+    from bdnn.select.task import task_key
+
+    config = expand({"hidden": 2})[0]
+    old = {k: v for k, v in config.items() if k not in ("margin", "lexicographic")}
+    args = (0, None, 1.0, 1, "f" * 16)
+    assert task_key(config, *args) == task_key(old, *args)
+    assert task_key({**config, "lexicographic": True}, *args) != task_key(config, *args)
+
+
+def test_margin_and_lexicographic_axes_reach_the_training():
+    """The trained model records what the grid asked: the margin objective with its margin,
+    the lexicographic stages; its margin loss on the training rows is recomputed here."""
+    from bdnn.objective import row_margins
+    from bdnn.select.sweep import data_parts
+    from bdnn.select.task import train_task
+
+    ds = load_dataset("iris", split="paper", seed=1)
+    part = data_parts(ds, None, 1)[0]
+    config = expand({"hidden": 2, "input_bits": 2, "objective": "margin", "margin": 2,
+                     "method": "exact", "lexicographic": True})[0]
+    r = train_task({"key": "k", "config": config, "seed": 1, "fold": None,
+                    "time_limit": 3.0, "workers": 1}, part)
+    assert "error" not in r, r
+    net = network_from_dict(r["model"])
+    assert net.training["objective_name"] == "margin"
+    assert net.training["objective_params"] == {"margin": 2}
+    lex = net.training["lexicographic"]
+    assert [s["stage"] for s in lex["stages"]] == ["loss", "margin"]
+    m = row_margins(net.forward_q(net.quantizer.quantize(part.X)).scores, part.y, net.output)
+    assert lex["loss"] == net.training["objective"] == int((m < 2).sum())
+
+
+def test_ensemble_axis_expands_and_estimates_members():
+    configs = expand({"hidden": 2, "ensemble": [None, "ovo", "ovr"],
+                      "objective": ["errors", "margin"], "lexicographic": [False, True]})
+    for c in configs:
+        if c["ensemble"] is not None:  # members: errors (or hamming), no lexicographic
+            assert c["objective"] == "errors" and not c["lexicographic"]
+    assert {c["ensemble"] for c in configs} == {None, "ovo", "ovr"}
+    single = expand({"hidden": 3, "output": "single"})[0]
+    one = estimated_model_bytes(single, 13, 2)
+    # 5 classes: ovo has 10 two-class members, ovr 5, each the two-class network's size
+    assert estimated_model_bytes({**single, "ensemble": "ovo"}, 13, 5) == 10 * one
+    assert estimated_model_bytes({**single, "ensemble": "ovr"}, 13, 5) == 5 * one
+
+
+def test_ensemble_axis_trains_what_bdnn_train_does():
+    """A task of an ensemble configuration returns an ensemble model (one member per pair of
+    iris' classes) whose validation accuracy is its vote on the validation rows."""
+    from bdnn.model_file import model_from_dict
+    from bdnn.select.sweep import data_parts
+    from bdnn.select.task import train_task
+
+    ds = load_dataset("iris", split="paper", seed=1)
+    part = data_parts(ds, None, 1)[0]
+    config = expand({"hidden": 2, "input_bits": 2, "output": "single", "ensemble": "ovo"})[0]
+    r = train_task({"key": "k", "config": config, "seed": 1, "fold": None,
+                    "time_limit": 6.0, "workers": 1}, part)
+    assert "error" not in r, r
+    ens = model_from_dict(r["model"])
+    assert ens.kind.name == "ovo" and len(ens.members) == 3
+    assert ens.training["quantizer"] == "uniform"
+    assert r["val_accuracy"] == float(np.mean(ens.predict(part.X_val) == part.y_val))
+    assert r["nonzero_weights"] == sum(m.n_nonzero_weights() for m in ens.members)
+    # the two-class refusal is a result, not an exception
+    bc = data_parts(load_dataset("bcw", split="paper", seed=1), None, 1)[0]
+    r = train_task({"key": "k", "config": config, "seed": 1, "fold": None,
+                    "time_limit": 6.0, "workers": 1}, bc)
+    assert "at least 3 classes" in r["error"]
 
 
 def _cand(val: float, nbytes: int) -> Candidate:
@@ -222,6 +325,38 @@ def test_local_cluster_sweep_picks_the_best_under_budget(tmp_path):
                 tmp_path / "m.results.jsonl", "--max-model-bytes", 2, "-o", other, "--quiet")
     _one_line_error(proc, "no trained model meets the budget")
     assert not other.exists() and len(read_results(tmp_path / "m.results.jsonl")) == 6
+
+
+@pytest.mark.slow
+def test_local_cluster_sweep_trains_ensembles_in_its_workers(tmp_path):
+    """Ensemble configurations train inside the Dask worker processes (daemonic: the members
+    run one after the other there), are scored by their vote and written as the pick."""
+    from bdnn.model_file import load_model, model_from_dict
+
+    grid = write_grid(tmp_path, [{"hidden": 2, "input_bits": 2},
+                                 {"hidden": 2, "input_bits": 2, "output": "single",
+                                  "ensemble": ["ovo", "ovr"]}])
+    out = tmp_path / "m.json"
+    proc = bdnn("select", "iris", "--grid", grid, "--time-limit", 6, "--processes", 2,
+                "--seed", 2, "--json", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    results = list(read_results(tmp_path / "m.results.jsonl").values())
+    assert len(results) == 3 and all("model" in r for r in results), results
+    Xv, yv = load_dataset("iris", seed=2).val_part()
+    scored = []
+    for r in results:
+        model = model_from_dict(r["model"])
+        assert r["val_accuracy"] == float(np.mean(model.predict(Xv) == yv))
+        if r["config"]["ensemble"] is not None:
+            assert model.kind.name == r["config"]["ensemble"]
+            assert model.training["processes"] == 1  # a daemonic worker: no children
+        scored.append((r["val_accuracy"], model_data_bytes(model)))
+    best = max(v for v, _ in scored)
+    assert doc["chosen"]["val_accuracy"] == best
+    assert doc["chosen"]["model_bytes"] == min(b for v, b in scored if v == best)
+    written = load_model(out)
+    assert model_data_bytes(written) == doc["chosen"]["model_bytes"]
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from ..atomic_files import resolve_output_file, write_error, write_files
 from ..ensemble import ENSEMBLE_KINDS
 from ..errors import BDNNError
 from ..model_file import dumps_model, load_network, save_network
-from ..objective import OBJECTIVES, get_objective
+from ..objective import OBJECTIVES, objective_with_margin
 from ..output_kind import OUTPUT_KINDS, get_output_kind
 from ..quantizer import QUANTIZER_KINDS, fit_quantizer, recorded_kind
 from ..raw_input import detect_raw_input
@@ -137,11 +137,7 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
         raise BDNNError("--prove trains one network; leave out --ensemble or --prove")
     if lexicographic and method not in ("exact", "auto"):
         raise BDNNError(f"--lexicographic works with --method exact only, not {method}")
-    try:
-        objective_record = get_objective(objective,
-                                         **({} if margin is None else {"margin": margin}))
-    except BDNNError as e:
-        raise BDNNError(f"{e}; --margin goes with --objective margin") from None
+    objective_record = objective_with_margin(objective, margin)
     if ensemble_kind and (lexicographic or margin is not None):
         raise BDNNError("--ensemble trains its members with --objective errors or hamming "
                         "for now; drop --lexicographic / --margin")

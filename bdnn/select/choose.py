@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..ensemble import Ensemble
 from ..errors import BDNNError
-from ..model_file import network_from_dict
+from ..model_file import model_from_dict
 from ..network import Network
 
 
-def model_bytes(net: Network) -> int:
+def model_bytes(net: Network | Ensemble) -> int:
     """Model data of the C export: weight bit-planes + thresholds (32-bit words)."""
     from codegen.size_report import size_report
 
@@ -91,10 +92,10 @@ class Candidate:
     pareto: bool = False
     extra: dict = field(default_factory=dict)
 
-    def network(self) -> Network:
+    def network(self) -> Network | Ensemble:
         if self.model is None:
             raise BDNNError("internal: candidate has no network yet")
-        return network_from_dict(self.model)
+        return model_from_dict(self.model)
 
     def summary(self) -> dict:
         """The JSON-able record (without the network)."""
@@ -121,7 +122,7 @@ def build_candidates(results: list[dict]) -> tuple[list[Candidate], list[dict]]:
     out = []
     for rs in groups.values():
         rs.sort(key=lambda r: -1 if r["fold"] is None else r["fold"])
-        nets = [network_from_dict(r["model"]) for r in rs]
+        nets = [model_from_dict(r["model"]) for r in rs]
         out.append(Candidate(
             config=rs[0]["config"], seed=int(rs[0]["seed"]), results=rs,
             val_accuracy=float(np.mean([r["val_accuracy"] for r in rs])),
@@ -177,7 +178,7 @@ def choose(cands: list[Candidate], budgets: Budgets,
     return min(meets, key=order_key), front
 
 
-def measure_on_target(net: Network, target: str, entry: str = "predict_q") -> dict:
+def measure_on_target(net: Network | Ensemble, target: str, entry: str = "predict_q") -> dict:
     """Flash, RAM (static + stack) and per-inference count of ``net`` built with the target's
     toolchain and run on its emulator; ``{"error": ...}`` when it does not fit or build."""
     from codegen.targets.measure import bench

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..activation import ACTIVATIONS
+from ..ensemble import ENSEMBLE_KINDS, get_ensemble_kind
 from ..errors import BDNNError
 from ..objective import OBJECTIVES
 from ..output_kind import OUTPUT_KINDS, get_output_kind
@@ -30,7 +31,7 @@ from ..quantizer import QUANTIZER_KINDS
 from ..train.limits import MAX_INPUT_BITS, MAX_WEIGHT_BOUND
 from ..train.methods import METHODS
 
-STAGES = ("quantizer", "problem", "method")
+STAGES = ("quantizer", "problem", "method", "ensemble")
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,11 @@ def _flag(v: Any) -> bool:
     return v
 
 
+def _optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``parse``, with ``null`` (the option left out) allowed."""
+    return lambda v: None if v is None else parse(v)
+
+
 #: Every axis, in the order configurations are printed. To make a new ``bdnn train`` option
 #: an axis, add one entry (as ``quantizer``: ``--quantizer`` is ``Quantizer`` fitting's
 #: ``kind``).
@@ -106,9 +112,19 @@ GRID_AXES: dict[str, GridAxis] = {a.name: a for a in (
     GridAxis("activation", "problem", "activation", _choice(ACTIVATIONS), "heaviside"),
     GridAxis("output", "problem", "output", _choice(OUTPUT_KINDS), "argmax"),
     GridAxis("objective", "problem", "objective", _choice(OBJECTIVES), "errors"),
+    GridAxis("margin", "problem", "margin", _optional(_int_in(0, MAX_WEIGHT_BOUND)), None,
+             "the margin objective's margin (bdnn train --margin; null: its default)"),
     GridAxis("method", "method", "method", _choice(METHODS), "auto"),
     GridAxis("sparsify", "method", "sparsify", _flag, False),
+    GridAxis("lexicographic", "method", "lexicographic", _flag, False,
+             "exact: the loss, then the smallest margin (bdnn train --lexicographic)"),
+    GridAxis("ensemble", "ensemble", "kind", _optional(_choice(ENSEMBLE_KINDS)), None,
+             "a structured ensemble of two-class members (bdnn train --ensemble; null: one "
+             "network)"),
 )}
+#: Axes added after results files existed: left out of a training's resume key while at their
+#: default, so an older sweep's results still resume (``select.task.task_key``).
+KEY_OMITS_DEFAULT = ("margin", "lexicographic", "ensemble")
 
 
 def hidden_widths(config: dict) -> tuple[int, ...]:
@@ -125,9 +141,27 @@ def stage_arguments(config: dict) -> dict[str, dict[str, Any]]:
     return out
 
 
+def normalised(config: dict) -> dict:
+    """``config`` with the axes that do not apply to it at their defaults: ``margin`` belongs
+    to the margin objective only, so ``{"objective": ["errors", "margin"], "margin": [1, 2]}``
+    is errors once and margin twice."""
+    if config["objective"] != "margin":
+        config = {**config, "margin": GRID_AXES["margin"].default}
+    return config
+
+
 def compatible(config: dict) -> bool:
-    """False for combinations ``bdnn train`` refuses (``--sparsify`` needs method exact)."""
-    return not (config["sparsify"] and config["method"] not in ("exact", "auto"))
+    """False for combinations ``bdnn train`` refuses: ``--sparsify`` and ``--lexicographic``
+    need method exact (or auto), ``--lexicographic`` the errors or margin objective, an
+    ``--ensemble``'s members the errors or hamming objective without ``--lexicographic``."""
+    exact = config["method"] in ("exact", "auto")
+    if config["sparsify"] and not exact:
+        return False
+    if config["ensemble"] is not None and (config["lexicographic"]
+                                           or config["objective"] not in ("errors", "hamming")):
+        return False
+    return not (config["lexicographic"]
+                and (not exact or config["objective"] not in ("errors", "margin")))
 
 
 def config_label(config: dict) -> str:
@@ -164,14 +198,15 @@ def expand(grid: Any) -> list[dict]:
                 raise BDNNError(f"grid axis {name!r} has an empty list of values")
             values.append([axis.value(v) for v in raw])
         for combo in itertools.product(*values):
-            config = dict(zip(GRID_AXES, combo, strict=True))
+            config = normalised(dict(zip(GRID_AXES, combo, strict=True)))
             key = json.dumps(config, sort_keys=True)
             if compatible(config) and key not in seen:
                 seen.add(key)
                 configs.append(config)
     if not configs:
-        raise BDNNError("the grid has no configuration bdnn train accepts "
-                        "(--sparsify needs method exact or auto)")
+        raise BDNNError("the grid has no configuration bdnn train accepts (--sparsify and "
+                        "--lexicographic need method exact or auto, --lexicographic the errors "
+                        "or margin objective, --ensemble the errors or hamming objective)")
     return configs
 
 
@@ -195,11 +230,15 @@ def estimated_model_bytes(config: dict, n_inputs: int, n_classes: int) -> int:
     """Model data bytes of a configuration before training (for sizing the default grid):
     the bit-planes of every weight plus at most two bytes per unit's threshold; the trained
     model's exact size comes from ``codegen.size_report``."""
+    members = 1
+    if config["ensemble"] is not None:  # members of two classes each
+        members = len(get_ensemble_kind(config["ensemble"]).member_classes(n_classes))
+        n_classes = 2
     n_out = get_output_kind(config["output"]).n_outputs(n_classes)
     sizes = [n_inputs, *hidden_widths(config), n_out]
     planes = max(1, math.ceil(math.log2(2 * config["weight_bound"] + 1)))
     pairs = zip(sizes[:-1], sizes[1:], strict=True)
-    return sum(math.ceil(a * b * planes / 8) + 2 * b for a, b in pairs)
+    return members * sum(math.ceil(a * b * planes / 8) + 2 * b for a, b in pairs)
 
 
 #: Hidden widths of the default grid, smallest first; cut by the budget and the data's size.

@@ -66,7 +66,8 @@ def markdown_report(out: dict, command: str) -> str:
               "model data B | seconds | Pareto |",
               "|" + "---|" * (len(GRID_AXES) + 7)]
     for c in out["candidates"]:
-        lines.append("| " + " | ".join(str(c["config"][a]) for a in GRID_AXES)
+        lines.append("| " + " | ".join("-" if c["config"][a] is None else str(c["config"][a])
+                                       for a in GRID_AXES)
                      + f" | {c['seed']} | {_acc(c['val_accuracy'])} | {_acc(c['test_accuracy'])}"
                      f" | {_acc(c['train_accuracy'])} | {c['model_bytes']:,} | "
                      f"{c['seconds']:.1f} | {'yes' if c['pareto'] else ''} |")

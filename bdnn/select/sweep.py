@@ -19,7 +19,7 @@ import numpy as np
 
 from ..data import Dataset
 from ..errors import BDNNError
-from ..model_file import network_from_dict
+from ..model_file import model_from_dict
 from .choose import Budgets, Candidate, build_candidates, choose, measure_on_target, model_bytes
 from .engine import SweepEngine, local_processes
 from .grid import config_label
@@ -145,7 +145,7 @@ class Progress:
         self.done += 1
         if "error" not in r and r.get("val_accuracy") is not None:
             fits = (self.max_bytes is None
-                    or model_bytes(network_from_dict(r["model"])) <= self.max_bytes)
+                    or model_bytes(model_from_dict(r["model"])) <= self.max_bytes)
             if fits and (self.best is None or r["val_accuracy"] > self.best[0]):
                 self.best = (r["val_accuracy"], config_label(r["config"]))
         if not self.enabled:
@@ -177,7 +177,9 @@ def run_select(ds: Dataset, opts: SelectOptions, started: float | None = None) -
     finished: dict[str, dict] = {}
     if opts.resume_path is not None:
         previous = read_results(opts.resume_path)
-        finished = {t["key"]: previous[t["key"]] for t in tasks if t["key"] in previous}
+        # the task's configuration: an older file's lacks the axes added since (same key)
+        finished = {t["key"]: {**previous[t["key"]], "config": t["config"]} for t in tasks
+                    if t["key"] in previous}
         say(opts, f"resume: {len(finished)} of {len(tasks)} trainings already in "
                   f"{opts.resume_path}")
     todo = [t for t in tasks if t["key"] not in finished]

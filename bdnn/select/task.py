@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..ensemble import Ensemble, is_ensemble
 from ..errors import BDNNError
-from ..model_file import network_from_dict, network_to_dict
+from ..model_file import model_from_dict, model_to_dict
 from ..network import Network
 from ..output_kind import get_output_kind
 from ..quantizer import fit_quantizer, recorded_kind
@@ -27,7 +28,7 @@ from ..train.limits import check_problem_size
 from ..train.methods import train_network
 from ..train.problem import TrainProblem
 from ..train.solver import SolveOptions
-from .grid import hidden_widths, stage_arguments
+from .grid import GRID_AXES, KEY_OMITS_DEFAULT, hidden_widths, stage_arguments
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class DataPart:
 def task_key(config: dict, seed: int, fold: int | None, time_limit: float, workers: int,
              data_fingerprint: str) -> str:
     """The resume key of a training: configuration, seed, fold, budget and data."""
+    config = {k: v for k, v in config.items()
+              if not (k in KEY_OMITS_DEFAULT and v == GRID_AXES[k].default)}
     doc = json.dumps({"config": config, "seed": seed, "fold": fold, "time_limit": time_limit,
                       "workers": workers, "data": data_fingerprint}, sort_keys=True)
     return hashlib.sha256(doc.encode()).hexdigest()[:20]
@@ -84,18 +87,20 @@ def train_task(task: dict, data: DataPart) -> dict:
                       if len(data.y_val) else None),
         nonzero_weights=int(net.n_nonzero_weights()),
         seconds=time.monotonic() - started,
-        model=network_to_dict(net),
+        model=model_to_dict(net),
     )
     return out
 
 
 def train_config(config: dict, data: DataPart, *, seed: int, time_limit: float, workers: int,
-                 warm_start: dict | Network | None = None,
-                 progress: bool = False) -> tuple[Network, dict]:
+                 warm_start: dict | Network | Ensemble | None = None,
+                 progress: bool = False) -> tuple[Network | Ensemble, dict]:
     """Train one configuration as ``bdnn train`` does with the same options: the quantizer
-    fitted on the training rows (or the warm start's), validation rows given to the trainer."""
+    fitted on the training rows (or the warm start's), validation rows given to the trainer.
+    An ensemble configuration trains its members afresh (an ensemble takes no warm start:
+    ``warm_start`` lends it only its quantizer)."""
     args = stage_arguments(config)
-    warm = (network_from_dict(warm_start) if isinstance(warm_start, dict) else warm_start)
+    warm = (model_from_dict(warm_start) if isinstance(warm_start, dict) else warm_start)
     n_out = get_output_kind(config["output"]).n_outputs(len(data.classes))
     check_problem_size(len(data.y), data.X.shape[1], hidden_widths(config), n_out,
                        config["weight_bound"], config["input_bits"], workers, time_limit)
@@ -104,6 +109,11 @@ def train_config(config: dict, data: DataPart, *, seed: int, time_limit: float, 
                                     args["quantizer"]["bits"], feature_names=data.feature_names,
                                     source=data.name))
     has_val = len(data.y_val) > 0
+    if args["ensemble"]["kind"] is not None:
+        return _train_ensemble_config(config, args, data, quantizer, seed=seed,
+                                      time_limit=time_limit, workers=workers, progress=progress)
+    if is_ensemble(warm):
+        raise BDNNError("a single network cannot be warm-started from an ensemble")
     problem = TrainProblem.build(
         quantizer.quantize(data.X), data.y, quantizer=quantizer, classes=list(data.classes),
         warm_start=warm,
@@ -116,3 +126,30 @@ def train_config(config: dict, data: DataPart, *, seed: int, time_limit: float, 
     result.network.training["quantizer"] = recorded_kind(
         args["quantizer"]["kind"], None if warm is None else warm.training)
     return result.network, result.network.training
+
+
+def _train_ensemble_config(config: dict, args: dict, data: DataPart, quantizer, *, seed: int,
+                           time_limit: float, workers: int,
+                           progress: bool) -> tuple[Ensemble, dict]:
+    """``bdnn train --ensemble KIND`` with the configuration's options (``train_ensemble``)."""
+    from ..train.ensemble import train_ensemble
+
+    problem, method = args["problem"], args["method"]
+    if method["lexicographic"] or problem["margin"] is not None:
+        raise BDNNError("--ensemble trains its members with --objective errors or hamming "
+                        "for now; drop --lexicographic / --margin")
+    has_val = len(data.y_val) > 0
+    result = train_ensemble(
+        args["ensemble"]["kind"], quantizer.quantize(data.X), data.y, quantizer=quantizer,
+        classes=list(data.classes), hidden=problem["hidden"],
+        weight_bound=problem["weight_bound"], activation=problem["activation"],
+        output=problem["output"], objective=problem["objective"], method=method["method"],
+        sparsify=method["sparsify"], time_limit=time_limit, workers=workers, seed=seed,
+        progress=progress, Q_val=quantizer.quantize(data.X_val) if has_val else None,
+        y_val=data.y_val if has_val else None)
+    ens = result.ensemble
+    ens.training["quantizer"] = args["quantizer"]["kind"]
+    summary = result.summary()
+    ens.training["status"] = summary["status"]
+    ens.training["origin"] = f"{summary['members']} {summary['ensemble']} members"
+    return ens, ens.training

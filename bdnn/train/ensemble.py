@@ -15,6 +15,9 @@ and, when it starts in its child, takes ``(deadline - now) / (rounds left, its o
 so the time a child spends starting (importing numpy and OR-Tools takes seconds on a busy
 machine) and any earlier member's overrun come out of the later members' shares, not on top of
 the limit. ``FINISH_RESERVE`` is kept for the vote, the evaluation and writing the file.
+
+A daemonic process (a Dask worker of ``bdnn select``) may not start children: there the members
+train one after the other in the process itself (``P = 1``).
 """
 
 from __future__ import annotations
@@ -109,9 +112,10 @@ def _watch_stop(finished: threading.Event) -> None:
         request_interrupt()
 
 
-def _train_member(task: dict) -> dict:
+def _train_member(task: dict, watch: bool = True) -> dict:
     """Child process: train one member; returns its model document and summary (plain data,
-    so nothing but numpy arrays and dicts crosses the process boundary)."""
+    so nothing but numpy arrays and dicts crosses the process boundary). ``watch``: follow
+    the parent's ``_STOP`` (a forked member)."""
     from ..model_file import network_to_dict
     from .methods import train_network
     from .problem import TrainProblem
@@ -125,7 +129,8 @@ def _train_member(task: dict) -> dict:
     if _STOP.is_set():
         time_limit = MIN_MEMBER_SECONDS
     finished = threading.Event()
-    threading.Thread(target=_watch_stop, args=(finished,), daemon=True).start()
+    if watch:
+        threading.Thread(target=_watch_stop, args=(finished,), daemon=True).start()
     problem = TrainProblem.build(
         task["Q"], task["y"], quantizer=task["quantizer"], classes=[0, 1],
         hidden=task["hidden"], weight_bound=task["weight_bound"],
@@ -182,7 +187,10 @@ def train_ensemble(
         raise BDNNError(f"--ensemble needs at least 3 classes, the data have {n_classes}; "
                         "train a single network instead")
     member_classes = kind.member_classes(n_classes)
-    n_processes = min(int(workers), len(member_classes))
+    # a daemonic process (e.g. a Dask worker of bdnn select) cannot start children: the
+    # members then train one after the other here
+    in_process = multiprocessing.current_process().daemon
+    n_processes = 1 if in_process else min(int(workers), len(member_classes))
     per_process_workers = max(1, int(workers) // n_processes)
     deadline = started + time_limit - FINISH_RESERVE
     n_rounds = math.ceil(len(member_classes) / n_processes)
@@ -222,30 +230,10 @@ def train_ensemble(
             "Q_val": None if val_mask is None else np.asarray(Q_val)[val_mask],
             "y_val": val_y,
         })
-    results: list[dict | None] = [None] * len(tasks)
-    context = multiprocessing.get_context(
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    _STOP.clear()
-    with cf.ProcessPoolExecutor(max_workers=n_processes, mp_context=context) as pool:
-        futures = {pool.submit(_train_member, t): k for k, t in enumerate(tasks)}
-        pending = set(futures)
-        last_line = time.monotonic()
-        while pending:
-            done, pending = cf.wait(pending, timeout=POLL_EVERY,
-                                    return_when=cf.FIRST_COMPLETED)
-            if interrupt_requested() and not _STOP.is_set():
-                _STOP.set()  # the members' watchers stop them (_watch_stop)
-            for f in done:
-                k = futures[f]
-                results[k] = f.result()
-                s = results[k]["summary"]
-                say(f"member {k} {list(member_classes[k])}: {s['status']}, "
-                    f"{s['train_errors']} of {s['n_train']} training rows wrong")
-            if done:
-                last_line = time.monotonic()
-            elif time.monotonic() - last_line >= PROGRESS_EVERY:
-                say(f"{len(tasks) - len(pending)} of {len(tasks)} members done")
-                last_line = time.monotonic()
+    if in_process:
+        results = _train_here(tasks, say, member_classes)
+    else:
+        results = _train_in_processes(tasks, n_processes, say, member_classes)
     members = [network_from_dict(r["model"]) for r in results]
     for net, mc in zip(members, member_classes, strict=True):
         net.training["member_classes"] = list(mc)
@@ -270,3 +258,51 @@ def train_ensemble(
         ],
     }
     return result
+
+
+def _train_in_processes(tasks: list[dict], n_processes: int, say, member_classes) -> list[dict]:
+    """The members on ``n_processes`` forked processes; Ctrl-C / SIGTERM reach them through
+    ``_STOP``."""
+    results: list = [None] * len(tasks)
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    _STOP.clear()
+    with cf.ProcessPoolExecutor(max_workers=n_processes, mp_context=context) as pool:
+        futures = {pool.submit(_train_member, t): k for k, t in enumerate(tasks)}
+        pending = set(futures)
+        last_line = time.monotonic()
+        while pending:
+            done, pending = cf.wait(pending, timeout=POLL_EVERY,
+                                    return_when=cf.FIRST_COMPLETED)
+            if interrupt_requested() and not _STOP.is_set():
+                _STOP.set()  # the members' watchers stop them (_watch_stop)
+            for f in done:
+                k = futures[f]
+                results[k] = f.result()
+                s = results[k]["summary"]
+                say(f"member {k} {list(member_classes[k])}: {s['status']}, "
+                    f"{s['train_errors']} of {s['n_train']} training rows wrong")
+            if done:
+                last_line = time.monotonic()
+            elif time.monotonic() - last_line >= PROGRESS_EVERY:
+                say(f"{len(tasks) - len(pending)} of {len(tasks)} members done")
+                last_line = time.monotonic()
+    return results
+
+
+def _train_here(tasks: list[dict], say, member_classes) -> list[dict]:
+    """The members one after the other in this process (one that may not start children);
+    after an interrupt the rest train for ``MIN_MEMBER_SECONDS`` each, as in processes."""
+    results = []
+    stopped = False
+    for k, task in enumerate(tasks):
+        if stopped:
+            task = {**task, "fixed_limit": MIN_MEMBER_SECONDS}
+        results.append(_train_member(task, watch=False))
+        s = results[-1]["summary"]
+        stopped = stopped or bool(s["interrupted"]) or interrupt_requested()
+        say(f"member {k} {list(member_classes[k])}: {s['status']}, "
+            f"{s['train_errors']} of {s['n_train']} training rows wrong")
+    if stopped:
+        request_interrupt()  # the result reports the interrupt, as the process pool's does
+    return results

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..activation import Activation
 from ..network import Layer, Network
-from ..objective import ERRORS, Objective, get_objective
+from ..objective import ERRORS, Objective, objective_with_margin
 from ..output_kind import OutputKind
 from ..quantizer import Quantizer
 from .architecture import Architecture
@@ -63,6 +63,7 @@ class TrainProblem:
         activation: Activation | str = "heaviside",
         output: OutputKind | str = "argmax",
         objective: Objective | str = "errors",
+        margin: int | None = None,
         solve: SolveOptions | None = None,
         warm_start: Network | None = None,
         robust_radius: float | None = None,
@@ -72,7 +73,8 @@ class TrainProblem:
         started: float | None = None,
     ) -> TrainProblem:
         """Check and normalise the arguments (one weight bound for every layer or one per
-        layer); raises ``BDNNError`` with a one-line message on anything invalid."""
+        layer; ``margin`` sets the margin objective's, None keeps the objective's own); raises
+        ``BDNNError`` with a one-line message on anything invalid."""
         Q = np.asarray(Q)
         y = np.asarray(y, dtype=np.int64)
         arch = Architecture.for_training(Q, y, max_level=quantizer.max_level,
@@ -84,7 +86,7 @@ class TrainProblem:
         has_val = Q_val is not None and y_val is not None and len(y_val) > 0
         return cls(
             Q=Q, y=y, quantizer=quantizer, classes=list(classes), arch=arch,
-            objective=get_objective(objective), solve=solve or SolveOptions(),
+            objective=objective_with_margin(objective, margin), solve=solve or SolveOptions(),
             warm_start=warm_start,
             robust_radius=None if robust_radius is None else check_radius(robust_radius),
             X_raw=X_raw, Q_val=np.asarray(Q_val) if has_val else None,
