@@ -76,6 +76,11 @@ def test_grid_expands_products_unions_and_defaults():
     ({"hidden": []}, "empty list"),
     ([], "grid is empty"),
     ([3], "must be an object"),
+    ({"margin": 2}, "the margin objective's; add"),
+    ({"margin": True, "objective": "margin"}, "true is not a whole number"),
+    ({"ensemble": "ovx"}, "'ensemble': \"ovx\" is not one of: ovo, ovr"),
+    ({"lexicographic": 1}, "1 is not true or false"),
+    ({"method": "split", "lexicographic": True}, "no configuration bdnn train accepts"),
 ])
 def test_bad_grids_are_one_line_errors(grid, words):
     with pytest.raises(BDNNError, match=words):
@@ -357,6 +362,11 @@ def test_local_cluster_sweep_trains_ensembles_in_its_workers(tmp_path):
     assert doc["chosen"]["model_bytes"] == min(b for v, b in scored if v == best)
     written = load_model(out)
     assert model_data_bytes(written) == doc["chosen"]["model_bytes"]
+    # two classes: every configuration refused, and the one-line error says why
+    proc = bdnn("select", "bcw", "--grid", write_grid(tmp_path, {"hidden": 2, "ensemble": "ovo"}),
+                "--time-limit", 2, "--processes", 1, "--quiet", "-o", tmp_path / "b.json")
+    assert proc.returncode == 2 and not (tmp_path / "b.json").exists()
+    assert proc.stderr.count("\n") == 1 and "at least 3 classes" in proc.stderr, proc.stderr
 
 
 @pytest.mark.slow

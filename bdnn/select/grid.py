@@ -53,28 +53,36 @@ class GridAxis:
             raise BDNNError(f"grid axis {self.name!r}: {e}") from None
 
 
+def _shown(v: Any) -> str:
+    """``v`` as the grid file spells it (JSON), else its repr."""
+    try:
+        return json.dumps(v)
+    except (TypeError, ValueError):
+        return repr(v)
+
+
 def _hidden(v: Any) -> str:
     """``4``, ``"8,4"`` -> the command line form ``"8,4"``."""
     if isinstance(v, bool):
-        raise ValueError(f"{v!r} is not a layer width list like 4 or \"8,4\"")
+        raise ValueError(f"{_shown(v)} is not a layer width list like 4 or \"8,4\"")
     if isinstance(v, int):
         widths = [v]
     elif isinstance(v, str):
         try:
             widths = [int(w) for w in v.split(",")]
         except ValueError:
-            raise ValueError(f"{v!r} is not a layer width list like 4 or \"8,4\"") from None
+            raise ValueError(f"{_shown(v)} is not a layer width list like 4 or \"8,4\"") from None
     else:
-        raise ValueError(f"{v!r} is not a layer width list like 4 or \"8,4\"")
+        raise ValueError(f"{_shown(v)} is not a layer width list like 4 or \"8,4\"")
     if not widths or any(w < 1 for w in widths):
-        raise ValueError(f"every layer width must be >= 1, got {v!r}")
+        raise ValueError(f"every layer width must be >= 1, got {_shown(v)}")
     return ",".join(str(w) for w in widths)
 
 
 def _int_in(lo: int, hi: int) -> Callable[[Any], int]:
     def parse(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise ValueError(f"{v!r} is not a whole number in {lo}..{hi}")
+            raise ValueError(f"{_shown(v)} is not a whole number in {lo}..{hi}")
         return int(v)
     return parse
 
@@ -84,14 +92,14 @@ def _choice(names: Iterable[str]) -> Callable[[Any], str]:
 
     def parse(v: Any) -> str:
         if v not in allowed:
-            raise ValueError(f"{v!r} is not one of: {', '.join(allowed)}")
+            raise ValueError(f"{_shown(v)} is not one of: {', '.join(allowed)}")
         return str(v)
     return parse
 
 
 def _flag(v: Any) -> bool:
     if not isinstance(v, bool):
-        raise ValueError(f"{v!r} is not true or false")
+        raise ValueError(f"{_shown(v)} is not true or false")
     return v
 
 
@@ -197,6 +205,9 @@ def expand(grid: Any) -> list[dict]:
             if not raw:
                 raise BDNNError(f"grid axis {name!r} has an empty list of values")
             values.append([axis.value(v) for v in raw])
+        if "margin" in block and "margin" not in values[list(GRID_AXES).index("objective")]:
+            raise BDNNError("grid axis 'margin' is the margin objective's; add "
+                            "\"objective\": \"margin\" to the same object")
         for combo in itertools.product(*values):
             config = normalised(dict(zip(GRID_AXES, combo, strict=True)))
             key = json.dumps(config, sort_keys=True)

@@ -256,6 +256,10 @@ def finish(ds: Dataset, opts: SelectOptions, parts: list[DataPart], results: lis
            timings: dict, estimate: float, t0: float, results_path: Path) -> dict:
     """Choose among the results, build the final network, return the outcome."""
     cands, failed = build_candidates(results)
+    if not cands and failed:  # say why, not only where
+        f = failed[0]
+        raise BDNNError(f"no configuration trained successfully ({len(failed)} refused; "
+                        f"{config_label(f['config'])}: {f['error']}); see {results_path}")
     if opts.cv is not None:  # the candidate's network: its fold model best on validation
         for c in cands:
             best = max(c.results, key=lambda r: r["val_accuracy"])
