@@ -23,7 +23,7 @@ from ..errors import BDNNError
 from ..model_file import model_from_dict, model_to_dict
 from ..network import Network
 from ..output_kind import get_output_kind
-from ..quantizer import fit_quantizer, recorded_kind
+from ..quantizer import AnyQuantizer, fit_quantizer, recorded_kind
 from ..train.limits import check_problem_size
 from ..train.methods import train_network
 from ..train.problem import TrainProblem
@@ -110,8 +110,8 @@ def train_config(config: dict, data: DataPart, *, seed: int, time_limit: float, 
                                     source=data.name))
     has_val = len(data.y_val) > 0
     if args["ensemble"]["kind"] is not None:
-        return _train_ensemble_config(config, args, data, quantizer, seed=seed,
-                                      time_limit=time_limit, workers=workers, progress=progress)
+        return _train_ensemble_config(args, data, quantizer, seed=seed, time_limit=time_limit,
+                                      workers=workers, progress=progress)
     if is_ensemble(warm):
         raise BDNNError("a single network cannot be warm-started from an ensemble")
     problem = TrainProblem.build(
@@ -128,7 +128,7 @@ def train_config(config: dict, data: DataPart, *, seed: int, time_limit: float, 
     return result.network, result.network.training
 
 
-def _train_ensemble_config(config: dict, args: dict, data: DataPart, quantizer, *, seed: int,
+def _train_ensemble_config(args: dict, data: DataPart, quantizer: AnyQuantizer, *, seed: int,
                            time_limit: float, workers: int,
                            progress: bool) -> tuple[Ensemble, dict]:
     """``bdnn train --ensemble KIND`` with the configuration's options (``train_ensemble``)."""
