@@ -148,17 +148,15 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
 
         if self.warm_start is not None or self.robust_radius is not None:
             raise BDNNError("ensemble= cannot be combined with warm_start or robust_radius")
-        if self.lexicographic or self.margin is not None:
-            raise BDNNError("ensemble= trains its members with objective errors or hamming for "
-                            "now; drop lexicographic / margin")
         options = {k: v for k, v in (("splits", self.splits), ("batch_size", self.batch_size),
                                      ("paper", self.paper), ("restarts", self.restarts))
                    if v not in (None, False)}
         result = train_ensemble(
             self.ensemble, Q, y_idx, quantizer=quantizer, classes=classes, hidden=hidden,
             weight_bound=int(self.weight_bound), activation=self.activation,
-            output=self.output, objective=self.objective, method=self.method,
-            sparsify=bool(self.sparsify), method_options=options,
+            output=self.output, objective=self.objective, margin=self.margin,
+            method=self.method, sparsify=bool(self.sparsify),
+            lexicographic=bool(self.lexicographic), method_options=options,
             time_limit=float(self.time_limit), workers=int(self.workers), seed=int(self.seed),
             deterministic=bool(self.deterministic), progress=bool(self.verbose),
             Q_val=Q_val, y_val=y_val_idx)

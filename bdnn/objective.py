@@ -335,3 +335,15 @@ def objective_with_margin(objective: str | Objective, margin: int | None) -> Obj
         return get_objective(objective, **({} if margin is None else {"margin": margin}))
     except BDNNError as e:
         raise BDNNError(f"{e}; --margin goes with --objective margin") from None
+
+
+def lexicographic_objective(objective: Objective) -> Objective:
+    """What lexicographic training minimises first: the margin objective as given, ``errors``
+    as margin 0 (the same loss row for row); any other objective is a one-line ``BDNNError``."""
+    if isinstance(objective, MarginObjective):
+        return objective
+    if objective == ERRORS:
+        return MARGIN.with_params(margin=0)
+    raise BDNNError(f"--lexicographic works with --objective errors or margin, not "
+                    f"{objective.name}")
+

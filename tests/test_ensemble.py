@@ -355,6 +355,40 @@ def test_train_ensemble_cli_end_to_end(tmp_path):
     assert "static int iris_ovo_m2_forward_debug_q" in text
 
 
+@pytest.mark.slow
+def test_margin_and_lexicographic_members(tmp_path):
+    """``margin=2, lexicographic=True`` reaches every member: each trains the margin objective
+    in lexicographic stages, and its loss (in the member's record and the ensemble's) is the
+    count, recomputed here from its scores, of its rows whose label does not clear by 2."""
+    from bdnn.data import load_dataset
+    from bdnn.objective import row_margins
+    from bdnn.train.ensemble import train_ensemble
+
+    ds = load_dataset("iris", seed=0)
+    X, y = ds.train_part()
+    quantizer = Quantizer.fit(X, 4)
+    Q = quantizer.quantize(X)
+    result = train_ensemble("ovr", Q, y, quantizer=quantizer, classes=list(ds.classes),
+                            hidden=(2,), objective="margin", margin=2, lexicographic=True,
+                            time_limit=9.0, workers=2, progress=False)
+    ens = result.ensemble
+    assert ens.training["objective_name"] == "margin"
+    assert ens.training["objective_params"] == {"margin": 2} and ens.training["lexicographic"]
+    for k, (member, classes) in enumerate(zip(ens.members, ens.member_classes, strict=True)):
+        assert member.training["objective_params"] == {"margin": 2}
+        stages = [s["stage"] for s in member.training["lexicographic"]["stages"]]
+        assert stages == ["loss", "margin"]
+        mask, local_y = OVR.member_rows(classes, y)
+        m = row_margins(member.forward_q(Q[mask]).scores, local_y, member.output)
+        assert member.training["objective"] == ens.training["members"][k]["objective"] == int(
+            (m < 2).sum())
+    # hamming has no lexicographic form, for an ensemble as for one network
+    p = _bdnn("train", "iris", "--ensemble", "ovo", "--objective", "hamming", "--lexicographic",
+              "--time-limit", "9", "-o", tmp_path / "h.json")
+    assert p.returncode == 2 and "errors or margin, not hamming" in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "h.json").exists()
+
+
 def test_train_ensemble_bad_input(tmp_path):
     p = _bdnn("train", "bcw", "--ensemble", "ovo", "--time-limit", "5", "-o",
               tmp_path / "m.json")

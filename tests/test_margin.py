@@ -290,6 +290,13 @@ def test_estimator_passes_margin_and_lexicographic():
     m = row_margins(clf.network_.forward_q(clf.network_.quantizer.quantize(X)).scores, y,
                     clf.network_.output)
     assert t["objective"] == int((m < 1).sum())
+    # and to every member of an ensemble
+    y3 = (X[:, 0] >= 2).astype(int) + (X[:, 1] >= 2).astype(int)  # three classes
+    ens = BDNNClassifier(hidden=(2,), objective="margin", margin=1, lexicographic=True,
+                         ensemble="ovr", time_limit=10, workers=1).fit(X, y3).network_
+    assert ens.training["objective_params"] == {"margin": 1} and ens.training["lexicographic"]
+    assert all(m.training["objective_params"] == {"margin": 1} and "lexicographic" in m.training
+               for m in ens.members)
 
 
 def test_margin_start_descends_on_errors_first():

@@ -138,9 +138,6 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
     if lexicographic and method not in ("exact", "auto"):
         raise BDNNError(f"--lexicographic works with --method exact only, not {method}")
     objective_record = objective_with_margin(objective, margin)
-    if ensemble_kind and (lexicographic or margin is not None):
-        raise BDNNError("--ensemble trains its members with --objective errors or hamming "
-                        "for now; drop --lexicographic / --margin")
     if prove and lexicographic:
         raise BDNNError("--prove and --lexicographic cannot be combined; drop one")
     _check_writable(Path(out_path))
@@ -171,8 +168,8 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
     if ensemble_kind:
         _train_ensemble(ensemble_kind, ds, Q, y, quantizer, Xv, yv, started=started,
                         hidden=hidden, weight_bound=weight_bound, activation=activation,
-                        output=output_kind, objective=objective, method=method,
-                        sparsify=sparsify, method_options={
+                        output=output_kind, objective=objective_record, method=method,
+                        sparsify=sparsify, lexicographic=lexicographic, method_options={
                             k: v for k, v in (("splits", splits), ("batch_size", batch_size),
                                               ("paper", paper), ("restarts", restarts))
                             if v not in (None, False)},

@@ -160,13 +160,9 @@ def normalised(config: dict) -> dict:
 
 def compatible(config: dict) -> bool:
     """False for combinations ``bdnn train`` refuses: ``--sparsify`` and ``--lexicographic``
-    need method exact (or auto), ``--lexicographic`` the errors or margin objective, an
-    ``--ensemble``'s members the errors or hamming objective without ``--lexicographic``."""
+    need method exact (or auto), ``--lexicographic`` the errors or margin objective."""
     exact = config["method"] in ("exact", "auto")
     if config["sparsify"] and not exact:
-        return False
-    if config["ensemble"] is not None and (config["lexicographic"]
-                                           or config["objective"] not in ("errors", "hamming")):
         return False
     return not (config["lexicographic"]
                 and (not exact or config["objective"] not in ("errors", "margin")))
@@ -217,7 +213,7 @@ def expand(grid: Any) -> list[dict]:
     if not configs:
         raise BDNNError("the grid has no configuration bdnn train accepts (--sparsify and "
                         "--lexicographic need method exact or auto, --lexicographic the errors "
-                        "or margin objective, --ensemble the errors or hamming objective)")
+                        "or margin objective)")
     return configs
 
 

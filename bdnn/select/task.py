@@ -135,16 +135,14 @@ def _train_ensemble_config(args: dict, data: DataPart, quantizer: AnyQuantizer, 
     from ..train.ensemble import train_ensemble
 
     problem, method = args["problem"], args["method"]
-    if method["lexicographic"] or problem["margin"] is not None:
-        raise BDNNError("--ensemble trains its members with --objective errors or hamming "
-                        "for now; drop --lexicographic / --margin")
     has_val = len(data.y_val) > 0
     result = train_ensemble(
         args["ensemble"]["kind"], quantizer.quantize(data.X), data.y, quantizer=quantizer,
         classes=list(data.classes), hidden=problem["hidden"],
         weight_bound=problem["weight_bound"], activation=problem["activation"],
-        output=problem["output"], objective=problem["objective"], method=method["method"],
-        sparsify=method["sparsify"], time_limit=time_limit, workers=workers, seed=seed,
+        output=problem["output"], objective=problem["objective"], margin=problem["margin"],
+        method=method["method"], sparsify=method["sparsify"],
+        lexicographic=method["lexicographic"], time_limit=time_limit, workers=workers, seed=seed,
         progress=progress, Q_val=quantizer.quantize(data.X_val) if has_val else None,
         y_val=data.y_val if has_val else None)
     ens = result.ensemble

@@ -36,6 +36,7 @@ import numpy as np
 
 from ..ensemble import Ensemble, EnsembleKind, get_ensemble_kind
 from ..errors import BDNNError
+from ..objective import Objective, lexicographic_objective, objective_with_margin
 from ..quantizer import AnyQuantizer
 from .safe_solver import interrupt_requested, request_interrupt
 
@@ -161,9 +162,11 @@ def train_ensemble(
     weight_bound: int | list[int] = 1,
     activation: str = "heaviside",
     output: str = "argmax",
-    objective: str = "errors",
+    objective: str | Objective = "errors",
+    margin: int | None = None,
     method: str = "exact",
     sparsify: bool = False,
+    lexicographic: bool = False,
     method_options: dict | None = None,
     time_limit: float = 60.0,
     workers: int = 2,
@@ -175,10 +178,18 @@ def train_ensemble(
     started: float | None = None,
 ) -> EnsembleResult:
     """Train every member of a ``kind`` ensemble in parallel processes within ``time_limit``
-    seconds counted from ``started`` (``time.monotonic()``; default now)."""
+    seconds counted from ``started`` (``time.monotonic()``; default now). Every member takes
+    the objective (``margin``: the margin objective's margin) and ``lexicographic`` as
+    ``bdnn train`` does."""
     from ..model_file import network_from_dict
 
     kind = get_ensemble_kind(kind)
+    objective = objective_with_margin(objective, margin)
+    if lexicographic:
+        if method not in ("exact", "auto"):
+            raise BDNNError(f"--lexicographic works with --method exact only, not {method}")
+        lexicographic_objective(objective)  # refuses hamming, as bdnn train does
+        method_options = {**(method_options or {}), "lexicographic": True}
     started = time.monotonic() if started is None else started
     Q = np.asarray(Q)
     y = np.asarray(y, dtype=np.int64)
@@ -221,7 +232,7 @@ def train_ensemble(
         tasks.append({
             "Q": Q[mask], "y": local_y, "quantizer": quantizer, "hidden": tuple(hidden),
             "weight_bound": weight_bound, "activation": str(activation), "output": str(output),
-            "objective": str(objective), "method": method, "sparsify": sparsify,
+            "objective": objective, "method": method, "sparsify": sparsify,
             "method_options": dict(method_options or {}), "deadline": deadline,
             "rounds_left": n_rounds - len(tasks) // n_processes,
             "fixed_limit": (max(MIN_MEMBER_SECONDS, (deadline - started) / n_rounds)
@@ -245,7 +256,9 @@ def train_ensemble(
         interrupted=interrupt_requested() or any(r["summary"]["interrupted"] for r in results),
     )
     ensemble.training = {
-        "ensemble": kind.name, "method": method, "objective_name": str(objective),
+        "ensemble": kind.name, "method": method, "objective_name": objective.name,
+        **({"objective_params": objective.params()} if objective.params() else {}),
+        **({"lexicographic": True} if lexicographic else {}),
         "hidden": list(hidden), "seed": int(seed), "workers": int(workers),
         "time_limit": float(time_limit),
         "processes": n_processes, "n_train": len(y), "train_errors": errors,

@@ -11,7 +11,7 @@ from ortools.sat.python import cp_model
 
 from ..errors import BDNNError
 from ..network import Network
-from ..objective import ERRORS, MARGIN, MarginObjective, smallest_margin
+from ..objective import lexicographic_objective, smallest_margin
 from .coordinate_descent import POLISH_MIN_SHARE, center_biases, coordinate_descent
 from .cpsat_model import BDNNCpModel, ModelBuildTimeout, ModelOptions
 from .float_start import descended_start
@@ -341,13 +341,8 @@ def lexicographic_problem(problem: TrainProblem) -> TrainProblem:
     """``problem`` with the objective lexicographic training minimises first: the margin
     objective as given, ``errors`` as margin 0 (the same loss row for row); anything else is
     refused."""
-    objective = problem.objective
-    if isinstance(objective, MarginObjective):
-        return problem
-    if objective == ERRORS:
-        return problem.replace(objective=MARGIN.with_params(margin=0))
-    raise BDNNError(f"--lexicographic works with --objective errors or margin, not "
-                    f"{objective.name}")
+    objective = lexicographic_objective(problem.objective)
+    return problem if objective is problem.objective else problem.replace(objective=objective)
 
 
 def _smallest_margin(problem: TrainProblem, net: Network) -> int | None:
