@@ -44,9 +44,12 @@ METHODS: dict[str, dict] = {
                                         "lexicographic": True, "sparsify": True}},
     "ovo": {"cli": ["--ensemble", "ovo"]},
     "ovr": {"cli": ["--ensemble", "ovr"]},
+    "ovo-lexicographic": {"cli": ["--ensemble", "ovo", "--lexicographic"]},
+    "ovr-lexicographic": {"cli": ["--ensemble", "ovr", "--lexicographic"]},
 }
 #: Entries that need a branch not merged yet: skipped when ``bdnn train --help`` lacks the flag.
-NEEDS_FLAG = {"ovo": "--ensemble", "ovr": "--ensemble"}
+NEEDS_FLAG = {"ovo": "--ensemble", "ovr": "--ensemble", "ovo-lexicographic": "--ensemble",
+              "ovr-lexicographic": "--ensemble"}
 
 #: Data sets and the hidden layer each is trained with (ternary weights throughout).
 SETS: dict[str, str] = {
