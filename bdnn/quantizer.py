@@ -409,6 +409,11 @@ def _pow2_sse(x: np.ndarray, shift: int, offset: int, L: int) -> float:
     return float(np.square(x - np.ldexp(q + offset, -shift)).sum())
 
 
+def _offset_fits(offset: int, L: int) -> bool:
+    """Whether ``offset`` and ``offset + L`` (the first and the last level's) are int16."""
+    return POW2_OFFSET_RANGE[0] <= offset and offset + L <= POW2_OFFSET_RANGE[1]
+
+
 def _pow2_candidates(x: np.ndarray, L: int) -> list[tuple[int, int]]:
     """The (shift, offset) pairs ``Pow2Quantizer.fit`` chooses from for one feature's training
     values ``x``, in order of preference on ties (see there); never empty."""
@@ -426,15 +431,13 @@ def _pow2_candidates(x: np.ndarray, L: int) -> list[tuple[int, int]]:
         c = 2.0 ** s
         for o in (math.floor((lo + hi) / 2 * c - L / 2 + 0.5), math.floor(lo * c + 0.5),
                   math.floor(hi * c + 0.5) - L):
-            if POW2_OFFSET_RANGE[0] <= o and o + L <= POW2_OFFSET_RANGE[1] \
-                    and (s, o) not in out:
+            if _offset_fits(o, L) and (s, o) not in out:
                 out.append((s, o))
     s = cover
     while not out:  # a narrow range far from 0: coarser steps until the offset fits int16
         s -= 1
         o = math.floor((lo + hi) / 2 * 2.0 ** s - L / 2 + 0.5)
-        if (POW2_OFFSET_RANGE[0] <= o and o + L <= POW2_OFFSET_RANGE[1]) \
-                or s <= -POW2_MAX_SHIFT:
+        if _offset_fits(o, L) or s <= -POW2_MAX_SHIFT:
             out.append((s, min(max(o, POW2_OFFSET_RANGE[0]), POW2_OFFSET_RANGE[1])))
     return out
 

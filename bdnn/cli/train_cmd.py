@@ -29,7 +29,7 @@ from ..train.limits import (
     MAX_WORKERS,
     check_problem_size,
 )
-from ..train.methods import METHODS, train_network
+from ..train.methods import METHODS, check_lexicographic, train_network
 from ..train.problem import TrainProblem
 from ..train.robust_boxes import check_radius
 from ..train.safe_solver import interrupt_requested, request_interrupt
@@ -135,9 +135,9 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
         raise BDNNError("--ensemble cannot be combined with --warm-start or --robust-radius")
     if ensemble_kind and prove:
         raise BDNNError("--prove trains one network; leave out --ensemble or --prove")
-    if lexicographic and method not in ("exact", "auto"):
-        raise BDNNError(f"--lexicographic works with --method exact only, not {method}")
     objective_record = objective_with_margin(objective, margin)
+    if lexicographic:
+        check_lexicographic(method, objective_record)
     if prove and lexicographic:
         raise BDNNError("--prove and --lexicographic cannot be combined; drop one")
     _check_writable(Path(out_path))

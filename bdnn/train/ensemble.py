@@ -36,8 +36,9 @@ import numpy as np
 
 from ..ensemble import Ensemble, EnsembleKind, get_ensemble_kind
 from ..errors import BDNNError
-from ..objective import Objective, lexicographic_objective, objective_with_margin
+from ..objective import Objective, objective_with_margin
 from ..quantizer import AnyQuantizer
+from .methods import check_lexicographic
 from .safe_solver import interrupt_requested, request_interrupt
 
 #: Seconds a member needs at least (float start, model, solve) for the budget to hold: a
@@ -186,9 +187,7 @@ def train_ensemble(
     kind = get_ensemble_kind(kind)
     objective = objective_with_margin(objective, margin)
     if lexicographic:
-        if method not in ("exact", "auto"):
-            raise BDNNError(f"--lexicographic works with --method exact only, not {method}")
-        lexicographic_objective(objective)  # refuses hamming, as bdnn train does
+        check_lexicographic(method, objective)  # before any member starts
         method_options = {**(method_options or {}), "lexicographic": True}
     started = time.monotonic() if started is None else started
     Q = np.asarray(Q)
@@ -292,9 +291,7 @@ def _train_in_processes(tasks: list[dict], n_processes: int, say, member_classes
             for f in done:
                 k = futures[f]
                 results[k] = f.result()
-                s = results[k]["summary"]
-                say(f"member {k} {list(member_classes[k])}: {s['status']}, "
-                    f"{s['train_errors']} of {s['n_train']} training rows wrong")
+                say(_member_line(k, member_classes[k], results[k]["summary"]))
             if done:
                 last_line = time.monotonic()
             elif time.monotonic() - last_line >= PROGRESS_EVERY:
@@ -314,8 +311,13 @@ def _train_here(tasks: list[dict], say, member_classes) -> list[dict]:
         results.append(_train_member(task, watch=False))
         s = results[-1]["summary"]
         stopped = stopped or bool(s["interrupted"]) or interrupt_requested()
-        say(f"member {k} {list(member_classes[k])}: {s['status']}, "
-            f"{s['train_errors']} of {s['n_train']} training rows wrong")
+        say(_member_line(k, member_classes[k], s))
     if stopped:
         request_interrupt()  # the result reports the interrupt, as the process pool's does
     return results
+
+
+def _member_line(k: int, classes: tuple[int, ...], summary: dict) -> str:
+    """The progress line of a finished member."""
+    return (f"member {k} {list(classes)}: {summary['status']}, {summary['train_errors']} of "
+            f"{summary['n_train']} training rows wrong")

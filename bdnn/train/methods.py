@@ -8,6 +8,7 @@ import sys
 import numpy as np
 
 from ..errors import BDNNError
+from ..objective import Objective, lexicographic_objective
 from .data_split import train_split
 from .exact import train_exact
 from .local_search import train_local_search
@@ -24,6 +25,15 @@ METHODS = ("exact", "local-search", "split", "auto")
 # network: exact 0.816 in 60 s, split 0.821 in 540 s (seed 0); the split also selects on the
 # validation part.
 AUTO_EXACT_LIMIT = 200_000
+
+
+def check_lexicographic(method: str, objective: Objective) -> None:
+    """``--lexicographic``'s rules before any training, as one-line ``BDNNError``: method exact
+    (or auto, whose choice ``train_network`` checks again) and an objective with a
+    lexicographic form (``lexicographic_objective``)."""
+    if method not in ("exact", "auto"):
+        raise BDNNError(f"--lexicographic works with --method exact only, not {method}")
+    lexicographic_objective(objective)
 
 
 def auto_choice(Q: np.ndarray, hidden: tuple[int, ...]) -> str:
