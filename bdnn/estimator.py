@@ -14,7 +14,7 @@ from .objective import get_objective
 from .output_kind import get_output_kind
 from .quantizer import fit_quantizer
 from .train.limits import check_problem_size
-from .train.methods import train_network
+from .train.methods import check_max_inputs, train_network
 from .train.problem import TrainProblem
 from .train.result import TrainResult
 from .train.solver import SolveOptions
@@ -56,6 +56,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         margin: int | None = None,
         lexicographic: bool = False,
         ensemble: str | None = None,
+        max_inputs: int | None = None,
     ) -> None:
         self.hidden = hidden
         self.weight_bound = weight_bound
@@ -80,6 +81,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.margin = margin  # objective "margin": how far the label must clear the decision
         self.lexicographic = lexicographic
         self.ensemble = ensemble
+        self.max_inputs = max_inputs  # read at most this many inputs (input_selection)
 
     def fit(self, X, y, X_val=None, y_val=None) -> BDNNClassifier:
         """Train on ``X`` [N, d] (floats) and labels ``y`` (classes: strings or whole numbers).
@@ -115,6 +117,8 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"y_val holds labels not in y: {unknown[:5].tolist()}")
             Q_val = quantizer.quantize(X_val)
             y_val_idx = np.searchsorted(self.classes_, y_val)
+        if self.max_inputs is not None:
+            check_max_inputs(self.max_inputs, ensemble=self.ensemble)
         if self.ensemble is not None:
             return self._fit_ensemble(Q, y_idx, quantizer, classes, hidden, Q_val, y_val_idx,
                                       columns)
@@ -135,6 +139,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             self.method, problem, sparsify=bool(self.sparsify), splits=self.splits,
             batch_size=self.batch_size, paper=bool(self.paper), restarts=self.restarts,
             lexicographic=bool(self.lexicographic),
+            max_inputs=None if self.max_inputs is None else int(self.max_inputs),
         )
         if columns is not None and len(columns) == X.shape[1]:
             result.network.training["feature_names"] = [str(c) for c in columns]

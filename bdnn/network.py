@@ -210,6 +210,11 @@ class Network(Predicts):
     def n_nonzero_weights(self) -> int:
         return int(sum(np.count_nonzero(layer.weights) for layer in self.layers))
 
+    def inputs_read(self) -> list[int]:
+        """The inputs the network reads: those with a non-zero weight in the first layer (the
+        others never change its output)."""
+        return [int(j) for j in np.flatnonzero(np.any(self.layers[0].weights != 0, axis=0))]
+
 
 def errors_of(net: Network, Q: np.ndarray, y: np.ndarray) -> int:
     """Number of misclassified rows (y are class indices)."""

@@ -20,7 +20,7 @@ Two forms, one interface (``bits``, ``n_inputs``, ``max_level``, ``quantize``, `
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,6 +171,20 @@ class Quantizer:
         robustness checks use)."""
         return np.asarray(radius, dtype=np.float64) * self.scale.astype(np.float64)
 
+    def columns(self, cols: Sequence[int]) -> Quantizer:
+        """The quantizer of the inputs ``cols`` only, in that order."""
+        idx = np.asarray(cols, dtype=np.int64)
+        return Quantizer(self.bits, self.lo[idx], self.scale[idx])
+
+    def reading_only(self, cols: Sequence[int]) -> Quantizer:
+        """This quantizer with every input outside ``cols`` at level 0 whatever its value
+        (scale 0): what a network that reads only ``cols`` needs, and the C keeps no level keys
+        for those inputs (they share one row)."""
+        scale = np.zeros_like(self.scale)
+        idx = np.asarray(cols, dtype=np.int64)
+        scale[idx] = self.scale[idx]
+        return Quantizer(self.bits, self.lo, scale)
+
 
 @dataclass(frozen=True)
 class ThresholdQuantizer:
@@ -277,6 +291,18 @@ class ThresholdQuantizer:
         raise BDNNError("robust training and robustness checks need --quantizer uniform "
                         "(fitted thresholds have no single scale)")
 
+    def columns(self, cols: Sequence[int]) -> ThresholdQuantizer:
+        """The quantizer of the inputs ``cols`` only, in that order."""
+        return ThresholdQuantizer(self.bits, tuple(self.thresholds[int(j)] for j in cols))
+
+    def reading_only(self, cols: Sequence[int]) -> ThresholdQuantizer:
+        """This quantizer with no cut point on the inputs outside ``cols`` (level 0 whatever
+        the value), as ``Quantizer.reading_only``."""
+        keep = {int(j) for j in cols}
+        empty = np.zeros(0, np.float32)
+        return ThresholdQuantizer(self.bits, tuple(t if j in keep else empty
+                                                   for j, t in enumerate(self.thresholds)))
+
 
 #: Bounds of ``Pow2Quantizer``: with ``|shift| <= 100`` and int16 offsets every cut point is
 #: an odd integer below 2**17 times a power of two in [2**-101, 2**99], a normal float32; the C
@@ -370,6 +396,16 @@ class Pow2Quantizer(ThresholdQuantizer):
     def to_quantized_units(self, radius: float | np.ndarray) -> np.ndarray:
         """A raw radius in levels, per feature: ``radius * 2**shift`` (float64, exact)."""
         return np.asarray(radius, dtype=np.float64) * self.scale
+
+    def columns(self, cols: Sequence[int]) -> Pow2Quantizer:
+        """The quantizer of the inputs ``cols`` only, in that order."""
+        idx = np.asarray(cols, dtype=np.int64)
+        return Pow2Quantizer(self.bits, self.shift[idx], self.offset[idx])
+
+    def reading_only(self, cols: Sequence[int]) -> Pow2Quantizer:
+        """This quantizer unchanged: a power-of-two step cannot be made constant (its cut
+        points are finite), and the C stores only 2-3 bytes per input for it."""
+        return self
 
     @classmethod
     def fit(cls, X: np.ndarray, bits: int, feature_names: list[str] | None = None,

@@ -23,13 +23,14 @@ from ..quantizer import QUANTIZER_KINDS, fit_quantizer, recorded_kind
 from ..raw_input import detect_raw_input
 from ..train.limits import (
     MAX_INPUT_BITS,
+    MAX_INPUTS,
     MAX_SEED,
     MAX_TIME_LIMIT,
     MAX_WEIGHT_BOUND,
     MAX_WORKERS,
     check_problem_size,
 )
-from ..train.methods import METHODS, check_lexicographic, train_network
+from ..train.methods import METHODS, check_lexicographic, check_max_inputs, train_network
 from ..train.problem import TrainProblem
 from ..train.robust_boxes import check_radius
 from ..train.safe_solver import interrupt_requested, request_interrupt
@@ -90,6 +91,9 @@ from .options import IntList, emit_json, process_started
                    "parallel processes within the one --time-limit.")
 @click.option("--sparsify", is_flag=True,
               help="Second stage: keep the loss, minimise the number of non-zero weights.")
+@click.option("--max-inputs", type=click.IntRange(1, MAX_INPUTS), default=None,
+              help="Train a network that reads at most K inputs (chosen on the training rows "
+                   "by greedy forward selection); the C quantizes and stores only those.")
 @click.option("--prove", is_flag=True,
               help="exact: spend most of the time limit on the lower bound (subset bounds by "
                    "row generation); the model records a certificate.")
@@ -113,8 +117,8 @@ from .options import IntList, emit_json, process_started
 @data_options
 def command(data, hidden, weight_bound, activation, output_kind, input_bits, quantizer_kind,
             objective, margin, lexicographic, method,
-            robust_radius, splits, batch_size, paper, restarts, ensemble_kind, sparsify, prove,
-            certificate_path, time_limit, workers,
+            robust_radius, splits, batch_size, paper, restarts, ensemble_kind, sparsify,
+            max_inputs, prove, certificate_path, time_limit, workers,
             seed, deterministic, warm_start, out_path, as_json,
             quiet, label_column, delimiter, split, test_fraction) -> None:
     """Train on DATA (a built-in name, see `bdnn datasets`, or a CSV file)."""
@@ -135,6 +139,8 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
         raise BDNNError("--ensemble cannot be combined with --warm-start or --robust-radius")
     if ensemble_kind and prove:
         raise BDNNError("--prove trains one network; leave out --ensemble or --prove")
+    if max_inputs is not None:
+        check_max_inputs(max_inputs, prove=prove, ensemble=ensemble_kind)
     objective_record = objective_with_margin(objective, margin)
     if lexicographic:
         check_lexicographic(method, objective_record)
@@ -192,7 +198,7 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
     )
     result = train_network(method, problem, sparsify=sparsify, splits=splits,
                            batch_size=batch_size, paper=paper, restarts=restarts,
-                           prove=prove, lexicographic=lexicographic)
+                           prove=prove, lexicographic=lexicographic, max_inputs=max_inputs)
     net = result.network
     summary = result.summary()
     summary.update({"data": ds.name, "method": net.training.get("method", method),
@@ -355,6 +361,7 @@ def _report(s: dict) -> str:
     if "test_accuracy" in s:
         lines.append(f"test accuracy   {s['test_accuracy']:.4f}")
     lines.append(f"non-zero        {s['nonzero_weights']} of {s['weights']} weights")
+    lines.append(f"inputs read     {s['inputs_read']} of {s['inputs']}")
     lines.append(f"seconds         {s['seconds']:.1f}")
     lines.append(f"model           {s['model']}")
     if s.get("interrupted"):

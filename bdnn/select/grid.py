@@ -28,7 +28,7 @@ from ..errors import BDNNError
 from ..objective import OBJECTIVES
 from ..output_kind import OUTPUT_KINDS, get_output_kind
 from ..quantizer import QUANTIZER_KINDS
-from ..train.limits import MAX_INPUT_BITS, MAX_WEIGHT_BOUND
+from ..train.limits import MAX_INPUT_BITS, MAX_INPUTS, MAX_WEIGHT_BOUND
 from ..train.methods import METHODS
 
 STAGES = ("quantizer", "problem", "method", "ensemble")
@@ -126,13 +126,15 @@ GRID_AXES: dict[str, GridAxis] = {a.name: a for a in (
     GridAxis("sparsify", "method", "sparsify", _flag, False),
     GridAxis("lexicographic", "method", "lexicographic", _flag, False,
              "exact: the loss, then the smallest margin (bdnn train --lexicographic)"),
+    GridAxis("max_inputs", "method", "max_inputs", _optional(_int_in(1, MAX_INPUTS)), None,
+             "read at most this many inputs (bdnn train --max-inputs; null: all)"),
     GridAxis("ensemble", "ensemble", "kind", _optional(_choice(ENSEMBLE_KINDS)), None,
              "a structured ensemble of two-class members (bdnn train --ensemble; null: one "
              "network)"),
 )}
 #: Axes added after results files existed: left out of a training's resume key while at their
 #: default, so an older sweep's results still resume (``select.task.task_key``).
-KEY_OMITS_DEFAULT = ("margin", "lexicographic", "ensemble")
+KEY_OMITS_DEFAULT = ("margin", "lexicographic", "ensemble", "max_inputs")
 
 
 def hidden_widths(config: dict) -> tuple[int, ...]:
@@ -160,9 +162,12 @@ def normalised(config: dict) -> dict:
 
 def compatible(config: dict) -> bool:
     """False for combinations ``bdnn train`` refuses: ``--sparsify`` and ``--lexicographic``
-    need method exact (or auto), ``--lexicographic`` the errors or margin objective."""
+    need method exact (or auto), ``--lexicographic`` the errors or margin objective,
+    ``--max-inputs`` one network (no ensemble)."""
     exact = config["method"] in ("exact", "auto")
     if config["sparsify"] and not exact:
+        return False
+    if config["max_inputs"] is not None and config["ensemble"] is not None:
         return False
     return not (config["lexicographic"]
                 and (not exact or config["objective"] not in ("errors", "margin")))

@@ -24,6 +24,8 @@ MAX_WEIGHT_BOUND = 2**15 - 1
 #: Largest |pre-activation| of any unit: the C accumulators are int32_t.
 MAX_ACCUMULATOR = 2**31 - 1
 MAX_INPUT_BITS = 8
+#: Input features: each needs at least one weight (``--max-inputs`` takes values up to it).
+MAX_INPUTS = MAX_WEIGHTS
 MAX_WORKERS = 256
 #: Seven days; longer budgets are almost always a typo (and overflow some timers).
 MAX_TIME_LIMIT = 7 * 24 * 3600.0

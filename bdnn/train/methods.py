@@ -11,6 +11,7 @@ from ..errors import BDNNError
 from ..objective import Objective, lexicographic_objective
 from .data_split import train_split
 from .exact import train_exact
+from .input_selection import train_reading_few
 from .local_search import train_local_search
 from .problem import TrainProblem
 from .prove import train_prove
@@ -36,6 +37,20 @@ def check_lexicographic(method: str, objective: Objective) -> None:
     lexicographic_objective(objective)
 
 
+def check_max_inputs(max_inputs: int, *, prove: bool = False,
+                     ensemble: str | None = None) -> None:
+    """``--max-inputs``' rules before any training, as one-line ``BDNNError``: at least 1, not
+    with ``--prove`` (its bound would hold only for the chosen inputs) nor ``--ensemble``
+    (whose members share one quantizer)."""
+    if isinstance(max_inputs, bool) or int(max_inputs) != max_inputs or max_inputs < 1:
+        raise BDNNError(f"--max-inputs must be a whole number >= 1, got {max_inputs}")
+    if prove:
+        raise BDNNError("--prove and --max-inputs cannot be combined (the bound would hold for "
+                        "the chosen inputs only); drop one")
+    if ensemble:
+        raise BDNNError("--max-inputs trains one network; leave out --ensemble or --max-inputs")
+
+
 def auto_choice(Q: np.ndarray, hidden: tuple[int, ...]) -> str:
     """The method ``auto`` picks: exact for small problems, split for large ones."""
     n_unique = len(np.unique(np.asarray(Q), axis=0))
@@ -53,12 +68,20 @@ def train_network(
     restarts: int | None = None,
     prove: bool = False,
     lexicographic: bool = False,
+    max_inputs: int | None = None,
 ) -> TrainResult:
     """Train ``problem`` with ``method``; ``splits``/``batch_size``/``paper`` tune ``split``,
     ``restarts`` ``local-search``, ``sparsify`` and ``lexicographic`` ``exact``; ``prove``
-    (exact only) spends most of the time limit on the lower bound (``prove.train_prove``)."""
+    (exact only) spends most of the time limit on the lower bound (``prove.train_prove``);
+    ``max_inputs`` K trains a network that reads at most K inputs (``input_selection``)."""
     if method not in METHODS:
         raise BDNNError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
+    if max_inputs is not None:
+        check_max_inputs(max_inputs, prove=prove)
+        options = {"sparsify": sparsify, "splits": splits, "batch_size": batch_size,
+                   "paper": paper, "restarts": restarts, "lexicographic": lexicographic}
+        return train_reading_few(lambda sub: train_network(method, sub, **options), problem,
+                                 max_inputs)
     reset_interrupt()
     chosen = method
     if method == "auto":

@@ -45,6 +45,8 @@ class TrainResult:
             "n_train": self.n_train,
             "nonzero_weights": self.network.n_nonzero_weights(),
             "weights": self.network.n_weights(),
+            "inputs_read": len(self.network.inputs_read()),
+            "inputs": self.network.n_inputs,
             "interrupted": self.interrupted,
             "origin": self.origin,
         }

@@ -1,0 +1,115 @@
+"""``--max-inputs K``: networks that read at most K of the inputs (docs/design.md §4.3).
+
+A network's first layer multiplies every input by a weight; an input whose column of weights is
+all zero is never read, so the exported C need not quantize it (nor store its level keys) and a
+network that reads few inputs can be exported as a table (the predict table, docs/export.md).
+
+The K inputs are chosen before training, on the quantized training rows only, by greedy forward
+selection (Kohavi & John's wrapper with a decision-table majority classifier): each step adds
+the input whose levels, together with those already chosen, predict the training labels best
+by leave-one-out majority vote within each cell of equal levels (a row alone in its cell gets
+the most frequent class). Leave-one-out penalises cells too small to vote, so the criterion does
+not simply favour the finest inputs. Then every training method trains on those K columns (a
+smaller model for CP-SAT) and the network is widened back with zero weights for the others;
+its quantizer puts those inputs at level 0 (``Quantizer.reading_only``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..errors import BDNNError
+from ..network import Layer, Network
+from .problem import TrainProblem
+from .result import TrainResult
+
+
+def loo_table_correct(cells: np.ndarray, y: np.ndarray, n_classes: int, default: int) -> int:
+    """Rows whose label the other rows of their cell (``cells``: a cell id per row) predict by
+    majority (ties: the lowest class index; no other row: ``default``)."""
+    _, inv = np.unique(cells, return_inverse=True)
+    counts = np.zeros((int(inv.max()) + 1, n_classes), np.int64)
+    np.add.at(counts, (inv, y), 1)
+    others = counts[inv]
+    others[np.arange(len(y)), y] -= 1
+    pred = others.argmax(axis=1)
+    pred[others.sum(axis=1) == 0] = default
+    return int(np.sum(pred == y))
+
+
+def choose_inputs(Q: np.ndarray, y: np.ndarray, k: int, n_classes: int) -> list[int]:
+    """The ``min(k, n_inputs)`` inputs greedy forward selection picks (module docstring), in
+    increasing order. Ties go to the lower input index, so the choice is deterministic."""
+    Q = np.asarray(Q, dtype=np.int64)
+    y = np.asarray(y, dtype=np.int64)
+    n, d = Q.shape
+    if k < 1:
+        raise BDNNError(f"--max-inputs must be at least 1, got {k}")
+    default = int(np.bincount(y, minlength=n_classes).argmax())
+    base = int(Q.max(initial=0)) + 1
+    chosen: list[int] = []
+    cells = np.zeros(n, np.int64)
+    for _ in range(min(k, d)):
+        best, best_correct, best_cells = -1, -1, cells
+        for j in range(d):
+            if j in chosen:
+                continue
+            # re-index the joint cells after each step, so ids stay below n * base
+            trial = np.unique(cells * base + Q[:, j], return_inverse=True)[1].reshape(-1)
+            correct = loo_table_correct(trial, y, n_classes, default)
+            if correct > best_correct:
+                best, best_correct, best_cells = j, correct, trial
+        chosen.append(best)
+        cells = best_cells
+    return sorted(chosen)
+
+
+def _columns_of(problem: TrainProblem, cols: list[int]) -> TrainProblem:
+    """``problem`` on the inputs ``cols`` only (the warm start keeps those columns)."""
+    warm = problem.warm_start
+    if warm is not None:
+        first = warm.layers[0]
+        warm = Network(warm.quantizer.columns(cols),
+                       [Layer(first.weights[:, cols], first.bias, first.weight_bound),
+                        *warm.layers[1:]],
+                       classes=list(warm.classes), activation=warm.activation,
+                       output=warm.output, training=dict(warm.training))
+    return problem.replace(
+        Q=np.asarray(problem.Q)[:, cols], quantizer=problem.quantizer.columns(cols),
+        arch=dataclasses.replace(problem.arch, n_inputs=len(cols)), warm_start=warm,
+        X_raw=None if problem.X_raw is None else np.asarray(problem.X_raw)[:, cols],
+        Q_val=None if problem.Q_val is None else np.asarray(problem.Q_val)[:, cols],
+    )
+
+
+def widened(net: Network, problem: TrainProblem, cols: list[int]) -> Network:
+    """``net`` (trained on the inputs ``cols``) as a network of all of ``problem``'s inputs:
+    zero weights on the others, whose quantizer gives level 0 (the same function on every
+    row)."""
+    first = net.layers[0]
+    weights = np.zeros((first.n_out, problem.arch.n_inputs), dtype=first.weights.dtype)
+    weights[:, cols] = first.weights
+    return Network(problem.quantizer.reading_only(cols),
+                   [Layer(weights, first.bias.copy(), first.weight_bound), *net.layers[1:]],
+                   classes=list(net.classes), activation=net.activation, output=net.output,
+                   training=net.training)
+
+
+def train_reading_few(train, problem: TrainProblem, max_inputs: int) -> TrainResult:
+    """``train(problem)`` restricted to the ``max_inputs`` inputs ``choose_inputs`` picks;
+    ``train`` is a training method on a problem (``methods.train_network`` without
+    ``max_inputs``). The record gains ``max_inputs`` and ``inputs`` (the chosen columns)."""
+    cols = choose_inputs(problem.Q, problem.y, max_inputs, problem.n_classes)
+    if problem.solve.progress:
+        problem.say(f"reading {len(cols)} of {problem.arch.n_inputs} inputs: {cols}")
+    result = train(_columns_of(problem, cols))
+    net = widened(result.network, problem, cols)
+    # the widened network is the same function, so every recorded figure still holds
+    Q = np.asarray(problem.Q)
+    if not np.array_equal(net.forward_q(Q).scores, result.network.forward_q(Q[:, cols]).scores):
+        raise RuntimeError("internal error: widening the network changed its scores")
+    net.training.update({"max_inputs": int(max_inputs), "inputs": [int(j) for j in cols]})
+    result.network = net
+    return result
