@@ -1,7 +1,7 @@
-"""``--max-inputs K`` (docs/design.md §4.3): the input choice against a plain-Python
-leave-one-out count, the quantizer forms that read only some inputs against the full quantizer,
-and trained networks that read at most K inputs, whose predictions do not move when the other
-inputs do, on the command line, the estimator and ``bdnn select``'s grid."""
+"""``--max-inputs K`` (docs/design.md §4, "Reading few inputs"): the input choice against a
+plain-Python leave-one-out count, the quantizer forms that read only some inputs against the
+full quantizer, and trained networks that read at most K inputs, whose predictions do not move
+when the other inputs do, on the command line, the estimator and ``bdnn select``'s grid."""
 
 import json
 import subprocess

@@ -1,4 +1,5 @@
-"""``--max-inputs K``: networks that read at most K of the inputs (docs/design.md §4.3).
+"""``--max-inputs K``: networks that read at most K of the inputs (docs/design.md §4, "Reading
+few inputs").
 
 A network's first layer multiplies every input by a weight; an input whose column of weights is
 all zero is never read, so the exported C need not quantize it (nor store its level keys) and a
