@@ -23,6 +23,11 @@ train``):
   under a model-data budget of 1/10 and 1/30 of that seed's tuned MLP; model data = the
   network's weights and thresholds (``codegen.size_report``); the float entry point also holds
   the input quantizer's float keys (reported apart).
+- **bdnn-tree-flash** / **bdnn-forest-flash**: ``bdnn select --target cortex-m0 --entry predict
+  --max-flash F`` with F = the Cortex-M0 flash of seed 0's emlearn tree / forest program: what a
+  user with that tree's flash gets (the default grid then also holds networks that read 2-4
+  inputs). It resumes the 1/10 sweep, so only the configurations that sweep lacks train. The
+  issue's tree target compares the best tree or forest with the pick under its own flash.
 
 Test accuracy is computed in Python for every seed (bdnn: the numpy forward pass; emlearn
 models: scikit-learn / the vote above) and reported as mean and sd. Firmware figures come from
@@ -75,8 +80,11 @@ DATASETS = ("iris", "wine", "bcw", "breast-cancer", "digits", "uniform-10", "uni
             "credit-card")
 SEEDS = (0, 1, 2, 3, 4)
 TARGETS = ("cortex-m0", "avr")
-TOOLS = ("mlp", "tree", "forest", "bdnn-10", "bdnn-30")
+TOOLS = ("mlp", "tree", "forest", "bdnn-10", "bdnn-30", "bdnn-tree-flash", "bdnn-forest-flash")
 BUDGET_DIVISORS = {"bdnn-10": 10, "bdnn-30": 30}
+# bdnn select under the Cortex-M0 flash of (seed 0's) emlearn tree / forest program, float input
+FLASH_TOOLS = {"bdnn-tree-flash": "tree", "bdnn-forest-flash": "forest"}
+FLASH_TARGET = "cortex-m0"
 LARGE_TRAIN = 5000  # train rows above which the grids shrink and bdnn uses --method split
 
 MLP_SHAPES = ((4,), (8,), (16,), (32,), (64,), (100,), (8, 8), (16, 16), (32, 32))
@@ -305,17 +313,22 @@ def choose(cands: list[dict], budget: float) -> dict | None:
 
 
 def bdnn_select(dataset: str, seed: int, parts, budget: float, work: Path, tag: str,
-                q: dict, scheduler: str | None, resume: Path | None = None) -> dict | None:
-    """``bdnn select`` (default grid) under ``--max-model-bytes budget``, on the Dask cluster
-    at ``scheduler``; its trainings go to ``work/DATASET-sSEED.results.jsonl``, and with
-    ``resume`` (that file, from the looser budget) nothing is trained again. The chosen model's
-    scores are recomputed here."""
+                q: dict, scheduler: str | None, resume: Path | None = None,
+                flash: bool = False) -> dict | None:
+    """``bdnn select`` (default grid) under ``--max-model-bytes budget`` (``flash``: under
+    ``--max-flash budget`` on the Cortex-M0, float entry ``NAME_predict``, which adds the
+    few-input configurations to the default grid), on the Dask cluster at ``scheduler``; its
+    trainings go to ``work/DATASET-sSEED.results.jsonl``, and with ``resume`` (that file, from
+    an earlier budget) nothing is trained again. The chosen model's scores are recomputed
+    here."""
     if budget < 1:
         return None
     path = work / f"{dataset}-s{seed}-{tag}.json"
     results = work / f"{dataset}-s{seed}.results.jsonl"
+    limit = (["--target", FLASH_TARGET, "--entry", "predict", "--max-flash"] if flash
+             else ["--max-model-bytes"])
     argv = bdnn_cli("select", dataset, "--seed", str(seed), "--time-limit", str(q["time_limit"]),
-                    "--max-model-bytes", str(math.floor(budget)), "--json", "-o", str(path),
+                    *limit, str(math.floor(budget)), "--json", "-o", str(path),
                     "--results", str(results), "--quiet")
     if scheduler:
         argv += ["--scheduler", scheduler]
@@ -475,23 +488,7 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
                 tools[kind] = tune_trees(parts, seed, kind, n_classes, q)
         tools["mlp"] = mlp
         budgets = {tool: mlp["model_bytes"] / d for tool, d in BUDGET_DIVISORS.items()}
-        if use_select:
-            resume = None
-            for tool, budget in budgets.items():  # the looser budget first
-                log(f"{dataset} seed {seed}: bdnn select, budget {budget:.0f} B")
-                tools[tool] = bdnn_select(dataset, seed, parts, budget, work, tool, q,
-                                          scheduler, resume)
-                resume = work / f"{dataset}-s{seed}.results.jsonl"
-        else:
-            log(f"{dataset} seed {seed}: bdnn train grid (budget {max(budgets.values()):.0f} B)")
-            cands = bdnn_grid_train(dataset, seed, parts, max(budgets.values()), n_classes, work,
-                                    q)
-            for tool, budget in budgets.items():
-                tools[tool] = choose(cands, budget)
-        for tool, budget in budgets.items():
-            if tools[tool] is not None:
-                tools[tool] = {**tools[tool], "budget_bytes": budget}
-        if seed == seeds[0]:
+        if seed == seeds[0]:  # the emlearn programs first: their M0 flash is a bdnn budget
             (Xt, yt) = parts[2]
             for target in targets:
                 fwd = entry["firmware"].setdefault(target, {})
@@ -502,8 +499,39 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
                     log(f"{dataset}: {kind} on {target}")
                     fwd[kind] = measure_emlearn_model(dataset, kind, model, Xt, ref, yt, target,
                                                       q["n_timed"])
-                for tool in BUDGET_DIVISORS:
-                    if tools[tool] is None:
+        if use_select:
+            resume = None
+            for tool, budget in budgets.items():  # the looser budget first
+                log(f"{dataset} seed {seed}: bdnn select, budget {budget:.0f} B")
+                tools[tool] = bdnn_select(dataset, seed, parts, budget, work, tool, q,
+                                          scheduler, resume)
+                resume = work / f"{dataset}-s{seed}.results.jsonl"
+            m0 = entry["firmware"].get(FLASH_TARGET, {})
+            for tool, kind in FLASH_TOOLS.items():
+                if m0.get(kind, {}).get("status") != "ok":
+                    tools[tool] = None
+                    continue
+                budget = m0[kind]["flash_bytes"]
+                log(f"{dataset} seed {seed}: bdnn select, {FLASH_TARGET} flash <= {budget} B "
+                    f"(the {kind}'s)")
+                tools[tool] = bdnn_select(dataset, seed, parts, budget, work, tool, q, scheduler,
+                                          resume, flash=True)
+                if tools[tool] is not None:
+                    tools[tool]["budget_flash"] = budget
+        else:
+            log(f"{dataset} seed {seed}: bdnn train grid (budget {max(budgets.values()):.0f} B)")
+            cands = bdnn_grid_train(dataset, seed, parts, max(budgets.values()), n_classes, work,
+                                    q)
+            for tool, budget in budgets.items():
+                tools[tool] = choose(cands, budget)
+        for tool, budget in budgets.items():
+            if tools[tool] is not None:
+                tools[tool] = {**tools[tool], "budget_bytes": budget}
+        if seed == seeds[0]:
+            for target in targets:
+                fwd = entry["firmware"].setdefault(target, {})
+                for tool in [*BUDGET_DIVISORS, *(FLASH_TOOLS if use_select else ())]:
+                    if tools.get(tool) is None:
                         fwd[tool] = {"status": "no model within the budget"}
                         continue
                     log(f"{dataset}: {tool} on {target}")
@@ -558,13 +586,22 @@ def targets_tally(record: dict) -> dict:
             trees = [t for t in ("tree", "forest") if s.get(t, {}).get("test_mean") is not None]
             bt = max(trees, key=lambda t: s[t]["test_mean"]) if trees else None
             row["best_tree"] = bt
-            fb, ft = f.get(best, {}), f.get(bt, {}) if bt else {}
+            # against the tree: select's pick under that tree's M0 flash when the run has it
+            # (what a user with the tree's flash budget gets), else the 1/10 pick
+            at = next((t for t, k in FLASH_TOOLS.items() if k == bt), None)
+            vs = at if at and s.get(at, {}).get("test_mean") is not None else best
+            if at and vs == best and f.get(at):
+                row["bdnn_vs_tree"] = f"{at}: none fits"
+            else:
+                row["bdnn_vs_tree"] = vs
+            fb, ft = f.get(vs, {}), f.get(bt, {}) if bt else {}
             if fb.get("status") == "ok" and ft.get("status") == "ok":
                 row["flash_bdnn"], row["flash_tree"] = fb["flash_bytes"], ft["flash_bytes"]
                 row["tree_flash_ratio"] = ft["flash_bytes"] / fb["flash_bytes"]
+                row["delta_tree_points"] = 100 * (s[vs]["test_mean"] - s[bt]["test_mean"])
                 row["as_accurate_as_tree_at_le_flash"] = (
                     fb["flash_bytes"] <= ft["flash_bytes"]
-                    and s[best]["test_mean"] >= s[bt]["test_mean"])
+                    and s[vs]["test_mean"] >= s[bt]["test_mean"])
                 row["speedup_vs_tree"] = ft["per_inference"] / fb["per_inference"]
                 row["faster_than_tree"] = row["speedup_vs_tree"] > 1.0
         res[ds] = row
@@ -607,9 +644,10 @@ def render_md(record: dict) -> str:
         "",
         "## Test accuracy (mean ± sd over seeds) and model data bytes (mean)",
         "",
-        "| data set | seeds | MLP | tree | forest | bdnn 1/10 | bdnn 1/30 | MLP B | bdnn 1/10 B "
-        "(+ quantizer) | bdnn 1/30 B (+ quantizer) |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| data set | seeds | MLP | tree | forest | bdnn 1/10 | bdnn 1/30 | bdnn at tree's flash "
+        "| bdnn at forest's flash | MLP B | bdnn 1/10 B (+ quantizer) | bdnn 1/30 B "
+        "(+ quantizer) |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for ds, e in record["datasets"].items():
         s = e.get("summary", {})
@@ -628,6 +666,7 @@ def render_md(record: dict) -> str:
 
         lines.append(f"| {ds} | {len(e['runs'])} | {cell('mlp')} | {cell('tree')} | "
                      f"{cell('forest')} | {cell('bdnn-10')} | {cell('bdnn-30')} | "
+                     f"{cell('bdnn-tree-flash')} | {cell('bdnn-forest-flash')} | "
                      f"{_f(s.get('mlp', {}).get('model_bytes_mean'))} | {qb('bdnn-10')} | "
                      f"{qb('bdnn-30')} |")
     lines += ["", "## Firmware (seed-0 models, float input as the user calls it)", "",
@@ -652,13 +691,13 @@ def render_md(record: dict) -> str:
     lines += ["", "## The issue's targets", "",
               "| data set | bdnn model | Δ vs MLP (points) | within 1 pt | MLP / bdnn data | "
               "MLP / (bdnn data + quantizer keys) | "
-              "best tree | flash bdnn / tree (M0) | as accurate at ≤ flash | speed-up vs tree "
-              "(M0 instr.) |",
-              "|---|---|--:|:-:|--:|--:|---|--:|:-:|--:|"]
+              "best tree | bdnn model vs tree | flash bdnn / tree (M0) | Δ vs tree (points) | "
+              "as accurate at ≤ flash | speed-up vs tree (M0 instr.) |",
+              "|---|---|--:|:-:|--:|--:|---|---|--:|--:|:-:|--:|"]
     n = {"acc": 0, "tree": 0, "fast": 0, "data": 0}
     for ds, r in tally.items():
         if not r:
-            lines.append(f"| {ds} | none fits |||||||||")
+            lines.append(f"| {ds} | none fits |||||||||||")
             continue
         n["acc"] += bool(r.get("within_1pt_of_mlp"))
         n["data"] += bool(r.get("data_ratio") and r["data_ratio"] >= 10)
@@ -669,8 +708,9 @@ def render_md(record: dict) -> str:
             f"{'hit' if r['within_1pt_of_mlp'] else '**miss**'} | "
             f"{_f(r.get('data_ratio'), '{:.1f}')} | "
             f"{_f(r.get('data_ratio_with_quantizer'), '{:.1f}')} | "
-            f"{r.get('best_tree') or '–'} | "
+            f"{r.get('best_tree') or '–'} | {r.get('bdnn_vs_tree', '–')} | "
             f"{_f(r.get('flash_bdnn'))} / {_f(r.get('flash_tree'))} | "
+            f"{_f(r.get('delta_tree_points'), '{:+.1f}')} | "
             f"{'hit' if r.get('as_accurate_as_tree_at_le_flash') else '**miss**'} | "
             f"{_f(r.get('speedup_vs_tree'), '{:.1f}')} |")
     total = len(tally)
@@ -683,7 +723,8 @@ def render_md(record: dict) -> str:
 
 
 COLOURS = {"mlp": "tab:blue", "tree": "tab:green", "forest": "tab:olive",
-           "bdnn-10": "tab:red", "bdnn-30": "tab:purple"}
+           "bdnn-10": "tab:red", "bdnn-30": "tab:purple", "bdnn-tree-flash": "tab:orange",
+           "bdnn-forest-flash": "tab:brown"}
 
 
 def plot(record: dict, ds: str, path: Path) -> bool:

@@ -140,6 +140,17 @@ def test_quick_run_structure_and_recomputed_accuracies(tmp_path):
             pred = net.forward_q(net.quantizer.quantize(X)).class_index
             assert r[key] == pytest.approx(float(np.mean(pred == y)))
         assert r["select"]["test_accuracy"] == pytest.approx(r["test_accuracy"])
+    # under the emlearn tree's / forest's M0 flash: the pick's own program fits it
+    for tool, kind in acc.FLASH_TOOLS.items():
+        r = run["tools"][tool]
+        budget = e["firmware"]["cortex-m0"][kind]["flash_bytes"]
+        if r is None:
+            continue
+        assert r["budget_flash"] == budget
+        assert e["firmware"]["cortex-m0"][tool]["flash_bytes"] <= budget
+        net = load_network(r["path"])
+        pred = net.forward_q(net.quantizer.quantize(Xt)).class_index
+        assert r["test_accuracy"] == pytest.approx(float(np.mean(pred == yt)))
     # the summary is the mean of the per-seed accuracies
     for tool in acc.TOOLS:
         vals = [x["tools"][tool]["test_accuracy"] for x in e["runs"] if x["tools"][tool]]
@@ -154,7 +165,7 @@ def test_quick_run_structure_and_recomputed_accuracies(tmp_path):
             assert f[kind]["agree_timed"] == acc.QUICK["n_timed"]
             assert f[kind]["flash_bytes"] > f[kind]["model_data_bytes"] > 0
             assert f[kind]["per_inference"] > 0
-        for tool in acc.BUDGET_DIVISORS:
+        for tool in [*acc.BUDGET_DIVISORS, *acc.FLASH_TOOLS]:
             if run["tools"][tool] is not None:
                 assert f[tool]["status"] == "ok", f[tool]
                 assert f[tool]["model_data_bytes"] == run["tools"][tool]["model_bytes"]

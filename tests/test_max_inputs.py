@@ -198,3 +198,22 @@ def test_cli_train_json(tmp_path):
     assert s["inputs"] == 30 and s["inputs_read"] == len(net.inputs_read()) <= 3
     assert set(net.inputs_read()) <= set(net.training["inputs"])
     assert len(net.training["inputs"]) == 3
+
+
+def test_default_grid_reads_few_inputs_under_a_flash_budget():
+    from bdnn.select.grid import default_grid
+
+    def few(configs):
+        return sorted((c["hidden"], c["max_inputs"]) for c in configs
+                      if c["max_inputs"] is not None)
+
+    plain = default_grid(30, 2, 300)
+    assert few(plain) == []
+    flash = default_grid(30, 2, 300, few_inputs=True)
+    assert few(flash) == [(h, k) for h in ("2", "4") for k in (2, 3, 4)]
+    assert all(c["quantizer"] == "quantile" and c["input_bits"] == 2
+               for c in flash if c["max_inputs"] is not None)
+    assert flash[:len(plain)] == plain  # the plain grid is unchanged, in its order
+    # K not below the data's inputs is the plain configuration again: dropped
+    assert few(default_grid(3, 2, 300, few_inputs=True)) == [("2", 2), ("4", 2)]
+    assert few(default_grid(2, 2, 300, few_inputs=True)) == []

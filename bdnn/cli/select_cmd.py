@@ -116,7 +116,7 @@ def command(data, grid_path, seed, repeats, time_limit, workers_per_task, cv, re
     else:
         caps = [v for v in (max_model_bytes, max_flash) if v is not None]
         configs = default_grid(ds.n_features, ds.n_classes, len(ds.train),
-                               min(caps) if caps else None)
+                               min(caps) if caps else None, few_inputs=max_flash is not None)
     opts = SelectOptions(configs=configs, seed=seed, repeats=repeats, time_limit=time_limit,
                          workers_per_task=workers_per_task, cv=cv, refit=refit, budgets=budgets,
                          entry=entry, scheduler=scheduler, processes=processes,

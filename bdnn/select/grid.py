@@ -269,11 +269,20 @@ DEFAULT_HIDDEN_MANY_CLASSES: Sequence[str] = ("32",)
 DEFAULT_INPUTS: Sequence[tuple[str, int]] = (("uniform", 4), ("quantile", 2), ("supervised", 4))
 
 
+#: Added to the default grid under a flash budget (``--max-flash``): narrow networks that read
+#: 2-4 inputs at 2 fitted bits, whose C quantizes only those inputs and is a predict table of
+#: at most 256 entries (docs/export.md); the programs a decision tree's flash holds
+#: (docs/benchmarks.md §11). Values of ``max_inputs`` not below the data's inputs are dropped.
+DEFAULT_FEW_INPUTS: dict[str, Any] = {"hidden": ["2", "4"], "quantizer": "quantile",
+                                      "input_bits": 2, "max_inputs": [2, 3, 4]}
+
+
 def default_grid(n_inputs: int, n_classes: int, n_train: int,
-                 max_bytes: int | None = None) -> list[dict]:
+                 max_bytes: int | None = None, few_inputs: bool = False) -> list[dict]:
     """The grid ``bdnn select`` runs without ``--grid``: one- and two-layer widths (and width
     32 with more than :data:`MANY_CLASSES` classes) times the input resolutions of
-    :data:`DEFAULT_INPUTS`, method auto, every other axis at ``bdnn train``'s default.
+    :data:`DEFAULT_INPUTS`, method auto, every other axis at ``bdnn train``'s default; with
+    ``few_inputs`` (a flash budget) also :data:`DEFAULT_FEW_INPUTS`.
 
     Widths at least as large as the training rows are dropped (they can memorise), and so are
     configurations whose estimated model data exceed ``max_bytes`` (the tightest byte budget
@@ -284,6 +293,10 @@ def default_grid(n_inputs: int, n_classes: int, n_train: int,
     configs = expand([{"hidden": hidden, "quantizer": kind, "input_bits": bits}
                       for kind, bits in DEFAULT_INPUTS])
     configs.sort(key=lambda c: widths.index(c["hidden"]))  # the widths' order, smallest first
+    few = [k for k in DEFAULT_FEW_INPUTS["max_inputs"] if k < n_inputs]
+    if few_inputs and few:
+        configs += [c for c in expand({**DEFAULT_FEW_INPUTS, "max_inputs": few})
+                    if int(c["hidden"]) < max(4, n_train)]
     if max_bytes is not None:
         fitting = [c for c in configs
                    if estimated_model_bytes(c, n_inputs, n_classes) <= max_bytes]
