@@ -243,18 +243,20 @@ def _float_rows(net: Network, rng: np.random.Generator) -> np.ndarray:
     ]).astype(F32)
 
 
-@pytest.mark.parametrize("table", [1, 0])
+@pytest.mark.parametrize("table, fused", [(1, 1), (1, 0), (0, 1)])
 @pytest.mark.parametrize("float_quantizer", [0, 1])
-def test_c_predict_functions_equal_plain_forward(cc, tmp_path, table, float_quantizer) -> None:
+def test_c_predict_functions_equal_plain_forward(cc, tmp_path, table, fused,
+                                                 float_quantizer) -> None:
     """NAME_predict_q on every level combination of the used inputs (any codes elsewhere, codes
     above max_level) and NAME_predict on the probe float rows, for every quantizer kind and
     form: BDNN_FLOAT_QUANTIZER 0 and 1 (the affine ones), BDNN_POW2_QUANTIZER 1 and 0 (pow2),
-    with the table and without; the table is really there exactly when BDNN_PREDICT_TABLE=1."""
+    with the table (the used inputs' levels unrolled, BDNN_FUSED_INPUT 1, or in a loop, 0) and
+    without; the table is really there exactly when BDNN_PREDICT_TABLE=1."""
     labels, nets = zip(*_nets(), strict=True)
     flags = (f"-DBDNN_PREDICT_TABLE={table}", f"-DBDNN_FLOAT_QUANTIZER={float_quantizer}",
-             f"-DBDNN_POW2_QUANTIZER={1 - float_quantizer}")
+             f"-DBDNN_POW2_QUANTIZER={1 - float_quantizer}", f"-DBDNN_FUSED_INPUT={fused}")
     exe = _build(cc, list(nets), tmp_path / "b", flags)
-    rng = np.random.default_rng(10 * table + float_quantizer)
+    rng = np.random.default_rng(10 * table + 2 * fused + float_quantizer)
     for i, (label, net) in enumerate(zip(labels, nets, strict=True)):
         Q = _code_rows(net, rng)
         got = [int(v) for v in c_host.run_harness(exe, c_host.encode_q(i, Q))]
@@ -267,6 +269,7 @@ def test_c_predict_functions_equal_plain_forward(cc, tmp_path, table, float_quan
     if nm:
         symbols = subprocess.run([nm, str(exe)], capture_output=True, text=True).stdout
         assert ("m0_predict_table" in symbols) == bool(table)
+        assert ("m1_predict_table_inputs" in symbols) == bool(table and not fused)
 
 
 def test_harness_scores_debug_and_raw_input_still_run_the_network(cc, tmp_path) -> None:

@@ -627,7 +627,9 @@ void golden_table_quantize(const float *x, uint8_t *xq)
 }
 
 #if BDNN_PREDICT_TABLE
-/* Only the inputs the network reads are quantized: their levels index the predict table */
+#if BDNN_FUSED_INPUT
+/* Only the inputs the network reads are quantized: their levels index the predict table (one
+ * inlined copy of the level code per input) */
 int golden_table_predict(const float *x)
 {
     unsigned k;
@@ -636,6 +638,22 @@ int golden_table_predict(const float *x)
     k |= (unsigned)GOLDEN_TABLE_QUANTIZE1(&x[3], 3u) << 2;
     return golden_table_predict_entry(k);
 }
+#else
+/* The inputs the network reads, in the order of their levels in the table index */
+static const uint8_t golden_table_predict_table_inputs[2] BDNN_STORAGE = { 0, 3 };
+/* Only the inputs the network reads are quantized, in a loop (one copy of the level code): their
+ * levels index the predict table, the last input's in the top bits */
+int golden_table_predict(const float *x)
+{
+    unsigned k = 0, i = 2u;
+    GOLDEN_TABLE_QUANTIZER_TABLES;
+    do {
+        const unsigned j = BDNN_READ_U8(&golden_table_predict_table_inputs[--i]);
+        k = (k << 2) | (unsigned)GOLDEN_TABLE_QUANTIZE1(&x[j], j);
+    } while (i);
+    return golden_table_predict_entry(k);
+}
+#endif
 #elif BDNN_FUSED_INPUT
 /* The float inputs' levels go straight into the first layer's input (no xq array) */
 int golden_table_predict(const float *x)
