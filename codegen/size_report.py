@@ -141,7 +141,7 @@ def predict_table_line(table: dict) -> str:
     used = ", ".join(map(str, table["used_inputs"]))
     return (
         f"predict table: {table['bytes']} B ({table['entries']} entries x {table['entry_bits']} "
-        "bits), read by NAME_predict and NAME_predict_q instead of the weights and thresholds, "
+        f"bit{'s' if table['entry_bits'] > 1 else ''}), read by NAME_predict and NAME_predict_q instead of the weights and thresholds, "
         f"no scratch (the network reads only input{'s' if len(table['used_inputs']) > 1 else ''} "
         f"{used}: {table['index_bits']} bits)"
     )
