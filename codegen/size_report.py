@@ -138,10 +138,11 @@ def format_size_table(report: dict) -> str:
 
 def predict_table_line(table: dict) -> str:
     """One line on the predict table of a :func:`size_report` (its ``predict_table``)."""
-    used = ", ".join(map(str, table["used_inputs"]))
+    used = table["used_inputs"]
+    inputs = f"input{'s' if len(used) > 1 else ''} {', '.join(map(str, used))}"
+    entry = f"{table['entry_bits']} bit{'s' if table['entry_bits'] > 1 else ''}"
     return (
-        f"predict table: {table['bytes']} B ({table['entries']} entries x {table['entry_bits']} "
-        f"bit{'s' if table['entry_bits'] > 1 else ''}), read by NAME_predict and NAME_predict_q instead of the weights and thresholds, "
-        f"no scratch (the network reads only input{'s' if len(table['used_inputs']) > 1 else ''} "
-        f"{used}: {table['index_bits']} bits)"
+        f"predict table: {table['bytes']} B ({table['entries']} entries x {entry}), read by "
+        "NAME_predict and NAME_predict_q instead of the weights and thresholds, no scratch "
+        f"(the network reads only {inputs}: {table['index_bits']} bits)"
     )
