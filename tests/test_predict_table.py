@@ -275,9 +275,12 @@ def test_c_predict_functions_equal_plain_forward(cc, tmp_path, table, fused,
 def test_harness_scores_debug_and_raw_input_still_run_the_network(cc, tmp_path) -> None:
     """With the table, the host harness (NAME_forward_debug_q: class, scores, hidden bits; and
     its check that NAME_predict_q agrees) and the raw-input API (NAME_predict_i16, which calls
-    NAME_predict_q) equal the numpy reference; NAME_quantize is unchanged."""
+    NAME_predict_q) equal the numpy reference; NAME_quantize is unchanged. Built with
+    AddressSanitizer and UBSan."""
     nets = [with_raw_input(net, "int16") for _, net in _nets()[:4]]
-    exe = c_host.build([(n, f"h{i}") for i, n in enumerate(nets)], tmp_path, [32, 8, 16, 64])
+    flags = ("-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-pedantic", *c_host.SANITIZE)
+    exe = c_host.build([(n, f"h{i}") for i, n in enumerate(nets)], tmp_path, [32, 8, 16, 64],
+                       flags)
     rng = np.random.default_rng(3)
     for i, net in enumerate(nets):
         Q = _code_rows(net, rng)
