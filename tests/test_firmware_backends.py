@@ -83,15 +83,17 @@ def test_bench_time_at_a_given_clock(tmp_path):
            "cycles)" in text
 
 
-def test_predict_table_model_agrees_on_every_backend():
+@pytest.mark.parametrize("kind", ["quantile", "uniform", "pow2"])
+def test_predict_table_model_agrees_on_every_backend(kind):
     """A network that reads 3 of 5 inputs (NAME_predict and NAME_predict_q read its predict
     table): bdnn verify runs it on every backend, the host C and every emulated target
     included, and all equal the numpy reference bit for bit: codes 0..255 (the targets'
     NAME_predict_q checked by their own runner, the host's by the harness) and the float probe
-    rows through NAME_predict."""
+    rows through NAME_predict, with level keys, float arithmetic (uniform on the FPU cores) and
+    the pow2 integer form."""
     for name in target_names():
         need_target(name)
-    net, X = predict_table_net()
+    net, X = predict_table_net(kind)
     table = predict_table(net)
     assert table is not None and len(set(table.classes.tolist())) == 3
     report = verify(net, X, n_random=40, seed=2)

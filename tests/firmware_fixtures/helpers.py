@@ -39,9 +39,9 @@ def heaviside_single_net() -> Network:
     )
 
 
-def predict_table_net() -> tuple[Network, np.ndarray]:
+def predict_table_net(kind: str = "quantile") -> tuple[Network, np.ndarray]:
     """A network that reads 3 of its 5 inputs at 2 bits (its predict table: 64 entries of 2
-    bits), with a quantile quantizer fitted on the float rows returned with it."""
+    bits), with a quantizer of ``kind`` fitted on the float rows returned with it."""
     from bdnn.network import Layer
     from bdnn.quantizer import fit_quantizer
 
@@ -50,7 +50,7 @@ def predict_table_net() -> tuple[Network, np.ndarray]:
                          rng.exponential(5, 60), rng.normal(5, 1, 60)]).astype(np.float32)
     layers = [Layer([[1, 0, -1, 0, 1], [-1, 0, 1, 0, 1], [0, 0, 1, 0, -1]], [-1, 0, 0], 1),
               Layer([[1, -1, 1], [-1, 1, 0], [0, -1, -1]], [-1, -1, 1], 1)]
-    q = fit_quantizer("quantile", X, None, 2)
+    q = fit_quantizer(kind, X, None, 2)
     return Network(q, layers, classes=["a", "b", "c"]), X
 
 
