@@ -183,8 +183,8 @@ int main(void)
 {
     char mode, token[80];
     int m, i;
-    uint8_t xq[8];
-    float x[8];
+    uint8_t xq[64];
+    float x[64];
     while (scanf(" %%c %%d", &mode, &m) == 2) {
         for (i = 0; i < models[m].n; i++) {
             long v;
@@ -270,6 +270,44 @@ def test_c_predict_functions_equal_plain_forward(cc, tmp_path, table, fused,
         symbols = subprocess.run([nm, str(exe)], capture_output=True, text=True).stdout
         assert ("m0_predict_table" in symbols) == bool(table)
         assert ("m1_predict_table_inputs" in symbols) == bool(table and not fused)
+
+
+def _reading(rng: np.random.Generator, n_used: int, n_inputs: int, bits: int,
+             n_classes: int) -> Network:
+    """A random network whose first layer reads only ``n_used`` inputs (every other one where
+    there are enough, else the first ones), with a random affine quantizer."""
+    net = random_network(rng, n_inputs, [6], n_classes, weight_bound=2, bits=bits)
+    W = np.array(net.layers[0].weights)
+    spaced = list(range(0, n_inputs, 2))
+    used = spaced[:n_used] if len(spaced) >= n_used else list(range(n_used))
+    keep = np.zeros(n_inputs, bool)
+    keep[used] = True
+    W[:, ~keep] = 0
+    W[0, used] = 1  # every used column non-zero
+    q = Quantizer(bits, rng.normal(0, 2, n_inputs).astype(F32),
+                  rng.uniform(0.2, 3, n_inputs).astype(F32))
+    return Network(q, [Layer(W, net.layers[0].bias, 2), *net.layers[1:]],
+                   classes=list(range(n_classes)))
+
+
+def test_c_extreme_tables(cc, tmp_path) -> None:
+    """The table's ends: one 8-bit input (no clamp needed, 256 entries), ten 1-bit inputs
+    (1,024 entries of 4 bits, 5 classes), five 2-bit inputs with 20 classes (8-bit entries);
+    NAME_predict_q on every code combination of the used inputs, NAME_predict on probe rows."""
+    rng = np.random.default_rng(17)
+    nets = [_reading(rng, 1, 3, 8, 3), _reading(rng, 10, 12, 1, 5), _reading(rng, 5, 6, 2, 20)]
+    assert [(t.n_entries, t.entry_bits) for t in map(predict_table, nets)] == [
+        (256, 2), (1024, 4), (1024, 8)]
+    exe = _build(cc, nets, tmp_path / "b", ())
+    for i, net in enumerate(nets):
+        Q = _code_rows(net, rng)
+        if net.quantizer.bits == 8:
+            Q = np.vstack([Q, np.tile(np.arange(256)[:, None], (1, net.n_inputs))])
+        got = [int(v) for v in c_host.run_harness(exe, c_host.encode_q(i, Q))]
+        assert got == _plain_classes(net, Q).tolist(), f"predict_q of network {i}"
+        X = _float_rows(net, rng)
+        got = [int(v) for v in c_host.run_harness(exe, c_host.encode_float(i, X))]
+        assert got == _plain_classes(net, net.quantizer.quantize(X)).tolist(), i
 
 
 def test_harness_scores_debug_and_raw_input_still_run_the_network(cc, tmp_path) -> None:
