@@ -335,7 +335,7 @@ static const uint8_t golden_table_predict_table[4] BDNN_STORAGE = {
 };
 
 /* The class of entry k of the predict table. */
-GOLDEN_TABLE_INLINE int golden_table_predict_entry(unsigned k)
+GOLDEN_TABLE_INLINE int golden_table_predict_table_entry(unsigned k)
 {
     const unsigned byte = BDNN_READ_U8(&golden_table_predict_table[k >> 2]);
     return (int)((byte >> ((k & 3u) << 1)) & 3u);
@@ -609,7 +609,7 @@ int golden_table_predict_q(const uint8_t *xq)
     k = v < 3u ? v : 3u;
     v = xq[3];
     k |= (v < 3u ? v : 3u) << 2;
-    return golden_table_predict_entry(k);
+    return golden_table_predict_table_entry(k);
 #else
     golden_table_word_t buf[1];
     int32_t scores[3];
@@ -636,7 +636,7 @@ int golden_table_predict(const float *x)
     GOLDEN_TABLE_QUANTIZER_TABLES;
     k = (unsigned)GOLDEN_TABLE_QUANTIZE1(&x[0], 0u);
     k |= (unsigned)GOLDEN_TABLE_QUANTIZE1(&x[3], 3u) << 2;
-    return golden_table_predict_entry(k);
+    return golden_table_predict_table_entry(k);
 }
 #else
 /* The inputs the network reads, in the order of their levels in the table index */
@@ -651,7 +651,7 @@ int golden_table_predict(const float *x)
         const unsigned j = BDNN_READ_U8(&golden_table_predict_table_inputs[--i]);
         k = (k << 2) | (unsigned)GOLDEN_TABLE_QUANTIZE1(&x[j], j);
     } while (i);
-    return golden_table_predict_entry(k);
+    return golden_table_predict_table_entry(k);
 }
 #endif
 #elif BDNN_FUSED_INPUT
