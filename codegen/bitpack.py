@@ -158,6 +158,15 @@ def plane_stream(weights: np.ndarray, weight_bound: int) -> np.ndarray:
     return stream_bytes(weight_planes(weights, weight_bound))
 
 
+def unsigned_fields(values: np.ndarray, bits: int) -> np.ndarray:
+    """Unsigned integers as ``bits``-bit fields, LSB-first, packed into bytes: value ``k`` in
+    bits ``k * bits .. k * bits + bits - 1`` of the stream."""
+    v = np.asarray(values, dtype=np.int64).reshape(-1)
+    if v.size and (v.min() < 0 or v.max() >= 1 << bits):
+        raise ValueError(f"a value does not fit {bits} unsigned bits")
+    return stream_bytes((v[:, None] >> np.arange(bits)) & 1)
+
+
 def signed_fields(values: np.ndarray, bits: int) -> np.ndarray:
     """Signed integers as ``bits``-bit two's-complement fields, LSB-first, packed into bytes."""
     return stream_bytes(twos_complement_bits(np.asarray(values).reshape(-1), bits))

@@ -30,6 +30,7 @@ from .level_keys import (
 )
 from .names import c_string_literal, comment_text, validate_c_name
 from .plan import INT32_MAX, LayerPlan, level_search, plan_model
+from .predict_table import PredictTable
 from .render import render
 from .size_report import ensemble_size_report, plan_size_report
 
@@ -142,10 +143,13 @@ def feature_names(net: Network) -> list[str] | None:
     return None
 
 
-def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
-    """Everything the C templates need, as plain data."""
+def template_context(
+    net: Network, name: str, word_bits: int = 32, with_predict_table: bool = True
+) -> dict:
+    """Everything the C templates need, as plain data. ``with_predict_table``: False for an
+    ensemble, whose members keep their kernels."""
     name = validate_c_name(name)
-    plan = plan_model(net, word_bits)
+    plan = plan_model(net, word_bits, with_predict_table)
     layers = []
     in_offset, hidden_offset = 0, 0
     pop_widths: set[int] = set()
@@ -306,6 +310,29 @@ def template_context(net: Network, name: str, word_bits: int = 32) -> dict:
         "level_search": level_search(q.max_level, word_bits),
         "raw_input": _raw_input_context(net),
         "search_steps": [1 << b for b in reversed(range(int(q.bits)))],
+        "predict_table": _predict_table_context(plan.predict_table, q.bits),
+    }
+
+
+def _predict_table_context(table: PredictTable | None, bits: int) -> dict | None:
+    """The predict table of the C (``NAME_predict_table``), or None."""
+    if table is None:
+        return None
+    e = table.entry_bits
+    return {
+        "entries": table.n_entries,
+        "entry_bits": e,
+        "bytes": table.n_bytes,
+        "stream": [byte_literal(v) for v in table.stream],
+        "index_bits": table.index_bits,
+        # entry k: byte k >> byte_shift, from bit (k & slot_mask) << entry_shift (1, 2, 4 bits)
+        "byte_shift": (8 // e).bit_length() - 1,
+        "slot_mask": 8 // e - 1,
+        "entry_shift": e.bit_length() - 1,
+        "entry_mask": (1 << e) - 1,
+        # each used input j's level goes to bits shift .. shift + bits - 1 of the index
+        "inputs": [{"j": j, "shift": i * bits} for i, j in enumerate(table.used_inputs)],
+        "used": ", ".join(map(str, table.used_inputs)),
     }
 
 
@@ -344,10 +371,10 @@ def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32) -> dict:
     if ens.margin_bound() > INT32_MAX:
         raise BDNNError(f"the ensemble's vote margins can reach {ens.margin_bound()}, beyond "
                         "int32_t; use smaller weights or fewer inputs")
-    ctx = template_context(ens.members[0], name, word_bits)
+    ctx = template_context(ens.members[0], name, word_bits, with_predict_table=False)
     members, score_offset, hidden_offset, scratch = [], 0, 0, 0
     for k, (m, classes) in enumerate(zip(ens.members, ens.member_classes, strict=True)):
-        mctx = template_context(m, member_name(name, k), word_bits)
+        mctx = template_context(m, member_name(name, k), word_bits, with_predict_table=False)
         mctx["member"] = True
         mctx["fused_float_input"] = False
         o = score_offset

@@ -12,6 +12,10 @@ and popcounts ``plane & input plane`` words like every other layer; ``sums`` bui
 inference, the 16 subset sums of every group of 4 inputs and adds one table entry per weight plane
 and group of 4 inputs.
 
+A single network that reads at most ``MAX_TABLE_INDEX_BITS`` input bits also gets a predict
+table (:mod:`codegen.predict_table`): ``NAME_predict`` and ``NAME_predict_q`` look the class up
+instead of running the layers.
+
 Folding (``acc = W . h`` with ``h`` the {0,1} bits of the previous layer, or the quantized inputs
 for layer 0):
 
@@ -30,6 +34,7 @@ import numpy as np
 from bdnn.errors import BDNNError
 from bdnn.network import Network
 
+from . import predict_table as predict_tables
 from .bitpack import (
     check_word_bits,
     n_planes,
@@ -121,6 +126,9 @@ class ModelPlan:
     net: Network
     word_bits: int
     layers: tuple[LayerPlan, ...]
+    # the class as a lookup table for NAME_predict / NAME_predict_q (codegen.predict_table),
+    # or None: the network reads too many input bits, or is an ensemble member
+    predict_table: predict_tables.PredictTable | None = None
 
     @property
     def hidden(self) -> tuple[LayerPlan, ...]:
@@ -218,8 +226,10 @@ def level_search(max_level: int, word_bits: int) -> str:
     return "linear" if linear <= binary else "binary"
 
 
-def plan_model(net: Network, word_bits: int = 32) -> ModelPlan:
-    """Lower ``net`` for export; raise ``BDNNError`` if an accumulator bound overflows int32."""
+def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = True) -> ModelPlan:
+    """Lower ``net`` for export; raise ``BDNNError`` if an accumulator bound overflows int32.
+    ``with_predict_table``: also make the predict table when the network qualifies (False for
+    an ensemble's members, which keep their kernels)."""
     check_word_bits(word_bits)
     layers = []
     n_layers = len(net.layers)
@@ -276,4 +286,5 @@ def plan_model(net: Network, word_bits: int = 32) -> ModelPlan:
                 sum_bits=sum_bits,
             )
         )
-    return ModelPlan(net=net, word_bits=word_bits, layers=tuple(layers))
+    table = predict_tables.predict_table(net) if with_predict_table else None
+    return ModelPlan(net=net, word_bits=word_bits, layers=tuple(layers), predict_table=table)

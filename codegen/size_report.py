@@ -5,6 +5,10 @@ one of ``2w + 1`` values). The exported tables hold the bit-planes (``ceil(log2(
 weight, bit-contiguous across units: only the layer's last byte is padded) plus one threshold or
 score offset per unit as a signed nibble (two a byte), int8, int16 or int32, exactly the arrays
 the C declares.
+
+A network that reads few input bits also has a predict table (``codegen.predict_table``), which
+``NAME_predict`` and ``NAME_predict_q`` read instead of the layers' tables: reported on its own
+(``predict_table``), outside the per-layer rows and the totals, which keep their meaning.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ def size_report(net: Network | Ensemble, word_bits: int = 32) -> dict:
 def ensemble_size_report(ens: Ensemble, word_bits: int = 32) -> dict:
     """The members' reports joined: their layers prefixed ``m<k>``, the tables summed, the
     scratch the largest member's (the members run one after the other on the same stack)."""
-    reports = [plan_size_report(plan_model(m, word_bits)) for m in ens.members]
+    reports = [plan_size_report(plan_model(m, word_bits, with_predict_table=False))
+               for m in ens.members]
     layers = [{**row, "layer": f"m{k} {row['layer']}"}
               for k, r in enumerate(reports) for row in r["layers"]]
     weights = sum(r["total"]["weight_bytes"] for r in reports)
@@ -39,6 +44,7 @@ def ensemble_size_report(ens: Ensemble, word_bits: int = 32) -> dict:
         "ensemble": ens.kind.name,
         "members": len(ens.members),
         "layers": layers,
+        "predict_table": None,  # an ensemble's vote always runs its members
         "total": {
             "weight_bytes": weights,
             "threshold_bytes": constants,
@@ -74,9 +80,18 @@ def plan_size_report(plan: ModelPlan) -> dict:
     weights = sum(r["weight_bytes"] for r in layers)
     constants = sum(r["threshold_bytes"] for r in layers)
     min_bytes = sum(r["min_weight_bytes"] for r in layers)
+    table = plan.predict_table
     return {
         "word_bits": plan.word_bits,
         "layers": layers,
+        # what NAME_predict / NAME_predict_q read instead of the weights (None: no table)
+        "predict_table": None if table is None else {
+            "bytes": table.n_bytes,
+            "entries": table.n_entries,
+            "entry_bits": table.entry_bits,
+            "used_inputs": list(table.used_inputs),
+            "index_bits": table.index_bits,
+        },
         "total": {
             "weight_bytes": weights,
             "threshold_bytes": constants,
@@ -115,4 +130,19 @@ def format_size_table(report: dict) -> str:
         "minimum = n_weights x log2(2w+1) bits; ratio = (weights + thresholds) / minimum "
         f"(weights alone: {t['weights_only_ratio']:.2f})"
     )
+    table = report.get("predict_table")
+    if table:
+        lines.append(predict_table_line(table))
     return "\n".join(lines)
+
+
+def predict_table_line(table: dict) -> str:
+    """One line on the predict table of a :func:`size_report` (its ``predict_table``)."""
+    used = table["used_inputs"]
+    inputs = f"input{'s' if len(used) > 1 else ''} {', '.join(map(str, used))}"
+    entry = f"{table['entry_bits']} bit{'s' if table['entry_bits'] > 1 else ''}"
+    return (
+        f"predict table: {table['bytes']} B ({table['entries']} entries x {entry}), read by "
+        "NAME_predict and NAME_predict_q instead of the weights and thresholds, no scratch "
+        f"(the network reads only {inputs}: {table['index_bits']} bits)"
+    )

@@ -13,6 +13,7 @@
  *   f M x1 .. xn     float features (decimal, C99 hex float, nan, inf, -inf)
  * Output, one line per input line:
  *   q: class s1 .. sK | h1h2..hH     scores, then every hidden bit as a 0/1 character
+ *                                    (NAME_predict_q must give the same class, else exit 1)
  *   f: class | q1 .. qn              class of NAME_predict and the quantized inputs
  * Exit status 0, or 1 on malformed input (with a message on stderr).
  */
@@ -26,6 +27,7 @@ typedef struct {
     int n_outputs;
     int n_hidden_units;
     int (*forward_debug_q)(const uint8_t *xq, int32_t *scores, uint8_t *hidden_bits);
+    int (*predict_q)(const uint8_t *xq);
 #ifndef BDNN_NO_FLOAT
     void (*quantize)(const float *x, uint8_t *xq);
     int (*predict)(const float *x);
@@ -46,6 +48,7 @@ static const bdnn_model bdnn_models[] = {{
     BDNN_CAT(BDNN_MODEL_UPPER, _N_OUTPUTS),
     BDNN_CAT(BDNN_MODEL_UPPER, _N_HIDDEN_UNITS),
     BDNN_CAT(BDNN_MODEL, _forward_debug_q),
+    BDNN_CAT(BDNN_MODEL, _predict_q),
 #ifndef BDNN_NO_FLOAT
     BDNN_CAT(BDNN_MODEL, _quantize),
     BDNN_CAT(BDNN_MODEL, _predict),
@@ -95,6 +98,9 @@ int main(void)
                 xq[i] = (uint8_t)v;
             }
             c = model->forward_debug_q(xq, scores, hidden_bits);
+            /* a predict table (or any other kernel) of predict_q must agree with the network */
+            if (model->predict_q(xq) != c)
+                return fail("NAME_predict_q gives another class than NAME_forward_debug_q", line);
             printf("%d", c);
             for (i = 0; i < model->n_outputs; i++)
                 printf(" %ld", (long)scores[i]);

@@ -197,9 +197,22 @@ def _golden_net() -> Network:
                              "note": "tricky */ /* ??/ \\ text"})
 
 
-def test_golden_generated_code() -> None:
-    """The generated code for one fixed model; regenerate with BDNN_UPDATE_GOLDEN=1."""
-    files = render_c(_golden_net(), "golden_net", 32)
+def _golden_table_net() -> Network:
+    """A network that reads 2 of its 4 inputs at 2 bits: its predict functions read a predict
+    table of 16 entries (docs/export.md, "The predict table")."""
+    layers = [Layer([[1, 0, 0, -1], [-1, 0, 0, 1], [0, 0, 0, 1]], [0, -1, -2], 1),
+              Layer([[1, -1, 0], [-1, 1, -1], [-1, 0, 1]], [0, 0, 0], 1)]
+    q = Quantizer(2, np.array([4.3, 2.0, 1.0, 0.1], np.float32),
+                  np.array([1.9, 2.9, 1.2, 2.9], np.float32))
+    return Network(q, layers, classes=["setosa", "versicolor", "virginica"])
+
+
+@pytest.mark.parametrize("name", ["golden_net", "golden_table"])
+def test_golden_generated_code(name) -> None:
+    """The generated code for fixed models (golden_table: with a predict table); regenerate
+    with BDNN_UPDATE_GOLDEN=1."""
+    net = _golden_net() if name == "golden_net" else _golden_table_net()
+    files = render_c(net, name, 32)
     if os.environ.get("BDNN_UPDATE_GOLDEN") == "1":
         GOLDEN.mkdir(exist_ok=True)
         for fname, text in files.items():
@@ -222,7 +235,7 @@ def test_golden_model_runs_and_user_text_is_escaped(cc, tmp_path) -> None:
     assert "tricky" not in stripped and "versi" not in stripped, "user text escaped a comment"
     assert any("tricky" in c for c in comments)
     assert "??" not in text
-    run_batch([net], tmp_path, 32, c_host.CFLAGS, rows=200)
+    run_batch([net, _golden_table_net()], tmp_path, 32, c_host.CFLAGS, rows=200)
 
 
 def test_header_lists_features_and_class_names(cc, tmp_path) -> None:

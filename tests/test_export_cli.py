@@ -212,6 +212,27 @@ def test_size_text_and_json(model, capsys) -> None:
     assert_one_line_error(code, err, "--word-bits")
 
 
+def test_size_reports_the_predict_table(model, tmp_path, capsys) -> None:
+    """A network that reads inputs 0 and 2 of 4 at 2 bits: 16 entries of 2 bits (3 classes),
+    4 bytes, on a line of its own and in the JSON; the layer rows are unchanged."""
+    layers = [Layer([[1, 0, -1, 0], [0, 0, 1, 0]], [0, -1], 1),
+              Layer([[1, -1], [-1, 1], [0, 1]], [0, 0, -1], 1)]
+    path = tmp_path / "table.json"
+    save_network(Network(Quantizer.identity(4, 2), layers, classes=[0, 1, 2]), path)
+    code, out, _ = run(["size", str(path), "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["predict_table"] == {
+        "bytes": 4, "entries": 16, "entry_bits": 2, "used_inputs": [0, 2], "index_bits": 4}
+    assert doc["total"]["weight_bytes"] == 2 + 2  # 2 x 2 x 4 bits; 3 x 2 x 2 = 12 bits
+    code, out, _ = run(["size", str(path)], capsys)
+    assert code == 0 and "predict table: 4 B (16 entries x 2 bits)" in out
+    assert "reads only inputs 0, 2: 4 bits" in out
+    code, out, _ = run(["size", model, "--json"], capsys)
+    assert json.loads(out)["predict_table"] is None  # 4 inputs of 4 bits: 16 bits
+    code, out, _ = run(["size", model], capsys)
+    assert "predict table" not in out
+
+
 def test_console_entry_point_runs_verify(model) -> None:
     """The module entry point as a user runs it (python -m bdnn)."""
     import subprocess

@@ -41,7 +41,8 @@ def _models() -> list[tuple[Network, int]]:
         (random_network(rng, 20, [17], 4, weight_bound=3, bits=2, activation="sign"), 16),
         (random_network(rng, 40, [33, 4], 3, weight_bound=100, bits=8), 32),
         (with_raw_input(random_network(rng, 5, [3], 2, weight_bound=1, bits=1), "int32"), 8),
-        (with_raw_input(thresholds, "int16"), 32),  # fitted thresholds, int16 raw input
+        (with_raw_input(thresholds, "int16"), 32),  # fitted thresholds, int16 raw input,
+        # and a predict table (it reads 3 inputs of 2 bits)
         (pow2, 32),  # power-of-two steps: exponent and offset tables, rows shared by an index
     ]
 
@@ -70,6 +71,9 @@ def test_every_generated_c_name_is_documented() -> None:
     assert {"name_predict_q", "name_scores_q", "name_forward_debug_q"} <= functions
     assert {"name_predict_i16", "name_quantize_i32", "NAME_RAW_INPUT_I16"} <= functions | macros
     assert {"name_level_i16", "name_top_i32"} <= arrays
+    # models that read few input bits: the predict table (its loop over the used inputs too)
+    assert {"name_predict_table", "name_predict_table_inputs"} <= arrays
+    assert "BDNN_PREDICT_TABLE" in macros
     missing = sorted(f"`{s}`" for s in macros | arrays | functions if f"`{s}" not in DOC)
     assert not missing, f"docs/export.md does not mention {', '.join(missing)}"
 

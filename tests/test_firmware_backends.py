@@ -9,12 +9,14 @@ import sys
 
 import numpy as np
 import pytest
-from firmware_fixtures.helpers import heaviside_single_net, need_target
+from firmware_fixtures.helpers import heaviside_single_net, need_target, predict_table_net
 
 from bdnn.model_file import save_network
 from codegen.backends import all_backends, backend_names
+from codegen.predict_table import predict_table
 from codegen.targets import run_rows
 from codegen.targets.registry import target_names
+from codegen.verify import verify
 
 pytestmark = pytest.mark.toolchain
 
@@ -79,3 +81,24 @@ def test_bench_time_at_a_given_clock(tmp_path):
     text = subprocess.run(argv, capture_output=True, text=True).stdout
     assert f"time         {mean_us:.2f} us per inference at 8 MHz (given by --clock-hz; " \
            "cycles)" in text
+
+
+@pytest.mark.parametrize("kind", ["quantile", "uniform", "pow2"])
+def test_predict_table_model_agrees_on_every_backend(kind):
+    """A network that reads 3 of 5 inputs (NAME_predict and NAME_predict_q read its predict
+    table): bdnn verify runs it on every backend, the host C and every emulated target
+    included, and all equal the numpy reference bit for bit: codes 0..255 (the targets'
+    NAME_predict_q checked by their own runner, the host's by the harness) and the float probe
+    rows through NAME_predict, with level keys, float arithmetic (uniform on the FPU cores) and
+    the pow2 integer form."""
+    for name in target_names():
+        need_target(name)
+    net, X = predict_table_net(kind)
+    table = predict_table(net)
+    assert table is not None and len(set(table.classes.tolist())) == 3
+    report = verify(net, X, n_random=40, seed=2)
+    assert [b.backend for b in report.backends] == backend_names()
+    assert report.ok, [(b.backend, b.status, b.reason, b.first_mismatch) for b in report.backends]
+    assert {b.status for b in report.backends[1:]} == {"ok"}
+    assert report.float_rows > len(X) and all(b.float_rows == report.float_rows
+                                              for b in report.backends[1:])

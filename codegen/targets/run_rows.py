@@ -14,9 +14,10 @@ from bdnn.network import ForwardResult, Network
 from .build import ModelWriter, clean_dir, make, write_project, write_vectors
 from .family import TargetFamily
 from .measure import check_fits, check_plan_fits, footprint_of, run_firmware
+from .output import FirmwareRun
 from .registry import get_target
 from .toolchain import require_toolchain
-from .vectors import vector_bytes_per_row
+from .vectors import hidden_bits, vector_bytes_per_row
 
 MAX_ROWS_PER_RUN = 2000
 
@@ -47,8 +48,11 @@ def run_rows(
 ) -> ForwardResult:
     """Class, scores and hidden bits the firmware computes for every row of ``Q`` on a target.
 
-    Duplicate rows run once. The firmware's own comparison with the embedded reference is not
-    used here: the caller compares the returned values with the reference itself.
+    Duplicate rows run once. The caller compares the returned values (those of
+    ``NAME_forward_debug_q``) with the reference itself; the firmware's own comparison is used
+    only for what they do not show: a row it flags although they match the reference means
+    another entry point (``NAME_predict_q``, e.g. its predict table, or ``NAME_scores_q``)
+    disagreed, which raises ``BDNNError``.
     """
     target = get_target(target_name)
     require_toolchain(target)
@@ -76,6 +80,7 @@ def run_rows(
             write_vectors(project, net, chunk)
             make(project, "prog.elf")
             run = run_firmware(project, net, len(chunk))
+            _check_entry_points(run, net, chunk, target.name)
             classes[start : start + len(chunk)] = run.classes
             scores[start : start + len(chunk)] = run.scores
             hidden[start : start + len(chunk)] = run.hidden
@@ -87,6 +92,21 @@ def run_rows(
         layers.append(hidden[inverse, at : at + w].copy())
         at += w
     return ForwardResult(classes[inverse], scores[inverse], layers)
+
+
+def _check_entry_points(run: FirmwareRun, net: Network, Q: np.ndarray, where: str) -> None:
+    """Raise if the firmware flagged a row whose debug outputs equal the reference: one of its
+    other entry points computed something else there."""
+    ref = net.forward_q(Q)
+    same = ((run.classes == ref.class_index) & (run.scores == ref.scores).all(axis=1)
+            & (run.hidden == hidden_bits(ref)).all(axis=1))
+    flagged = [r for r in run.error_rows if same[r]]
+    if flagged:
+        raise BDNNError(
+            f"{where}: NAME_predict_q, NAME_scores_q or NAME_predict disagree with "
+            f"NAME_forward_debug_q and the reference on {len(flagged)} rows (first input: "
+            f"{' '.join(str(int(v)) for v in Q[flagged[0]])})"
+        )
 
 
 def run_float_rows(

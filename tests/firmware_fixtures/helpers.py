@@ -39,6 +39,21 @@ def heaviside_single_net() -> Network:
     )
 
 
+def predict_table_net(kind: str = "quantile") -> tuple[Network, np.ndarray]:
+    """A network that reads 3 of its 5 inputs at 2 bits (its predict table: 64 entries of 2
+    bits), with a quantizer of ``kind`` fitted on the float rows returned with it."""
+    from bdnn.network import Layer
+    from bdnn.quantizer import fit_quantizer
+
+    rng = np.random.default_rng(13)
+    X = np.column_stack([rng.normal(0, 3, 60), rng.uniform(-1, 1, 60), rng.integers(0, 9, 60),
+                         rng.exponential(5, 60), rng.normal(5, 1, 60)]).astype(np.float32)
+    layers = [Layer([[1, 0, -1, 0, 1], [-1, 0, 1, 0, 1], [0, 0, 1, 0, -1]], [-1, 0, 0], 1),
+              Layer([[1, -1, 1], [-1, 1, 0], [0, -1, -1]], [-1, -1, 1], 1)]
+    q = fit_quantizer(kind, X, None, 2)
+    return Network(q, layers, classes=["a", "b", "c"]), X
+
+
 def input_rows(net: Network, n: int, seed: int) -> np.ndarray:
     """All-zero and all-max rows plus ``n`` random ones."""
     L = net.quantizer.max_level
