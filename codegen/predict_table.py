@@ -58,9 +58,8 @@ class PredictTable:
 
 
 def used_inputs(net: Network) -> tuple[int, ...]:
-    """The inputs the network reads: indices of the first layer's non-zero weight columns."""
-    W = np.asarray(net.layers[0].weights)
-    return tuple(int(j) for j in np.flatnonzero(np.any(W != 0, axis=0)))
+    """The inputs the network reads (``Network.inputs_read``), as a tuple."""
+    return tuple(net.inputs_read())
 
 
 def entry_bits(n_classes: int) -> int | None:
