@@ -210,10 +210,11 @@ def test_default_grid_reads_few_inputs_under_a_flash_budget():
     plain = default_grid(30, 2, 300)
     assert few(plain) == []
     flash = default_grid(30, 2, 300, few_inputs=True)
-    assert few(flash) == [(h, k) for h in ("2", "4") for k in (2, 3, 4)]
-    assert all(c["quantizer"] == "quantile" and c["input_bits"] == 2
-               for c in flash if c["max_inputs"] is not None)
+    assert few(flash) == sorted((h, k) for h in ("2", "4") for k in (3, 4, 5) for _ in "qs")
+    assert sorted(c["quantizer"] for c in flash if c["max_inputs"] is not None) == (
+        ["quantile"] * 6 + ["supervised"] * 6)
+    assert all(c["input_bits"] == 2 for c in flash if c["max_inputs"] is not None)
     assert flash[:len(plain)] == plain  # the plain grid is unchanged, in its order
     # K not below the data's inputs is the plain configuration again: dropped
-    assert few(default_grid(3, 2, 300, few_inputs=True)) == [("2", 2), ("4", 2)]
-    assert few(default_grid(2, 2, 300, few_inputs=True)) == []
+    assert few(default_grid(4, 2, 300, few_inputs=True)) == sorted([("2", 3), ("4", 3)] * 2)
+    assert few(default_grid(3, 2, 300, few_inputs=True)) == []
