@@ -37,7 +37,9 @@ seed 0's models: flash of the minimal program calling the float entry point and 
 ``NAME_predict``): same firmware sources, flags, linker scripts and trace counting.
 
 Results are written after every data set and seed (``--json``), so an interrupted run keeps
-what finished. Progress goes to stderr. ``--reuse OLD.json`` refits an earlier run's MLP, tree
+what finished; select's trainings go to ``--work`` (``DATASET-sSEED.results.jsonl``), and a
+rerun into the same ``--work`` resumes them, training only configurations they lack.
+Progress goes to stderr. ``--reuse OLD.json`` refits an earlier run's MLP, tree
 and forest choices instead of tuning again; ``--merge A.json B.json`` writes one report from
 runs over disjoint data sets (e.g. two processes).
 """
@@ -332,6 +334,8 @@ def bdnn_select(dataset: str, seed: int, parts, budget: float, work: Path, tag: 
                     "--results", str(results), "--quiet")
     if scheduler:
         argv += ["--scheduler", scheduler]
+    if resume is None and results.exists():  # a rerun into the same --work: train what is new
+        resume = results
     if resume is not None and resume.exists():
         argv += ["--resume", str(resume)]
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
