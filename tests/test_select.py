@@ -21,7 +21,7 @@ import pytest
 from bdnn.data import load_dataset
 from bdnn.errors import BDNNError
 from bdnn.model_file import load_network, network_from_dict
-from bdnn.select.choose import Budgets, Candidate, choose, pareto_front
+from bdnn.select.choose import Budgets, Candidate, choose, order_key, pareto_front
 from bdnn.select.grid import (
     DEFAULT_HIDDEN,
     DEFAULT_INPUTS,
@@ -256,6 +256,35 @@ def test_front_and_pick_match_brute_force():
         best = max(c.val_accuracy for c in ok)
         assert chosen.val_accuracy == best
         assert chosen.model_bytes == min(c.model_bytes for c in ok if c.val_accuracy == best)
+
+
+def test_flash_pick_is_the_best_candidate_that_fits_brute_force():
+    """Flash is not monotone in model bytes (predict tables, fewer level keys): under a flash
+    budget the pick is the best-ranked candidate of all that fit, found by measuring every one
+    here, and choose measures no candidate ranked below its pick outside the front."""
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        cands = [_cand(float(rng.integers(0, 5)) / 4, int(rng.integers(1, 30)))
+                 for _ in range(int(rng.integers(1, 10)))]
+        flash = {id(c): int(rng.integers(600, 1400)) for c in cands}
+        limit = int(rng.integers(600, 1400))
+        calls: list = []
+
+        def measure(c, flash=flash, calls=calls):
+            calls.append(c)
+            return {"flash_bytes": flash[id(c)], "ram_total_bytes": 0, "per_inference_max": 0,
+                    "unit": "instructions"}
+
+        budgets = Budgets(target="cortex-m0", max_flash=limit)
+        fits = [c for c in cands if flash[id(c)] <= limit and c.model_bytes <= limit]
+        if not fits:
+            with pytest.raises(BDNNError, match="no trained model meets the budget"):
+                choose(cands, budgets, measure)
+            continue
+        chosen, front = choose(cands, budgets, measure)
+        best = min(fits, key=order_key)
+        assert order_key(chosen) == order_key(best)
+        assert all(c in front or order_key(c) <= order_key(chosen) for c in calls)
 
 
 def test_read_results_ignores_a_torn_last_line(tmp_path):

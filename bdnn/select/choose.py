@@ -156,26 +156,42 @@ def choose(cands: list[Candidate], budgets: Budgets,
            measure: Callable[[Candidate], dict] | None = None) -> tuple[Candidate, list[Candidate]]:
     """The pick and the Pareto front (among candidates within the model-bytes budget).
 
-    With a target, ``measure`` runs on each front member (flash, RAM, per-inference count);
-    the pick is then the most accurate member that meets every budget. Raises ``BDNNError``
-    when nothing does."""
+    With a target, ``measure`` runs on each front member (flash, RAM, per-inference count).
+    Flash and time are not monotone in model bytes (a predict table, or fewer inputs' level
+    keys, can make a model with more weight bytes the smaller program), so under flash, RAM or
+    time budgets the candidates ranked above the best front member that meets them are
+    measured too, best first, until one meets them: the pick is the most accurate candidate
+    (``order_key``) that meets every budget. Raises ``BDNNError`` when nothing does."""
     if not cands:
         raise BDNNError("no configuration trained successfully; see the results file")
     within = [c for c in cands if budgets.max_model_bytes is None
               or c.model_bytes <= budgets.max_model_bytes]
     front = pareto_front(within)
+    measuring = budgets.target is not None and measure is not None
     for c in front:
         c.pareto = True
-        if budgets.target is not None and measure is not None:
+        if measuring:
             c.measured = measure(c)
     meets = [c for c in front if not budgets.unmet(c)]
-    if not meets:
+    pick = min(meets, key=order_key) if meets else None
+    if measuring and budgets.needs_target():
+        for c in sorted(within, key=order_key):
+            if pick is not None and order_key(c) >= order_key(pick):
+                break
+            if budgets.max_flash is not None and c.model_bytes > budgets.max_flash:
+                continue  # its model data alone exceed the flash
+            if c.measured is None:
+                c.measured = measure(c)
+            if not budgets.unmet(c):
+                pick = c
+                break
+    if pick is None:
         smallest = min(cands, key=lambda c: c.model_bytes)
         why = budgets.unmet(front[0])[0] if front else \
             f"the smallest model has {smallest.model_bytes} B of model data"
         raise BDNNError(f"no trained model meets the budget ({budgets.describe()}): {why}; "
                         "raise the budget or add smaller configurations (--grid)")
-    return min(meets, key=order_key), front
+    return pick, front
 
 
 def measure_on_target(net: Network | Ensemble, target: str, entry: str = "predict_q") -> dict:
