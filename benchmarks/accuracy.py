@@ -87,6 +87,9 @@ BUDGET_DIVISORS = {"bdnn-10": 10, "bdnn-30": 30}
 # bdnn select under the Cortex-M0 flash of (seed 0's) emlearn tree / forest program, float input
 FLASH_TOOLS = {"bdnn-tree-flash": "tree", "bdnn-forest-flash": "forest"}
 FLASH_TARGET = "cortex-m0"
+# Means that differ by float rounding only are equal (iris: two tools right on 177 of the 185
+# test rows of the five seeds, their per-seed accuracies summed in another order)
+MEAN_TIE = 1e-9
 LARGE_TRAIN = 5000  # train rows above which the grids shrink and bdnn uses --method split
 
 MLP_SHAPES = ((4,), (8,), (16,), (32,), (64,), (100,), (8, 8), (16, 16), (32, 32))
@@ -578,7 +581,7 @@ def targets_tally(record: dict) -> dict:
         if s.get(best, {}).get("test_mean") is not None and mlp.get("test_mean") is not None:
             row["bdnn"] = best
             row["delta_mlp_points"] = 100 * (s[best]["test_mean"] - mlp["test_mean"])
-            row["within_1pt_of_mlp"] = row["delta_mlp_points"] >= -1.0
+            row["within_1pt_of_mlp"] = row["delta_mlp_points"] >= -1.0 - 100 * MEAN_TIE
             row["data_ratio"] = (mlp["model_bytes_mean"] / s[best]["model_bytes_mean"]
                                  if s[best]["model_bytes_mean"] else None)
             qb = [r["tools"][best]["quantizer_bytes"] for r in e["runs"] if r["tools"].get(best)]
@@ -605,7 +608,7 @@ def targets_tally(record: dict) -> dict:
                 row["delta_tree_points"] = 100 * (s[vs]["test_mean"] - s[bt]["test_mean"])
                 row["as_accurate_as_tree_at_le_flash"] = (
                     fb["flash_bytes"] <= ft["flash_bytes"]
-                    and s[vs]["test_mean"] >= s[bt]["test_mean"])
+                    and s[vs]["test_mean"] >= s[bt]["test_mean"] - MEAN_TIE)
                 row["speedup_vs_tree"] = ft["per_inference"] / fb["per_inference"]
                 row["faster_than_tree"] = row["speedup_vs_tree"] > 1.0
         res[ds] = row
@@ -614,8 +617,8 @@ def targets_tally(record: dict) -> dict:
 
 # bdnn train defaults, left out of the firmware table's config column
 CONFIG_DEFAULTS = {"activation": "heaviside", "objective": "errors", "output": "argmax",
-                   "quantizer": "uniform",
-                   "sparsify": False, "weight_bound": 1}
+                   "quantizer": "uniform", "ensemble": None, "lexicographic": False,
+                   "margin": None, "max_inputs": None, "sparsify": False, "weight_bound": 1}
 
 
 def _load_range(e: dict) -> list[float]:
