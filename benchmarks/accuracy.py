@@ -883,7 +883,10 @@ def main(argv: list[str] | None = None) -> int:
         "bdnn_mode": ("bdnn select --max-model-bytes B (its default grid, --time-limit "
                       f"{q['time_limit']:g}, 1 CP-SAT worker per training, one Dask cluster of "
                       f"{args.processes} worker processes for the whole run; the 1/30 pick "
-                      "resumes the 1/10 sweep, training nothing again)" if use_select else
+                      "resumes the 1/10 sweep, training nothing again; the picks under the "
+                      "tree's and forest's M0 flash, bdnn select --target cortex-m0 --entry "
+                      "predict --max-flash F, resume it too and train only the default "
+                      "grid's few-input configurations)" if use_select else
                       f"{'--no-select' if args.no_select else 'bdnn select unavailable'}: "
                       "bdnn train --method auto (split above "
                       f"{LARGE_TRAIN} train rows) --workers 1 over hidden x input bits "
