@@ -198,6 +198,14 @@ def test_cli_train_json(tmp_path):
     assert s["inputs"] == 30 and s["inputs_read"] == len(net.inputs_read()) <= 3
     assert set(net.inputs_read()) <= set(net.training["inputs"])
     assert len(net.training["inputs"]) == 3
+    # bdnn info names the inputs read: the non-zero columns of the file's first layer
+    W = np.array(json.loads(out.read_text())["layers"][0]["weights"])
+    read = [int(j) for j in np.flatnonzero(np.abs(W).sum(axis=0))]
+    info = _cli("info", out, "--json")
+    assert json.loads(info.stdout)["inputs_read"] == read
+    text = _cli("info", out).stdout
+    names = net.training["feature_names"]
+    assert f"inputs read: {len(read)} of 30 ({', '.join(names[j] for j in read)})" in text
 
 
 def test_default_grid_reads_few_inputs_under_a_flash_budget():

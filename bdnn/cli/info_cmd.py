@@ -34,6 +34,9 @@ def command(model, as_json) -> None:
         "layers": layers,
         "total_weights": net.n_weights(),
         "nonzero_weights": net.n_nonzero_weights(),
+        # the inputs the network reads (union over an ensemble's members): the C quantizes
+        # only these in a predict table (docs/export.md)
+        "inputs_read": sorted({j for m in members for j in m.inputs_read()}),
         "training": net.training,
     }
     if is_ensemble(net):
@@ -61,6 +64,12 @@ def command(model, as_json) -> None:
         click.echo(f"{L['layer']:>5} {L['inputs']:>5} {L['units']:>5} {L['weight_bound']:>3} "
                    f"{L['weights']:>8} {L['nonzero']:>8} {L['weight_bits']:>6} "
                    f"{L['weight_bytes_packed']:>6}  {hist}")
+    read = info["inputs_read"]
+    if len(read) < net.n_inputs:
+        names = net.training.get("feature_names")
+        shown = [str(names[j]) if isinstance(names, list) and len(names) == net.n_inputs
+                 else str(j) for j in read]
+        click.echo(f"inputs read: {len(read)} of {net.n_inputs} ({', '.join(shown)})")
     t = net.training
     if t:
         keys = ["ensemble", "method", "status", "objective", "bound", "gap", "seconds",
