@@ -249,34 +249,119 @@ MODEL_Q_INLINE unsigned model_quantize1(const float *x, unsigned r, const float 
 #endif
 }
 #if defined(MODEL_ARM_VFP) && defined(__ARM_FEATURE_DSP)
-/* Four levels at once, the bytes of inputs j..j+3 of a word (the DSP input kernel's X[g]), in
- * two instructions fewer: each v truncated toward zero and saturated to int16 (VCVT.S16.F32
- * with 0 fraction bits; NaN -> 0), two such halves per register (PKHBT) clamped to 0..L by one
- * USAT16 (negative -> 0): the same levels as model_quantize1. */
-MODEL_Q_INLINE uint32_t model_quantize1_s16(const float *x, unsigned r, const float *lo,
-                                                    const float *scale)
+/* The levels of n = 1..4 consecutive inputs at once, byte i of the result the level of input i
+ * (the DSP input kernel's X[g]), in one asm block: the n floats loaded by one VLDM, then per input the same three float32 operations as
+ * model_quantize1 in the same order (VSUB, VMUL, VADD 0.5: each rounded, no FMA), VCVT.S16.F32
+ * #0 (truncates toward zero, saturates to int16, NaN -> 0), two levels per register (VMOV of two
+ * S registers, PKHBT) clamped to 0..L by one USAT16 (negative -> 0): the same levels as
+ * model_quantize1. The pointers advance past the n inputs: the kernel walks them in order. */
+#define MODEL_VFP_LEVELS 1
+#define MODEL_Q_ROW(j) (0u)
+MODEL_Q_INLINE uint32_t model_levels1(const float **x, float lo, float scale)
 {
-    uint32_t q;
-    float v = *x - BDNN_READ_F32(&lo[r]);
-    MODEL_F32(v);
-    v = v * BDNN_READ_F32(&scale[r]);
-    MODEL_F32(v);
-    v = v + 0.5f;
-    MODEL_F32(v);
-    __asm__("vcvt.s16.f32 %1, %1, #0\n\tvmov %0, %1" : "=r"(q), "+t"(v));
-    return q;
+    uint32_t a;
+    __asm__("vldmia %[x]!, {s0}\n\t"
+            "vsub.f32 s0, s0, %[lo]\n\t"
+            "vmul.f32 s0, s0, %[scale]\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vmov %[a], s0\n\t"
+            "usat16 %[a], #4, %[a]\n\t"
+            : [a] "=&r"(a), [x] "+r"(*x)
+            : [half] "t"(0.5f), "m"(*(const float (*)[1])*x), [lo] "t"(lo), [scale] "t"(scale)
+            : "s0");
+    return a;
 }
-MODEL_Q_INLINE uint32_t model_pack4(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+#define MODEL_LEVELS1(j) \
+    model_levels1(&q_x, BDNN_READ_F32(&q_lo[0]), BDNN_READ_F32(&q_scale[0]))
+MODEL_Q_INLINE uint32_t model_levels2(const float **x, float lo, float scale)
 {
-    uint32_t ac, bd;
-    __asm__("pkhbt %0, %1, %2, lsl #16\n\tusat16 %0, #4, %0" : "=r"(ac) : "r"(a), "r"(c));
-    __asm__("pkhbt %0, %1, %2, lsl #16\n\tusat16 %0, #4, %0" : "=r"(bd) : "r"(b), "r"(d));
-    return ac | (bd << 8);
+    uint32_t a, b;
+    __asm__("vldmia %[x]!, {s0-s1}\n\t"
+            "vsub.f32 s0, s0, %[lo]\n\t"
+            "vsub.f32 s1, s1, %[lo]\n\t"
+            "vmul.f32 s0, s0, %[scale]\n\t"
+            "vmul.f32 s1, s1, %[scale]\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vadd.f32 s1, s1, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vcvt.s16.f32 s1, s1, #0\n\t"
+            "vmov %[a], %[b], s0, s1\n\t"
+            "usat16 %[a], #4, %[a]\n\t"
+            "usat16 %[b], #4, %[b]\n\t"
+            "orr %[a], %[a], %[b], lsl #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [x] "+r"(*x)
+            : [half] "t"(0.5f), "m"(*(const float (*)[2])*x), [lo] "t"(lo), [scale] "t"(scale)
+            : "s0", "s1");
+    return a;
 }
-#define MODEL_Q16(x, j) model_quantize1_s16(x, (0u), q_lo, q_scale)
-#define MODEL_LEVEL4(x, j) \
-    model_pack4(MODEL_Q16(&(x)[j], j), MODEL_Q16(&(x)[(j) + 1u], (j) + 1u), \
-                 MODEL_Q16(&(x)[(j) + 2u], (j) + 2u), MODEL_Q16(&(x)[(j) + 3u], (j) + 3u))
+#define MODEL_LEVELS2(j) \
+    model_levels2(&q_x, BDNN_READ_F32(&q_lo[0]), BDNN_READ_F32(&q_scale[0]))
+MODEL_Q_INLINE uint32_t model_levels3(const float **x, float lo, float scale)
+{
+    uint32_t a, b, c;
+    __asm__("vldmia %[x]!, {s0-s2}\n\t"
+            "vsub.f32 s0, s0, %[lo]\n\t"
+            "vsub.f32 s1, s1, %[lo]\n\t"
+            "vsub.f32 s2, s2, %[lo]\n\t"
+            "vmul.f32 s0, s0, %[scale]\n\t"
+            "vmul.f32 s1, s1, %[scale]\n\t"
+            "vmul.f32 s2, s2, %[scale]\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vadd.f32 s1, s1, %[half]\n\t"
+            "vadd.f32 s2, s2, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vcvt.s16.f32 s1, s1, #0\n\t"
+            "vcvt.s16.f32 s2, s2, #0\n\t"
+            "vmov %[a], %[b], s0, s1\n\t"
+            "vmov %[c], s2\n\t"
+            "pkhbt %[a], %[a], %[c], lsl #16\n\t"
+            "usat16 %[a], #4, %[a]\n\t"
+            "usat16 %[b], #4, %[b]\n\t"
+            "orr %[a], %[a], %[b], lsl #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [x] "+r"(*x)
+            : [half] "t"(0.5f), "m"(*(const float (*)[3])*x), [lo] "t"(lo), [scale] "t"(scale)
+            : "s0", "s1", "s2");
+    (void)c;
+    return a;
+}
+#define MODEL_LEVELS3(j) \
+    model_levels3(&q_x, BDNN_READ_F32(&q_lo[0]), BDNN_READ_F32(&q_scale[0]))
+MODEL_Q_INLINE uint32_t model_levels4(const float **x, float lo, float scale)
+{
+    uint32_t a, b, c, d;
+    __asm__("vldmia %[x]!, {s0-s3}\n\t"
+            "vsub.f32 s0, s0, %[lo]\n\t"
+            "vsub.f32 s1, s1, %[lo]\n\t"
+            "vsub.f32 s2, s2, %[lo]\n\t"
+            "vsub.f32 s3, s3, %[lo]\n\t"
+            "vmul.f32 s0, s0, %[scale]\n\t"
+            "vmul.f32 s1, s1, %[scale]\n\t"
+            "vmul.f32 s2, s2, %[scale]\n\t"
+            "vmul.f32 s3, s3, %[scale]\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vadd.f32 s1, s1, %[half]\n\t"
+            "vadd.f32 s2, s2, %[half]\n\t"
+            "vadd.f32 s3, s3, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vcvt.s16.f32 s1, s1, #0\n\t"
+            "vcvt.s16.f32 s2, s2, #0\n\t"
+            "vcvt.s16.f32 s3, s3, #0\n\t"
+            "vmov %[a], %[b], s0, s1\n\t"
+            "vmov %[c], %[d], s2, s3\n\t"
+            "pkhbt %[a], %[a], %[c], lsl #16\n\t"
+            "pkhbt %[b], %[b], %[d], lsl #16\n\t"
+            "usat16 %[a], #4, %[a]\n\t"
+            "usat16 %[b], #4, %[b]\n\t"
+            "orr %[a], %[a], %[b], lsl #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [x] "+r"(*x)
+            : [half] "t"(0.5f), "m"(*(const float (*)[4])*x), [lo] "t"(lo), [scale] "t"(scale)
+            : "s0", "s1", "s2", "s3");
+    (void)c, (void)d;
+    return a;
+}
+#define MODEL_LEVELS4(j) \
+    model_levels4(&q_x, BDNN_READ_F32(&q_lo[0]), BDNN_READ_F32(&q_scale[0]))
 #endif
 #else
 #define MODEL_QUANTIZER_TABLES \
@@ -373,17 +458,18 @@ static void model_input_words(const uint8_t *xq, uint32_t *X)
 static void model_input_words_f(const float *x, uint32_t *X)
 {
     MODEL_QUANTIZER_TABLES;
-    {
-#ifdef MODEL_LEVEL4
-        uint32_t v = MODEL_LEVEL4(x, 0u);
+#ifdef MODEL_VFP_LEVELS
+    const float *q_x = x; /* advanced by each group's levels */
+    X[0] = MODEL_LEVELS4(0u);
 #else
+    {
         uint32_t v = ((uint32_t)MODEL_QUANTIZE1(&x[0], 0)) |
 ((uint32_t)MODEL_QUANTIZE1(&x[1], 1) << 8) |
 ((uint32_t)MODEL_QUANTIZE1(&x[2], 2) << 16) |
 ((uint32_t)MODEL_QUANTIZE1(&x[3], 3) << 24);
-#endif
         X[0] = v;
     }
+#endif
 }
 #endif
 #else

@@ -258,34 +258,128 @@ GOLDEN_NET_Q_INLINE unsigned golden_net_quantize1(const float *x, unsigned r, co
 #endif
 }
 #if defined(GOLDEN_NET_ARM_VFP) && defined(__ARM_FEATURE_DSP)
-/* Four levels at once, the bytes of inputs j..j+3 of a word (the DSP input kernel's X[g]), in
- * two instructions fewer: each v truncated toward zero and saturated to int16 (VCVT.S16.F32
- * with 0 fraction bits; NaN -> 0), two such halves per register (PKHBT) clamped to 0..L by one
- * USAT16 (negative -> 0): the same levels as golden_net_quantize1. */
-GOLDEN_NET_Q_INLINE uint32_t golden_net_quantize1_s16(const float *x, unsigned r, const float *lo,
-                                                    const float *scale)
+/* The levels of n = 1..4 consecutive inputs at once, byte i of the result the level of input i
+ * (the DSP input kernel's X[g]), in one asm block: the n floats loaded by one VLDM (and their
+ * lo and scale by one VLDM each), then per input the same three float32 operations as
+ * golden_net_quantize1 in the same order (VSUB, VMUL, VADD 0.5: each rounded, no FMA), VCVT.S16.F32
+ * #0 (truncates toward zero, saturates to int16, NaN -> 0), two levels per register (VMOV of two
+ * S registers, PKHBT) clamped to 0..L by one USAT16 (negative -> 0): the same levels as
+ * golden_net_quantize1. The pointers advance past the n inputs: the kernel walks them in order. */
+#define GOLDEN_NET_VFP_LEVELS 1
+#define GOLDEN_NET_Q_ROW(j) (j)
+GOLDEN_NET_Q_INLINE uint32_t golden_net_levels1(const float **x, const float **lo, const float **scale)
 {
-    uint32_t q;
-    float v = *x - BDNN_READ_F32(&lo[r]);
-    GOLDEN_NET_F32(v);
-    v = v * BDNN_READ_F32(&scale[r]);
-    GOLDEN_NET_F32(v);
-    v = v + 0.5f;
-    GOLDEN_NET_F32(v);
-    __asm__("vcvt.s16.f32 %1, %1, #0\n\tvmov %0, %1" : "=r"(q), "+t"(v));
-    return q;
+    uint32_t a;
+    __asm__("vldmia %[x]!, {s0}\n\t"
+            "vldmia %[lo]!, {s4}\n\t"
+            "vsub.f32 s0, s0, s4\n\t"
+            "vldmia %[scale]!, {s4}\n\t"
+            "vmul.f32 s0, s0, s4\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vmov %[a], s0\n\t"
+            "usat16 %[a], #3, %[a]\n\t"
+            : [a] "=&r"(a), [x] "+r"(*x), [lo] "+r"(*lo), [scale] "+r"(*scale)
+            : [half] "t"(0.5f), "m"(*(const float (*)[1])*x), "m"(*(const float (*)[1])*lo),
+              "m"(*(const float (*)[1])*scale)
+            : "s0", "s4");
+    return a;
 }
-GOLDEN_NET_Q_INLINE uint32_t golden_net_pack4(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+#define GOLDEN_NET_LEVELS1(j) golden_net_levels1(&q_x, &q_lo, &q_scale)
+GOLDEN_NET_Q_INLINE uint32_t golden_net_levels2(const float **x, const float **lo, const float **scale)
 {
-    uint32_t ac, bd;
-    __asm__("pkhbt %0, %1, %2, lsl #16\n\tusat16 %0, #3, %0" : "=r"(ac) : "r"(a), "r"(c));
-    __asm__("pkhbt %0, %1, %2, lsl #16\n\tusat16 %0, #3, %0" : "=r"(bd) : "r"(b), "r"(d));
-    return ac | (bd << 8);
+    uint32_t a, b;
+    __asm__("vldmia %[x]!, {s0-s1}\n\t"
+            "vldmia %[lo]!, {s4-s5}\n\t"
+            "vsub.f32 s0, s0, s4\n\t"
+            "vsub.f32 s1, s1, s5\n\t"
+            "vldmia %[scale]!, {s4-s5}\n\t"
+            "vmul.f32 s0, s0, s4\n\t"
+            "vmul.f32 s1, s1, s5\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vadd.f32 s1, s1, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vcvt.s16.f32 s1, s1, #0\n\t"
+            "vmov %[a], %[b], s0, s1\n\t"
+            "usat16 %[a], #3, %[a]\n\t"
+            "usat16 %[b], #3, %[b]\n\t"
+            "orr %[a], %[a], %[b], lsl #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [x] "+r"(*x), [lo] "+r"(*lo), [scale] "+r"(*scale)
+            : [half] "t"(0.5f), "m"(*(const float (*)[2])*x), "m"(*(const float (*)[2])*lo),
+              "m"(*(const float (*)[2])*scale)
+            : "s0", "s1", "s4", "s5");
+    return a;
 }
-#define GOLDEN_NET_Q16(x, j) golden_net_quantize1_s16(x, (j), q_lo, q_scale)
-#define GOLDEN_NET_LEVEL4(x, j) \
-    golden_net_pack4(GOLDEN_NET_Q16(&(x)[j], j), GOLDEN_NET_Q16(&(x)[(j) + 1u], (j) + 1u), \
-                 GOLDEN_NET_Q16(&(x)[(j) + 2u], (j) + 2u), GOLDEN_NET_Q16(&(x)[(j) + 3u], (j) + 3u))
+#define GOLDEN_NET_LEVELS2(j) golden_net_levels2(&q_x, &q_lo, &q_scale)
+GOLDEN_NET_Q_INLINE uint32_t golden_net_levels3(const float **x, const float **lo, const float **scale)
+{
+    uint32_t a, b, c;
+    __asm__("vldmia %[x]!, {s0-s2}\n\t"
+            "vldmia %[lo]!, {s4-s6}\n\t"
+            "vsub.f32 s0, s0, s4\n\t"
+            "vsub.f32 s1, s1, s5\n\t"
+            "vsub.f32 s2, s2, s6\n\t"
+            "vldmia %[scale]!, {s4-s6}\n\t"
+            "vmul.f32 s0, s0, s4\n\t"
+            "vmul.f32 s1, s1, s5\n\t"
+            "vmul.f32 s2, s2, s6\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vadd.f32 s1, s1, %[half]\n\t"
+            "vadd.f32 s2, s2, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vcvt.s16.f32 s1, s1, #0\n\t"
+            "vcvt.s16.f32 s2, s2, #0\n\t"
+            "vmov %[a], %[b], s0, s1\n\t"
+            "vmov %[c], s2\n\t"
+            "pkhbt %[a], %[a], %[c], lsl #16\n\t"
+            "usat16 %[a], #3, %[a]\n\t"
+            "usat16 %[b], #3, %[b]\n\t"
+            "orr %[a], %[a], %[b], lsl #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [x] "+r"(*x), [lo] "+r"(*lo), [scale] "+r"(*scale)
+            : [half] "t"(0.5f), "m"(*(const float (*)[3])*x), "m"(*(const float (*)[3])*lo),
+              "m"(*(const float (*)[3])*scale)
+            : "s0", "s1", "s2", "s4", "s5", "s6");
+    (void)c;
+    return a;
+}
+#define GOLDEN_NET_LEVELS3(j) golden_net_levels3(&q_x, &q_lo, &q_scale)
+GOLDEN_NET_Q_INLINE uint32_t golden_net_levels4(const float **x, const float **lo, const float **scale)
+{
+    uint32_t a, b, c, d;
+    __asm__("vldmia %[x]!, {s0-s3}\n\t"
+            "vldmia %[lo]!, {s4-s7}\n\t"
+            "vsub.f32 s0, s0, s4\n\t"
+            "vsub.f32 s1, s1, s5\n\t"
+            "vsub.f32 s2, s2, s6\n\t"
+            "vsub.f32 s3, s3, s7\n\t"
+            "vldmia %[scale]!, {s4-s7}\n\t"
+            "vmul.f32 s0, s0, s4\n\t"
+            "vmul.f32 s1, s1, s5\n\t"
+            "vmul.f32 s2, s2, s6\n\t"
+            "vmul.f32 s3, s3, s7\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vadd.f32 s1, s1, %[half]\n\t"
+            "vadd.f32 s2, s2, %[half]\n\t"
+            "vadd.f32 s3, s3, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vcvt.s16.f32 s1, s1, #0\n\t"
+            "vcvt.s16.f32 s2, s2, #0\n\t"
+            "vcvt.s16.f32 s3, s3, #0\n\t"
+            "vmov %[a], %[b], s0, s1\n\t"
+            "vmov %[c], %[d], s2, s3\n\t"
+            "pkhbt %[a], %[a], %[c], lsl #16\n\t"
+            "pkhbt %[b], %[b], %[d], lsl #16\n\t"
+            "usat16 %[a], #3, %[a]\n\t"
+            "usat16 %[b], #3, %[b]\n\t"
+            "orr %[a], %[a], %[b], lsl #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [x] "+r"(*x), [lo] "+r"(*lo), [scale] "+r"(*scale)
+            : [half] "t"(0.5f), "m"(*(const float (*)[4])*x), "m"(*(const float (*)[4])*lo),
+              "m"(*(const float (*)[4])*scale)
+            : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7");
+    (void)c, (void)d;
+    return a;
+}
+#define GOLDEN_NET_LEVELS4(j) golden_net_levels4(&q_x, &q_lo, &q_scale)
 #endif
 #else
 #define GOLDEN_NET_QUANTIZER_TABLES \
@@ -380,21 +474,23 @@ static void golden_net_input_words(const uint8_t *xq, uint32_t *X)
 static void golden_net_input_words_f(const float *x, uint32_t *X)
 {
     GOLDEN_NET_QUANTIZER_TABLES;
-    {
-#ifdef GOLDEN_NET_LEVEL4
-        uint32_t v = GOLDEN_NET_LEVEL4(x, 0u);
+#ifdef GOLDEN_NET_VFP_LEVELS
+    const float *q_x = x; /* advanced by each group's levels */
+    X[0] = GOLDEN_NET_LEVELS4(0u);
+    X[1] = GOLDEN_NET_LEVELS1(4u);
 #else
+    {
         uint32_t v = ((uint32_t)GOLDEN_NET_QUANTIZE1(&x[0], 0)) |
 ((uint32_t)GOLDEN_NET_QUANTIZE1(&x[1], 1) << 8) |
 ((uint32_t)GOLDEN_NET_QUANTIZE1(&x[2], 2) << 16) |
 ((uint32_t)GOLDEN_NET_QUANTIZE1(&x[3], 3) << 24);
-#endif
         X[0] = v;
     }
     {
         uint32_t v = ((uint32_t)GOLDEN_NET_QUANTIZE1(&x[4], 4));
         X[1] = v;
     }
+#endif
 }
 #endif
 #else
