@@ -409,7 +409,9 @@ def measure_bdnn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement
     m.quantizer_bytes = declared_data_bytes(t, work, f"{BDNN_NAME}.c", BDNN_QUANTIZER, ())
     plan = size_report(net, t.family.word_bits)["total"]
     q = net.quantizer
-    network_bytes = plan["weight_bytes"] + plan["threshold_bytes"]
+    # a DSP core (M4F, M7) compiles the DSP form of a ternary first layer (plan.DspTernary)
+    network_bytes = (plan["dsp_weight_bytes"] + plan["dsp_threshold_bytes"] if t.dsp
+                     else plan["weight_bytes"] + plan["threshold_bytes"])
     keys, lo_scale = quantizer_bytes(q, False), quantizer_bytes(q, True)
     pow2 = quantizer_bytes(q, False, pow2_steps=True) if q.pow2_steps else None
     if (m.model_data_bytes != network_bytes + m.quantizer_bytes

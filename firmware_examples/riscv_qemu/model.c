@@ -97,6 +97,12 @@ MODEL_INLINE unsigned model_popcount8(uint8_t x)
 #endif
 #define MODEL_POPCOUNT8(x) ((unsigned)BDNN_POPCOUNT8((uint8_t)(x)))
 
+/* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs
+ * (a mask word per 4 weights) and adds them with one USADA8, and needs no subset-sum table;
+ * elsewhere it reads the subset-sum table. Define BDNN_NO_SIMD for the portable code. */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
+#define MODEL_SIMD 1
+#endif
 /* hidden layer 0: 4 quantized inputs -> 6 units, weights in [-2, 2].
  * 3 bit-planes of 4 bits per unit, plane weights 1, 2, -4, stored bit-contiguously:
  * bit (3 u + p) x 4 + j of model_w0 is plane p of weight j of unit u (LSB-first bytes).
@@ -432,12 +438,8 @@ MODEL_Q_INLINE uint8_t model_quantize1(const float *x, const uint32_t *t)
 #endif
 #endif
 
-/* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs by
- * 4 weight bits (a 16-entry mask table) and adds them with one USADA8, and needs no subset-sum
- * table; elsewhere it reads the subset-sum table. Define BDNN_NO_SIMD for the portable code. */
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
+#ifdef MODEL_SIMD
 #include <arm_acle.h>
-#define MODEL_SIMD 1
 static const uint32_t model_nibble_mask[16] = {
     0x00000000ul, 0x000000FFul, 0x0000FF00ul, 0x0000FFFFul,
     0x00FF0000ul, 0x00FF00FFul, 0x00FFFF00ul, 0x00FFFFFFul,

@@ -20,6 +20,7 @@
  *   hidden 1            5           2        4
  *   output              3           2        4
  *   total              13           6       40
+ *   Cortex-M4/M7 (DSP kernel of the ternary first layer): weights 16, thresholds 8 in total
  *   float API (not with BDNN_NO_FLOAT): 140 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 40 bytes of lo and scale (1)
  *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 1.91
  */
@@ -101,6 +102,12 @@ GOLDEN_NET_INLINE unsigned golden_net_popcount8(uint8_t x)
 #endif
 #define GOLDEN_NET_POPCOUNT8(x) ((unsigned)BDNN_POPCOUNT8((uint8_t)(x)))
 
+/* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs
+ * (a mask word per 4 weights) and adds them with one USADA8, and needs no subset-sum table;
+ * elsewhere it reads the subset-sum table. Define BDNN_NO_SIMD for the portable code. */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
+#define GOLDEN_NET_SIMD 1
+#endif
 /* hidden layer 0: 5 quantized inputs -> 4 units, weights in [-1, 1].
  * 2 bit-planes of 5 bits per unit, plane weights 1, -2, stored bit-contiguously:
  * bit (2 u + p) x 5 + j of golden_net_w0 is plane p of weight j of unit u (LSB-first bytes).
@@ -108,12 +115,25 @@ GOLDEN_NET_INLINE unsigned golden_net_popcount8(uint8_t x)
  * Kernel: subset sums (one table entry per plane and group of 4 inputs), not popcounts.
  * unit on iff acc >= threshold (bias folded in); thresholds as signed 4-bit fields, unit u in bits 4u..4u+3.
  */
+#ifdef GOLDEN_NET_SIMD
+/* The DSP kernel's form (ternary weights): byte 2 u + g is sum_i 3^i d_i over the weights of inputs
+ * 4 g + i of unit u, d_i = 0, 1, 2 for weight 0, +1, -1 (the same 2 bits per weight as the
+ * planes). The kernel adds 8 - x for a -1 weight, so the thresholds include +8 per
+ * negative weight of the unit. */
+static const uint8_t golden_net_w0[8] BDNN_STORAGE = {
+    0x22u, 0x01u, 0x42u, 0x00u, 0x11u, 0x01u, 0x01u, 0x02u,
+};
+static const int8_t golden_net_threshold0[4] BDNN_STORAGE = {
+    11, 6, 16, 9,
+};
+#else
 static const uint8_t golden_net_w0[5] BDNN_STORAGE = {
     0x5Bu, 0x38u, 0x74u, 0x47u, 0x84u,
 };
 static const uint8_t golden_net_threshold0[2] BDNN_STORAGE = {
     0xE3u, 0x10u,
 };
+#endif
 
 /* hidden layer 1: 4 hidden bits -> 3 units, weights in [-3, 3].
  * 3 bit-planes of 4 bits per unit, plane weights 1, 2, -4, stored bit-contiguously:
@@ -443,17 +463,31 @@ GOLDEN_NET_Q_INLINE uint8_t golden_net_quantize1(const float *x, const uint32_t 
 #endif
 #endif
 
-/* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs by
- * 4 weight bits (a 16-entry mask table) and adds them with one USADA8, and needs no subset-sum
- * table; elsewhere it reads the subset-sum table. Define BDNN_NO_SIMD for the portable code. */
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
+#ifdef GOLDEN_NET_SIMD
 #include <arm_acle.h>
-#define GOLDEN_NET_SIMD 1
-static const uint32_t golden_net_nibble_mask[16] = {
-    0x00000000ul, 0x000000FFul, 0x0000FF00ul, 0x0000FFFFul,
-    0x00FF0000ul, 0x00FF00FFul, 0x00FFFF00ul, 0x00FFFFFFul,
-    0xFF000000ul, 0xFF0000FFul, 0xFF00FF00ul, 0xFF00FFFFul,
-    0xFFFF0000ul, 0xFFFF00FFul, 0xFFFFFF00ul, 0xFFFFFFFFul,
+/* Entry sum_i 3^i d_i: byte i is 0, 7, 15 for d_i = 0, 1, 2 (weight 0, +1, -1). */
+static const uint32_t golden_net_ternary_mask[81] = {
+    0x00000000ul, 0x00000007ul, 0x0000000Ful, 0x00000700ul,
+    0x00000707ul, 0x0000070Ful, 0x00000F00ul, 0x00000F07ul,
+    0x00000F0Ful, 0x00070000ul, 0x00070007ul, 0x0007000Ful,
+    0x00070700ul, 0x00070707ul, 0x0007070Ful, 0x00070F00ul,
+    0x00070F07ul, 0x00070F0Ful, 0x000F0000ul, 0x000F0007ul,
+    0x000F000Ful, 0x000F0700ul, 0x000F0707ul, 0x000F070Ful,
+    0x000F0F00ul, 0x000F0F07ul, 0x000F0F0Ful, 0x07000000ul,
+    0x07000007ul, 0x0700000Ful, 0x07000700ul, 0x07000707ul,
+    0x0700070Ful, 0x07000F00ul, 0x07000F07ul, 0x07000F0Ful,
+    0x07070000ul, 0x07070007ul, 0x0707000Ful, 0x07070700ul,
+    0x07070707ul, 0x0707070Ful, 0x07070F00ul, 0x07070F07ul,
+    0x07070F0Ful, 0x070F0000ul, 0x070F0007ul, 0x070F000Ful,
+    0x070F0700ul, 0x070F0707ul, 0x070F070Ful, 0x070F0F00ul,
+    0x070F0F07ul, 0x070F0F0Ful, 0x0F000000ul, 0x0F000007ul,
+    0x0F00000Ful, 0x0F000700ul, 0x0F000707ul, 0x0F00070Ful,
+    0x0F000F00ul, 0x0F000F07ul, 0x0F000F0Ful, 0x0F070000ul,
+    0x0F070007ul, 0x0F07000Ful, 0x0F070700ul, 0x0F070707ul,
+    0x0F07070Ful, 0x0F070F00ul, 0x0F070F07ul, 0x0F070F0Ful,
+    0x0F0F0000ul, 0x0F0F0007ul, 0x0F0F000Ful, 0x0F0F0700ul,
+    0x0F0F0707ul, 0x0F0F070Ful, 0x0F0F0F00ul, 0x0F0F0F07ul,
+    0x0F0F0F0Ful,
 };
 /* The inputs clamped to the top level, 4 per word (input 4 g + i in byte i of X[g]). */
 static void golden_net_input_words(const uint8_t *xq, uint32_t *X)
@@ -583,6 +617,25 @@ GOLDEN_NET_INLINE void golden_net_layer0(
 #endif
     golden_net_word_t *out)
 {
+#ifdef GOLDEN_NET_SIMD
+    const uint8_t *s = golden_net_w0; /* 2 bytes per unit */
+    const int8_t *c = golden_net_threshold0;
+    unsigned u;
+    GOLDEN_NET_OPAQUE(s);
+    GOLDEN_NET_OPAQUE(c);
+    golden_net_word_t o = 0, m = 1; /* the output word, and the bit of the current unit */
+    for (u = 0; u < 4u; u++, s += 2) {
+        uint32_t a = 0, w; /* + x per +1 weight, 8 - x per -1 weight */
+        w = golden_net_ternary_mask[BDNN_READ_U8(&s[0])];
+        a = __usada8(X[0] & w, w & 0xF8F8F8F8ul, a);
+        w = golden_net_ternary_mask[BDNN_READ_U8(&s[1])];
+        a = __usada8(X[1] & w, w & 0xF8F8F8F8ul, a);
+        if ((int32_t)a >= (int32_t)BDNN_READ_I8(&c[u]))
+            o |= m;
+        m = (golden_net_word_t)(m << 1);
+    }
+    out[0] = o;
+#else
     const uint8_t *s = golden_net_w0; /* the current block of 4 units: 5 bytes */
     const uint8_t *c = golden_net_threshold0;
     unsigned u;
@@ -676,6 +729,7 @@ GOLDEN_NET_INLINE void golden_net_layer0(
         }
     }
     out[0] = o;
+#endif
 }
 
 GOLDEN_NET_INLINE void golden_net_layer1(

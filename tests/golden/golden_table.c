@@ -15,6 +15,7 @@
  *   hidden 0            3           2       16
  *   output              3           2        4
  *   total               6           4       20
+ *   Cortex-M4/M7 (DSP kernel of the ternary first layer): weights 6, thresholds 5 in total
  *   predict table: 4 bytes (16 entries x 2 bits), read by the predict functions instead of the tables above
  *   float API (not with BDNN_NO_FLOAT): 48 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 32 bytes of lo and scale (1)
  *   weights: 21, information-theoretic minimum 4.2 bytes; tables / minimum = 2.40
@@ -97,6 +98,12 @@ GOLDEN_TABLE_INLINE unsigned golden_table_popcount8(uint8_t x)
 #endif
 #define GOLDEN_TABLE_POPCOUNT8(x) ((unsigned)BDNN_POPCOUNT8((uint8_t)(x)))
 
+/* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs
+ * (a mask word per 4 weights) and adds them with one USADA8, and needs no subset-sum table;
+ * elsewhere it reads the subset-sum table. Define BDNN_NO_SIMD for the portable code. */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
+#define GOLDEN_TABLE_SIMD 1
+#endif
 /* hidden layer 0: 4 quantized inputs -> 3 units, weights in [-1, 1].
  * 2 bit-planes of 4 bits per unit, plane weights 1, -2, stored bit-contiguously:
  * bit (2 u + p) x 4 + j of golden_table_w0 is plane p of weight j of unit u (LSB-first bytes).
@@ -104,12 +111,25 @@ GOLDEN_TABLE_INLINE unsigned golden_table_popcount8(uint8_t x)
  * Kernel: subset sums (one table entry per plane and group of 4 inputs), not popcounts.
  * unit on iff acc >= threshold (bias folded in); thresholds as signed 4-bit fields, unit u in bits 4u..4u+3.
  */
+#ifdef GOLDEN_TABLE_SIMD
+/* The DSP kernel's form (ternary weights): byte 1 u + g is sum_i 3^i d_i over the weights of inputs
+ * 4 g + i of unit u, d_i = 0, 1, 2 for weight 0, +1, -1 (the same 2 bits per weight as the
+ * planes). The kernel adds 4 - x for a -1 weight, so the thresholds include +4 per
+ * negative weight of the unit. */
+static const uint8_t golden_table_w0[3] BDNN_STORAGE = {
+    0x37u, 0x1Du, 0x1Bu,
+};
+static const int8_t golden_table_threshold0[3] BDNN_STORAGE = {
+    4, 5, 2,
+};
+#else
 static const uint8_t golden_table_w0[3] BDNN_STORAGE = {
     0x89u, 0x19u, 0x08u,
 };
 static const uint8_t golden_table_threshold0[2] BDNN_STORAGE = {
     0x10u, 0x02u,
 };
+#endif
 
 /* output layer: 3 hidden bits -> 3 scores, weights in [-1, 1].
  * 2 bit-planes of 3 bits per unit, plane weights 1, -2, stored bit-contiguously:
@@ -436,17 +456,31 @@ GOLDEN_TABLE_INLINE int golden_table_predict_table_entry(unsigned k)
 }
 #endif
 
-/* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs by
- * 4 weight bits (a 16-entry mask table) and adds them with one USADA8, and needs no subset-sum
- * table; elsewhere it reads the subset-sum table. Define BDNN_NO_SIMD for the portable code. */
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
+#ifdef GOLDEN_TABLE_SIMD
 #include <arm_acle.h>
-#define GOLDEN_TABLE_SIMD 1
-static const uint32_t golden_table_nibble_mask[16] = {
-    0x00000000ul, 0x000000FFul, 0x0000FF00ul, 0x0000FFFFul,
-    0x00FF0000ul, 0x00FF00FFul, 0x00FFFF00ul, 0x00FFFFFFul,
-    0xFF000000ul, 0xFF0000FFul, 0xFF00FF00ul, 0xFF00FFFFul,
-    0xFFFF0000ul, 0xFFFF00FFul, 0xFFFFFF00ul, 0xFFFFFFFFul,
+/* Entry sum_i 3^i d_i: byte i is 0, 3, 7 for d_i = 0, 1, 2 (weight 0, +1, -1). */
+static const uint32_t golden_table_ternary_mask[81] = {
+    0x00000000ul, 0x00000003ul, 0x00000007ul, 0x00000300ul,
+    0x00000303ul, 0x00000307ul, 0x00000700ul, 0x00000703ul,
+    0x00000707ul, 0x00030000ul, 0x00030003ul, 0x00030007ul,
+    0x00030300ul, 0x00030303ul, 0x00030307ul, 0x00030700ul,
+    0x00030703ul, 0x00030707ul, 0x00070000ul, 0x00070003ul,
+    0x00070007ul, 0x00070300ul, 0x00070303ul, 0x00070307ul,
+    0x00070700ul, 0x00070703ul, 0x00070707ul, 0x03000000ul,
+    0x03000003ul, 0x03000007ul, 0x03000300ul, 0x03000303ul,
+    0x03000307ul, 0x03000700ul, 0x03000703ul, 0x03000707ul,
+    0x03030000ul, 0x03030003ul, 0x03030007ul, 0x03030300ul,
+    0x03030303ul, 0x03030307ul, 0x03030700ul, 0x03030703ul,
+    0x03030707ul, 0x03070000ul, 0x03070003ul, 0x03070007ul,
+    0x03070300ul, 0x03070303ul, 0x03070307ul, 0x03070700ul,
+    0x03070703ul, 0x03070707ul, 0x07000000ul, 0x07000003ul,
+    0x07000007ul, 0x07000300ul, 0x07000303ul, 0x07000307ul,
+    0x07000700ul, 0x07000703ul, 0x07000707ul, 0x07030000ul,
+    0x07030003ul, 0x07030007ul, 0x07030300ul, 0x07030303ul,
+    0x07030307ul, 0x07030700ul, 0x07030703ul, 0x07030707ul,
+    0x07070000ul, 0x07070003ul, 0x07070007ul, 0x07070300ul,
+    0x07070303ul, 0x07070307ul, 0x07070700ul, 0x07070703ul,
+    0x07070707ul,
 };
 /* The inputs clamped to the top level, 4 per word (input 4 g + i in byte i of X[g]). */
 static void golden_table_input_words(const uint8_t *xq, uint32_t *X)
@@ -556,6 +590,23 @@ GOLDEN_TABLE_INLINE void golden_table_layer0(
 #endif
     golden_table_word_t *out)
 {
+#ifdef GOLDEN_TABLE_SIMD
+    const uint8_t *s = golden_table_w0; /* 1 bytes per unit */
+    const int8_t *c = golden_table_threshold0;
+    unsigned u;
+    GOLDEN_TABLE_OPAQUE(s);
+    GOLDEN_TABLE_OPAQUE(c);
+    golden_table_word_t o = 0, m = 1; /* the output word, and the bit of the current unit */
+    for (u = 0; u < 3u; u++, s += 1) {
+        uint32_t a = 0, w; /* + x per +1 weight, 4 - x per -1 weight */
+        w = golden_table_ternary_mask[BDNN_READ_U8(&s[0])];
+        a = __usada8(X[0] & w, w & 0xFCFCFCFCul, a);
+        if ((int32_t)a >= (int32_t)BDNN_READ_I8(&c[u]))
+            o |= m;
+        m = (golden_table_word_t)(m << 1);
+    }
+    out[0] = o;
+#else
     const uint8_t *s = golden_table_w0; /* the current block of 2 units: 2 bytes */
     const uint8_t *c = golden_table_threshold0;
     unsigned u;
@@ -601,6 +652,7 @@ GOLDEN_TABLE_INLINE void golden_table_layer0(
         }
     }
     out[0] = o;
+#endif
 }
 
 GOLDEN_TABLE_INLINE void golden_table_layer1(
