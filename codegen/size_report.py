@@ -81,13 +81,13 @@ def plan_size_report(plan: ModelPlan) -> dict:
         )
     weights = sum(r["weight_bytes"] for r in layers)
     constants = sum(r["threshold_bytes"] for r in layers)
-    # what a Cortex-M4/M7 compiles: the first layer's DSP form, where it has one
-    dsp = plan.layers[0].dsp_ternary
+    # what a Cortex-M4/M7 compiles: the layers' DSP form, where they have one
     dsp_weights, dsp_constants = weights, constants
-    if dsp is not None:
-        dsp_weights += int(dsp.stream.size) - layers[0]["weight_bytes"]
-        dsp_constants += (plan.layers[0].n_out * dsp.const_bits // 8
-                          - layers[0]["threshold_bytes"])
+    for layer, row in zip(plan.layers, layers, strict=True):
+        dsp = layer.dsp_ternary
+        if dsp is not None:
+            dsp_weights += int(dsp.stream.size) - row["weight_bytes"]
+            dsp_constants += layer.n_out * dsp.const_bits // 8 - row["threshold_bytes"]
     min_bytes = sum(r["min_weight_bytes"] for r in layers)
     table = plan.predict_table
     return {
@@ -151,9 +151,9 @@ def format_size_table(report: dict) -> str:
 
 
 def dsp_line(total: dict) -> str:
-    """One line on the tables a Cortex-M4/M7 compiles (the first layer's DSP form)."""
+    """One line on the tables a Cortex-M4/M7 compiles (the DSP form of ternary layers)."""
     return (
-        f"Cortex-M4/M7 (DSP kernel of the ternary first layer): weights "
+        f"Cortex-M4/M7 (DSP kernel of the ternary layers): weights "
         f"{total['dsp_weight_bytes']} B, thresholds {total['dsp_threshold_bytes']} B"
     )
 

@@ -86,17 +86,19 @@ def test_runner_reports_a_wrong_reference(tmp_path):
 
 
 def dsp_ternary_nets() -> dict[str, Network]:
-    """First layers of ternary weights for the Cortex-M4/M7 DSP kernel (codegen.plan.DspTernary):
+    """Layers of ternary weights for the Cortex-M4/M7 DSP kernel (codegen.plan.DspTernary):
     every group tail (n_in % 4 = 1, 2, 3, 0), 2- to 7-bit inputs, 40 hidden units (two output
-    words), the sign activation, every weight
-    -1 at 7 bits (the largest constants: int16), and 8-bit inputs (no DSP form: the plane
-    kernel). Quantizers with a row per input, one row and indexed rows."""
+    words, read back as the next layer's input), three hidden layers of 33, 36 and 5 units, the
+    sign activation (scores 2 acc + offset), a weight bound of 2 after a ternary first layer
+    (the plane kernel there), every weight -1 at 7 bits (the largest constants: int16), and
+    8-bit inputs (no DSP form). Quantizers with a row per input, one row and indexed rows."""
     rng = np.random.default_rng(21)
     nets = {
         "tail1-4bit": random_network(rng, 9, [8], 2, weight_bound=1, bits=4),
         "tail2-7bit": random_network(rng, 30, [5], 3, weight_bound=1, bits=7),
         "tail3-2bit": random_network(rng, 7, [6], 3, weight_bound=[1, 2], bits=2),
-        "40-hidden": random_network(rng, 12, [40], 3, weight_bound=[1, 2], bits=3),
+        "40-hidden": random_network(rng, 12, [40], 3, weight_bound=1, bits=3),
+        "deep": random_network(rng, 13, [33, 36, 5], 3, weight_bound=1, bits=3),
         "5-bit": random_network(rng, 11, [3], 4, weight_bound=1, bits=5),
         "sign": random_network(rng, 16, [6, 5], 3, weight_bound=1, activation="sign", bits=4),
         "8-bit": random_network(rng, 10, [6], 2, weight_bound=1, bits=8),
@@ -119,9 +121,11 @@ def dsp_ternary_nets() -> dict[str, Network]:
 
 def test_dsp_ternary_nets_cover_the_kernel() -> None:
     for name, net in dsp_ternary_nets().items():
-        L0 = plan_model(net).layers[0]
-        assert L0.kernel == "sums", name
-        assert (L0.dsp_ternary is None) == (name == "8-bit"), name
+        layers = plan_model(net).layers
+        assert layers[0].kernel == "sums", name
+        dsp = [layer.dsp_ternary is not None for layer in layers]
+        assert dsp == ([False] * 2 if name == "8-bit" else [True, False] if name == "tail3-2bit"
+                       else [True] * len(layers)), name
         c = render_c(net, "m")["m.c"]
         assert ("m_ternary_mask[81]" in c) == (name != "8-bit"), name
     net = dsp_ternary_nets()["all-negative"]
@@ -134,7 +138,7 @@ def test_dsp_ternary_nets_cover_the_kernel() -> None:
 
 @pytest.mark.parametrize("net_name", list(dsp_ternary_nets()))
 @pytest.mark.parametrize("target_name", ["cortex-m4", "cortex-m7"])
-def test_dsp_ternary_first_layer_runs_bit_exact(target_name, net_name, tmp_path):
+def test_dsp_ternary_layers_run_bit_exact(target_name, net_name, tmp_path):
     """NAME_forward_debug_q / NAME_predict_q on codes 0..255 (clamped to L by the kernel's
     input words) and NAME_quantize / NAME_predict on float rows (the VFP levels straight into
     the input words): every hidden bit, score and class as numpy."""

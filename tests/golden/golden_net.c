@@ -20,7 +20,7 @@
  *   hidden 1            5           2        4
  *   output              3           2        4
  *   total              13           6       40
- *   Cortex-M4/M7 (DSP kernel of the ternary first layer): weights 16, thresholds 8 in total
+ *   Cortex-M4/M7 (DSP kernel of the ternary layers): weights 16, thresholds 9 in total
  *   float API (not with BDNN_NO_FLOAT): 140 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 40 bytes of lo and scale (1)
  *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 1.91
  */
@@ -154,12 +154,25 @@ static const uint8_t golden_net_threshold1[2] BDNN_STORAGE = {
  * Accumulator int_fast16_t (|pre-activation| <= 8).
  * scores = 2 * acc + offset (sign activation folded in); offsets as signed 4-bit fields, unit u in bits 4u..4u+3.
  */
+#ifdef GOLDEN_NET_SIMD
+/* The DSP kernel's form (ternary weights): byte 1 u + g is sum_i 3^i d_i over the weights of inputs
+ * 4 g + i of unit u, d_i = 0, 1, 2 for weight 0, +1, -1 (the same 2 bits per weight as the
+ * planes). The kernel adds 8 - x for a -1 weight, so the offsets include -16 per
+ * negative weight of the unit. */
+static const uint8_t golden_net_w2[3] BDNN_STORAGE = {
+    0x07u, 0x15u, 0x0Bu,
+};
+static const int8_t golden_net_offset2[3] BDNN_STORAGE = {
+    -16, -15, -17,
+};
+#else
 static const uint8_t golden_net_w2[3] BDNN_STORAGE = {
     0x93u, 0xD9u, 0x00u,
 };
 static const uint8_t golden_net_offset2[2] BDNN_STORAGE = {
     0x10u, 0x0Fu,
 };
+#endif
 
 #ifndef BDNN_NO_FLOAT
 /* golden_net_quantize by float32 arithmetic (1) or by comparing the input's bits with exact
@@ -774,6 +787,21 @@ GOLDEN_NET_INLINE void golden_net_layer2(
     const golden_net_word_t *in,
     int32_t *scores)
 {
+#ifdef GOLDEN_NET_SIMD
+    const uint8_t *s = golden_net_w2; /* 1 bytes per unit */
+    const int8_t *c = golden_net_offset2;
+    unsigned u;
+    uint32_t X[1]; /* the input bits, 4 per word, one per byte */
+    X[0] = ((uint32_t)((in[0u]) & 15u) * 0x00204081ul) & 0x01010101ul;
+    GOLDEN_NET_OPAQUE(s);
+    GOLDEN_NET_OPAQUE(c);
+    for (u = 0; u < 3u; u++, s += 1) {
+        uint32_t a = 0, w; /* + x per +1 weight, 8 - x per -1 weight */
+        w = golden_net_ternary_mask[BDNN_READ_U8(&s[0])];
+        a = __usada8(X[0] & w, w & 0xF8F8F8F8ul, a);
+        scores[u] = 2 * (int32_t)a + (int32_t)BDNN_READ_I8(&c[u]);
+    }
+#else
     const uint8_t *s = golden_net_w2; /* the current block of 4 units: 3 bytes */
     const uint8_t *c = golden_net_offset2;
     unsigned u;
@@ -803,6 +831,7 @@ GOLDEN_NET_INLINE void golden_net_layer2(
             scores[u + 2u] = (int32_t)2 * (int32_t)(pos - neg) + (int32_t)t;
         }
     }
+#endif
 }
 
 /* The layers and the class, once the first layer's input is built (in0: the input words or

@@ -15,7 +15,7 @@
  *   hidden 0            3           2       16
  *   output              3           2        4
  *   total               6           4       20
- *   Cortex-M4/M7 (DSP kernel of the ternary first layer): weights 6, thresholds 5 in total
+ *   Cortex-M4/M7 (DSP kernel of the ternary layers): weights 6, thresholds 6 in total
  *   predict table: 4 bytes (16 entries x 2 bits), read by the predict functions instead of the tables above
  *   float API (not with BDNN_NO_FLOAT): 48 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 32 bytes of lo and scale (1)
  *   weights: 21, information-theoretic minimum 4.2 bytes; tables / minimum = 2.40
@@ -137,12 +137,25 @@ static const uint8_t golden_table_threshold0[2] BDNN_STORAGE = {
  * Accumulator int_fast16_t (|pre-activation| <= 8).
  * scores = 1 * acc + offset; offsets as signed 4-bit fields, unit u in bits 4u..4u+3.
  */
+#ifdef GOLDEN_TABLE_SIMD
+/* The DSP kernel's form (ternary weights): byte 1 u + g is sum_i 3^i d_i over the weights of inputs
+ * 4 g + i of unit u, d_i = 0, 1, 2 for weight 0, +1, -1 (the same 2 bits per weight as the
+ * planes). The kernel adds 4 - x for a -1 weight, so the offsets include -4 per
+ * negative weight of the unit. */
+static const uint8_t golden_table_w1[3] BDNN_STORAGE = {
+    0x07u, 0x17u, 0x0Bu,
+};
+static const int8_t golden_table_offset1[3] BDNN_STORAGE = {
+    -4, -8, -4,
+};
+#else
 static const uint8_t golden_table_w1[3] BDNN_STORAGE = {
     0xD3u, 0xDBu, 0x00u,
 };
 static const uint8_t golden_table_offset1[2] BDNN_STORAGE = {
     0x00u, 0x00u,
 };
+#endif
 
 #ifndef BDNN_NO_FLOAT
 /* golden_table_quantize by float32 arithmetic (1) or by comparing the input's bits with exact
@@ -659,6 +672,21 @@ GOLDEN_TABLE_INLINE void golden_table_layer1(
     const golden_table_word_t *in,
     int32_t *scores)
 {
+#ifdef GOLDEN_TABLE_SIMD
+    const uint8_t *s = golden_table_w1; /* 1 bytes per unit */
+    const int8_t *c = golden_table_offset1;
+    unsigned u;
+    uint32_t X[1]; /* the input bits, 4 per word, one per byte */
+    X[0] = ((uint32_t)((in[0u]) & 15u) * 0x00204081ul) & 0x01010101ul;
+    GOLDEN_TABLE_OPAQUE(s);
+    GOLDEN_TABLE_OPAQUE(c);
+    for (u = 0; u < 3u; u++, s += 1) {
+        uint32_t a = 0, w; /* + x per +1 weight, 4 - x per -1 weight */
+        w = golden_table_ternary_mask[BDNN_READ_U8(&s[0])];
+        a = __usada8(X[0] & w, w & 0xFCFCFCFCul, a);
+        scores[u] = (int32_t)a + (int32_t)BDNN_READ_I8(&c[u]);
+    }
+#else
     const uint8_t *s = golden_table_w1; /* the current block of 4 units: 3 bytes */
     const uint8_t *c = golden_table_offset1;
     unsigned u;
@@ -688,6 +716,7 @@ GOLDEN_TABLE_INLINE void golden_table_layer1(
             scores[u + 2u] = (int32_t)(int32_t)(pos - neg) + (int32_t)t;
         }
     }
+#endif
 }
 
 /* The layers and the class, once the first layer's input is built (in0: the input words or
