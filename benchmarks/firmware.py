@@ -409,7 +409,9 @@ def measure_bdnn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement
     m.quantizer_bytes = declared_data_bytes(t, work, f"{BDNN_NAME}.c", BDNN_QUANTIZER, ())
     plan = size_report(net, t.family.word_bits)["total"]
     q = net.quantizer
-    network_bytes = plan["weight_bytes"] + plan["threshold_bytes"]
+    # a DSP core (M4F, M7) compiles the DSP form of a ternary first layer (plan.DspTernary)
+    network_bytes = (plan["dsp_weight_bytes"] + plan["dsp_threshold_bytes"] if t.dsp
+                     else plan["weight_bytes"] + plan["threshold_bytes"])
     keys, lo_scale = quantizer_bytes(q, False), quantizer_bytes(q, True)
     pow2 = quantizer_bytes(q, False, pow2_steps=True) if q.pow2_steps else None
     if (m.model_data_bytes != network_bytes + m.quantizer_bytes
@@ -735,17 +737,29 @@ stream with no padding between units (bit `(u P + p) n_in + j` is plane p of wei
 u); thresholds and output offsets use the narrowest signed field that holds the layer's values
 (4-bit fields two to a byte, else int8/16/32). The first layer (every benchmark model: 4-bit
 inputs) runs by subset sums: once per inference the 16 sums of every group of 4 clamped inputs,
-then one table entry per unit, weight plane and group; on the Cortex-M4F the same sums come from
-`UQSUB8`/`USADA8` on 4 packed inputs with a byte mask per nibble of weight bits (no table).
-Units are processed in blocks that start on a byte boundary, so every field is read at a
-constant offset; the arrays are read through a pointer the compiler cannot see through, so gcc
-never folds weights into instructions and the arrays stay the model.
+then one table entry per unit, weight plane and group. Units are processed in blocks that start
+on a byte boundary, so every field is read at a constant offset; the arrays are read through a
+pointer the compiler cannot see through, so gcc never folds weights into instructions and the
+arrays stay the model.
+
+On the Cortex-M4F (and M7) the DSP instructions replace the table: 4 inputs packed in a word
+(`UQSUB8` clamps them), and every benchmark model being ternary, the core compiles its own form
+of the layers (`codegen.plan.DspTernary`): a byte per unit and group of 4 inputs (`sum 3^i d_i`,
+the same 2 bits per weight) picks one of 81 mask words `M`, and one `USADA8(X & M, M & ~L)` adds
+`x` per +1 and `L + 1 - x` per -1 weight (both planes at once; the thresholds carry `+(L + 1)`
+per -1 weight, a few bytes more model data); the later ternary layers do the same on their bits
+spread to bytes. With float input the levels of 4 inputs are one `asm` block: one `VLDM` for the
+4 floats and one each for their `lo` and `scale`, `VSUB`/`VMUL`/`VADD` per input (float32, in
+the Python quantizer's order), `VCVT.S16.F32`, `VMOV` of two registers, `PKHBT`, `USAT16`.
 
 Before -> after this layout and these kernels (same models; instructions, cycles on AVR):
 iris 4-4-3 data 21 -> 13 B, M4F 319 -> 163; bcw 9-4-2 data 26 -> 16 B, M4F 421 -> 190;
 bcw 9-8-2 M4F 661 -> 352; breast-cancer 30-8-2 M4F 1,358 -> 871; digits 64-8-10 M4F
 3,030 -> 1,876, M3 3,030 -> 2,421. Earlier still (popcount first layer, int16 accumulators,
 word-sized planes): iris 4-4-3 M3 1,028, bcw 9-4-2 M3 1,217, digits 64-8-10 AVR 48,991 cycles.
+Then the M4F DSP ternary form and the `VLDM` levels (branch m4f-kernel; `NAME_predict` /
+`NAME_predict_q`): bcw 9-8-2 397 -> 294 / 352 -> 256, breast-cancer 30-4-2 729 -> 452 / 487 ->
+300, 30-8-2 1,113 -> 674 / 871 -> 534, digits 64-8-10 2,284 -> 1,505 / 1,876 -> 1,159.
 
 Accuracy is where bdnn still loses: ternary networks with 4 or 8 binary hidden units (training:
 descended float start, 60 s of CP-SAT, centred biases; docs/training.md) against float MLPs of

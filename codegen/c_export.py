@@ -29,7 +29,7 @@ from .level_keys import (
     row_entry_bytes,
 )
 from .names import c_string_literal, comment_text, validate_c_name
-from .plan import INT32_MAX, LayerPlan, level_search, plan_model
+from .plan import INT32_MAX, LayerPlan, level_search, plan_model, ternary_masks
 from .predict_table import PredictTable
 from .render import render
 from .size_report import ensemble_size_report, plan_size_report
@@ -208,6 +208,13 @@ def template_context(
                     if layer.const_bits == 4
                     else [int_literal(v, layer.const_bits) for v in layer.constants]
                 ),
+                # the Cortex-M4/M7 DSP kernel of ternary weights (plan.DspTernary), or None
+                "dsp": None if layer.dsp_ternary is None else {
+                    "stream": [byte_literal(v) for v in layer.dsp_ternary.stream],
+                    "const_bits": layer.dsp_ternary.const_bits,
+                    "thresholds": [int_literal(v, layer.dsp_ternary.const_bits)
+                                   for v in layer.dsp_ternary.thresholds],
+                },
                 "out_words": n_words(layer.n_out, word_bits),
                 "in_offset": in_offset,
                 "out_offset": out_offset,
@@ -265,6 +272,10 @@ def template_context(
         "n_hidden_units": int(sum(net.hidden_widths)),
         "input_bits": int(q.bits),
         "max_level": q.max_level,
+        # the DSP ternary kernel's table: byte i of entry sum_i 3^i d_i is 0, L, 2 L + 1 for
+        # d_i = 0, 1, 2 (weight 0, +1, -1), and the mask of the bits above L in every byte
+        "ternary_masks": [f"0x{v:08X}ul" for v in ternary_masks(q.max_level)],
+        "above_top_mask": f"0x{(0xFF ^ q.max_level) * 0x01010101:08X}ul",
         "word_bits": word_bits,
         "word_type": WORD_TYPES[word_bits],
         "scratch_words": in_offset,

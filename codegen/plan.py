@@ -61,6 +61,28 @@ BUILD_OPS = 2
 MAX_SUM_TABLE_BYTES = 512  # stack cap of the subset-sum table (AVR has 2 KB of RAM)
 
 
+DSP_TERNARY_MAX_BITS = 7  # the DSP ternary kernel needs a byte bit above the top level
+
+
+@dataclass(frozen=True)
+class DspTernary:
+    """A layer of ternary weights as the Cortex-M4/M7 DSP kernel stores it.
+
+    One byte per unit and group of 4 inputs, ``sum_i 3^i d_i`` with ``d_i`` = 0, 1, 2 for weight
+    0, +1, -1 of input ``4 g + i`` (the same 2 bits per weight as the two planes), indexes a table
+    of 81 words whose byte ``i`` is 0, ``L`` or ``2 L + 1``. With ``M`` that word and ``X`` the
+    4 inputs (each <= ``L``: the first layer's levels, or a hidden layer's {0, 1} bits spread to
+    bytes), ``USADA8(X & M, M & ~L)`` adds ``x`` for a +1 weight and ``(L + 1) - x`` for a -1
+    weight: the unit's sum is ``acc + (L + 1) n_neg``, so the stored constants are ``threshold +
+    (L + 1) n_neg`` (hidden) or ``offset - score_scale (L + 1) n_neg`` (output), with ``n_neg``
+    the unit's negative weights, in at least 8 bits.
+    """
+
+    stream: np.ndarray  # uint8 [n_out * n_groups], unit-major
+    thresholds: np.ndarray  # int64 [n_out]: thresholds, or the output layer's score offsets
+    const_bits: int  # 8, 16 or 32
+
+
 @dataclass(frozen=True)
 class LayerPlan:
     """One layer in exported form."""
@@ -84,6 +106,8 @@ class LayerPlan:
     const_bits: int  # 4 (packed signed nibbles), 8, 16 or 32: storage of thresholds / offsets
     kernel: str = "popcount"  # "popcount", or "sums" (first layer by subset-sum tables)
     sum_bits: int = 0  # "sums": uint{sum_bits}_t table entries (8 or 16)
+    # 2 planes, a "sums" first layer of 2 planes (and this layer): the DSP kernel's form
+    dsp_ternary: DspTernary | None = None
 
     @property
     def n_groups(self) -> int:
@@ -205,6 +229,36 @@ def first_layer_kernel(
     return "sums" if sums < popcount else "popcount"
 
 
+def dsp_ternary(weights: np.ndarray, constants: np.ndarray, bits: int, is_output: bool = False,
+                score_scale: int = 1) -> DspTernary | None:
+    """:class:`DspTernary` of a layer with weights in {-1, 0, 1} whose inputs are at most the
+    top level ``L = 2^bits - 1`` of ``bits``-bit inputs (the first layer's levels, or the {0,
+    1} bits of a hidden layer), or None when the kernel does not apply (more than
+    ``DSP_TERNARY_MAX_BITS`` bits). ``constants``: thresholds (hidden) or score offsets
+    (output, ``score = score_scale x acc + offset``)."""
+    if bits > DSP_TERNARY_MAX_BITS:
+        return None
+    W = np.asarray(weights, dtype=np.int64)
+    n_out, n_in = W.shape
+    groups = -(-n_in // SUM_GROUP)
+    digits = np.zeros((n_out, groups * SUM_GROUP), dtype=np.int64)
+    digits[:, :n_in] = np.where(W > 0, 1, np.where(W < 0, 2, 0))
+    codes = digits.reshape(n_out, groups, SUM_GROUP) @ (3 ** np.arange(SUM_GROUP))
+    shift = (2**bits) * (W < 0).sum(axis=1)  # (L + 1) per negative weight
+    dsp = constants - score_scale * shift if is_output else constants + shift
+    return DspTernary(stream=codes.reshape(-1).astype(np.uint8),
+                      thresholds=np.asarray(dsp, dtype=np.int64),
+                      const_bits=max(8, constant_bits(dsp)))
+
+
+def ternary_masks(max_level: int) -> list[int]:
+    """The DSP ternary kernel's 81 mask words: byte ``i`` of entry ``sum_i 3^i d_i`` is 0,
+    ``L`` or ``2 L + 1`` for ``d_i`` = 0, 1, 2 (weight 0, +1, -1)."""
+    byte = (0, max_level, 2 * max_level + 1)
+    return [sum(byte[m // 3**i % 3] << 8 * i for i in range(SUM_GROUP))
+            for m in range(3**SUM_GROUP)]
+
+
 # Measured cost of the two searches of a float input's level among its thresholds (see
 # level_search), per input, in instructions on Cortex-M0 (32-bit words) and cycles on AVR (8-bit
 # words), from `bdnn bench --entry predict` of 9-input networks with 1 to 4 input bits: one
@@ -254,7 +308,7 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
         # +-1, folded into the constants, so the kernels still see {0,1} bits)
         max_input = net.input_range(i)[1]
         assert (1 << (P - 1)) * layer.n_in * max_input <= bound, (name, P, bound)
-        kernel, sum_bits = "popcount", 0
+        kernel, sum_bits, dsp = "popcount", 0, None
         if i == 0:
             # a table entry is the sum of up to SUM_GROUP clamped inputs
             sum_bits = 8 if SUM_GROUP * max_input <= 0xFF else 16
@@ -263,6 +317,11 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
             )
             if kernel == "popcount":
                 sum_bits = 0
+            elif P == 2:
+                dsp = dsp_ternary(W, thresholds, int(net.quantizer.bits))
+        elif P == 2 and layers[0].dsp_ternary is not None:
+            # the same kernel on the {0, 1} bits (<= L) of the previous layer, spread to bytes
+            dsp = dsp_ternary(W, constants, int(net.quantizer.bits), is_output, scale)
         layers.append(
             LayerPlan(
                 index=i,
@@ -284,6 +343,7 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
                 const_bits=const_bits,
                 kernel=kernel,
                 sum_bits=sum_bits,
+                dsp_ternary=dsp,
             )
         )
     table = predict_tables.predict_table(net) if with_predict_table else None

@@ -52,6 +52,8 @@ def ensemble_size_report(ens: Ensemble, word_bits: int = 32) -> dict:
             "min_weight_bytes": min_bytes,
             "ratio": (weights + constants) / min_bytes,
             "weights_only_ratio": weights / min_bytes,
+            "dsp_weight_bytes": sum(r["total"]["dsp_weight_bytes"] for r in reports),
+            "dsp_threshold_bytes": sum(r["total"]["dsp_threshold_bytes"] for r in reports),
         },
     }
 
@@ -79,6 +81,13 @@ def plan_size_report(plan: ModelPlan) -> dict:
         )
     weights = sum(r["weight_bytes"] for r in layers)
     constants = sum(r["threshold_bytes"] for r in layers)
+    # what a Cortex-M4/M7 compiles: the layers' DSP form, where they have one
+    dsp_weights, dsp_constants = weights, constants
+    for layer, row in zip(plan.layers, layers, strict=True):
+        dsp = layer.dsp_ternary
+        if dsp is not None:
+            dsp_weights += int(dsp.stream.size) - row["weight_bytes"]
+            dsp_constants += layer.n_out * dsp.const_bits // 8 - row["threshold_bytes"]
     min_bytes = sum(r["min_weight_bytes"] for r in layers)
     table = plan.predict_table
     return {
@@ -99,6 +108,8 @@ def plan_size_report(plan: ModelPlan) -> dict:
             "min_weight_bytes": min_bytes,
             "ratio": (weights + constants) / min_bytes,
             "weights_only_ratio": weights / min_bytes,
+            "dsp_weight_bytes": dsp_weights,
+            "dsp_threshold_bytes": dsp_constants,
         },
     }
 
@@ -130,10 +141,21 @@ def format_size_table(report: dict) -> str:
         "minimum = n_weights x log2(2w+1) bits; ratio = (weights + thresholds) / minimum "
         f"(weights alone: {t['weights_only_ratio']:.2f})"
     )
+    if (t["dsp_weight_bytes"], t["dsp_threshold_bytes"]) != (t["weight_bytes"],
+                                                              t["threshold_bytes"]):
+        lines.append(dsp_line(t))
     table = report.get("predict_table")
     if table:
         lines.append(predict_table_line(table))
     return "\n".join(lines)
+
+
+def dsp_line(total: dict) -> str:
+    """One line on the tables a Cortex-M4/M7 compiles (the DSP form of ternary layers)."""
+    return (
+        f"Cortex-M4/M7 (DSP kernel of the ternary layers): weights "
+        f"{total['dsp_weight_bytes']} B, thresholds {total['dsp_threshold_bytes']} B"
+    )
 
 
 def predict_table_line(table: dict) -> str:

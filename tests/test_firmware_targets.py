@@ -14,8 +14,13 @@ from firmware_fixtures.helpers import (
 )
 from firmware_fixtures.standin_model import write_standin_model
 
-from codegen.targets.build import make, write_project
-from codegen.targets.measure import run_firmware
+from bdnn.network import Layer, Network, random_network
+from bdnn.quantizer import Quantizer
+from codegen.c_export import render_c
+from codegen.level_keys import boundary_inputs
+from codegen.plan import plan_model
+from codegen.targets.build import make, write_project, write_vectors
+from codegen.targets.measure import check_against_reference, run_firmware
 
 pytestmark = pytest.mark.toolchain
 
@@ -78,3 +83,75 @@ def test_runner_reports_a_wrong_reference(tmp_path):
     make(project, "prog.elf")
     run = run_firmware(project, net, len(Q))
     assert run.mismatches == 1 and run.error_rows == [0]
+
+
+def dsp_ternary_nets() -> dict[str, Network]:
+    """Layers of ternary weights for the Cortex-M4/M7 DSP kernel (codegen.plan.DspTernary):
+    every group tail (n_in % 4 = 1, 2, 3, 0), 2- to 7-bit inputs, 40 hidden units (two output
+    words, read back as the next layer's input), three hidden layers of 33, 36 and 5 units, the
+    sign activation (scores 2 acc + offset), a weight bound of 2 after a ternary first layer
+    (the plane kernel there), every weight -1 at 7 bits (the largest constants: int16), and
+    8-bit inputs (no DSP form). Quantizers with a row per input, one row and indexed rows."""
+    rng = np.random.default_rng(21)
+    nets = {
+        "tail1-4bit": random_network(rng, 9, [8], 2, weight_bound=1, bits=4),
+        "tail2-7bit": random_network(rng, 30, [5], 3, weight_bound=1, bits=7),
+        "tail3-2bit": random_network(rng, 7, [6], 3, weight_bound=[1, 2], bits=2),
+        "40-hidden": random_network(rng, 12, [40], 3, weight_bound=1, bits=3),
+        "deep": random_network(rng, 13, [33, 36, 5], 3, weight_bound=1, bits=3),
+        "5-bit": random_network(rng, 11, [3], 4, weight_bound=1, bits=5),
+        "sign": random_network(rng, 16, [6, 5], 3, weight_bound=1, activation="sign", bits=4),
+        "8-bit": random_network(rng, 10, [6], 2, weight_bound=1, bits=8),
+    }
+    neg = random_network(rng, 30, [6], 2, weight_bound=1, bits=7)
+    bias = rng.integers(800, 3000, 6)  # acc = -(sum of 30 levels <= 127): units on about half
+    nets["all-negative"] = Network(neg.quantizer, [Layer(-np.ones((6, 30), np.int64), bias, 1),
+                                                   neg.layers[1]], classes=neg.classes)
+    for k, net in enumerate(nets.values()):
+        n = net.n_inputs
+        lo = rng.normal(0, 3, n).astype(np.float32)
+        scale = rng.uniform(0.5, 4, n).astype(np.float32)
+        if k % 3 == 1:  # one row for every input
+            lo, scale = np.full(n, lo[0], np.float32), np.full(n, scale[0], np.float32)
+        elif k % 3 == 2:  # two rows, alternating
+            lo, scale = np.resize(lo[:2], n), np.resize(scale[:2], n)
+        net.quantizer = Quantizer(net.quantizer.bits, lo, scale)
+    return nets
+
+
+def test_dsp_ternary_nets_cover_the_kernel() -> None:
+    for name, net in dsp_ternary_nets().items():
+        layers = plan_model(net).layers
+        assert layers[0].kernel == "sums", name
+        dsp = [layer.dsp_ternary is not None for layer in layers]
+        assert dsp == ([False] * 2 if name == "8-bit" else [True, False] if name == "tail3-2bit"
+                       else [True] * len(layers)), name
+        c = render_c(net, "m")["m.c"]
+        assert ("m_ternary_mask[81]" in c) == (name != "8-bit"), name
+    net = dsp_ternary_nets()["all-negative"]
+    dsp = plan_model(net).layers[0].dsp_ternary
+    codes = dsp.stream.reshape(6, 8)  # 8 groups of 4 of the 30 inputs per unit, all -1 (d = 2)
+    assert (codes[:, :7] == 2 * (1 + 3 + 9 + 27)).all() and (codes[:, 7] == 2 * (1 + 3)).all()
+    assert dsp.const_bits == 16
+    assert np.array_equal(dsp.thresholds, -net.layers[0].bias + 128 * 30)
+
+
+@pytest.mark.parametrize("net_name", list(dsp_ternary_nets()))
+@pytest.mark.parametrize("target_name", ["cortex-m4", "cortex-m7"])
+def test_dsp_ternary_layers_run_bit_exact(target_name, net_name, tmp_path):
+    """NAME_forward_debug_q / NAME_predict_q on codes 0..255 (clamped to L by the kernel's
+    input words) and NAME_quantize / NAME_predict on float rows (the VFP levels straight into
+    the input words): every hidden bit, score and class as numpy."""
+    target = need_target(target_name)
+    net = dsp_ternary_nets()[net_name]
+    rng = np.random.default_rng(len(net_name))
+    Q = np.vstack([input_rows(net, 60, seed=3),
+                   rng.integers(0, 256, (40, net.n_inputs))]).astype(np.uint8)
+    X = boundary_inputs(net.quantizer)
+    X = np.vstack([X, rng.normal(0, 5, (len(Q) - len(X) % len(Q), net.n_inputs))])[:len(Q)]
+    project = write_project(net, target, tmp_path, "net")
+    write_vectors(project, net, Q, X.astype(np.float32))
+    make(project, "prog.elf")
+    run = run_firmware(project, net, len(Q))
+    assert run.mismatches == 0 and not run.error_rows, run.error_rows[:5]
+    check_against_reference(run, net, Q, target_name)

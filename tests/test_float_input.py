@@ -446,3 +446,19 @@ def test_firmware_fused_float_input(target_name, which, tmp_path) -> None:
     X = np.vstack([_float_rows(net), bits.astype(np.uint32).view(np.float32)])
     Q = net.quantizer.quantize(X)
     _run_on_target(net, X, Q, target_name, tmp_path)
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target_name", ["cortex-m4", "cortex-m7"])
+@pytest.mark.parametrize("which", [1, 2], ids=["one-row", "indexed-rows"])
+def test_firmware_fused_float_rows_on_dsp_cores(target_name, which, tmp_path) -> None:
+    """The M4F/M7 float path loads 4 floats per VLDM and their lo/scale by VLDM (a row per
+    input, test_firmware_fused_float_input), from one register pair (one row for every input)
+    or per input by the row index: each equals numpy on the probe rows and random bit
+    patterns."""
+    need_target(target_name)
+    net = _fused_nets()[which]
+    bits = np.random.default_rng(11).integers(0, 2**32, (48, net.n_inputs), dtype=np.uint64)
+    X = np.vstack([_float_rows(net), bits.astype(np.uint32).view(np.float32)])
+    Q = net.quantizer.quantize(X)
+    _run_on_target(net, X, Q, target_name, tmp_path)

@@ -57,11 +57,12 @@ def core(
     cpu: str | None = None,
     clock_hz: int | None = None,
     clock_board: str = "",
+    dsp: bool = False,
 ) -> Target:
     """A Cortex-M target: ``cpu`` (default: ``name``) for ``-mcpu``, ``float_abi`` the float
     flags, ``linker_script`` one of the board scripts in ``templates/firmware_cortex_m/``;
     ``clock_hz`` the CPU clock of ``clock_board``, a typical board with this core (QEMU itself
-    runs at no particular clock)."""
+    runs at no particular clock); ``dsp``: the core has the ARMv7E-M DSP instructions."""
     return Target(
         name=name,
         family=FAMILY,
@@ -73,4 +74,5 @@ def core(
         linker_script=linker_script,
         clock_hz=clock_hz,
         clock_board=clock_board,
+        dsp=dsp,
     )

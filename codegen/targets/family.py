@@ -73,3 +73,6 @@ class Target:
     # per inference (--clock-hz), and the clock the emulator runs at where it needs one (AVR)
     clock_hz: int | None = None
     clock_board: str = ""
+    # ARMv7E-M DSP instructions (Cortex-M4/M7): the C compiles the first layer's DSP kernel and,
+    # for ternary weights, its own form of that layer's tables (codegen.plan.DspTernary)
+    dsp: bool = False

@@ -97,6 +97,12 @@ MODEL_INLINE unsigned model_popcount8(uint8_t x)
 #endif
 #define MODEL_POPCOUNT8(x) ((unsigned)BDNN_POPCOUNT8((uint8_t)(x)))
 
+/* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs
+ * (a mask word per 4 weights) and adds them with one USADA8, and needs no subset-sum table;
+ * elsewhere it reads the subset-sum table. Define BDNN_NO_SIMD for the portable code. */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
+#define MODEL_SIMD 1
+#endif
 /* hidden layer 0: 4 quantized inputs -> 6 units, weights in [-2, 2].
  * 3 bit-planes of 4 bits per unit, plane weights 1, 2, -4, stored bit-contiguously:
  * bit (3 u + p) x 4 + j of model_w0 is plane p of weight j of unit u (LSB-first bytes).
@@ -249,34 +255,119 @@ MODEL_Q_INLINE unsigned model_quantize1(const float *x, unsigned r, const float 
 #endif
 }
 #if defined(MODEL_ARM_VFP) && defined(__ARM_FEATURE_DSP)
-/* Four levels at once, the bytes of inputs j..j+3 of a word (the DSP input kernel's X[g]), in
- * two instructions fewer: each v truncated toward zero and saturated to int16 (VCVT.S16.F32
- * with 0 fraction bits; NaN -> 0), two such halves per register (PKHBT) clamped to 0..L by one
- * USAT16 (negative -> 0): the same levels as model_quantize1. */
-MODEL_Q_INLINE uint32_t model_quantize1_s16(const float *x, unsigned r, const float *lo,
-                                                    const float *scale)
+/* The levels of n = 1..4 consecutive inputs at once, byte i of the result the level of input i
+ * (the DSP input kernel's X[g]), in one asm block: the n floats loaded by one VLDM, then per input the same three float32 operations as
+ * model_quantize1 in the same order (VSUB, VMUL, VADD 0.5: each rounded, no FMA), VCVT.S16.F32
+ * #0 (truncates toward zero, saturates to int16, NaN -> 0), two levels per register (VMOV of two
+ * S registers, PKHBT) clamped to 0..L by one USAT16 (negative -> 0): the same levels as
+ * model_quantize1. The pointers advance past the n inputs: the kernel walks them in order. */
+#define MODEL_VFP_LEVELS 1
+#define MODEL_Q_ROW(j) (0u)
+MODEL_Q_INLINE uint32_t model_levels1(const float **x, float lo, float scale)
 {
-    uint32_t q;
-    float v = *x - BDNN_READ_F32(&lo[r]);
-    MODEL_F32(v);
-    v = v * BDNN_READ_F32(&scale[r]);
-    MODEL_F32(v);
-    v = v + 0.5f;
-    MODEL_F32(v);
-    __asm__("vcvt.s16.f32 %1, %1, #0\n\tvmov %0, %1" : "=r"(q), "+t"(v));
-    return q;
+    uint32_t a;
+    __asm__("vldmia %[x]!, {s0}\n\t"
+            "vsub.f32 s0, s0, %[lo]\n\t"
+            "vmul.f32 s0, s0, %[scale]\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vmov %[a], s0\n\t"
+            "usat16 %[a], #4, %[a]\n\t"
+            : [a] "=&r"(a), [x] "+r"(*x)
+            : [half] "t"(0.5f), "m"(*(const float (*)[1])*x), [lo] "t"(lo), [scale] "t"(scale)
+            : "s0");
+    return a;
 }
-MODEL_Q_INLINE uint32_t model_pack4(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+#define MODEL_LEVELS1(j) \
+    model_levels1(&q_x, BDNN_READ_F32(&q_lo[0]), BDNN_READ_F32(&q_scale[0]))
+MODEL_Q_INLINE uint32_t model_levels2(const float **x, float lo, float scale)
 {
-    uint32_t ac, bd;
-    __asm__("pkhbt %0, %1, %2, lsl #16\n\tusat16 %0, #4, %0" : "=r"(ac) : "r"(a), "r"(c));
-    __asm__("pkhbt %0, %1, %2, lsl #16\n\tusat16 %0, #4, %0" : "=r"(bd) : "r"(b), "r"(d));
-    return ac | (bd << 8);
+    uint32_t a, b;
+    __asm__("vldmia %[x]!, {s0-s1}\n\t"
+            "vsub.f32 s0, s0, %[lo]\n\t"
+            "vsub.f32 s1, s1, %[lo]\n\t"
+            "vmul.f32 s0, s0, %[scale]\n\t"
+            "vmul.f32 s1, s1, %[scale]\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vadd.f32 s1, s1, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vcvt.s16.f32 s1, s1, #0\n\t"
+            "vmov %[a], %[b], s0, s1\n\t"
+            "usat16 %[a], #4, %[a]\n\t"
+            "usat16 %[b], #4, %[b]\n\t"
+            "orr %[a], %[a], %[b], lsl #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [x] "+r"(*x)
+            : [half] "t"(0.5f), "m"(*(const float (*)[2])*x), [lo] "t"(lo), [scale] "t"(scale)
+            : "s0", "s1");
+    return a;
 }
-#define MODEL_Q16(x, j) model_quantize1_s16(x, (0u), q_lo, q_scale)
-#define MODEL_LEVEL4(x, j) \
-    model_pack4(MODEL_Q16(&(x)[j], j), MODEL_Q16(&(x)[(j) + 1u], (j) + 1u), \
-                 MODEL_Q16(&(x)[(j) + 2u], (j) + 2u), MODEL_Q16(&(x)[(j) + 3u], (j) + 3u))
+#define MODEL_LEVELS2(j) \
+    model_levels2(&q_x, BDNN_READ_F32(&q_lo[0]), BDNN_READ_F32(&q_scale[0]))
+MODEL_Q_INLINE uint32_t model_levels3(const float **x, float lo, float scale)
+{
+    uint32_t a, b, c;
+    __asm__("vldmia %[x]!, {s0-s2}\n\t"
+            "vsub.f32 s0, s0, %[lo]\n\t"
+            "vsub.f32 s1, s1, %[lo]\n\t"
+            "vsub.f32 s2, s2, %[lo]\n\t"
+            "vmul.f32 s0, s0, %[scale]\n\t"
+            "vmul.f32 s1, s1, %[scale]\n\t"
+            "vmul.f32 s2, s2, %[scale]\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vadd.f32 s1, s1, %[half]\n\t"
+            "vadd.f32 s2, s2, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vcvt.s16.f32 s1, s1, #0\n\t"
+            "vcvt.s16.f32 s2, s2, #0\n\t"
+            "vmov %[a], %[b], s0, s1\n\t"
+            "vmov %[c], s2\n\t"
+            "pkhbt %[a], %[a], %[c], lsl #16\n\t"
+            "usat16 %[a], #4, %[a]\n\t"
+            "usat16 %[b], #4, %[b]\n\t"
+            "orr %[a], %[a], %[b], lsl #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [x] "+r"(*x)
+            : [half] "t"(0.5f), "m"(*(const float (*)[3])*x), [lo] "t"(lo), [scale] "t"(scale)
+            : "s0", "s1", "s2");
+    (void)c;
+    return a;
+}
+#define MODEL_LEVELS3(j) \
+    model_levels3(&q_x, BDNN_READ_F32(&q_lo[0]), BDNN_READ_F32(&q_scale[0]))
+MODEL_Q_INLINE uint32_t model_levels4(const float **x, float lo, float scale)
+{
+    uint32_t a, b, c, d;
+    __asm__("vldmia %[x]!, {s0-s3}\n\t"
+            "vsub.f32 s0, s0, %[lo]\n\t"
+            "vsub.f32 s1, s1, %[lo]\n\t"
+            "vsub.f32 s2, s2, %[lo]\n\t"
+            "vsub.f32 s3, s3, %[lo]\n\t"
+            "vmul.f32 s0, s0, %[scale]\n\t"
+            "vmul.f32 s1, s1, %[scale]\n\t"
+            "vmul.f32 s2, s2, %[scale]\n\t"
+            "vmul.f32 s3, s3, %[scale]\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vadd.f32 s1, s1, %[half]\n\t"
+            "vadd.f32 s2, s2, %[half]\n\t"
+            "vadd.f32 s3, s3, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vcvt.s16.f32 s1, s1, #0\n\t"
+            "vcvt.s16.f32 s2, s2, #0\n\t"
+            "vcvt.s16.f32 s3, s3, #0\n\t"
+            "vmov %[a], %[b], s0, s1\n\t"
+            "vmov %[c], %[d], s2, s3\n\t"
+            "pkhbt %[a], %[a], %[c], lsl #16\n\t"
+            "pkhbt %[b], %[b], %[d], lsl #16\n\t"
+            "usat16 %[a], #4, %[a]\n\t"
+            "usat16 %[b], #4, %[b]\n\t"
+            "orr %[a], %[a], %[b], lsl #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [x] "+r"(*x)
+            : [half] "t"(0.5f), "m"(*(const float (*)[4])*x), [lo] "t"(lo), [scale] "t"(scale)
+            : "s0", "s1", "s2", "s3");
+    (void)c, (void)d;
+    return a;
+}
+#define MODEL_LEVELS4(j) \
+    model_levels4(&q_x, BDNN_READ_F32(&q_lo[0]), BDNN_READ_F32(&q_scale[0]))
 #endif
 #else
 #define MODEL_QUANTIZER_TABLES \
@@ -347,12 +438,8 @@ MODEL_Q_INLINE uint8_t model_quantize1(const float *x, const uint32_t *t)
 #endif
 #endif
 
-/* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs by
- * 4 weight bits (a 16-entry mask table) and adds them with one USADA8, and needs no subset-sum
- * table; elsewhere it reads the subset-sum table. Define BDNN_NO_SIMD for the portable code. */
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
+#ifdef MODEL_SIMD
 #include <arm_acle.h>
-#define MODEL_SIMD 1
 static const uint32_t model_nibble_mask[16] = {
     0x00000000ul, 0x000000FFul, 0x0000FF00ul, 0x0000FFFFul,
     0x00FF0000ul, 0x00FF00FFul, 0x00FFFF00ul, 0x00FFFFFFul,
@@ -373,17 +460,18 @@ static void model_input_words(const uint8_t *xq, uint32_t *X)
 static void model_input_words_f(const float *x, uint32_t *X)
 {
     MODEL_QUANTIZER_TABLES;
-    {
-#ifdef MODEL_LEVEL4
-        uint32_t v = MODEL_LEVEL4(x, 0u);
+#ifdef MODEL_VFP_LEVELS
+    const float *q_x = x; /* advanced by each group's levels */
+    X[0] = MODEL_LEVELS4(0u);
 #else
+    {
         uint32_t v = ((uint32_t)MODEL_QUANTIZE1(&x[0], 0)) |
 ((uint32_t)MODEL_QUANTIZE1(&x[1], 1) << 8) |
 ((uint32_t)MODEL_QUANTIZE1(&x[2], 2) << 16) |
 ((uint32_t)MODEL_QUANTIZE1(&x[3], 3) << 24);
-#endif
         X[0] = v;
     }
+#endif
 }
 #endif
 #else

@@ -20,6 +20,7 @@
  *   hidden 1            5           2        4
  *   output              3           2        4
  *   total              13           6       40
+ *   Cortex-M4/M7 (DSP kernel of the ternary layers): weights 16, thresholds 9 in total
  *   float API (not with BDNN_NO_FLOAT): 140 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 40 bytes of lo and scale (1)
  *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 1.91
  */
@@ -101,6 +102,12 @@ GOLDEN_NET_INLINE unsigned golden_net_popcount8(uint8_t x)
 #endif
 #define GOLDEN_NET_POPCOUNT8(x) ((unsigned)BDNN_POPCOUNT8((uint8_t)(x)))
 
+/* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs
+ * (a mask word per 4 weights) and adds them with one USADA8, and needs no subset-sum table;
+ * elsewhere it reads the subset-sum table. Define BDNN_NO_SIMD for the portable code. */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
+#define GOLDEN_NET_SIMD 1
+#endif
 /* hidden layer 0: 5 quantized inputs -> 4 units, weights in [-1, 1].
  * 2 bit-planes of 5 bits per unit, plane weights 1, -2, stored bit-contiguously:
  * bit (2 u + p) x 5 + j of golden_net_w0 is plane p of weight j of unit u (LSB-first bytes).
@@ -108,12 +115,25 @@ GOLDEN_NET_INLINE unsigned golden_net_popcount8(uint8_t x)
  * Kernel: subset sums (one table entry per plane and group of 4 inputs), not popcounts.
  * unit on iff acc >= threshold (bias folded in); thresholds as signed 4-bit fields, unit u in bits 4u..4u+3.
  */
+#ifdef GOLDEN_NET_SIMD
+/* The DSP kernel's form (ternary weights): byte 2 u + g is sum_i 3^i d_i over the weights of inputs
+ * 4 g + i of unit u, d_i = 0, 1, 2 for weight 0, +1, -1 (the same 2 bits per weight as the
+ * planes). The kernel adds 8 - x for a -1 weight, so the thresholds include +8 per
+ * negative weight of the unit. */
+static const uint8_t golden_net_w0[8] BDNN_STORAGE = {
+    0x22u, 0x01u, 0x42u, 0x00u, 0x11u, 0x01u, 0x01u, 0x02u,
+};
+static const int8_t golden_net_threshold0[4] BDNN_STORAGE = {
+    11, 6, 16, 9,
+};
+#else
 static const uint8_t golden_net_w0[5] BDNN_STORAGE = {
     0x5Bu, 0x38u, 0x74u, 0x47u, 0x84u,
 };
 static const uint8_t golden_net_threshold0[2] BDNN_STORAGE = {
     0xE3u, 0x10u,
 };
+#endif
 
 /* hidden layer 1: 4 hidden bits -> 3 units, weights in [-3, 3].
  * 3 bit-planes of 4 bits per unit, plane weights 1, 2, -4, stored bit-contiguously:
@@ -134,12 +154,25 @@ static const uint8_t golden_net_threshold1[2] BDNN_STORAGE = {
  * Accumulator int_fast16_t (|pre-activation| <= 8).
  * scores = 2 * acc + offset (sign activation folded in); offsets as signed 4-bit fields, unit u in bits 4u..4u+3.
  */
+#ifdef GOLDEN_NET_SIMD
+/* The DSP kernel's form (ternary weights): byte 1 u + g is sum_i 3^i d_i over the weights of inputs
+ * 4 g + i of unit u, d_i = 0, 1, 2 for weight 0, +1, -1 (the same 2 bits per weight as the
+ * planes). The kernel adds 8 - x for a -1 weight, so the offsets include -16 per
+ * negative weight of the unit. */
+static const uint8_t golden_net_w2[3] BDNN_STORAGE = {
+    0x07u, 0x15u, 0x0Bu,
+};
+static const int8_t golden_net_offset2[3] BDNN_STORAGE = {
+    -16, -15, -17,
+};
+#else
 static const uint8_t golden_net_w2[3] BDNN_STORAGE = {
     0x93u, 0xD9u, 0x00u,
 };
 static const uint8_t golden_net_offset2[2] BDNN_STORAGE = {
     0x10u, 0x0Fu,
 };
+#endif
 
 #ifndef BDNN_NO_FLOAT
 /* golden_net_quantize by float32 arithmetic (1) or by comparing the input's bits with exact
@@ -258,34 +291,128 @@ GOLDEN_NET_Q_INLINE unsigned golden_net_quantize1(const float *x, unsigned r, co
 #endif
 }
 #if defined(GOLDEN_NET_ARM_VFP) && defined(__ARM_FEATURE_DSP)
-/* Four levels at once, the bytes of inputs j..j+3 of a word (the DSP input kernel's X[g]), in
- * two instructions fewer: each v truncated toward zero and saturated to int16 (VCVT.S16.F32
- * with 0 fraction bits; NaN -> 0), two such halves per register (PKHBT) clamped to 0..L by one
- * USAT16 (negative -> 0): the same levels as golden_net_quantize1. */
-GOLDEN_NET_Q_INLINE uint32_t golden_net_quantize1_s16(const float *x, unsigned r, const float *lo,
-                                                    const float *scale)
+/* The levels of n = 1..4 consecutive inputs at once, byte i of the result the level of input i
+ * (the DSP input kernel's X[g]), in one asm block: the n floats loaded by one VLDM (and their
+ * lo and scale by one VLDM each), then per input the same three float32 operations as
+ * golden_net_quantize1 in the same order (VSUB, VMUL, VADD 0.5: each rounded, no FMA), VCVT.S16.F32
+ * #0 (truncates toward zero, saturates to int16, NaN -> 0), two levels per register (VMOV of two
+ * S registers, PKHBT) clamped to 0..L by one USAT16 (negative -> 0): the same levels as
+ * golden_net_quantize1. The pointers advance past the n inputs: the kernel walks them in order. */
+#define GOLDEN_NET_VFP_LEVELS 1
+#define GOLDEN_NET_Q_ROW(j) (j)
+GOLDEN_NET_Q_INLINE uint32_t golden_net_levels1(const float **x, const float **lo, const float **scale)
 {
-    uint32_t q;
-    float v = *x - BDNN_READ_F32(&lo[r]);
-    GOLDEN_NET_F32(v);
-    v = v * BDNN_READ_F32(&scale[r]);
-    GOLDEN_NET_F32(v);
-    v = v + 0.5f;
-    GOLDEN_NET_F32(v);
-    __asm__("vcvt.s16.f32 %1, %1, #0\n\tvmov %0, %1" : "=r"(q), "+t"(v));
-    return q;
+    uint32_t a;
+    __asm__("vldmia %[x]!, {s0}\n\t"
+            "vldmia %[lo]!, {s4}\n\t"
+            "vsub.f32 s0, s0, s4\n\t"
+            "vldmia %[scale]!, {s4}\n\t"
+            "vmul.f32 s0, s0, s4\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vmov %[a], s0\n\t"
+            "usat16 %[a], #3, %[a]\n\t"
+            : [a] "=&r"(a), [x] "+r"(*x), [lo] "+r"(*lo), [scale] "+r"(*scale)
+            : [half] "t"(0.5f), "m"(*(const float (*)[1])*x), "m"(*(const float (*)[1])*lo),
+              "m"(*(const float (*)[1])*scale)
+            : "s0", "s4");
+    return a;
 }
-GOLDEN_NET_Q_INLINE uint32_t golden_net_pack4(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+#define GOLDEN_NET_LEVELS1(j) golden_net_levels1(&q_x, &q_lo, &q_scale)
+GOLDEN_NET_Q_INLINE uint32_t golden_net_levels2(const float **x, const float **lo, const float **scale)
 {
-    uint32_t ac, bd;
-    __asm__("pkhbt %0, %1, %2, lsl #16\n\tusat16 %0, #3, %0" : "=r"(ac) : "r"(a), "r"(c));
-    __asm__("pkhbt %0, %1, %2, lsl #16\n\tusat16 %0, #3, %0" : "=r"(bd) : "r"(b), "r"(d));
-    return ac | (bd << 8);
+    uint32_t a, b;
+    __asm__("vldmia %[x]!, {s0-s1}\n\t"
+            "vldmia %[lo]!, {s4-s5}\n\t"
+            "vsub.f32 s0, s0, s4\n\t"
+            "vsub.f32 s1, s1, s5\n\t"
+            "vldmia %[scale]!, {s4-s5}\n\t"
+            "vmul.f32 s0, s0, s4\n\t"
+            "vmul.f32 s1, s1, s5\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vadd.f32 s1, s1, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vcvt.s16.f32 s1, s1, #0\n\t"
+            "vmov %[a], %[b], s0, s1\n\t"
+            "usat16 %[a], #3, %[a]\n\t"
+            "usat16 %[b], #3, %[b]\n\t"
+            "orr %[a], %[a], %[b], lsl #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [x] "+r"(*x), [lo] "+r"(*lo), [scale] "+r"(*scale)
+            : [half] "t"(0.5f), "m"(*(const float (*)[2])*x), "m"(*(const float (*)[2])*lo),
+              "m"(*(const float (*)[2])*scale)
+            : "s0", "s1", "s4", "s5");
+    return a;
 }
-#define GOLDEN_NET_Q16(x, j) golden_net_quantize1_s16(x, (j), q_lo, q_scale)
-#define GOLDEN_NET_LEVEL4(x, j) \
-    golden_net_pack4(GOLDEN_NET_Q16(&(x)[j], j), GOLDEN_NET_Q16(&(x)[(j) + 1u], (j) + 1u), \
-                 GOLDEN_NET_Q16(&(x)[(j) + 2u], (j) + 2u), GOLDEN_NET_Q16(&(x)[(j) + 3u], (j) + 3u))
+#define GOLDEN_NET_LEVELS2(j) golden_net_levels2(&q_x, &q_lo, &q_scale)
+GOLDEN_NET_Q_INLINE uint32_t golden_net_levels3(const float **x, const float **lo, const float **scale)
+{
+    uint32_t a, b, c;
+    __asm__("vldmia %[x]!, {s0-s2}\n\t"
+            "vldmia %[lo]!, {s4-s6}\n\t"
+            "vsub.f32 s0, s0, s4\n\t"
+            "vsub.f32 s1, s1, s5\n\t"
+            "vsub.f32 s2, s2, s6\n\t"
+            "vldmia %[scale]!, {s4-s6}\n\t"
+            "vmul.f32 s0, s0, s4\n\t"
+            "vmul.f32 s1, s1, s5\n\t"
+            "vmul.f32 s2, s2, s6\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vadd.f32 s1, s1, %[half]\n\t"
+            "vadd.f32 s2, s2, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vcvt.s16.f32 s1, s1, #0\n\t"
+            "vcvt.s16.f32 s2, s2, #0\n\t"
+            "vmov %[a], %[b], s0, s1\n\t"
+            "vmov %[c], s2\n\t"
+            "pkhbt %[a], %[a], %[c], lsl #16\n\t"
+            "usat16 %[a], #3, %[a]\n\t"
+            "usat16 %[b], #3, %[b]\n\t"
+            "orr %[a], %[a], %[b], lsl #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [x] "+r"(*x), [lo] "+r"(*lo), [scale] "+r"(*scale)
+            : [half] "t"(0.5f), "m"(*(const float (*)[3])*x), "m"(*(const float (*)[3])*lo),
+              "m"(*(const float (*)[3])*scale)
+            : "s0", "s1", "s2", "s4", "s5", "s6");
+    (void)c;
+    return a;
+}
+#define GOLDEN_NET_LEVELS3(j) golden_net_levels3(&q_x, &q_lo, &q_scale)
+GOLDEN_NET_Q_INLINE uint32_t golden_net_levels4(const float **x, const float **lo, const float **scale)
+{
+    uint32_t a, b, c, d;
+    __asm__("vldmia %[x]!, {s0-s3}\n\t"
+            "vldmia %[lo]!, {s4-s7}\n\t"
+            "vsub.f32 s0, s0, s4\n\t"
+            "vsub.f32 s1, s1, s5\n\t"
+            "vsub.f32 s2, s2, s6\n\t"
+            "vsub.f32 s3, s3, s7\n\t"
+            "vldmia %[scale]!, {s4-s7}\n\t"
+            "vmul.f32 s0, s0, s4\n\t"
+            "vmul.f32 s1, s1, s5\n\t"
+            "vmul.f32 s2, s2, s6\n\t"
+            "vmul.f32 s3, s3, s7\n\t"
+            "vadd.f32 s0, s0, %[half]\n\t"
+            "vadd.f32 s1, s1, %[half]\n\t"
+            "vadd.f32 s2, s2, %[half]\n\t"
+            "vadd.f32 s3, s3, %[half]\n\t"
+            "vcvt.s16.f32 s0, s0, #0\n\t"
+            "vcvt.s16.f32 s1, s1, #0\n\t"
+            "vcvt.s16.f32 s2, s2, #0\n\t"
+            "vcvt.s16.f32 s3, s3, #0\n\t"
+            "vmov %[a], %[b], s0, s1\n\t"
+            "vmov %[c], %[d], s2, s3\n\t"
+            "pkhbt %[a], %[a], %[c], lsl #16\n\t"
+            "pkhbt %[b], %[b], %[d], lsl #16\n\t"
+            "usat16 %[a], #3, %[a]\n\t"
+            "usat16 %[b], #3, %[b]\n\t"
+            "orr %[a], %[a], %[b], lsl #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [x] "+r"(*x), [lo] "+r"(*lo), [scale] "+r"(*scale)
+            : [half] "t"(0.5f), "m"(*(const float (*)[4])*x), "m"(*(const float (*)[4])*lo),
+              "m"(*(const float (*)[4])*scale)
+            : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7");
+    (void)c, (void)d;
+    return a;
+}
+#define GOLDEN_NET_LEVELS4(j) golden_net_levels4(&q_x, &q_lo, &q_scale)
 #endif
 #else
 #define GOLDEN_NET_QUANTIZER_TABLES \
@@ -349,17 +476,31 @@ GOLDEN_NET_Q_INLINE uint8_t golden_net_quantize1(const float *x, const uint32_t 
 #endif
 #endif
 
-/* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs by
- * 4 weight bits (a 16-entry mask table) and adds them with one USADA8, and needs no subset-sum
- * table; elsewhere it reads the subset-sum table. Define BDNN_NO_SIMD for the portable code. */
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
+#ifdef GOLDEN_NET_SIMD
 #include <arm_acle.h>
-#define GOLDEN_NET_SIMD 1
-static const uint32_t golden_net_nibble_mask[16] = {
-    0x00000000ul, 0x000000FFul, 0x0000FF00ul, 0x0000FFFFul,
-    0x00FF0000ul, 0x00FF00FFul, 0x00FFFF00ul, 0x00FFFFFFul,
-    0xFF000000ul, 0xFF0000FFul, 0xFF00FF00ul, 0xFF00FFFFul,
-    0xFFFF0000ul, 0xFFFF00FFul, 0xFFFFFF00ul, 0xFFFFFFFFul,
+/* Entry sum_i 3^i d_i: byte i is 0, 7, 15 for d_i = 0, 1, 2 (weight 0, +1, -1). */
+static const uint32_t golden_net_ternary_mask[81] = {
+    0x00000000ul, 0x00000007ul, 0x0000000Ful, 0x00000700ul,
+    0x00000707ul, 0x0000070Ful, 0x00000F00ul, 0x00000F07ul,
+    0x00000F0Ful, 0x00070000ul, 0x00070007ul, 0x0007000Ful,
+    0x00070700ul, 0x00070707ul, 0x0007070Ful, 0x00070F00ul,
+    0x00070F07ul, 0x00070F0Ful, 0x000F0000ul, 0x000F0007ul,
+    0x000F000Ful, 0x000F0700ul, 0x000F0707ul, 0x000F070Ful,
+    0x000F0F00ul, 0x000F0F07ul, 0x000F0F0Ful, 0x07000000ul,
+    0x07000007ul, 0x0700000Ful, 0x07000700ul, 0x07000707ul,
+    0x0700070Ful, 0x07000F00ul, 0x07000F07ul, 0x07000F0Ful,
+    0x07070000ul, 0x07070007ul, 0x0707000Ful, 0x07070700ul,
+    0x07070707ul, 0x0707070Ful, 0x07070F00ul, 0x07070F07ul,
+    0x07070F0Ful, 0x070F0000ul, 0x070F0007ul, 0x070F000Ful,
+    0x070F0700ul, 0x070F0707ul, 0x070F070Ful, 0x070F0F00ul,
+    0x070F0F07ul, 0x070F0F0Ful, 0x0F000000ul, 0x0F000007ul,
+    0x0F00000Ful, 0x0F000700ul, 0x0F000707ul, 0x0F00070Ful,
+    0x0F000F00ul, 0x0F000F07ul, 0x0F000F0Ful, 0x0F070000ul,
+    0x0F070007ul, 0x0F07000Ful, 0x0F070700ul, 0x0F070707ul,
+    0x0F07070Ful, 0x0F070F00ul, 0x0F070F07ul, 0x0F070F0Ful,
+    0x0F0F0000ul, 0x0F0F0007ul, 0x0F0F000Ful, 0x0F0F0700ul,
+    0x0F0F0707ul, 0x0F0F070Ful, 0x0F0F0F00ul, 0x0F0F0F07ul,
+    0x0F0F0F0Ful,
 };
 /* The inputs clamped to the top level, 4 per word (input 4 g + i in byte i of X[g]). */
 static void golden_net_input_words(const uint8_t *xq, uint32_t *X)
@@ -380,21 +521,23 @@ static void golden_net_input_words(const uint8_t *xq, uint32_t *X)
 static void golden_net_input_words_f(const float *x, uint32_t *X)
 {
     GOLDEN_NET_QUANTIZER_TABLES;
-    {
-#ifdef GOLDEN_NET_LEVEL4
-        uint32_t v = GOLDEN_NET_LEVEL4(x, 0u);
+#ifdef GOLDEN_NET_VFP_LEVELS
+    const float *q_x = x; /* advanced by each group's levels */
+    X[0] = GOLDEN_NET_LEVELS4(0u);
+    X[1] = GOLDEN_NET_LEVELS1(4u);
 #else
+    {
         uint32_t v = ((uint32_t)GOLDEN_NET_QUANTIZE1(&x[0], 0)) |
 ((uint32_t)GOLDEN_NET_QUANTIZE1(&x[1], 1) << 8) |
 ((uint32_t)GOLDEN_NET_QUANTIZE1(&x[2], 2) << 16) |
 ((uint32_t)GOLDEN_NET_QUANTIZE1(&x[3], 3) << 24);
-#endif
         X[0] = v;
     }
     {
         uint32_t v = ((uint32_t)GOLDEN_NET_QUANTIZE1(&x[4], 4));
         X[1] = v;
     }
+#endif
 }
 #endif
 #else
@@ -487,6 +630,25 @@ GOLDEN_NET_INLINE void golden_net_layer0(
 #endif
     golden_net_word_t *out)
 {
+#ifdef GOLDEN_NET_SIMD
+    const uint8_t *s = golden_net_w0; /* 2 bytes per unit */
+    const int8_t *c = golden_net_threshold0;
+    unsigned u;
+    GOLDEN_NET_OPAQUE(s);
+    GOLDEN_NET_OPAQUE(c);
+    golden_net_word_t o = 0, m = 1; /* the output word, and the bit of the current unit */
+    for (u = 0; u < 4u; u++, s += 2) {
+        uint32_t a = 0, w; /* + x per +1 weight, 8 - x per -1 weight */
+        w = golden_net_ternary_mask[BDNN_READ_U8(&s[0])];
+        a = __usada8(X[0] & w, w & 0xF8F8F8F8ul, a);
+        w = golden_net_ternary_mask[BDNN_READ_U8(&s[1])];
+        a = __usada8(X[1] & w, w & 0xF8F8F8F8ul, a);
+        if ((int32_t)a >= (int32_t)BDNN_READ_I8(&c[u]))
+            o |= m;
+        m = (golden_net_word_t)(m << 1);
+    }
+    out[0] = o;
+#else
     const uint8_t *s = golden_net_w0; /* the current block of 4 units: 5 bytes */
     const uint8_t *c = golden_net_threshold0;
     unsigned u;
@@ -580,6 +742,7 @@ GOLDEN_NET_INLINE void golden_net_layer0(
         }
     }
     out[0] = o;
+#endif
 }
 
 GOLDEN_NET_INLINE void golden_net_layer1(
@@ -624,6 +787,21 @@ GOLDEN_NET_INLINE void golden_net_layer2(
     const golden_net_word_t *in,
     int32_t *scores)
 {
+#ifdef GOLDEN_NET_SIMD
+    const uint8_t *s = golden_net_w2; /* 1 bytes per unit */
+    const int8_t *c = golden_net_offset2;
+    unsigned u;
+    uint32_t X[1]; /* the input bits, 4 per word, one per byte */
+    X[0] = ((uint32_t)((in[0u]) & 15u) * 0x00204081ul) & 0x01010101ul;
+    GOLDEN_NET_OPAQUE(s);
+    GOLDEN_NET_OPAQUE(c);
+    for (u = 0; u < 3u; u++, s += 1) {
+        uint32_t a = 0, w; /* + x per +1 weight, 8 - x per -1 weight */
+        w = golden_net_ternary_mask[BDNN_READ_U8(&s[0])];
+        a = __usada8(X[0] & w, w & 0xF8F8F8F8ul, a);
+        scores[u] = 2 * (int32_t)a + (int32_t)BDNN_READ_I8(&c[u]);
+    }
+#else
     const uint8_t *s = golden_net_w2; /* the current block of 4 units: 3 bytes */
     const uint8_t *c = golden_net_offset2;
     unsigned u;
@@ -653,6 +831,7 @@ GOLDEN_NET_INLINE void golden_net_layer2(
             scores[u + 2u] = (int32_t)2 * (int32_t)(pos - neg) + (int32_t)t;
         }
     }
+#endif
 }
 
 /* The layers and the class, once the first layer's input is built (in0: the input words or
