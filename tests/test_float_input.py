@@ -440,12 +440,16 @@ def test_firmware_fused_float_input(target_name, which, tmp_path) -> None:
     """On the emulator, every probe row and random bit patterns (NaNs, infinities, subnormals):
     the fused NAME_predict (M0, RISC-V: level keys; M4F: VCVT/USAT and VCVT.S16/PKHBT/USAT16
     float path; AVR: xq loop with 16-bit halves) and NAME_quantize equal numpy."""
+    _probe_on_target(_fused_nets()[which], target_name, 10, tmp_path)
+
+
+def _probe_on_target(net, target_name: str, seed: int, tmp_path) -> None:
+    """``net`` on ``target_name``: its probe rows and 48 random float bit patterns (seed
+    ``seed``) against numpy."""
     need_target(target_name)
-    net = _fused_nets()[which]
-    bits = np.random.default_rng(10).integers(0, 2**32, (48, net.n_inputs), dtype=np.uint64)
+    bits = np.random.default_rng(seed).integers(0, 2**32, (48, net.n_inputs), dtype=np.uint64)
     X = np.vstack([_float_rows(net), bits.astype(np.uint32).view(np.float32)])
-    Q = net.quantizer.quantize(X)
-    _run_on_target(net, X, Q, target_name, tmp_path)
+    _run_on_target(net, X, net.quantizer.quantize(X), target_name, tmp_path)
 
 
 @pytest.mark.toolchain
@@ -456,9 +460,4 @@ def test_firmware_fused_float_rows_on_dsp_cores(target_name, which, tmp_path) ->
     input, test_firmware_fused_float_input), from one register pair (one row for every input)
     or per input by the row index: each equals numpy on the probe rows and random bit
     patterns."""
-    need_target(target_name)
-    net = _fused_nets()[which]
-    bits = np.random.default_rng(11).integers(0, 2**32, (48, net.n_inputs), dtype=np.uint64)
-    X = np.vstack([_float_rows(net), bits.astype(np.uint32).view(np.float32)])
-    Q = net.quantizer.quantize(X)
-    _run_on_target(net, X, Q, target_name, tmp_path)
+    _probe_on_target(_fused_nets()[which], target_name, 11, tmp_path)
