@@ -79,6 +79,14 @@ class Predicts:
     def n_classes(self) -> int:
         return len(self.classes)
 
+    def feature_names(self) -> list[str] | None:
+        """The input features' names from the training record (``training["feature_names"]``),
+        or None when the record has none (or not one string per input)."""
+        names = (self.training or {}).get("feature_names")
+        if isinstance(names, list) and len(names) == self.n_inputs:
+            return [str(n) for n in names]
+        return None
+
     def forward_q(self, Q: np.ndarray) -> ForwardResult:
         raise NotImplementedError
 

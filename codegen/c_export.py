@@ -134,15 +134,6 @@ def provenance_lines(training: dict) -> list[tuple[str, str]]:
     return lines
 
 
-def feature_names(net: Network) -> list[str] | None:
-    """The input features' names from the training record (``training["feature_names"]``), or
-    None when the record has none (or not one string per input)."""
-    names = (net.training or {}).get("feature_names")
-    if isinstance(names, list) and len(names) == net.n_inputs:
-        return [str(n) for n in names]
-    return None
-
-
 def template_context(
     net: Network, name: str, word_bits: int = 32, with_predict_table: bool = True
 ) -> dict:
@@ -229,7 +220,7 @@ def template_context(
     # the first input of each row (its lo and scale stand for the row's inputs)
     key_inputs = (range(q.n_inputs) if key_index is None
                   else [int(np.argmax(key_index == r)) for r in range(len(key_table))])
-    names = feature_names(net)
+    names = net.feature_names()
     if q.affine:
         features = [
             {
@@ -418,7 +409,7 @@ def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32) -> dict:
         "provenance": provenance_lines(ens.training),
         "size": ensemble_size_report(ens, word_bits),
         "n_weights": ens.n_weights(),
-        "feature_names": feature_names(ens),
+        "feature_names": ens.feature_names(),
         # the members share the quantizer, so one NAME_predict_i16/_i32 serves the ensemble
         "raw_input": _raw_input_context(ens),
         "ensemble": {"kind": ens.kind.name, "pairwise": ens.kind.pairwise,

@@ -66,9 +66,8 @@ def command(model, as_json) -> None:
                    f"{L['weight_bytes_packed']:>6}  {hist}")
     read = info["inputs_read"]
     if len(read) < net.n_inputs:
-        names = net.training.get("feature_names")
-        shown = [str(names[j]) if isinstance(names, list) and len(names) == net.n_inputs
-                 else str(j) for j in read]
+        names = net.feature_names()
+        shown = [names[j] if names else str(j) for j in read]
         click.echo(f"inputs read: {len(read)} of {net.n_inputs} ({', '.join(shown)})")
     t = net.training
     if t:

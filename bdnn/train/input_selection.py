@@ -28,12 +28,12 @@ from .result import TrainResult
 
 
 def loo_table_correct(cells: np.ndarray, y: np.ndarray, n_classes: int, default: int) -> int:
-    """Rows whose label the other rows of their cell (``cells``: a cell id per row) predict by
-    majority (ties: the lowest class index; no other row: ``default``)."""
-    _, inv = np.unique(cells, return_inverse=True)
-    counts = np.zeros((int(inv.max()) + 1, n_classes), np.int64)
-    np.add.at(counts, (inv, y), 1)
-    others = counts[inv]
+    """Rows whose label the other rows of their cell (``cells``: a small non-negative cell id
+    per row, as ``choose_inputs`` numbers them) predict by majority (ties: the lowest class
+    index; no other row: ``default``)."""
+    counts = np.zeros((int(cells.max()) + 1, n_classes), np.int64)
+    np.add.at(counts, (cells, y), 1)
+    others = counts[cells]
     others[np.arange(len(y)), y] -= 1
     pred = others.argmax(axis=1)
     pred[others.sum(axis=1) == 0] = default
@@ -72,11 +72,7 @@ def _columns_of(problem: TrainProblem, cols: list[int]) -> TrainProblem:
     warm = problem.warm_start
     if warm is not None:
         first = warm.layers[0]
-        warm = Network(warm.quantizer.columns(cols),
-                       [Layer(first.weights[:, cols], first.bias, first.weight_bound),
-                        *warm.layers[1:]],
-                       classes=list(warm.classes), activation=warm.activation,
-                       output=warm.output, training=dict(warm.training))
+        warm = _with_first_layer(warm, warm.quantizer.columns(cols), first.weights[:, cols])
     return problem.replace(
         Q=np.asarray(problem.Q)[:, cols], quantizer=problem.quantizer.columns(cols),
         arch=dataclasses.replace(problem.arch, n_inputs=len(cols)), warm_start=warm,
@@ -92,10 +88,15 @@ def widened(net: Network, problem: TrainProblem, cols: list[int]) -> Network:
     first = net.layers[0]
     weights = np.zeros((first.n_out, problem.arch.n_inputs), dtype=first.weights.dtype)
     weights[:, cols] = first.weights
-    return Network(problem.quantizer.reading_only(cols),
-                   [Layer(weights, first.bias.copy(), first.weight_bound), *net.layers[1:]],
-                   classes=list(net.classes), activation=net.activation, output=net.output,
-                   training=net.training)
+    return _with_first_layer(net, problem.quantizer.reading_only(cols), weights)
+
+
+def _with_first_layer(net: Network, quantizer, weights: np.ndarray) -> Network:
+    """``net`` with another quantizer and first-layer weights (biases and later layers kept)."""
+    first = net.layers[0]
+    return dataclasses.replace(net, quantizer=quantizer,
+                               layers=[Layer(weights, first.bias.copy(), first.weight_bound),
+                                       *net.layers[1:]])
 
 
 def train_reading_few(train, problem: TrainProblem, max_inputs: int) -> TrainResult:
@@ -103,8 +104,7 @@ def train_reading_few(train, problem: TrainProblem, max_inputs: int) -> TrainRes
     ``train`` is a training method on a problem (``methods.train_network`` without
     ``max_inputs``). The record gains ``max_inputs`` and ``inputs`` (the chosen columns)."""
     cols = choose_inputs(problem.Q, problem.y, max_inputs, problem.n_classes)
-    if problem.solve.progress:
-        problem.say(f"reading {len(cols)} of {problem.arch.n_inputs} inputs: {cols}")
+    problem.say(f"reading {len(cols)} of {problem.arch.n_inputs} inputs: {cols}")
     result = train(_columns_of(problem, cols))
     net = widened(result.network, problem, cols)
     # the widened network is the same function, so every recorded figure still holds
