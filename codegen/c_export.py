@@ -332,9 +332,9 @@ def _predict_table_context(table: PredictTable | None, bits: int) -> dict | None
         "slot_mask": 8 // e - 1,
         "entry_shift": e.bit_length() - 1,
         "entry_mask": (1 << e) - 1,
-        # each used input j's level goes to bits shift .. shift + bits - 1 of the index
-        "inputs": [{"j": j, "shift": i * bits} for i, j in enumerate(table.used_inputs)],
-        "used": ", ".join(map(str, table.used_inputs)),
+        # each input read, j: its level goes to bits shift .. shift + bits - 1 of the index
+        "inputs": [{"j": j, "shift": i * bits} for i, j in enumerate(table.inputs_read)],
+        "used": ", ".join(map(str, table.inputs_read)),
     }
 
 

@@ -98,7 +98,7 @@ def plan_size_report(plan: ModelPlan) -> dict:
             "bytes": table.n_bytes,
             "entries": table.n_entries,
             "entry_bits": table.entry_bits,
-            "used_inputs": list(table.used_inputs),
+            "inputs_read": list(table.inputs_read),
             "index_bits": table.index_bits,
         },
         "total": {
@@ -160,7 +160,7 @@ def dsp_line(total: dict) -> str:
 
 def predict_table_line(table: dict) -> str:
     """One line on the predict table of a :func:`size_report` (its ``predict_table``)."""
-    used = table["used_inputs"]
+    used = table["inputs_read"]
     inputs = f"input{'s' if len(used) > 1 else ''} {', '.join(map(str, used))}"
     entry = f"{table['entry_bits']} bit{'s' if table['entry_bits'] > 1 else ''}"
     return (

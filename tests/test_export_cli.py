@@ -222,7 +222,7 @@ def test_size_reports_the_predict_table(model, tmp_path, capsys) -> None:
     code, out, _ = run(["size", str(path), "--json"], capsys)
     doc = json.loads(out)
     assert code == 0 and doc["predict_table"] == {
-        "bytes": 4, "entries": 16, "entry_bits": 2, "used_inputs": [0, 2], "index_bits": 4}
+        "bytes": 4, "entries": 16, "entry_bits": 2, "inputs_read": [0, 2], "index_bits": 4}
     assert doc["total"]["weight_bytes"] == 2 + 2  # 2 x 2 x 4 bits; 3 x 2 x 2 = 12 bits
     code, out, _ = run(["size", str(path)], capsys)
     assert code == 0 and "predict table: 4 B (16 entries x 2 bits)" in out

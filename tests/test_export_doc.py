@@ -71,7 +71,7 @@ def test_every_generated_c_name_is_documented() -> None:
     assert {"name_predict_q", "name_scores_q", "name_forward_debug_q"} <= functions
     assert {"name_predict_i16", "name_quantize_i32", "NAME_RAW_INPUT_I16"} <= functions | macros
     assert {"name_level_i16", "name_top_i32"} <= arrays
-    # models that read few input bits: the predict table (its loop over the used inputs too)
+    # models that read few input bits: the predict table (its loop over the inputs read too)
     assert {"name_predict_table", "name_predict_table_inputs"} <= arrays
     assert "BDNN_PREDICT_TABLE" in macros
     missing = sorted(f"`{s}`" for s in macros | arrays | functions if f"`{s}" not in DOC)

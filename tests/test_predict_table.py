@@ -31,7 +31,7 @@ from codegen.backends import c_host
 from codegen.c_export import render_c
 from codegen.level_keys import boundary_inputs
 from codegen.plan import plan_model
-from codegen.predict_table import MAX_TABLE_INDEX_BITS, entry_bits, predict_table, used_inputs
+from codegen.predict_table import MAX_TABLE_INDEX_BITS, entry_bits, predict_table
 from codegen.size_report import format_size_table, size_report
 
 F32 = np.float32
@@ -110,9 +110,10 @@ def test_the_test_networks_have_tables_that_are_not_constant() -> None:
         assert len(np.unique(table.classes)) > 1, label  # a constant table would prove little
 
 
-def test_used_inputs_and_when_a_table_is_made() -> None:
+def test_inputs_read_and_when_a_table_is_made() -> None:
     q = Quantizer.identity(5, 2)
-    assert used_inputs(_two_of_five(q)) == (1, 3) and used_inputs(_three_of_five(q)) == (0, 2, 4)
+    assert _two_of_five(q).inputs_read() == [1, 3]
+    assert _three_of_five(q).inputs_read() == [0, 2, 4]
     assert predict_table(_two_of_five(q)).index_bits == 4
     rng = np.random.default_rng(0)
 
@@ -142,16 +143,16 @@ def test_used_inputs_and_when_a_table_is_made() -> None:
 
 
 def test_entries_are_the_plain_forward_pass_packed_lsb_first() -> None:
-    """Entry k, unpacked from the stored bytes, is the class of the row whose used input i has
+    """Entry k, unpacked from the stored bytes, is the class of the row whose i-th input read has
     level (k >> (i b)) & L, computed by plain numpy."""
     for label, net in _nets():
         table = predict_table(net)
         b, L = int(net.quantizer.bits), net.quantizer.max_level
         rows, ks = [], []
-        for levels in itertools.product(range(L + 1), repeat=len(table.used_inputs)):
+        for levels in itertools.product(range(L + 1), repeat=len(table.inputs_read)):
             row = np.zeros(net.n_inputs, np.int64)
             k = 0
-            for i, (j, v) in enumerate(zip(table.used_inputs, levels, strict=True)):
+            for i, (j, v) in enumerate(zip(table.inputs_read, levels, strict=True)):
                 row[j] = v
                 k |= v << (i * b)
             rows.append(row)
@@ -221,9 +222,9 @@ def _build(cc: str, nets: list[Network], work: Path, cflags: tuple[str, ...]) ->
 
 
 def _code_rows(net: Network, rng: np.random.Generator) -> np.ndarray:
-    """Every level combination of the used inputs, with random codes 0..255 on the others;
-    then random codes 0..255 everywhere (above max_level on the used inputs too)."""
-    used = used_inputs(net)
+    """Every level combination of the inputs read, with random codes 0..255 on the others;
+    then random codes 0..255 everywhere (above max_level on the inputs read too)."""
+    used = tuple(net.inputs_read())
     L = net.quantizer.max_level
     combos = np.array(list(itertools.product(range(L + 1), repeat=len(used))))
     Q = rng.integers(0, 256, (len(combos), net.n_inputs))
@@ -247,10 +248,10 @@ def _float_rows(net: Network, rng: np.random.Generator) -> np.ndarray:
 @pytest.mark.parametrize("float_quantizer", [0, 1])
 def test_c_predict_functions_equal_plain_forward(cc, tmp_path, table, fused,
                                                  float_quantizer) -> None:
-    """NAME_predict_q on every level combination of the used inputs (any codes elsewhere, codes
+    """NAME_predict_q on every level combination of the inputs read (any codes elsewhere, codes
     above max_level) and NAME_predict on the probe float rows, for every quantizer kind and
     form: BDNN_FLOAT_QUANTIZER 0 and 1 (the affine ones), BDNN_POW2_QUANTIZER 1 and 0 (pow2),
-    with the table (the used inputs' levels unrolled, BDNN_FUSED_INPUT 1, or in a loop, 0) and
+    with the table (the inputs read' levels unrolled, BDNN_FUSED_INPUT 1, or in a loop, 0) and
     without; the table is really there exactly when BDNN_PREDICT_TABLE=1."""
     labels, nets = zip(*_nets(), strict=True)
     flags = (f"-DBDNN_PREDICT_TABLE={table}", f"-DBDNN_FLOAT_QUANTIZER={float_quantizer}",
@@ -293,7 +294,7 @@ def _reading(rng: np.random.Generator, n_used: int, n_inputs: int, bits: int,
 def test_c_extreme_tables(cc, tmp_path) -> None:
     """The table's ends: one 8-bit input (no clamp needed, 256 entries), ten 1-bit inputs
     (1,024 entries of 4 bits, 5 classes), five 2-bit inputs with 20 classes (8-bit entries);
-    NAME_predict_q on every code combination of the used inputs, NAME_predict on probe rows."""
+    NAME_predict_q on every code combination of the inputs read, NAME_predict on probe rows."""
     rng = np.random.default_rng(17)
     nets = [_reading(rng, 1, 3, 8, 3), _reading(rng, 10, 12, 1, 5), _reading(rng, 5, 6, 2, 20)]
     assert [(t.n_entries, t.entry_bits) for t in map(predict_table, nets)] == [
@@ -354,7 +355,7 @@ def test_a_wrong_table_is_caught(cc, tmp_path, monkeypatch) -> None:
             return None
         classes = t.classes.copy()
         classes[5] = (classes[5] + 1) % n.n_classes
-        return pt.PredictTable(t.used_inputs, t.input_bits, t.entry_bits, classes)
+        return pt.PredictTable(t.inputs_read, t.input_bits, t.entry_bits, classes)
 
     monkeypatch.setattr(pt, "predict_table", broken)
     exe = _build(cc, [net], tmp_path / "b", ())
@@ -384,7 +385,7 @@ def test_size_report_and_header_count_the_stored_table(cc, tmp_path) -> None:
         report = size_report(net, 32)
         table = report["predict_table"]
         assert sizes[f"{name}_predict_table"] == table["bytes"], label
-        assert table["entries"] == 2 ** (2 * len(table["used_inputs"])), label
+        assert table["entries"] == 2 ** (2 * len(table["inputs_read"])), label
         assert report["total"]["weight_bytes"] == sum(
             sizes[f"{name}_w{k}"] for k in range(len(net.layers))), label
         assert f"predict table: {table['bytes']} B ({table['entries']} entries" in \
@@ -392,7 +393,7 @@ def test_size_report_and_header_count_the_stored_table(cc, tmp_path) -> None:
         header = files[f"{name}.h"]
         assert re.search(rf"\*   predict table: {table['bytes']} bytes \({table['entries']} "
                          rf"entries x {table['entry_bits']} bits?\)", header), label
-        used = ", ".join(map(str, table["used_inputs"]))
+        used = ", ".join(map(str, table["inputs_read"]))
         assert f"{name}_predict and {name}_predict_q look the class up in a table of\n * " \
                f"{table['entries']} entries" in header, label
         assert f"reads only inputs {used} (its other first-layer weight columns are zero)" \
