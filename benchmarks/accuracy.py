@@ -25,7 +25,7 @@ train``):
   the input quantizer's float keys (reported apart).
 - **bdnn-tree-flash** / **bdnn-forest-flash**: ``bdnn select --target cortex-m0 --entry predict
   --max-flash F`` with F = the Cortex-M0 flash of seed 0's emlearn tree / forest program: what a
-  user with that tree's flash gets (the default grid then also holds networks that read 2-4
+  user with that tree's flash gets (the default grid then also holds networks that read 3-5
   inputs). It resumes the 1/10 sweep, so only the configurations that sweep lacks train. The
   issue's tree target compares the best tree or forest with the pick under its own flash.
 
@@ -318,14 +318,13 @@ def choose(cands: list[dict], budget: float) -> dict | None:
 
 
 def bdnn_select(dataset: str, seed: int, parts, budget: float, work: Path, tag: str,
-                q: dict, scheduler: str | None, resume: Path | None = None,
-                flash: bool = False) -> dict | None:
+                q: dict, scheduler: str | None, flash: bool = False) -> dict | None:
     """``bdnn select`` (default grid) under ``--max-model-bytes budget`` (``flash``: under
     ``--max-flash budget`` on the Cortex-M0, float entry ``NAME_predict``, which adds the
     few-input configurations to the default grid), on the Dask cluster at ``scheduler``; its
-    trainings go to ``work/DATASET-sSEED.results.jsonl``, and with ``resume`` (that file, from
-    an earlier budget) nothing is trained again. The chosen model's scores are recomputed
-    here."""
+    trainings go to ``work/DATASET-sSEED.results.jsonl``, which a later call (another budget,
+    or a rerun into the same ``--work``) resumes, training only what it lacks. The chosen
+    model's scores are recomputed here."""
     if budget < 1:
         return None
     path = work / f"{dataset}-s{seed}-{tag}.json"
@@ -337,10 +336,8 @@ def bdnn_select(dataset: str, seed: int, parts, budget: float, work: Path, tag: 
                     "--results", str(results), "--quiet")
     if scheduler:
         argv += ["--scheduler", scheduler]
-    if resume is None and results.exists():  # a rerun into the same --work: train what is new
-        resume = results
-    if resume is not None and resume.exists():
-        argv += ["--resume", str(resume)]
+    if results.exists():  # an earlier budget's sweep, or a rerun into the same --work
+        argv += ["--resume", str(results)]
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         why = proc.stderr.strip().splitlines()[-1:] or ["?"]
@@ -507,12 +504,10 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
                     fwd[kind] = measure_emlearn_model(dataset, kind, model, Xt, ref, yt, target,
                                                       q["n_timed"])
         if use_select:
-            resume = None
             for tool, budget in budgets.items():  # the looser budget first
                 log(f"{dataset} seed {seed}: bdnn select, budget {budget:.0f} B")
                 tools[tool] = bdnn_select(dataset, seed, parts, budget, work, tool, q,
-                                          scheduler, resume)
-                resume = work / f"{dataset}-s{seed}.results.jsonl"
+                                          scheduler)
             m0 = entry["firmware"].get(FLASH_TARGET, {})
             for tool, kind in FLASH_TOOLS.items():
                 if m0.get(kind, {}).get("status") != "ok":
@@ -522,7 +517,7 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
                 log(f"{dataset} seed {seed}: bdnn select, {FLASH_TARGET} flash <= {budget} B "
                     f"(the {kind}'s)")
                 tools[tool] = bdnn_select(dataset, seed, parts, budget, work, tool, q, scheduler,
-                                          resume, flash=True)
+                                          flash=True)
                 if tools[tool] is not None:
                     tools[tool]["budget_flash"] = budget
         else:
