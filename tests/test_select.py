@@ -96,13 +96,25 @@ def test_default_grid_respects_the_byte_budget():
     assert len(full) == len(DEFAULT_HIDDEN) * len(DEFAULT_INPUTS)
     assert {(c["quantizer"], c["input_bits"]) for c in full} == set(DEFAULT_INPUTS)
     assert {"quantile", "supervised"} <= {c["quantizer"] for c in full}
-    # many classes: one width more (32), with every resolution; few classes: not
-    assert "32" not in {c["hidden"] for c in default_grid(64, 4, 900)}
+    # many classes: two widths more (32, 64), with every resolution, and 7 weight levels at
+    # widths 16 and 32; few classes: neither
+    few_classes = default_grid(64, 4, 900)
+    assert not {"32", "64"} & {c["hidden"] for c in few_classes}
+    assert {c["weight_bound"] for c in few_classes} == {1}
     many = default_grid(64, 10, 900)
-    assert len(many) == len(full) + len(DEFAULT_INPUTS)
-    assert {(c["quantizer"], c["input_bits"]) for c in many if c["hidden"] == "32"} == set(
-        DEFAULT_INPUTS)
-    assert "32" not in {c["hidden"] for c in default_grid(64, 10, 30)}  # as wide as the rows
+    assert len(many) == len(full) + 2 * len(DEFAULT_INPUTS) + 2
+    for width in ("32", "64"):
+        assert {(c["quantizer"], c["input_bits"]) for c in many if c["hidden"] == width
+                and c["weight_bound"] == 1} == set(DEFAULT_INPUTS)
+    assert sorted((c["hidden"], c["quantizer"], c["input_bits"]) for c in many
+                  if c["weight_bound"] == 3) == [("16", "uniform", 4), ("32", "uniform", 4)]
+    narrow = default_grid(64, 10, 30)  # widths as wide as the rows go, with their levels
+    assert {c["hidden"] for c in narrow if c["weight_bound"] == 3} == {"16"}
+    assert not {"32", "64"} & {c["hidden"] for c in narrow}
+    # the byte budget cuts the 7-level configurations too (3 bit-planes per weight)
+    cut = default_grid(64, 10, 900, max_bytes=450)
+    assert "16" in {c["hidden"] for c in cut}
+    assert all(c["weight_bound"] == 1 for c in cut)
 
 
 def test_quantizer_axis_trains_what_bdnn_train_does(tmp_path):
