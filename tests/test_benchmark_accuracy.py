@@ -172,3 +172,28 @@ def test_quick_run_structure_and_recomputed_accuracies(tmp_path):
     text = md.read_text()
     assert "| iris |" in text and "## The issue's targets" in text
     assert (tmp_path / "accuracy_iris.png").stat().st_size > 1000
+
+
+def test_coin_flip_rows_are_the_uniform_sets_inner_cube_and_the_table_splits_accuracy():
+    """The rows of the uniform sets inside [-1, 1]^n (labels without signal) are found from
+    the data's construction, on the real data: about a third of each set, and a rule that
+    reads only the signs of the other rows classifies every one of them right."""
+    acc = load_benchmark()
+    assert acc.coin_flip_rows("iris", np.zeros((3, 4))) is None
+    X = np.array([[0.5, -1.0, 1.0], [0.5, 1.01, 0.0], [-3.0, -2.0, -9.0]])
+    assert acc.coin_flip_rows("uniform-10", X).tolist() == [True, False, False]
+    for name in ("uniform-10", "uniform-100"):
+        (X, y), _, _ = acc.split(name, 0)
+        flips = acc.coin_flip_rows(name, X)
+        assert 0.25 < flips.mean() < 0.42
+        signs = (X[~flips] > 1).any(axis=1).astype(int)  # any coordinate beyond 1: [0, 10]^n
+        assert (signs == y[~flips]).all()
+    run = {"seed": 0, "tools": {
+        "tree": {"test_accuracy": 0.8, "test_accuracy_signal": 1.0,
+                 "test_accuracy_coin_flips": 0.4, "n_test_coin_flips": 10},
+        "mlp": None}}
+    lines = acc.coin_flip_table({"datasets": {"uniform-10": {"runs": [run]},
+                                              "iris": {"runs": [{"seed": 0, "tools": {}}]}}})
+    rows = [line for line in lines if line.startswith("| uniform-10")]
+    assert rows == ["| uniform-10 | tree | 1 | 0.800 | 1.000 (1.000-1.000) | 0.400 | 10 |"]
+    assert acc.coin_flip_table({"datasets": {"iris": {"runs": []}}}) == []
