@@ -71,6 +71,7 @@ def export(
     onnx_float_input: bool = False,
     hidden_outputs: bool = True,
     raw_input: str | None = None,
+    small_code: bool = False,
 ) -> list[Path]:
     """Everything ``bdnn export`` writes, all files or none; returns the written paths.
 
@@ -78,7 +79,8 @@ def export(
     Arduino library. ``targets`` (e.g. ``["cortex-m0"]``) refuse a model too large for them
     (``arduino_dir`` implies ``avr``). ``name`` defaults to the model file's name.
     ``raw_input`` (``int16``, ``int32`` or ``none``) overrides the integer raw-input C API the
-    training record asks for (``NAME_predict_i16`` / ``_i32``).
+    training record asks for (``NAME_predict_i16`` / ``_i32``). ``small_code`` makes
+    ``BDNN_SMALL_CODE`` 1 the generated C's default (less flash, a few percent slower).
     """
     from codegen.bitpack import check_word_bits
 
@@ -102,7 +104,7 @@ def export(
             created.append(directory)
         else:
             directory = check_output_dir(c_dir)
-        for fname, text in render_c(net, c_name, word_bits).items():
+        for fname, text in render_c(net, c_name, word_bits, small_code).items():
             files[directory / fname] = text
     if onnx_path:
         from codegen.onnx_export import onnx_bytes
@@ -119,7 +121,8 @@ def export(
         if root.exists() and not root.is_dir():
             raise BDNNError(f"--arduino {root} is not a directory")
         check_output_dir(root.parent if str(root.parent) else ".")
-        library = render_arduino_library(net, c_name, word_bits, library=root.resolve().name)
+        library = render_arduino_library(net, c_name, word_bits, library=root.resolve().name,
+                                         small_code=small_code)
         for rel in sorted(library):
             for parent in reversed((root / rel).relative_to(root.parent).parents[:-1]):
                 path = root.parent / parent

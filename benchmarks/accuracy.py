@@ -368,6 +368,8 @@ def bdnn_select(dataset: str, seed: int, parts, budget: float, work: Path, tag: 
     cand["config"] = {**cand["config"], **(report["chosen"].get("config") or {})}
     cand["select"] = {k: report["chosen"].get(k) for k in
                       ("val_accuracy", "test_accuracy", "model_bytes")}
+    # the pick fits the flash budget only with BDNN_SMALL_CODE 1: its firmware is measured so
+    cand["select"]["small_code"] = bool(report["chosen"].get("small_code"))
     cand["select"]["n_candidates"] = len(report.get("candidates", []))
     cand["select"]["elapsed_s"] = report.get("elapsed_s")
     cand["path"] = str(path)
@@ -410,7 +412,9 @@ def firmware_record(m) -> dict:
             "per_inference_max": m.per_inference_max, "agree_timed": m.agree}
 
 
-def measure_bdnn_model(path: str, target: str, n_timed: int) -> dict:
+def measure_bdnn_model(path: str, target: str, n_timed: int, small_code: bool = False) -> dict:
+    """Flash, RAM and time of the model at ``path`` on ``target`` (float entry);
+    ``small_code``: built with BDNN_SMALL_CODE 1, as a select pick that needs it is shipped."""
     from codegen.targets.measure import bench
 
     t = get_target(target)
@@ -419,7 +423,7 @@ def measure_bdnn_model(path: str, target: str, n_timed: int) -> dict:
         return {"status": f"skipped: {why}"}
     net = load_network(path)
     try:
-        r = bench(net, target, n_vectors=n_timed, entry="predict")
+        r = bench(net, target, n_vectors=n_timed, entry="predict", small_code=small_code)
     except BDNNError as e:
         s = str(e)
         return {"status": s if "does not fit" in s or "too large" in s else f"failed: {s}"}
@@ -427,7 +431,7 @@ def measure_bdnn_model(path: str, target: str, n_timed: int) -> dict:
             "flash_bytes": r["flash_bytes"], "ram_bytes": r["ram_bytes"],
             "stack_bytes": r.get("stack_bytes"), "unit": r["unit"],
             "per_inference": r["per_inference"]["mean"],
-            "per_inference_max": r["per_inference"]["max"]}
+            "per_inference_max": r["per_inference"]["max"], "small_code": small_code}
 
 
 # ---------------------------------------------------------------- the run
@@ -557,7 +561,9 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
                         fwd[tool] = {"status": "no model within the budget"}
                         continue
                     log(f"{dataset}: {tool} on {target}")
-                    fwd[tool] = measure_bdnn_model(tools[tool]["path"], target, q["n_timed"])
+                    small = bool((tools[tool].get("select") or {}).get("small_code"))
+                    fwd[tool] = measure_bdnn_model(tools[tool]["path"], target, q["n_timed"],
+                                                   small_code=small)
             entry["firmware_seed"] = seed
         flips = coin_flip_rows(dataset, parts[2][0])
         if flips is not None:  # accuracy where the labels carry signal, and where they do not

@@ -135,10 +135,12 @@ def provenance_lines(training: dict) -> list[tuple[str, str]]:
 
 
 def template_context(
-    net: Network, name: str, word_bits: int = 32, with_predict_table: bool = True
+    net: Network, name: str, word_bits: int = 32, with_predict_table: bool = True,
+    small_code: bool = False,
 ) -> dict:
     """Everything the C templates need, as plain data. ``with_predict_table``: False for an
-    ensemble, whose members keep their kernels."""
+    ensemble, whose members keep their kernels. ``small_code``: the file's default of
+    ``BDNN_SMALL_CODE`` (``codegen.switches.SMALL_CODE``) is 1."""
     name = validate_c_name(name)
     plan = plan_model(net, word_bits, with_predict_table)
     layers = []
@@ -248,6 +250,7 @@ def template_context(
             for j, t in enumerate(q.thresholds)
         ]
     return {
+        "small_code": small_code,
         "member": False,  # True: the body of an ensemble member (ensemble_context)
         # NAME_predict puts each float input's level straight into the first layer's input
         # (no xq array, no clamp); an ensemble quantizes once into xq for all its members
@@ -365,7 +368,8 @@ def member_name(name: str, k: int) -> str:
     return f"{name}_m{k}"
 
 
-def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32) -> dict:
+def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32,
+                     small_code: bool = False) -> dict:
     """The templates' context of an ensemble: the header's numbers for the whole ensemble
     (scores and hidden bits of the members concatenated), every member's C body (the model
     template with ``member``: static functions, no quantizer) and the vote."""
@@ -373,7 +377,8 @@ def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32) -> dict:
     if ens.margin_bound() > INT32_MAX:
         raise BDNNError(f"the ensemble's vote margins can reach {ens.margin_bound()}, beyond "
                         "int32_t; use smaller weights or fewer inputs")
-    ctx = template_context(ens.members[0], name, word_bits, with_predict_table=False)
+    ctx = template_context(ens.members[0], name, word_bits, with_predict_table=False,
+                           small_code=small_code)
     members, score_offset, hidden_offset, scratch = [], 0, 0, 0
     for k, (m, classes) in enumerate(zip(ens.members, ens.member_classes, strict=True)):
         mctx = template_context(m, member_name(name, k), word_bits, with_predict_table=False)
@@ -422,16 +427,17 @@ def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32) -> dict:
     return ctx
 
 
-def render_c(net: Network | Ensemble, name: str, word_bits: int = 32) -> dict[str, str]:
+def render_c(net: Network | Ensemble, name: str, word_bits: int = 32,
+             small_code: bool = False) -> dict[str, str]:
     """The generated files ``{name}.h`` and ``{name}.c`` as text (one ``NAME_predict`` for a
-    whole ensemble)."""
+    whole ensemble); ``small_code``: ``BDNN_SMALL_CODE`` defaults to 1 in ``{name}.c``."""
     if is_ensemble(net):
-        ctx = ensemble_context(net, name, word_bits)
+        ctx = ensemble_context(net, name, word_bits, small_code)
         return {
             f"{name}.h": render("model.h.j2", **ctx),
             f"{name}.c": render("ensemble.c.j2", **ctx),
         }
-    ctx = template_context(net, name, word_bits)
+    ctx = template_context(net, name, word_bits, small_code=small_code)
     return {
         f"{name}.h": render("model.h.j2", **ctx),
         f"{name}.c": render("model.c.j2", **ctx),

@@ -282,10 +282,10 @@ def test_flash_pick_is_the_best_candidate_that_fits_brute_force():
         limit = int(rng.integers(600, 1400))
         calls: list = []
 
-        def measure(c, flash=flash, calls=calls):
+        def measure(c, small_code, flash=flash, calls=calls):
             calls.append(c)
             return {"flash_bytes": flash[id(c)], "ram_total_bytes": 0, "per_inference_max": 0,
-                    "unit": "instructions"}
+                    "unit": "instructions", "small_code": small_code}
 
         budgets = Budgets(target="cortex-m0", max_flash=limit)
         fits = [c for c in cands if flash[id(c)] <= limit and c.model_bytes <= limit]
@@ -297,6 +297,55 @@ def test_flash_pick_is_the_best_candidate_that_fits_brute_force():
         best = min(fits, key=order_key)
         assert order_key(chosen) == order_key(best)
         assert all(c in front or order_key(c) <= order_key(chosen) for c in calls)
+
+
+def test_small_code_pick_is_the_best_candidate_that_fits_brute_force():
+    """A candidate whose default build misses the flash budget is eligible when its small-code
+    build (smaller, slower) meets every budget, --max-cycles included; the pick is the
+    best-ranked eligible candidate of all (found by measuring every variant here), it records
+    the variant it needs, and choose measures no candidate ranked below its pick outside the
+    front, nor the small-code build of one whose default build fits."""
+    rng = np.random.default_rng(11)
+    for _ in range(400):
+        cands = [_cand(float(rng.integers(0, 5)) / 4, int(rng.integers(1, 30)))
+                 for _ in range(int(rng.integers(1, 10)))]
+        default = {id(c): (int(rng.integers(600, 1400)), int(rng.integers(500, 900)))
+                   for c in cands}
+        small = {i: (f - int(rng.integers(0, 300)), n + int(rng.integers(0, 100)))
+                 for i, (f, n) in default.items()}
+        limit = int(rng.integers(600, 1400))
+        max_cycles = None if rng.integers(0, 2) else int(rng.integers(500, 1000))
+        calls: list = []
+
+        def measure(c, small_code, calls=calls, default=default, small=small):
+            calls.append((c, small_code))
+            flash, n = (small if small_code else default)[id(c)]
+            return {"flash_bytes": flash, "ram_total_bytes": 0, "per_inference_max": n,
+                    "unit": "instructions", "small_code": small_code}
+
+        def variant(c, limit=limit, max_cycles=max_cycles, default=default, small=small):
+            """The build the pick would ship: None when no variant meets the budgets."""
+            if c.model_bytes > limit:
+                return None
+            for small_code, (flash, n) in ((False, default[id(c)]), (True, small[id(c)])):
+                if flash <= limit:
+                    return small_code if max_cycles is None or n <= max_cycles else None
+            return None
+
+        budgets = Budgets(target="cortex-m0", max_flash=limit, max_cycles=max_cycles)
+        fits = [c for c in cands if variant(c) is not None]
+        if not fits:
+            with pytest.raises(BDNNError, match="no trained model meets the budget"):
+                choose(cands, budgets, measure)
+            continue
+        chosen, front = choose(cands, budgets, measure)
+        best = min(fits, key=order_key)
+        assert order_key(chosen) == order_key(best)
+        assert chosen.measured["small_code"] is variant(chosen)
+        assert chosen.measured["per_inference_max"] == (
+            small if variant(chosen) else default)[id(chosen)][1]
+        assert all(c in front or order_key(c) <= order_key(chosen) for c, _ in calls)
+        assert all(default[id(c)][0] > limit for c, small_code in calls if small_code)
 
 
 def test_read_results_ignores_a_torn_last_line(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from codegen.switches import SMALL_CODE
 from codegen.targets.registry import target_names
 
 
@@ -31,10 +32,13 @@ from codegen.targets.registry import target_names
               help="Also export NAME_predict_i16 / _i32 for integer raw features (integer "
                    "compares only) [default: int16 or int32 when the training data were "
                    "integers of that range, else none].")
+@click.option(SMALL_CODE.flag, "small_code", is_flag=True,
+              help=SMALL_CODE.help + " Written as the C's default; -DBDNN_SMALL_CODE=0 "
+                   "overrides it.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object on stdout: the files written.")
 def command(model, c_dir, onnx_path, arduino_dir, targets, name, word_bits, onnx_float_input,
-            no_hidden_outputs, raw_input, as_json) -> None:
+            no_hidden_outputs, raw_input, small_code, as_json) -> None:
     """Export MODEL to C (--c DIR), ONNX (--onnx FILE.onnx) and/or an Arduino library
     (--arduino DIR); all files or none."""
     from ..api import export
@@ -42,11 +46,12 @@ def command(model, c_dir, onnx_path, arduino_dir, targets, name, word_bits, onnx
     written = export(model, c_dir=c_dir, onnx_path=onnx_path, arduino_dir=arduino_dir,
                      name=name, word_bits=word_bits, targets=targets,
                      onnx_float_input=onnx_float_input, hidden_outputs=not no_hidden_outputs,
-                     raw_input=raw_input)
+                     raw_input=raw_input, small_code=small_code)
     if as_json:
         from .options import emit_json
 
-        emit_json({"model": str(model), "written": [str(p) for p in written]})
+        emit_json({"model": str(model), "written": [str(p) for p in written],
+                   SMALL_CODE.key: small_code})
         return
     for path in written:
         click.echo(f"wrote {path}")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from codegen.switches import SMALL_CODE
 from codegen.targets.registry import target_names
 
+from ..errors import BDNNError
 from ..model_file import load_model
 from .options import emit_json
 
@@ -17,13 +19,18 @@ from .options import emit_json
 @click.option("--target", default=None,
               help=f"Also build for a microcontroller ({', '.join(target_names())}) and report "
                    "measured flash and RAM.")
+@click.option(SMALL_CODE.flag, "small_code", is_flag=True,
+              help=SMALL_CODE.help + " Measured with --target.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def command(model, word_bits, target, as_json) -> None:
+def command(model, word_bits, target, small_code, as_json) -> None:
     """Bytes of weights, thresholds and scratch per layer of MODEL's C export."""
     from codegen.bitpack import check_word_bits
     from codegen.size_report import format_size_table, size_report
 
     check_word_bits(word_bits)
+    if small_code and target is None:
+        raise BDNNError(f"{SMALL_CODE.flag} changes only the compiled code, not the tables "
+                        "reported without a target; give --target TARGET to measure it")
     measured = None
     if target is not None:
         from codegen.targets.registry import get_target
@@ -37,7 +44,7 @@ def command(model, word_bits, target, as_json) -> None:
     if target is not None:
         from codegen.targets.measure import measured_size
 
-        measured = measured_size(net, target, run=True)
+        measured = measured_size(net, target, run=True, small_code=small_code)
     if as_json:
         emit_json({"model": str(model), **report, **({"measured": measured} if measured else {})})
         return
@@ -65,5 +72,7 @@ def _format_measured(m: dict) -> str:
     """Measured footprint lines for ``--target``."""
     keys = [k for k in ("flash_bytes", "ram_bytes", "model_flash_bytes", "model_ram_bytes",
                         "stack_bytes", "flash_capacity", "ram_capacity") if k in m]
-    return f"measured on {m['target']} ({m.get('board', '')}): " + ", ".join(
+    where = f"{m['target']} ({m.get('board', '')})" + (
+        f", {SMALL_CODE.macro} 1" if m.get(SMALL_CODE.key) else "")
+    return f"measured on {where}: " + ", ".join(
         f"{k.replace('_', ' ')} {m[k]}" for k in keys)

@@ -5,7 +5,9 @@ A candidate is one configuration and solver seed: with the paper split its one t
 candidate on validation that meets every budget; ties go to fewer model bytes. Model bytes are
 the exported C's model data (weight planes + thresholds, ``codegen.size_report``) and are known
 for every candidate; flash, RAM and cycles are measured with the target's cross-compiler and
-emulator (``codegen.targets.measure.bench``) for the Pareto candidates only.
+emulator (``codegen.targets.measure.bench``) for the Pareto candidates only. A candidate
+whose default build misses the flash budget is measured again with small code
+(``BDNN_SMALL_CODE`` 1, ``measure_within``); the pick then records ``small_code``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from codegen.switches import SMALL_CODE
 
 from ..ensemble import Ensemble
 from ..errors import BDNNError
@@ -152,11 +156,28 @@ def pareto_front(cands: list[Candidate]) -> list[Candidate]:
     return front
 
 
+def measure_within(budgets: Budgets, measure: Callable[[bool], dict]) -> dict:
+    """The measurement of the build a user would ship: ``measure(False)`` (the default
+    build), or when that misses the flash budget (or does not fit) and ``measure(True)`` (small
+    code, ``BDNN_SMALL_CODE`` 1) meets it, that one. RAM and time budgets are then checked on
+    the variant returned (``Budgets.unmet``)."""
+    m = measure(False)
+    if budgets.max_flash is None or ("error" not in m
+                                     and m["flash_bytes"] <= budgets.max_flash):
+        return m
+    small = measure(True)
+    if "error" not in small and small["flash_bytes"] <= budgets.max_flash:
+        return small
+    return m
+
+
 def choose(cands: list[Candidate], budgets: Budgets,
-           measure: Callable[[Candidate], dict] | None = None) -> tuple[Candidate, list[Candidate]]:
+           measure: Callable[[Candidate, bool], dict] | None = None
+           ) -> tuple[Candidate, list[Candidate]]:
     """The pick and the Pareto front (among candidates within the model-bytes budget).
 
-    With a target, ``measure`` runs on each front member (flash, RAM, per-inference count).
+    With a target, ``measure(c, small_code)`` runs on each front member (flash, RAM,
+    per-inference count), through ``measure_within`` (small code when only that fits).
     Flash and time are not monotone in model bytes (a predict table, or fewer inputs' level
     keys, can make a model with more weight bytes the smaller program), so under flash, RAM or
     time budgets the candidates ranked above the best front member that meets them are
@@ -168,10 +189,15 @@ def choose(cands: list[Candidate], budgets: Budgets,
               or c.model_bytes <= budgets.max_model_bytes]
     front = pareto_front(within)
     measuring = budgets.target is not None and measure is not None
+
+    def measured(c: Candidate) -> dict:
+        assert measure is not None
+        return measure_within(budgets, lambda small_code: measure(c, small_code))
+
     for c in front:
         c.pareto = True
         if measuring:
-            c.measured = measure(c)
+            c.measured = measured(c)
     meets = [c for c in front if not budgets.unmet(c)]
     pick = min(meets, key=order_key) if meets else None
     if measuring and budgets.needs_target():
@@ -181,7 +207,7 @@ def choose(cands: list[Candidate], budgets: Budgets,
             if budgets.max_flash is not None and c.model_bytes > budgets.max_flash:
                 continue  # its model data alone exceed the flash
             if c.measured is None:
-                c.measured = measure(c)
+                c.measured = measured(c)
             if not budgets.unmet(c):
                 pick = c
                 break
@@ -194,16 +220,19 @@ def choose(cands: list[Candidate], budgets: Budgets,
     return pick, front
 
 
-def measure_on_target(net: Network | Ensemble, target: str, entry: str = "predict_q") -> dict:
+def measure_on_target(net: Network | Ensemble, target: str, entry: str = "predict_q",
+                      small_code: bool = False) -> dict:
     """Flash, RAM (static + stack) and per-inference count of ``net`` built with the target's
-    toolchain and run on its emulator; ``{"error": ...}`` when it does not fit or build."""
+    toolchain (``small_code``: with ``BDNN_SMALL_CODE`` 1) and run on its emulator;
+    ``{"error": ...}`` when it does not fit or build."""
     from codegen.targets.measure import bench
 
     try:
-        r = bench(net, target, n_vectors=4, entry=entry)
+        r = bench(net, target, n_vectors=4, entry=entry, small_code=small_code)
     except BDNNError as e:
-        return {"error": " ".join(str(e).split())[:200]}
-    return {"target": r["target"], "entry": entry, "flash_bytes": int(r["flash_bytes"]),
+        return {"error": " ".join(str(e).split())[:200], SMALL_CODE.key: small_code}
+    return {"target": r["target"], "entry": entry, SMALL_CODE.key: small_code,
+            "flash_bytes": int(r["flash_bytes"]),
             "ram_bytes": int(r["ram_bytes"]), "stack_bytes": r["stack_bytes"],
             "ram_total_bytes": int(r["ram_bytes"]) + int(r["stack_bytes"] or 0),
             "model_flash_bytes": int(r["model_flash_bytes"]), "unit": r["unit"],

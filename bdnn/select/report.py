@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+from codegen.switches import SMALL_CODE
+
 from ..errors import BDNNError
 from .grid import GRID_AXES, config_label
 
@@ -16,7 +18,9 @@ def _measured(c: dict, key: str) -> str:
     m = c.get("measured") or {}
     if "error" in m:
         return "does not fit" if key == "flash_bytes" else "–"
-    return "–" if key not in m else f"{m[key]:,}"
+    if key not in m:
+        return "–"
+    return f"{m[key]:,}" + (" (small code)" if m.get(SMALL_CODE.key) else "")
 
 
 def markdown_report(out: dict, command: str) -> str:
@@ -49,6 +53,7 @@ def markdown_report(out: dict, command: str) -> str:
         f"test {_acc(ch['test_accuracy'])}, model data {ch['model_bytes']} B"
         + (f", refit on train + validation (test before the refit "
            f"{_acc(ch['selected_test_accuracy'])})" if ch.get("refit") else ""),
+        *(["", small_code_note()] if ch.get(SMALL_CODE.key) else []),
         "",
         "## Pareto front (validation accuracy vs model bytes)",
         "",
@@ -122,6 +127,12 @@ def plot_png(out: dict) -> bytes:
     return buf.getvalue()
 
 
+def small_code_note() -> str:
+    """What a pick that fits the flash budget only with small code asks of the user."""
+    return (f"it fits the flash budget only with {SMALL_CODE.macro} 1 (measured so): export it "
+            f"with `bdnn export {SMALL_CODE.flag}` (or compile with -D{SMALL_CODE.macro}=1)")
+
+
 def text_summary(out: dict, model_path: str) -> str:
     """The terminal report."""
     ch = out["chosen"]
@@ -137,6 +148,8 @@ def text_summary(out: dict, model_path: str) -> str:
     if m and "flash_bytes" in m:
         lines.append(f"on {m['target']:<12} flash {m['flash_bytes']} B, RAM {m['ram_total_bytes']}"
                      f" B, {m['per_inference_max']} {m['unit']} per inference (max)")
+    if ch.get(SMALL_CODE.key):
+        lines.append(f"small code      yes: {small_code_note()}")
     lines += [f"candidates      {len(out['candidates'])} ({len(out['pareto'])} on the Pareto "
               f"front, {len(out['failed'])} refused)",
               f"seconds         {out['elapsed_s']:.0f} (estimate {out['estimate_s']:.0f})",

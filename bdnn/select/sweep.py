@@ -17,10 +17,20 @@ from pathlib import Path
 
 import numpy as np
 
+from codegen.switches import SMALL_CODE
+
 from ..data import Dataset
 from ..errors import BDNNError
 from ..model_file import model_from_dict
-from .choose import Budgets, Candidate, build_candidates, choose, measure_on_target, model_bytes
+from .choose import (
+    Budgets,
+    Candidate,
+    build_candidates,
+    choose,
+    measure_on_target,
+    measure_within,
+    model_bytes,
+)
 from .engine import SweepEngine, local_processes
 from .grid import config_label
 from .task import DataPart, task_key, train_config
@@ -269,11 +279,13 @@ def finish(ds: Dataset, opts: SelectOptions, parts: list[DataPart], results: lis
     t_measure = time.monotonic()
     n_measured = [0]
 
-    def measure(c: Candidate) -> dict:
+    def measure(c: Candidate, small_code: bool) -> dict:
         n_measured[0] += 1
         say(opts, f"measuring {config_label(c.config)} (seed {c.seed}, val "
-                  f"{c.val_accuracy:.4f}, {c.model_bytes} B) on {opts.budgets.target}")
-        return measure_on_target(c.network(), opts.budgets.target, opts.entry)
+                  f"{c.val_accuracy:.4f}, {c.model_bytes} B) on {opts.budgets.target}"
+                  + (" with small code (its default build misses the flash budget)"
+                     if small_code else ""))
+        return measure_on_target(c.network(), opts.budgets.target, opts.entry, small_code)
 
     chosen, front = choose(cands, opts.budgets, measure)
     timings["measure_s"] = time.monotonic() - t_measure
@@ -298,7 +310,9 @@ def finish(ds: Dataset, opts: SelectOptions, parts: list[DataPart], results: lis
     elapsed = time.monotonic() - t0
     chosen_out = {**chosen.summary(), **{k: v for k, v in final.items() if v is not None},
                   "selected_test_accuracy": chosen.test_accuracy,
-                  "label": config_label(chosen.config)}
+                  "label": config_label(chosen.config),
+                  # the pick fits the flash budget only when built with BDNN_SMALL_CODE 1
+                  SMALL_CODE.key: bool((final["measured"] or {}).get(SMALL_CODE.key))}
     return {
         "network": net,
         "chosen": chosen_out,
@@ -340,7 +354,8 @@ def _refit(ds: Dataset, opts: SelectOptions, chosen: Candidate, net, final: dict
                       val_accuracy=chosen.val_accuracy, train_accuracy=record["train_accuracy"],
                       model_bytes=model_bytes(new), seconds=0.0)
     if opts.budgets.target is not None:
-        probe.measured = measure_on_target(new, opts.budgets.target, opts.entry)
+        probe.measured = measure_within(opts.budgets, lambda small_code: measure_on_target(
+            new, opts.budgets.target, opts.entry, small_code))
     why = opts.budgets.unmet(probe)
     if why:
         say(opts, f"refit model breaks the budget ({why[0]}); keeping the selected network")

@@ -17,6 +17,7 @@ from bdnn.errors import BDNNError
 from bdnn.network import Network
 from bdnn.raw_input import RAW_INPUTS, RawInput, raw_input_of, with_raw_input
 
+from ..switches import SMALL_CODE
 from .build import ModelWriter, Project, clean_dir, make, write_project, write_vectors
 from .family import Target, TargetFamily
 from .output import FirmwareRun, parse_runner_output
@@ -321,6 +322,7 @@ def bench(
     entry: str = "predict_q",
     cflags: tuple[str, ...] = (),
     clock_hz: float | None = None,
+    small_code: bool = False,
 ) -> dict:
     """Build, check and measure ``net`` on a target.
 
@@ -329,8 +331,10 @@ def bench(
     (instructions on Cortex-M, cycles on AVR): min, max and mean over ``n_vectors`` random
     inputs. ``entry`` is ``predict_q`` (quantized inputs) or ``predict`` (float inputs, the
     quantizer included); ``cflags`` are added to every compile (e.g.
-    ``-DBDNN_FLOAT_QUANTIZER=1``). The firmware's outputs are checked against the reference
-    first. The time per inference is at ``clock_hz`` (default: the target's board clock), see
+    ``-DBDNN_FLOAT_QUANTIZER=1``); ``small_code`` builds with ``BDNN_SMALL_CODE`` 1
+    (``codegen.switches.SMALL_CODE``) and records it as ``small_code``. The firmware's
+    outputs are checked against the reference first. The time per inference is at
+    ``clock_hz`` (default: the target's board clock), see
     ``inference_time``. An integer entry (``predict_i16`` / ``predict_i32``, see
     ``INT_ENTRIES``) exports the raw-input API itself (``int_entry_network``: a one-line error
     when it does not fit the model) and times it on ``random_int_inputs``, whose classes and
@@ -357,6 +361,7 @@ def bench(
         Q = random_inputs(net, n_vectors, seed) if Xi is None else net.quantizer.quantize(
             Xi.astype(np.float32))
         project = write_project(net, target, tmp, name, Q, model_writer)
+        cflags = (*cflags, *SMALL_CODE.cflags(small_code))
         config = [f"EXTRA_CFLAGS += {' '.join(cflags)}"] if cflags else []
         if entry == "predict":  # time NAME_predict, and size a program that calls it
             config += ["EXTRA_CFLAGS += -DRUNNER_TIMES_PREDICT", "SIZE_CFLAGS = -DSIZE_FLOAT_INPUT"]
@@ -388,7 +393,7 @@ def bench(
         _add_stack(target, fp, run.stack_bytes)
         per_inference = {"min": min(per), "max": max(per), "mean": float(np.mean(per))}
         return {
-            **_size_record(target, fp),
+            **_size_record(target, fp, small_code),
             "entry": entry,
             "unit": target.family.counts,
             "per_inference": per_inference,
@@ -407,18 +412,20 @@ def _add_stack(target, fp, stack_bytes: int | None) -> None:
     check_fits(target, fp.flash_bytes, fp.ram_bytes + (stack_bytes or 0))
 
 
-def _size_record(target, fp) -> dict:
+def _size_record(target, fp, small_code: bool) -> dict:
     """The footprint fields that ``bench`` and ``size --target`` both report."""
     return {"target": target.name, "board": target.board, **asdict(fp),
-            "flash_capacity": target.flash_bytes, "ram_capacity": target.ram_bytes}
+            "flash_capacity": target.flash_bytes, "ram_capacity": target.ram_bytes,
+            SMALL_CODE.key: small_code}
 
 
-def measured_size(net: Network, target_name: str, run: bool = True) -> dict:
+def measured_size(net: Network, target_name: str, run: bool = True,
+                  small_code: bool = False) -> dict:
     """Flash/RAM of ``net`` built for a target (for ``bdnn size --target``).
 
     With ``run`` the firmware also runs once on the emulator to measure the stack of one
-    inference. Raises ``BDNNError`` for an unknown target, a missing toolchain, or a model
-    that does not fit.
+    inference; ``small_code`` builds with ``BDNN_SMALL_CODE`` 1. Raises ``BDNNError`` for an
+    unknown target, a missing toolchain, or a model that does not fit.
     """
     target = get_target(target_name)
     require_toolchain(target, run=run)
@@ -427,6 +434,9 @@ def measured_size(net: Network, target_name: str, run: bool = True) -> dict:
         check_plan_fits(net, target)
         Q = random_inputs(net, 1)
         project = write_project(net, target, tmp, "model", Q)
+        if small_code:
+            with open(project.path / "config.mk", "a", encoding="utf-8") as f:
+                f.write(f"EXTRA_CFLAGS += {' '.join(SMALL_CODE.cflags(True))}\n")
         make(project, "size.elf")
         fp = footprint_of(project, None)
         check_fits(target, fp.flash_bytes, fp.ram_bytes)
@@ -435,6 +445,6 @@ def measured_size(net: Network, target_name: str, run: bool = True) -> dict:
             fw = run_firmware(project, net, len(Q))
             check_against_reference(fw, net, Q, f"size check on {target.name}")
             _add_stack(target, fp, fw.stack_bytes)
-        return _size_record(target, fp)
+        return _size_record(target, fp, small_code)
     finally:
         clean_dir(tmp)

@@ -21,6 +21,14 @@
  */
 #include "model.h"
 
+/* BDNN_SMALL_CODE 1 trades speed for flash (same results): helpers the unrolled layers and the
+ * float input's levels use at every unit or input are called instead of inlined (on Cortex-M0
+ * up to ~270 B less flash for up to ~10% more instructions). bdnn export --small-code makes 1
+ * the default; -DBDNN_SMALL_CODE=0 or =1 overrides it. */
+#ifndef BDNN_SMALL_CODE
+#define BDNN_SMALL_CODE 0
+#endif
+
 /* Constant tables live in flash on AVR (PROGMEM, read with pgm_read_*) and are plain const
  * arrays elsewhere. To place them elsewhere define BDNN_STORAGE and every BDNN_READ_* macro. */
 #if defined(__AVR__) && !defined(BDNN_STORAGE)
@@ -77,11 +85,18 @@ typedef uint32_t model_word_t;
 #define MODEL_OPAQUE(p) ((void)0)
 #define MODEL_INLINE static
 #endif
+/* A helper the layers call at every unit: inlined there, or with BDNN_SMALL_CODE 1 one
+ * out-of-line copy (less flash, a call per use). */
+#if BDNN_SMALL_CODE && defined(__GNUC__)
+#define MODEL_HELPER static __attribute__((noinline, unused))
+#else
+#define MODEL_HELPER MODEL_INLINE
+#endif
 
 /* Population count of 8 bits: inline SWAR by default (gcc turns __builtin_popcount into a
  * libgcc call on Cortex-M0/M3); define BDNN_POPCOUNT8(x) to use an instruction. */
 #ifndef BDNN_POPCOUNT8
-MODEL_INLINE unsigned model_popcount8(uint8_t x)
+MODEL_HELPER unsigned model_popcount8(uint8_t x)
 {
 #if defined(__thumb2__)
     /* single-cycle multiplies on Cortex-M3/M4/M7: copies of x summed per nibble */
@@ -201,6 +216,13 @@ static const uint32_t model_level_key[15] BDNN_STORAGE = {
 #else
 #define MODEL_Q_INLINE static
 #endif
+/* NAME_quantize1 / NAME_pow2_level: the subset-sum kernel's fused float input unrolls them per
+ * input; with BDNN_SMALL_CODE 1 one out-of-line copy instead, called for every input. */
+#if BDNN_SMALL_CODE && BDNN_FUSED_INPUT && defined(__GNUC__)
+#define MODEL_Q_HELPER static __attribute__((noinline, unused))
+#else
+#define MODEL_Q_HELPER MODEL_Q_INLINE
+#endif
 #if BDNN_FLOAT_QUANTIZER
 #define MODEL_QUANTIZER_TABLES \
     const float *q_lo = model_lo, *q_scale = model_scale; \
@@ -225,7 +247,7 @@ static const uint32_t model_level_key[15] BDNN_STORAGE = {
     } while (0)
 #endif
 /* q = clamp(floor((x - lo) * scale + 0.5), 0, L) in float32, in this order, on row r. */
-MODEL_Q_INLINE unsigned model_quantize1(const float *x, unsigned r, const float *lo,
+MODEL_Q_HELPER unsigned model_quantize1(const float *x, unsigned r, const float *lo,
                                                const float *scale)
 {
     float v = *x - BDNN_READ_F32(&lo[r]);
@@ -380,7 +402,7 @@ MODEL_Q_INLINE uint32_t model_levels4(const float **x, float lo, float scale)
  * (a binary search). The key orders like the float (negatives by one's complement) and is
  * rotated so that every NaN falls below -inf, where no threshold is: NaN -> 0 with no test.
  * Integer operations only: the float is only copied. */
-MODEL_Q_INLINE uint8_t model_quantize1(const float *x, const uint32_t *t)
+MODEL_Q_HELPER uint8_t model_quantize1(const float *x, const uint32_t *t)
 {
     union {
         float f;
