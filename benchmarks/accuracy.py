@@ -133,7 +133,7 @@ def coin_flip_rows(dataset: str, X: np.ndarray) -> np.ndarray | None:
     """Rows whose labels no model can predict, or None: the uniform data sets draw a third of
     their points in [-1, 1]^n with labels that carry no signal (no classifier beats chance on
     them: 5-fold CV of a logistic regression, a 200-tree forest and 5-NN on those rows of
-    Uniform_N10_m1000_0 scores 0.47-0.50), the rest in [0, 10]^n (label 1) or [-10, 0]^n (0)."""
+    Uniform_N10_m1000_0 scores 0.46-0.50), the rest in [0, 10]^n (label 1) or [-10, 0]^n (0)."""
     if not dataset.startswith("uniform-"):
         return None
     return (np.abs(X) <= 1).all(axis=1)
@@ -717,6 +717,8 @@ def render_md(record: dict) -> str:
                 cfg = (run0["tools"].get(tool) or {}).get("config", {})
                 cfg_s = ", ".join(f"{k}={v}" for k, v in cfg.items()
                                   if k != "method" and CONFIG_DEFAULTS.get(k, object()) != v)
+                if m.get("small_code"):  # built as select says to ship it: export --small-code
+                    cfg_s += ", small code"
                 per = (f"{m['per_inference']:,.0f} / {m['per_inference_max']:,} {m['unit']}"
                        if m.get("per_inference") is not None else "–")
                 ram = (f"{_f(m.get('ram_bytes'))} + {_f(m.get('stack_bytes'))}"
