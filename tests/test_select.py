@@ -270,48 +270,22 @@ def test_front_and_pick_match_brute_force():
         assert chosen.model_bytes == min(c.model_bytes for c in ok if c.val_accuracy == best)
 
 
-def test_flash_pick_is_the_best_candidate_that_fits_brute_force():
+@pytest.mark.parametrize("max_saving", [0, 300])
+def test_flash_pick_is_the_best_candidate_that_fits_brute_force(max_saving):
     """Flash is not monotone in model bytes (predict tables, fewer level keys): under a flash
-    budget the pick is the best-ranked candidate of all that fit, found by measuring every one
-    here, and choose measures no candidate ranked below its pick outside the front."""
-    rng = np.random.default_rng(7)
-    for _ in range(300):
-        cands = [_cand(float(rng.integers(0, 5)) / 4, int(rng.integers(1, 30)))
-                 for _ in range(int(rng.integers(1, 10)))]
-        flash = {id(c): int(rng.integers(600, 1400)) for c in cands}
-        limit = int(rng.integers(600, 1400))
-        calls: list = []
-
-        def measure(c, small_code, flash=flash, calls=calls):
-            calls.append(c)
-            return {"flash_bytes": flash[id(c)], "ram_total_bytes": 0, "per_inference_max": 0,
-                    "unit": "instructions", "small_code": small_code}
-
-        budgets = Budgets(target="cortex-m0", max_flash=limit)
-        fits = [c for c in cands if flash[id(c)] <= limit and c.model_bytes <= limit]
-        if not fits:
-            with pytest.raises(BDNNError, match="no trained model meets the budget"):
-                choose(cands, budgets, measure)
-            continue
-        chosen, front = choose(cands, budgets, measure)
-        best = min(fits, key=order_key)
-        assert order_key(chosen) == order_key(best)
-        assert all(c in front or order_key(c) <= order_key(chosen) for c in calls)
-
-
-def test_small_code_pick_is_the_best_candidate_that_fits_brute_force():
-    """A candidate whose default build misses the flash budget is eligible when its small-code
-    build (smaller, slower) meets every budget, --max-cycles included; the pick is the
-    best-ranked eligible candidate of all (found by measuring every variant here), it records
-    the variant it needs, and choose measures no candidate ranked below its pick outside the
-    front, nor the small-code build of one whose default build fits."""
-    rng = np.random.default_rng(11)
+    budget the pick is the best-ranked candidate of all that fit, found by measuring every
+    variant here, and choose measures no candidate ranked below its pick outside the front.
+    A candidate whose default build misses the flash budget is eligible when its small-code
+    build (up to ``max_saving`` bytes smaller, slower) meets every budget, --max-cycles
+    included; the pick records the variant it needs, and choose never measures the small-code
+    build of a candidate whose default build fits (``max_saving`` 0: small code never helps)."""
+    rng = np.random.default_rng(11 + max_saving)
     for _ in range(400):
         cands = [_cand(float(rng.integers(0, 5)) / 4, int(rng.integers(1, 30)))
                  for _ in range(int(rng.integers(1, 10)))]
         default = {id(c): (int(rng.integers(600, 1400)), int(rng.integers(500, 900)))
                    for c in cands}
-        small = {i: (f - int(rng.integers(0, 300)), n + int(rng.integers(0, 100)))
+        small = {i: (f - int(rng.integers(0, max_saving + 1)), n + int(rng.integers(0, 100)))
                  for i, (f, n) in default.items()}
         limit = int(rng.integers(600, 1400))
         max_cycles = None if rng.integers(0, 2) else int(rng.integers(500, 1000))
