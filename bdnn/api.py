@@ -89,6 +89,12 @@ def export(
 
     if not c_dir and not onnx_path and not arduino_dir:
         raise BDNNError("nothing to export: give --c DIR, --onnx FILE.onnx or --arduino DIR")
+    # an option of one output without that output would be silently ignored
+    if small_code and not (c_dir or arduino_dir):
+        raise BDNNError("--small-code shapes the C code: give --c DIR or --arduino DIR too")
+    if (onnx_float_input or not hidden_outputs) and not onnx_path:
+        raise BDNNError("--onnx-float-input and --no-hidden-outputs shape the ONNX graph: "
+                        "give --onnx FILE.onnx too")
     check_word_bits(word_bits)
     c_name = _c_name(model, name)
     net = with_raw_input(_network(model), raw_input)

@@ -156,6 +156,9 @@ CASES = [
     ("info {dir}/quantizer_short.json", '"lo" must be a list of 4 numbers'),
     # -- export, size, verify -------------------------------------------------------------
     ("export {dir}/good.json", "nothing to export"),
+    ("export {dir}/good.json --onnx {dir}/m.onnx --small-code", "--small-code shapes the C"),
+    ("export {dir}/good.json --c {dir}/cx --onnx-float-input", "shape the ONNX graph"),
+    ("export {dir}/good.json --c {dir}/cx --no-hidden-outputs", "shape the ONNX graph"),
     ("export {dir}/good.json --onnx {dir}/nodir/m.onnx", "does not exist"),
     ("export {dir}/good.json --onnx {dir}/out", "is a directory"),
     ("export {dir}/good.json --c {dir}/out.json", "is not a directory"),
