@@ -109,6 +109,10 @@ QUICK = {
     "datasets": ("iris",), "seeds": (0, 1), "mlp_shapes": ((4,), (8,)), "mlp_solvers": ("lbfgs",),
     "tree_depths": (2, 3), "forest_trees": (3,), "forest_depths": (3,),
     "bdnn_grid": (((2,), 4), ((4,), 4)), "time_limit": 2.0, "n_timed": 2,
+    # bdnn select's --grid in a smoke run: two widths and one few-input network (the default
+    # grid's 30 trainings are the real run's)
+    "select_grid": [{"hidden": ["2", "4"], "input_bits": 2, "quantizer": "quantile"},
+                    {"hidden": "2", "input_bits": 2, "quantizer": "quantile", "max_inputs": 3}],
 }
 
 
@@ -356,6 +360,10 @@ def bdnn_select(dataset: str, seed: int, parts, budget: float, work: Path, tag: 
                     "--results", str(results), "--quiet")
     if scheduler:
         argv += ["--scheduler", scheduler]
+    if q.get("select_grid"):
+        grid = work / "select_grid.json"
+        grid.write_text(json.dumps(q["select_grid"]), encoding="utf-8")
+        argv += ["--grid", str(grid)]
     if results.exists():  # an earlier budget's sweep, or a rerun into the same --work
         argv += ["--resume", str(results)]
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)

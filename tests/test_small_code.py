@@ -44,7 +44,7 @@ def _unrolled_net():
 
 @pytest.mark.toolchain
 @pytest.mark.parametrize("target_name", ["cortex-m0", "avr"])
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                 HealthCheck.function_scoped_fixture])
 @given(spec=net_specs(max_width=40))
 def test_small_code_firmware_matches_numpy(target_name, spec, tmp_path_factory):
