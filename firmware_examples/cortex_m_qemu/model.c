@@ -217,9 +217,10 @@ static const uint32_t model_level_key[15] BDNN_STORAGE = {
 #define MODEL_Q_INLINE static
 #endif
 /* NAME_quantize1 / NAME_pow2_level: the subset-sum kernel's fused float input unrolls them per
- * input; with BDNN_SMALL_CODE 1 one out-of-line copy instead, called for every input. */
-#if BDNN_SMALL_CODE && BDNN_FUSED_INPUT && defined(__GNUC__)
-#define MODEL_Q_HELPER static __attribute__((noinline, unused))
+ * input; with BDNN_SMALL_CODE 1 one out-of-line copy instead (NAME_HELPER, as the popcounts),
+ * called for every input. */
+#if BDNN_SMALL_CODE && BDNN_FUSED_INPUT
+#define MODEL_Q_HELPER MODEL_HELPER
 #else
 #define MODEL_Q_HELPER MODEL_Q_INLINE
 #endif
