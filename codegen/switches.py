@@ -20,6 +20,11 @@ class CSwitch:
         """The compiler flags of a build with the switch ``on`` (none for the default 0)."""
         return (f"-D{self.macro}=1",) if on else ()
 
+    def suffix(self, record: dict) -> str:
+        """``", MACRO 1"`` when a measurement ``record`` was built with the switch on, else
+        ``""``: what the commands' text output appends to the target's name."""
+        return f", {self.macro} 1" if record.get(self.key) else ""
+
 
 #: BDNN_SMALL_CODE (templates/small_code.j2): the helpers used at every unit of the unrolled
 #: layers (popcounts) and at every input of the fused float input (the level code) are called,

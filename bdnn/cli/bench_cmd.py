@@ -75,8 +75,7 @@ def format_bench(r: dict) -> str:
     per = r["per_inference"]
     stack = r["stack_bytes"]
     lines = [
-        f"target       {r['target']} ({r['board']})"
-        + (f", {SMALL_CODE.macro} 1" if r.get(SMALL_CODE.key) else ""),
+        f"target       {r['target']} ({r['board']}){SMALL_CODE.suffix(r)}",
         f"{r['unit']:<13}{per['mean']:.1f} per inference (min {per['min']}, max {per['max']}, "
         f"{r['n_inferences']} inputs) of {r.get('entry', 'predict_q')}",
         f"flash        {r['flash_bytes']} bytes of {r['flash_capacity']} "

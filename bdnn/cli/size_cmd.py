@@ -72,7 +72,6 @@ def _format_measured(m: dict) -> str:
     """Measured footprint lines for ``--target``."""
     keys = [k for k in ("flash_bytes", "ram_bytes", "model_flash_bytes", "model_ram_bytes",
                         "stack_bytes", "flash_capacity", "ram_capacity") if k in m]
-    where = f"{m['target']} ({m.get('board', '')})" + (
-        f", {SMALL_CODE.macro} 1" if m.get(SMALL_CODE.key) else "")
+    where = f"{m['target']} ({m.get('board', '')}){SMALL_CODE.suffix(m)}"
     return f"measured on {where}: " + ", ".join(
         f"{k.replace('_', ' ')} {m[k]}" for k in keys)
