@@ -88,6 +88,14 @@ def config_mk(target: Target, model: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def add_config(project: Project, lines: list[str]) -> None:
+    """Append Makefile lines (``EXTRA_CFLAGS += ...``, ``SIZE_CFLAGS = ...``) to the project's
+    ``config.mk``, for one build's own flags."""
+    if lines:
+        with open(project.path / "config.mk", "a", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+
+
 def write_vectors(
     project: Project, net: Network, Q: np.ndarray, X: np.ndarray | None = None,
     Xi: np.ndarray | None = None,

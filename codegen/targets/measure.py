@@ -18,7 +18,15 @@ from bdnn.network import Network
 from bdnn.raw_input import RAW_INPUTS, RawInput, raw_input_of, with_raw_input
 
 from ..switches import SMALL_CODE
-from .build import ModelWriter, Project, clean_dir, make, write_project, write_vectors
+from .build import (
+    ModelWriter,
+    Project,
+    add_config,
+    clean_dir,
+    make,
+    write_project,
+    write_vectors,
+)
 from .family import Target, TargetFamily
 from .output import FirmwareRun, parse_runner_output
 from .process import emulator_timeout
@@ -370,9 +378,7 @@ def bench(
             config += ["EXTRA_CFLAGS += -DRUNNER_REPORTS_FLOAT -DRUNNER_REPORTS_INT "
                        "-DRUNNER_TIMES_PREDICT_INT",
                        "SIZE_CFLAGS = -DBDNN_NO_FLOAT -DSIZE_INT_INPUT"]
-        if config:
-            with open(project.path / "config.mk", "a", encoding="utf-8") as f:
-                f.write("\n".join(config) + "\n")
+        add_config(project, config)
         make(project, "size.elf")
         fp = footprint_of(project, None)
         check_fits(target, fp.flash_bytes, fp.ram_bytes)
@@ -435,8 +441,7 @@ def measured_size(net: Network, target_name: str, run: bool = True,
         Q = random_inputs(net, 1)
         project = write_project(net, target, tmp, "model", Q)
         if small_code:
-            with open(project.path / "config.mk", "a", encoding="utf-8") as f:
-                f.write(f"EXTRA_CFLAGS += {' '.join(SMALL_CODE.cflags(True))}\n")
+            add_config(project, [f"EXTRA_CFLAGS += {' '.join(SMALL_CODE.cflags(True))}"])
         make(project, "size.elf")
         fp = footprint_of(project, None)
         check_fits(target, fp.flash_bytes, fp.ram_bytes)

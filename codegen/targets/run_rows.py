@@ -11,7 +11,7 @@ import numpy as np
 from bdnn.errors import BDNNError
 from bdnn.network import ForwardResult, Network
 
-from .build import ModelWriter, clean_dir, make, write_project, write_vectors
+from .build import ModelWriter, add_config, clean_dir, make, write_project, write_vectors
 from .family import TargetFamily
 from .measure import check_fits, check_plan_fits, footprint_of, run_firmware
 from .output import FirmwareRun
@@ -132,10 +132,8 @@ def run_float_rows(
     tmp = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix=f"bdnn-{target.name}-"))
     try:
         project = write_project(net, target, tmp, "model", Q[:0])
-        with open(project.path / "config.mk", "a", encoding="utf-8") as f:
-            f.write("EXTRA_CFLAGS += -DRUNNER_REPORTS_FLOAT\n")
-            if Xi is not None:
-                f.write("EXTRA_CFLAGS += -DRUNNER_REPORTS_INT\n")
+        add_config(project, ["EXTRA_CFLAGS += -DRUNNER_REPORTS_FLOAT",
+                             *(["EXTRA_CFLAGS += -DRUNNER_REPORTS_INT"] if Xi is not None else [])])
         make(project, "size.elf")
         fp = footprint_of(project, None)
         check_fits(target, fp.flash_bytes, fp.ram_bytes)
