@@ -337,7 +337,7 @@ def _predict_table_context(table: PredictTable | None, bits: int) -> dict | None
         "entry_mask": (1 << e) - 1,
         # each input read, j: its level goes to bits shift .. shift + bits - 1 of the index
         "inputs": [{"j": j, "shift": i * bits} for i, j in enumerate(table.inputs_read)],
-        "used": ", ".join(map(str, table.inputs_read)),
+        "inputs_read": ", ".join(map(str, table.inputs_read)),
     }
 
 
