@@ -25,6 +25,7 @@ RETRIES = 2
 # A solve still running this share of its time limit (at least 1 s) after the limit is stopped
 # (SIGINT: CP-SAT answers with its best solution), and killed after twice that.
 OVERRUN_GRACE = 0.05
+STOP_RETRY_SECONDS = 0.05  # how often the child asks a search to stop after a SIGINT
 MAX_GUARDED_LIMIT = 30 * 24 * 3600.0  # CP-SAT's default limit is infinite: no guard then
 _interrupt = {"requested": False}
 
@@ -104,15 +105,19 @@ class SafeSolver:
         sys.stdout.flush()
         sys.stderr.flush()
         read_fd, write_fd = os.pipe()
+        # SIGINT is held from before the fork until the parent's handler below passes it on, so
+        # one that arrives in between reaches neither process's old handler (which would only
+        # note it); the child starts with it blocked and never unblocks it
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         pid = os.fork()
         if pid == 0:  # child: solve, send the response, leave without Python clean-up
             code = 0
             try:
                 os.close(read_fd)
-                signal.signal(signal.SIGINT, signal.default_int_handler)
                 # SIGTERM reaches the solve through the parent, which forwards it as SIGINT
                 # (the child must not die of it, nor run the parent's Python handler)
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                self._stop_search_on_sigint()
                 status = self._solve_here(model, callback)
                 n = getattr(callback, "n_solutions", 0)
                 payload = pickle.dumps((int(status), self._values, self._objective, self._bound,
@@ -133,6 +138,9 @@ class SafeSolver:
         in_main = threading.current_thread() is threading.main_thread()
         previous = (signal.signal(signal.SIGINT, lambda *_: self._forward_sigint(pid))
                     if in_main else None)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a SIGINT held meanwhile runs it now
+        if in_main and _interrupt["requested"] and not self.interrupted:
+            self._forward_sigint(pid)  # noted before the fork (e.g. while the model was built)
         started = time.monotonic()
         try:
             data, overdue = self._read_with_deadline(read_fd, pid, started)
@@ -145,6 +153,27 @@ class SafeSolver:
         if not data or not os.WIFEXITED(wait_status) or os.WEXITSTATUS(wait_status) != 0:
             return None
         return pickle.loads(data)
+
+    def _stop_search_on_sigint(self) -> None:
+        """In the child: SIGINT stops the search, which then answers with its best solution.
+
+        CP-SAT's own handler (``catch_sigint_signal``) is not used: it keeps its callback in a
+        thread-local, so a SIGINT the kernel delivers to one of the search's threads instead of
+        the one that registered it was lost, and now and then the solve ran on to its time
+        limit. Here SIGINT is blocked in every thread (the search's threads inherit the mask)
+        and one thread waits for it and asks the search to stop; it asks again until the
+        search returns, since a stop asked before the search has begun may be lost.
+        """
+        self._solver.parameters.catch_sigint_signal = False
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # already, from the parent
+
+        def stop_on_sigint() -> None:
+            signal.sigwait({signal.SIGINT})
+            while True:
+                self._solver.StopSearch()
+                time.sleep(STOP_RETRY_SECONDS)
+
+        threading.Thread(target=stop_on_sigint, name="bdnn-sigint", daemon=True).start()
 
     def _read_with_deadline(self, read_fd: int, pid: int, started: float) -> tuple[bytes, bool]:
         """The child's whole answer. CP-SAT can overrun its time limit (loading or presolving a
