@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from ortools.sat.python import cp_model
-from sklearn.cluster import KMeans
 
 from ..errors import BDNNError
 from ..network import Layer, Network
@@ -274,6 +273,8 @@ def run_data_split(
                     break
             if chosen is None:
                 break  # every subset holds a single distinct point
+            from sklearn.cluster import KMeans  # here: it takes 1 s to import
+
             km = KMeans(n_clusters=2, n_init=n_init, random_state=int(solve.seed) + it)
             labels = km.fit_predict(features[members])
             subset[members[labels == 1]] = n_subsets
