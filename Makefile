@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BDNN := $(VENV)/bin/bdnn
 OUT ?= demo_out
+# tests run in this many processes (pytest-xdist); TEST_JOBS=0 runs them in this one
+TEST_JOBS ?= 2
 
 .PHONY: demo test test-quick lint toolchains bench clean
 
@@ -25,11 +27,11 @@ demo: $(VENV)/.installed
 	@echo "(or call $(BDNN) directly)"
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_JOBS)
 
 # the suite without the slow tests and the microcontroller toolchains (about 2 minutes)
 test-quick: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not slow and not toolchain"
+	$(PY) -m pytest -q -n $(TEST_JOBS) -m "not slow and not toolchain"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check bdnn codegen tests benchmarks

@@ -661,7 +661,7 @@ def test_estimator_grid_search_under_joblib_dask():
     X, y = ds.train_part()
     grid = {"hidden": [(1,), (2,)], "input_bits": [2]}
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         with get_task_stream(client) as stream, joblib.parallel_backend("dask"):
             search = GridSearchCV(BDNNClassifier(time_limit=1, workers=1), grid, cv=2,
                                   n_jobs=-1).fit(X, y)
