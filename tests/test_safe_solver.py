@@ -152,3 +152,45 @@ def test_an_overrunning_solve_is_stopped_after_its_limit_and_grace():
     # limit + 1 s grace, killed after another second
     assert status == cp_model.UNKNOWN and solver.crashes == 0
     assert 2.2 <= seconds
+
+
+_STOPPABLE_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from ortools.sat.python import cp_model
+from bdnn.train.safe_solver import StoppableSolves
+from test_safe_solver import _random_maxsat
+started = 0
+try:
+    with StoppableSolves() as solves:
+        for seed in range(3):
+            solver = cp_model.CpSolver()
+            solver.parameters.num_workers = 8
+            solver.parameters.max_time_in_seconds = 30.0
+            solver.parameters.catch_sigint_signal = True  # switched off by solves.solve
+            model = _random_maxsat(seed)
+            started += 1
+            print("solving", flush=True)
+            solves.solve(solver, model)
+except KeyboardInterrupt:
+    print(f"interrupted after {{started}} solve(s)", flush=True)
+"""
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3])
+def test_ctrl_c_ends_a_run_of_in_process_solves(delay):
+    # bdnn evaluate --attack worst-case solves one model per point in-process: CP-SAT's own
+    # handler took Ctrl-C for itself (the next point's solve went on) or, delivered to a
+    # search thread, aborted the process
+    import time
+
+    script = _STOPPABLE_SCRIPT.format(tests=str(ROOT / "tests"))
+    p = subprocess.Popen([sys.executable, "-c", script],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert p.stdout.readline() == "solving\n"
+    time.sleep(delay)  # at once (maybe before the search began) or while it searches
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate()
+    assert p.returncode == 0, err[-2000:]
+    assert out == "interrupted after 1 solve(s)\n", (out, err[-2000:])

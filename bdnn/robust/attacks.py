@@ -23,6 +23,7 @@ from ortools.sat.python import cp_model
 
 from ..errors import BDNNError
 from ..network import Network
+from ..train.safe_solver import StoppableSolves
 from .box import QuantizedBox, quantized_box
 
 CERTIFIED = "certified"  # no input of the box changes the class (proof)
@@ -215,6 +216,7 @@ def _check_point(
     time_limit: float,
     num_workers: int,
     enumerate_limit: int,
+    solves: StoppableSolves,
 ) -> tuple[str, np.ndarray | None, float]:
     levels = box.levels(net.quantizer)
     size = 1
@@ -230,7 +232,7 @@ def _check_point(
     solver.parameters.max_time_in_seconds = float(time_limit)
     solver.parameters.num_workers = int(num_workers)
     solver.parameters.random_seed = 0
-    status = solver.solve(model)
+    status = solves.solve(solver, model)
     seconds = solver.wall_time
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return FLIPPED, np.array([solver.value(v) for v in qvars], dtype=np.int64), seconds
@@ -277,26 +279,30 @@ def worst_case_check(
     status: list[str] = []
     examples: list[np.ndarray | None] = []
     solver_seconds: list[float] = []
-    for i in range(X.shape[0]):
-        if only_correct and not correct[i]:
-            status.append(SKIPPED)
-            examples.append(None)
-            solver_seconds.append(0.0)
-            continue
-        box = quantized_box(net.quantizer, X[i], eps, feature_lo, feature_hi)
-        outcome, q, secs = _check_point(
-            net, box, int(predicted[i]), time_limit, num_workers, enumerate_limit
-        )
-        example = None
-        if outcome == FLIPPED:
-            example = box.preimage(net.quantizer, q, X[i])
-            # the claim is re-checked on the raw input through the float32 quantizer
-            inside = bool(np.all((example >= box.lo) & (example <= box.hi)))
-            if not inside or int(net.predict(example[None, :])[0]) == int(predicted[i]):
-                raise RuntimeError(f"internal error: counterexample for row {i} does not flip")
-        status.append(outcome)
-        examples.append(example)
-        solver_seconds.append(secs)
+    # in this process (a child per point would cost more than most of these solves), with
+    # Ctrl-C ending the whole check rather than only this point's solve
+    with StoppableSolves() as solves:
+        for i in range(X.shape[0]):
+            if only_correct and not correct[i]:
+                status.append(SKIPPED)
+                examples.append(None)
+                solver_seconds.append(0.0)
+                continue
+            box = quantized_box(net.quantizer, X[i], eps, feature_lo, feature_hi)
+            outcome, q, secs = _check_point(
+                net, box, int(predicted[i]), time_limit, num_workers, enumerate_limit, solves
+            )
+            example = None
+            if outcome == FLIPPED:
+                example = box.preimage(net.quantizer, q, X[i])
+                # the claim is re-checked on the raw input through the float32 quantizer
+                inside = bool(np.all((example >= box.lo) & (example <= box.hi)))
+                if not inside or int(net.predict(example[None, :])[0]) == int(predicted[i]):
+                    raise RuntimeError(
+                        f"internal error: counterexample for row {i} does not flip")
+            status.append(outcome)
+            examples.append(example)
+            solver_seconds.append(secs)
     return WorstCaseResult(
         eps=float(eps),
         status=status,

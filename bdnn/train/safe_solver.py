@@ -25,6 +25,7 @@ RETRIES = 2
 # A solve still running this share of its time limit (at least 1 s) after the limit is stopped
 # (SIGINT: CP-SAT answers with its best solution), and killed after twice that.
 OVERRUN_GRACE = 0.05
+_STOPPING = {signal.SIGINT, signal.SIGTERM}
 STOP_RETRY_SECONDS = 0.05  # how often the child asks a search to stop after a SIGINT
 MAX_GUARDED_LIMIT = 30 * 24 * 3600.0  # CP-SAT's default limit is infinite: no guard then
 _interrupt = {"requested": False}
@@ -43,6 +44,81 @@ def request_interrupt() -> None:
 def reset_interrupt() -> None:
     """Forget an earlier Ctrl-C (at the start of a training run)."""
     _interrupt["requested"] = False
+
+
+class StoppableSolves:
+    """A run of in-process CP-SAT solves (``with StoppableSolves() as solves: ...
+    solves.solve(solver, model)``) that Ctrl-C (or SIGTERM) stops: the running search is
+    stopped, and the signal's Python handler (``KeyboardInterrupt``, or whatever is
+    installed) runs as soon as that solve returns.
+
+    For many short solves, where a child process each (``SafeSolver``) would cost more than
+    the solves. CP-SAT's own SIGINT handler is switched off: it takes the Ctrl-C for itself,
+    ending only the current solve while the caller went on, and it keeps its callback per
+    thread, so a SIGINT delivered to a search thread aborted the process. Python's handler
+    stays, and while it waits for the main thread (busy in the solve) the signal's wake-up
+    byte (``signal.set_wakeup_fd``, written by whichever thread took the signal) tells a
+    watcher thread to stop the search. Outside the main thread, or when the wake-up fd is
+    someone else's, this is plain ``solver.solve``.
+    """
+
+    def __init__(self) -> None:
+        self._active = threading.current_thread() is threading.main_thread()
+        self._solver: cp_model.CpSolver | None = None
+        self._watcher: threading.Thread | None = None
+        self._fds: tuple[int, int, int, int] | None = None
+
+    def __enter__(self) -> StoppableSolves:
+        if not self._active:
+            return self
+        wake_r, wake_w = os.pipe()
+        quit_r, quit_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        previous = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        if previous != -1:  # an event loop's: leave it alone
+            signal.set_wakeup_fd(previous)
+            for fd in (wake_r, wake_w, quit_r, quit_w):
+                os.close(fd)
+            return self
+        self._fds = (wake_r, wake_w, quit_r, quit_w)
+        self._watcher = threading.Thread(target=self._watch, name="bdnn-sigint", daemon=True)
+        self._watcher.start()
+        return self
+
+    def _watch(self) -> None:
+        wake_r, _, quit_r, _ = self._fds
+        stopping = False
+        while True:
+            ready, _, _ = select.select([wake_r, quit_r], [], [],
+                                        STOP_RETRY_SECONDS if stopping else None)
+            if quit_r in ready:
+                return
+            if wake_r in ready:
+                stopping = stopping or any(b in _STOPPING for b in os.read(wake_r, 64))
+            if stopping:  # asked again: a stop before the search began is lost
+                solver = self._solver
+                if solver is not None:
+                    solver.stop_search()
+
+    def solve(self, solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
+        """``solver.solve(model)`` with CP-SAT's SIGINT handler off."""
+        solver.parameters.catch_sigint_signal = False
+        self._solver = solver
+        try:
+            return solver.solve(model)
+        finally:
+            self._solver = None
+
+    def __exit__(self, *exc) -> None:
+        if self._watcher is None:
+            return
+        wake_r, wake_w, quit_r, quit_w = self._fds
+        os.write(quit_w, b"q")
+        self._watcher.join()
+        signal.set_wakeup_fd(-1)
+        for fd in self._fds:
+            os.close(fd)
+        self._watcher = None
 
 
 class SafeSolver:
