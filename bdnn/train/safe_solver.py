@@ -26,7 +26,7 @@ RETRIES = 2
 # (SIGINT: CP-SAT answers with its best solution), and killed after twice that.
 OVERRUN_GRACE = 0.05
 _STOPPING = {signal.SIGINT, signal.SIGTERM}
-STOP_RETRY_SECONDS = 0.05  # how often the child asks a search to stop after a SIGINT
+STOP_RETRY_SECONDS = 0.05  # how often a search is asked to stop after a SIGINT
 MAX_GUARDED_LIMIT = 30 * 24 * 3600.0  # CP-SAT's default limit is infinite: no guard then
 _interrupt = {"requested": False}
 
@@ -59,7 +59,7 @@ class StoppableSolves:
     stays, and while it waits for the main thread (busy in the solve) the signal's wake-up
     byte (``signal.set_wakeup_fd``, written by whichever thread took the signal) tells a
     watcher thread to stop the search. Outside the main thread, or when the wake-up fd is
-    someone else's, this is plain ``solver.solve``.
+    someone else's, this is plain ``solver.solve``. ``SafeSolver``'s child solves this way too.
     """
 
     def __init__(self) -> None:
@@ -100,12 +100,13 @@ class StoppableSolves:
                 if solver is not None:
                     solver.stop_search()
 
-    def solve(self, solver: cp_model.CpSolver, model: cp_model.CpModel) -> int:
-        """``solver.solve(model)`` with CP-SAT's SIGINT handler off."""
+    def solve(self, solver: cp_model.CpSolver, model: cp_model.CpModel,
+              callback: Any = None) -> int:
+        """``solver.solve(model, callback)`` with CP-SAT's SIGINT handler off."""
         solver.parameters.catch_sigint_signal = False
         self._solver = solver
         try:
-            return solver.solve(model)
+            return solver.solve(model, callback)
         finally:
             self._solver = None
 
@@ -162,10 +163,12 @@ class SafeSolver:
 
     solve = Solve
 
-    def _solve_here(self, model: cp_model.CpModel, callback: Any) -> int:
+    def _solve_here(self, model: cp_model.CpModel, callback: Any,
+                    solves: StoppableSolves | None = None) -> int:
         if self.best_bound_callback is not None:
             self._solver.best_bound_callback = self.best_bound_callback
-        status = self._solver.Solve(model, callback)
+        status = (self._solver.Solve(model, callback) if solves is None
+                  else solves.solve(self._solver, model, callback))
         self._collect(status)
         return status
 
@@ -181,9 +184,9 @@ class SafeSolver:
         sys.stdout.flush()
         sys.stderr.flush()
         read_fd, write_fd = os.pipe()
-        # SIGINT is held from before the fork until the parent's handler below passes it on, so
-        # one that arrives in between reaches neither process's old handler (which would only
-        # note it); the child starts with it blocked and never unblocks it
+        # SIGINT is held from before the fork until each process's handler is in place, so one
+        # that arrives in between reaches neither process's old handler (which would only note
+        # it): the parent's passes it on, the child's stops the search
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         pid = os.fork()
         if pid == 0:  # child: solve, send the response, leave without Python clean-up
@@ -193,8 +196,13 @@ class SafeSolver:
                 # SIGTERM reaches the solve through the parent, which forwards it as SIGINT
                 # (the child must not die of it, nor run the parent's Python handler)
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-                self._stop_search_on_sigint()
-                status = self._solve_here(model, callback)
+                # SIGINT stops the search, which answers with its best solution; the parent's
+                # handler, inherited, must not run here, nor its event loop's wake-up fd stay
+                signal.signal(signal.SIGINT, lambda *_: None)
+                signal.set_wakeup_fd(-1)
+                with StoppableSolves() as solves:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                    status = self._solve_here(model, callback, solves)
                 n = getattr(callback, "n_solutions", 0)
                 payload = pickle.dumps((int(status), self._values, self._objective, self._bound,
                                         self._wall, n))
@@ -229,27 +237,6 @@ class SafeSolver:
         if not data or not os.WIFEXITED(wait_status) or os.WEXITSTATUS(wait_status) != 0:
             return None
         return pickle.loads(data)
-
-    def _stop_search_on_sigint(self) -> None:
-        """In the child: SIGINT stops the search, which then answers with its best solution.
-
-        CP-SAT's own handler (``catch_sigint_signal``) is not used: it keeps its callback in a
-        thread-local, so a SIGINT the kernel delivers to one of the search's threads instead of
-        the one that registered it was lost, and now and then the solve ran on to its time
-        limit. Here SIGINT is blocked in every thread (the search's threads inherit the mask)
-        and one thread waits for it and asks the search to stop; it asks again until the
-        search returns, since a stop asked before the search has begun may be lost.
-        """
-        self._solver.parameters.catch_sigint_signal = False
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # already, from the parent
-
-        def stop_on_sigint() -> None:
-            signal.sigwait({signal.SIGINT})
-            while True:
-                self._solver.StopSearch()
-                time.sleep(STOP_RETRY_SECONDS)
-
-        threading.Thread(target=stop_on_sigint, name="bdnn-sigint", daemon=True).start()
 
     def _read_with_deadline(self, read_fd: int, pid: int, started: float) -> tuple[bytes, bool]:
         """The child's whole answer. CP-SAT can overrun its time limit (loading or presolving a

@@ -71,8 +71,8 @@ def make_solver(opts: SolveOptions, time_limit: float) -> SafeSolver:
     p = solver.parameters
     p.num_workers = int(opts.workers)
     p.random_seed = int(opts.seed)
-    # Ctrl-C stops the search and keeps the best solution (in a forked solve the child does
-    # this itself, see SafeSolver._stop_search_on_sigint)
+    # Ctrl-C stops the search and keeps the best solution (a forked solve's child does this
+    # itself: safe_solver.StoppableSolves)
     p.catch_sigint_signal = True
     if opts.deterministic:
         # Deterministic time makes the cut-off reproducible; wall time stays a safety net.
