@@ -7,10 +7,12 @@ Integer weights are stored as two's-complement bit-planes per neuron: with ``P``
 ``v`` is ``sum_{p < P-1} 2**p * bit_p - 2**(P-1) * bit_{P-1}``, so for a {0,1} activation vector
 ``h`` the dot product is ``sum_p planeweight_p * popcount(h & plane_p)``.
 
-Storage (what the C arrays hold): a layer's planes are one bit stream with no padding between
-neurons (:func:`plane_stream`): bit ``(u * P + p) * n_in + j`` is plane ``p`` of weight ``W[u][j]``,
-LSB-first in bytes, only the last byte padded with 0. Narrow thresholds are packed the same way as
-signed fields (:func:`signed_fields`).
+Storage (what the C arrays hold): a layer's planes are one bit stream of rows of ``row_bits``
+bits (:func:`plane_stream`): bit ``(u * P + p) * row_bits + j`` is plane ``p`` of weight
+``W[u][j]``, LSB-first in bytes; ``row_bits`` is ``n_in`` (no padding between neurons) or, for
+the subset-sum kernel, ``n_in`` rounded up to whole nibbles, the row's tail 0; the last byte is
+padded with 0. Narrow thresholds are packed the same way as signed fields
+(:func:`signed_fields`).
 """
 
 from __future__ import annotations
@@ -149,13 +151,22 @@ def stream_bytes(bits: np.ndarray) -> np.ndarray:
     return np.packbits(b, bitorder="little")
 
 
-def plane_stream(weights: np.ndarray, weight_bound: int) -> np.ndarray:
-    """A layer's two's-complement planes as one bit-contiguous byte stream.
+def plane_stream(weights: np.ndarray, weight_bound: int, row_bits: int | None = None) -> np.ndarray:
+    """A layer's two's-complement planes as one byte stream of ``row_bits``-bit rows.
 
-    Bit ``(u * P + p) * n_in + j`` is bit ``p`` of ``W[u][j]``: the ``P`` planes of a neuron
-    follow each other, the neurons follow each other, with no padding in between.
+    Bit ``(u * P + p) * row_bits + j`` is bit ``p`` of ``W[u][j]``: the ``P`` planes of a
+    neuron follow each other, the neurons follow each other. ``row_bits`` (default ``n_in``:
+    no padding in between) pads each plane's row with zeros, e.g. to whole nibbles.
     """
-    return stream_bytes(weight_planes(weights, weight_bound))
+    planes = weight_planes(weights, weight_bound)
+    n_in = np.asarray(weights).shape[1]
+    row_bits = n_in if row_bits is None else int(row_bits)
+    if row_bits < n_in:
+        raise ValueError(f"plane_stream: rows of {row_bits} bits cannot hold {n_in} weights")
+    rows = planes.reshape(-1, n_in)
+    padded = np.zeros((rows.shape[0], row_bits), dtype=np.uint8)
+    padded[:, :n_in] = rows
+    return stream_bytes(padded)
 
 
 def unsigned_fields(values: np.ndarray, bits: int) -> np.ndarray:

@@ -78,7 +78,7 @@ def unit_fields(layer: LayerPlan, k: int, word_bits: int) -> list[list[dict]]:
     ``sums`` kernel, ``word_bits`` inputs for ``popcount``; positions relative to the block."""
     planes = []
     for p in range(layer.n_planes):
-        base = k * layer.record_bits + p * layer.n_in
+        base = k * layer.record_bits + p * layer.row_bits
         step = 4 if layer.kernel == "sums" else word_bits
         fields = []
         for c in range(0, layer.n_in, step):
@@ -192,6 +192,7 @@ def template_context(
                 "score_scale": layer.score_scale,
                 "const_bits": layer.const_bits,
                 "record_bits": layer.record_bits,
+                "row_bits": layer.row_bits,
                 "period": layer.period,
                 "block_bytes": layer.period * layer.record_bits // 8,
                 "units": units,

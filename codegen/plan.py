@@ -105,6 +105,8 @@ class LayerPlan:
     offsets: np.ndarray  # int64 [n_out] (output layer)
     const_bits: int  # 4 (packed signed nibbles), 8, 16 or 32: storage of thresholds / offsets
     kernel: str = "popcount"  # "popcount", or "sums" (first layer by subset-sum tables)
+    # bits of one plane's row in the stream: n_in, or whole nibbles for "sums" (row_bits())
+    row_bits: int = 0
     sum_bits: int = 0  # "sums": uint{sum_bits}_t table entries (8 or 16)
     # 2 planes, a "sums" first layer of 2 planes (and this layer): the DSP kernel's form
     dsp_ternary: DspTernary | None = None
@@ -126,8 +128,8 @@ class LayerPlan:
 
     @property
     def record_bits(self) -> int:
-        """Bits of one neuron's planes in the stream: ``n_planes x n_in``."""
-        return self.n_planes * self.n_in
+        """Bits of one neuron's planes in the stream: ``n_planes x row_bits``."""
+        return self.n_planes * self.row_bits
 
     @property
     def period(self) -> int:
@@ -167,7 +169,7 @@ class ModelPlan:
         return self.word_bits // 8
 
     def weight_bytes(self, layer: LayerPlan) -> int:
-        """Bytes of the layer's plane stream: ``ceil(n_out x P x n_in / 8)``."""
+        """Bytes of the layer's plane stream: ``ceil(n_out x P x row_bits / 8)``."""
         return int(layer.stream.size)
 
     def constant_bytes(self, layer: LayerPlan) -> int:
@@ -280,6 +282,13 @@ def level_search(max_level: int, word_bits: int) -> str:
     return "linear" if linear <= binary else "binary"
 
 
+def row_bits(kernel: str, n_in: int) -> int:
+    """Bits of one plane's row in a layer's stream: ``n_in``, or for the ``sums`` kernel
+    ``n_in`` rounded up to whole groups, so that every group's index is a nibble the C reads
+    with one mask or shift (an 8-bit core pays dearly for a field that straddles bytes)."""
+    return SUM_GROUP * -(-n_in // SUM_GROUP) if kernel == "sums" else n_in
+
+
 def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = True) -> ModelPlan:
     """Lower ``net`` for export; raise ``BDNNError`` if an accumulator bound overflows int32.
     ``with_predict_table``: also make the predict table when the network qualifies (False for
@@ -334,7 +343,7 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
                 plane_weights=tuple(plane_weights(P)),
                 n_words=n_words(layer.n_in, word_bits),
                 planes=weight_bit_planes(W, layer.weight_bound, word_bits),
-                stream=plane_stream(W, layer.weight_bound),
+                stream=plane_stream(W, layer.weight_bound, row_bits(kernel, layer.n_in)),
                 acc_bits=acc_bits,
                 bound=bound,
                 thresholds=np.asarray(thresholds, dtype=np.int64),
@@ -342,6 +351,7 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
                 offsets=np.asarray(offsets, dtype=np.int64),
                 const_bits=const_bits,
                 kernel=kernel,
+                row_bits=row_bits(kernel, layer.n_in),
                 sum_bits=sum_bits,
                 dsp_ternary=dsp,
             )

@@ -120,25 +120,30 @@ def test_input_bit_planes_reassemble_the_levels() -> None:
     assert np.array_equal(back, Q)
 
 
-@pytest.mark.parametrize("n_in,n_out,w", [(1, 1, 1), (4, 3, 1), (9, 4, 1), (30, 8, 3), (33, 5, 2)])
-def test_plane_stream_is_bit_contiguous_across_units(n_in: int, n_out: int, w: int) -> None:
-    """Bit (u P + p) n_in + j of the stream is plane p of W[u][j]; no padding between units,
-    so the stream has ceil(n_out P n_in / 8) bytes, and the planes give back every weight."""
+@pytest.mark.parametrize("n_in,n_out,w,pad", [
+    (1, 1, 1, 0), (4, 3, 1, 0), (9, 4, 1, 0), (30, 8, 3, 0), (33, 5, 2, 0),
+    (9, 4, 1, 3), (30, 3, 3, 2), (1, 2, 1, 3)])
+def test_plane_stream_rows(n_in: int, n_out: int, w: int, pad: int) -> None:
+    """Bit (u P + p) R + j of the stream is plane p of W[u][j], with rows of R = n_in + pad bits
+    (pad 0: no padding between units): ceil(n_out P R / 8) bytes, the planes give back every
+    weight, and the row tails and the last byte's tail are 0."""
     rng = np.random.default_rng(n_in * 100 + n_out)
     W = rng.integers(-w, w + 1, size=(n_out, n_in))
     P = n_planes(w)
-    s = plane_stream(W, w)
-    assert s.dtype == np.uint8 and s.size == -(-n_out * P * n_in // 8)
+    R = n_in + pad
+    s = plane_stream(W, w) if pad == 0 else plane_stream(W, w, R)
+    assert s.dtype == np.uint8 and s.size == -(-n_out * P * R // 8)
     pw = plane_weights(P)
     flat = [(int(s[i // 8]) >> (i % 8)) & 1 for i in range(8 * s.size)]  # LSB-first, by hand
     for u in range(n_out):
         for j in range(n_in):
-            bits = [flat[(u * P + p) * n_in + j] for p in range(P)]
+            bits = [flat[(u * P + p) * R + j] for p in range(P)]
             assert sum(b * v for b, v in zip(bits, pw, strict=True)) == W[u, j]
-    # the tail of the last byte is 0
-    total = n_out * P * n_in
-    if total % 8:
-        assert int(s[-1]) >> (total % 8) == 0
+        for p in range(P):
+            assert not any(flat[(u * P + p) * R + n_in:(u * P + p + 1) * R])
+    assert not any(flat[n_out * P * R:])
+    with pytest.raises(ValueError, match="cannot hold"):
+        plane_stream(W, w, n_in - 1)
 
 
 @pytest.mark.parametrize("bits", [4, 8, 16])

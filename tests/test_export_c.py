@@ -366,10 +366,11 @@ def test_stored_tables_match_size_report(cc, tmp_path) -> None:
             const = f"s{i}_offset{k}" if k == len(hidden) else f"s{i}_threshold{k}"
             assert sizes[f"s{i}_w{k}"] == row["weight_bytes"], (i, k, sizes)
             assert sizes[const] == row["threshold_bytes"], (i, k, sizes)
-    # no padding between units: 4 units x 2 planes x 4 inputs = 32 bits = 4 bytes, and
-    # 4 units x 2 planes x 9 inputs = 72 bits = 9 bytes (a byte per plane would take 8 and 16);
-    # thresholds within [-8, 7] as signed nibbles (2 units a byte), else int8
-    for n_in, t_values, w_bytes, t_bytes in ((4, [-8, 7, 0, 3], 4, 2), (9, [-9, 7, 0, 3], 9, 4)):
+    # no padding between units: 4 units x 2 planes x 4 inputs = 32 bits = 4 bytes, and a
+    # subset-sum first layer's rows in whole nibbles: 4 units x 2 planes x 12 bits (9 inputs) =
+    # 96 bits = 12 bytes (a byte per plane would take 8 and 16); thresholds within [-8, 7] as
+    # signed nibbles (2 units a byte), else int8
+    for n_in, t_values, w_bytes, t_bytes in ((4, [-8, 7, 0, 3], 4, 2), (9, [-9, 7, 0, 3], 12, 4)):
         base = random_network(rng, n_in, [4], 3, weight_bound=1, bits=4)
         hid, out = base.layers
         net = Network(base.quantizer, [Layer(hid.weights, -np.array(t_values), 1), out],

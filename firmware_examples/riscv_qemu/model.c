@@ -102,10 +102,12 @@ MODEL_HELPER unsigned model_popcount8(uint8_t x)
     /* single-cycle multiplies on Cortex-M3/M4/M7: copies of x summed per nibble */
     return (unsigned)(((((uint32_t)x * 0x08040201ul) >> 3) & 0x11111111ul) * 0x11111111ul >> 28);
 #else
-    unsigned v = x;
-    v = v - ((v >> 1) & 0x55u);
-    v = (v & 0x33u) + ((v >> 2) & 0x33u);
-    return (v + (v >> 4)) & 0x0Fu;
+    /* uint_fast8_t: 8-bit arithmetic on AVR (half the work of its 16-bit unsigned), the
+     * register width on 32-bit cores */
+    uint_fast8_t v = x;
+    v = (uint_fast8_t)(v - ((v >> 1) & 0x55u));
+    v = (uint_fast8_t)((v & 0x33u) + ((v >> 2) & 0x33u));
+    return (unsigned)((uint_fast8_t)(v + (v >> 4)) & 0x0Fu);
 #endif
 }
 #define BDNN_POPCOUNT8(x) model_popcount8(x)
@@ -119,7 +121,7 @@ MODEL_HELPER unsigned model_popcount8(uint8_t x)
 #define MODEL_SIMD 1
 #endif
 /* hidden layer 0: 4 quantized inputs -> 6 units, weights in [-2, 2].
- * 3 bit-planes of 4 bits per unit, plane weights 1, 2, -4, stored bit-contiguously:
+ * 3 bit-planes of 4 bits per unit, plane weights 1, 2, -4, stored in rows of 4 bits:
  * bit (3 u + p) x 4 + j of model_w0 is plane p of weight j of unit u (LSB-first bytes).
  * Accumulator int_fast16_t (|pre-activation| <= 242).
  * Kernel: subset sums (one table entry per plane and group of 4 inputs), not popcounts.
@@ -133,7 +135,7 @@ static const int8_t model_threshold0[6] BDNN_STORAGE = {
 };
 
 /* hidden layer 1: 6 hidden bits -> 4 units, weights in [-1, 1].
- * 2 bit-planes of 6 bits per unit, plane weights 1, -2, stored bit-contiguously:
+ * 2 bit-planes of 6 bits per unit, plane weights 1, -2, stored in rows of 6 bits:
  * bit (2 u + p) x 6 + j of model_w1 is plane p of weight j of unit u (LSB-first bytes).
  * Accumulator int_fast16_t (|pre-activation| <= 14).
  * unit on iff acc >= threshold (bias folded in); thresholds as signed 4-bit fields, unit u in bits 4u..4u+3.
@@ -146,7 +148,7 @@ static const uint8_t model_threshold1[2] BDNN_STORAGE = {
 };
 
 /* output layer: 4 hidden bits -> 3 scores, weights in [-1, 1].
- * 2 bit-planes of 4 bits per unit, plane weights 1, -2, stored bit-contiguously:
+ * 2 bit-planes of 4 bits per unit, plane weights 1, -2, stored in rows of 4 bits:
  * bit (2 u + p) x 4 + j of model_w2 is plane p of weight j of unit u (LSB-first bytes).
  * Accumulator int_fast16_t (|pre-activation| <= 10).
  * scores = 1 * acc + offset; offsets as signed 4-bit fields, unit u in bits 4u..4u+3.
@@ -190,15 +192,10 @@ static const uint32_t model_level_key[15] BDNN_STORAGE = {
 #endif
 #ifndef BDNN_NO_FLOAT
 /* NAME_predict computes each float input's level where the first layer's input kernel uses it
- * (1: no xq array, no clamp; one copy of the level code per input) or quantizes into an xq
- * array in a loop and calls NAME_predict_q (0: one copy in all). 0 on AVR, where a copy of
- * the 32-bit key code per input costs more flash than the store and load save in cycles. */
+ * (1, the default: no xq array, no clamp) or quantizes into an xq array in a loop and calls
+ * NAME_predict_q (0: one copy of the level code in all). */
 #ifndef BDNN_FUSED_INPUT
-#if defined(__AVR__)
-#define BDNN_FUSED_INPUT 0
-#else
 #define BDNN_FUSED_INPUT 1
-#endif
 #endif
 /* The quantizer's tables are read through pointers the compiler cannot see through, as the
  * layers' are: the constants stay in the tables (counted as model data, replaceable in flash)
@@ -217,10 +214,12 @@ static const uint32_t model_level_key[15] BDNN_STORAGE = {
 #define MODEL_Q_INLINE static
 #endif
 /* NAME_quantize1 / NAME_pow2_level: the subset-sum kernel's fused float input unrolls them per
- * input; with BDNN_SMALL_CODE 1 one out-of-line copy instead (NAME_HELPER, as the popcounts),
- * called for every input. */
-#if BDNN_SMALL_CODE && BDNN_FUSED_INPUT
-#define MODEL_Q_HELPER MODEL_HELPER
+ * input; with BDNN_SMALL_CODE 1, and always on AVR, one out-of-line copy instead, called for
+ * every input. On an 8-bit core the call costs less than the registers an inlined 32-bit
+ * level computation ties up (bcw 9-4-2 on the ATmega328P: 1,758 cycles out of line, 1,857
+ * inlined, 1,961 through an xq array; inlined takes 1,200 B more flash). */
+#if BDNN_FUSED_INPUT && (BDNN_SMALL_CODE || defined(__AVR__)) && defined(__GNUC__)
+#define MODEL_Q_HELPER static __attribute__((noinline, unused))
 #else
 #define MODEL_Q_HELPER MODEL_Q_INLINE
 #endif
@@ -498,10 +497,10 @@ static void model_input_words_f(const float *x, uint32_t *X)
 }
 #endif
 #else
-/* Input j, clamped to the top level. */
-static unsigned model_level(const uint8_t *xq, unsigned j)
+/* Input j, clamped to the top level (uint_fast8_t: the sums below in 8 bits on AVR). */
+static uint_fast8_t model_level(const uint8_t *xq, unsigned j)
 {
-    unsigned v = xq[j];
+    uint_fast8_t v = xq[j];
     if (v > 15u)
         v = 15u;
     return v;
@@ -513,10 +512,10 @@ static void model_input_sums(const uint8_t *xq, uint8_t *T)
 {
     unsigned g;
     for (g = 0; g < 1u; g++, T += 16) {
-        const unsigned v0 = model_level(xq, 4u * g);
-        const unsigned v1 = model_level(xq, 4u * g + 1u);
-        const unsigned v2 = model_level(xq, 4u * g + 2u);
-        const unsigned v3 = model_level(xq, 4u * g + 3u);
+        const uint_fast8_t v0 = model_level(xq, 4u * g);
+        const uint_fast8_t v1 = model_level(xq, 4u * g + 1u);
+        const uint_fast8_t v2 = model_level(xq, 4u * g + 2u);
+        const uint_fast8_t v3 = model_level(xq, 4u * g + 3u);
         T[0] = 0;
         T[1] = (uint8_t)(v0);
         T[2] = (uint8_t)(v1);
@@ -544,10 +543,10 @@ static void model_input_sums_f(const float *x, uint8_t *T)
     MODEL_QUANTIZER_TABLES;
     unsigned g;
     for (g = 0; g < 1u; g++, T += 16) {
-        const unsigned v0 = MODEL_QUANTIZE1(&x[4u * g], 4u * g);
-        const unsigned v1 = MODEL_QUANTIZE1(&x[4u * g + 1u], 4u * g + 1u);
-        const unsigned v2 = MODEL_QUANTIZE1(&x[4u * g + 2u], 4u * g + 2u);
-        const unsigned v3 = MODEL_QUANTIZE1(&x[4u * g + 3u], 4u * g + 3u);
+        const uint_fast8_t v0 = MODEL_QUANTIZE1(&x[4u * g], 4u * g);
+        const uint_fast8_t v1 = MODEL_QUANTIZE1(&x[4u * g + 1u], 4u * g + 1u);
+        const uint_fast8_t v2 = MODEL_QUANTIZE1(&x[4u * g + 2u], 4u * g + 2u);
+        const uint_fast8_t v3 = MODEL_QUANTIZE1(&x[4u * g + 3u], 4u * g + 3u);
         T[0] = 0;
         T[1] = (uint8_t)(v0);
         T[2] = (uint8_t)(v1);
@@ -591,15 +590,15 @@ MODEL_INLINE void model_layer0(
             a1 = __usada8(X[0] & model_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))], 0, a1);
             a2 = __usada8(X[0] & model_nibble_mask[((unsigned)((unsigned)BDNN_READ_U8(&s[1])) & 15u)], 0, a2);
             int_fast16_t pos = (int_fast16_t)a0 + (int_fast16_t)a1 * 2;
-            int_fast16_t neg = (int_fast16_t)a2 * 4;
+            int_fast16_t neg = (int_fast16_t)a2;
 #else
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[0])) & 15u)]);
             pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))] << 1);
-            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[1])) & 15u)] << 2);
+            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[1])) & 15u)]);
 #endif
             const int_fast16_t t = (int_fast16_t)BDNN_READ_I8(&c[0]);
-            if ((int_fast16_t)(pos - neg) >= t)
+            if ((int_fast16_t)(pos - (neg << 2)) >= t)
                 o |= m;
             m = (model_word_t)(m << 1);
         }
@@ -610,15 +609,15 @@ MODEL_INLINE void model_layer0(
             a1 = __usada8(X[0] & model_nibble_mask[((unsigned)((unsigned)BDNN_READ_U8(&s[2])) & 15u)], 0, a1);
             a2 = __usada8(X[0] & model_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))], 0, a2);
             int_fast16_t pos = (int_fast16_t)a0 + (int_fast16_t)a1 * 2;
-            int_fast16_t neg = (int_fast16_t)a2 * 4;
+            int_fast16_t neg = (int_fast16_t)a2;
 #else
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))]);
             pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[2])) & 15u)] << 1);
-            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))] << 2);
+            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))]);
 #endif
             const int_fast16_t t = (int_fast16_t)BDNN_READ_I8(&c[1]);
-            if ((int_fast16_t)(pos - neg) >= t)
+            if ((int_fast16_t)(pos - (neg << 2)) >= t)
                 o |= m;
             m = (model_word_t)(m << 1);
         }
@@ -639,20 +638,20 @@ MODEL_INLINE void model_layer1(
     const model_word_t x0_0 = in[0u];
     for (u = 0; u < 4u; u += 2u, s += 3, c += 1) {
         { /* unit u */
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)((unsigned)BDNN_READ_U8(&s[0])))));
-            neg += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[0]) | ((unsigned)BDNN_READ_U8(&s[1]) << 8)) >> 6))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[0]) | ((unsigned)BDNN_READ_U8(&s[1]) << 8)) >> 6))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
-            if ((int_fast16_t)(pos - neg) >= t)
+            if ((int_fast16_t)(pos - (neg << 1)) >= t)
                 o |= m;
             m = (model_word_t)(m << 1);
         }
         { /* unit u + 1 */
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[1]) | ((unsigned)BDNN_READ_U8(&s[2]) << 8)) >> 4))));
-            neg += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[2])) >> 2))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[2])) >> 2))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
-            if ((int_fast16_t)(pos - neg) >= t)
+            if ((int_fast16_t)(pos - (neg << 1)) >= t)
                 o |= m;
             m = (model_word_t)(m << 1);
         }
@@ -672,20 +671,20 @@ MODEL_INLINE void model_layer2(
     const model_word_t x0_0 = in[0u];
     for (u = 0; u < 3u; u += 2u, s += 2, c += 1) {
         { /* unit u */
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)((unsigned)BDNN_READ_U8(&s[0])))));
-            neg += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
-            scores[u] = (int32_t)(int32_t)(pos - neg) + (int32_t)t;
+            scores[u] = (int32_t)(int32_t)(pos - (neg << 1)) + (int32_t)t;
         }
         if (u + 1u >= 3u)
             break;
         { /* unit u + 1 */
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)((unsigned)BDNN_READ_U8(&s[1])))));
-            neg += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(MODEL_POPCOUNT8(x0_0 & (model_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
-            scores[u + 1u] = (int32_t)(int32_t)(pos - neg) + (int32_t)t;
+            scores[u + 1u] = (int32_t)(int32_t)(pos - (neg << 1)) + (int32_t)t;
         }
     }
 }

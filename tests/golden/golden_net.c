@@ -16,13 +16,13 @@
  *
  * Size in bytes (constant tables and stack buffers):
  *   layer         weights  thresholds  scratch
- *   hidden 0            5           2       32
+ *   hidden 0            8           2       32
  *   hidden 1            5           2        4
  *   output              3           2        4
- *   total              13           6       40
+ *   total              16           6       40
  *   Cortex-M4/M7 (DSP kernel of the ternary layers): weights 16, thresholds 9 in total
  *   float API (not with BDNN_NO_FLOAT): 140 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 40 bytes of lo and scale (1)
- *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 1.91
+ *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 2.21
  */
 #include "golden_net.h"
 
@@ -107,10 +107,12 @@ GOLDEN_NET_HELPER unsigned golden_net_popcount8(uint8_t x)
     /* single-cycle multiplies on Cortex-M3/M4/M7: copies of x summed per nibble */
     return (unsigned)(((((uint32_t)x * 0x08040201ul) >> 3) & 0x11111111ul) * 0x11111111ul >> 28);
 #else
-    unsigned v = x;
-    v = v - ((v >> 1) & 0x55u);
-    v = (v & 0x33u) + ((v >> 2) & 0x33u);
-    return (v + (v >> 4)) & 0x0Fu;
+    /* uint_fast8_t: 8-bit arithmetic on AVR (half the work of its 16-bit unsigned), the
+     * register width on 32-bit cores */
+    uint_fast8_t v = x;
+    v = (uint_fast8_t)(v - ((v >> 1) & 0x55u));
+    v = (uint_fast8_t)((v & 0x33u) + ((v >> 2) & 0x33u));
+    return (unsigned)((uint_fast8_t)(v + (v >> 4)) & 0x0Fu);
 #endif
 }
 #define BDNN_POPCOUNT8(x) golden_net_popcount8(x)
@@ -124,8 +126,8 @@ GOLDEN_NET_HELPER unsigned golden_net_popcount8(uint8_t x)
 #define GOLDEN_NET_SIMD 1
 #endif
 /* hidden layer 0: 5 quantized inputs -> 4 units, weights in [-1, 1].
- * 2 bit-planes of 5 bits per unit, plane weights 1, -2, stored bit-contiguously:
- * bit (2 u + p) x 5 + j of golden_net_w0 is plane p of weight j of unit u (LSB-first bytes).
+ * 2 bit-planes of 5 bits per unit, plane weights 1, -2, stored in rows of 8 bits (whole nibbles, the last 3 0):
+ * bit (2 u + p) x 8 + j of golden_net_w0 is plane p of weight j of unit u (LSB-first bytes).
  * Accumulator int_fast16_t (|pre-activation| <= 72).
  * Kernel: subset sums (one table entry per plane and group of 4 inputs), not popcounts.
  * unit on iff acc >= threshold (bias folded in); thresholds as signed 4-bit fields, unit u in bits 4u..4u+3.
@@ -142,8 +144,8 @@ static const int8_t golden_net_threshold0[4] BDNN_STORAGE = {
     11, 6, 16, 9,
 };
 #else
-static const uint8_t golden_net_w0[5] BDNN_STORAGE = {
-    0x5Bu, 0x38u, 0x74u, 0x47u, 0x84u,
+static const uint8_t golden_net_w0[8] BDNN_STORAGE = {
+    0x1Bu, 0x02u, 0x0Eu, 0x08u, 0x17u, 0x03u, 0x11u, 0x10u,
 };
 static const uint8_t golden_net_threshold0[2] BDNN_STORAGE = {
     0xE3u, 0x10u,
@@ -151,7 +153,7 @@ static const uint8_t golden_net_threshold0[2] BDNN_STORAGE = {
 #endif
 
 /* hidden layer 1: 4 hidden bits -> 3 units, weights in [-3, 3].
- * 3 bit-planes of 4 bits per unit, plane weights 1, 2, -4, stored bit-contiguously:
+ * 3 bit-planes of 4 bits per unit, plane weights 1, 2, -4, stored in rows of 4 bits:
  * bit (3 u + p) x 4 + j of golden_net_w1 is plane p of weight j of unit u (LSB-first bytes).
  * Accumulator int_fast16_t (|pre-activation| <= 26).
  * unit on iff acc >= threshold (bias and sign activation folded in); thresholds as signed 4-bit fields, unit u in bits 4u..4u+3.
@@ -164,7 +166,7 @@ static const uint8_t golden_net_threshold1[2] BDNN_STORAGE = {
 };
 
 /* output layer: 3 hidden bits -> 3 scores, weights in [-1, 1].
- * 2 bit-planes of 3 bits per unit, plane weights 1, -2, stored bit-contiguously:
+ * 2 bit-planes of 3 bits per unit, plane weights 1, -2, stored in rows of 3 bits:
  * bit (2 u + p) x 3 + j of golden_net_w2 is plane p of weight j of unit u (LSB-first bytes).
  * Accumulator int_fast16_t (|pre-activation| <= 8).
  * scores = 2 * acc + offset (sign activation folded in); offsets as signed 4-bit fields, unit u in bits 4u..4u+3.
@@ -226,15 +228,10 @@ static const uint32_t golden_net_level_key[35] BDNN_STORAGE = {
 #endif
 #ifndef BDNN_NO_FLOAT
 /* NAME_predict computes each float input's level where the first layer's input kernel uses it
- * (1: no xq array, no clamp; one copy of the level code per input) or quantizes into an xq
- * array in a loop and calls NAME_predict_q (0: one copy in all). 0 on AVR, where a copy of
- * the 32-bit key code per input costs more flash than the store and load save in cycles. */
+ * (1, the default: no xq array, no clamp) or quantizes into an xq array in a loop and calls
+ * NAME_predict_q (0: one copy of the level code in all). */
 #ifndef BDNN_FUSED_INPUT
-#if defined(__AVR__)
-#define BDNN_FUSED_INPUT 0
-#else
 #define BDNN_FUSED_INPUT 1
-#endif
 #endif
 /* The quantizer's tables are read through pointers the compiler cannot see through, as the
  * layers' are: the constants stay in the tables (counted as model data, replaceable in flash)
@@ -253,10 +250,12 @@ static const uint32_t golden_net_level_key[35] BDNN_STORAGE = {
 #define GOLDEN_NET_Q_INLINE static
 #endif
 /* NAME_quantize1 / NAME_pow2_level: the subset-sum kernel's fused float input unrolls them per
- * input; with BDNN_SMALL_CODE 1 one out-of-line copy instead (NAME_HELPER, as the popcounts),
- * called for every input. */
-#if BDNN_SMALL_CODE && BDNN_FUSED_INPUT
-#define GOLDEN_NET_Q_HELPER GOLDEN_NET_HELPER
+ * input; with BDNN_SMALL_CODE 1, and always on AVR, one out-of-line copy instead, called for
+ * every input. On an 8-bit core the call costs less than the registers an inlined 32-bit
+ * level computation ties up (bcw 9-4-2 on the ATmega328P: 1,758 cycles out of line, 1,857
+ * inlined, 1,961 through an xq array; inlined takes 1,200 B more flash). */
+#if BDNN_FUSED_INPUT && (BDNN_SMALL_CODE || defined(__AVR__)) && defined(__GNUC__)
+#define GOLDEN_NET_Q_HELPER static __attribute__((noinline, unused))
 #else
 #define GOLDEN_NET_Q_HELPER GOLDEN_NET_Q_INLINE
 #endif
@@ -564,10 +563,10 @@ static void golden_net_input_words_f(const float *x, uint32_t *X)
 }
 #endif
 #else
-/* Input j, clamped to the top level. */
-static unsigned golden_net_level(const uint8_t *xq, unsigned j)
+/* Input j, clamped to the top level (uint_fast8_t: the sums below in 8 bits on AVR). */
+static uint_fast8_t golden_net_level(const uint8_t *xq, unsigned j)
 {
-    unsigned v = xq[j];
+    uint_fast8_t v = xq[j];
     if (v > 7u)
         v = 7u;
     return v;
@@ -579,10 +578,10 @@ static void golden_net_input_sums(const uint8_t *xq, uint8_t *T)
 {
     unsigned g;
     for (g = 0; g < 1u; g++, T += 16) {
-        const unsigned v0 = golden_net_level(xq, 4u * g);
-        const unsigned v1 = golden_net_level(xq, 4u * g + 1u);
-        const unsigned v2 = golden_net_level(xq, 4u * g + 2u);
-        const unsigned v3 = golden_net_level(xq, 4u * g + 3u);
+        const uint_fast8_t v0 = golden_net_level(xq, 4u * g);
+        const uint_fast8_t v1 = golden_net_level(xq, 4u * g + 1u);
+        const uint_fast8_t v2 = golden_net_level(xq, 4u * g + 2u);
+        const uint_fast8_t v3 = golden_net_level(xq, 4u * g + 3u);
         T[0] = 0;
         T[1] = (uint8_t)(v0);
         T[2] = (uint8_t)(v1);
@@ -601,7 +600,7 @@ static void golden_net_input_sums(const uint8_t *xq, uint8_t *T)
         T[15] = (uint8_t)(T[7] + v3);
     }
     {
-        const unsigned v0 = golden_net_level(xq, 4u);
+        const uint_fast8_t v0 = golden_net_level(xq, 4u);
         T[0] = 0;
         T[1] = (uint8_t)(v0);
     }
@@ -615,10 +614,10 @@ static void golden_net_input_sums_f(const float *x, uint8_t *T)
     GOLDEN_NET_QUANTIZER_TABLES;
     unsigned g;
     for (g = 0; g < 1u; g++, T += 16) {
-        const unsigned v0 = GOLDEN_NET_QUANTIZE1(&x[4u * g], 4u * g);
-        const unsigned v1 = GOLDEN_NET_QUANTIZE1(&x[4u * g + 1u], 4u * g + 1u);
-        const unsigned v2 = GOLDEN_NET_QUANTIZE1(&x[4u * g + 2u], 4u * g + 2u);
-        const unsigned v3 = GOLDEN_NET_QUANTIZE1(&x[4u * g + 3u], 4u * g + 3u);
+        const uint_fast8_t v0 = GOLDEN_NET_QUANTIZE1(&x[4u * g], 4u * g);
+        const uint_fast8_t v1 = GOLDEN_NET_QUANTIZE1(&x[4u * g + 1u], 4u * g + 1u);
+        const uint_fast8_t v2 = GOLDEN_NET_QUANTIZE1(&x[4u * g + 2u], 4u * g + 2u);
+        const uint_fast8_t v3 = GOLDEN_NET_QUANTIZE1(&x[4u * g + 3u], 4u * g + 3u);
         T[0] = 0;
         T[1] = (uint8_t)(v0);
         T[2] = (uint8_t)(v1);
@@ -637,7 +636,7 @@ static void golden_net_input_sums_f(const float *x, uint8_t *T)
         T[15] = (uint8_t)(T[7] + v3);
     }
     {
-        const unsigned v0 = GOLDEN_NET_QUANTIZE1(&x[4u], 4u);
+        const uint_fast8_t v0 = GOLDEN_NET_QUANTIZE1(&x[4u], 4u);
         T[0] = 0;
         T[1] = (uint8_t)(v0);
     }
@@ -672,94 +671,52 @@ GOLDEN_NET_INLINE void golden_net_layer0(
     }
     out[0] = o;
 #else
-    const uint8_t *s = golden_net_w0; /* the current block of 4 units: 5 bytes */
+    const uint8_t *s = golden_net_w0; /* the current block of 2 units: 4 bytes */
     const uint8_t *c = golden_net_threshold0;
     unsigned u;
     GOLDEN_NET_OPAQUE(s);
     GOLDEN_NET_OPAQUE(c);
     golden_net_word_t o = 0, m = 1; /* the output word, and the bit of the current unit */
-    for (u = 0; u < 4u; u += 4u, s += 5, c += 2) {
+    for (u = 0; u < 4u; u += 2u, s += 4, c += 1) {
         { /* unit u */
 #ifdef GOLDEN_NET_SIMD
             uint32_t a0 = 0, a1 = 0;
             a0 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)((unsigned)BDNN_READ_U8(&s[0])) & 15u)], 0, a0);
             a0 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[0])) >> 4) & 1u); /* one input: no mask needed */
-            a1 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[0]) | ((unsigned)BDNN_READ_U8(&s[1]) << 8)) >> 5) & 15u)], 0, a1);
-            a1 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 1) & 1u); /* one input: no mask needed */
+            a1 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)((unsigned)BDNN_READ_U8(&s[1])) & 15u)], 0, a1);
+            a1 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 4) & 1u); /* one input: no mask needed */
             int_fast16_t pos = (int_fast16_t)a0;
-            int_fast16_t neg = (int_fast16_t)a1 * 2;
+            int_fast16_t neg = (int_fast16_t)a1;
 #else
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[0])) & 15u)]);
             pos += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[0])) >> 4) & 1u)]);
-            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[0]) | ((unsigned)BDNN_READ_U8(&s[1]) << 8)) >> 5) & 15u)] << 1);
-            neg += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 1) & 1u)] << 1);
+            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[1])) & 15u)]);
+            neg += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 4) & 1u)]);
 #endif
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
-            if ((int_fast16_t)(pos - neg) >= t)
+            if ((int_fast16_t)(pos - (neg << 1)) >= t)
                 o |= m;
             m = (golden_net_word_t)(m << 1);
         }
         { /* unit u + 1 */
 #ifdef GOLDEN_NET_SIMD
             uint32_t a0 = 0, a1 = 0;
-            a0 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 2) & 15u)], 0, a0);
-            a0 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 6) & 1u); /* one input: no mask needed */
-            a1 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[1]) | ((unsigned)BDNN_READ_U8(&s[2]) << 8)) >> 7) & 15u)], 0, a1);
-            a1 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 3) & 1u); /* one input: no mask needed */
+            a0 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)((unsigned)BDNN_READ_U8(&s[2])) & 15u)], 0, a0);
+            a0 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 4) & 1u); /* one input: no mask needed */
+            a1 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)((unsigned)BDNN_READ_U8(&s[3])) & 15u)], 0, a1);
+            a1 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[3])) >> 4) & 1u); /* one input: no mask needed */
             int_fast16_t pos = (int_fast16_t)a0;
-            int_fast16_t neg = (int_fast16_t)a1 * 2;
+            int_fast16_t neg = (int_fast16_t)a1;
 #else
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
-            pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 2) & 15u)]);
-            pos += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 6) & 1u)]);
-            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[1]) | ((unsigned)BDNN_READ_U8(&s[2]) << 8)) >> 7) & 15u)] << 1);
-            neg += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 3) & 1u)] << 1);
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
+            pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[2])) & 15u)]);
+            pos += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 4) & 1u)]);
+            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[3])) & 15u)]);
+            neg += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[3])) >> 4) & 1u)]);
 #endif
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
-            if ((int_fast16_t)(pos - neg) >= t)
-                o |= m;
-            m = (golden_net_word_t)(m << 1);
-        }
-        { /* unit u + 2 */
-#ifdef GOLDEN_NET_SIMD
-            uint32_t a0 = 0, a1 = 0;
-            a0 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))], 0, a0);
-            a0 += X[1] * ((unsigned)((unsigned)BDNN_READ_U8(&s[3])) & 1u); /* one input: no mask needed */
-            a1 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[3])) >> 1) & 15u)], 0, a1);
-            a1 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[3])) >> 5) & 1u); /* one input: no mask needed */
-            int_fast16_t pos = (int_fast16_t)a0;
-            int_fast16_t neg = (int_fast16_t)a1 * 2;
-#else
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
-            pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))]);
-            pos += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)((unsigned)BDNN_READ_U8(&s[3])) & 1u)]);
-            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[3])) >> 1) & 15u)] << 1);
-            neg += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[3])) >> 5) & 1u)] << 1);
-#endif
-            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[1])) & 15u) ^ 8u) - 8);
-            if ((int_fast16_t)(pos - neg) >= t)
-                o |= m;
-            m = (golden_net_word_t)(m << 1);
-        }
-        { /* unit u + 3 */
-#ifdef GOLDEN_NET_SIMD
-            uint32_t a0 = 0, a1 = 0;
-            a0 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[3]) | ((unsigned)BDNN_READ_U8(&s[4]) << 8)) >> 6) & 15u)], 0, a0);
-            a0 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[4])) >> 2) & 1u); /* one input: no mask needed */
-            a1 = __usada8(X[0] & golden_net_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[4])) >> 3) & 15u)], 0, a1);
-            a1 += X[1] * ((unsigned)(((unsigned)BDNN_READ_U8(&s[4])) >> 7)); /* one input: no mask needed */
-            int_fast16_t pos = (int_fast16_t)a0;
-            int_fast16_t neg = (int_fast16_t)a1 * 2;
-#else
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
-            pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[3]) | ((unsigned)BDNN_READ_U8(&s[4]) << 8)) >> 6) & 15u)]);
-            pos += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[4])) >> 2) & 1u)]);
-            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[4])) >> 3) & 15u)] << 1);
-            neg += (int_fast16_t)((int_fast16_t)T[16u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[4])) >> 7))] << 1);
-#endif
-            const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[1]) >> 4) & 15u) ^ 8u) - 8);
-            if ((int_fast16_t)(pos - neg) >= t)
+            if ((int_fast16_t)(pos - (neg << 1)) >= t)
                 o |= m;
             m = (golden_net_word_t)(m << 1);
         }
@@ -781,24 +738,24 @@ GOLDEN_NET_INLINE void golden_net_layer1(
     const golden_net_word_t x0_0 = in[0u];
     for (u = 0; u < 3u; u += 2u, s += 3, c += 1) {
         { /* unit u */
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[0])))));
             pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))) << 1);
-            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[1])))) << 2);
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[1])))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
-            if ((int_fast16_t)(pos - neg) >= t)
+            if ((int_fast16_t)(pos - (neg << 2)) >= t)
                 o |= m;
             m = (golden_net_word_t)(m << 1);
         }
         if (u + 1u >= 3u)
             break;
         { /* unit u + 1 */
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))));
             pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[2])))) << 1);
-            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))) << 2);
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
-            if ((int_fast16_t)(pos - neg) >= t)
+            if ((int_fast16_t)(pos - (neg << 2)) >= t)
                 o |= m;
             m = (golden_net_word_t)(m << 1);
         }
@@ -833,25 +790,25 @@ GOLDEN_NET_INLINE void golden_net_layer2(
     const golden_net_word_t x0_0 = in[0u];
     for (u = 0; u < 3u; u += 4u, s += 3, c += 2) {
         { /* unit u */
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[0])))));
-            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 3))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 3))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
-            scores[u] = (int32_t)2 * (int32_t)(pos - neg) + (int32_t)t;
+            scores[u] = (int32_t)2 * (int32_t)(pos - (neg << 1)) + (int32_t)t;
         }
         { /* unit u + 1 */
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[0]) | ((unsigned)BDNN_READ_U8(&s[1]) << 8)) >> 6))));
-            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 1))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 1))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
-            scores[u + 1u] = (int32_t)2 * (int32_t)(pos - neg) + (int32_t)t;
+            scores[u + 1u] = (int32_t)2 * (int32_t)(pos - (neg << 1)) + (int32_t)t;
         }
         { /* unit u + 2 */
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))));
-            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1]) | ((unsigned)BDNN_READ_U8(&s[2]) << 8)) >> 7))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1]) | ((unsigned)BDNN_READ_U8(&s[2]) << 8)) >> 7))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[1])) & 15u) ^ 8u) - 8);
-            scores[u + 2u] = (int32_t)2 * (int32_t)(pos - neg) + (int32_t)t;
+            scores[u + 2u] = (int32_t)2 * (int32_t)(pos - (neg << 1)) + (int32_t)t;
         }
     }
 #endif

@@ -103,10 +103,12 @@ GOLDEN_TABLE_HELPER unsigned golden_table_popcount8(uint8_t x)
     /* single-cycle multiplies on Cortex-M3/M4/M7: copies of x summed per nibble */
     return (unsigned)(((((uint32_t)x * 0x08040201ul) >> 3) & 0x11111111ul) * 0x11111111ul >> 28);
 #else
-    unsigned v = x;
-    v = v - ((v >> 1) & 0x55u);
-    v = (v & 0x33u) + ((v >> 2) & 0x33u);
-    return (v + (v >> 4)) & 0x0Fu;
+    /* uint_fast8_t: 8-bit arithmetic on AVR (half the work of its 16-bit unsigned), the
+     * register width on 32-bit cores */
+    uint_fast8_t v = x;
+    v = (uint_fast8_t)(v - ((v >> 1) & 0x55u));
+    v = (uint_fast8_t)((v & 0x33u) + ((v >> 2) & 0x33u));
+    return (unsigned)((uint_fast8_t)(v + (v >> 4)) & 0x0Fu);
 #endif
 }
 #define BDNN_POPCOUNT8(x) golden_table_popcount8(x)
@@ -120,7 +122,7 @@ GOLDEN_TABLE_HELPER unsigned golden_table_popcount8(uint8_t x)
 #define GOLDEN_TABLE_SIMD 1
 #endif
 /* hidden layer 0: 4 quantized inputs -> 3 units, weights in [-1, 1].
- * 2 bit-planes of 4 bits per unit, plane weights 1, -2, stored bit-contiguously:
+ * 2 bit-planes of 4 bits per unit, plane weights 1, -2, stored in rows of 4 bits:
  * bit (2 u + p) x 4 + j of golden_table_w0 is plane p of weight j of unit u (LSB-first bytes).
  * Accumulator int_fast16_t (|pre-activation| <= 26).
  * Kernel: subset sums (one table entry per plane and group of 4 inputs), not popcounts.
@@ -147,7 +149,7 @@ static const uint8_t golden_table_threshold0[2] BDNN_STORAGE = {
 #endif
 
 /* output layer: 3 hidden bits -> 3 scores, weights in [-1, 1].
- * 2 bit-planes of 3 bits per unit, plane weights 1, -2, stored bit-contiguously:
+ * 2 bit-planes of 3 bits per unit, plane weights 1, -2, stored in rows of 3 bits:
  * bit (2 u + p) x 3 + j of golden_table_w1 is plane p of weight j of unit u (LSB-first bytes).
  * Accumulator int_fast16_t (|pre-activation| <= 8).
  * scores = 1 * acc + offset; offsets as signed 4-bit fields, unit u in bits 4u..4u+3.
@@ -203,15 +205,10 @@ static const uint32_t golden_table_level_key[12] BDNN_STORAGE = {
 #endif
 #ifndef BDNN_NO_FLOAT
 /* NAME_predict computes each float input's level where the first layer's input kernel uses it
- * (1: no xq array, no clamp; one copy of the level code per input) or quantizes into an xq
- * array in a loop and calls NAME_predict_q (0: one copy in all). 0 on AVR, where a copy of
- * the 32-bit key code per input costs more flash than the store and load save in cycles. */
+ * (1, the default: no xq array, no clamp) or quantizes into an xq array in a loop and calls
+ * NAME_predict_q (0: one copy of the level code in all). */
 #ifndef BDNN_FUSED_INPUT
-#if defined(__AVR__)
-#define BDNN_FUSED_INPUT 0
-#else
 #define BDNN_FUSED_INPUT 1
-#endif
 #endif
 /* The quantizer's tables are read through pointers the compiler cannot see through, as the
  * layers' are: the constants stay in the tables (counted as model data, replaceable in flash)
@@ -230,10 +227,12 @@ static const uint32_t golden_table_level_key[12] BDNN_STORAGE = {
 #define GOLDEN_TABLE_Q_INLINE static
 #endif
 /* NAME_quantize1 / NAME_pow2_level: the subset-sum kernel's fused float input unrolls them per
- * input; with BDNN_SMALL_CODE 1 one out-of-line copy instead (NAME_HELPER, as the popcounts),
- * called for every input. */
-#if BDNN_SMALL_CODE && BDNN_FUSED_INPUT
-#define GOLDEN_TABLE_Q_HELPER GOLDEN_TABLE_HELPER
+ * input; with BDNN_SMALL_CODE 1, and always on AVR, one out-of-line copy instead, called for
+ * every input. On an 8-bit core the call costs less than the registers an inlined 32-bit
+ * level computation ties up (bcw 9-4-2 on the ATmega328P: 1,758 cycles out of line, 1,857
+ * inlined, 1,961 through an xq array; inlined takes 1,200 B more flash). */
+#if BDNN_FUSED_INPUT && (BDNN_SMALL_CODE || defined(__AVR__)) && defined(__GNUC__)
+#define GOLDEN_TABLE_Q_HELPER static __attribute__((noinline, unused))
 #else
 #define GOLDEN_TABLE_Q_HELPER GOLDEN_TABLE_Q_INLINE
 #endif
@@ -547,10 +546,10 @@ static void golden_table_input_words_f(const float *x, uint32_t *X)
 }
 #endif
 #else
-/* Input j, clamped to the top level. */
-static unsigned golden_table_level(const uint8_t *xq, unsigned j)
+/* Input j, clamped to the top level (uint_fast8_t: the sums below in 8 bits on AVR). */
+static uint_fast8_t golden_table_level(const uint8_t *xq, unsigned j)
 {
-    unsigned v = xq[j];
+    uint_fast8_t v = xq[j];
     if (v > 3u)
         v = 3u;
     return v;
@@ -562,10 +561,10 @@ static void golden_table_input_sums(const uint8_t *xq, uint8_t *T)
 {
     unsigned g;
     for (g = 0; g < 1u; g++, T += 16) {
-        const unsigned v0 = golden_table_level(xq, 4u * g);
-        const unsigned v1 = golden_table_level(xq, 4u * g + 1u);
-        const unsigned v2 = golden_table_level(xq, 4u * g + 2u);
-        const unsigned v3 = golden_table_level(xq, 4u * g + 3u);
+        const uint_fast8_t v0 = golden_table_level(xq, 4u * g);
+        const uint_fast8_t v1 = golden_table_level(xq, 4u * g + 1u);
+        const uint_fast8_t v2 = golden_table_level(xq, 4u * g + 2u);
+        const uint_fast8_t v3 = golden_table_level(xq, 4u * g + 3u);
         T[0] = 0;
         T[1] = (uint8_t)(v0);
         T[2] = (uint8_t)(v1);
@@ -593,10 +592,10 @@ static void golden_table_input_sums_f(const float *x, uint8_t *T)
     GOLDEN_TABLE_QUANTIZER_TABLES;
     unsigned g;
     for (g = 0; g < 1u; g++, T += 16) {
-        const unsigned v0 = GOLDEN_TABLE_QUANTIZE1(&x[4u * g], 4u * g);
-        const unsigned v1 = GOLDEN_TABLE_QUANTIZE1(&x[4u * g + 1u], 4u * g + 1u);
-        const unsigned v2 = GOLDEN_TABLE_QUANTIZE1(&x[4u * g + 2u], 4u * g + 2u);
-        const unsigned v3 = GOLDEN_TABLE_QUANTIZE1(&x[4u * g + 3u], 4u * g + 3u);
+        const uint_fast8_t v0 = GOLDEN_TABLE_QUANTIZE1(&x[4u * g], 4u * g);
+        const uint_fast8_t v1 = GOLDEN_TABLE_QUANTIZE1(&x[4u * g + 1u], 4u * g + 1u);
+        const uint_fast8_t v2 = GOLDEN_TABLE_QUANTIZE1(&x[4u * g + 2u], 4u * g + 2u);
+        const uint_fast8_t v3 = GOLDEN_TABLE_QUANTIZE1(&x[4u * g + 3u], 4u * g + 3u);
         T[0] = 0;
         T[1] = (uint8_t)(v0);
         T[2] = (uint8_t)(v1);
@@ -656,14 +655,14 @@ GOLDEN_TABLE_INLINE void golden_table_layer0(
             a0 = __usada8(X[0] & golden_table_nibble_mask[((unsigned)((unsigned)BDNN_READ_U8(&s[0])) & 15u)], 0, a0);
             a1 = __usada8(X[0] & golden_table_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))], 0, a1);
             int_fast16_t pos = (int_fast16_t)a0;
-            int_fast16_t neg = (int_fast16_t)a1 * 2;
+            int_fast16_t neg = (int_fast16_t)a1;
 #else
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[0])) & 15u)]);
-            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))] << 1);
+            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))]);
 #endif
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
-            if ((int_fast16_t)(pos - neg) >= t)
+            if ((int_fast16_t)(pos - (neg << 1)) >= t)
                 o |= m;
             m = (golden_table_word_t)(m << 1);
         }
@@ -675,14 +674,14 @@ GOLDEN_TABLE_INLINE void golden_table_layer0(
             a0 = __usada8(X[0] & golden_table_nibble_mask[((unsigned)((unsigned)BDNN_READ_U8(&s[1])) & 15u)], 0, a0);
             a1 = __usada8(X[0] & golden_table_nibble_mask[((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))], 0, a1);
             int_fast16_t pos = (int_fast16_t)a0;
-            int_fast16_t neg = (int_fast16_t)a1 * 2;
+            int_fast16_t neg = (int_fast16_t)a1;
 #else
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)((unsigned)BDNN_READ_U8(&s[1])) & 15u)]);
-            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))] << 1);
+            neg += (int_fast16_t)((int_fast16_t)T[0u + ((unsigned)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))]);
 #endif
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
-            if ((int_fast16_t)(pos - neg) >= t)
+            if ((int_fast16_t)(pos - (neg << 1)) >= t)
                 o |= m;
             m = (golden_table_word_t)(m << 1);
         }
@@ -718,25 +717,25 @@ GOLDEN_TABLE_INLINE void golden_table_layer1(
     const golden_table_word_t x0_0 = in[0u];
     for (u = 0; u < 3u; u += 4u, s += 3, c += 2) {
         { /* unit u */
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)(GOLDEN_TABLE_POPCOUNT8(x0_0 & (golden_table_word_t)((unsigned)BDNN_READ_U8(&s[0])))));
-            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_TABLE_POPCOUNT8(x0_0 & (golden_table_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 3))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_TABLE_POPCOUNT8(x0_0 & (golden_table_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 3))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
-            scores[u] = (int32_t)(int32_t)(pos - neg) + (int32_t)t;
+            scores[u] = (int32_t)(int32_t)(pos - (neg << 1)) + (int32_t)t;
         }
         { /* unit u + 1 */
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)(GOLDEN_TABLE_POPCOUNT8(x0_0 & (golden_table_word_t)(((unsigned)BDNN_READ_U8(&s[0]) | ((unsigned)BDNN_READ_U8(&s[1]) << 8)) >> 6))));
-            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_TABLE_POPCOUNT8(x0_0 & (golden_table_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 1))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_TABLE_POPCOUNT8(x0_0 & (golden_table_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 1))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
-            scores[u + 1u] = (int32_t)(int32_t)(pos - neg) + (int32_t)t;
+            scores[u + 1u] = (int32_t)(int32_t)(pos - (neg << 1)) + (int32_t)t;
         }
         { /* unit u + 2 */
-            int_fast16_t pos = 0, neg = 0; /* positive planes and the sign plane, apart */
+            int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
             pos += (int_fast16_t)((int_fast16_t)(GOLDEN_TABLE_POPCOUNT8(x0_0 & (golden_table_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))));
-            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_TABLE_POPCOUNT8(x0_0 & (golden_table_word_t)(((unsigned)BDNN_READ_U8(&s[1]) | ((unsigned)BDNN_READ_U8(&s[2]) << 8)) >> 7))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_TABLE_POPCOUNT8(x0_0 & (golden_table_word_t)(((unsigned)BDNN_READ_U8(&s[1]) | ((unsigned)BDNN_READ_U8(&s[2]) << 8)) >> 7))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[1])) & 15u) ^ 8u) - 8);
-            scores[u + 2u] = (int32_t)(int32_t)(pos - neg) + (int32_t)t;
+            scores[u + 2u] = (int32_t)(int32_t)(pos - (neg << 1)) + (int32_t)t;
         }
     }
 #endif
