@@ -52,8 +52,14 @@ def hard_floats(q: Pow2Quantizer, rng: np.random.Generator, n_random: int) -> np
     nans = np.array([0x7FC00000, 0xFFC00000, 0x7F800001, 0xFF800001, 0x7FFFFFFF],
                     np.uint32).view(F32)
     cols = []
-    for t in q.thresholds:
+    for j, t in enumerate(q.thresholds):
         near = np.concatenate([t, np.nextafter(t, F32(np.inf)), np.nextafter(t, F32(-np.inf))])
+        # the C's cases by r = (149 - shift) - biased exponent: r = 0/1, the 16-bit path's
+        # edges 9/10 (AVR, int8 offsets), 24/25; smallest, middle and largest mantissas
+        edges = [(sign << 31) | (e << 23) | mant
+                 for r in (0, 1, 9, 10, 24, 25) if 1 <= (e := 149 - int(q.shift[j]) - r) <= 254
+                 for mant in (0, 0x400000, 0x7FFFFF) for sign in (0, 1)]
+        near = np.concatenate([near, np.array(edges, np.uint32).view(F32)])
         bits = rng.integers(0, 2**32, n_random, dtype=np.uint64).astype(np.uint32).view(F32)
         scaled = (rng.normal(0, 1, n_random) * float(np.abs(t).max() + 1) * 3).astype(F32)
         cols.append(np.concatenate([special, nans, near.astype(F32), bits, scaled]))
@@ -69,7 +75,7 @@ def random_pow2(rng: np.random.Generator, n: int, bits: int,
     shift = rng.integers(-100, 101, n)
     shift[: min(n, 4)] = [0, -100, 100, -3][: min(n, 4)]
     top = 128 if small_offsets else 32768
-    offset = rng.integers(-top, top - (1 << bits), n)
+    offset = rng.integers(-top, max(top - (1 << bits), 1 - top), n)
     offset[: min(n, 3)] = [0, -7, 12][: min(n, 3)]
     return Pow2Quantizer(bits, shift, offset)
 
@@ -319,13 +325,13 @@ def c_host_levels(net: Network, X: np.ndarray, work, cflags: tuple[str, ...]) ->
 def test_c_host_levels_equal_exact_arithmetic(tmp_path, form) -> None:
     """The C level (BDNN_POW2_QUANTIZER 1: integers on the float's bits, also with AVR's byte
     shifts; 0: level keys) of random bit patterns, every cut point +-1 ulp, +-0, +-inf, NaNs,
-    subnormals and huge values, for random shifts (-100..100) and offsets (int16 and int8),
-    equals the exact definition; built with -fsanitize=undefined (no overflowing shift or
-    signed overflow on any of them)."""
+    subnormals and huge values, for random shifts (-100..100) and offsets (int16 and int8:
+    with byte shifts, int8 offsets take the 16-bit path), equals the exact definition; built
+    with -fsanitize=undefined (no overflowing shift or signed overflow on any of them)."""
     flags = ("-fsanitize=undefined", "-fno-sanitize-recover=all",
              f"-DBDNN_POW2_QUANTIZER={0 if form == 'level keys' else 1}",
              f"-DBDNN_POW2_BYTE_SHIFTS={1 if 'byte' in form else 0}")
-    for bits, small in ((1, False), (4, False), (8, False), (4, True)):
+    for bits, small in ((1, False), (4, False), (8, False), (1, True), (4, True), (8, True)):
         rng = np.random.default_rng(10 + bits + small)
         net = random_network(rng, 12, [5], 3, weight_bound=2, bits=bits)
         net.quantizer = random_pow2(rng, 12, bits, small_offsets=small)
