@@ -380,7 +380,7 @@ def test_fused_nets_cover_both_kernels_and_every_row_kind() -> None:
 @pytest.mark.parametrize("float_quantizer", [0, 1])
 def test_c_host_fused_float_input(cc, tmp_path, float_quantizer, fused) -> None:
     """NAME_predict with the levels computed inside the first layer's input kernel (fused, the
-    default off AVR) and through NAME_quantize + NAME_predict_q: both equal numpy's class on
+    default) and through NAME_quantize + NAME_predict_q: both equal numpy's class on
     every probe row, by level keys and by float arithmetic, with 32- and 8-bit words (the
     SIMD-free kernels)."""
     nets = _fused_nets()
