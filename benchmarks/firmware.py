@@ -61,7 +61,7 @@ from bdnn.errors import BDNNError  # noqa: E402
 from bdnn.model_file import load_network  # noqa: E402
 from bdnn.network import Network  # noqa: E402
 from codegen.level_keys import quantizer_bytes  # noqa: E402
-from codegen.size_report import size_report  # noqa: E402
+from codegen.size_report import size_report, target_data_bytes  # noqa: E402
 from codegen.targets.build import (  # noqa: E402
     Project,
     config_mk,
@@ -409,9 +409,9 @@ def measure_bdnn(case: Case, t: Target, work: Path, n_timed: int) -> Measurement
     m.quantizer_bytes = declared_data_bytes(t, work, f"{BDNN_NAME}.c", BDNN_QUANTIZER, ())
     plan = size_report(net, t.family.word_bits)["total"]
     q = net.quantizer
-    # a DSP core (M4F, M7) compiles the DSP form of a ternary first layer (plan.DspTernary)
-    network_bytes = (plan["dsp_weight_bytes"] + plan["dsp_threshold_bytes"] if t.dsp
-                     else plan["weight_bytes"] + plan["threshold_bytes"])
+    # a DSP core (M4F, M7) compiles the DSP form of a ternary first layer (plan.DspTernary),
+    # AVR its columns form (plan.ColumnsKernel)
+    network_bytes = target_data_bytes(plan, t)
     keys, lo_scale = quantizer_bytes(q, False), quantizer_bytes(q, True)
     pow2 = quantizer_bytes(q, False, pow2_steps=True) if q.pow2_steps else None
     if (m.model_data_bytes != network_bytes + m.quantizer_bytes

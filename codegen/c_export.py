@@ -29,7 +29,14 @@ from .level_keys import (
     row_entry_bytes,
 )
 from .names import c_string_literal, comment_text, validate_c_name
-from .plan import INT32_MAX, LayerPlan, level_search, plan_model, ternary_masks
+from .plan import (
+    COLUMNS_BLOCK,
+    INT32_MAX,
+    LayerPlan,
+    level_search,
+    plan_model,
+    ternary_masks,
+)
 from .predict_table import PredictTable
 from .render import render
 from .size_report import ensemble_size_report, plan_size_report
@@ -208,6 +215,16 @@ def template_context(
                     "const_bits": layer.dsp_ternary.const_bits,
                     "thresholds": [int_literal(v, layer.dsp_ternary.const_bits)
                                    for v in layer.dsp_ternary.thresholds],
+                },
+                # the AVR columns kernel of a ternary first layer (plan.ColumnsKernel), or None
+                "columns": None if layer.columns is None else {
+                    "stream": [byte_literal(v) for v in layer.columns.stream],
+                    "const_bits": layer.columns.const_bits,
+                    "thresholds": [int_literal(v, layer.columns.const_bits)
+                                   for v in layer.columns.thresholds],
+                    "chunk": layer.columns.chunk,
+                    "blocks": [list(range(b, min(b + COLUMNS_BLOCK, layer.n_out)))
+                               for b in range(0, layer.n_out, COLUMNS_BLOCK)],
                 },
                 "out_words": n_words(layer.n_out, word_bits),
                 "in_offset": in_offset,

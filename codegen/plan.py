@@ -10,7 +10,8 @@ The first layer reads quantized inputs and has two C kernels, chosen per model b
 :func:`first_layer_kernel` (see ``docs/export.md``): ``popcount`` splits the inputs into bit-planes
 and popcounts ``plane & input plane`` words like every other layer; ``sums`` builds, once per
 inference, the 16 subset sums of every group of 4 inputs and adds one table entry per weight plane
-and group of 4 inputs.
+and group of 4 inputs. A ternary ``sums`` layer also has the forms some targets compile instead:
+the Cortex-M4/M7 DSP form (:class:`DspTernary`) and the AVR columns form (:class:`ColumnsKernel`).
 
 A single network that reads at most ``MAX_TABLE_INDEX_BITS`` input bits also gets a predict
 table (:mod:`codegen.predict_table`): ``NAME_predict`` and ``NAME_predict_q`` look the class up
@@ -83,6 +84,28 @@ class DspTernary:
     const_bits: int  # 8, 16 or 32
 
 
+COLUMNS_BLOCK = 4  # units per byte of the columns kernel (2 bits each: nonzero, negative)
+
+
+@dataclass(frozen=True)
+class ColumnsKernel:
+    """A ternary first layer as the AVR columns kernel stores it (``BDNN_COLUMNS``).
+
+    The units go in blocks of ``COLUMNS_BLOCK``; per block and input ``j`` one byte, bit ``2 k``
+    set if unit ``4 b + k`` has a nonzero weight on input ``j`` and bit ``2 k + 1`` if that weight
+    is -1 (the two planes' bits). The kernel walks the inputs once per block and adds each level
+    to the unit's plane sums where the bits say, in 8-bit partial sums of at most ``chunk``
+    inputs (``chunk x L <= 255``): one skip and one add per bit on an 8-bit core, where a
+    subset-sum table costs a table build and a 16-bit address per entry. ``acc = plane 0 - 2
+    sign plane``, compared with the layer's thresholds (stored in at least 8 bits).
+    """
+
+    stream: np.ndarray  # uint8 [n_blocks * n_in], block-major
+    thresholds: np.ndarray  # int64 [n_out]
+    const_bits: int  # 8, 16 or 32
+    chunk: int  # inputs per 8-bit partial sum
+
+
 @dataclass(frozen=True)
 class LayerPlan:
     """One layer in exported form."""
@@ -110,6 +133,8 @@ class LayerPlan:
     sum_bits: int = 0  # "sums": uint{sum_bits}_t table entries (8 or 16)
     # 2 planes, a "sums" first layer of 2 planes (and this layer): the DSP kernel's form
     dsp_ternary: DspTernary | None = None
+    # a hidden "sums" first layer of 2 planes: the AVR columns kernel's form
+    columns: ColumnsKernel | None = None
 
     @property
     def n_groups(self) -> int:
@@ -253,6 +278,21 @@ def dsp_ternary(weights: np.ndarray, constants: np.ndarray, bits: int, is_output
                       const_bits=max(8, constant_bits(dsp)))
 
 
+def columns_kernel(weights: np.ndarray, thresholds: np.ndarray, max_level: int) -> ColumnsKernel:
+    """:class:`ColumnsKernel` of a ternary first layer whose inputs are at most ``max_level``."""
+    W = np.asarray(weights, dtype=np.int64)
+    n_out, n_in = W.shape
+    n_blocks = -(-n_out // COLUMNS_BLOCK)
+    bits = np.zeros((n_blocks * COLUMNS_BLOCK, n_in), dtype=np.int64)
+    bits[:n_out] = (W != 0) | ((W < 0) << 1)
+    stream = (bits.reshape(n_blocks, COLUMNS_BLOCK, n_in)
+              << (2 * np.arange(COLUMNS_BLOCK))[None, :, None]).sum(axis=1)
+    return ColumnsKernel(stream=stream.reshape(-1).astype(np.uint8),
+                         thresholds=np.asarray(thresholds, dtype=np.int64),
+                         const_bits=max(8, constant_bits(thresholds)),
+                         chunk=max(1, 0xFF // max(1, int(max_level))))
+
+
 def ternary_masks(max_level: int) -> list[int]:
     """The DSP ternary kernel's 81 mask words: byte ``i`` of entry ``sum_i 3^i d_i`` is 0,
     ``L`` or ``2 L + 1`` for ``d_i`` = 0, 1, 2 (weight 0, +1, -1)."""
@@ -317,7 +357,7 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
         # +-1, folded into the constants, so the kernels still see {0,1} bits)
         max_input = net.input_range(i)[1]
         assert (1 << (P - 1)) * layer.n_in * max_input <= bound, (name, P, bound)
-        kernel, sum_bits, dsp = "popcount", 0, None
+        kernel, sum_bits, dsp, columns = "popcount", 0, None, None
         if i == 0:
             # a table entry is the sum of up to SUM_GROUP clamped inputs
             sum_bits = 8 if SUM_GROUP * max_input <= 0xFF else 16
@@ -328,6 +368,8 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
                 sum_bits = 0
             elif P == 2:
                 dsp = dsp_ternary(W, thresholds, int(net.quantizer.bits))
+                if not is_output:
+                    columns = columns_kernel(W, thresholds, max_input)
         elif P == 2 and layers[0].dsp_ternary is not None:
             # the same kernel on the {0, 1} bits (<= L) of the previous layer, spread to bytes
             dsp = dsp_ternary(W, constants, int(net.quantizer.bits), is_output, scale)
@@ -354,6 +396,7 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
                 row_bits=row_bits(kernel, layer.n_in),
                 sum_bits=sum_bits,
                 dsp_ternary=dsp,
+                columns=columns,
             )
         )
     table = predict_tables.predict_table(net) if with_predict_table else None

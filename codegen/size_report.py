@@ -54,6 +54,9 @@ def ensemble_size_report(ens: Ensemble, word_bits: int = 32) -> dict:
             "weights_only_ratio": weights / min_bytes,
             "dsp_weight_bytes": sum(r["total"]["dsp_weight_bytes"] for r in reports),
             "dsp_threshold_bytes": sum(r["total"]["dsp_threshold_bytes"] for r in reports),
+            "columns_weight_bytes": sum(r["total"]["columns_weight_bytes"] for r in reports),
+            "columns_threshold_bytes": sum(r["total"]["columns_threshold_bytes"]
+                                           for r in reports),
         },
     }
 
@@ -83,11 +86,17 @@ def plan_size_report(plan: ModelPlan) -> dict:
     constants = sum(r["threshold_bytes"] for r in layers)
     # what a Cortex-M4/M7 compiles: the layers' DSP form, where they have one
     dsp_weights, dsp_constants = weights, constants
+    # what AVR compiles: the columns form of a ternary first layer, where it has one
+    col_weights, col_constants = weights, constants
     for layer, row in zip(plan.layers, layers, strict=True):
         dsp = layer.dsp_ternary
         if dsp is not None:
             dsp_weights += int(dsp.stream.size) - row["weight_bytes"]
             dsp_constants += layer.n_out * dsp.const_bits // 8 - row["threshold_bytes"]
+        col = layer.columns
+        if col is not None:
+            col_weights += int(col.stream.size) - row["weight_bytes"]
+            col_constants += layer.n_out * col.const_bits // 8 - row["threshold_bytes"]
     min_bytes = sum(r["min_weight_bytes"] for r in layers)
     table = plan.predict_table
     return {
@@ -110,6 +119,8 @@ def plan_size_report(plan: ModelPlan) -> dict:
             "weights_only_ratio": weights / min_bytes,
             "dsp_weight_bytes": dsp_weights,
             "dsp_threshold_bytes": dsp_constants,
+            "columns_weight_bytes": col_weights,
+            "columns_threshold_bytes": col_constants,
         },
     }
 
@@ -144,6 +155,9 @@ def format_size_table(report: dict) -> str:
     if (t["dsp_weight_bytes"], t["dsp_threshold_bytes"]) != (t["weight_bytes"],
                                                               t["threshold_bytes"]):
         lines.append(dsp_line(t))
+    if (t["columns_weight_bytes"], t["columns_threshold_bytes"]) != (t["weight_bytes"],
+                                                                      t["threshold_bytes"]):
+        lines.append(columns_line(t))
     table = report.get("predict_table")
     if table:
         lines.append(predict_table_line(table))
@@ -156,6 +170,21 @@ def dsp_line(total: dict) -> str:
         f"Cortex-M4/M7 (DSP kernel of the ternary layers): weights "
         f"{total['dsp_weight_bytes']} B, thresholds {total['dsp_threshold_bytes']} B"
     )
+
+
+def columns_line(total: dict) -> str:
+    """One line on the tables AVR compiles (the columns form of a ternary first layer)."""
+    return (
+        f"AVR (columns kernel of the ternary first layer): weights "
+        f"{total['columns_weight_bytes']} B, thresholds {total['columns_threshold_bytes']} B"
+    )
+
+
+def target_data_bytes(total: dict, target) -> int:
+    """Weights and thresholds the C compiles on ``target`` (a ``codegen.targets.Target``): the
+    DSP form on Cortex-M4/M7, the columns form on AVR, else the plain tables."""
+    form = "dsp_" if target.dsp else "columns_" if target.columns else ""
+    return int(total[f"{form}weight_bytes"] + total[f"{form}threshold_bytes"])
 
 
 def predict_table_line(table: dict) -> str:

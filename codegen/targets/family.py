@@ -76,3 +76,6 @@ class Target:
     # ARMv7E-M DSP instructions (Cortex-M4/M7): the C compiles the first layer's DSP kernel and,
     # for ternary weights, its own form of that layer's tables (codegen.plan.DspTernary)
     dsp: bool = False
+    # the C compiles a ternary first layer's columns kernel and its tables
+    # (codegen.plan.ColumnsKernel; BDNN_COLUMNS defaults to 1): AVR
+    columns: bool = False

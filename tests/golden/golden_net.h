@@ -21,6 +21,7 @@
  *   output              3           2        4
  *   total              16           6       40
  *   Cortex-M4/M7 (DSP kernel of the ternary layers): weights 16, thresholds 9 in total
+ *   AVR (columns kernel of the ternary first layer): weights 13, thresholds 8 in total
  *   float API (not with BDNN_NO_FLOAT): 140 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 40 bytes of lo and scale (1)
  *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 2.21
  */

@@ -16,6 +16,7 @@
  *   output              3           2        4
  *   total               6           4       20
  *   Cortex-M4/M7 (DSP kernel of the ternary layers): weights 6, thresholds 6 in total
+ *   AVR (columns kernel of the ternary first layer): weights 7, thresholds 5 in total
  *   predict table: 4 bytes (16 entries x 2 bits), read by the predict functions instead of the tables above
  *   float API (not with BDNN_NO_FLOAT): 48 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 32 bytes of lo and scale (1)
  *   weights: 21, information-theoretic minimum 4.2 bytes; tables / minimum = 2.40
@@ -121,6 +122,20 @@ GOLDEN_TABLE_HELPER unsigned golden_table_popcount8(uint8_t x)
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
 #define GOLDEN_TABLE_SIMD 1
 #endif
+/* BDNN_COLUMNS 1 (the default on AVR): the ternary first layer walks its inputs once per block
+ * of 4 units, one weight byte per input, and adds each level to the units' 8-bit plane sums
+ * where the bits say (the columns kernel), instead of building and reading the subset-sum
+ * table; an 8-bit core pays a 16-bit address per table entry. Any target can set it. */
+#ifndef BDNN_COLUMNS
+#if defined(__AVR__)
+#define BDNN_COLUMNS 1
+#else
+#define BDNN_COLUMNS 0
+#endif
+#endif
+#if BDNN_COLUMNS && !defined(GOLDEN_TABLE_SIMD)
+#define GOLDEN_TABLE_COLUMNS 1
+#endif
 /* hidden layer 0: 4 quantized inputs -> 3 units, weights in [-1, 1].
  * 2 bit-planes of 4 bits per unit, plane weights 1, -2, stored in rows of 4 bits:
  * bit (2 u + p) x 4 + j of golden_table_w0 is plane p of weight j of unit u (LSB-first bytes).
@@ -128,6 +143,16 @@ GOLDEN_TABLE_HELPER unsigned golden_table_popcount8(uint8_t x)
  * Kernel: subset sums (one table entry per plane and group of 4 inputs), not popcounts.
  * unit on iff acc >= threshold (bias folded in); thresholds as signed 4-bit fields, unit u in bits 4u..4u+3.
  */
+#ifdef GOLDEN_TABLE_COLUMNS
+/* The columns kernel's form: byte 4 b + j holds input j's weights of units 4 b + k, k = 0..3:
+ * bit 2 k set for a nonzero weight, bit 2 k + 1 for -1 (the two planes' bits). */
+static const uint8_t golden_table_w0[4] BDNN_STORAGE = {
+    0x0Du, 0x00u, 0x00u, 0x17u,
+};
+static const int8_t golden_table_threshold0[3] BDNN_STORAGE = {
+    0, 1, 2,
+};
+#else
 #ifdef GOLDEN_TABLE_SIMD
 /* The DSP kernel's form (ternary weights): byte 1 u + g is sum_i 3^i d_i over the weights of inputs
  * 4 g + i of unit u, d_i = 0, 1, 2 for weight 0, +1, -1 (the same 2 bits per weight as the
@@ -146,6 +171,7 @@ static const uint8_t golden_table_w0[3] BDNN_STORAGE = {
 static const uint8_t golden_table_threshold0[2] BDNN_STORAGE = {
     0x10u, 0x02u,
 };
+#endif
 #endif
 
 /* output layer: 3 hidden bits -> 3 scores, weights in [-1, 1].
@@ -227,11 +253,13 @@ static const uint32_t golden_table_level_key[12] BDNN_STORAGE = {
 #define GOLDEN_TABLE_Q_INLINE static
 #endif
 /* NAME_quantize1 / NAME_pow2_level: the subset-sum kernel's fused float input unrolls them per
- * input; with BDNN_SMALL_CODE 1, and always on AVR, one out-of-line copy instead, called for
- * every input. On an 8-bit core the call costs less than the registers an inlined 32-bit
- * level computation ties up (bcw 9-4-2 on the ATmega328P: 1,758 cycles out of line, 1,857
- * inlined, 1,961 through an xq array; inlined takes 1,200 B more flash). */
-#if BDNN_FUSED_INPUT && (BDNN_SMALL_CODE || defined(__AVR__)) && defined(__GNUC__)
+ * input; with BDNN_SMALL_CODE 1, and on AVR for the level keys, one out-of-line copy instead,
+ * called for every input. On an 8-bit core that call costs less than the registers the
+ * inlined 32-bit key search ties up (a 9-4-2 network with weights in [-3, 3]: 1,758 cycles
+ * out of line, 1,857 inlined, 1,961 through an xq array; inlined takes 1,200 B more flash);
+ * the pow2 level is cheaper inlined (2,125 -> 1,851 cycles), and so is the one copy in the
+ * columns kernel's loop over the inputs (bcw 9-4-2: 1,557 -> 1,504). */
+#if BDNN_FUSED_INPUT && (BDNN_SMALL_CODE || (defined(__AVR__) && !defined(GOLDEN_TABLE_COLUMNS))) && defined(__GNUC__)
 #define GOLDEN_TABLE_Q_HELPER static __attribute__((noinline, unused))
 #else
 #define GOLDEN_TABLE_Q_HELPER GOLDEN_TABLE_Q_INLINE
@@ -554,6 +582,25 @@ static uint_fast8_t golden_table_level(const uint8_t *xq, unsigned j)
         v = 3u;
     return v;
 }
+#ifdef GOLDEN_TABLE_COLUMNS
+/* The quantized inputs, clamped to the top level, a byte each: the columns kernel's input. */
+static void golden_table_input_levels(const uint8_t *xq, uint8_t *X)
+{
+    unsigned j;
+    for (j = 0; j < 4u; j++)
+        X[j] = (uint8_t)golden_table_level(xq, j);
+}
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !BDNN_PREDICT_TABLE
+/* The float inputs' levels, a byte each: the columns kernel's input. */
+static void golden_table_input_levels_f(const float *x, uint8_t *X)
+{
+    unsigned j;
+    GOLDEN_TABLE_QUANTIZER_TABLES;
+    for (j = 0; j < 4u; j++)
+        X[j] = (uint8_t)GOLDEN_TABLE_QUANTIZE1(&x[j], j);
+}
+#endif
+#else
 /* Subset sums of the quantized inputs, 16 per group of 4: T[16 g + m] is the sum of the inputs
  * 4 g + i whose bit i is set in m (inputs past the last count as 0). Each entry is an earlier
  * one plus one input. */
@@ -616,15 +663,58 @@ static void golden_table_input_sums_f(const float *x, uint8_t *T)
 }
 #endif
 #endif
+#endif
 
 GOLDEN_TABLE_INLINE void golden_table_layer0(
 #ifdef GOLDEN_TABLE_SIMD
     const uint32_t *X,
+#elif defined(GOLDEN_TABLE_COLUMNS)
+    const uint8_t *X,
 #else
     const uint8_t *T,
 #endif
     golden_table_word_t *out)
 {
+#ifdef GOLDEN_TABLE_COLUMNS
+    const uint8_t *s = golden_table_w0; /* 4 bytes per block of 4 units */
+    const int8_t *c = golden_table_threshold0;
+    GOLDEN_TABLE_OPAQUE(s);
+    GOLDEN_TABLE_OPAQUE(c);
+    golden_table_word_t o = 0;
+    { /* units 0..2 */
+        const uint8_t *x = X;
+        int_fast16_t a0 = 0, a1 = 0, a2 = 0;
+        { /* inputs 0..3: the sums fit 8 bits */
+            uint8_t q0 = 0, m0 = 0, q1 = 0, m1 = 0, q2 = 0, m2 = 0;
+            uint_fast8_t n;
+            for (n = 4u; n; n--, x++, s++) {
+                const uint8_t v = *x, w = BDNN_READ_U8(s);
+                if (w & 1u)
+                    q0 = (uint8_t)(q0 + v);
+                if (w & 2u)
+                    m0 = (uint8_t)(m0 + v);
+                if (w & 4u)
+                    q1 = (uint8_t)(q1 + v);
+                if (w & 8u)
+                    m1 = (uint8_t)(m1 + v);
+                if (w & 16u)
+                    q2 = (uint8_t)(q2 + v);
+                if (w & 32u)
+                    m2 = (uint8_t)(m2 + v);
+            }
+            a0 += (int_fast16_t)((int_fast16_t)q0 - ((int_fast16_t)m0 << 1));
+            a1 += (int_fast16_t)((int_fast16_t)q1 - ((int_fast16_t)m1 << 1));
+            a2 += (int_fast16_t)((int_fast16_t)q2 - ((int_fast16_t)m2 << 1));
+        }
+        if (a0 >= (int_fast16_t)BDNN_READ_I8(&c[0]))
+            o |= (golden_table_word_t)((golden_table_word_t)1u << 0);
+        if (a1 >= (int_fast16_t)BDNN_READ_I8(&c[1]))
+            o |= (golden_table_word_t)((golden_table_word_t)1u << 1);
+        if (a2 >= (int_fast16_t)BDNN_READ_I8(&c[2]))
+            o |= (golden_table_word_t)((golden_table_word_t)1u << 2);
+    }
+    out[0] = o;
+#else
 #ifdef GOLDEN_TABLE_SIMD
     const uint8_t *s = golden_table_w0; /* 1 bytes per unit */
     const int8_t *c = golden_table_threshold0;
@@ -688,6 +778,7 @@ GOLDEN_TABLE_INLINE void golden_table_layer0(
     }
     out[0] = o;
 #endif
+#endif
 }
 
 GOLDEN_TABLE_INLINE void golden_table_layer1(
@@ -747,6 +838,9 @@ GOLDEN_TABLE_INLINE void golden_table_layer1(
 #ifdef GOLDEN_TABLE_SIMD
 typedef uint32_t golden_table_layer0_input_t;
 #define GOLDEN_TABLE_LAYER0_INPUTS 1u
+#elif defined(GOLDEN_TABLE_COLUMNS)
+typedef uint8_t golden_table_layer0_input_t;
+#define GOLDEN_TABLE_LAYER0_INPUTS 4u
 #else
 typedef uint8_t golden_table_layer0_input_t;
 #define GOLDEN_TABLE_LAYER0_INPUTS 16u
@@ -774,6 +868,8 @@ static int golden_table_forward(const uint8_t *xq, int32_t *scores, golden_table
     golden_table_layer0_input_t in0[GOLDEN_TABLE_LAYER0_INPUTS];
 #ifdef GOLDEN_TABLE_SIMD
     golden_table_input_words(xq, in0);
+#elif defined(GOLDEN_TABLE_COLUMNS)
+    golden_table_input_levels(xq, in0);
 #else
     golden_table_input_sums(xq, in0);
 #endif
@@ -861,6 +957,8 @@ int golden_table_predict(const float *x)
     golden_table_layer0_input_t in0[GOLDEN_TABLE_LAYER0_INPUTS];
 #ifdef GOLDEN_TABLE_SIMD
     golden_table_input_words_f(x, in0);
+#elif defined(GOLDEN_TABLE_COLUMNS)
+    golden_table_input_levels_f(x, in0);
 #else
     golden_table_input_sums_f(x, in0);
 #endif
