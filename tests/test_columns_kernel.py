@@ -121,3 +121,19 @@ def test_columns_tables_match_size_report(cc, tmp_path) -> None:
         total = size_report(net, 8)["total"]
         assert sum(sizes.values()) == target_data_bytes(total, get_target("avr"))
         assert sizes["c_w1"] == size_report(net, 8)["layers"][1]["weight_bytes"]
+
+
+@pytest.mark.toolchain
+def test_columns_kernel_on_simavr() -> None:
+    """On the ATmega328P (simavr), where the columns kernel is the default: nets with one, two
+    and six 8-bit chunks, partial blocks and the all-+1 / all--1 units give numpy's class,
+    scores and hidden bits (bdnn verify: float rows with every boundary, and code rows)."""
+    from firmware_fixtures.helpers import need_target
+
+    from codegen.verify import verify
+
+    need_target("avr")
+    for i in (1, 3, 10, 11):
+        net = _nets()[i]
+        report = verify(net, None, n_random=30, seed=i, backends=["numpy", "avr"])
+        assert [b.status for b in report.backends] == ["reference", "ok"], report.to_dict()

@@ -29,7 +29,7 @@ from bdnn.model_file import (
     save_network,
 )
 from bdnn.network import Layer, Network, random_network
-from bdnn.quantizer import Quantizer, ThresholdQuantizer
+from bdnn.quantizer import Pow2Quantizer, Quantizer, ThresholdQuantizer
 from bdnn.raw_input import with_raw_input
 from codegen.c_export import render_c
 from codegen.verify import random_inputs, verify
@@ -170,6 +170,8 @@ QUANTIZERS = {
     "one-row": lambda: Quantizer(3, np.full(4, -2.0), np.full(4, 0.75)),
     "two-rows": lambda: Quantizer(3, np.array([-2.0, 1.0, -2.0, 1.0]),
                                   np.array([0.75, 2.0, 0.75, 2.0])),
+    # int8 offsets: AVR's 16-bit pow2 level, in the ensemble's one copy of the level code
+    "pow2": lambda: Pow2Quantizer(3, np.array([0, 2, -3, 5]), np.array([-3, 0, 7, -100])),
 }
 
 
@@ -213,7 +215,7 @@ def test_threshold_quantizer_ensemble_file(tmp_path):
 
 @pytest.mark.toolchain
 @pytest.mark.parametrize("target_name, qname", [
-    ("cortex-m0", None), ("avr", "thresholds"), ("rv32ec", "thresholds"),
+    ("cortex-m0", None), ("avr", "thresholds"), ("avr", "pow2"), ("rv32ec", "thresholds"),
     ("cortex-m4", "two-rows"),  # BDNN_FLOAT_QUANTIZER 1 with a NAME_level_row table
 ])
 def test_emulated_targets_match_numpy(target_name, qname):
