@@ -28,13 +28,15 @@ def cc() -> str:
 
 
 def _nets() -> list[Network]:
-    """Ternary first layers: 2..64 inputs, 1..16 units (partial blocks of 4), 1, 4 and 8 input
-    bits (one 8-bit partial sum for all inputs, two, many: at 8 bits one input per sum), plus
+    """Ternary first layers: 2..64 inputs, 1..16 units (partial blocks of 4), 2, 4, 7 and 8
+    input bits: one 8-bit partial sum for all inputs, two to four (unrolled), six (7 bits, two
+    inputs a sum: the loop over chunks), or none (8 bits: sums in the accumulator type); plus
     units whose weights are all +1 or all -1, which fill each 8-bit sum to the top."""
     rng = np.random.default_rng(31)
     nets = []
     for n_in, width, bits in ((2, 1, 4), (9, 4, 4), (30, 4, 4), (30, 13, 4), (17, 5, 4),
-                              (18, 8, 4), (64, 16, 4), (21, 3, 8), (5, 9, 8), (40, 6, 2)):
+                              (18, 8, 4), (64, 16, 4), (21, 3, 8), (5, 9, 8), (40, 6, 2),
+                              (11, 5, 7)):
         nets.append(random_network(rng, n_in, [width], 3, weight_bound=1, bits=bits))
     for n_in, bits in ((35, 4), (6, 8)):
         base = random_network(rng, n_in, [6], 2, weight_bound=1, bits=bits)
@@ -49,7 +51,8 @@ def _nets() -> list[Network]:
 def test_the_nets_take_the_columns_kernel_in_one_and_in_many_chunks() -> None:
     """Each net's first layer has the columns form: one byte per block of 4 units and input,
     bits 2k / 2k+1 the nonzero / negative weight of unit 4b+k (read back here), and the nets
-    cover one 8-bit chunk, several, and partial blocks."""
+    cover the C's three forms of the sums (one input a chunk, up to 4 chunks unrolled, a loop
+    over more) and partial blocks."""
     chunks, partial = set(), False
     for net in _nets():
         L = plan_model(net, 8).layers[0]
@@ -61,9 +64,10 @@ def test_the_nets_take_the_columns_kernel_in_one_and_in_many_chunks() -> None:
         for u in range(L.n_out):
             bits = stream[u // COLUMNS_BLOCK] >> (2 * (u % COLUMNS_BLOCK))
             assert np.array_equal((bits & 1) - 2 * ((bits >> 1) & 1), W[u])
-        chunks.add(-(-L.n_in // C.chunk))
+        chunks.add((C.chunk, -(-L.n_in // C.chunk)))
         partial |= L.n_out % COLUMNS_BLOCK != 0
-    assert 1 in chunks and max(chunks) >= 5 and partial
+    forms = {"direct" if C == 1 else "unrolled" if n <= 4 else "loop" for C, n in chunks}
+    assert forms == {"direct", "unrolled", "loop"} and (17, 1) in chunks and partial
 
 
 @pytest.mark.parametrize("word_bits", [8, 32])

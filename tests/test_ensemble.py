@@ -192,7 +192,8 @@ def test_shared_quantizer_kinds_and_raw_input_match_numpy(qname):
     assert text.count("int eq_predict_i16(const int16_t *x)") == 1
     assert text.count("int eq_predict(const float *x)") == 1
     assert ("eq_level_row[4]" in text) == (qname == "two-rows")
-    assert ("eq_lo[" in text) == (qname != "thresholds")
+    assert ("eq_lo[" in text) == (qname in ("one-row", "two-rows"))
+    assert ("eq_q_exponent[" in text) == (qname == "pow2")
 
 
 def test_threshold_quantizer_ensemble_file(tmp_path):

@@ -707,13 +707,13 @@ GOLDEN_NET_INLINE void golden_net_layer0(
     const int8_t *c = golden_net_threshold0;
     GOLDEN_NET_OPAQUE(s);
     GOLDEN_NET_OPAQUE(c);
-    golden_net_word_t o = 0;
+    golden_net_word_t o = 0, m = 1; /* the output word, and the bit of the current unit */
     { /* units 0..3 */
         const uint8_t *x = X;
         int_fast16_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         { /* inputs 0..4: the sums fit 8 bits */
-            uint8_t q0 = 0, m0 = 0, q1 = 0, m1 = 0, q2 = 0, m2 = 0, q3 = 0, m3 = 0;
             uint_fast8_t n;
+            uint8_t q0 = 0, m0 = 0, q1 = 0, m1 = 0, q2 = 0, m2 = 0, q3 = 0, m3 = 0;
             for (n = 5u; n; n--, x++, s++) {
                 const uint8_t v = *x, w = BDNN_READ_U8(s);
                 if (w & 1u)
@@ -737,15 +737,20 @@ GOLDEN_NET_INLINE void golden_net_layer0(
             a1 += (int_fast16_t)((int_fast16_t)q1 - ((int_fast16_t)m1 << 1));
             a2 += (int_fast16_t)((int_fast16_t)q2 - ((int_fast16_t)m2 << 1));
             a3 += (int_fast16_t)((int_fast16_t)q3 - ((int_fast16_t)m3 << 1));
-        }
+}
         if (a0 >= (int_fast16_t)BDNN_READ_I8(&c[0]))
-            o |= (golden_net_word_t)((golden_net_word_t)1u << 0);
+            o |= m;
+        m = (golden_net_word_t)(m << 1);
         if (a1 >= (int_fast16_t)BDNN_READ_I8(&c[1]))
-            o |= (golden_net_word_t)((golden_net_word_t)1u << 1);
+            o |= m;
+        m = (golden_net_word_t)(m << 1);
         if (a2 >= (int_fast16_t)BDNN_READ_I8(&c[2]))
-            o |= (golden_net_word_t)((golden_net_word_t)1u << 2);
+            o |= m;
+        m = (golden_net_word_t)(m << 1);
         if (a3 >= (int_fast16_t)BDNN_READ_I8(&c[3]))
-            o |= (golden_net_word_t)((golden_net_word_t)1u << 3);
+            o |= m;
+        m = (golden_net_word_t)(m << 1);
+c += 4;
     }
     out[0] = o;
 #else

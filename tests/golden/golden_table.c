@@ -680,13 +680,13 @@ GOLDEN_TABLE_INLINE void golden_table_layer0(
     const int8_t *c = golden_table_threshold0;
     GOLDEN_TABLE_OPAQUE(s);
     GOLDEN_TABLE_OPAQUE(c);
-    golden_table_word_t o = 0;
+    golden_table_word_t o = 0, m = 1; /* the output word, and the bit of the current unit */
     { /* units 0..2 */
         const uint8_t *x = X;
         int_fast16_t a0 = 0, a1 = 0, a2 = 0;
         { /* inputs 0..3: the sums fit 8 bits */
-            uint8_t q0 = 0, m0 = 0, q1 = 0, m1 = 0, q2 = 0, m2 = 0;
             uint_fast8_t n;
+            uint8_t q0 = 0, m0 = 0, q1 = 0, m1 = 0, q2 = 0, m2 = 0;
             for (n = 4u; n; n--, x++, s++) {
                 const uint8_t v = *x, w = BDNN_READ_U8(s);
                 if (w & 1u)
@@ -705,14 +705,17 @@ GOLDEN_TABLE_INLINE void golden_table_layer0(
             a0 += (int_fast16_t)((int_fast16_t)q0 - ((int_fast16_t)m0 << 1));
             a1 += (int_fast16_t)((int_fast16_t)q1 - ((int_fast16_t)m1 << 1));
             a2 += (int_fast16_t)((int_fast16_t)q2 - ((int_fast16_t)m2 << 1));
-        }
+}
         if (a0 >= (int_fast16_t)BDNN_READ_I8(&c[0]))
-            o |= (golden_table_word_t)((golden_table_word_t)1u << 0);
+            o |= m;
+        m = (golden_table_word_t)(m << 1);
         if (a1 >= (int_fast16_t)BDNN_READ_I8(&c[1]))
-            o |= (golden_table_word_t)((golden_table_word_t)1u << 1);
+            o |= m;
+        m = (golden_table_word_t)(m << 1);
         if (a2 >= (int_fast16_t)BDNN_READ_I8(&c[2]))
-            o |= (golden_table_word_t)((golden_table_word_t)1u << 2);
-    }
+            o |= m;
+        m = (golden_table_word_t)(m << 1);
+}
     out[0] = o;
 #else
 #ifdef GOLDEN_TABLE_SIMD
