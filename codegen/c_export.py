@@ -223,8 +223,7 @@ def template_context(
                     "thresholds": [int_literal(v, layer.columns.const_bits)
                                    for v in layer.columns.thresholds],
                     "chunk": layer.columns.chunk,
-                    "blocks": [list(range(b, min(b + COLUMNS_BLOCK, layer.n_out)))
-                               for b in range(0, layer.n_out, COLUMNS_BLOCK)],
+                    "block": COLUMNS_BLOCK,  # units per weight byte
                 },
                 "out_words": n_words(layer.n_out, word_bits),
                 "in_offset": in_offset,
