@@ -2,32 +2,13 @@
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import assert_one_line_error, bdnn
 
 from bdnn.model_file import load_network, network_to_dict
 from bdnn.network import random_network
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def bdnn(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "bdnn", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd or ROOT)
-
-
-def assert_one_line_error(p, *fragments):
-    assert p.returncode == 2, (p.returncode, p.stderr)
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1, p.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in p.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")

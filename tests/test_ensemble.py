@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import bdnn
 from firmware_fixtures.helpers import need_target
 from toolchains import require_tool
 
@@ -298,7 +299,7 @@ def test_hostile_ensemble_file_on_the_command_line(command, tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps(doc))
     extra = {"export": ["--c", tmp_path], "verify": [], "info": []}[command]
-    p = _bdnn(command, path, *extra)
+    p = bdnn(command, path, *extra)
     assert p.returncode == 2 and p.stderr.startswith("error: ") and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and "class indices" in p.stderr, p.stderr
     assert not list(tmp_path.glob("*.c"))
@@ -324,9 +325,6 @@ def test_kinds_split_the_rows():
     assert OVO.member_classes(4) == list(combinations(range(4), 2))
 
 
-def _bdnn(*args):
-    return subprocess.run([sys.executable, "-m", "bdnn", *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT)
 
 
 @pytest.mark.slow
@@ -334,7 +332,7 @@ def test_train_ensemble_cli_end_to_end(tmp_path):
     """Real CP-SAT solves in spawned processes; the file exports and verifies, and the
     recorded accuracy is the one numpy computes from the written members."""
     out = tmp_path / "iris.json"
-    p = _bdnn("train", "iris", "--ensemble", "ovo", "--quantizer", "supervised", "--hidden",
+    p = bdnn("train", "iris", "--ensemble", "ovo", "--quantizer", "supervised", "--hidden",
               "2", "--time-limit", "8", "--json", "-o", out)
     assert p.returncode == 0, p.stderr
     assert "[ovo" in p.stderr  # progress on stderr
@@ -349,9 +347,9 @@ def test_train_ensemble_cli_end_to_end(tmp_path):
     assert summary["test_accuracy"] == pytest.approx(float(np.mean(ens.predict(X) == y)))
     Xt, yt = ds.train_part()
     assert summary["train_errors"] == int(np.sum(ens.predict(Xt) != yt))
-    p = _bdnn("verify", out, "iris", "--backends", "numpy,c-host,onnxruntime", "--json")
+    p = bdnn("verify", out, "iris", "--backends", "numpy,c-host,onnxruntime", "--json")
     assert p.returncode == 0, p.stdout + p.stderr
-    p = _bdnn("export", out, "--c", tmp_path, "--name", "iris_ovo")
+    p = bdnn("export", out, "--c", tmp_path, "--name", "iris_ovo")
     assert p.returncode == 0, p.stderr
     text = (tmp_path / "iris_ovo.c").read_text()
     assert text.count("int iris_ovo_predict(const float *x)") == 1
@@ -386,20 +384,20 @@ def test_margin_and_lexicographic_members(tmp_path):
         assert member.training["objective"] == ens.training["members"][k]["objective"] == int(
             (m < 2).sum())
     # hamming has no lexicographic form, for an ensemble as for one network
-    p = _bdnn("train", "iris", "--ensemble", "ovo", "--objective", "hamming", "--lexicographic",
+    p = bdnn("train", "iris", "--ensemble", "ovo", "--objective", "hamming", "--lexicographic",
               "--time-limit", "9", "-o", tmp_path / "h.json")
     assert p.returncode == 2 and "errors or margin, not hamming" in p.stderr, p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "h.json").exists()
 
 
 def test_train_ensemble_bad_input(tmp_path):
-    p = _bdnn("train", "bcw", "--ensemble", "ovo", "--time-limit", "5", "-o",
+    p = bdnn("train", "bcw", "--ensemble", "ovo", "--time-limit", "5", "-o",
               tmp_path / "m.json")
     assert p.returncode == 2 and p.stderr.startswith("error: ") and "3 classes" in p.stderr
     assert not (tmp_path / "m.json").exists()
-    p = _bdnn("train", "iris", "--ensemble", "ovx", "-o", tmp_path / "m.json")
+    p = bdnn("train", "iris", "--ensemble", "ovx", "-o", tmp_path / "m.json")
     assert p.returncode == 2
-    p = _bdnn("train", "digits", "--ensemble", "ovo", "--time-limit", "10", "-o",
+    p = bdnn("train", "digits", "--ensemble", "ovo", "--time-limit", "10", "-o",
               tmp_path / "m.json")
     assert p.returncode == 2 and "too short for 45 ovo members" in p.stderr, p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.json").exists()
@@ -413,7 +411,7 @@ def test_ensemble_ends_within_its_time_limit(tmp_path):
 
     limit = 8.0
     t0 = time.monotonic()
-    p = _bdnn("train", "wine", "--ensemble", "ovr", "--hidden", "2", "--time-limit", limit,
+    p = bdnn("train", "wine", "--ensemble", "ovr", "--hidden", "2", "--time-limit", limit,
               "--quiet", "--json", "-o", tmp_path / "d.json")
     wall = time.monotonic() - t0
     assert p.returncode == 0, p.stderr

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_helpers import bdnn
 from firmware_fixtures.helpers import need_target, sign_argmax_net
 from firmware_fixtures.standin_model import write_standin_model
 
@@ -23,17 +23,12 @@ from codegen.targets.registry import get_target
 from codegen.targets.toolchain import require_toolchain
 
 
-def bdnn_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "bdnn", *args], capture_output=True,
-                          text=True, env=env)
-
-
 def test_unknown_target_lists_the_known_ones(tmp_path):
     with pytest.raises(BDNNError, match="known targets: cortex-m0, cortex-m3.*avr"):
         get_target("pic16")
     model = tmp_path / "m.json"
     save_network(sign_argmax_net(), model)
-    proc = bdnn_cli("bench", str(model), "--target", "esp32")
+    proc = bdnn("bench", str(model), "--target", "esp32")
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: unknown target 'esp32'")
     assert "Traceback" not in proc.stderr
@@ -44,7 +39,7 @@ def test_bench_refuses_a_hostile_clock(tmp_path, value):
     """--clock-hz must be a finite positive number: one error line, exit 2, before any build."""
     model = tmp_path / "m.json"
     save_network(sign_argmax_net(), model)
-    proc = bdnn_cli("bench", str(model), "--target", "avr", "--clock-hz", value)
+    proc = bdnn("bench", str(model), "--target", "avr", "--clock-hz", value)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: --clock-hz") and proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr
@@ -85,7 +80,7 @@ def test_model_too_large_for_the_avr_is_refused(tmp_path):
         bench(mid, "avr")
     model = tmp_path / "big.json"
     save_network(net, model)
-    proc = bdnn_cli("bench", str(model), "--target", "avr")
+    proc = bdnn("bench", str(model), "--target", "avr")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "does not fit target avr" in proc.stderr
 

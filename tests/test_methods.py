@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from brute_force import best_errors
+from cli_helpers import bdnn
 
 from bdnn.errors import BDNNError
 from bdnn.estimator import BDNNClassifier
@@ -254,20 +255,17 @@ def test_estimator_methods_and_robust_radius():
 # -- CLI ----------------------------------------------------------------------------------------
 
 
-def _bdnn(*args):
-    return subprocess.run([sys.executable, "-m", "bdnn", *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT)
 
 
 @pytest.mark.slow
 def test_cli_methods_and_attacks(tmp_path):
     out = tmp_path / "m.json"
-    p = _bdnn("train", "iris", "--hidden", "2", "--method", "split", "--splits", "2",
+    p = bdnn("train", "iris", "--hidden", "2", "--method", "split", "--splits", "2",
               "--robust-radius", "0.05", "--time-limit", "6", "--quiet", "--json", "-o", out)
     assert p.returncode == 0, p.stderr
     s = json.loads(p.stdout)
     assert s["method"] == "split" and s["robust_radius"] == 0.05
-    p = _bdnn("evaluate", out, "iris", "--attack", "worst-case", "--eps", "0.3", "--json")
+    p = bdnn("evaluate", out, "iris", "--attack", "worst-case", "--eps", "0.3", "--json")
     assert p.returncode == 0, p.stderr
     a = json.loads(p.stdout)["attack"]
     assert a["certified"] + a["flipped"] + a["unknown"] == a["n"]
@@ -278,7 +276,7 @@ def test_cli_methods_and_attacks(tmp_path):
         x = np.array([ce["input"]], dtype=np.float32)
         assert str(net.classes[int(net.predict(x)[0])]) == ce["attacked_prediction"]
         assert ce["attacked_prediction"] != ce["predicted"]
-    p = _bdnn("evaluate", out, "iris", "--attack", "random", "--eps", "0", "--json")
+    p = bdnn("evaluate", out, "iris", "--attack", "random", "--eps", "0", "--json")
     d = json.loads(p.stdout)
     assert d["attack"]["attacked_accuracy"] == d["accuracy"]  # eps 0 = plain accuracy
     for args, frag in [
@@ -289,7 +287,7 @@ def test_cli_methods_and_attacks(tmp_path):
          "splits"),
         (("evaluate", out, "iris", "--attack", "random"), "--eps"),
     ]:
-        p = _bdnn(*args)
+        p = bdnn(*args)
         assert p.returncode == 2 and p.stderr.startswith("error: ") and frag in p.stderr, p.stderr
         assert len(p.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.json").exists()

@@ -2,12 +2,11 @@
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from brute_force import best_errors
+from cli_helpers import assert_one_line_error, bdnn
 
 from bdnn.network import Layer, Network, random_network
 from bdnn.quantizer import Quantizer
@@ -26,7 +25,6 @@ from bdnn.train.prove import (
 )
 from bdnn.train.solver import SolveOptions
 
-ROOT = Path(__file__).resolve().parents[1]
 FAST = SolveOptions(time_limit=30, workers=2, progress=False)
 
 
@@ -197,17 +195,6 @@ def test_certificate_round_trip_and_tampering():
     assert res.verdict == "refuted"
 
 
-def bdnn(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "bdnn", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd or ROOT)
-
-
-def assert_one_line_error(p, *fragments):
-    assert p.returncode == 2, (p.returncode, p.stderr)
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), p.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")

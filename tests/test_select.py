@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import bdnn as cli_bdnn
 
 from bdnn.data import load_dataset
 from bdnn.errors import BDNNError
@@ -38,8 +39,7 @@ PATIENCE_S = 600
 
 
 def bdnn(*args, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bdnn", *map(str, args)], capture_output=True,
-                          text=True, env=ENV, **kw)
+    return cli_bdnn(*args, env=ENV, **kw)  # unbuffered: progress lines arrive as written
 
 
 def free_port() -> int:

@@ -8,11 +8,11 @@ import difflib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import bdnn as cli_bdnn
 from export_strategies import net_specs, test_inputs
 from firmware_fixtures.helpers import need_target
 from hypothesis import HealthCheck, given, settings
@@ -27,8 +27,7 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
 def bdnn(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bdnn", *map(str, args)], capture_output=True,
-                          text=True, env=ENV)
+    return cli_bdnn(*args, env=ENV)
 
 
 def _small_code_writer(net, out: Path, name: str, word_bits: int) -> None:
