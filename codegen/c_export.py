@@ -39,7 +39,7 @@ from .plan import (
 )
 from .predict_table import PredictTable
 from .render import render
-from .size_report import ensemble_size_report, plan_size_report
+from .size_report import ensemble_size_report, form_lines, plan_size_report
 
 WORD_TYPES = {8: "uint8_t", 16: "uint16_t", 32: "uint32_t", 64: "uint64_t"}
 MAX_PROVENANCE_VALUE = 160
@@ -221,7 +221,7 @@ def template_context(
                     "stream": [byte_literal(v) for v in layer.columns.stream],
                     "const_bits": layer.columns.const_bits,
                     "thresholds": [int_literal(v, layer.columns.const_bits)
-                                   for v in layer.columns.thresholds],
+                                   for v in layer.thresholds],
                     "chunk": layer.columns.chunk,
                     "block": COLUMNS_BLOCK,  # units per weight byte
                 },
@@ -266,6 +266,7 @@ def template_context(
             }
             for j, t in enumerate(q.thresholds)
         ]
+    size = plan_size_report(plan)
     return {
         "small_code": small_code,
         "member": False,  # True: the body of an ensemble member (ensemble_context)
@@ -301,7 +302,8 @@ def template_context(
         "features": features,
         "name_width": max([4, *(len(f["name"]) for f in features)]),
         "provenance": provenance_lines(net.training),
-        "size": plan_size_report(plan),
+        "size": size,
+        "size_forms": form_lines(size["total"]),
         "n_weights": net.n_weights(),
         "layers": layers,
         # only the affine quantizer has a float-arithmetic form (BDNN_FLOAT_QUANTIZER 1); it
@@ -419,6 +421,7 @@ def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32,
         score_offset += m.n_outputs
         hidden_offset += int(sum(m.hidden_widths))
         scratch = max(scratch, mctx["scratch_bytes"])
+    size = ensemble_size_report(ens, word_bits)
     ctx.update({
         "fused_float_input": False,
         "n_classes": ens.n_classes,
@@ -429,7 +432,8 @@ def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32,
         "class_labels": [comment_text(c) for c in ens.classes],
         "class_strings": [c_string_literal(c) for c in ens.classes],
         "provenance": provenance_lines(ens.training),
-        "size": ensemble_size_report(ens, word_bits),
+        "size": size,
+        "size_forms": form_lines(size["total"]),
         "n_weights": ens.n_weights(),
         "feature_names": ens.feature_names(),
         # the members share the quantizer, so one NAME_predict_i16/_i32 serves the ensemble

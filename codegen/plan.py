@@ -97,12 +97,12 @@ class ColumnsKernel:
     to the unit's plane sums where the bits say, in 8-bit partial sums of at most ``chunk``
     inputs (``chunk x L <= 255``): one skip and one add per bit on an 8-bit core, where a
     subset-sum table costs a table build and a 16-bit address per entry. ``acc = plane 0 - 2
-    sign plane``, compared with the layer's thresholds (stored in at least 8 bits).
+    sign plane``, compared with the layer's thresholds (``LayerPlan.thresholds``, stored in at
+    least 8 bits).
     """
 
     stream: np.ndarray  # uint8 [n_blocks * n_in], block-major
-    thresholds: np.ndarray  # int64 [n_out]
-    const_bits: int  # 8, 16 or 32
+    const_bits: int  # 8, 16 or 32: storage of the layer's thresholds
     chunk: int  # inputs per 8-bit partial sum
 
 
@@ -128,8 +128,6 @@ class LayerPlan:
     offsets: np.ndarray  # int64 [n_out] (output layer)
     const_bits: int  # 4 (packed signed nibbles), 8, 16 or 32: storage of thresholds / offsets
     kernel: str = "popcount"  # "popcount", or "sums" (first layer by subset-sum tables)
-    # bits of one plane's row in the stream: n_in, or whole nibbles for "sums" (row_bits())
-    row_bits: int = 0
     sum_bits: int = 0  # "sums": uint{sum_bits}_t table entries (8 or 16)
     # 2 planes, a "sums" first layer of 2 planes (and this layer): the DSP kernel's form
     dsp_ternary: DspTernary | None = None
@@ -150,6 +148,11 @@ class LayerPlan:
     def constants(self) -> np.ndarray:
         """Thresholds (hidden layer) or score offsets (output layer)."""
         return self.offsets if self.is_output else self.thresholds
+
+    @property
+    def row_bits(self) -> int:
+        """Bits of one plane's row in the stream (:func:`row_bits`)."""
+        return row_bits(self.kernel, self.n_in)
 
     @property
     def record_bits(self) -> int:
@@ -288,7 +291,6 @@ def columns_kernel(weights: np.ndarray, thresholds: np.ndarray, max_level: int) 
     stream = (bits.reshape(n_blocks, COLUMNS_BLOCK, n_in)
               << (2 * np.arange(COLUMNS_BLOCK))[None, :, None]).sum(axis=1)
     return ColumnsKernel(stream=stream.reshape(-1).astype(np.uint8),
-                         thresholds=np.asarray(thresholds, dtype=np.int64),
                          const_bits=max(8, constant_bits(thresholds)),
                          chunk=max(1, 0xFF // max(1, int(max_level))))
 
@@ -393,7 +395,6 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
                 offsets=np.asarray(offsets, dtype=np.int64),
                 const_bits=const_bits,
                 kernel=kernel,
-                row_bits=row_bits(kernel, layer.n_in),
                 sum_bits=sum_bits,
                 dsp_ternary=dsp,
                 columns=columns,

@@ -2,9 +2,10 @@
 
 The minimum counts the weights only: ``n_weights * log2(2w + 1)`` bits per layer (each weight is
 one of ``2w + 1`` values). The exported tables hold the bit-planes (``ceil(log2(2w + 1))`` bits per
-weight, bit-contiguous across units: only the layer's last byte is padded) plus one threshold or
-score offset per unit as a signed nibble (two a byte), int8, int16 or int32, exactly the arrays
-the C declares.
+weight, in rows of ``n_in`` bits across units, whole nibbles in a subset-sum first layer; the
+layer's last byte padded) plus one threshold or score offset per unit as a signed nibble (two a
+byte), int8, int16 or int32, exactly the arrays the C declares; and the forms some targets
+compile instead (:data:`TARGET_FORMS`).
 
 A network that reads few input bits also has a predict table (``codegen.predict_table``), which
 ``NAME_predict`` and ``NAME_predict_q`` read instead of the layers' tables: reported on its own
@@ -14,12 +15,34 @@ A network that reads few input bits also has a predict table (``codegen.predict_
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from bdnn.ensemble import Ensemble, is_ensemble
 from bdnn.network import Network
 
 from .plan import ModelPlan, plan_model
 
+
+@dataclass(frozen=True)
+class TargetForm:
+    """A form of a layer's tables that some targets compile instead of the plain ones: its
+    ``Target`` flag (``name``), the ``LayerPlan`` attribute holding it (``stream`` and
+    ``const_bits``), and the title of its line in ``bdnn size`` and the C header."""
+
+    name: str
+    layer_attr: str
+    title: str
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        """The size report's total keys of the form's weight and threshold bytes."""
+        return f"{self.name}_weight_bytes", f"{self.name}_threshold_bytes"
+
+
+TARGET_FORMS = (
+    TargetForm("dsp", "dsp_ternary", "Cortex-M4/M7 (DSP kernel of the ternary layers)"),
+    TargetForm("columns", "columns", "AVR (columns kernel of the ternary first layer)"),
+)
 
 def size_report(net: Network | Ensemble, word_bits: int = 32) -> dict:
     """Per layer and total: weights, thresholds, scratch bytes, minimum bytes and the ratio.
@@ -52,11 +75,8 @@ def ensemble_size_report(ens: Ensemble, word_bits: int = 32) -> dict:
             "min_weight_bytes": min_bytes,
             "ratio": (weights + constants) / min_bytes,
             "weights_only_ratio": weights / min_bytes,
-            "dsp_weight_bytes": sum(r["total"]["dsp_weight_bytes"] for r in reports),
-            "dsp_threshold_bytes": sum(r["total"]["dsp_threshold_bytes"] for r in reports),
-            "columns_weight_bytes": sum(r["total"]["columns_weight_bytes"] for r in reports),
-            "columns_threshold_bytes": sum(r["total"]["columns_threshold_bytes"]
-                                           for r in reports),
+            **{key: sum(r["total"][key] for r in reports)
+               for form in TARGET_FORMS for key in form.keys},
         },
     }
 
@@ -84,19 +104,16 @@ def plan_size_report(plan: ModelPlan) -> dict:
         )
     weights = sum(r["weight_bytes"] for r in layers)
     constants = sum(r["threshold_bytes"] for r in layers)
-    # what a Cortex-M4/M7 compiles: the layers' DSP form, where they have one
-    dsp_weights, dsp_constants = weights, constants
-    # what AVR compiles: the columns form of a ternary first layer, where it has one
-    col_weights, col_constants = weights, constants
-    for layer, row in zip(plan.layers, layers, strict=True):
-        dsp = layer.dsp_ternary
-        if dsp is not None:
-            dsp_weights += int(dsp.stream.size) - row["weight_bytes"]
-            dsp_constants += layer.n_out * dsp.const_bits // 8 - row["threshold_bytes"]
-        col = layer.columns
-        if col is not None:
-            col_weights += int(col.stream.size) - row["weight_bytes"]
-            col_constants += layer.n_out * col.const_bits // 8 - row["threshold_bytes"]
+    # what the targets with a form of their own compile: that form where a layer has one
+    forms = {}
+    for form in TARGET_FORMS:
+        form_weights, form_constants = weights, constants
+        for layer, row in zip(plan.layers, layers, strict=True):
+            own = getattr(layer, form.layer_attr)
+            if own is not None:
+                form_weights += int(own.stream.size) - row["weight_bytes"]
+                form_constants += layer.n_out * own.const_bits // 8 - row["threshold_bytes"]
+        forms.update(zip(form.keys, (form_weights, form_constants), strict=True))
     min_bytes = sum(r["min_weight_bytes"] for r in layers)
     table = plan.predict_table
     return {
@@ -117,10 +134,7 @@ def plan_size_report(plan: ModelPlan) -> dict:
             "min_weight_bytes": min_bytes,
             "ratio": (weights + constants) / min_bytes,
             "weights_only_ratio": weights / min_bytes,
-            "dsp_weight_bytes": dsp_weights,
-            "dsp_threshold_bytes": dsp_constants,
-            "columns_weight_bytes": col_weights,
-            "columns_threshold_bytes": col_constants,
+            **forms,
         },
     }
 
@@ -152,39 +166,26 @@ def format_size_table(report: dict) -> str:
         "minimum = n_weights x log2(2w+1) bits; ratio = (weights + thresholds) / minimum "
         f"(weights alone: {t['weights_only_ratio']:.2f})"
     )
-    if (t["dsp_weight_bytes"], t["dsp_threshold_bytes"]) != (t["weight_bytes"],
-                                                              t["threshold_bytes"]):
-        lines.append(dsp_line(t))
-    if (t["columns_weight_bytes"], t["columns_threshold_bytes"]) != (t["weight_bytes"],
-                                                                      t["threshold_bytes"]):
-        lines.append(columns_line(t))
+    lines += [f"{title}: weights {w} B, thresholds {c} B" for title, w, c in form_lines(t)]
     table = report.get("predict_table")
     if table:
         lines.append(predict_table_line(table))
     return "\n".join(lines)
 
 
-def dsp_line(total: dict) -> str:
-    """One line on the tables a Cortex-M4/M7 compiles (the DSP form of ternary layers)."""
-    return (
-        f"Cortex-M4/M7 (DSP kernel of the ternary layers): weights "
-        f"{total['dsp_weight_bytes']} B, thresholds {total['dsp_threshold_bytes']} B"
-    )
-
-
-def columns_line(total: dict) -> str:
-    """One line on the tables AVR compiles (the columns form of a ternary first layer)."""
-    return (
-        f"AVR (columns kernel of the ternary first layer): weights "
-        f"{total['columns_weight_bytes']} B, thresholds {total['columns_threshold_bytes']} B"
-    )
+def form_lines(total: dict) -> list[tuple[str, int, int]]:
+    """``(title, weight bytes, threshold bytes)`` of each target form whose tables differ from
+    the plain ones (``bdnn size`` and the C header print one line each)."""
+    rows = [(form.title, total[form.keys[0]], total[form.keys[1]]) for form in TARGET_FORMS]
+    return [r for r in rows if r[1:] != (total["weight_bytes"], total["threshold_bytes"])]
 
 
 def target_data_bytes(total: dict, target) -> int:
-    """Weights and thresholds the C compiles on ``target`` (a ``codegen.targets.Target``): the
-    DSP form on Cortex-M4/M7, the columns form on AVR, else the plain tables."""
-    form = "dsp_" if target.dsp else "columns_" if target.columns else ""
-    return int(total[f"{form}weight_bytes"] + total[f"{form}threshold_bytes"])
+    """Weights and thresholds the C compiles on ``target`` (a ``codegen.targets.Target``): its
+    form's tables (DSP on Cortex-M4/M7, columns on AVR), else the plain tables."""
+    keys = next((f.keys for f in TARGET_FORMS if getattr(target, f.name)),
+                ("weight_bytes", "threshold_bytes"))
+    return int(total[keys[0]] + total[keys[1]])
 
 
 def predict_table_line(table: dict) -> str:
