@@ -708,7 +708,8 @@ GOLDEN_NET_INLINE void golden_net_layer0(
     GOLDEN_NET_OPAQUE(s);
     GOLDEN_NET_OPAQUE(c);
     golden_net_word_t o = 0, m = 1; /* the output word, and the bit of the current unit */
-    { /* units 0..3 */
+    unsigned b;
+    for (b = 0; b < 1u; b++, c += 4) { /* units 4 b .. 4 b + 3 */
         const uint8_t *x = X;
         int_fast16_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         { /* inputs 0..4: the sums fit 8 bits */
@@ -750,8 +751,7 @@ GOLDEN_NET_INLINE void golden_net_layer0(
         if (a3 >= (int_fast16_t)BDNN_READ_I8(&c[3]))
             o |= m;
         m = (golden_net_word_t)(m << 1);
-c += 4;
-    }
+}
     out[0] = o;
 #else
 #ifdef GOLDEN_NET_SIMD
