@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from hypothesis import strategies as st
@@ -96,3 +99,24 @@ def assert_same(expected, got, context: str = "") -> None:
     assert len(got.hidden_bits) == len(expected.hidden_bits), f"{context}: hidden layer count"
     for i, (e, g) in enumerate(zip(expected.hidden_bits, got.hidden_bits, strict=True)):
         assert np.array_equal(np.asarray(g), e), f"{context}: hidden layer {i} bits"
+
+
+def table_sizes(cc: str, workdir: Path, net: Network, name: str, word_bits: int,
+                cflags: tuple[str, ...]) -> dict[str, int]:
+    """Bytes of every ``{name}_w<i>``, ``{name}_threshold<i>``, ``{name}_offset<i>`` table of
+    ``net``'s C export compiled with ``cc cflags``, from nm -S of the object."""
+    from toolchains import require_tool
+
+    from codegen.c_export import export_c
+
+    nm = require_tool("nm", "binutils")
+    export_c(net, workdir, name, word_bits)
+    obj = workdir / f"{name}.o"
+    subprocess.run([cc, *cflags, "-c", f"{name}.c", "-o", obj.name], cwd=workdir, check=True)
+    out = subprocess.run([nm, "-S", str(obj)], capture_output=True, text=True, check=True).stdout
+    sizes = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and re.fullmatch(rf"{name}_(w|threshold|offset)\d+", parts[3]):
+            sizes[parts[3]] = int(parts[1], 16)
+    return sizes

@@ -5,12 +5,10 @@ the numpy forward pass, through the quantized and the float entry points."""
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 
 import numpy as np
 import pytest
-from export_strategies import assert_same, test_inputs
+from export_strategies import assert_same, table_sizes, test_inputs
 from toolchains import require_tool
 
 from bdnn.network import Layer, Network, random_network
@@ -105,20 +103,13 @@ def test_columns_tables_match_size_report(cc, tmp_path) -> None:
     """With -DBDNN_COLUMNS=1 the object stores the columns form's weights and thresholds (nm -S),
     and their sum is what codegen.size_report gives AVR (target_data_bytes): n_in bytes per
     block of 4 units, thresholds in at least 8 bits; the other layers unchanged."""
-    from codegen.c_export import export_c
     from codegen.size_report import size_report, target_data_bytes
     from codegen.targets.registry import get_target
 
-    nm = require_tool("nm", "binutils")
     for i, net in enumerate(_nets()[:4]):
         work = tmp_path / str(i)
         work.mkdir()
-        export_c(net, work, "c", 8)
-        subprocess.run([cc, *COLUMNS, "-c", "c.c", "-o", "c.o"], cwd=work, check=True)
-        out = subprocess.run([nm, "-S", str(work / "c.o")], capture_output=True, text=True,
-                             check=True).stdout
-        sizes = {p[3]: int(p[1], 16) for p in (line.split() for line in out.splitlines())
-                 if len(p) == 4 and re.fullmatch(r"c_(w|threshold|offset)\d+", p[3])}
+        sizes = table_sizes(cc, work, net, "c", 8, COLUMNS)
         L = net.layers[0]
         blocks = -(-L.n_out // COLUMNS_BLOCK)
         assert sizes["c_w0"] == blocks * L.n_in

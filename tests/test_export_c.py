@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from export_strategies import NetSpec, assert_same, net_specs, test_inputs
+from export_strategies import NetSpec, assert_same, net_specs, table_sizes, test_inputs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from toolchains import require_tool
@@ -334,22 +334,6 @@ def test_host_harness_copy_and_makefile(cc, tmp_path) -> None:
     assert_same(net.forward_q(Q), got, "Makefile harness")
 
 
-def _nm_sizes(cc: str, workdir: Path, net: Network, name: str, word_bits: int) -> dict[str, int]:
-    """Bytes of every ``{name}_w<i>``, ``{name}_threshold<i>``, ``{name}_offset<i>`` table, from
-    nm -S."""
-    nm = require_tool("nm", "binutils")
-    export_c(net, workdir, name, word_bits)
-    obj = workdir / f"{name}.o"
-    subprocess.run([cc, *FAST, "-c", f"{name}.c", "-o", obj.name], cwd=workdir, check=True)
-    out = subprocess.run([nm, "-S", str(obj)], capture_output=True, text=True, check=True).stdout
-    sizes = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and re.fullmatch(rf"{name}_(w|threshold|offset)\d+", parts[3]):
-            sizes[parts[3]] = int(parts[1], 16)
-    return sizes
-
-
 def test_stored_tables_match_size_report(cc, tmp_path) -> None:
     """What the C really stores (nm -S of the object) equals codegen.size_report per layer:
     narrow layers store planes in bytes whatever the word size, constants in int8/16/32."""
@@ -360,7 +344,7 @@ def test_stored_tables_match_size_report(cc, tmp_path) -> None:
              (64, [33], 2, 8), (5, [1], 1, 64)]
     for i, (n, hidden, bound, word_bits) in enumerate(cases):
         net = random_network(rng, n, hidden, 3, weight_bound=bound, bits=8)
-        sizes = _nm_sizes(cc, tmp_path, net, f"s{i}", word_bits)
+        sizes = table_sizes(cc, tmp_path, net, f"s{i}", word_bits, FAST)
         report = size_report(net, word_bits)
         for k, row in enumerate(report["layers"]):
             const = f"s{i}_offset{k}" if k == len(hidden) else f"s{i}_threshold{k}"
@@ -375,7 +359,7 @@ def test_stored_tables_match_size_report(cc, tmp_path) -> None:
         hid, out = base.layers
         net = Network(base.quantizer, [Layer(hid.weights, -np.array(t_values), 1), out],
                       classes=base.classes)
-        sizes = _nm_sizes(cc, tmp_path, net, "iris", 32)
+        sizes = table_sizes(cc, tmp_path, net, "iris", 32, FAST)
         assert sizes["iris_w0"] == w_bytes and sizes["iris_threshold0"] == t_bytes, (n_in, sizes)
         # the output layer: 3 scores x 2 planes x 4 hidden bits = 3 bytes
         assert sizes["iris_w1"] == 3
