@@ -216,7 +216,7 @@ static const uint32_t model_level_key[15] BDNN_STORAGE = {
 /* NAME_quantize1 / NAME_pow2_level: the subset-sum kernel's fused float input unrolls them per
  * input; with BDNN_SMALL_CODE 1, and on AVR for the level keys, one out-of-line copy instead,
  * called for every input. On an 8-bit core that call costs less than the registers the
- * inlined 32-bit key search ties up (a 9-4-2 network with weights in [-3, 3]: 1,758 cycles
+ * inlined 32-bit key search ties up (bcw 9-4-2 through the subset-sum table: 1,758 cycles
  * out of line, 1,857 inlined, 1,961 through an xq array; inlined takes 1,200 B more flash);
  * the pow2 level is cheaper inlined (2,125 -> 1,851 cycles), and so is the one copy in the
  * columns kernel's loop over the inputs (bcw 9-4-2: 1,557 -> 1,504). */
