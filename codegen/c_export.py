@@ -45,6 +45,11 @@ WORD_TYPES = {8: "uint8_t", 16: "uint16_t", 32: "uint32_t", 64: "uint64_t"}
 MAX_PROVENANCE_VALUE = 160
 
 
+# Up to this many weights NAME_layers is inlined into both entry points on AVR too (the
+# benchmark's networks have at most 592); above, one out-of-line copy (docs/export.md)
+AVR_INLINE_LAYERS_MAX_WEIGHTS = 1024
+
+
 def byte_literal(value: int) -> str:
     """A C literal of one stored byte."""
     return f"0x{int(value):02X}u"
@@ -269,6 +274,7 @@ def template_context(
     size = plan_size_report(plan)
     return {
         "small_code": small_code,
+        "avr_inline_layers_max_weights": AVR_INLINE_LAYERS_MAX_WEIGHTS,
         "member": False,  # True: the body of an ensemble member (ensemble_context)
         # NAME_predict puts each float input's level straight into the first layer's input
         # (no xq array, no clamp); an ensemble quantizes once into xq for all its members

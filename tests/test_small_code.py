@@ -153,3 +153,26 @@ def test_select_picks_small_code_when_only_that_fits(tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode != 0 and "no trained model meets the budget" in lines[-1], \
             proc.stderr
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("small_code", [False, True])
+def test_a_large_network_keeps_one_copy_of_its_layers_on_avr(small_code, tmp_path):
+    """A 25-25-33-9-1 network (1,756 weights, 1-bit inputs, weights in [-2, 2]) that a
+    property test found: with its layers inlined into both entry points its code overflowed the
+    ATmega328P's 32 KB; with one copy (more than 1,024 weights, or small code) it builds and
+    runs, equal to numpy."""
+    from export_strategies import NetSpec
+
+    target = need_target("avr")
+    net = NetSpec(seed=0, n_inputs=25, hidden=(25, 33, 9), n_classes=2, bounds=(2, 2, 2, 1),
+                  activation="heaviside", output="single", bits=1, word_bits=8,
+                  extreme=False).build()
+    assert net.n_weights() == 1756
+    Q = test_inputs(net, 12, 0)
+    project = write_project(net, target, tmp_path, "net", Q,
+                            _small_code_writer if small_code else None)
+    make(project, "prog.elf")
+    run = run_firmware(project, net, len(Q))
+    np.testing.assert_array_equal(run.classes, net.forward_q(Q).class_index)
+    assert run.mismatches == 0

@@ -693,7 +693,16 @@ MODEL_INLINE void model_layer2(
 
 /* The layers and the class, once the first layer's input is built (in0: the input words or
  * subset sums); buf receives the hidden bits. Inlined into both entry points
- * (NAME_forward from quantized inputs, NAME_predict from floats): no call between input and layers. */
+ * (NAME_forward from quantized inputs, NAME_predict from floats): no call between input and layers;
+ * but one out-of-line copy that both call with BDNN_SMALL_CODE 1, and on AVR for a network of
+ * more than 1024 weights, where two copies cost more of its 32 KB than the call costs cycles
+ * (a 25-25-33-9-1 network: 26.8 KB of code inlined twice, 12.4 KB once; bcw 9-4-2 out of line:
+ * 1,504 -> 1,571 cycles). */
+#if defined(__GNUC__) && (BDNN_SMALL_CODE)
+#define MODEL_LAYERS_STORAGE static __attribute__((noinline))
+#else
+#define MODEL_LAYERS_STORAGE MODEL_INLINE
+#endif
 #ifdef MODEL_SIMD
 typedef uint32_t model_layer0_input_t;
 #define MODEL_LAYER0_INPUTS 1u
@@ -701,7 +710,7 @@ typedef uint32_t model_layer0_input_t;
 typedef uint8_t model_layer0_input_t;
 #define MODEL_LAYER0_INPUTS 16u
 #endif
-MODEL_INLINE int model_layers(const model_layer0_input_t *in0, int32_t *scores, model_word_t *buf)
+MODEL_LAYERS_STORAGE int model_layers(const model_layer0_input_t *in0, int32_t *scores, model_word_t *buf)
 {
     model_layer0(in0, buf + 0);
     model_layer1(buf + 0, buf + 1);
