@@ -116,6 +116,14 @@ def key_literal(value: int) -> str:
     return f"0x{int(value):08X}ul"
 
 
+def _pow2_offset_min(q, key_inputs) -> dict | None:
+    """The pow2 FPU form's shared bias: the smallest offset K as C literals (None: not pow2)."""
+    if not q.pow2_steps:
+        return None
+    k = int(min(int(q.offset[j]) for j in key_inputs))
+    return {"half_minus": float_literal(0.5 - k), "bytes": f"0x{(k & 0xFF) * 0x01010101:08X}ul"}
+
+
 def float_literal(value: float) -> str:
     """An exact C float literal (C99 hex float) of a float32 value."""
     mantissa, exponent = float(np.float32(value)).hex().split("p")
@@ -324,6 +332,9 @@ def template_context(
         "quantizer_exponent": ([str(149 - int(q.shift[j])) for j in key_inputs]
                                if q.pow2_steps else []),
         "quantizer_offset": [str(int(q.offset[j])) for j in key_inputs] if q.pow2_steps else [],
+        # the FPU form's shared bias (pow2_levels): the smallest offset K, as 0.5 - K and as
+        # four bytes K
+        "quantizer_offset_min": _pow2_offset_min(q, key_inputs),
         "quantizer_pow2_bytes": (quantizer_bytes(q, False, pow2_steps=True) if q.pow2_steps
                                  else 0),
         # the narrowest offset type that holds every offset

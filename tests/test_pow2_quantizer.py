@@ -348,8 +348,8 @@ def test_c_host_levels_equal_exact_arithmetic(tmp_path, form) -> None:
 def test_firmware_verify_pow2(target) -> None:
     """bdnn verify on the emulator: NAME_predict and NAME_quantize of every cut point +-1 ulp,
     +-0, +-inf, NaNs, subnormals, huge values and random bit patterns equal numpy (the integer
-    form by default; ARMv7-M's USAT path on M3/M4/M7; byte shifts on AVR), with both
-    first-layer kernels (4-bit subset sums, 1-bit popcounts)."""
+    form by default, ARMv7-M's USAT path on M3, byte shifts on AVR; the FPU form on M4/M7),
+    with both first-layer kernels (4-bit subset sums, 1-bit popcounts)."""
     from firmware_fixtures.helpers import need_target
 
     need_target(target)
@@ -362,11 +362,57 @@ def test_firmware_verify_pow2(target) -> None:
         assert tb.float_rows >= len(X) and tb.float_mismatches == 0 and tb.mismatches == 0
 
 
+def fpu_form_nets() -> list[tuple[str, Network]]:
+    """Networks for the FPU form's code paths: its quantizer rows distinct with int8 offsets
+    (the shared-bias group form, offsets at both ends of int8) or int16 offsets (a bias per
+    input), one row for every input, rows shared through an index; groups of 4 with tails of
+    1, 2 and 3 inputs; the subset-sum kernel (4 bits: groups) and the popcount one (1 bit: one
+    input at a time)."""
+    nets = []
+    for name, bits, n, seed in [("int8 rows", 4, 7, 11), ("int8 rows, 1 bit", 1, 9, 12),
+                                ("int16 rows", 4, 10, 13), ("one row", 4, 9, 14),
+                                ("row index", 4, 6, 15)]:
+        rng = np.random.default_rng(seed)
+        net = random_network(rng, n, [5], 3, weight_bound=2, bits=bits)
+        q = random_pow2(rng, n, bits, small_offsets="int8" in name)
+        shift, offset = q.shift.copy(), q.offset.copy()
+        if "int8" in name:
+            offset[-2:] = [-128, 127 - (1 << bits) + 1]
+        if name == "one row":
+            shift[:], offset[:] = -2, -5
+        if name == "row index":
+            shift, offset = shift[[0, 3, 0, 3, 3, 1]], offset[[0, 3, 0, 3, 3, 1]]
+        net.quantizer = Pow2Quantizer(bits, shift, offset)
+        nets.append((name, net))
+    return nets
+
+
 @pytest.mark.toolchain
-@pytest.mark.parametrize("target, form", [("avr", 0), ("cortex-m4", 0)])
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m7"])
+def test_firmware_fpu_form(target) -> None:
+    """The FPU form (BDNN_FLOAT_QUANTIZER 1, the default on Cortex-M4F/M7: VMUL and VSUB
+    rounding toward minus infinity) on the emulator: NAME_predict and NAME_quantize of every
+    cut point +-1 ulp, +-0, +-inf, NaNs, subnormals, huge values and random bit patterns equal
+    numpy on every code path of fpu_form_nets; the exact definition is checked against numpy
+    in test_levels_equal_exact_arithmetic."""
+    from firmware_fixtures.helpers import need_target
+
+    need_target(target)
+    for name, net in fpu_form_nets():
+        X = hard_floats(net.quantizer, np.random.default_rng(7), 4)
+        assert np.array_equal(net.quantizer.quantize(X), exact_levels(net.quantizer, X)), name
+        report = verify(net, X, n_random=5, backends=["numpy", target])
+        assert report.ok, (name, report.to_dict())
+        tb = [b for b in report.backends if b.backend == target][0]
+        assert tb.float_rows >= len(X) and tb.float_mismatches == 0 and tb.mismatches == 0
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target, form", [("avr", 0), ("cortex-m4", 0), ("cortex-m4", "integer")])
 def test_firmware_other_form(target, form, tmp_path) -> None:
-    """The non-default form, level keys, on the emulator (AVR: read from PROGMEM):
-    NAME_quantize and NAME_predict of the hard rows equal the exact levels."""
+    """The non-default forms on the emulator: level keys (AVR: read from PROGMEM), and on
+    Cortex-M4F the integer form instead of the FPU one: NAME_quantize and NAME_predict of the
+    hard rows equal the exact levels."""
     from firmware_fixtures.helpers import need_target
 
     from codegen.targets.build import make, write_project, write_vectors
@@ -378,7 +424,8 @@ def test_firmware_other_form(target, form, tmp_path) -> None:
     Q = exact_levels(net.quantizer, X).astype(np.uint8)
     project = write_project(net, t, tmp_path, "model")
     with open(project.path / "config.mk", "a") as f:
-        f.write(f"EXTRA_CFLAGS += -DBDNN_POW2_QUANTIZER={form}\n")
+        f.write("EXTRA_CFLAGS += -DBDNN_FLOAT_QUANTIZER=0\n" if form == "integer"
+                else f"EXTRA_CFLAGS += -DBDNN_POW2_QUANTIZER={form}\n")
     write_vectors(project, net, Q, X)
     make(project, "prog.elf")
     run = run_firmware(project, net, len(Q))
@@ -388,8 +435,13 @@ def test_firmware_other_form(target, form, tmp_path) -> None:
     check_against_reference(run, net, Q, target)
     syms = subprocess.run([t.family.nm_tool, str(project.path / "prog.elf")], capture_output=True,
                           text=True, check=True).stdout
-    assert ("model_q_exponent" in syms) == (form == 1)
+    assert ("model_q_exponent" in syms) == (form != 0)
     assert ("model_level_key" in syms) == (form == 0)
+    if form == "integer":  # the integer form's code, not the FPU's
+        dis = subprocess.run([t.family.nm_tool.replace("nm", "objdump"), "-d",
+                              str(project.path / "prog.elf")], capture_output=True, text=True,
+                             check=True).stdout
+        assert "vmsr" not in dis and "model_pow2_outside" in syms
 
 
 def test_quantizer_bytes_equal_what_the_c_stores(tmp_path) -> None:
