@@ -407,25 +407,21 @@ def test_firmware_fpu_form(target) -> None:
         assert tb.float_rows >= len(X) and tb.float_mismatches == 0 and tb.mismatches == 0
 
 
-@pytest.mark.toolchain
-@pytest.mark.parametrize("target, form", [("avr", 0), ("cortex-m4", 0), ("cortex-m4", "integer")])
-def test_firmware_other_form(target, form, tmp_path) -> None:
-    """The non-default forms on the emulator: level keys (AVR: read from PROGMEM), and on
-    Cortex-M4F the integer form instead of the FPU one: NAME_quantize and NAME_predict of the
-    hard rows equal the exact levels."""
+def run_with_flags(net: Network, target: str, flags: str, work) -> tuple:
+    """Build ``net``'s firmware for ``target`` with ``flags`` added to EXTRA_CFLAGS, run it on
+    the emulator with the hard floats, and check that NAME_quantize / NAME_predict equal the
+    exact levels and the numpy classes; (target, project path, nm output)."""
     from firmware_fixtures.helpers import need_target
 
     from codegen.targets.build import make, write_project, write_vectors
     from codegen.targets.measure import check_against_reference, run_firmware
 
     t = need_target(target)
-    net = pow2_net(seed=4, bits=4, n_inputs=9)
     X = hard_floats(net.quantizer, np.random.default_rng(4), 6)
     Q = exact_levels(net.quantizer, X).astype(np.uint8)
-    project = write_project(net, t, tmp_path, "model")
+    project = write_project(net, t, work, "model")
     with open(project.path / "config.mk", "a") as f:
-        f.write("EXTRA_CFLAGS += -DBDNN_FLOAT_QUANTIZER=0\n" if form == "integer"
-                else f"EXTRA_CFLAGS += -DBDNN_POW2_QUANTIZER={form}\n")
+        f.write(f"EXTRA_CFLAGS += {flags}\n")
     write_vectors(project, net, Q, X)
     make(project, "prog.elf")
     run = run_firmware(project, net, len(Q))
@@ -435,11 +431,33 @@ def test_firmware_other_form(target, form, tmp_path) -> None:
     check_against_reference(run, net, Q, target)
     syms = subprocess.run([t.family.nm_tool, str(project.path / "prog.elf")], capture_output=True,
                           text=True, check=True).stdout
+    return t, project.path, syms
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("flags", ["-DBDNN_SMALL_CODE=1", "-DBDNN_FUSED_INPUT=0"])
+def test_firmware_fpu_form_other_builds(flags, tmp_path) -> None:
+    """The FPU form out of line (small code) and through the xq array (not fused), on M4."""
+    for i, (name, net) in enumerate(fpu_form_nets()[:3]):
+        _, _, syms = run_with_flags(net, "cortex-m4", flags, tmp_path / str(i))
+        assert "model_q_exponent" in syms, name
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target, form", [("avr", 0), ("cortex-m4", 0), ("cortex-m4", "integer")])
+def test_firmware_other_form(target, form, tmp_path) -> None:
+    """The non-default forms on the emulator: level keys (AVR: read from PROGMEM), and on
+    Cortex-M4F the integer form instead of the FPU one: NAME_quantize and NAME_predict of the
+    hard rows equal the exact levels."""
+    net = pow2_net(seed=4, bits=4, n_inputs=9)
+    t, project_path, syms = run_with_flags(
+        net, target, "-DBDNN_FLOAT_QUANTIZER=0" if form == "integer"
+        else f"-DBDNN_POW2_QUANTIZER={form}", tmp_path)
     assert ("model_q_exponent" in syms) == (form != 0)
     assert ("model_level_key" in syms) == (form == 0)
     if form == "integer":  # the integer form's code, not the FPU's
         dis = subprocess.run([t.family.nm_tool.replace("nm", "objdump"), "-d",
-                              str(project.path / "prog.elf")], capture_output=True, text=True,
+                              str(project_path / "prog.elf")], capture_output=True, text=True,
                              check=True).stdout
         assert "vmsr" not in dis and "model_pow2_outside" in syms
 
