@@ -335,6 +335,10 @@ def template_context(
         # the FPU form's shared bias (pow2_levels): the smallest offset K, as 0.5 - K and as
         # four bytes K
         "quantizer_offset_min": _pow2_offset_min(q, key_inputs),
+        # the pow2 FPU form's group kernel with one offset word per group (distinct rows,
+        # int8 offsets): unrolled over the groups, the rounding mode set once
+        "pow2_group_offsets": bool(q.pow2_steps and key_index is None
+                                   and pow2_offset_bytes(q) == 1),
         "quantizer_pow2_bytes": (quantizer_bytes(q, False, pow2_steps=True) if q.pow2_steps
                                  else 0),
         # the narrowest offset type that holds every offset

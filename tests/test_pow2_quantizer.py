@@ -434,6 +434,50 @@ def run_with_flags(net: Network, target: str, flags: str, work) -> tuple:
     return t, project.path, syms
 
 
+def level_probe(q: Pow2Quantizer, j: int) -> Network:
+    """A network whose class is the level of input ``j`` under ``q``: hidden unit t (1..L) is
+    on iff that level >= t, and class c scores (units t <= c) - (units t > c), which is
+    largest, first, at c = level (numpy and the C take the first largest score). One more
+    unit reads every other input, with weight 0 in the output layer: the network reads all
+    inputs, so the C computes every level in its first layer's kernel (no predict table)."""
+    from bdnn.network import Layer
+
+    L, n = q.max_level, q.n_inputs
+    W1 = np.zeros((L + 1, n), np.int64)
+    W1[:L, j] = 1
+    W1[L, :] = 1
+    W1[L, j] = 0
+    t = np.arange(1, L + 1)
+    W2 = np.zeros((L + 1, L + 1), np.int64)
+    W2[:, :L] = np.where(t[None, :] <= np.arange(L + 1)[:, None], 1, -1)
+    return Network(q, [Layer(W1, np.append(-t, 0), 1),
+                       Layer(W2, np.zeros(L + 1, np.int64), 1)], classes=list(range(L + 1)))
+
+
+@pytest.mark.toolchain
+def test_firmware_fpu_form_fused_levels() -> None:
+    """The levels NAME_predict computes itself (fused into the DSP words kernel, 4 per asm
+    block) seen through level probes: on QEMU's M4 the class of every input's probe equals the
+    exact level of every cut point +-1 ulp and the other hard floats, for distinct rows with
+    int8 offsets (shared bias, rounding mode set once per call) and with int16 offsets."""
+    from firmware_fixtures.helpers import need_target
+
+    from codegen.plan import plan_model
+
+    need_target("cortex-m4")
+    for name, net in fpu_form_nets()[:3:2]:  # int8 rows, int16 rows
+        q = net.quantizer
+        X = hard_floats(q, np.random.default_rng(8), 4)
+        want = exact_levels(q, X)
+        for j in range(q.n_inputs):
+            probe = level_probe(q, j)
+            plan = plan_model(probe)
+            assert plan.layers[0].kernel == "sums" and plan.predict_table is None
+            assert np.array_equal(probe.forward_q(want.astype(np.uint8)).class_index, want[:, j])
+            report = verify(probe, X, n_random=0, backends=["numpy", "cortex-m4"])
+            assert report.ok, (name, j, report.to_dict())
+
+
 @pytest.mark.toolchain
 @pytest.mark.parametrize("flags", ["-DBDNN_SMALL_CODE=1", "-DBDNN_FUSED_INPUT=0"])
 def test_firmware_fpu_form_other_builds(flags, tmp_path) -> None:
