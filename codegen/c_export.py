@@ -228,6 +228,11 @@ def template_context(
                     "const_bits": layer.dsp_ternary.const_bits,
                     "thresholds": [int_literal(v, layer.dsp_ternary.const_bits)
                                    for v in layer.dsp_ternary.thresholds],
+                    # hidden constants stored as base + int8 differences (None: plain)
+                    "base": (None if layer.dsp_ternary.base is None
+                             else int_literal(layer.dsp_ternary.base,
+                                              layer.dsp_ternary.base_bits)),
+                    "base_bits": layer.dsp_ternary.base_bits,
                 },
                 # the AVR columns kernel of a ternary first layer (plan.ColumnsKernel), or None
                 "columns": None if layer.columns is None else {

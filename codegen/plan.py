@@ -76,12 +76,26 @@ class DspTernary:
     bytes), ``USADA8(X & M, M & ~L)`` adds ``x`` for a +1 weight and ``(L + 1) - x`` for a -1
     weight: the unit's sum is ``acc + (L + 1) n_neg``, so the stored constants are ``threshold +
     (L + 1) n_neg`` (hidden) or ``offset - score_scale (L + 1) n_neg`` (output), with ``n_neg``
-    the unit's negative weights, in at least 8 bits.
+    the unit's negative weights, in at least 8 bits. A hidden layer whose constants need more
+    than 8 bits but span at most 255 stores them as ``base`` + int8 differences (the constants
+    cluster around ``(L + 1)`` times the typical ``n_neg``), where that takes fewer bytes: the
+    kernel starts each unit's sum at ``-base``.
     """
 
     stream: np.ndarray  # uint8 [n_out * n_groups], unit-major
-    thresholds: np.ndarray  # int64 [n_out]: thresholds, or the output layer's score offsets
+    thresholds: np.ndarray  # int64 [n_out]: thresholds (less base), or the score offsets
     const_bits: int  # 8, 16 or 32
+    base: int | None = None  # subtracted from every threshold (None: no base)
+
+    @property
+    def base_bits(self) -> int:
+        """Storage of ``base`` (0 without one)."""
+        return 0 if self.base is None else max(8, constant_bits(np.array([self.base])))
+
+    @property
+    def constant_bytes(self) -> int:
+        """Bytes of the stored constants, the base included."""
+        return (len(self.thresholds) * self.const_bits + self.base_bits) // 8
 
 
 COLUMNS_BLOCK = 4  # units per byte of the columns kernel (2 bits each: nonzero, negative)
@@ -275,10 +289,15 @@ def dsp_ternary(weights: np.ndarray, constants: np.ndarray, bits: int, is_output
     digits[:, :n_in] = np.where(W > 0, 1, np.where(W < 0, 2, 0))
     codes = digits.reshape(n_out, groups, SUM_GROUP) @ (3 ** np.arange(SUM_GROUP))
     shift = (2**bits) * (W < 0).sum(axis=1)  # (L + 1) per negative weight
-    dsp = constants - score_scale * shift if is_output else constants + shift
-    return DspTernary(stream=codes.reshape(-1).astype(np.uint8),
-                      thresholds=np.asarray(dsp, dtype=np.int64),
-                      const_bits=max(8, constant_bits(dsp)))
+    dsp = np.asarray(constants - score_scale * shift if is_output else constants + shift,
+                     dtype=np.int64)
+    plain = DspTernary(stream=codes.reshape(-1).astype(np.uint8), thresholds=dsp,
+                       const_bits=max(8, constant_bits(dsp)))
+    if is_output or plain.const_bits == 8 or int(dsp.max() - dsp.min()) > 255:
+        return plain
+    base = int(dsp.min()) + 128  # the differences fill int8 from -128
+    based = DspTernary(stream=plain.stream, thresholds=dsp - base, const_bits=8, base=base)
+    return based if based.constant_bytes < plain.constant_bytes else plain
 
 
 def columns_kernel(weights: np.ndarray, thresholds: np.ndarray, max_level: int) -> ColumnsKernel:

@@ -112,7 +112,8 @@ def plan_size_report(plan: ModelPlan) -> dict:
             own = getattr(layer, form.layer_attr)
             if own is not None:
                 form_weights += int(own.stream.size) - row["weight_bytes"]
-                form_constants += layer.n_out * own.const_bits // 8 - row["threshold_bytes"]
+                form_constants += (getattr(own, "constant_bytes", None)
+                                   or layer.n_out * own.const_bits // 8) - row["threshold_bytes"]
         forms.update(zip(form.keys, (form_weights, form_constants), strict=True))
     min_bytes = sum(r["min_weight_bytes"] for r in layers)
     table = plan.predict_table

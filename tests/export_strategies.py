@@ -103,8 +103,9 @@ def assert_same(expected, got, context: str = "") -> None:
 
 def table_sizes(cc: str, workdir: Path, net: Network, name: str, word_bits: int,
                 cflags: tuple[str, ...]) -> dict[str, int]:
-    """Bytes of every ``{name}_w<i>``, ``{name}_threshold<i>``, ``{name}_offset<i>`` table of
-    ``net``'s C export compiled with ``cc cflags``, from nm -S of the object."""
+    """Bytes of every ``{name}_w<i>``, ``{name}_threshold<i>`` (and its ``_base``),
+    ``{name}_offset<i>`` table of ``net``'s C export compiled with ``cc cflags``, from nm -S of
+    the object."""
     from toolchains import require_tool
 
     from codegen.c_export import export_c
@@ -117,6 +118,7 @@ def table_sizes(cc: str, workdir: Path, net: Network, name: str, word_bits: int,
     sizes = {}
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) == 4 and re.fullmatch(rf"{name}_(w|threshold|offset)\d+", parts[3]):
+        table = rf"{name}_(w\d+|threshold\d+(_base)?|offset\d+)"
+        if len(parts) == 4 and re.fullmatch(table, parts[3]):
             sizes[parts[3]] = int(parts[1], 16)
     return sizes

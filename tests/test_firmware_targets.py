@@ -107,6 +107,11 @@ def dsp_ternary_nets() -> dict[str, Network]:
     bias = rng.integers(800, 3000, 6)  # acc = -(sum of 30 levels <= 127): units on about half
     nets["all-negative"] = Network(neg.quantizer, [Layer(-np.ones((6, 30), np.int64), bias, 1),
                                                    neg.layers[1]], classes=neg.classes)
+    # 4-bit, every weight -1: thresholds 480 - bias, 210..300, stored as a base + int8
+    based = random_network(rng, 30, [6], 2, weight_bound=1, bits=4)
+    nets["based"] = Network(based.quantizer, [
+        Layer(-np.ones((6, 30), np.int64), rng.integers(180, 271, 6), 1), based.layers[1]],
+        classes=based.classes)
     for k, net in enumerate(nets.values()):
         n = net.n_inputs
         lo = rng.normal(0, 3, n).astype(np.float32)
@@ -132,8 +137,40 @@ def test_dsp_ternary_nets_cover_the_kernel() -> None:
     dsp = plan_model(net).layers[0].dsp_ternary
     codes = dsp.stream.reshape(6, 8)  # 8 groups of 4 of the 30 inputs per unit, all -1 (d = 2)
     assert (codes[:, :7] == 2 * (1 + 3 + 9 + 27)).all() and (codes[:, 7] == 2 * (1 + 3)).all()
-    assert dsp.const_bits == 16
+    assert dsp.const_bits == 16 and dsp.base is None  # a span of 2,200: no base
     assert np.array_equal(dsp.thresholds, -net.layers[0].bias + 128 * 30)
+    net = dsp_ternary_nets()["based"]
+    dsp = plan_model(net).layers[0].dsp_ternary
+    want = -net.layers[0].bias + 16 * 30  # above int8, within 255 of each other
+    assert want.max() > 127 and dsp.const_bits == 8 and dsp.base == want.min() + 128
+    assert np.array_equal(dsp.thresholds + dsp.base, want) and dsp.constant_bytes == 6 + 2
+    bases = [(layer.is_output, layer.dsp_ternary.base is not None)
+             for n in dsp_ternary_nets().values() for layer in plan_model(n).layers
+             if layer.dsp_ternary]
+    assert (True, True) not in bases  # score offsets never take a base
+
+
+@pytest.mark.toolchain
+def test_dsp_form_bytes_equal_what_the_c_stores(tmp_path) -> None:
+    """bdnn size's DSP-form weight and threshold bytes (a base included) equal nm -S of the
+    tables arm-none-eabi-gcc compiles for the Cortex-M4."""
+    from export_strategies import table_sizes
+
+    from codegen.size_report import size_report
+
+    need_target("cortex-m4")
+    flags = ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os",
+             "-std=c99")
+    for name, net in dsp_ternary_nets().items():
+        (tmp_path / name).mkdir()
+        sizes = table_sizes("arm-none-eabi-gcc", tmp_path / name, net, "m", 32, flags)
+        total = size_report(net)["total"]
+        assert sum(sizes.values()) == total["dsp_weight_bytes"] + total["dsp_threshold_bytes"], (
+            name, sizes)
+        for layer in plan_model(net).layers:
+            based = layer.dsp_ternary is not None and layer.dsp_ternary.base is not None
+            assert (f"m_threshold{layer.index}_base" in sizes) == based, (name, layer.index)
+    assert "m_threshold0_base" in sizes  # the last net, "based"
 
 
 @pytest.mark.parametrize("net_name", list(dsp_ternary_nets()))
