@@ -112,8 +112,8 @@ VECTOR_SLACK = 256  # flash for the vector arrays' alignment and the runner's lo
 
 EML_NAME = "mlp"  # prefix of the emlearn-generated C
 BDNN_NAME = "model"
-# bit-planes, thresholds, output score offsets
-BDNN_DATA = re.compile(rf"^{BDNN_NAME}_(w|threshold|offset)\d+$")
+# bit-planes, thresholds (and a DSP-form base), output score offsets
+BDNN_DATA = re.compile(rf"^{BDNN_NAME}_(w\d+|threshold\d+(_base)?|offset\d+)$")
 # the float input's quantizer: level keys (BDNN_FLOAT_QUANTIZER 0) or lo / scale (1), or the
 # pow2 quantizer's exponent and offset (BDNN_POW2_QUANTIZER 1)
 BDNN_QUANTIZER = re.compile(rf"^{BDNN_NAME}_(level_key|level_row|lo|scale|q_exponent|q_offset)$")
