@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bdnn.network import Network, random_network
+from bdnn.network import Layer, Network, random_network
 from bdnn.quantizer import Pow2Quantizer, ThresholdQuantizer
 from bdnn.raw_input import raw_input_of, with_raw_input
 from codegen.c_export import render_c
@@ -35,7 +35,14 @@ def _models() -> list[tuple[Network, int]]:
     pow2 = random_network(rng, 12, [3], 2, weight_bound=1, bits=4)
     pow2.quantizer = Pow2Quantizer(4, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -3, 2],
                                    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 5, -7])
+    # DSP thresholds stored as a base + int8 (all weights -1: 480 - bias, 210..300), and a pow2
+    # quantizer with a row per input and int8 offsets (the FPU form's rounding-mode macros)
+    based = random_network(rng, 30, [6], 2, weight_bound=1, bits=4)
+    based = Network(Pow2Quantizer(4, np.arange(30) % 5 - 2, np.arange(30) % 7 - 3),
+                    [Layer(-np.ones((6, 30), np.int64), rng.integers(180, 271, 6), 1),
+                     based.layers[1]], classes=based.classes)
     return [
+        (based, 32),
         (random_network(rng, 6, [5, 3], 3, weight_bound=1, bits=4), 32),  # subset sums
         (random_network(rng, 70, [9], 2, weight_bound=2, bits=1, output="single"), 64),
         (random_network(rng, 20, [17], 4, weight_bound=3, bits=2, activation="sign"), 16),
@@ -51,7 +58,7 @@ def _normalized(symbol: str) -> str:
     """``DEMO_X`` -> ``NAME_X``, ``demo_w0`` -> ``name_w<i>``, ``BDNN_DEMO_H`` -> ``BDNN_NAME_H``
     (the documentation's spelling)."""
     symbol = symbol.replace(NAME.upper(), "NAME").replace(f"{NAME}_", "name_")
-    return re.sub(r"^name_(w|threshold|offset)\d+$", r"name_\1<i>", symbol)
+    return re.sub(r"^name_(w|threshold|offset)\d+(_base)?$", r"name_\1<i>\2", symbol)
 
 
 def test_every_generated_c_name_is_documented() -> None:
@@ -68,6 +75,7 @@ def test_every_generated_c_name_is_documented() -> None:
     assert {"name_w<i>", "name_threshold<i>", "name_offset<i>", "name_nibble_mask",
             "name_class_names", "name_level_key", "name_lo", "name_scale"} <= arrays
     assert "BDNN_FLOAT_QUANTIZER" in macros
+    assert "name_threshold<i>_base" in arrays and "NAME_ROUND_DOWN" in macros
     assert {"name_predict_q", "name_scores_q", "name_forward_debug_q"} <= functions
     assert {"name_predict_i16", "name_quantize_i32", "NAME_RAW_INPUT_I16"} <= functions | macros
     assert {"name_level_i16", "name_top_i32"} <= arrays
