@@ -309,6 +309,40 @@ def test_clang(tmp_path) -> None:
     subprocess.run([clang, *c_host.CFLAGS, "-c", "cl.c"], cwd=tmp_path, check=True)
 
 
+@pytest.mark.parametrize("target", ["thumbv7em-none-eabihf", "thumbv6m-none-eabi"])
+def test_clang_for_cortex_m(tmp_path, target) -> None:
+    """clang -Wall -Wextra -Werror -pedantic compiles the C for a Cortex-M4F (its FPU and DSP
+    forms: the pow2 FPU levels with a row per input, one row and a row index, the uniform
+    float levels, a DSP threshold base) and a Cortex-M0, at -O0 and -Os: no unused-function
+    warning for a helper a model does not call."""
+    from bdnn.quantizer import Pow2Quantizer
+
+    clang = require_tool("clang", "clang")
+    rng = np.random.default_rng(9)
+    based = random_network(rng, 30, [6], 2, weight_bound=1, bits=4)
+    nets = {
+        "rows": Network(Pow2Quantizer(4, np.arange(30) % 5 - 2, np.arange(30) % 7 - 3),
+                        [Layer(-np.ones((6, 30), np.int64), rng.integers(180, 271, 6), 1),
+                         based.layers[1]], classes=based.classes),
+        "one_row": random_network(rng, 9, [4], 2, weight_bound=1, bits=4),
+        "index": random_network(rng, 6, [4], 3, weight_bound=1, bits=4),
+        "uniform": random_network(rng, 11, [5], 3, weight_bound=1, bits=4),
+        "popcount": random_network(rng, 20, [9], 2, weight_bound=1, bits=1),
+    }
+    nets["one_row"].quantizer = Pow2Quantizer(4, [-2] * 9, [-5] * 9)
+    nets["index"].quantizer = Pow2Quantizer(4, [0, 3, 0, 3, 3, 1], [-1, 2, -1, 2, 2, 40])
+    arch = (["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"] if "v7em" in target
+            else ["-mcpu=cortex-m0", "-mfloat-abi=soft"])
+    for name, net in nets.items():
+        export_c(net, tmp_path, name)
+        for opt in ("-O0", "-Os"):
+            p = subprocess.run([clang, f"--target={target}", *arch, "-ffreestanding", "-std=c99",
+                                opt, "-Wall", "-Wextra", "-Werror", "-pedantic", "-c",
+                                f"{name}.c", "-o", f"{name}{opt}.o"], cwd=tmp_path,
+                               capture_output=True, text=True)
+            assert p.returncode == 0, (name, opt, p.stderr[:1500])
+
+
 def test_accumulator_overflow_is_refused() -> None:
     w = 2**24
     layers = [Layer([[w, -w]], [0], w), Layer([[1], [-1]], [0, 0], 1)]

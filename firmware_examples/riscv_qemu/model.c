@@ -80,7 +80,9 @@ typedef uint32_t model_word_t;
  * table can be replaced in flash without recompiling). */
 #if defined(__GNUC__)
 #define MODEL_OPAQUE(p) __asm__("" : "+r"(p))
-#define MODEL_INLINE static inline __attribute__((always_inline))
+/* unused: a helper this model's kernels do not call draws no warning (clang -Wall warns of
+ * unused static inline functions in a .c file) */
+#define MODEL_INLINE static inline __attribute__((always_inline, unused))
 #else
 #define MODEL_OPAQUE(p) ((void)0)
 #define MODEL_INLINE static
@@ -209,7 +211,7 @@ static const uint32_t model_level_key[15] BDNN_STORAGE = {
 #define MODEL_Q_OPAQUE(p) ((void)0)
 #endif
 #if defined(__GNUC__) /* one copy of the level code where each input's level is used */
-#define MODEL_Q_INLINE static inline __attribute__((always_inline))
+#define MODEL_Q_INLINE static inline __attribute__((always_inline, unused))
 #else
 #define MODEL_Q_INLINE static
 #endif

@@ -86,7 +86,9 @@ typedef uint32_t golden_net_word_t;
  * table can be replaced in flash without recompiling). */
 #if defined(__GNUC__)
 #define GOLDEN_NET_OPAQUE(p) __asm__("" : "+r"(p))
-#define GOLDEN_NET_INLINE static inline __attribute__((always_inline))
+/* unused: a helper this model's kernels do not call draws no warning (clang -Wall warns of
+ * unused static inline functions in a .c file) */
+#define GOLDEN_NET_INLINE static inline __attribute__((always_inline, unused))
 #else
 #define GOLDEN_NET_OPAQUE(p) ((void)0)
 #define GOLDEN_NET_INLINE static
@@ -271,7 +273,7 @@ static const uint32_t golden_net_level_key[35] BDNN_STORAGE = {
 #define GOLDEN_NET_Q_OPAQUE(p) ((void)0)
 #endif
 #if defined(__GNUC__) /* one copy of the level code where each input's level is used */
-#define GOLDEN_NET_Q_INLINE static inline __attribute__((always_inline))
+#define GOLDEN_NET_Q_INLINE static inline __attribute__((always_inline, unused))
 #else
 #define GOLDEN_NET_Q_INLINE static
 #endif

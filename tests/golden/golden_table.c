@@ -82,7 +82,9 @@ typedef uint32_t golden_table_word_t;
  * table can be replaced in flash without recompiling). */
 #if defined(__GNUC__)
 #define GOLDEN_TABLE_OPAQUE(p) __asm__("" : "+r"(p))
-#define GOLDEN_TABLE_INLINE static inline __attribute__((always_inline))
+/* unused: a helper this model's kernels do not call draws no warning (clang -Wall warns of
+ * unused static inline functions in a .c file) */
+#define GOLDEN_TABLE_INLINE static inline __attribute__((always_inline, unused))
 #else
 #define GOLDEN_TABLE_OPAQUE(p) ((void)0)
 #define GOLDEN_TABLE_INLINE static
@@ -248,7 +250,7 @@ static const uint32_t golden_table_level_key[12] BDNN_STORAGE = {
 #define GOLDEN_TABLE_Q_OPAQUE(p) ((void)0)
 #endif
 #if defined(__GNUC__) /* one copy of the level code where each input's level is used */
-#define GOLDEN_TABLE_Q_INLINE static inline __attribute__((always_inline))
+#define GOLDEN_TABLE_Q_INLINE static inline __attribute__((always_inline, unused))
 #else
 #define GOLDEN_TABLE_Q_INLINE static
 #endif
