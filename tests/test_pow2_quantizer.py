@@ -482,10 +482,11 @@ def test_firmware_fpu_form_fused_levels() -> None:
 
 
 @pytest.mark.toolchain
-@pytest.mark.parametrize("flags", ["-DBDNN_SMALL_CODE=1", "-DBDNN_FUSED_INPUT=0"])
+@pytest.mark.parametrize("flags", ["-DBDNN_SMALL_CODE=1", "-DBDNN_FUSED_INPUT=0", "-O0", "-O3"])
 def test_firmware_fpu_form_other_builds(flags, tmp_path) -> None:
-    """The FPU form out of line (small code) and through the xq array (not fused), on M4."""
-    for i, (name, net) in enumerate(fpu_form_nets()[:3]):
+    """The FPU form out of line (small code), through the xq array (not fused), and built
+    with -O0 and -O3 instead of -Os (the asm's ordering and the opaque row pointer), on M4."""
+    for i, (name, net) in enumerate(fpu_form_nets()):
         _, _, syms = run_with_flags(net, "cortex-m4", flags, tmp_path / str(i))
         assert "model_q_exponent" in syms, name
 
