@@ -866,7 +866,8 @@ def render_markdown(results, cases, command, elapsed, tally, plot_rel,
               f"`benchmarks/models/{quantizer}/`, 1 CP-SAT worker); their float input's "
               "quantizer is a shift and an offset per input (2-3 bytes, `model_q_exponent` + "
               "`model_q_offset`), its level computed from the float's bits with integer "
-              "operations (docs/export.md). The default run (uniform quantizer, level keys or "
+              "operations, on the M4F by the FPU rounding toward minus infinity (docs/export.md "
+              "\"Power-of-two steps\"). The default run (uniform quantizer, level keys or "
               "lo/scale) is docs/benchmarks-firmware.md.", ""] if twin else [])
     return "\n".join([
         title,
