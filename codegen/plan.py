@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -118,6 +119,7 @@ class ColumnsKernel:
     stream: np.ndarray  # uint8 [n_blocks * n_in], block-major
     const_bits: int  # 8, 16 or 32: storage of the layer's thresholds
     chunk: int  # inputs per 8-bit partial sum
+    base_bits: ClassVar[int] = 0  # its thresholds are stored as they are (DspTernary's base)
 
 
 @dataclass(frozen=True)

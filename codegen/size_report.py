@@ -26,8 +26,9 @@ from .plan import ModelPlan, plan_model
 @dataclass(frozen=True)
 class TargetForm:
     """A form of a layer's tables that some targets compile instead of the plain ones: its
-    ``Target`` flag (``name``), the ``LayerPlan`` attribute holding it (``stream`` and
-    ``const_bits``), and the title of its line in ``bdnn size`` and the C header."""
+    ``Target`` flag (``name``), the ``LayerPlan`` attribute holding it (``stream``,
+    ``const_bits`` and ``base_bits``), and the title of its line in ``bdnn size`` and the C
+    header."""
 
     name: str
     layer_attr: str
@@ -112,8 +113,8 @@ def plan_size_report(plan: ModelPlan) -> dict:
             own = getattr(layer, form.layer_attr)
             if own is not None:
                 form_weights += int(own.stream.size) - row["weight_bytes"]
-                form_constants += (getattr(own, "constant_bytes", None)
-                                   or layer.n_out * own.const_bits // 8) - row["threshold_bytes"]
+                form_constants += ((layer.n_out * own.const_bits + own.base_bits) // 8
+                                   - row["threshold_bytes"])
         forms.update(zip(form.keys, (form_weights, form_constants), strict=True))
     min_bytes = sum(r["min_weight_bytes"] for r in layers)
     table = plan.predict_table
