@@ -213,6 +213,32 @@ def test_rounded_mlp_start_is_a_valid_network_and_hint():
     assert r.objective == errors_of(r.network, Q, y)
 
 
+def test_float_start_mlp_stops_at_its_deadline_and_is_unchanged_without_one():
+    # the clock hooks into a private scikit-learn method: a release that renames it would
+    # silently fit unclocked, and this test would fail
+    import time
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+
+    from bdnn.train.float_start import _clocked_mlp
+
+    rng = np.random.default_rng(32)
+    X = rng.normal(size=(200, 5))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    params = dict(hidden_layer_sizes=(4,), activation="tanh", max_iter=60, random_state=3,
+                  alpha=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = MLPClassifier(**params).fit(X, y)
+        free = _clocked_mlp(None, **params).fit(X, y)
+        late = _clocked_mlp(time.monotonic() - 1.0, **params).fit(X, y)
+    assert free.n_iter_ == plain.n_iter_ > 1
+    for a, b in zip(free.coefs_, plain.coefs_, strict=True):
+        assert np.array_equal(a, b)
+    assert late.n_iter_ == 1 and late.predict(X).shape == y.shape
+
+
 def test_start_network_is_the_result_when_cpsat_finds_nothing_in_time():
     rng = np.random.default_rng(31)
     Q = rng.integers(0, 16, size=(1500, 12))
