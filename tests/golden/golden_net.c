@@ -780,6 +780,11 @@ GOLDEN_NET_INLINE void golden_net_layer0(
     unsigned u;
     GOLDEN_NET_OPAQUE(s);
     GOLDEN_NET_OPAQUE(c);
+#ifndef GOLDEN_NET_SIMD
+    /* T in a register: each lookup is base + (16 g + nibble), one add and a register-offset
+     * load; with the stack address folded in, Thumb-1 spent 4 more instructions per lookup */
+    GOLDEN_NET_OPAQUE(T);
+#endif
     golden_net_word_t o = 0, m = 1; /* the output word, and the bit of the current unit */
     for (u = 0; u < 4u; u += 2u, s += 4, c += 1) {
         { /* unit u */
