@@ -14,6 +14,7 @@ float32.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -170,6 +171,16 @@ def _describe_row(r: int, n_data: int, Q: np.ndarray, expected: ForwardResult, g
     }
 
 
+def verify_request(backends: list[str] | None, n_random: int, n_data_rows: int) -> list:
+    """The backends a verification runs (``None``: all); ``BDNNError`` for a request that
+    cannot run (an unknown backend, a negative ``n_random``, no rows at all)."""
+    if n_random < 0:
+        raise BDNNError(f"--random must be >= 0, got {n_random}")
+    if n_random + n_data_rows == 0:
+        raise BDNNError("nothing to verify: give a data set or --random N with N >= 1")
+    return get_backends(backends) if backends else get_backends(_default_names())
+
+
 def verify(
     net: Network,
     X: np.ndarray | None = None,
@@ -177,21 +188,21 @@ def verify(
     seed: int = 0,
     backends: list[str] | None = None,
     raw_input: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> VerifyReport:
     """Run every backend on the data rows of ``X`` (float features) and ``n_random`` random
     integer inputs; compare with the numpy reference bit for bit. Backends with ``run_int``
-    also run integer rows through the raw-input API (the network's, or ``raw_input``)."""
+    also run integer rows through the raw-input API (the network's, or ``raw_input``).
+    ``progress`` receives a line as each backend starts (a cross-compiled backend under its
+    emulator takes a second or more)."""
+    say = progress or (lambda message: None)
     net = with_raw_input(net, raw_input)
-    if n_random < 0:
-        raise BDNNError(f"--random must be >= 0, got {n_random}")
-    modules = get_backends(backends) if backends else get_backends(_default_names())
+    modules = verify_request(backends, n_random, 0 if X is None else len(X))
     Q_data = (
         net.quantizer.quantize(np.asarray(X)) if X is not None else np.zeros((0, net.n_inputs))
     )
     Q = np.vstack([Q_data.astype(np.uint8), random_inputs(net, n_random, seed)]).astype(np.uint8)
     report = VerifyReport(len(Q_data), len(Q) - len(Q_data))
-    if len(Q) == 0:
-        raise BDNNError("nothing to verify: give a data set or --random N with N >= 1")
     expected = net.forward_q(Q)
     X_float = float_rows(net, X)
     report.float_rows = len(X_float)
@@ -202,7 +213,11 @@ def verify(
         report.int_rows, report.raw_input = len(X_int), raw_input_of(net).name
         int_levels = net.quantizer.quantize(X_int.astype(np.float32))  # what (float)x gives
         int_classes = net.forward_q(int_levels).class_index
-    for module in modules:
+    say(f"{len(Q)} level rows, {len(X_float)} float rows"
+        + (f", {len(X_int)} integer rows" if X_int is not None else "")
+        + f"; {len(modules)} backends")
+    for k, module in enumerate(modules, 1):
+        say(f"backend {k}/{len(modules)}: {module.name}")
         if module.name == REFERENCE:
             report.backends.append(BackendReport(module.name, "reference", len(Q)))
             continue

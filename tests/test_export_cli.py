@@ -164,6 +164,25 @@ def test_verify_bad_data_and_backend(model, tmp_path, capsys) -> None:
     assert_one_line_error(code, err, "unknown backend")
 
 
+def test_verify_shows_each_backend_as_it_starts(model, capsys) -> None:
+    """Progress on stderr: the model line first, then one line per backend in the table's
+    order (a firmware backend takes a second or more); nothing with --quiet."""
+    code, out, err = run(["verify", model, "--random", "5", "--backends",
+                          "numpy,onnxruntime,onnx-reference"], capsys)
+    assert code == 0
+    lines = err.splitlines()
+    assert all(line.startswith("[verify ") for line in lines), err
+    assert model in lines[0] and "4 inputs" in lines[0]
+    starts = [line.split("] ", 1)[1] for line in lines if "] backend " in line]
+    assert starts == ["backend 1/3: numpy", "backend 2/3: onnxruntime",
+                      "backend 3/3: onnx-reference"]
+    table = [x.split()[0] for x in out.splitlines()[3:6]]
+    assert table == ["numpy", "onnxruntime", "onnx-reference"], out
+    code, _, err = run(["verify", model, "--random", "5", "--backends", "numpy", "--quiet"],
+                       capsys)
+    assert code == 0 and err == ""
+
+
 def test_verify_without_c_compiler_skips_c_host(model, tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no compiler anywhere
     monkeypatch.delenv("CC", raising=False)

@@ -510,8 +510,8 @@ def test_interrupt_during_verify(scratch, tmp_path, sig, code):
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp)}
-    p = bdnn_process("verify", scratch / "good.json", "--backends", "numpy,c-host", env=env,
-                     start_new_session=True)
+    p = bdnn_process("verify", scratch / "good.json", "--backends", "numpy,c-host", "--quiet",
+                     env=env, start_new_session=True)
     while p.poll() is None and not _children(p.pid):  # the compiler is running
         time.sleep(0.005)
     if p.poll() is not None:

@@ -11,7 +11,7 @@ from codegen.backends import backend_names
 from ..errors import BDNNError
 from ..model_file import load_model
 from ..raw_input import RAW_INPUTS
-from .options import emit_json
+from .options import emit_json, process_started, progress_line
 
 
 @click.command("verify")
@@ -29,14 +29,16 @@ from .options import emit_json
               help="Check this integer raw-input API (NAME_predict_i16 / _i32) [default: the "
                    "model's, when it was trained on integers].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def command(model, data, n_random, seed, backends, label_column, delimiter, raw_input,
-            as_json) -> None:
+            as_json, quiet) -> None:
     """Check that every backend computes exactly what the numpy reference does on MODEL.
 
     DATA (optional) is a CSV file or a built-in data set name; its rows are quantized with the
     model's quantizer. Exit 0 if all agree, 1 on any mismatch or backend failure.
     """
-    from codegen.verify import format_table, verify
+    started = process_started()
+    from codegen.verify import format_table, verify, verify_request
 
     names = [b.strip() for b in backends.split(",") if b.strip()] if backends else None
     if backends is not None and not names:
@@ -49,7 +51,13 @@ def command(model, data, n_random, seed, backends, label_column, delimiter, raw_
             raise BDNNError(
                 f"data {data} has {X.shape[1]} features, the model expects {net.n_inputs}"
             )
-    report = verify(net, X, n_random=n_random, seed=seed, backends=names, raw_input=raw_input)
+    verify_request(names, n_random, 0 if X is None else len(X))
+    # the first progress line, once the request is known to be good (a bad one gets a
+    # one-line error)
+    progress_line("verify", started, f"{model}: {net.n_inputs} inputs"
+                  + (f"; data {data}" if data else ""), quiet)
+    report = verify(net, X, n_random=n_random, seed=seed, backends=names, raw_input=raw_input,
+                    progress=lambda message: progress_line("verify", started, message, quiet))
     if as_json:
         emit_json({"model": str(model), "data": data, **report.to_dict()})
     else:
