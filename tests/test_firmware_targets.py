@@ -192,3 +192,36 @@ def test_dsp_ternary_layers_run_bit_exact(target_name, net_name, tmp_path):
     run = run_firmware(project, net, len(Q))
     assert run.mismatches == 0 and not run.error_rows, run.error_rows[:5]
     check_against_reference(run, net, Q, target_name)
+
+
+def wide_sums_nets() -> dict[str, Network]:
+    """First layers of more than 32 inputs on the subset-sum kernel, whose table then spans
+    more than 128 entries and is read through a second (third) base pointer: 70 inputs at 4
+    bits (uint8_t entries, 18 groups: bases T, T1, T2) and 40 at 8 bits (uint16_t entries,
+    10 groups)."""
+    rng = np.random.default_rng(34)
+    return {"70x4bit": random_network(rng, 70, [12], 3, weight_bound=1, bits=4),
+            "40x8bit": random_network(rng, 40, [10], 2, weight_bound=1, bits=8)}
+
+
+def test_wide_sums_nets_cover_the_table_bases() -> None:
+    got = {name: (plan_model(net).layers[0].kernel, plan_model(net).layers[0].n_groups,
+                  plan_model(net).layers[0].sum_bits) for name, net in wide_sums_nets().items()}
+    assert got == {"70x4bit": ("sums", 18, 8), "40x8bit": ("sums", 10, 16)}
+    text = render_c(wide_sums_nets()["70x4bit"], "net")["net.c"]
+    assert "T2[" in text and "T + 256" in text
+
+
+@pytest.mark.parametrize("net_name", list(wide_sums_nets()))
+@pytest.mark.parametrize("target_name", ["cortex-m0", "cortex-m3", "rv32imc", "avr"])
+def test_wide_sums_layers_run_bit_exact(target_name, net_name, tmp_path):
+    """Every hidden bit, score and class as numpy on codes 0..255 (clamped by the table's
+    builder) and the float API, on the cores that read the subset-sum table (AVR: with
+    BDNN_COLUMNS 0 it would; by default its columns kernel, also checked here)."""
+    target = need_target(target_name)
+    net = wide_sums_nets()[net_name]
+    rng = np.random.default_rng(len(net_name))
+    Q = np.vstack([input_rows(net, 30, seed=4),
+                   rng.integers(0, 256, (20, net.n_inputs))]).astype(np.uint8)
+    run = build_and_run(net, target, tmp_path, Q)
+    assert_bit_exact(run, net, Q)
