@@ -122,6 +122,21 @@ MODEL_HELPER unsigned model_popcount8(uint8_t x)
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
 #define MODEL_SIMD 1
 #endif
+/* BDNN_SUM_WORDS 1 (the default but on AVR): the subset-sum table is built 4 entries to a
+ * 32-bit word, entries 4 k..4 k + 3 of a group as one add of a word of 4 copies of an input
+ * (the entries are at most 4 L <= 255: no carry between bytes), on little-endian cores only;
+ * the kernel reads the entries as bytes. 0: one entry at a time. The same results. */
+#ifndef BDNN_SUM_WORDS
+#if defined(__AVR__)
+#define BDNN_SUM_WORDS 0
+#else
+#define BDNN_SUM_WORDS 1
+#endif
+#endif
+#if BDNN_SUM_WORDS && !defined(MODEL_SIMD) && !defined(MODEL_COLUMNS) && \
+    defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MODEL_SUM_WORDS 1
+#endif
 /* hidden layer 0: 4 quantized inputs -> 6 units, weights in [-2, 2].
  * 3 bit-planes of 4 bits per unit, plane weights 1, 2, -4, stored in rows of 4 bits:
  * bit (3 u + p) x 4 + j of model_w0 is plane p of weight j of unit u (LSB-first bytes).
@@ -509,6 +524,27 @@ static uint_fast8_t model_level(const uint8_t *xq, unsigned j)
         v = 15u;
     return v;
 }
+#ifdef MODEL_SUM_WORDS
+/* Subset sums of the quantized inputs, 16 per group of 4, 4 to a word: byte m of the
+ * group's words is the sum of the inputs 4 g + i whose bit i is set in m. */
+static void model_input_sums(const uint8_t *xq, uint32_t *T)
+{
+    unsigned g;
+    for (g = 0; g < 1u; g++, T += 4) {
+        const uint32_t v0 = model_level(xq, 4u * g);
+        const uint32_t v1 = model_level(xq, 4u * g + 1u);
+        const uint32_t v2 = model_level(xq, 4u * g + 2u);
+        const uint32_t v3 = model_level(xq, 4u * g + 3u);
+        const uint32_t w = (v0 << 8) | (v1 << 16) | ((v0 + v1) << 24); /* 0, v0, v1, v0 + v1 */
+        T[0] = w;
+        const uint32_t h2 = v2 | (v2 << 8), c2 = h2 | (h2 << 16); /* v2 in every byte */
+        T[1] = w + c2;
+        const uint32_t h3 = v3 | (v3 << 8), c3 = h3 | (h3 << 16);
+        T[2] = w + c3;
+        T[3] = w + c2 + c3;
+    }
+}
+#else
 /* Subset sums of the quantized inputs, 16 per group of 4: T[16 g + m] is the sum of the inputs
  * 4 g + i whose bit i is set in m (inputs past the last count as 0). Each entry is an earlier
  * one plus one input. */
@@ -538,7 +574,30 @@ static void model_input_sums(const uint8_t *xq, uint8_t *T)
         T[15] = (uint8_t)(T[7] + v3);
     }
 }
+#endif
 #if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT
+#ifdef MODEL_SUM_WORDS
+/* Subset sums of the float inputs' levels, 16 per group of 4, 4 to a word: byte m of the
+ * group's words is the sum of the inputs 4 g + i whose bit i is set in m. */
+static void model_input_sums_f(const float *x, uint32_t *T)
+{
+    MODEL_QUANTIZER_TABLES;
+    unsigned g;
+    for (g = 0; g < 1u; g++, T += 4) {
+        const uint32_t v0 = MODEL_QUANTIZE1(&x[4u * g], 4u * g);
+        const uint32_t v1 = MODEL_QUANTIZE1(&x[4u * g + 1u], 4u * g + 1u);
+        const uint32_t v2 = MODEL_QUANTIZE1(&x[4u * g + 2u], 4u * g + 2u);
+        const uint32_t v3 = MODEL_QUANTIZE1(&x[4u * g + 3u], 4u * g + 3u);
+        const uint32_t w = (v0 << 8) | (v1 << 16) | ((v0 + v1) << 24); /* 0, v0, v1, v0 + v1 */
+        T[0] = w;
+        const uint32_t h2 = v2 | (v2 << 8), c2 = h2 | (h2 << 16); /* v2 in every byte */
+        T[1] = w + c2;
+        const uint32_t h3 = v3 | (v3 << 8), c3 = h3 | (h3 << 16);
+        T[2] = w + c3;
+        T[3] = w + c2 + c3;
+    }
+}
+#else
 /* Subset sums of the float inputs' levels, 16 per group of 4: T[16 g + m] is the sum of the inputs
  * 4 g + i whose bit i is set in m (inputs past the last count as 0). Each entry is an earlier
  * one plus one input. */
@@ -569,6 +628,7 @@ static void model_input_sums_f(const float *x, uint8_t *T)
         T[15] = (uint8_t)(T[7] + v3);
     }
 }
+#endif
 #endif
 #endif
 
@@ -712,16 +772,23 @@ MODEL_INLINE void model_layer2(
 #else
 #define MODEL_LAYERS_STORAGE MODEL_INLINE
 #endif
+/* NAME_LAYER0_IN(in0): the first layer's view of in0 */
 #ifdef MODEL_SIMD
 typedef uint32_t model_layer0_input_t;
 #define MODEL_LAYER0_INPUTS 1u
+#define MODEL_LAYER0_IN(p) (p)
+#elif defined(MODEL_SUM_WORDS)
+typedef uint32_t model_layer0_input_t; /* 4 subset sums a word, read as bytes */
+#define MODEL_LAYER0_INPUTS 4u
+#define MODEL_LAYER0_IN(p) ((const uint8_t *)(p))
 #else
 typedef uint8_t model_layer0_input_t;
 #define MODEL_LAYER0_INPUTS 16u
+#define MODEL_LAYER0_IN(p) (p)
 #endif
 MODEL_LAYERS_STORAGE int model_layers(const model_layer0_input_t *in0, int32_t *scores, model_word_t *buf)
 {
-    model_layer0(in0, buf + 0);
+    model_layer0(MODEL_LAYER0_IN(in0), buf + 0);
     model_layer1(buf + 0, buf + 1);
     model_layer2(buf + 1, scores);
     {

@@ -142,6 +142,21 @@ GOLDEN_NET_HELPER unsigned golden_net_popcount8(uint8_t x)
 #if BDNN_COLUMNS && !defined(GOLDEN_NET_SIMD)
 #define GOLDEN_NET_COLUMNS 1
 #endif
+/* BDNN_SUM_WORDS 1 (the default but on AVR): the subset-sum table is built 4 entries to a
+ * 32-bit word, entries 4 k..4 k + 3 of a group as one add of a word of 4 copies of an input
+ * (the entries are at most 4 L <= 255: no carry between bytes), on little-endian cores only;
+ * the kernel reads the entries as bytes. 0: one entry at a time. The same results. */
+#ifndef BDNN_SUM_WORDS
+#if defined(__AVR__)
+#define BDNN_SUM_WORDS 0
+#else
+#define BDNN_SUM_WORDS 1
+#endif
+#endif
+#if BDNN_SUM_WORDS && !defined(GOLDEN_NET_SIMD) && !defined(GOLDEN_NET_COLUMNS) && \
+    defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define GOLDEN_NET_SUM_WORDS 1
+#endif
 /* hidden layer 0: 5 quantized inputs -> 4 units, weights in [-1, 1].
  * 2 bit-planes of 5 bits per unit, plane weights 1, -2, stored in rows of 8 bits (whole nibbles, the last 3 0):
  * bit (2 u + p) x 8 + j of golden_net_w0 is plane p of weight j of unit u (LSB-first bytes).
@@ -620,6 +635,31 @@ static void golden_net_input_levels_f(const float *x, uint8_t *X)
 }
 #endif
 #else
+#ifdef GOLDEN_NET_SUM_WORDS
+/* Subset sums of the quantized inputs, 16 per group of 4, 4 to a word: byte m of the
+ * group's words is the sum of the inputs 4 g + i whose bit i is set in m. */
+static void golden_net_input_sums(const uint8_t *xq, uint32_t *T)
+{
+    unsigned g;
+    for (g = 0; g < 1u; g++, T += 4) {
+        const uint32_t v0 = golden_net_level(xq, 4u * g);
+        const uint32_t v1 = golden_net_level(xq, 4u * g + 1u);
+        const uint32_t v2 = golden_net_level(xq, 4u * g + 2u);
+        const uint32_t v3 = golden_net_level(xq, 4u * g + 3u);
+        const uint32_t w = (v0 << 8) | (v1 << 16) | ((v0 + v1) << 24); /* 0, v0, v1, v0 + v1 */
+        T[0] = w;
+        const uint32_t h2 = v2 | (v2 << 8), c2 = h2 | (h2 << 16); /* v2 in every byte */
+        T[1] = w + c2;
+        const uint32_t h3 = v3 | (v3 << 8), c3 = h3 | (h3 << 16);
+        T[2] = w + c3;
+        T[3] = w + c2 + c3;
+    }
+    {
+        const uint32_t v0 = golden_net_level(xq, 4u);
+        T[0] = v0 << 8;
+    }
+}
+#else
 /* Subset sums of the quantized inputs, 16 per group of 4: T[16 g + m] is the sum of the inputs
  * 4 g + i whose bit i is set in m (inputs past the last count as 0). Each entry is an earlier
  * one plus one input. */
@@ -654,7 +694,34 @@ static void golden_net_input_sums(const uint8_t *xq, uint8_t *T)
         T[1] = (uint8_t)(v0);
     }
 }
+#endif
 #if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT
+#ifdef GOLDEN_NET_SUM_WORDS
+/* Subset sums of the float inputs' levels, 16 per group of 4, 4 to a word: byte m of the
+ * group's words is the sum of the inputs 4 g + i whose bit i is set in m. */
+static void golden_net_input_sums_f(const float *x, uint32_t *T)
+{
+    GOLDEN_NET_QUANTIZER_TABLES;
+    unsigned g;
+    for (g = 0; g < 1u; g++, T += 4) {
+        const uint32_t v0 = GOLDEN_NET_QUANTIZE1(&x[4u * g], 4u * g);
+        const uint32_t v1 = GOLDEN_NET_QUANTIZE1(&x[4u * g + 1u], 4u * g + 1u);
+        const uint32_t v2 = GOLDEN_NET_QUANTIZE1(&x[4u * g + 2u], 4u * g + 2u);
+        const uint32_t v3 = GOLDEN_NET_QUANTIZE1(&x[4u * g + 3u], 4u * g + 3u);
+        const uint32_t w = (v0 << 8) | (v1 << 16) | ((v0 + v1) << 24); /* 0, v0, v1, v0 + v1 */
+        T[0] = w;
+        const uint32_t h2 = v2 | (v2 << 8), c2 = h2 | (h2 << 16); /* v2 in every byte */
+        T[1] = w + c2;
+        const uint32_t h3 = v3 | (v3 << 8), c3 = h3 | (h3 << 16);
+        T[2] = w + c3;
+        T[3] = w + c2 + c3;
+    }
+    {
+        const uint32_t v0 = GOLDEN_NET_QUANTIZE1(&x[4u], 4u);
+        T[0] = v0 << 8;
+    }
+}
+#else
 /* Subset sums of the float inputs' levels, 16 per group of 4: T[16 g + m] is the sum of the inputs
  * 4 g + i whose bit i is set in m (inputs past the last count as 0). Each entry is an earlier
  * one plus one input. */
@@ -690,6 +757,7 @@ static void golden_net_input_sums_f(const float *x, uint8_t *T)
         T[1] = (uint8_t)(v0);
     }
 }
+#endif
 #endif
 #endif
 #endif
@@ -938,19 +1006,27 @@ GOLDEN_NET_INLINE void golden_net_layer2(
 #else
 #define GOLDEN_NET_LAYERS_STORAGE GOLDEN_NET_INLINE
 #endif
+/* NAME_LAYER0_IN(in0): the first layer's view of in0 */
 #ifdef GOLDEN_NET_SIMD
 typedef uint32_t golden_net_layer0_input_t;
 #define GOLDEN_NET_LAYER0_INPUTS 2u
+#define GOLDEN_NET_LAYER0_IN(p) (p)
 #elif defined(GOLDEN_NET_COLUMNS)
 typedef uint8_t golden_net_layer0_input_t;
 #define GOLDEN_NET_LAYER0_INPUTS 5u
+#define GOLDEN_NET_LAYER0_IN(p) (p)
+#elif defined(GOLDEN_NET_SUM_WORDS)
+typedef uint32_t golden_net_layer0_input_t; /* 4 subset sums a word, read as bytes */
+#define GOLDEN_NET_LAYER0_INPUTS 8u
+#define GOLDEN_NET_LAYER0_IN(p) ((const uint8_t *)(p))
 #else
 typedef uint8_t golden_net_layer0_input_t;
 #define GOLDEN_NET_LAYER0_INPUTS 32u
+#define GOLDEN_NET_LAYER0_IN(p) (p)
 #endif
 GOLDEN_NET_LAYERS_STORAGE int golden_net_layers(const golden_net_layer0_input_t *in0, int32_t *scores, golden_net_word_t *buf)
 {
-    golden_net_layer0(in0, buf + 0);
+    golden_net_layer0(GOLDEN_NET_LAYER0_IN(in0), buf + 0);
     golden_net_layer1(buf + 0, buf + 1);
     golden_net_layer2(buf + 1, scores);
     {

@@ -138,6 +138,21 @@ GOLDEN_TABLE_HELPER unsigned golden_table_popcount8(uint8_t x)
 #if BDNN_COLUMNS && !defined(GOLDEN_TABLE_SIMD)
 #define GOLDEN_TABLE_COLUMNS 1
 #endif
+/* BDNN_SUM_WORDS 1 (the default but on AVR): the subset-sum table is built 4 entries to a
+ * 32-bit word, entries 4 k..4 k + 3 of a group as one add of a word of 4 copies of an input
+ * (the entries are at most 4 L <= 255: no carry between bytes), on little-endian cores only;
+ * the kernel reads the entries as bytes. 0: one entry at a time. The same results. */
+#ifndef BDNN_SUM_WORDS
+#if defined(__AVR__)
+#define BDNN_SUM_WORDS 0
+#else
+#define BDNN_SUM_WORDS 1
+#endif
+#endif
+#if BDNN_SUM_WORDS && !defined(GOLDEN_TABLE_SIMD) && !defined(GOLDEN_TABLE_COLUMNS) && \
+    defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define GOLDEN_TABLE_SUM_WORDS 1
+#endif
 /* hidden layer 0: 4 quantized inputs -> 3 units, weights in [-1, 1].
  * 2 bit-planes of 4 bits per unit, plane weights 1, -2, stored in rows of 4 bits:
  * bit (2 u + p) x 4 + j of golden_table_w0 is plane p of weight j of unit u (LSB-first bytes).
@@ -603,6 +618,27 @@ static void golden_table_input_levels_f(const float *x, uint8_t *X)
 }
 #endif
 #else
+#ifdef GOLDEN_TABLE_SUM_WORDS
+/* Subset sums of the quantized inputs, 16 per group of 4, 4 to a word: byte m of the
+ * group's words is the sum of the inputs 4 g + i whose bit i is set in m. */
+static void golden_table_input_sums(const uint8_t *xq, uint32_t *T)
+{
+    unsigned g;
+    for (g = 0; g < 1u; g++, T += 4) {
+        const uint32_t v0 = golden_table_level(xq, 4u * g);
+        const uint32_t v1 = golden_table_level(xq, 4u * g + 1u);
+        const uint32_t v2 = golden_table_level(xq, 4u * g + 2u);
+        const uint32_t v3 = golden_table_level(xq, 4u * g + 3u);
+        const uint32_t w = (v0 << 8) | (v1 << 16) | ((v0 + v1) << 24); /* 0, v0, v1, v0 + v1 */
+        T[0] = w;
+        const uint32_t h2 = v2 | (v2 << 8), c2 = h2 | (h2 << 16); /* v2 in every byte */
+        T[1] = w + c2;
+        const uint32_t h3 = v3 | (v3 << 8), c3 = h3 | (h3 << 16);
+        T[2] = w + c3;
+        T[3] = w + c2 + c3;
+    }
+}
+#else
 /* Subset sums of the quantized inputs, 16 per group of 4: T[16 g + m] is the sum of the inputs
  * 4 g + i whose bit i is set in m (inputs past the last count as 0). Each entry is an earlier
  * one plus one input. */
@@ -632,7 +668,30 @@ static void golden_table_input_sums(const uint8_t *xq, uint8_t *T)
         T[15] = (uint8_t)(T[7] + v3);
     }
 }
+#endif
 #if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !BDNN_PREDICT_TABLE
+#ifdef GOLDEN_TABLE_SUM_WORDS
+/* Subset sums of the float inputs' levels, 16 per group of 4, 4 to a word: byte m of the
+ * group's words is the sum of the inputs 4 g + i whose bit i is set in m. */
+static void golden_table_input_sums_f(const float *x, uint32_t *T)
+{
+    GOLDEN_TABLE_QUANTIZER_TABLES;
+    unsigned g;
+    for (g = 0; g < 1u; g++, T += 4) {
+        const uint32_t v0 = GOLDEN_TABLE_QUANTIZE1(&x[4u * g], 4u * g);
+        const uint32_t v1 = GOLDEN_TABLE_QUANTIZE1(&x[4u * g + 1u], 4u * g + 1u);
+        const uint32_t v2 = GOLDEN_TABLE_QUANTIZE1(&x[4u * g + 2u], 4u * g + 2u);
+        const uint32_t v3 = GOLDEN_TABLE_QUANTIZE1(&x[4u * g + 3u], 4u * g + 3u);
+        const uint32_t w = (v0 << 8) | (v1 << 16) | ((v0 + v1) << 24); /* 0, v0, v1, v0 + v1 */
+        T[0] = w;
+        const uint32_t h2 = v2 | (v2 << 8), c2 = h2 | (h2 << 16); /* v2 in every byte */
+        T[1] = w + c2;
+        const uint32_t h3 = v3 | (v3 << 8), c3 = h3 | (h3 << 16);
+        T[2] = w + c3;
+        T[3] = w + c2 + c3;
+    }
+}
+#else
 /* Subset sums of the float inputs' levels, 16 per group of 4: T[16 g + m] is the sum of the inputs
  * 4 g + i whose bit i is set in m (inputs past the last count as 0). Each entry is an earlier
  * one plus one input. */
@@ -663,6 +722,7 @@ static void golden_table_input_sums_f(const float *x, uint8_t *T)
         T[15] = (uint8_t)(T[7] + v3);
     }
 }
+#endif
 #endif
 #endif
 #endif
@@ -856,19 +916,27 @@ GOLDEN_TABLE_INLINE void golden_table_layer1(
 #else
 #define GOLDEN_TABLE_LAYERS_STORAGE GOLDEN_TABLE_INLINE
 #endif
+/* NAME_LAYER0_IN(in0): the first layer's view of in0 */
 #ifdef GOLDEN_TABLE_SIMD
 typedef uint32_t golden_table_layer0_input_t;
 #define GOLDEN_TABLE_LAYER0_INPUTS 1u
+#define GOLDEN_TABLE_LAYER0_IN(p) (p)
 #elif defined(GOLDEN_TABLE_COLUMNS)
 typedef uint8_t golden_table_layer0_input_t;
 #define GOLDEN_TABLE_LAYER0_INPUTS 4u
+#define GOLDEN_TABLE_LAYER0_IN(p) (p)
+#elif defined(GOLDEN_TABLE_SUM_WORDS)
+typedef uint32_t golden_table_layer0_input_t; /* 4 subset sums a word, read as bytes */
+#define GOLDEN_TABLE_LAYER0_INPUTS 4u
+#define GOLDEN_TABLE_LAYER0_IN(p) ((const uint8_t *)(p))
 #else
 typedef uint8_t golden_table_layer0_input_t;
 #define GOLDEN_TABLE_LAYER0_INPUTS 16u
+#define GOLDEN_TABLE_LAYER0_IN(p) (p)
 #endif
 GOLDEN_TABLE_LAYERS_STORAGE int golden_table_layers(const golden_table_layer0_input_t *in0, int32_t *scores, golden_table_word_t *buf)
 {
-    golden_table_layer0(in0, buf + 0);
+    golden_table_layer0(GOLDEN_TABLE_LAYER0_IN(in0), buf + 0);
     golden_table_layer1(buf + 0, scores);
     {
         int best = 0, c;
