@@ -37,14 +37,6 @@ def emit_json(obj: dict) -> None:
     sys.stdout.flush()
 
 
-def progress_line(label: str, started: float, message: str, quiet: bool = False) -> None:
-    """One progress line on stderr, ``[label  1.2s] message``, the seconds counted from
-    ``started`` (``time.monotonic()``, e.g. ``process_started()``); nothing when ``quiet``."""
-    if not quiet:
-        print(f"[{label} {time.monotonic() - started:6.1f}s] {message}", file=sys.stderr,
-              flush=True)
-
-
 def process_started() -> float:
     """``time.monotonic()`` at the start of this process (from /proc on Linux, so that a
     command's time limit covers the interpreter's start-up and imports), else now."""

@@ -10,8 +10,9 @@ from codegen.backends import backend_names
 
 from ..errors import BDNNError
 from ..model_file import load_model
+from ..progress import progress_line
 from ..raw_input import RAW_INPUTS
-from .options import emit_json, process_started, progress_line
+from .options import emit_json, process_started
 
 
 @click.command("verify")

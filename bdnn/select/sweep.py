@@ -22,6 +22,7 @@ from codegen.switches import SMALL_CODE
 from ..data import Dataset
 from ..errors import BDNNError
 from ..model_file import model_from_dict
+from ..progress import progress_line
 from .choose import (
     Budgets,
     Candidate,
@@ -168,8 +169,8 @@ class Progress:
         best = (f"best val {self.best[0]:.4f} ({self.best[1]})" if self.best
                 else "no model within budget yet")
         note = f"; {r['error'][:60]}" if "error" in r else ""
-        print(f"[select {elapsed:6.1f}s] [{bar:<{width}}] {self.done}/{self.total}; {best}; "
-              f"ETA {eta:.0f} s{note}", file=sys.stderr, flush=True)
+        progress_line("select", self.started, f"[{bar:<{width}}] {self.done}/{self.total}; "
+                      f"{best}; ETA {eta:.0f} s{note}")
 
 
 def say(opts: SelectOptions, message: str) -> None:

@@ -27,7 +27,6 @@ import math
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ import numpy as np
 from ..ensemble import Ensemble, EnsembleKind, get_ensemble_kind
 from ..errors import BDNNError
 from ..objective import Objective, objective_with_margin
+from ..progress import progress_line
 from ..quantizer import AnyQuantizer
 from .methods import check_lexicographic
 from .safe_solver import interrupt_requested, request_interrupt
@@ -213,9 +213,7 @@ def train_ensemble(
             "s or more --workers")
 
     def say(message: str) -> None:
-        if progress:
-            print(f"[{kind.name} {time.monotonic() - started:6.1f}s] {message}",
-                  file=sys.stderr, flush=True)
+        progress_line(kind.name, started, message, quiet=not progress)
 
     say(f"training {len(member_classes)} members on {n_processes} process"
         f"{'es' if n_processes > 1 else ''} in {n_rounds} round{'s' if n_rounds > 1 else ''}, "

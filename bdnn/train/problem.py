@@ -10,7 +10,6 @@ own method options; the result record they write starts from :meth:`TrainProblem
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from ..activation import Activation
 from ..network import Layer, Network
 from ..objective import ERRORS, Objective, objective_with_margin
 from ..output_kind import OutputKind
+from ..progress import progress_line
 from ..quantizer import Quantizer
 from .architecture import Architecture
 from .result import TrainResult, relative_gap
@@ -113,9 +113,7 @@ class TrainProblem:
 
     def say(self, message: str) -> None:
         """A progress line on stderr (with the elapsed time), unless progress is off."""
-        if self.solve.progress:
-            print(f"[{self.solve.label} {self.elapsed():6.1f}s] {message}", file=sys.stderr,
-                  flush=True)
+        progress_line(self.solve.label, self.started, message, quiet=not self.solve.progress)
 
     # -- derived ---------------------------------------------------------------------------
     @property
