@@ -136,7 +136,7 @@ def descended_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer:
         if k > 0 and ((not deterministic and left <= 0) or interrupt_requested()):
             break
         try:
-            share = max(DESCENT_SHARE, FIRST_FIT_SHARE if k == 0 else 0.0)
+            share = FIRST_FIT_SHARE if k == 0 else DESCENT_SHARE
             rounded = rounded_mlp_start(
                 Q, y, arch, quantizer, classes, seed=seed + k,
                 deadline=None if deterministic else t0 + share * time_limit)
