@@ -81,8 +81,11 @@ def field_terms(pos: int, n: int, word_bits: int) -> dict:
 
 
 def popcount_bits(n: int, word_bits: int) -> int:
-    """The narrowest popcount (8, 16, 32 or 64 bits) that covers ``n`` bits of a word."""
-    return min(word_bits, next(b for b in (8, 16, 32, 64) if b >= n))
+    """The narrowest popcount (2, 4, 8, 16, 32 or 64 bits) that covers ``n`` bits of a word.
+
+    A field's bits above ``n`` are 0 (the words' tail bits are), so a 2- or 4-bit popcount
+    may read a byte."""
+    return min(word_bits, next(b for b in (2, 4, 8, 16, 32, 64) if b >= n))
 
 
 def unit_fields(layer: LayerPlan, k: int, word_bits: int) -> list[list[dict]]:

@@ -53,13 +53,16 @@ INT16_MAX = 2**15 - 1
 INT32_MAX = 2**31 - 1
 
 SUM_GROUP = 4  # inputs per subset-sum table (16 entries)
-# Rough operation counts of the two first-layer kernels (see first_layer_kernel); only their
-# ratio matters. A SWAR popcount with its AND, shift and add is about 15 operations; a table
-# entry costs a mask, a load, a shift and an add; a table entry is made with one add and store.
-POPCOUNT_OPS = 15
-PACK_OPS = 2  # per input and input bit (test, or into the word)
+# Operation counts of the two first-layer kernels (see first_layer_kernel); only their ratio
+# matters. Fitted by least squares to the difference of the two kernels' predict_q counts on
+# Cortex-M0, M3 and RV32IMC (10 random networks, 4-100 inputs, 2-16 units, 1-4 bits;
+# docs/benchmarks.md §4): packing costs ~9 per input bit (a test and an OR into the word, in a
+# loop), a SWAR popcount with its AND, shift and add ~18, a group's 16 table entries ~26 (4 to
+# a word) and a table entry ~4 (a mask, an add and a load).
+POPCOUNT_OPS = 18
+PACK_OPS = 9  # per input and input bit
 LOOKUP_OPS = 4
-BUILD_OPS = 2
+BUILD_OPS = 26  # per group of SUM_GROUP inputs
 MAX_SUM_TABLE_BYTES = 512  # stack cap of the subset-sum table (AVR has 2 KB of RAM)
 
 
@@ -263,15 +266,16 @@ def first_layer_kernel(
 
     Per inference the popcount kernel packs ``n_in x input_bits`` bits and does
     ``n_out x planes x words x input_bits`` popcounts; the sums kernel fills ``16`` entries per
-    group of 4 inputs and adds ``n_out x planes x groups`` entries. Few input bits and many
-    inputs per word favour popcounts; the table is also capped at ``MAX_SUM_TABLE_BYTES``.
+    group of 4 inputs and adds ``n_out x planes x groups`` entries. One-bit inputs, many to a
+    word, with many units favour popcounts (64-16-10); two or more input bits the table; the
+    table is also capped at ``MAX_SUM_TABLE_BYTES``.
     """
     groups = -(-n_in // SUM_GROUP)
     if groups * (1 << SUM_GROUP) * sum_bits // 8 > MAX_SUM_TABLE_BYTES:
         return "popcount"
     words = n_words(n_in, word_bits)
     popcount = n_in * input_bits * PACK_OPS + n_out * planes * words * input_bits * POPCOUNT_OPS
-    sums = groups * (1 << SUM_GROUP) * BUILD_OPS + n_out * planes * groups * LOOKUP_OPS
+    sums = groups * BUILD_OPS + n_out * planes * groups * LOOKUP_OPS
     return "sums" if sums < popcount else "popcount"
 
 

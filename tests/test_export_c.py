@@ -420,6 +420,25 @@ def test_first_layer_kernel_choice_and_scratch_macro(cc, tmp_path) -> None:
     run_batch([narrow, wide_1bit, big_table], tmp_path, [32, 32, 8], c_host.CFLAGS, rows=60)
 
 
+def test_narrow_popcounts_of_small_layers(cc, tmp_path) -> None:
+    """Layers that read 1-4 bits per word use the 2- and 4-bit popcounts (a field's bits above
+    its inputs are the word's zero tail); bit-exact at every word size, two hidden layers
+    included."""
+    rng = np.random.default_rng(21)
+    nets, words = [], []
+    for hidden in ([1], [2], [3], [4], [5], [3, 2], [4, 4], [2, 3]):
+        for word_bits in (8, 16, 32, 64):
+            nets.append(random_network(rng, 7, hidden, 3, weight_bound=int(rng.integers(1, 4)),
+                                       bits=2))
+            words.append(word_bits)
+    texts = [render_c(net, "p", wb)["p.c"] for net, wb in zip(nets, words, strict=True)]
+    # 1-2 hidden units: popcount2 only; 3-4: popcount4; 5: popcount8
+    assert "p_popcount2(uint8_t x)" in texts[4] and "p_popcount4" not in texts[4]
+    assert "p_popcount4(uint8_t x)" in texts[12] and "p_popcount8" not in texts[12]
+    assert "p_popcount8(uint8_t x)" in texts[16] and "p_popcount4" not in texts[16]
+    run_batch(nets, tmp_path, words, c_host.CFLAGS, rows=60)
+
+
 def test_constant_storage_boundaries(cc, tmp_path) -> None:
     """Thresholds at the ends of the signed nibble (-8, 7), int8 (-128, 127) and just past
     them, and score offsets alike, stay exact."""

@@ -101,26 +101,18 @@ typedef uint32_t golden_net_word_t;
 #define GOLDEN_NET_HELPER GOLDEN_NET_INLINE
 #endif
 
-/* Population count of 8 bits: inline SWAR by default (gcc turns __builtin_popcount into a
- * libgcc call on Cortex-M0/M3); define BDNN_POPCOUNT8(x) to use an instruction. */
-#ifndef BDNN_POPCOUNT8
-GOLDEN_NET_HELPER unsigned golden_net_popcount8(uint8_t x)
+/* Population count of 4 bits: inline SWAR by default (gcc turns __builtin_popcount into a
+ * libgcc call on Cortex-M0/M3); define BDNN_POPCOUNT4(x) to use an instruction. */
+#ifndef BDNN_POPCOUNT4
+/* x < 2^4 (the field's higher bits are the word's zero tail): a few shifts and adds */
+GOLDEN_NET_HELPER unsigned golden_net_popcount4(uint8_t x)
 {
-#if defined(__thumb2__)
-    /* single-cycle multiplies on Cortex-M3/M4/M7: copies of x summed per nibble */
-    return (unsigned)(((((uint32_t)x * 0x08040201ul) >> 3) & 0x11111111ul) * 0x11111111ul >> 28);
-#else
-    /* uint_fast8_t: 8-bit arithmetic on AVR (half the work of its 16-bit unsigned), the
-     * register width on 32-bit cores */
-    uint_fast8_t v = x;
-    v = (uint_fast8_t)(v - ((v >> 1) & 0x55u));
-    v = (uint_fast8_t)((v & 0x33u) + ((v >> 2) & 0x33u));
-    return (unsigned)((uint_fast8_t)(v + (v >> 4)) & 0x0Fu);
-#endif
+    const unsigned v = (unsigned)(x - ((x >> 1) & 5u));
+    return (v & 3u) + (v >> 2);
 }
-#define BDNN_POPCOUNT8(x) golden_net_popcount8(x)
+#define BDNN_POPCOUNT4(x) golden_net_popcount4(x)
 #endif
-#define GOLDEN_NET_POPCOUNT8(x) ((unsigned)BDNN_POPCOUNT8((uint8_t)(x)))
+#define GOLDEN_NET_POPCOUNT4(x) ((unsigned)BDNN_POPCOUNT4((uint8_t)(x)))
 
 /* With the Cortex-M4/M7 DSP instructions the first layer masks the bytes of 4 clamped inputs
  * (a mask word per 4 weights) and adds them with one USADA8, and needs no subset-sum table;
@@ -919,9 +911,9 @@ GOLDEN_NET_INLINE void golden_net_layer1(
     for (u = 0; u < 3u; u += 2u, s += 3, c += 1) {
         { /* unit u */
             int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
-            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[0])))));
-            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))) << 1);
-            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[1])))));
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT4(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[0])))));
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT4(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 4))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT4(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[1])))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
             if ((int_fast16_t)(pos - (neg << 2)) >= t)
                 o |= m;
@@ -931,9 +923,9 @@ GOLDEN_NET_INLINE void golden_net_layer1(
             break;
         { /* unit u + 1 */
             int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
-            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))));
-            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[2])))) << 1);
-            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))));
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT4(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))));
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT4(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[2])))) << 1);
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT4(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[2])) >> 4))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
             if ((int_fast16_t)(pos - (neg << 2)) >= t)
                 o |= m;
@@ -971,22 +963,22 @@ GOLDEN_NET_INLINE void golden_net_layer2(
     for (u = 0; u < 3u; u += 4u, s += 3, c += 2) {
         { /* unit u */
             int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
-            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[0])))));
-            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 3))));
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT4(x0_0 & (golden_net_word_t)((unsigned)BDNN_READ_U8(&s[0])))));
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT4(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[0])) >> 3))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0])) & 15u) ^ 8u) - 8);
             scores[u] = (int32_t)2 * (int32_t)(pos - (neg << 1)) + (int32_t)t;
         }
         { /* unit u + 1 */
             int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
-            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[0]) | ((unsigned)BDNN_READ_U8(&s[1]) << 8)) >> 6))));
-            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 1))));
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT4(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[0]) | ((unsigned)BDNN_READ_U8(&s[1]) << 8)) >> 6))));
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT4(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 1))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[0]) >> 4) & 15u) ^ 8u) - 8);
             scores[u + 1u] = (int32_t)2 * (int32_t)(pos - (neg << 1)) + (int32_t)t;
         }
         { /* unit u + 2 */
             int_fast16_t pos = 0, neg = 0; /* positive planes, and the sign plane apart (unweighted) */
-            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))));
-            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT8(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1]) | ((unsigned)BDNN_READ_U8(&s[2]) << 8)) >> 7))));
+            pos += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT4(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1])) >> 4))));
+            neg += (int_fast16_t)((int_fast16_t)(GOLDEN_NET_POPCOUNT4(x0_0 & (golden_net_word_t)(((unsigned)BDNN_READ_U8(&s[1]) | ((unsigned)BDNN_READ_U8(&s[2]) << 8)) >> 7))));
             const int_fast16_t t = (int_fast16_t)((int)((((unsigned)BDNN_READ_U8(&c[1])) & 15u) ^ 8u) - 8);
             scores[u + 2u] = (int32_t)2 * (int32_t)(pos - (neg << 1)) + (int32_t)t;
         }
