@@ -587,7 +587,9 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
             "n_train": len(parts[0][1]), "n_val": len(parts[1][1]), "n_test": len(parts[2][1]),
             "seconds": round(time.monotonic() - t0, 1),
             "load_avg_1min": round(os.getloadavg()[0], 2),  # the shared machine's load, as seen
-            "tools": {k: ({kk: vv for kk, vv in v.items() if kk != "model"} if v else None)
+            # model files by name: they live in --work, which the record does not cite
+            "tools": {k: ({kk: (Path(vv).name if kk == "path" else vv)
+                           for kk, vv in v.items() if kk != "model"} if v else None)
                       for k, v in tools.items()},
         })
         entry["summary"] = summarise(entry["runs"])
@@ -666,7 +668,9 @@ def _load_range(e: dict) -> list[float]:
     return [min(loads), max(loads)] if loads else []
 
 
-def render_md(record: dict) -> str:
+def render_md(record: dict, plots: str | None = None) -> str:
+    """The Markdown report; ``plots``: the PNG directory relative to the report, linked below
+    the tables (none without it)."""
     lines = [
         "# Accuracy benchmark: bdnn select vs tuned float MLP and emlearn trees",
         "",
@@ -765,8 +769,8 @@ def render_md(record: dict) -> str:
               f">= 10x less model data {n['data']}, at least as accurate as the best tree/forest "
               f"at <= M0 flash {n['tree']}, faster than it on M0 {n['fast']}.", ""]
     lines += coin_flip_table(record)
-    for ds in record["datasets"]:
-        lines.append(f"![{ds}: test accuracy vs Cortex-M0 flash](../../docs/accuracy_{ds}.png)")
+    for ds in record["datasets"] if plots is not None else ():
+        lines.append(f"![{ds}: test accuracy vs Cortex-M0 flash]({plots}/accuracy_{ds}.png)")
     return "\n".join(lines) + "\n"
 
 
@@ -922,6 +926,9 @@ def main(argv: list[str] | None = None) -> int:
                          "file replaces the same set in an earlier one) and write --json, --md "
                          "and --plots from them")
     args = ap.parse_args(argv)
+    # the report links the plots where it can name them relative to itself
+    links = (os.path.relpath(args.plots.resolve(), args.md.resolve().parent)
+             if args.plots and args.md else None)
     if args.merge:
         record = merge_records([json.loads(f.read_text()) for f in args.merge])
         if args.json:
@@ -929,7 +936,7 @@ def main(argv: list[str] | None = None) -> int:
         for ds in record["datasets"] if args.plots else ():
             args.plots.mkdir(parents=True, exist_ok=True)
             plot(record, ds, args.plots / f"accuracy_{ds}.png")
-        md = render_md(record)
+        md = render_md(record, links)
         if args.md:
             args.md.write_text(md)
         print(md)
@@ -990,11 +997,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.plots.mkdir(parents=True, exist_ok=True)
                 plot(record, ds, args.plots / f"accuracy_{ds}.png")
             if args.md:
-                args.md.write_text(render_md(record))
+                args.md.write_text(render_md(record, links))
     record["complete"] = True
     record["targets_tally"] = targets_tally(record)
     save()
-    md = render_md(record)
+    md = render_md(record, links)
     if args.md:
         args.md.write_text(md)
     print(md)
