@@ -134,7 +134,7 @@ def test_quick_run_structure_and_recomputed_accuracies(tmp_path):
             continue
         assert r["model_bytes"] <= mlp["model_bytes"] / divisor
         assert r["model_bytes"] == r["select"]["model_bytes"]
-        net = load_network(r["path"])
+        net = load_network(tmp_path / "m" / r["path"])  # named in --work
         # the numpy forward pass of the saved model, on the paper split's parts
         for X, y, key in ((Xv, yv, "val_accuracy"), (Xt, yt, "test_accuracy")):
             pred = net.forward_q(net.quantizer.quantize(X)).class_index
@@ -148,7 +148,7 @@ def test_quick_run_structure_and_recomputed_accuracies(tmp_path):
             continue
         assert r["budget_flash"] == budget
         assert e["firmware"]["cortex-m0"][tool]["flash_bytes"] <= budget
-        net = load_network(r["path"])
+        net = load_network(tmp_path / "m" / r["path"])  # named in --work
         pred = net.forward_q(net.quantizer.quantize(Xt)).class_index
         assert r["test_accuracy"] == pytest.approx(float(np.mean(pred == yt)))
     # the summary is the mean of the per-seed accuracies
@@ -171,6 +171,9 @@ def test_quick_run_structure_and_recomputed_accuracies(tmp_path):
                 assert f[tool]["model_data_bytes"] == run["tools"][tool]["model_bytes"]
     text = md.read_text()
     assert "| iris |" in text and "## The issue's targets" in text
+    assert "](./accuracy_iris.png)" in text  # the plot, relative to the report
+    assert all("/" not in run["tools"][t]["path"] for t in acc.BUDGET_DIVISORS
+               if run["tools"][t] is not None)
     assert (tmp_path / "accuracy_iris.png").stat().st_size > 1000
 
 

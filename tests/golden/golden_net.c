@@ -104,8 +104,9 @@ typedef uint32_t golden_net_word_t;
 /* Population count of 4 bits: inline SWAR by default (gcc turns __builtin_popcount into a
  * libgcc call on Cortex-M0/M3); define BDNN_POPCOUNT4(x) to use an instruction. */
 #ifndef BDNN_POPCOUNT4
-/* x < 2^4 (the field's higher bits are the word's zero tail): a few shifts and adds */
-GOLDEN_NET_HELPER unsigned golden_net_popcount4(uint8_t x)
+/* x < 2^4 (the field's higher bits are the word's zero tail): a few shifts and adds,
+ * inlined even with BDNN_SMALL_CODE 1 (a call costs more flash than they take) */
+GOLDEN_NET_INLINE unsigned golden_net_popcount4(uint8_t x)
 {
     const unsigned v = (unsigned)(x - ((x >> 1) & 5u));
     return (v & 3u) + (v >> 2);
