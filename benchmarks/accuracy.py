@@ -149,7 +149,7 @@ def predictions(tool: str, record: dict, X: np.ndarray, n_classes: int, work: Pa
         return record["model"].predict(X).astype(int)
     if tool in ("tree", "forest"):
         return vote(record["model"], X, n_classes)
-    net = load_network(work / record["path"])
+    net = load_network(work / Path(record["path"]).name)  # in --work, relative or absolute
     return net.forward_q(net.quantizer.quantize(X)).class_index
 
 
