@@ -431,10 +431,6 @@ MODEL_Q_INLINE uint32_t model_levels4(const float **x, float lo, float scale)
 #define MODEL_QUANTIZE1(x, j) model_quantize1(x, q_key) /* one row for every input */
 /* Whether the threshold *t is below key. */
 #define model_below(t, key) (BDNN_READ_U32(t) < (key))
-/* The level of *x among its input's thresholds t: the number of them below the key of *x
- * (a binary search). The key orders like the float (negatives by one's complement) and is
- * rotated so that every NaN falls below -inf, where no threshold is: NaN -> 0 with no test.
- * Integer operations only: the float is only copied. */
 /* The level's type: unsigned on Thumb-1 (Cortex-M0), where narrowing the pointer difference
  * to a byte takes two more instructions per input (wine 13-2-3 at 2 bits: 588 -> 557 for
  * NAME_predict); uint8_t elsewhere (free on Thumb-2 and RISC-V, 8-bit on AVR). */
@@ -443,6 +439,10 @@ typedef unsigned model_level_t;
 #else
 typedef uint8_t model_level_t;
 #endif
+/* The level of *x among its input's thresholds t: the number of them below the key of *x
+ * (a binary search). The key orders like the float (negatives by one's complement) and is
+ * rotated so that every NaN falls below -inf, where no threshold is: NaN -> 0 with no test.
+ * Integer operations only: the float is only copied. */
 MODEL_Q_HELPER model_level_t model_quantize1(const float *x, const uint32_t *t)
 {
     union {
