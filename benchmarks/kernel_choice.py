@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         rng = np.random.default_rng(n_in * 100 + hidden * 10 + bits)
         net = random_network(rng, n_in, [hidden], classes, bits=bits)
         layer = net.layers[0]
-        sum_bits = 8 if plan.SUM_GROUP * ((1 << bits) - 1) <= 0xFF else 16
+        sum_bits = plan.sum_entry_bits((1 << bits) - 1)
         pick = plan.first_layer_kernel(n_in, hidden, n_planes(layer.weight_bound), bits, 32,
                                        sum_bits)
         for target in targets:

@@ -258,6 +258,12 @@ def _int_type_bits(bound: int, what: str) -> int:
     raise BDNNError(f"{what}: bound {bound} overflows int32_t; use smaller weights or fewer inputs")
 
 
+def sum_entry_bits(max_input: int) -> int:
+    """Bits of a subset-sum table entry: the sum of up to ``SUM_GROUP`` inputs of at most
+    ``max_input`` each, in a byte while it fits."""
+    return 8 if SUM_GROUP * max_input <= 0xFF else 16
+
+
 def first_layer_kernel(
     n_in: int, n_out: int, planes: int, input_bits: int, word_bits: int, sum_bits: int
 ) -> str:
@@ -386,8 +392,7 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
         assert (1 << (P - 1)) * layer.n_in * max_input <= bound, (name, P, bound)
         kernel, sum_bits, dsp, columns = "popcount", 0, None, None
         if i == 0:
-            # a table entry is the sum of up to SUM_GROUP clamped inputs
-            sum_bits = 8 if SUM_GROUP * max_input <= 0xFF else 16
+            sum_bits = sum_entry_bits(max_input)
             kernel = first_layer_kernel(
                 layer.n_in, layer.n_out, P, int(net.quantizer.bits), word_bits, sum_bits
             )
