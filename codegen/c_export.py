@@ -114,6 +114,34 @@ def int_literal(value: int, bits: int) -> str:
     return f"{v}l" if bits == 32 else str(v)
 
 
+def unsigned_literal(value: int, bits: int) -> str:
+    """A C literal of an unsigned ``bits``-bit value in hex (``ul`` past 16 bits)."""
+    return f"0x{int(value):0{bits // 4}X}{'ul' if bits > 16 else 'u'}"
+
+
+def lanes_context(layer: LayerPlan) -> dict:
+    """What the template's lanes kernel reads of ``layer.lanes`` (plan.LanesKernel): the words,
+    the start words, and per pass its words and, per word, its units' top-bit masks."""
+    K = layer.lanes
+    f, wb = K.lane_bits, K.word_bits
+    words = [{"k": k, "units": [{"u": u, "mask": unsigned_literal(1 << (f * i + f - 1), wb)}
+                                for i, u in enumerate(range(k * K.lanes,
+                                                            min((k + 1) * K.lanes, layer.n_out)))]}
+             for k in range(K.n_words)]
+    passes = [{"width": len(p), "words": [words[k] for k in p]} for p in K.passes]
+    return {
+        "word_bits": wb,
+        "lane_bits": f,
+        "lanes": K.lanes,
+        "n_words": K.n_words,
+        "lane_t": "unsigned" if wb <= 16 else "uint32_t",  # never promoted to a signed int
+        "columns": [unsigned_literal(v, wb) for v in K.stored_columns],
+        "starts": [unsigned_literal(v, wb) for v in K.starts],
+        "passes": passes,
+        "words": words,
+    }
+
+
 def key_literal(value: int) -> str:
     """A C literal of a uint32 level key (``codegen.level_keys.c_level_keys``) in hex."""
     return f"0x{int(value):08X}ul"
@@ -246,6 +274,8 @@ def template_context(
                     "chunk": layer.columns.chunk,
                     "block": COLUMNS_BLOCK,  # units per weight byte
                 },
+                # the lanes kernel of a hidden first layer (plan.LanesKernel), or None
+                "lanes": None if layer.lanes is None else lanes_context(layer),
                 "out_words": n_words(layer.n_out, word_bits),
                 "in_offset": in_offset,
                 "out_offset": out_offset,

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 
@@ -122,7 +121,99 @@ class ColumnsKernel:
     stream: np.ndarray  # uint8 [n_blocks * n_in], block-major
     const_bits: int  # 8, 16 or 32: storage of the layer's thresholds
     chunk: int  # inputs per 8-bit partial sum
-    base_bits: ClassVar[int] = 0  # its thresholds are stored as they are (DspTernary's base)
+    n_units: int  # the layer's units (one stored threshold each)
+
+    @property
+    def constant_bytes(self) -> int:
+        """Bytes of the stored thresholds."""
+        return self.n_units * self.const_bits // 8
+
+
+LANES_PASS = 4  # lane words a pass over the inputs accumulates (registers of an 8-register core)
+
+
+@dataclass(frozen=True)
+class LanesKernel:
+    """A hidden first layer as the lanes kernel stores it (``BDNN_LANES``, cores with a
+    multiplier).
+
+    The units share words: unit ``u`` is lane ``u % lanes`` (bits ``f i .. f i + f - 1``, ``f``
+    = ``lane_bits``) of word ``u // lanes``. Per word, one column per input holds that input's
+    weights, ``sum_i W[u_i, j] 2^(f i)`` modulo ``2^word_bits``, and the kernel adds ``level x
+    column`` for every input to a start word holding ``2^(f - 1) - t_u`` in each lane (``t_u``
+    the unit's threshold, clamped to what its sum can reach). The sums are exact modulo
+    ``2^word_bits``, every final lane lies in ``[0, 2^f)``, so no lane borrows from the next and
+    unit ``u`` is on iff its lane's top bit is set: one multiply and one add per input and word,
+    where the subset-sum kernel builds 16 entries per 4 inputs and reads one per unit and plane.
+    The words go in passes of at most ``LANES_PASS``; within a pass the columns are input-major.
+    """
+
+    lane_bits: int  # f: bits of one unit's lane
+    lanes: int  # units per word
+    word_bits: int  # 8, 16 or 32: the stored words (and the kernel's arithmetic modulo)
+    columns: np.ndarray  # int64 [n_words, n_in]: word k's column of input j, in [0, 2^word_bits)
+    starts: np.ndarray  # int64 [n_words]: the start words, in [0, 2^word_bits)
+
+    @property
+    def n_words(self) -> int:
+        return len(self.starts)
+
+    @property
+    def passes(self) -> list[range]:
+        """The words of each pass over the inputs."""
+        return [range(k, min(k + LANES_PASS, self.n_words))
+                for k in range(0, self.n_words, LANES_PASS)]
+
+    @property
+    def stored_columns(self) -> np.ndarray:
+        """The columns in stored order: pass by pass, input-major within a pass."""
+        return np.concatenate([self.columns[list(p)].T.reshape(-1) for p in self.passes])
+
+    @property
+    def stream(self) -> np.ndarray:
+        """The stored columns as bytes (little-endian words)."""
+        return _le_bytes(self.stored_columns, self.word_bits)
+
+    @property
+    def constant_bytes(self) -> int:
+        """Bytes of the start words (the thresholds' form)."""
+        return self.n_words * self.word_bits // 8
+
+
+def _le_bytes(values: np.ndarray, bits: int) -> np.ndarray:
+    """``values`` (each in ``[0, 2^bits)``) as little-endian ``bits``-bit words, as bytes."""
+    v = np.asarray(values, dtype=np.uint64)
+    return np.stack([(v >> np.uint64(8 * b)) & np.uint64(0xFF) for b in range(bits // 8)],
+                    axis=-1).reshape(-1).astype(np.uint8)
+
+
+def lanes_kernel(weights: np.ndarray, thresholds: np.ndarray, max_level: int) -> LanesKernel | None:
+    """:class:`LanesKernel` of a hidden first layer whose inputs are at most ``max_level``, or
+    None when one unit's lane would need more than 32 bits."""
+    W = np.asarray(weights, dtype=np.int64)
+    n_out, n_in = W.shape
+    lo = max_level * np.minimum(W, 0).sum(axis=1)  # the smallest and largest sum of each unit
+    hi = max_level * np.maximum(W, 0).sum(axis=1)
+    t = np.clip(np.asarray(thresholds, dtype=np.int64), lo, hi + 1)  # on iff sum >= t
+    # a lane holds 2^(f-1) - t + sum: in [0, 2^f) for every sum iff 2^(f-1) covers both sides
+    half = int(max(1, (t - lo).max(), (hi - t + 1).max()))
+    f = 1 + (half - 1).bit_length()
+    if f > 32:
+        return None
+    lanes = min(32 // f, n_out)
+    word_bits = next(b for b in (8, 16, 32) if lanes * f <= b)
+    n_words = -(-n_out // lanes)
+    mod = 1 << word_bits
+    shift = np.array([f * (u % lanes) for u in range(n_out)], dtype=object)
+    columns = np.zeros((n_words, n_in), dtype=np.int64)
+    starts = np.zeros(n_words, dtype=np.int64)
+    for u in range(n_out):  # Python ints: a 32-bit lane shifted up stays exact before the modulo
+        k = u // lanes
+        starts[k] = (int(starts[k]) + ((1 << (f - 1)) - int(t[u]) << int(shift[u]))) % mod
+        for j in range(n_in):
+            columns[k, j] = (int(columns[k, j]) + (int(W[u, j]) << int(shift[u]))) % mod
+    return LanesKernel(lane_bits=f, lanes=lanes, word_bits=word_bits, columns=columns,
+                       starts=starts)
 
 
 @dataclass(frozen=True)
@@ -152,6 +243,8 @@ class LayerPlan:
     dsp_ternary: DspTernary | None = None
     # a hidden "sums" first layer of 2 planes: the AVR columns kernel's form
     columns: ColumnsKernel | None = None
+    # a hidden "sums" first layer: the lanes kernel's form (cores with a multiplier)
+    lanes: LanesKernel | None = None
 
     @property
     def n_groups(self) -> int:
@@ -323,7 +416,7 @@ def columns_kernel(weights: np.ndarray, thresholds: np.ndarray, max_level: int) 
               << (2 * np.arange(COLUMNS_BLOCK))[None, :, None]).sum(axis=1)
     return ColumnsKernel(stream=stream.reshape(-1).astype(np.uint8),
                          const_bits=max(8, constant_bits(thresholds)),
-                         chunk=max(1, 0xFF // max(1, int(max_level))))
+                         chunk=max(1, 0xFF // max(1, int(max_level))), n_units=n_out)
 
 
 def ternary_masks(max_level: int) -> list[int]:
@@ -390,7 +483,7 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
         # +-1, folded into the constants, so the kernels still see {0,1} bits)
         max_input = net.input_range(i)[1]
         assert (1 << (P - 1)) * layer.n_in * max_input <= bound, (name, P, bound)
-        kernel, sum_bits, dsp, columns = "popcount", 0, None, None
+        kernel, sum_bits, dsp, columns, lanes = "popcount", 0, None, None, None
         if i == 0:
             sum_bits = sum_entry_bits(max_input)
             kernel = first_layer_kernel(
@@ -398,10 +491,13 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
             )
             if kernel == "popcount":
                 sum_bits = 0
-            elif P == 2:
-                dsp = dsp_ternary(W, thresholds, int(net.quantizer.bits))
+            else:
+                if P == 2:
+                    dsp = dsp_ternary(W, thresholds, int(net.quantizer.bits))
+                    if not is_output:
+                        columns = columns_kernel(W, thresholds, max_input)
                 if not is_output:
-                    columns = columns_kernel(W, thresholds, max_input)
+                    lanes = lanes_kernel(W, thresholds, max_input)
         elif P == 2 and layers[0].dsp_ternary is not None:
             # the same kernel on the {0, 1} bits (<= L) of the previous layer, spread to bytes
             dsp = dsp_ternary(W, constants, int(net.quantizer.bits), is_output, scale)
@@ -428,6 +524,7 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
                 sum_bits=sum_bits,
                 dsp_ternary=dsp,
                 columns=columns,
+                lanes=lanes,
             )
         )
     table = predict_tables.predict_table(net) if with_predict_table else None

@@ -26,8 +26,8 @@ from .plan import ModelPlan, plan_model
 @dataclass(frozen=True)
 class TargetForm:
     """A form of a layer's tables that some targets compile instead of the plain ones: its
-    ``Target`` flag (``name``), the ``LayerPlan`` attribute holding it (``stream``,
-    ``const_bits`` and ``base_bits``), and the title of its line in ``bdnn size`` and the C
+    ``Target`` flag (``name``), the ``LayerPlan`` attribute holding it (its ``stream`` and
+    ``constant_bytes``), and the title of its line in ``bdnn size`` and the C
     header."""
 
     name: str
@@ -43,6 +43,8 @@ class TargetForm:
 TARGET_FORMS = (
     TargetForm("dsp", "dsp_ternary", "Cortex-M4/M7 (DSP kernel of the ternary layers)"),
     TargetForm("columns", "columns", "AVR (columns kernel of the ternary first layer)"),
+    TargetForm("lanes", "lanes",
+               "Cortex-M0/M3, RV32IMC (lanes kernel of the first layer)"),
 )
 
 def size_report(net: Network | Ensemble, word_bits: int = 32) -> dict:
@@ -113,8 +115,7 @@ def plan_size_report(plan: ModelPlan) -> dict:
             own = getattr(layer, form.layer_attr)
             if own is not None:
                 form_weights += int(own.stream.size) - row["weight_bytes"]
-                form_constants += ((layer.n_out * own.const_bits + own.base_bits) // 8
-                                   - row["threshold_bytes"])
+                form_constants += own.constant_bytes - row["threshold_bytes"]
         forms.update(zip(form.keys, (form_weights, form_constants), strict=True))
     min_bytes = sum(r["min_weight_bytes"] for r in layers)
     table = plan.predict_table

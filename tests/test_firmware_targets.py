@@ -19,7 +19,7 @@ from bdnn.quantizer import Quantizer
 from codegen.c_export import render_c
 from codegen.level_keys import boundary_inputs
 from codegen.plan import plan_model
-from codegen.targets.build import make, write_project, write_vectors
+from codegen.targets.build import add_config, make, write_project, write_vectors
 from codegen.targets.measure import check_against_reference, run_firmware
 
 pytestmark = pytest.mark.toolchain
@@ -213,15 +213,23 @@ def test_wide_sums_nets_cover_the_table_bases() -> None:
 
 
 @pytest.mark.parametrize("net_name", list(wide_sums_nets()))
-@pytest.mark.parametrize("target_name", ["cortex-m0", "cortex-m3", "rv32imc", "avr"])
-def test_wide_sums_layers_run_bit_exact(target_name, net_name, tmp_path):
+@pytest.mark.parametrize("target_name,lanes", [("cortex-m0", 0), ("cortex-m0", 1),
+                                               ("cortex-m3", 0), ("rv32imc", 0),
+                                               ("rv32imc", 1), ("avr", None)])
+def test_wide_sums_layers_run_bit_exact(target_name, lanes, net_name, tmp_path):
     """Every hidden bit, score and class as numpy on codes 0..255 (clamped by the table's
-    builder) and the float API, on the cores that read the subset-sum table (AVR: with
+    builder) and the float API, on the cores that read the subset-sum table with BDNN_LANES 0
+    (with 1, their default, the lanes kernel: 6 and 5 lane words in two passes, also checked
+    here; AVR: with
     BDNN_COLUMNS 0 it would; by default its columns kernel, also checked here)."""
     target = need_target(target_name)
     net = wide_sums_nets()[net_name]
     rng = np.random.default_rng(len(net_name))
     Q = np.vstack([input_rows(net, 30, seed=4),
                    rng.integers(0, 256, (20, net.n_inputs))]).astype(np.uint8)
-    run = build_and_run(net, target, tmp_path, Q)
+    project = write_project(net, target, tmp_path, "net", Q)
+    if lanes is not None:
+        add_config(project, [f"EXTRA_CFLAGS += -DBDNN_LANES={lanes}"])
+    make(project, "prog.elf")
+    run = run_firmware(project, net, len(Q))
     assert_bit_exact(run, net, Q)

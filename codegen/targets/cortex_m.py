@@ -75,4 +75,5 @@ def core(
         clock_hz=clock_hz,
         clock_board=clock_board,
         dsp=dsp,
+        lanes=not dsp,  # every Cortex-M core multiplies; with the DSP kernel it needs no lanes
     )

@@ -79,3 +79,6 @@ class Target:
     # the C compiles a ternary first layer's columns kernel and its tables
     # (codegen.plan.ColumnsKernel; BDNN_COLUMNS defaults to 1): AVR
     columns: bool = False
+    # the C compiles a hidden first layer's lanes kernel and its tables (codegen.plan.LanesKernel;
+    # BDNN_LANES defaults to 1): the cores with a multiplier and neither of the above
+    lanes: bool = False

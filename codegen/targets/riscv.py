@@ -93,4 +93,5 @@ def core(name: str, march: str, mabi: str, machine: str, board: str, flash_bytes
         linker_script=linker_script,
         clock_hz=clock_hz,
         clock_board=clock_board,
+        lanes="m" in march[len("rv32"):].split("_")[0],  # the M extension: a multiplier
     )

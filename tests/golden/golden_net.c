@@ -22,6 +22,7 @@
  *   total              16           6       40
  *   Cortex-M4/M7 (DSP kernel of the ternary layers): weights 16, thresholds 9 in total
  *   AVR (columns kernel of the ternary first layer): weights 13, thresholds 8 in total
+ *   Cortex-M0/M3, RV32IMC (lanes kernel of the first layer): weights 28, thresholds 8 in total
  *   float API (not with BDNN_NO_FLOAT): 140 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 40 bytes of lo and scale (1)
  *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 2.21
  */
@@ -135,6 +136,20 @@ GOLDEN_NET_INLINE unsigned golden_net_popcount4(uint8_t x)
 #if BDNN_COLUMNS && !defined(GOLDEN_NET_SIMD)
 #define GOLDEN_NET_COLUMNS 1
 #endif
+/* BDNN_LANES 1 (the default on cores with a multiplier, AVR and RISC-V without M excepted):
+ * the hidden first layer keeps its units' sums side by side in the lanes of a word and adds
+ * level x column once per input and word (the lanes kernel), instead of building and reading
+ * the subset-sum table. Any target with a fast multiplier can set it. */
+#ifndef BDNN_LANES
+#if defined(__AVR__) || (defined(__riscv) && !defined(__riscv_mul))
+#define BDNN_LANES 0
+#else
+#define BDNN_LANES 1
+#endif
+#endif
+#if BDNN_LANES && !defined(GOLDEN_NET_SIMD) && !defined(GOLDEN_NET_COLUMNS)
+#define GOLDEN_NET_LANES 1
+#endif
 /* BDNN_SUM_WORDS 1 (the default but on AVR): the subset-sum table is built 4 entries to a
  * 32-bit word, entries 4 k..4 k + 3 of a group as one add of a word of 4 copies of an input
  * (the entries are at most 4 L <= 255: no carry between bytes), on little-endian cores only;
@@ -146,7 +161,7 @@ GOLDEN_NET_INLINE unsigned golden_net_popcount4(uint8_t x)
 #define BDNN_SUM_WORDS 1
 #endif
 #endif
-#if BDNN_SUM_WORDS && !defined(GOLDEN_NET_SIMD) && !defined(GOLDEN_NET_COLUMNS) && \
+#if BDNN_SUM_WORDS && !defined(GOLDEN_NET_SIMD) && !defined(GOLDEN_NET_COLUMNS) && !defined(GOLDEN_NET_LANES) && \
     defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define GOLDEN_NET_SUM_WORDS 1
 #endif
@@ -179,12 +194,24 @@ static const int8_t golden_net_threshold0[4] BDNN_STORAGE = {
     11, 6, 16, 9,
 };
 #else
+#ifdef GOLDEN_NET_LANES
+/* The lanes kernel's form: unit u is lane u % 4 (bits 6 i..6 i + 5) of word u / 4; per word, the
+ * column of input j holds its weights sum_i w[u_i][j] 2^(6 i) modulo 2^32, pass by pass (1 of at
+ * most 4 words), input-major; the start words hold 2^5 - threshold in each lane. */
+static const uint32_t golden_net_w0[5] BDNN_STORAGE = {
+    0x0003F001ul, 0xFFFFF03Ful, 0x00001040ul, 0xFFFFFFC1ul, 0xFFFC1001ul,
+};
+static const uint32_t golden_net_threshold0[1] BDNN_STORAGE = {
+    0x007E089Dul,
+};
+#else
 static const uint8_t golden_net_w0[8] BDNN_STORAGE = {
     0x1Bu, 0x02u, 0x0Eu, 0x08u, 0x17u, 0x03u, 0x11u, 0x10u,
 };
 static const uint8_t golden_net_threshold0[2] BDNN_STORAGE = {
     0xE3u, 0x10u,
 };
+#endif
 #endif
 #endif
 
@@ -291,8 +318,10 @@ static const uint32_t golden_net_level_key[35] BDNN_STORAGE = {
  * inlined 32-bit key search ties up (bcw 9-4-2 through the subset-sum table: 1,758 cycles
  * out of line, 1,857 inlined, 1,961 through an xq array; inlined takes 1,200 B more flash);
  * the pow2 level is cheaper inlined (2,125 -> 1,851 cycles), and so is the one copy in the
- * columns kernel's loop over the inputs (bcw 9-4-2: 1,557 -> 1,504). */
-#if BDNN_FUSED_INPUT && (BDNN_SMALL_CODE || (defined(__AVR__) && !defined(GOLDEN_NET_COLUMNS))) && defined(__GNUC__)
+ * columns kernel's loop over the inputs (bcw 9-4-2: 1,557 -> 1,504), and in the lanes kernel's
+ * loop under BDNN_SMALL_CODE (wine 13-2-3 on Cortex-M0: 480 -> 387 instructions, 1,036 ->
+ * 988 B of flash). */
+#if BDNN_FUSED_INPUT && ((BDNN_SMALL_CODE && !defined(GOLDEN_NET_LANES)) || (defined(__AVR__) && !defined(GOLDEN_NET_COLUMNS))) && defined(__GNUC__)
 #define GOLDEN_NET_Q_HELPER static __attribute__((noinline, unused))
 #else
 #define GOLDEN_NET_Q_HELPER GOLDEN_NET_Q_INLINE
@@ -636,6 +665,91 @@ static void golden_net_input_levels_f(const float *x, uint8_t *X)
 }
 #endif
 #else
+#ifdef GOLDEN_NET_LANES
+/* The lane words of the first layer's units (from the quantized inputs, clamped to the top level): the lanes kernel's input. */
+static void golden_net_input_lanes(const uint8_t *xq, uint32_t *A)
+{
+    const uint32_t *s = golden_net_w0; /* the current pass's columns */
+    const uint32_t *c = golden_net_threshold0; /* the start words */
+    GOLDEN_NET_OPAQUE(s);
+    GOLDEN_NET_OPAQUE(c);
+    { /* word 0 */
+        uint32_t a0 = BDNN_READ_U32(&c[0]);
+#if BDNN_SMALL_CODE
+        unsigned j;
+        for (j = 0; j < 5u; j++, s += 1) {
+            const uint32_t v = golden_net_level(xq, j);
+            a0 += v * BDNN_READ_U32(&s[0]);
+        }
+#else
+        {
+            const uint32_t v = golden_net_level(xq, 0);
+            a0 += v * BDNN_READ_U32(&s[0]);
+        }
+        {
+            const uint32_t v = golden_net_level(xq, 1);
+            a0 += v * BDNN_READ_U32(&s[1]);
+        }
+        {
+            const uint32_t v = golden_net_level(xq, 2);
+            a0 += v * BDNN_READ_U32(&s[2]);
+        }
+        {
+            const uint32_t v = golden_net_level(xq, 3);
+            a0 += v * BDNN_READ_U32(&s[3]);
+        }
+        {
+            const uint32_t v = golden_net_level(xq, 4);
+            a0 += v * BDNN_READ_U32(&s[4]);
+        }
+#endif
+        A[0] = a0;
+    }
+}
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT
+/* The lane words of the first layer's units (from the float inputs' levels): the lanes kernel's input. */
+static void golden_net_input_lanes_f(const float *x, uint32_t *A)
+{
+    const uint32_t *s = golden_net_w0; /* the current pass's columns */
+    const uint32_t *c = golden_net_threshold0; /* the start words */
+    GOLDEN_NET_QUANTIZER_TABLES;
+    GOLDEN_NET_OPAQUE(s);
+    GOLDEN_NET_OPAQUE(c);
+    { /* word 0 */
+        uint32_t a0 = BDNN_READ_U32(&c[0]);
+#if BDNN_SMALL_CODE
+        unsigned j;
+        for (j = 0; j < 5u; j++, s += 1) {
+            const uint32_t v = GOLDEN_NET_QUANTIZE1(&x[j], j);
+            a0 += v * BDNN_READ_U32(&s[0]);
+        }
+#else
+        {
+            const uint32_t v = GOLDEN_NET_QUANTIZE1(&x[0], 0);
+            a0 += v * BDNN_READ_U32(&s[0]);
+        }
+        {
+            const uint32_t v = GOLDEN_NET_QUANTIZE1(&x[1], 1);
+            a0 += v * BDNN_READ_U32(&s[1]);
+        }
+        {
+            const uint32_t v = GOLDEN_NET_QUANTIZE1(&x[2], 2);
+            a0 += v * BDNN_READ_U32(&s[2]);
+        }
+        {
+            const uint32_t v = GOLDEN_NET_QUANTIZE1(&x[3], 3);
+            a0 += v * BDNN_READ_U32(&s[3]);
+        }
+        {
+            const uint32_t v = GOLDEN_NET_QUANTIZE1(&x[4], 4);
+            a0 += v * BDNN_READ_U32(&s[4]);
+        }
+#endif
+        A[0] = a0;
+    }
+}
+#endif
+#else
 #ifdef GOLDEN_NET_SUM_WORDS
 /* Subset sums of the quantized inputs, 16 per group of 4, 4 to a word: byte m of the
  * group's words is the sum of the inputs 4 g + i whose bit i is set in m. */
@@ -762,12 +876,15 @@ static void golden_net_input_sums_f(const float *x, uint8_t *T)
 #endif
 #endif
 #endif
+#endif
 
 GOLDEN_NET_INLINE void golden_net_layer0(
 #ifdef GOLDEN_NET_SIMD
     const uint32_t *X,
 #elif defined(GOLDEN_NET_COLUMNS)
     const uint8_t *X,
+#elif defined(GOLDEN_NET_LANES)
+    const uint32_t *A,
 #else
     const uint8_t *T,
 #endif
@@ -844,6 +961,18 @@ GOLDEN_NET_INLINE void golden_net_layer0(
     }
     out[0] = o;
 #else
+#ifdef GOLDEN_NET_LANES
+    golden_net_word_t o = 0;
+    if (A[0] & 0x00000020ul)
+        o |= (golden_net_word_t)((golden_net_word_t)1u << 0);
+    if (A[0] & 0x00000800ul)
+        o |= (golden_net_word_t)((golden_net_word_t)1u << 1);
+    if (A[0] & 0x00020000ul)
+        o |= (golden_net_word_t)((golden_net_word_t)1u << 2);
+    if (A[0] & 0x00800000ul)
+        o |= (golden_net_word_t)((golden_net_word_t)1u << 3);
+    out[0] = o;
+#else
     const uint8_t *s = golden_net_w0; /* the current block of 2 units: 4 bytes */
     const uint8_t *c = golden_net_threshold0;
     unsigned u;
@@ -902,6 +1031,7 @@ GOLDEN_NET_INLINE void golden_net_layer0(
         }
     }
     out[0] = o;
+#endif
 #endif
 #endif
 }
@@ -1016,6 +1146,10 @@ typedef uint32_t golden_net_layer0_input_t;
 typedef uint8_t golden_net_layer0_input_t;
 #define GOLDEN_NET_LAYER0_INPUTS 5u
 #define GOLDEN_NET_LAYER0_IN(p) (p)
+#elif defined(GOLDEN_NET_LANES)
+typedef uint32_t golden_net_layer0_input_t; /* the lane words */
+#define GOLDEN_NET_LAYER0_INPUTS 1u
+#define GOLDEN_NET_LAYER0_IN(p) (p)
 #elif defined(GOLDEN_NET_SUM_WORDS)
 typedef uint32_t golden_net_layer0_input_t; /* 4 subset sums a word, read as bytes */
 #define GOLDEN_NET_LAYER0_INPUTS 8u
@@ -1051,6 +1185,8 @@ static int golden_net_forward(const uint8_t *xq, int32_t *scores, golden_net_wor
     golden_net_input_words(xq, in0);
 #elif defined(GOLDEN_NET_COLUMNS)
     golden_net_input_levels(xq, in0);
+#elif defined(GOLDEN_NET_LANES)
+    golden_net_input_lanes(xq, in0);
 #else
     golden_net_input_sums(xq, in0);
 #endif
@@ -1104,6 +1240,8 @@ int golden_net_predict(const float *x)
     golden_net_input_words_f(x, in0);
 #elif defined(GOLDEN_NET_COLUMNS)
     golden_net_input_levels_f(x, in0);
+#elif defined(GOLDEN_NET_LANES)
+    golden_net_input_lanes_f(x, in0);
 #else
     golden_net_input_sums_f(x, in0);
 #endif

@@ -22,6 +22,7 @@
  *   total              16           6       40
  *   Cortex-M4/M7 (DSP kernel of the ternary layers): weights 16, thresholds 9 in total
  *   AVR (columns kernel of the ternary first layer): weights 13, thresholds 8 in total
+ *   Cortex-M0/M3, RV32IMC (lanes kernel of the first layer): weights 28, thresholds 8 in total
  *   float API (not with BDNN_NO_FLOAT): 140 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 40 bytes of lo and scale (1)
  *   weights: 41, information-theoretic minimum 10.0 bytes; tables / minimum = 2.21
  */

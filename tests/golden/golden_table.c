@@ -17,6 +17,7 @@
  *   total               6           4       20
  *   Cortex-M4/M7 (DSP kernel of the ternary layers): weights 6, thresholds 6 in total
  *   AVR (columns kernel of the ternary first layer): weights 7, thresholds 5 in total
+ *   Cortex-M0/M3, RV32IMC (lanes kernel of the first layer): weights 11, thresholds 4 in total
  *   predict table: 4 bytes (16 entries x 2 bits), read by the predict functions instead of the tables above
  *   float API (not with BDNN_NO_FLOAT): 48 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 32 bytes of lo and scale (1)
  *   weights: 21, information-theoretic minimum 4.2 bytes; tables / minimum = 2.40
@@ -131,6 +132,20 @@ GOLDEN_TABLE_INLINE unsigned golden_table_popcount4(uint8_t x)
 #if BDNN_COLUMNS && !defined(GOLDEN_TABLE_SIMD)
 #define GOLDEN_TABLE_COLUMNS 1
 #endif
+/* BDNN_LANES 1 (the default on cores with a multiplier, AVR and RISC-V without M excepted):
+ * the hidden first layer keeps its units' sums side by side in the lanes of a word and adds
+ * level x column once per input and word (the lanes kernel), instead of building and reading
+ * the subset-sum table. Any target with a fast multiplier can set it. */
+#ifndef BDNN_LANES
+#if defined(__AVR__) || (defined(__riscv) && !defined(__riscv_mul))
+#define BDNN_LANES 0
+#else
+#define BDNN_LANES 1
+#endif
+#endif
+#if BDNN_LANES && !defined(GOLDEN_TABLE_SIMD) && !defined(GOLDEN_TABLE_COLUMNS)
+#define GOLDEN_TABLE_LANES 1
+#endif
 /* BDNN_SUM_WORDS 1 (the default but on AVR): the subset-sum table is built 4 entries to a
  * 32-bit word, entries 4 k..4 k + 3 of a group as one add of a word of 4 copies of an input
  * (the entries are at most 4 L <= 255: no carry between bytes), on little-endian cores only;
@@ -142,7 +157,7 @@ GOLDEN_TABLE_INLINE unsigned golden_table_popcount4(uint8_t x)
 #define BDNN_SUM_WORDS 1
 #endif
 #endif
-#if BDNN_SUM_WORDS && !defined(GOLDEN_TABLE_SIMD) && !defined(GOLDEN_TABLE_COLUMNS) && \
+#if BDNN_SUM_WORDS && !defined(GOLDEN_TABLE_SIMD) && !defined(GOLDEN_TABLE_COLUMNS) && !defined(GOLDEN_TABLE_LANES) && \
     defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define GOLDEN_TABLE_SUM_WORDS 1
 #endif
@@ -175,12 +190,24 @@ static const int8_t golden_table_threshold0[3] BDNN_STORAGE = {
     4, 5, 2,
 };
 #else
+#ifdef GOLDEN_TABLE_LANES
+/* The lanes kernel's form: unit u is lane u % 3 (bits 3 i..3 i + 2) of word u / 3; per word, the
+ * column of input j holds its weights sum_i w[u_i][j] 2^(3 i) modulo 2^16, pass by pass (1 of at
+ * most 4 words), input-major; the start words hold 2^2 - threshold in each lane. */
+static const uint16_t golden_table_w0[4] BDNN_STORAGE = {
+    0xFFF9u, 0x0000u, 0x0000u, 0x0047u,
+};
+static const uint16_t golden_table_threshold0[1] BDNN_STORAGE = {
+    0x009Cu,
+};
+#else
 static const uint8_t golden_table_w0[3] BDNN_STORAGE = {
     0x89u, 0x19u, 0x08u,
 };
 static const uint8_t golden_table_threshold0[2] BDNN_STORAGE = {
     0x10u, 0x02u,
 };
+#endif
 #endif
 #endif
 
@@ -268,8 +295,10 @@ static const uint32_t golden_table_level_key[12] BDNN_STORAGE = {
  * inlined 32-bit key search ties up (bcw 9-4-2 through the subset-sum table: 1,758 cycles
  * out of line, 1,857 inlined, 1,961 through an xq array; inlined takes 1,200 B more flash);
  * the pow2 level is cheaper inlined (2,125 -> 1,851 cycles), and so is the one copy in the
- * columns kernel's loop over the inputs (bcw 9-4-2: 1,557 -> 1,504). */
-#if BDNN_FUSED_INPUT && (BDNN_SMALL_CODE || (defined(__AVR__) && !defined(GOLDEN_TABLE_COLUMNS))) && defined(__GNUC__)
+ * columns kernel's loop over the inputs (bcw 9-4-2: 1,557 -> 1,504), and in the lanes kernel's
+ * loop under BDNN_SMALL_CODE (wine 13-2-3 on Cortex-M0: 480 -> 387 instructions, 1,036 ->
+ * 988 B of flash). */
+#if BDNN_FUSED_INPUT && ((BDNN_SMALL_CODE && !defined(GOLDEN_TABLE_LANES)) || (defined(__AVR__) && !defined(GOLDEN_TABLE_COLUMNS))) && defined(__GNUC__)
 #define GOLDEN_TABLE_Q_HELPER static __attribute__((noinline, unused))
 #else
 #define GOLDEN_TABLE_Q_HELPER GOLDEN_TABLE_Q_INLINE
@@ -619,6 +648,83 @@ static void golden_table_input_levels_f(const float *x, uint8_t *X)
 }
 #endif
 #else
+#ifdef GOLDEN_TABLE_LANES
+/* The lane words of the first layer's units (from the quantized inputs, clamped to the top level): the lanes kernel's input. */
+static void golden_table_input_lanes(const uint8_t *xq, unsigned *A)
+{
+    const uint16_t *s = golden_table_w0; /* the current pass's columns */
+    const uint16_t *c = golden_table_threshold0; /* the start words */
+    GOLDEN_TABLE_OPAQUE(s);
+    GOLDEN_TABLE_OPAQUE(c);
+    { /* word 0 */
+        unsigned a0 = BDNN_READ_U16(&c[0]);
+#if BDNN_SMALL_CODE
+        unsigned j;
+        for (j = 0; j < 4u; j++, s += 1) {
+            const unsigned v = golden_table_level(xq, j);
+            a0 += v * BDNN_READ_U16(&s[0]);
+        }
+#else
+        {
+            const unsigned v = golden_table_level(xq, 0);
+            a0 += v * BDNN_READ_U16(&s[0]);
+        }
+        {
+            const unsigned v = golden_table_level(xq, 1);
+            a0 += v * BDNN_READ_U16(&s[1]);
+        }
+        {
+            const unsigned v = golden_table_level(xq, 2);
+            a0 += v * BDNN_READ_U16(&s[2]);
+        }
+        {
+            const unsigned v = golden_table_level(xq, 3);
+            a0 += v * BDNN_READ_U16(&s[3]);
+        }
+#endif
+        A[0] = a0;
+    }
+}
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !BDNN_PREDICT_TABLE
+/* The lane words of the first layer's units (from the float inputs' levels): the lanes kernel's input. */
+static void golden_table_input_lanes_f(const float *x, unsigned *A)
+{
+    const uint16_t *s = golden_table_w0; /* the current pass's columns */
+    const uint16_t *c = golden_table_threshold0; /* the start words */
+    GOLDEN_TABLE_QUANTIZER_TABLES;
+    GOLDEN_TABLE_OPAQUE(s);
+    GOLDEN_TABLE_OPAQUE(c);
+    { /* word 0 */
+        unsigned a0 = BDNN_READ_U16(&c[0]);
+#if BDNN_SMALL_CODE
+        unsigned j;
+        for (j = 0; j < 4u; j++, s += 1) {
+            const unsigned v = GOLDEN_TABLE_QUANTIZE1(&x[j], j);
+            a0 += v * BDNN_READ_U16(&s[0]);
+        }
+#else
+        {
+            const unsigned v = GOLDEN_TABLE_QUANTIZE1(&x[0], 0);
+            a0 += v * BDNN_READ_U16(&s[0]);
+        }
+        {
+            const unsigned v = GOLDEN_TABLE_QUANTIZE1(&x[1], 1);
+            a0 += v * BDNN_READ_U16(&s[1]);
+        }
+        {
+            const unsigned v = GOLDEN_TABLE_QUANTIZE1(&x[2], 2);
+            a0 += v * BDNN_READ_U16(&s[2]);
+        }
+        {
+            const unsigned v = GOLDEN_TABLE_QUANTIZE1(&x[3], 3);
+            a0 += v * BDNN_READ_U16(&s[3]);
+        }
+#endif
+        A[0] = a0;
+    }
+}
+#endif
+#else
 #ifdef GOLDEN_TABLE_SUM_WORDS
 /* Subset sums of the quantized inputs, 16 per group of 4, 4 to a word: byte m of the
  * group's words is the sum of the inputs 4 g + i whose bit i is set in m. */
@@ -727,12 +833,15 @@ static void golden_table_input_sums_f(const float *x, uint8_t *T)
 #endif
 #endif
 #endif
+#endif
 
 GOLDEN_TABLE_INLINE void golden_table_layer0(
 #ifdef GOLDEN_TABLE_SIMD
     const uint32_t *X,
 #elif defined(GOLDEN_TABLE_COLUMNS)
     const uint8_t *X,
+#elif defined(GOLDEN_TABLE_LANES)
+    const unsigned *A,
 #else
     const uint8_t *T,
 #endif
@@ -798,6 +907,16 @@ GOLDEN_TABLE_INLINE void golden_table_layer0(
     }
     out[0] = o;
 #else
+#ifdef GOLDEN_TABLE_LANES
+    golden_table_word_t o = 0;
+    if (A[0] & 0x0004u)
+        o |= (golden_table_word_t)((golden_table_word_t)1u << 0);
+    if (A[0] & 0x0020u)
+        o |= (golden_table_word_t)((golden_table_word_t)1u << 1);
+    if (A[0] & 0x0100u)
+        o |= (golden_table_word_t)((golden_table_word_t)1u << 2);
+    out[0] = o;
+#else
     const uint8_t *s = golden_table_w0; /* the current block of 2 units: 2 bytes */
     const uint8_t *c = golden_table_threshold0;
     unsigned u;
@@ -850,6 +969,7 @@ GOLDEN_TABLE_INLINE void golden_table_layer0(
         }
     }
     out[0] = o;
+#endif
 #endif
 #endif
 }
@@ -926,6 +1046,10 @@ typedef uint32_t golden_table_layer0_input_t;
 typedef uint8_t golden_table_layer0_input_t;
 #define GOLDEN_TABLE_LAYER0_INPUTS 4u
 #define GOLDEN_TABLE_LAYER0_IN(p) (p)
+#elif defined(GOLDEN_TABLE_LANES)
+typedef unsigned golden_table_layer0_input_t; /* the lane words */
+#define GOLDEN_TABLE_LAYER0_INPUTS 1u
+#define GOLDEN_TABLE_LAYER0_IN(p) (p)
 #elif defined(GOLDEN_TABLE_SUM_WORDS)
 typedef uint32_t golden_table_layer0_input_t; /* 4 subset sums a word, read as bytes */
 #define GOLDEN_TABLE_LAYER0_INPUTS 4u
@@ -960,6 +1084,8 @@ static int golden_table_forward(const uint8_t *xq, int32_t *scores, golden_table
     golden_table_input_words(xq, in0);
 #elif defined(GOLDEN_TABLE_COLUMNS)
     golden_table_input_levels(xq, in0);
+#elif defined(GOLDEN_TABLE_LANES)
+    golden_table_input_lanes(xq, in0);
 #else
     golden_table_input_sums(xq, in0);
 #endif
@@ -1049,6 +1175,8 @@ int golden_table_predict(const float *x)
     golden_table_input_words_f(x, in0);
 #elif defined(GOLDEN_TABLE_COLUMNS)
     golden_table_input_levels_f(x, in0);
+#elif defined(GOLDEN_TABLE_LANES)
+    golden_table_input_lanes_f(x, in0);
 #else
     golden_table_input_sums_f(x, in0);
 #endif

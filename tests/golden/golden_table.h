@@ -17,6 +17,7 @@
  *   total               6           4       20
  *   Cortex-M4/M7 (DSP kernel of the ternary layers): weights 6, thresholds 6 in total
  *   AVR (columns kernel of the ternary first layer): weights 7, thresholds 5 in total
+ *   Cortex-M0/M3, RV32IMC (lanes kernel of the first layer): weights 11, thresholds 4 in total
  *   predict table: 4 bytes (16 entries x 2 bits), read by the predict functions instead of the tables above
  *   float API (not with BDNN_NO_FLOAT): 48 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 32 bytes of lo and scale (1)
  *   weights: 21, information-theoretic minimum 4.2 bytes; tables / minimum = 2.40
