@@ -370,15 +370,18 @@ def test_host_harness_copy_and_makefile(cc, tmp_path) -> None:
 
 def test_stored_tables_match_size_report(cc, tmp_path) -> None:
     """What the C really stores (nm -S of the object) equals codegen.size_report per layer:
-    narrow layers store planes in bytes whatever the word size, constants in int8/16/32."""
+    narrow layers store planes in bytes whatever the word size, constants in int8/16/32 (the
+    plain tables: BDNN_LANES 0; tests/test_lanes_kernel.py checks the lanes form's)."""
     from codegen.size_report import size_report
+
+    plain = (*FAST, "-DBDNN_LANES=0")
 
     rng = np.random.default_rng(21)
     cases = [(4, [4], 1, 32), (9, [8, 17], 1, 64), (30, [40], 3, 16), (70, [3], 100, 32),
              (64, [33], 2, 8), (5, [1], 1, 64)]
     for i, (n, hidden, bound, word_bits) in enumerate(cases):
         net = random_network(rng, n, hidden, 3, weight_bound=bound, bits=8)
-        sizes = table_sizes(cc, tmp_path, net, f"s{i}", word_bits, FAST)
+        sizes = table_sizes(cc, tmp_path, net, f"s{i}", word_bits, plain)
         report = size_report(net, word_bits)
         for k, row in enumerate(report["layers"]):
             const = f"s{i}_offset{k}" if k == len(hidden) else f"s{i}_threshold{k}"
@@ -393,7 +396,7 @@ def test_stored_tables_match_size_report(cc, tmp_path) -> None:
         hid, out = base.layers
         net = Network(base.quantizer, [Layer(hid.weights, -np.array(t_values), 1), out],
                       classes=base.classes)
-        sizes = table_sizes(cc, tmp_path, net, "iris", 32, FAST)
+        sizes = table_sizes(cc, tmp_path, net, "iris", 32, plain)
         assert sizes["iris_w0"] == w_bytes and sizes["iris_threshold0"] == t_bytes, (n_in, sizes)
         # the output layer: 3 scores x 2 planes x 4 hidden bits = 3 bytes
         assert sizes["iris_w1"] == 3

@@ -376,8 +376,9 @@ def test_size_report_and_header_count_the_stored_table(cc, tmp_path) -> None:
         files = render_c(net, name, 32)
         for fname, text in files.items():
             (tmp_path / fname).write_text(text)
-        subprocess.run([cc, *c_host.CFLAGS, "-c", f"{name}.c", "-o", f"{name}.o"], cwd=tmp_path,
-                       check=True)
+        # the plain tables (BDNN_LANES 0), which the size report's per-layer rows count
+        subprocess.run([cc, *c_host.CFLAGS, "-DBDNN_LANES=0", "-c", f"{name}.c", "-o",
+                        f"{name}.o"], cwd=tmp_path, check=True)
         out = subprocess.run([nm, "-S", f"{name}.o"], cwd=tmp_path, capture_output=True,
                              text=True, check=True).stdout
         sizes = {p[3]: int(p[1], 16) for p in (line.split() for line in out.splitlines())
