@@ -139,6 +139,7 @@ def lanes_context(layer: LayerPlan) -> dict:
         "starts": [unsigned_literal(v, wb) for v in K.starts],
         "passes": passes,
         "words": words,
+        "unrolled": K.unrolled,
     }
 
 

@@ -135,6 +135,9 @@ LANES_PASS = 4  # lane words a pass over the inputs accumulates (registers of an
 # 6 words: predict 4,700 / 4,541 / 4,733 instructions with a first pass of 1 / 2 / 3 words,
 # 4,693 with 4, 5,187 with the levels all computed before a first pass)
 LANES_FUSED_WORDS = 2
+# up to this many inputs the kernel is unrolled per input (the level code inlined in each);
+# beyond, a loop with one inlined copy: unrolled, digits 64-8-10 took 2.4 -> 8.6 KB of flash
+LANES_UNROLL_INPUTS = 16
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,11 @@ class LanesKernel:
     @property
     def n_words(self) -> int:
         return len(self.starts)
+
+    @property
+    def unrolled(self) -> bool:
+        """The C adds the inputs unrolled (else in a loop), unless ``BDNN_SMALL_CODE``."""
+        return self.columns.shape[1] <= LANES_UNROLL_INPUTS
 
     @property
     def passes(self) -> list[range]:
