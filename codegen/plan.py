@@ -27,6 +27,7 @@ for layer 0):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -138,6 +139,12 @@ LANES_FUSED_WORDS = 2
 # up to this many inputs the kernel is unrolled per input (the level code inlined in each);
 # beyond, a loop with one inlined copy: unrolled, digits 64-8-10 took 2.4 -> 8.6 KB of flash
 LANES_UNROLL_INPUTS = 16
+# the lanes form is made only when its tables add at most this share to the model's data (the
+# plain weights, thresholds and the float path's quantizer tables): it stores a word per input
+# and lane word, several times the 2 bits of a ternary weight, and model data is a budget of its
+# own (docs/benchmarks-firmware*.md); tiny nets behind large quantizer tables (wine 13-2-3,
+# 2-bit thresholds: +19 B on 165 B) keep it, wide layers and pow2 nets do not
+LANES_MAX_DATA_GROWTH = 1 / 8
 
 
 @dataclass(frozen=True)
@@ -470,6 +477,23 @@ def row_bits(kernel: str, n_in: int) -> int:
     return SUM_GROUP * -(-n_in // SUM_GROUP) if kernel == "sums" else n_in
 
 
+def _within_data_budget(layers: list[LayerPlan], net: Network) -> list[LayerPlan]:
+    """``layers`` with the first layer's lanes form dropped when it would add more than
+    ``LANES_MAX_DATA_GROWTH`` to the model's data (``LANES_MAX_DATA_GROWTH``)."""
+    from .level_keys import quantizer_forms_bytes
+
+    first = layers[0]
+    if first.lanes is None:
+        return layers
+    plain = sum(int(L.stream.size) + -(-L.n_out * L.const_bits // 8) for L in layers)
+    data = plain + next(iter(quantizer_forms_bytes(net.quantizer).values()))
+    extra = (int(first.lanes.stream.size) + first.lanes.constant_bytes
+             - int(first.stream.size) - -(-first.n_out * first.const_bits // 8))
+    if extra <= LANES_MAX_DATA_GROWTH * data:
+        return layers
+    return [dataclasses.replace(first, lanes=None), *layers[1:]]
+
+
 def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = True) -> ModelPlan:
     """Lower ``net`` for export; raise ``BDNNError`` if an accumulator bound overflows int32.
     ``with_predict_table``: also make the predict table when the network qualifies (False for
@@ -542,5 +566,6 @@ def plan_model(net: Network, word_bits: int = 32, with_predict_table: bool = Tru
                 lanes=lanes,
             )
         )
+    layers = _within_data_budget(layers, net)
     table = predict_tables.predict_table(net) if with_predict_table else None
     return ModelPlan(net=net, word_bits=word_bits, layers=tuple(layers), predict_table=table)

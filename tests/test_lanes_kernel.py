@@ -16,9 +16,10 @@ from toolchains import require_tool
 
 from bdnn.network import Layer, Network, random_network
 from bdnn.quantizer import Quantizer
+from codegen import plan
 from codegen.backends import c_host
 from codegen.c_export import render_c
-from codegen.level_keys import boundary_inputs
+from codegen.level_keys import boundary_inputs, quantizer_forms_bytes
 from codegen.plan import LANES_PASS, lanes_kernel, plan_model
 
 LANES = ("-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-pedantic", "-DBDNN_COLUMNS=0",
@@ -28,6 +29,13 @@ LANES = ("-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-pedantic", "-DBDNN_
 @pytest.fixture(scope="module")
 def cc() -> str:
     return require_tool(os.environ.get("CC", "gcc"), "gcc")
+
+
+@pytest.fixture(autouse=True)
+def any_data_growth(monkeypatch):
+    """The test nets take the lanes form whatever it adds to their data (the budget rule has a
+    test of its own below)."""
+    monkeypatch.setattr(plan, "LANES_MAX_DATA_GROWTH", float("inf"))
 
 
 def test_lane_arithmetic_by_brute_force() -> None:
@@ -165,3 +173,26 @@ def test_lanes_tables_match_size_report(cc, tmp_path) -> None:
         for target in ("cortex-m0", "rv32imc"):
             assert sum(sizes.values()) == target_data_bytes(total, get_target(target))
         assert sizes["c_w1"] == size_report(net, 32)["layers"][1]["weight_bytes"]
+
+
+def test_lanes_form_only_within_the_data_budget(monkeypatch) -> None:
+    """The lanes form is kept exactly when its tables add at most LANES_MAX_DATA_GROWTH to the
+    model's data (plain weights and thresholds plus the float path's quantizer tables), counted
+    here from the size report: a 5-9 layer behind 8-bit level keys keeps it, a 64-16 layer
+    does not."""
+    from codegen.size_report import size_report
+
+    monkeypatch.setattr(plan, "LANES_MAX_DATA_GROWTH", 1 / 8)
+    kept = set()
+    for i, net in enumerate(_nets()):
+        monkeypatch.setattr(plan, "LANES_MAX_DATA_GROWTH", float("inf"))
+        total = size_report(net, 32)["total"]
+        quantizer = next(iter(quantizer_forms_bytes(net.quantizer).values()))
+        extra = (total["lanes_weight_bytes"] + total["lanes_threshold_bytes"]
+                 - total["weight_bytes"] - total["threshold_bytes"])
+        monkeypatch.setattr(plan, "LANES_MAX_DATA_GROWTH", 1 / 8)
+        has = plan_model(net).layers[0].lanes is not None
+        assert has == (extra * 8 <= total["weight_bytes"] + total["threshold_bytes"] + quantizer), i
+        if has:
+            kept.add(i)
+    assert {0, 7} <= kept and 5 not in kept

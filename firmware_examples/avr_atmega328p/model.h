@@ -16,7 +16,6 @@
  *   hidden 1            6           2        1
  *   output              3           2        1
  *   total              18          10       18
- *   Cortex-M0/M3, RV32IMC (lanes kernel of the first layer): weights 41, thresholds 12 in total
  *   float API (not with BDNN_NO_FLOAT): 60 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 8 bytes of lo and scale (1)
  *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 1.99
  */

@@ -16,7 +16,6 @@
  *   hidden 1            6           2        4
  *   output              3           2        4
  *   total              18          10       24
- *   Cortex-M0/M3, RV32IMC (lanes kernel of the first layer): weights 41, thresholds 12 in total
  *   float API (not with BDNN_NO_FLOAT): 60 bytes of level thresholds (BDNN_FLOAT_QUANTIZER 0), or 8 bytes of lo and scale (1)
  *   weights: 60, information-theoretic minimum 14.1 bytes; tables / minimum = 1.99
  */
@@ -137,20 +136,6 @@ MODEL_HELPER unsigned model_popcount8(uint8_t x)
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(BDNN_NO_SIMD)
 #define MODEL_SIMD 1
 #endif
-/* BDNN_LANES 1 (the default on cores with a multiplier, AVR and RISC-V without M excepted):
- * the hidden first layer keeps its units' sums side by side in the lanes of a word and adds
- * level x column once per input and word (the lanes kernel), instead of building and reading
- * the subset-sum table. Any target with a fast multiplier can set it. */
-#ifndef BDNN_LANES
-#if defined(__AVR__) || (defined(__riscv) && !defined(__riscv_mul))
-#define BDNN_LANES 0
-#else
-#define BDNN_LANES 1
-#endif
-#endif
-#if BDNN_LANES && !defined(MODEL_SIMD)
-#define MODEL_LANES 1
-#endif
 /* BDNN_SUM_WORDS 1 (the default but on AVR): the subset-sum table is built 4 entries to a
  * 32-bit word, entries 4 k..4 k + 3 of a group as one add of a word of 4 copies of an input
  * (the entries are at most 4 L <= 255: no carry between bytes), on little-endian cores only;
@@ -173,24 +158,12 @@ MODEL_HELPER unsigned model_popcount8(uint8_t x)
  * Kernel: subset sums (one table entry per plane and group of 4 inputs), not popcounts.
  * unit on iff acc >= threshold (bias folded in).
  */
-#ifdef MODEL_LANES
-/* The lanes kernel's form: unit u is lane u % 4 (bits 8 i..8 i + 7) of word u / 4; per word, the
- * column of input j holds its weights sum_i w[u_i][j] 2^(8 i) modulo 2^32, pass by pass (1 of at
- * most 4 words), input-major; the start words hold 2^7 - threshold in each lane. */
-static const uint32_t model_w0[8] BDNN_STORAGE = {
-    0x0201FEFFul, 0x00000002ul, 0xFE01FF01ul, 0xFFFFFFFFul, 0xFDFE01FEul, 0x000001FFul, 0xFDFE00FFul, 0x000000FEul,
-};
-static const uint32_t model_threshold0[2] BDNN_STORAGE = {
-    0xA27F60B4ul, 0x0000529Aul,
-};
-#else
 static const uint8_t model_w0[9] BDNN_STORAGE = {
     0xDBu, 0xBDu, 0x37u, 0xF0u, 0x0Cu, 0xEFu, 0xF6u, 0x8Eu, 0x04u,
 };
 static const int8_t model_threshold0[6] BDNN_STORAGE = {
     -52, 32, 1, -34, -26, 53,
 };
-#endif
 
 /* hidden layer 1: 6 hidden bits -> 4 units, weights in [-1, 1].
  * 2 bit-planes of 6 bits per unit, plane weights 1, -2, stored in rows of 6 bits:
@@ -280,7 +253,7 @@ static const uint32_t model_level_key[15] BDNN_STORAGE = {
  * columns kernel's loop over the inputs (bcw 9-4-2: 1,557 -> 1,504), and in the lanes kernel's
  * loop under BDNN_SMALL_CODE (wine 13-2-3 on Cortex-M0: 480 -> 387 instructions, 1,036 ->
  * 988 B of flash). */
-#if BDNN_FUSED_INPUT && ((BDNN_SMALL_CODE && !defined(MODEL_LANES)) || (defined(__AVR__))) && defined(__GNUC__)
+#if BDNN_FUSED_INPUT && ((BDNN_SMALL_CODE) || (defined(__AVR__))) && defined(__GNUC__)
 #define MODEL_Q_HELPER static __attribute__((noinline, unused))
 #else
 #define MODEL_Q_HELPER MODEL_Q_INLINE
@@ -575,95 +548,6 @@ static uint_fast8_t model_level(const uint8_t *xq, unsigned j)
         v = 15u;
     return v;
 }
-#ifdef MODEL_LANES
-/* The lane words of the first layer's units (from the quantized inputs, clamped to the top level): the lanes kernel's input. */
-static void model_input_lanes(const uint8_t *xq, uint32_t *A)
-{
-    const uint32_t *s = model_w0; /* the current pass's columns */
-    const uint32_t *c = model_threshold0; /* the start words */
-    MODEL_OPAQUE(s);
-    MODEL_OPAQUE(c);
-    { /* words 0, 1 */
-        uint32_t a0 = BDNN_READ_U32(&c[0]), a1 = BDNN_READ_U32(&c[1]);
-#if BDNN_SMALL_CODE
-        unsigned j;
-        for (j = 0; j < 4u; j++, s += 2) {
-            const uint32_t v = model_level(xq, j);
-            a0 += v * BDNN_READ_U32(&s[0]);
-            a1 += v * BDNN_READ_U32(&s[1]);
-        }
-#else
-        {
-            const uint32_t v = model_level(xq, 0);
-            a0 += v * BDNN_READ_U32(&s[0]);
-            a1 += v * BDNN_READ_U32(&s[1]);
-        }
-        {
-            const uint32_t v = model_level(xq, 1);
-            a0 += v * BDNN_READ_U32(&s[2]);
-            a1 += v * BDNN_READ_U32(&s[3]);
-        }
-        {
-            const uint32_t v = model_level(xq, 2);
-            a0 += v * BDNN_READ_U32(&s[4]);
-            a1 += v * BDNN_READ_U32(&s[5]);
-        }
-        {
-            const uint32_t v = model_level(xq, 3);
-            a0 += v * BDNN_READ_U32(&s[6]);
-            a1 += v * BDNN_READ_U32(&s[7]);
-        }
-#endif
-        A[0] = a0;
-        A[1] = a1;
-    }
-}
-#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT
-/* The lane words of the first layer's units (from the float inputs' levels): the lanes kernel's input. */
-static void model_input_lanes_f(const float *x, uint32_t *A)
-{
-    const uint32_t *s = model_w0; /* the current pass's columns */
-    const uint32_t *c = model_threshold0; /* the start words */
-    MODEL_QUANTIZER_TABLES;
-    MODEL_OPAQUE(s);
-    MODEL_OPAQUE(c);
-    { /* words 0, 1 */
-        uint32_t a0 = BDNN_READ_U32(&c[0]), a1 = BDNN_READ_U32(&c[1]);
-#if BDNN_SMALL_CODE
-        unsigned j;
-        for (j = 0; j < 4u; j++, s += 2) {
-            const uint32_t v = MODEL_QUANTIZE1(&x[j], j);
-            a0 += v * BDNN_READ_U32(&s[0]);
-            a1 += v * BDNN_READ_U32(&s[1]);
-        }
-#else
-        {
-            const uint32_t v = MODEL_QUANTIZE1(&x[0], 0);
-            a0 += v * BDNN_READ_U32(&s[0]);
-            a1 += v * BDNN_READ_U32(&s[1]);
-        }
-        {
-            const uint32_t v = MODEL_QUANTIZE1(&x[1], 1);
-            a0 += v * BDNN_READ_U32(&s[2]);
-            a1 += v * BDNN_READ_U32(&s[3]);
-        }
-        {
-            const uint32_t v = MODEL_QUANTIZE1(&x[2], 2);
-            a0 += v * BDNN_READ_U32(&s[4]);
-            a1 += v * BDNN_READ_U32(&s[5]);
-        }
-        {
-            const uint32_t v = MODEL_QUANTIZE1(&x[3], 3);
-            a0 += v * BDNN_READ_U32(&s[6]);
-            a1 += v * BDNN_READ_U32(&s[7]);
-        }
-#endif
-        A[0] = a0;
-        A[1] = a1;
-    }
-}
-#endif
-#else
 #ifdef MODEL_SUM_WORDS
 /* Subset sums of the quantized inputs, 16 per group of 4, 4 to a word: byte m of the
  * group's words is the sum of the inputs 4 g + i whose bit i is set in m. */
@@ -771,34 +655,15 @@ static void model_input_sums_f(const float *x, uint8_t *T)
 #endif
 #endif
 #endif
-#endif
 
 MODEL_INLINE void model_layer0(
 #ifdef MODEL_SIMD
     const uint32_t *X,
-#elif defined(MODEL_LANES)
-    const uint32_t *A,
 #else
     const uint8_t *T,
 #endif
     model_word_t *out)
 {
-#ifdef MODEL_LANES
-    model_word_t o = 0;
-    if (A[0] & 0x00000080ul)
-        o |= (model_word_t)((model_word_t)1u << 0);
-    if (A[0] & 0x00008000ul)
-        o |= (model_word_t)((model_word_t)1u << 1);
-    if (A[0] & 0x00800000ul)
-        o |= (model_word_t)((model_word_t)1u << 2);
-    if (A[0] & 0x80000000ul)
-        o |= (model_word_t)((model_word_t)1u << 3);
-    if (A[1] & 0x00000080ul)
-        o |= (model_word_t)((model_word_t)1u << 4);
-    if (A[1] & 0x00008000ul)
-        o |= (model_word_t)((model_word_t)1u << 5);
-    out[0] = o;
-#else
     const uint8_t *s = model_w0; /* the current block of 2 units: 3 bytes */
     const int8_t *c = model_threshold0;
     unsigned u;
@@ -853,7 +718,6 @@ MODEL_INLINE void model_layer0(
         }
     }
     out[0] = o;
-#endif
 }
 
 MODEL_INLINE void model_layer1(
@@ -937,10 +801,6 @@ MODEL_INLINE void model_layer2(
 typedef uint32_t model_layer0_input_t;
 #define MODEL_LAYER0_INPUTS 1u
 #define MODEL_LAYER0_IN(p) (p)
-#elif defined(MODEL_LANES)
-typedef uint32_t model_layer0_input_t; /* the lane words */
-#define MODEL_LAYER0_INPUTS 2u
-#define MODEL_LAYER0_IN(p) (p)
 #elif defined(MODEL_SUM_WORDS)
 typedef uint32_t model_layer0_input_t; /* 4 subset sums a word, read as bytes */
 #define MODEL_LAYER0_INPUTS 4u
@@ -974,8 +834,6 @@ static int model_forward(const uint8_t *xq, int32_t *scores, model_word_t *buf)
     model_layer0_input_t in0[MODEL_LAYER0_INPUTS];
 #ifdef MODEL_SIMD
     model_input_words(xq, in0);
-#elif defined(MODEL_LANES)
-    model_input_lanes(xq, in0);
 #else
     model_input_sums(xq, in0);
 #endif
@@ -1027,8 +885,6 @@ int model_predict(const float *x)
     model_layer0_input_t in0[MODEL_LAYER0_INPUTS];
 #ifdef MODEL_SIMD
     model_input_words_f(x, in0);
-#elif defined(MODEL_LANES)
-    model_input_lanes_f(x, in0);
 #else
     model_input_sums_f(x, in0);
 #endif
