@@ -196,3 +196,40 @@ def test_lanes_form_only_within_the_data_budget(monkeypatch) -> None:
         if has:
             kept.add(i)
     assert {0, 7} <= kept and 5 not in kept
+
+
+def _lanes_ensemble():
+    from bdnn.ensemble import OVO, Ensemble
+
+    rng = np.random.default_rng(12)
+    member_classes = OVO.member_classes(3)
+    members = [random_network(rng, 9, [4], 2, 1, bits=2) for _ in member_classes]
+    return Ensemble(OVO, members, member_classes, classes=["a", "b", "c"])
+
+
+def test_ensemble_members_take_the_lanes_kernel(cc) -> None:
+    """An ovo ensemble whose members' first layers have the lanes form (one C function for the
+    vote) gives numpy's votes, scores and levels on the host, quantized and float input."""
+    from codegen.verify import verify
+
+    ens = _lanes_ensemble()
+    assert all(plan_model(m, with_predict_table=False).layers[0].lanes is not None
+               for m in ens.members)
+    report = verify(ens, None, n_random=60, seed=2, backends=["numpy", "c-host"])
+    assert [b.status for b in report.backends] == ["reference", "ok"], report.to_dict()
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target", ["cortex-m0", "rv32imc"])
+def test_lanes_kernel_on_emulated_cores(target) -> None:
+    """On Cortex-M0 and RV32IMC (QEMU), where the lanes kernel is the default: one pass and
+    several, 8-, 16- and 32-bit words, and the ovo ensemble give numpy's class, scores and
+    hidden bits (bdnn verify: float rows with every boundary, and code rows)."""
+    from firmware_fixtures.helpers import need_target
+
+    from codegen.verify import verify
+
+    need_target(target)
+    for i, model in enumerate([_nets()[k] for k in (0, 1, 4, 9)] + [_lanes_ensemble()]):
+        report = verify(model, None, n_random=30, seed=i, backends=["numpy", target])
+        assert [b.status for b in report.backends] == ["reference", "ok"], report.to_dict()
