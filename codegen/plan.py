@@ -226,14 +226,13 @@ def lanes_kernel(weights: np.ndarray, thresholds: np.ndarray, max_level: int) ->
     word_bits = next(b for b in (8, 16, 32) if lanes * f <= b)
     n_words = -(-n_out // lanes)
     mod = 1 << word_bits
-    shift = np.array([f * (u % lanes) for u in range(n_out)], dtype=object)
     columns = np.zeros((n_words, n_in), dtype=np.int64)
     starts = np.zeros(n_words, dtype=np.int64)
     for u in range(n_out):  # Python ints: a 32-bit lane shifted up stays exact before the modulo
-        k = u // lanes
-        starts[k] = (int(starts[k]) + ((1 << (f - 1)) - int(t[u]) << int(shift[u]))) % mod
+        k, shift = u // lanes, f * (u % lanes)
+        starts[k] = (int(starts[k]) + ((1 << (f - 1)) - int(t[u]) << shift)) % mod
         for j in range(n_in):
-            columns[k, j] = (int(columns[k, j]) + (int(W[u, j]) << int(shift[u]))) % mod
+            columns[k, j] = (int(columns[k, j]) + (int(W[u, j]) << shift)) % mod
     return LanesKernel(lane_bits=f, lanes=lanes, word_bits=word_bits, columns=columns,
                        starts=starts)
 
@@ -277,6 +276,11 @@ class LayerPlan:
     def sum_table_entries(self) -> int:
         """Entries of the subset-sum table (0 for the ``popcount`` kernel)."""
         return self.n_groups * (1 << SUM_GROUP) if self.kernel == "sums" else 0
+
+    @property
+    def constant_bytes(self) -> int:
+        """Bytes of the stored thresholds / score offsets: ``ceil(n_out x const_bits / 8)``."""
+        return -(-self.n_out * self.const_bits // 8)
 
     @property
     def constants(self) -> np.ndarray:
@@ -335,8 +339,8 @@ class ModelPlan:
         return int(layer.stream.size)
 
     def constant_bytes(self, layer: LayerPlan) -> int:
-        """Bytes of the thresholds / score offsets: ``ceil(n_out x const_bits / 8)``."""
-        return -(-layer.n_out * layer.const_bits // 8)
+        """Bytes of the thresholds / score offsets (``LayerPlan.constant_bytes``)."""
+        return layer.constant_bytes
 
     def scratch_words(self, layer: LayerPlan) -> int:
         """Words of packed input this layer reads (input bit-planes or the previous layer)."""
@@ -478,17 +482,18 @@ def row_bits(kernel: str, n_in: int) -> int:
 
 
 def _within_data_budget(layers: list[LayerPlan], net: Network) -> list[LayerPlan]:
-    """``layers`` with the first layer's lanes form dropped when it would add more than
-    ``LANES_MAX_DATA_GROWTH`` to the model's data (``LANES_MAX_DATA_GROWTH``)."""
+    """``layers`` with the first layer's lanes form dropped when its tables would add more than
+    ``LANES_MAX_DATA_GROWTH`` to the model's data: the plain weights and thresholds and the
+    float path's quantizer tables (its default form)."""
     from .level_keys import quantizer_forms_bytes
 
     first = layers[0]
     if first.lanes is None:
         return layers
-    plain = sum(int(L.stream.size) + -(-L.n_out * L.const_bits // 8) for L in layers)
+    plain = sum(int(L.stream.size) + L.constant_bytes for L in layers)
     data = plain + next(iter(quantizer_forms_bytes(net.quantizer).values()))
     extra = (int(first.lanes.stream.size) + first.lanes.constant_bytes
-             - int(first.stream.size) - -(-first.n_out * first.const_bits // 8))
+             - int(first.stream.size) - first.constant_bytes)
     if extra <= LANES_MAX_DATA_GROWTH * data:
         return layers
     return [dataclasses.replace(first, lanes=None), *layers[1:]]

@@ -196,8 +196,8 @@ static const int8_t golden_net_threshold0[4] BDNN_STORAGE = {
 #else
 #ifdef GOLDEN_NET_LANES
 /* The lanes kernel's form: unit u is lane u % 4 (bits 6 i..6 i + 5) of word u / 4; per word, the
- * column of input j holds its weights sum_i w[u_i][j] 2^(6 i) modulo 2^32, pass by pass (1 of at
- * most 4 words), input-major; the start words hold 2^5 - threshold in each lane. */
+ * column of input j holds its weights sum_i w[u_i][j] 2^(6 i) modulo 2^32, pass by pass (passes of 1
+ * word), input-major; the start words hold 2^5 - threshold in each lane. */
 static const uint32_t golden_net_w0[5] BDNN_STORAGE = {
     0x0003F001ul, 0xFFFFF03Ful, 0x00001040ul, 0xFFFFFFC1ul, 0xFFFC1001ul,
 };

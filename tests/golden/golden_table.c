@@ -192,8 +192,8 @@ static const int8_t golden_table_threshold0[3] BDNN_STORAGE = {
 #else
 #ifdef GOLDEN_TABLE_LANES
 /* The lanes kernel's form: unit u is lane u % 3 (bits 3 i..3 i + 2) of word u / 3; per word, the
- * column of input j holds its weights sum_i w[u_i][j] 2^(3 i) modulo 2^16, pass by pass (1 of at
- * most 4 words), input-major; the start words hold 2^2 - threshold in each lane. */
+ * column of input j holds its weights sum_i w[u_i][j] 2^(3 i) modulo 2^16, pass by pass (passes of 1
+ * word), input-major; the start words hold 2^2 - threshold in each lane. */
 static const uint16_t golden_table_w0[4] BDNN_STORAGE = {
     0xFFF9u, 0x0000u, 0x0000u, 0x0047u,
 };
