@@ -49,10 +49,11 @@ def test_symmetry_breaking_keeps_the_optimum(seed):
     expect = best_errors(Q, y, 2, 2, w=1, levels=3)
     p = _problem(Q, y)
     for sb in (True, False):
-        status, bound, value, solver, builder = solve_subset(
-            p.arch, p.rows, p.objective, FAST, 30.0, symmetry_breaking=sb)
+        status, bound, value, answer = solve_subset(
+            p.arch, p.rows, p.objective, FAST, 30.0, symmetry_breaking=sb, method="cpsat")
         assert status == "OPTIMAL" and value == bound == expect, (sb, value)
-        net = builder.network_from(solver, p.quantizer, p.classes)
+        assert answer.method == "cpsat"
+        net = answer.network(p.quantizer, p.classes)
         assert int(np.sum(net.predict_q(Q) != y)) == expect
 
 
@@ -81,8 +82,8 @@ def test_subset_bound_is_at_most_the_true_optimum(seed):
     rng = np.random.default_rng(seed)
     for _ in range(3):
         S = sorted(rng.choice(rows.n_rows, size=rows.n_rows // 2, replace=False).tolist())
-        status, sb, value, _, _ = solve_subset(p.arch, subset_rows(rows, S), p.objective, FAST,
-                                               30.0)
+        status, sb, value, _ = solve_subset(p.arch, subset_rows(rows, S), p.objective, FAST,
+                                            30.0, method="cpsat")
         assert status == "OPTIMAL"
         rest = np.ones(rows.n_rows, dtype=bool)
         rest[S] = False
@@ -109,38 +110,45 @@ def test_no_bound_above_a_networks_verified_loss(seed):
     assert cert.bound <= truth
 
 
+@pytest.mark.parametrize("method", ["cpsat", "enumeration"])
 @pytest.mark.parametrize("seed", [20, 21, 22])
-def test_refute_answers_against_brute_force(seed):
+def test_refute_answers_against_brute_force(seed, method):
     """"Is there a network with loss < b?" is infeasible at the brute-force optimum and
     feasible one above it, with a network whose numpy loss is below b."""
     Q, y = _tiny(seed, n=14)
     truth = best_errors(Q, y, 1, 2, w=1, levels=3)
     p = _problem(Q, y, hidden=(1,))
-    answer, _, _ = refute(p.arch, p.rows, p.objective, FAST, 30.0, truth)
-    assert answer == "INFEASIBLE"
-    answer, solver, builder = refute(p.arch, p.rows, p.objective, FAST, 30.0, truth + 1)
-    assert answer == "FEASIBLE"
-    net = builder.network_from(solver, p.quantizer, p.classes)
+    answer = refute(p.arch, p.rows, p.objective, FAST, 30.0, truth, method=method)
+    assert answer.status == "INFEASIBLE" and answer.method == method
+    answer = refute(p.arch, p.rows, p.objective, FAST, 30.0, truth + 1, method=method)
+    assert answer.status == "FEASIBLE" and answer.loss == truth
+    net = answer.network(p.quantizer, p.classes)
     assert int(np.sum(net.predict_q(Q) != y)) == truth
 
 
+@pytest.mark.parametrize("method", ["cpsat", "enumeration"])
 @pytest.mark.parametrize("seed", [30, 31, 32])
-def test_whole_set_question_improves_and_proves_the_incumbent(seed):
+def test_whole_set_question_improves_and_proves_the_incumbent(seed, method):
     """From the worst incumbent (a constant network), prove_bound's whole-set questions find
     better networks until none is better: the bound and the loss meet at the brute-force
-    optimum, proven by an infeasible answer."""
+    optimum, proven by an infeasible answer (CP-SAT) or by one complete scan (the enumeration:
+    its feasible answer is the minimum)."""
     Q, y = _tiny(seed, n=14)
     truth = best_errors(Q, y, 1, 2, w=1, levels=3)
     p = _problem(Q, y, hidden=(1,))
     constant = Network(p.quantizer, [Layer(np.zeros((1, 2)), [0], 1),
                                      Layer(np.zeros((2, 1)), [0, -1], 1)], classes=[0, 1])
     start = int(np.sum(constant.predict_q(Q) != y))
-    proof = prove_bound(p, constant, deadline=1e18)
+    proof = prove_bound(p, constant, deadline=1e18, method=method)
     assert proof.bound == proof.loss == truth
     assert int(np.sum(proof.network.predict_q(Q) != y)) == truth
-    assert proof.rounds[-1]["status"] == "INFEASIBLE"
-    assert all(r["question"] for r in proof.rounds)
-    assert len(proof.rounds) >= (2 if start > truth else 1)
+    assert all(r["question"] and r["method"] == method for r in proof.rounds)
+    if method == "cpsat":
+        assert proof.rounds[-1]["status"] == "INFEASIBLE"
+        assert len(proof.rounds) >= (2 if start > truth else 1)
+    else:
+        assert len(proof.rounds) == 1
+        assert proof.rounds[0]["status"] == ("FEASIBLE" if start > truth else "INFEASIBLE")
 
 
 def _xor_data(n_copies=2):
@@ -177,7 +185,7 @@ def test_certificate_round_trip_and_tampering():
     # a proof made on a subset of other rows: built by hand from a subset proof
     rows = p.rows
     S = list(range(rows.n_rows))
-    status, sb, _, _, _ = solve_subset(p.arch, subset_rows(rows, S), p.objective, FAST, 30)
+    status, sb, _, _ = solve_subset(p.arch, subset_rows(rows, S), p.objective, FAST, 30)
     from bdnn.train.prove import SubsetProof
     doc2 = make_certificate(p, SubsetProof(S, status, sb, 0, 0.0), data={},
                             quantizer={"bits": 2, "lo": [0, 0], "scale": [1, 1]})

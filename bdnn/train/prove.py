@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,9 @@ from ortools import __version__ as ORTOOLS_VERSION
 from ..errors import BDNNError
 from ..network import Network
 from ..objective import Objective, get_objective
+from ..progress import progress_line
+from ..quantizer import Quantizer
+from . import halfspaces
 from .architecture import Architecture
 from .cpsat_model import BDNNCpModel, ModelOptions
 from .problem import TrainProblem
@@ -71,6 +75,7 @@ class SubsetProof:
     rest_bound: int  # data bound of the distinct rows outside the subset
     seconds: float
     network: Network | None = None  # the subset's best network (when found)
+    method: str = "cpsat"  # how the subset's bound was proven (``refute_method``)
 
     @property
     def bound(self) -> int:
@@ -125,18 +130,73 @@ REFUTE_SUBSOLVERS = ("no_lp", "max_lp", "default_lp", "quick_restart", "quick_re
                      "reduced_costs", "pseudo_costs", "core", "lb_tree_search", "probing")
 
 
+@dataclass
+class Answer:
+    """A refutation's answer to "is there a network with a loss below ``below`` on these
+    rows?": ``status`` "INFEASIBLE" (a proof that none is), "FEASIBLE" (one is: ``loss``, and
+    ``network()`` builds it) or "UNKNOWN" (time ran out). ``minimum``: the feasible loss is also
+    proven to be the smallest on the rows (the enumeration scans every network). ``method``:
+    "cpsat" or "enumeration"."""
+
+    status: str
+    method: str
+    loss: int | None = None
+    minimum: bool = False
+    seconds: float = 0.0
+    _make: Callable[[Quantizer, list], Network] | None = None
+
+    def network(self, quantizer: Quantizer, classes: list) -> Network:
+        """The feasible answer's network, with ``quantizer`` and ``classes``."""
+        if self._make is None:
+            raise RuntimeError("internal error: no network in a non-feasible answer")
+        return self._make(quantizer, classes)
+
+
+#: How a refutation is answered: "auto" enumerates every network when ``halfspaces`` applies
+#: (one hidden layer of at most 2 units, two classes, the error count; bcw's 2-unit question
+#: in about a minute where CP-SAT stayed open for ten) and asks CP-SAT otherwise.
+REFUTE_METHODS = ("auto", "cpsat", "enumeration")
+
+
+def refute_method(arch: Architecture, objective: Objective, method: str = "auto") -> str:
+    """The method ``refute`` uses for ``arch``/``objective``: "cpsat" or "enumeration"."""
+    if method not in REFUTE_METHODS:
+        raise ValueError(f"unknown refutation method {method!r}")
+    if method == "cpsat":
+        return "cpsat"
+    reason = halfspaces.unsupported(arch, objective)
+    if method == "enumeration" and reason is not None:
+        raise BDNNError(f"the enumeration does not apply: {reason}")
+    return "enumeration" if reason is None else "cpsat"
+
+
 def refute(arch: Architecture, rows: UniqueRows, objective: Objective, solve: SolveOptions,
            time_limit: float, below: int, *, hint: Network | None = None,
-           symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING) -> tuple[str, Any, Any]:
-    """Ask CP-SAT whether some network has a loss below ``below`` on ``rows``.
+           symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING, method: str = "auto") -> Answer:
+    """Ask whether some network has a loss below ``below`` on ``rows`` (see ``Answer``).
 
-    Returns (answer, solver, model builder): ``"INFEASIBLE"`` proves that every network's loss
-    on ``rows`` is at least ``below``; ``"FEASIBLE"`` found one whose loss is smaller (the
-    solver holds it); ``"UNKNOWN"`` when the time ran out. The loss is a hard constraint and
-    there is no objective: CP-SAT proves such a question infeasible far sooner than it closes
-    the same bound while minimising (iris, all 130 distinct rows, 3 units in [-3, 3], loss <= 0:
-    infeasible in 47 s on one worker; minimising left the bound at 0 after 120 s).
+    With the enumeration (``refute_method``) every network is scanned and a feasible answer is
+    the minimum. With CP-SAT the loss is a hard constraint and there is no objective: CP-SAT
+    proves such a question infeasible far sooner than it closes the same bound while minimising
+    (iris, all 130 distinct rows, 3 units in [-3, 3], loss <= 0: infeasible in 47 s on one
+    worker; minimising left the bound at 0 after 120 s).
     """
+    t0 = time.monotonic()
+    if refute_method(arch, objective, method) == "enumeration":
+        say = None if not solve.progress else (
+            lambda m: progress_line(solve.label, t0, m))
+        e = halfspaces.enumerate_best(arch, rows, objective, below, t0 + time_limit,
+                                      progress=say)
+        status = {"OPTIMAL": "FEASIBLE", "FEASIBLE": "FEASIBLE", "INFEASIBLE": "INFEASIBLE",
+                  "UNKNOWN": "UNKNOWN"}[e.status]
+
+        def make(quantizer: Quantizer, classes: list, net: Network | None = e.network) -> Network:
+            assert net is not None
+            return dataclasses.replace(net, quantizer=quantizer, classes=list(classes),
+                                       training={})
+
+        return Answer(status, "enumeration", e.loss, e.status == "OPTIMAL",
+                      time.monotonic() - t0, make if e.network is not None else None)
     options = ModelOptions(objective=objective, symmetry_breaking=symmetry_breaking)
     builder = BDNNCpModel(arch, rows, options)
     builder.model.Add(builder.loss_expression() <= int(below) - 1)
@@ -153,11 +213,14 @@ def refute(arch: Architecture, rows: UniqueRows, objective: Objective, solve: So
         builder.add_hints(hint)
     solver, status, _ = solve_model(builder.model, solve, time_limit, solve.label)
     name = status_name(status)
+    seconds = time.monotonic() - t0
     if found_solution(status):
-        return "FEASIBLE", solver, builder
+        return Answer("FEASIBLE", "cpsat", _found_loss(solver, builder), False, seconds,
+                      lambda quantizer, classes: builder.network_from(solver, quantizer,
+                                                                      classes))
     if name == "MODEL_INVALID":
         raise RuntimeError("internal error: CP-SAT rejected a refutation model")
-    return ("INFEASIBLE" if name == "INFEASIBLE" else "UNKNOWN"), solver, builder
+    return Answer("INFEASIBLE" if name == "INFEASIBLE" else "UNKNOWN", "cpsat", seconds=seconds)
 
 
 def _out_of_time(left: float) -> bool:
@@ -172,28 +235,28 @@ def _found_loss(solver: Any, builder: BDNNCpModel) -> int:
 
 def solve_subset(arch: Architecture, rows: UniqueRows, objective: Objective, solve: SolveOptions,
                  time_limit: float, *, hint: Network | None = None, at_least: int = 0,
-                 symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING
-                 ) -> tuple[str, int, int | None, Any, Any]:
+                 symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING, method: str = "auto"
+                 ) -> tuple[str, int, int | None, Answer | None]:
     """The optimum of the loss on ``rows``, by raising a lower bound: ``at_least`` (a loss every
     network is known to reach on ``rows``), then one ``refute`` question per step ("is there a
     network with loss <= b?") until one is feasible (its network is then optimal) or the time
-    runs out. Returns (status, proven bound, best loss or None, solver, model builder)."""
+    runs out. Returns (status, proven bound, best loss or None, the last answer)."""
     deadline = time.monotonic() + time_limit
     b = max(int(at_least), 0)
-    solver = builder = None
+    answer = None
     while True:
         left = deadline - time.monotonic()
         if _out_of_time(left):
-            return "UNKNOWN", b, None, solver, builder
-        answer, solver, builder = refute(arch, rows, objective, solve, left, b + 1, hint=hint,
-                                         symmetry_breaking=symmetry_breaking)
-        if answer == "FEASIBLE":
-            value = _found_loss(solver, builder)
+            return "UNKNOWN", b, None, answer
+        answer = refute(arch, rows, objective, solve, left, b + 1, hint=hint,
+                        symmetry_breaking=symmetry_breaking, method=method)
+        if answer.status == "FEASIBLE":
+            value = int(answer.loss)
             if value < b:  # ``at_least`` was not a lower bound: a caller's bug
                 raise RuntimeError(f"internal error: a network with loss {value} < {b}")
-            return "OPTIMAL", value, value, solver, builder
-        if answer == "UNKNOWN":
-            return "UNKNOWN", b, None, solver, builder
+            return "OPTIMAL", value, value, answer
+        if answer.status == "UNKNOWN":
+            return "UNKNOWN", b, None, answer
         b += 1
 
 
@@ -213,7 +276,8 @@ def _first_subset(rows: UniqueRows, wrong: np.ndarray, majority: np.ndarray) -> 
 
 
 def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: float, *,
-                symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING) -> ProofResult:
+                symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING,
+                method: str = "auto") -> ProofResult:
     """The whole-set question, then row generation until ``deadline`` (a ``time.monotonic()``
     value): the best proven bound ``opt(S) + data_bound(rest)`` over the subsets S solved, and
     the best network seen.
@@ -240,22 +304,29 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
         problem.say(f"prove: is any network's loss below {result.loss} on all {rows.n_rows} "
                     f"distinct rows? ({left:.0f} s)")
         t0 = time.monotonic()
-        answer, solver, builder = refute(arch, rows, objective, solve, left, result.loss,
-                                         symmetry_breaking=symmetry_breaking)
+        answer = refute(arch, rows, objective, solve, left, result.loss,
+                        symmetry_breaking=symmetry_breaking, method=method)
         seconds = time.monotonic() - t0
         result.rounds.append({"rows": rows.n_rows, "question": f"loss < {result.loss}",
-                              "status": answer, "seconds": round(seconds, 3)})
-        problem.say(f"prove: {answer} after {seconds:.0f} s")
-        if answer == "INFEASIBLE":
+                              "method": answer.method, "status": answer.status,
+                              "seconds": round(seconds, 3)})
+        problem.say(f"prove: {answer.status} after {seconds:.0f} s ({answer.method})"
+                    + (f", loss {answer.loss}" if answer.loss is not None else ""))
+        if answer.status == "INFEASIBLE":
             result.bound = result.loss
             result.best = SubsetProof(rows=all_rows, status="OPTIMAL", subset_bound=result.loss,
-                                      rest_bound=0, seconds=seconds)
+                                      rest_bound=0, seconds=seconds, method=answer.method)
             return result
-        if answer == "UNKNOWN":
+        if answer.status == "UNKNOWN":
             break
-        net = builder.network_from(solver, problem.quantizer, problem.classes)
+        net = answer.network(problem.quantizer, problem.classes)
         result.network, result.loss = net, problem.loss(net)
         incumbent = net
+        if answer.minimum:  # the enumeration scanned every network: none is better
+            result.bound = result.loss
+            result.best = SubsetProof(rows=all_rows, status="OPTIMAL", subset_bound=result.loss,
+                                      rest_bound=0, seconds=seconds, method=answer.method)
+            return result
     if result.loss is not None and result.loss <= total_data:
         return result
     majority = rows.counts.argmax(axis=1)
@@ -280,18 +351,19 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
         sub = subset_rows(rows, S)
         t0 = time.monotonic()
         # S only grows, so the last subset's optimum (and S's own data bound) bound this one
-        status, sb, value, solver, builder = solve_subset(
+        status, sb, value, answer = solve_subset(
             arch, sub, objective, solve, left, hint=hint,
-            at_least=max(known, int(per_row[S].sum())), symmetry_breaking=symmetry_breaking)
+            at_least=max(known, int(per_row[S].sum())), symmetry_breaking=symmetry_breaking,
+            method=method)
         known = sb
+        used = refute_method(arch, objective, method)
         proof = SubsetProof(rows=list(S), status=status, subset_bound=sb,
                             rest_bound=int(per_row[~in_S].sum()),
-                            seconds=time.monotonic() - t0)
-        row_record = {"rows": len(S), "encoding": builder.layers[0].encoding,
-                      "status": status, "subset_bound": sb,
+                            seconds=time.monotonic() - t0, method=used)
+        row_record = {"rows": len(S), "method": used, "status": status, "subset_bound": sb,
                       "bound": proof.bound, "seconds": round(proof.seconds, 3)}
         if value is not None:
-            net = builder.network_from(solver, problem.quantizer, problem.classes)
+            net = answer.network(problem.quantizer, problem.classes)
             proof.network = net
             loss = problem.loss(net)
             row_record["network_loss"] = loss
@@ -411,6 +483,7 @@ def make_certificate(problem: TrainProblem, proof: SubsetProof, *, data: dict,
             "label_counts": rows.counts[idx].astype(int).tolist(),
             "bound": int(proof.subset_bound),
             "status": proof.status,
+            "method": proof.method,
             "seconds": round(proof.seconds, 3),
         },
         "rest": {"data_bound": int(proof.rest_bound)},
@@ -596,20 +669,20 @@ def check_certificate(cert: ParsedCertificate, *, Q: np.ndarray | None, y: np.nd
         solve = SolveOptions(time_limit=time_limit, workers=workers, progress=progress,
                              label="certify")
         # one question: is there a network with a loss below the claim on the subset?
-        answer, solver, builder = refute(cert.arch, cert.rows, cert.objective, solve,
-                                         time_limit, cert.subset_bound)
-        if answer == "INFEASIBLE":
+        answer = refute(cert.arch, cert.rows, cert.objective, solve, time_limit,
+                        cert.subset_bound)
+        if answer.status == "INFEASIBLE":
             status, proven = "OPTIMAL", cert.subset_bound
-        elif answer == "FEASIBLE":
-            status, proven = "FEASIBLE", _found_loss(solver, builder)
+        elif answer.status == "FEASIBLE":
+            status, proven = "FEASIBLE", int(answer.loss)
             refuted = True
             reasons.append(f"a network has loss {proven} on the subset, below the claimed "
                            f"{cert.subset_bound}")
         else:
             status = "UNKNOWN"
-            reasons.append(f"CP-SAT did not settle the subset's claimed bound "
-                           f"{cert.subset_bound} within {time_limit:g} s; give a longer "
-                           "--time-limit")
+            reasons.append(f"{'CP-SAT' if answer.method == 'cpsat' else 'the enumeration'} "
+                           f"did not settle the subset's claimed bound {cert.subset_bound} "
+                           f"within {time_limit:g} s; give a longer --time-limit")
     verdict = "refuted" if refuted else ("unproven" if reasons else "verified")
     return CheckResult(verdict, cert.bound, cert.subset_bound, proven, status, cert.rest_bound,
                        rest, reasons, round(time.monotonic() - t0, 3))
@@ -617,4 +690,4 @@ def check_certificate(cert: ParsedCertificate, *, Q: np.ndarray | None, y: np.nd
 
 __all__ = ["prove_bound", "make_certificate", "parse_certificate", "check_certificate",
            "ProofResult", "SubsetProof", "CheckResult", "CertificateError", "refute",
-           "solve_subset"]
+           "refute_method", "solve_subset", "Answer"]

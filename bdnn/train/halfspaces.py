@@ -1,0 +1,334 @@
+"""Exact training of the smallest networks by enumeration: one hidden layer of one or two units
+on a two-class problem (docs/design.md §4, "Proving lower bounds").
+
+A hidden unit ``[w . x + b >= 0]`` with ``w`` in ``[-B, B]^n`` is the halfspace
+``{x : w . x >= t}`` (``t = -b``), and because the bias bound covers every threshold, the family
+is closed under complement (``[-w . x + t - 1 >= 0]``). With two classes the output layer is a
+threshold function of the hidden bits, so the set of rows a network puts in one class is one of
+
+* a constant (every row, or none);
+* a halfspace ``A`` (the output reads one unit);
+* an intersection ``A & B`` of two halfspaces (one hidden cell gives that class), for either
+  class (three cells give the other class).
+
+Which of these the output layer can realise, and that the objective's loss of a row is 1 exactly
+when the predicted class is not its label, is checked by trying every output layer within its
+bounds (:func:`output_tables`), so the search is exact for the architecture as given.
+
+The search itself, for a loss below ``below`` (at most ``k = below - 1`` errors): a halfspace
+that leaves out more than ``k`` rows of the class it must hold cannot be part of such a network,
+and of the thresholds that leave out the same rows of that class the highest takes in fewest rows
+of the other class, so per weight vector only the ``k + 1`` thresholds at the lowest projections
+of that class's rows are candidates. Every pair of distinct candidate row sets (bitsets over the
+rows, repeated inputs counted as often as they occur) is then scored with popcounts. bcw's
+training half (351 rows, 9 inputs at 4 bits, ternary weights: 19,683 weight vectors) with 2
+units and ``k = 3`` takes about a minute (docs/benchmarks.md §10), where CP-SAT left the question
+open after ten.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..network import Layer, Network
+from ..objective import Objective
+from ..quantizer import Quantizer
+from .architecture import Architecture
+from .rows import UniqueRows
+
+# Weight vectors of one hidden unit beyond which the enumeration is not tried ((2B + 1)^n).
+MAX_DIRECTIONS = 600_000
+# Output layers tried when reading which class regions the output can express.
+MAX_OUTPUT_LAYERS = 2_000_000
+# Pair scores computed per block (bounds the memory of one block: about 9 bytes each).
+PAIR_BLOCK = 4_000_000
+# Weight vectors projected per block while making the candidates.
+DIRECTION_BLOCK = 20_000
+
+
+@dataclass(frozen=True)
+class OutputTable:
+    """One realisable output behaviour: the class of every hidden cell (cell ``c`` is the
+    hidden bits of ``c``'s binary digits, unit 0 the highest), and an output layer giving it."""
+
+    classes: tuple[int, ...]
+    weights: np.ndarray  # [n_outputs, hidden]
+    bias: np.ndarray  # [n_outputs]
+
+
+def _cells(hidden: int) -> np.ndarray:
+    """Every hidden bit pattern, unit 0 first: int64 [2^hidden, hidden]."""
+    return np.array(list(itertools.product((0, 1), repeat=hidden)), dtype=np.int64)
+
+
+def unsupported(arch: Architecture, objective: Objective) -> str | None:
+    """Why the enumeration does not apply to ``arch`` and ``objective`` (None: it does)."""
+    if len(arch.hidden) != 1 or arch.hidden[0] > 2:
+        return "only one hidden layer of 1 or 2 units is enumerated"
+    if arch.n_classes != 2:
+        return "only two-class problems are enumerated"
+    if (2 * arch.weight_bounds[0] + 1) ** arch.n_inputs > MAX_DIRECTIONS:
+        return f"more than {MAX_DIRECTIONS:,} weight vectors per hidden unit"
+    n_out, h, wb = arch.n_outputs, arch.hidden[0], arch.weight_bounds[1]
+    bias = wb * h * max(abs(v) for v in arch.activation.input_range) + 1
+    if (2 * wb + 1) ** (n_out * h) * (2 * bias + 1) ** n_out > MAX_OUTPUT_LAYERS:
+        return "the output layer has too many settings to enumerate"
+    tables = output_tables(arch, objective)
+    if tables is None:
+        return f"the {objective.name} objective's loss is not the error count here"
+    for t in tables:
+        if _region_kind(t.classes, 1) is None:
+            return "the output layer can express a region other than halfspaces and their " \
+                   "intersections"
+    return None
+
+
+def output_tables(arch: Architecture, objective: Objective) -> list[OutputTable] | None:
+    """Every class-per-cell table some output layer within its bounds gives (one layer each),
+    or None when some output layer's loss on a row is not ``predicted class != label``."""
+    h, n_out, wb = arch.hidden[0], arch.n_outputs, arch.weight_bounds[1]
+    x = arch.activation.read(_cells(h))  # what the output layer reads, per cell
+    bias_max = wb * h * max(abs(v) for v in arch.activation.input_range) + 1
+    biases = np.array(list(itertools.product(range(-bias_max, bias_max + 1), repeat=n_out)),
+                      dtype=np.int64)  # [nb, n_out]
+    found: dict[tuple[int, ...], OutputTable] = {}
+    labels = [np.full(len(x) * len(biases), c, dtype=np.int64) for c in (0, 1)]
+    for flat in itertools.product(range(-wb, wb + 1), repeat=n_out * h):
+        W = np.array(flat, dtype=np.int64).reshape(n_out, h)
+        # scores of every cell under every bias vector: [cells * nb, n_out]
+        scores = ((x @ W.T)[:, None, :] + biases[None, :, :]).reshape(-1, n_out)
+        pred = arch.output.predict(scores)
+        for c in (0, 1):
+            if not np.array_equal(objective.row_losses(scores, labels[c], arch.output),
+                                  (pred != c).astype(np.int64)):
+                return None
+        per_bias = pred.reshape(len(x), len(biases)).T  # [nb, cells]
+        uniq, first = np.unique(per_bias, axis=0, return_index=True)
+        for table, i in zip(uniq, first, strict=True):
+            key = tuple(int(v) for v in table)
+            if key not in found:
+                found[key] = OutputTable(key, W, biases[i].copy())
+    return list(found.values())
+
+
+def _region_kind(classes: tuple[int, ...], inside: int) -> tuple | None:
+    """What rows a table puts in class ``inside``: ("all",), ("none",), ("single", unit,
+    value) (the cells where that unit's bit is ``value``), ("pair", cell) (that one cell); for
+    the other class's view use ``1 - inside``. None for anything else (e.g. exclusive or)."""
+    cells = _cells(int(np.log2(len(classes))))
+    mine = np.array(classes) == inside
+    if mine.all():
+        return ("all",)
+    if not mine.any():
+        return ("none",)
+    for u in range(cells.shape[1]):
+        for v in (0, 1):
+            if np.array_equal(mine, cells[:, u] == v):
+                return ("single", u, v)
+    if mine.sum() == 1:
+        return ("pair", tuple(int(b) for b in cells[np.flatnonzero(mine)[0]]))
+    if (~mine).sum() == 1:
+        return ("pair-other",)  # the other class's one cell: found with inside = 1 - inside
+    return None
+
+
+@dataclass
+class Enumeration:
+    """What the search found. ``status``: "OPTIMAL" (``loss`` is the minimum over every
+    network), "INFEASIBLE" (every network's loss is at least ``below``), "FEASIBLE" (time ran
+    out after finding ``loss < below``) or "UNKNOWN" (time ran out before)."""
+
+    status: str
+    below: int
+    loss: int | None = None
+    network: Network | None = None
+    candidates: int = 0
+    pairs: int = 0
+    seconds: float = 0.0
+
+
+def _halfspace_unit(w: np.ndarray, t: int, keep: int) -> tuple[np.ndarray, int]:
+    """The hidden unit (weights, bias) whose bit is ``keep`` exactly on ``{w . x >= t}``."""
+    if keep == 1:
+        return w.astype(np.int64), int(-t)
+    return (-w).astype(np.int64), int(t - 1)  # the complement: -w . x >= 1 - t
+
+
+def enumerate_best(arch: Architecture, rows: UniqueRows, objective: Objective, below: int,
+                   deadline: float, *, quantizer: Quantizer | None = None,
+                   classes: list | None = None,
+                   progress: Callable[[str], None] | None = None) -> Enumeration:
+    """The network with the smallest loss below ``below`` on ``rows``, by the exhaustive search
+    of the module docstring, or the proof that none exists; stops at ``deadline``
+    (``time.monotonic()``). Raises ``ValueError`` when :func:`unsupported` says it does not
+    apply."""
+    reason = unsupported(arch, objective)
+    if reason is not None:
+        raise ValueError(reason)
+    t_start = time.monotonic()
+    out = Enumeration("INFEASIBLE", int(below))
+    k = int(below) - 1  # most errors allowed
+    tables = output_tables(arch, objective)
+    assert tables is not None
+    h = arch.hidden[0]
+    Q = np.minimum(np.asarray(rows.Q, dtype=np.int64), arch.max_level)
+    counts = np.asarray(rows.counts, dtype=np.int64)
+    total = counts.sum(axis=0)
+    best: tuple | None = None  # (loss, kind, inside, table, A, B)
+
+    def offer(loss: int, *what) -> None:
+        nonlocal best
+        if loss <= k and (best is None or loss < best[0]):
+            best = (int(loss), *what)
+
+    kinds: dict[tuple[str, int], OutputTable] = {}
+    for t in tables:
+        for inside in (0, 1):
+            kind = _region_kind(t.classes, inside)
+            kinds.setdefault((kind[0], inside), t)
+    for inside in (0, 1):  # constants: every row in class ``inside``
+        if ("all", inside) in kinds:
+            offer(int(total[1 - inside]), "all", inside, kinds[("all", inside)], None, None)
+    wb = arch.weight_bounds[0]
+    directions = np.array(list(itertools.product(range(-wb, wb + 1), repeat=arch.n_inputs)),
+                          dtype=np.int64)
+    for inside in (0, 1):
+        mode = "pair" if h == 2 and ("pair", inside) in kinds else (
+            "single" if ("single", inside) in kinds else None)
+        P = np.repeat(np.arange(rows.n_rows), counts[:, inside])  # rows that must be inside
+        N = np.repeat(np.arange(rows.n_rows), counts[:, 1 - inside])
+        if mode is None or k < 0 or len(P) == 0:
+            continue
+        sets, origin = _candidates(directions, Q, P, N, k)
+        out.candidates += len(sets)
+        nwP = (len(P) + 63) // 64
+        SP, SN = sets[:, :nwP], sets[:, nwP:]
+        if mode == "single":
+            err = len(P) - _popcount(SP) + _popcount(SN)
+            i = int(np.argmin(err))
+            offer(int(err[i]), "single", inside, kinds[("single", inside)], origin[i], None)
+            continue
+        found = _best_pair(SP, SN, len(P), k if best is None else best[0] - 1, deadline,
+                           progress, inside)
+        out.pairs += found[3]
+        if found[0] is not None:
+            offer(found[0], "pair", inside, kinds[("pair", inside)], origin[found[1]],
+                  origin[found[2]])
+        if not found[4]:  # out of time
+            out.status = "UNKNOWN"
+            break
+    out.seconds = time.monotonic() - t_start
+    if best is not None:
+        out.loss = best[0]
+        out.status = "OPTIMAL" if out.status != "UNKNOWN" else "FEASIBLE"
+        out.network = _network(arch, directions, best, quantizer, classes)
+        # the numpy forward pass on every row (repeated inputs as often as they occur)
+        Qe = np.concatenate([np.repeat(Q, counts[:, c], axis=0) for c in (0, 1)])
+        ye = np.repeat(np.array([0, 1], dtype=np.int64), total)
+        got = objective.loss(out.network, Qe, ye)
+        if got != out.loss:
+            raise RuntimeError(f"internal error: enumerated loss {out.loss}, network's {got}")
+    return out
+
+
+def _popcount(bits: np.ndarray) -> np.ndarray:
+    """Set bits per row of a uint64 matrix."""
+    return np.bitwise_count(bits).sum(axis=-1, dtype=np.int64)
+
+
+def _pack(mask: np.ndarray) -> np.ndarray:
+    """Boolean rows [m, n] as uint64 bitsets [m, ceil(n / 64)]."""
+    b = np.packbits(mask, axis=1)
+    pad = (-b.shape[1]) % 8
+    if pad:
+        b = np.pad(b, ((0, 0), (0, pad)))
+    return np.ascontiguousarray(b).view(np.uint64)
+
+
+def _candidates(directions: np.ndarray, Q: np.ndarray, P: np.ndarray, N: np.ndarray,
+                k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct candidate row sets (uint64 bitsets over P then N) and, for each, one
+    (direction index, threshold) that makes it."""
+    sets, origin = [], []
+    for s in range(0, len(directions), DIRECTION_BLOCK):
+        D = directions[s:s + DIRECTION_BLOCK]
+        proj = D @ Q.T  # [d, U]
+        pP, pN = proj[:, P], proj[:, N]
+        sP = np.sort(pP, axis=1)
+        for j in range(min(k + 1, len(P))):
+            t = sP[:, j:j + 1]
+            sets.append(np.concatenate([_pack(pP >= t), _pack(pN >= t)], axis=1))
+            origin.append(np.stack([np.arange(s, s + len(D)), t[:, 0]], axis=1))
+    S = np.concatenate(sets)
+    made = np.concatenate(origin)
+    _, first = np.unique(S, axis=0, return_index=True)
+    first = np.sort(first)
+    return np.ascontiguousarray(S[first]), made[first]
+
+
+def _best_pair(SP: np.ndarray, SN: np.ndarray, n_p: int, k: int, deadline: float,
+               progress: Callable[[str], None] | None, inside: int
+               ) -> tuple[int | None, int, int, int, bool]:
+    """The pair (i <= j) of candidate sets whose intersection has the fewest errors, if at
+    most ``k``: (errors or None, i, j, pairs scored, finished)."""
+    M = len(SP)
+    best, bi, bj, scored = None, -1, -1, 0
+    words = SP.shape[1] + SN.shape[1]
+    last = time.monotonic()
+    i = 0
+    while i < M:
+        if time.monotonic() > deadline:
+            return best, bi, bj, scored, False
+        rest = M - i
+        block = max(1, min(rest, PAIR_BLOCK // max(1, rest * words)))
+        a = slice(i, i + block)
+        inter = (np.bitwise_count(SP[a, None, :] & SP[None, i:, :]).sum(2, dtype=np.int32))
+        err = n_p - inter
+        err += np.bitwise_count(SN[a, None, :] & SN[None, i:, :]).sum(2, dtype=np.int32)
+        # only pairs (i', j) with j >= i' (each unordered pair once)
+        err[np.arange(block)[:, None] > np.arange(rest)[None, :]] = np.iinfo(np.int32).max
+        f = int(np.argmin(err))
+        e = int(err.flat[f])
+        scored += block * rest - block * (block - 1) // 2
+        if e <= k and (best is None or e < best):
+            best, bi, bj = e, i + f // rest, i + f % rest
+            k = e - 1
+        i += block
+        if progress is not None and time.monotonic() - last > 10:
+            last = time.monotonic()
+            done = 1 - (M - i) ** 2 / M ** 2
+            progress(f"enumeration (class {inside} inside): {100 * done:.0f} % of "
+                     f"{M * (M + 1) // 2:,} pairs, best {best if best is not None else '-'}")
+    return best, bi, bj, scored, True
+
+
+def _network(arch: Architecture, directions: np.ndarray, best: tuple,
+             quantizer: Quantizer | None, classes: list | None) -> Network:
+    """The network of a search result (loss, kind, inside, table, A, B)."""
+    _, kind, inside, table, A, B = best
+    h, n = arch.hidden[0], arch.n_inputs
+    W1 = np.zeros((h, n), dtype=np.int64)
+    b1 = np.zeros(h, dtype=np.int64)
+    region = _region_kind(table.classes, inside)
+    if kind == "single":
+        _, u, v = region
+        W1[u], b1[u] = _halfspace_unit(directions[A[0]], int(A[1]), v)
+    elif kind == "pair":
+        cell = region[1]
+        for u, (d, t) in enumerate((A, B)):
+            W1[u], b1[u] = _halfspace_unit(directions[d], int(t), cell[u])
+    q = quantizer if quantizer is not None else Quantizer.identity(
+        n, max(1, int(arch.max_level).bit_length()))
+    return Network(q, [Layer(W1, b1, arch.weight_bounds[0]),
+                       Layer(table.weights, table.bias, arch.weight_bounds[1])],
+                   classes=list(classes) if classes is not None else [0, 1],
+                   activation=arch.activation, output=arch.output,
+                   training={"origin": "exhaustive enumeration of halfspaces"})
+
+
+__all__ = ["Enumeration", "OutputTable", "enumerate_best", "output_tables", "unsupported"]
