@@ -49,6 +49,11 @@ MAX_OUTPUT_LAYERS = 2_000_000
 PAIR_BLOCK = 4_000_000
 # Weight vectors projected per block while making the candidates.
 DIRECTION_BLOCK = 20_000
+# Candidate row sets (weight vectors x thresholds) beyond which the search is not started.
+MAX_CANDIDATES = 1_000_000
+# With ``give_up``, the pair scan stops as hopeless when, after this many seconds of it, the
+# measured rate says the rest would not finish before the deadline.
+RATE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,7 @@ class Enumeration:
     candidates: int = 0
     pairs: int = 0
     seconds: float = 0.0
+    hopeless: bool = False  # stopped early: would not finish in time (``give_up``)
 
 
 def _halfspace_unit(w: np.ndarray, t: int, keep: int) -> tuple[np.ndarray, int]:
@@ -162,11 +168,13 @@ def _halfspace_unit(w: np.ndarray, t: int, keep: int) -> tuple[np.ndarray, int]:
 def enumerate_best(arch: Architecture, rows: UniqueRows, objective: Objective, below: int,
                    deadline: float, *, quantizer: Quantizer | None = None,
                    classes: list | None = None,
-                   progress: Callable[[str], None] | None = None) -> Enumeration:
+                   progress: Callable[[str], None] | None = None,
+                   give_up: bool = False) -> Enumeration:
     """The network with the smallest loss below ``below`` on ``rows``, by the exhaustive search
     of the module docstring, or the proof that none exists; stops at ``deadline``
-    (``time.monotonic()``). Raises ``ValueError`` when :func:`unsupported` says it does not
-    apply."""
+    (``time.monotonic()``), and with ``give_up`` as soon as it is clear that it would not
+    finish by then (``hopeless``: too many candidates, or the measured pair rate). Raises
+    ``ValueError`` when :func:`unsupported` says it does not apply."""
     reason = unsupported(arch, objective)
     if reason is not None:
         raise ValueError(reason)
@@ -204,6 +212,9 @@ def enumerate_best(arch: Architecture, rows: UniqueRows, objective: Objective, b
         N = np.repeat(np.arange(rows.n_rows), counts[:, 1 - inside])
         if mode is None or k < 0 or len(P) == 0:
             continue
+        if len(directions) * min(k + 1, len(P)) > MAX_CANDIDATES:
+            out.status, out.hopeless = "UNKNOWN", True
+            break
         sets, origin = _candidates(directions, Q, P, N, k)
         out.candidates += len(sets)
         nwP = (len(P) + 63) // 64
@@ -214,13 +225,13 @@ def enumerate_best(arch: Architecture, rows: UniqueRows, objective: Objective, b
             offer(int(err[i]), "single", inside, kinds[("single", inside)], origin[i], None)
             continue
         found = _best_pair(SP, SN, len(P), k if best is None else best[0] - 1, deadline,
-                           progress, inside)
+                           progress, inside, give_up)
         out.pairs += found[3]
         if found[0] is not None:
             offer(found[0], "pair", inside, kinds[("pair", inside)], origin[found[1]],
                   origin[found[2]])
-        if not found[4]:  # out of time
-            out.status = "UNKNOWN"
+        if found[4] != "done":  # out of time, or would be
+            out.status, out.hopeless = "UNKNOWN", found[4] == "hopeless"
             break
     out.seconds = time.monotonic() - t_start
     if best is not None:
@@ -272,18 +283,23 @@ def _candidates(directions: np.ndarray, Q: np.ndarray, P: np.ndarray, N: np.ndar
 
 
 def _best_pair(SP: np.ndarray, SN: np.ndarray, n_p: int, k: int, deadline: float,
-               progress: Callable[[str], None] | None, inside: int
-               ) -> tuple[int | None, int, int, int, bool]:
+               progress: Callable[[str], None] | None, inside: int, give_up: bool
+               ) -> tuple[int | None, int, int, int, str]:
     """The pair (i <= j) of candidate sets whose intersection has the fewest errors, if at
-    most ``k``: (errors or None, i, j, pairs scored, finished)."""
+    most ``k``: (errors or None, i, j, pairs scored, "done" / "timeout" / "hopeless")."""
     M = len(SP)
+    total = M * (M + 1) // 2
     best, bi, bj, scored = None, -1, -1, 0
     words = SP.shape[1] + SN.shape[1]
-    last = time.monotonic()
+    started = last = time.monotonic()
     i = 0
     while i < M:
-        if time.monotonic() > deadline:
-            return best, bi, bj, scored, False
+        now = time.monotonic()
+        if now > deadline:
+            return best, bi, bj, scored, "timeout"
+        if give_up and now - started > RATE_SECONDS and \
+                (total - scored) * (now - started) / scored > deadline - now:
+            return best, bi, bj, scored, "hopeless"
         rest = M - i
         block = max(1, min(rest, PAIR_BLOCK // max(1, rest * words)))
         a = slice(i, i + block)
@@ -303,8 +319,8 @@ def _best_pair(SP: np.ndarray, SN: np.ndarray, n_p: int, k: int, deadline: float
             last = time.monotonic()
             done = 1 - (M - i) ** 2 / M ** 2
             progress(f"enumeration (class {inside} inside): {100 * done:.0f} % of "
-                     f"{M * (M + 1) // 2:,} pairs, best {best if best is not None else '-'}")
-    return best, bi, bj, scored, True
+                     f"{total:,} pairs, best {best if best is not None else '-'}")
+    return best, bi, bj, scored, "done"
 
 
 def _network(arch: Architecture, directions: np.ndarray, best: tuple,

@@ -185,18 +185,26 @@ def refute(arch: Architecture, rows: UniqueRows, objective: Objective, solve: So
     if refute_method(arch, objective, method) == "enumeration":
         say = None if not solve.progress else (
             lambda m: progress_line(solve.label, t0, m))
+        # "auto" gives the question to CP-SAT when the scan would not finish in time
         e = halfspaces.enumerate_best(arch, rows, objective, below, t0 + time_limit,
-                                      progress=say)
-        status = {"OPTIMAL": "FEASIBLE", "FEASIBLE": "FEASIBLE", "INFEASIBLE": "INFEASIBLE",
-                  "UNKNOWN": "UNKNOWN"}[e.status]
+                                      progress=say, give_up=method == "auto")
+        if not e.hopeless:
+            status = "FEASIBLE" if e.status in ("OPTIMAL", "FEASIBLE") else e.status
 
-        def make(quantizer: Quantizer, classes: list, net: Network | None = e.network) -> Network:
-            assert net is not None
-            return dataclasses.replace(net, quantizer=quantizer, classes=list(classes),
-                                       training={})
+            def make(quantizer: Quantizer, classes: list,
+                     net: Network | None = e.network) -> Network:
+                assert net is not None
+                return dataclasses.replace(net, quantizer=quantizer, classes=list(classes),
+                                           training={})
 
-        return Answer(status, "enumeration", e.loss, e.status == "OPTIMAL",
-                      time.monotonic() - t0, make if e.network is not None else None)
+            return Answer(status, "enumeration", e.loss, e.status == "OPTIMAL",
+                          time.monotonic() - t0, make if e.network is not None else None)
+        if say is not None:
+            say(f"enumeration: {e.candidates:,} candidate halfspaces would not be paired in "
+                "time; asking CP-SAT")
+        time_limit -= time.monotonic() - t0
+        if _out_of_time(time_limit):
+            return Answer("UNKNOWN", "cpsat", seconds=time.monotonic() - t0)
     options = ModelOptions(objective=objective, symmetry_breaking=symmetry_breaking)
     builder = BDNNCpModel(arch, rows, options)
     builder.model.Add(builder.loss_expression() <= int(below) - 1)
@@ -356,7 +364,7 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
             at_least=max(known, int(per_row[S].sum())), symmetry_breaking=symmetry_breaking,
             method=method)
         known = sb
-        used = refute_method(arch, objective, method)
+        used = answer.method if answer is not None else refute_method(arch, objective, method)
         proof = SubsetProof(rows=list(S), status=status, subset_bound=sb,
                             rest_bound=int(per_row[~in_S].sum()),
                             seconds=time.monotonic() - t0, method=used)
