@@ -25,7 +25,7 @@ def _train(Q, y, k, **kw):
     q = Quantizer.identity(Q.shape[1], 2)
     kw.setdefault("solve", FAST)
     method_kw = {key: kw.pop(key) for key in ("sparsify", "model_options", "narrow_start",
-                                              "float_start") if key in kw}
+                                              "float_start", "enumeration") if key in kw}
     return train_exact(TrainProblem.build(Q, y, quantizer=q, classes=list(range(k)), **kw),
                        **method_kw)
 
@@ -45,15 +45,24 @@ def test_separable_reaches_zero_and_optimal():
     assert errors_of(r.network, Q, y) == 0
 
 
+@pytest.mark.parametrize("enumeration", [True, False])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("hidden", [1, 2])
-def test_optimum_equals_brute_force(seed, hidden):
+def test_optimum_equals_brute_force(seed, hidden, enumeration):
+    """Two classes, 1 or 2 units: the enumeration proves the optimum before CP-SAT is built
+    (its stage replaces CP-SAT's), or CP-SAT does when it is turned off."""
     Q, y = _tiny(seed)
     expect = best_errors(Q, y, hidden, 2, w=1, levels=3)
-    r = _train(Q, y, 2, hidden=(hidden,))
+    r = _train(Q, y, 2, hidden=(hidden,), enumeration=enumeration)
     assert r.status == "OPTIMAL"
     assert r.objective == expect
     assert errors_of(r.network, Q, y) == expect
+    stages = [s["stage"] for s in r.network.training["stages"]]
+    if enumeration and r.network.training["float_start"]["objective"] > expect:
+        assert stages == ["enumeration"]
+        assert r.network.training["enumeration"]["status"] == "OPTIMAL"
+    if not enumeration:
+        assert stages[0] == "loss" and "enumeration" not in r.network.training
 
 
 def test_three_classes_brute_force():

@@ -427,9 +427,11 @@ def train_prove(problem: TrainProblem, **exact_kw) -> TrainResult:
     net, loss, origin = first.network, first.objective, first.origin
     rows = problem.rows
     # the search's own bound: a proof on the whole set (subset = every distinct row)
+    enumerated = first.network.training.get("enumeration", {}).get("status") in (
+        "OPTIMAL", "INFEASIBLE")  # the search's enumeration proved its optimum
     whole = SubsetProof(rows=list(range(rows.n_rows)), status=first.status,
                         subset_bound=int(np.ceil(first.bound - 1e-6)), rest_bound=0,
-                        seconds=first.seconds)
+                        seconds=first.seconds, method="enumeration" if enumerated else "cpsat")
     data_bound = problem.lower_bound()
     if first.status != "OPTIMAL" and whole.bound <= data_bound:  # nothing beyond the data's
         whole = SubsetProof(rows=[], status="EMPTY", subset_bound=0, rest_bound=data_bound,
