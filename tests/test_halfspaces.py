@@ -133,11 +133,10 @@ def test_give_up_when_the_scan_cannot_finish(monkeypatch):
     Q, y = _data(5, n=40)
     p = _problem(Q, y, 2)
     rng = np.random.default_rng(0)  # 200,000 random candidate sets: 2e10 pairs, minutes
-    SP = rng.integers(0, 2**63, size=(200_000, 1), dtype=np.uint64)
-    SN = rng.integers(0, 2**63, size=(200_000, 1), dtype=np.uint64)
+    sets = rng.integers(0, 2**63, size=(200_000, 2), dtype=np.uint64)
     monkeypatch.setattr(hs, "RATE_SECONDS", 0.05)
     t0 = time.monotonic()
-    *_, how = hs._best_pair(SP, SN, 64, 0, t0 + 30.0, None, 1, True)
+    *_, how = hs._best_pair(sets, np.zeros(2, dtype=np.uint64), 0, t0 + 30.0, None, 1, True)
     assert how == "hopeless" and time.monotonic() - t0 < 30
     monkeypatch.setattr(hs, "MAX_CANDIDATES", 10)
     r = enumerate_best(p.arch, p.rows, p.objective, len(y) + 1, time.monotonic() + 60,
@@ -147,3 +146,35 @@ def test_give_up_when_the_scan_cannot_finish(monkeypatch):
     answer = refute(p.arch, p.rows, p.objective, SolveOptions(time_limit=60, progress=False),
                     60.0, truth + 1)
     assert answer.method == "cpsat" and answer.status == "FEASIBLE" and answer.loss <= truth
+
+
+def test_undominated_keeps_exactly_the_undominated_sets():
+    """Against the definition, pair by pair: every candidate dropped is dominated by one kept
+    (at least as many must-be-inside rows, no other-class row more), no kept one is dominated
+    by another, and the best pair over the kept ones is the best over all."""
+    import bdnn.train.halfspaces as hs
+    rng = np.random.default_rng(3)  # the candidates of random rows: many nested sets
+    Q = rng.integers(0, 8, size=(160, 3))
+    n_p, n_n = 70, 90  # two words each side
+    directions = np.array(list(itertools.product(range(-2, 3), repeat=3)))
+    sets, _ = hs._candidates(directions, Q, np.arange(n_p), np.arange(n_p, 160), 12)
+    origin = np.arange(len(sets))[:, None]
+    kept, where = hs._undominated(sets, origin, 2, time.monotonic() + 60)
+    where = where[:, 0]
+    assert 0 < len(kept) < 0.8 * len(sets)  # the filter matters here
+
+    def dominates(b, a):
+        return bool(np.all(sets[b, :2] & sets[a, :2] == sets[a, :2])
+                    and np.all(sets[b, 2:] & ~sets[a, 2:] == 0)) and b != a
+
+    assert np.array_equal(kept, sets[where])
+    for a in range(len(sets)):
+        if a in set(where.tolist()):
+            assert not any(dominates(b, a) for b in where)
+        else:
+            assert any(dominates(b, a) for b in where)
+    must = np.concatenate([hs._pack(np.ones((1, n_p), dtype=bool)),
+                           hs._pack(np.zeros((1, n_n), dtype=bool))], axis=1)[0]
+    everything = hs._best_pair(sets, must, 10**6, time.monotonic() + 60, None, 1, False)
+    pruned = hs._best_pair(kept, must, 10**6, time.monotonic() + 60, None, 1, False)
+    assert everything[0] == pruned[0] and everything[4] == pruned[4] == "done"

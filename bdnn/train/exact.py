@@ -75,7 +75,7 @@ def train_exact(
     ``enumeration`` (default on): where ``halfspaces`` applies (one hidden layer of at most 2
     units, two classes, the error count; no robust radius, ``sparsify``, ``lexicographic`` or
     ``--deterministic``), every network is first scanned for one below the start's loss: a
-    complete scan proves the optimum (bcw's training half with 2 units in about 80 s, where
+    complete scan proves the optimum (bcw's training half with 2 units in about 20 s, where
     CP-SAT's bound stayed 0); a scan that would not finish in time leaves it to CP-SAT.
     """
     if lexicographic:

@@ -22,7 +22,7 @@ of the other class, so per weight vector only the ``k + 1`` thresholds at the lo
 of that class's rows are candidates. Every pair of distinct candidate row sets (bitsets over the
 rows, repeated inputs counted as often as they occur) is then scored with popcounts. bcw's
 training half (351 rows, 9 inputs at 4 bits, ternary weights: 19,683 weight vectors) with 2
-units and ``k = 3`` takes about a minute (docs/benchmarks.md §10), where CP-SAT left the question
+units and ``k = 3`` takes about 12 s (docs/benchmarks.md §10), where CP-SAT left the question
 open after ten.
 """
 
@@ -152,7 +152,8 @@ class Enumeration:
     below: int
     loss: int | None = None
     network: Network | None = None
-    candidates: int = 0
+    candidates: int = 0  # distinct candidate row sets
+    kept: int = 0  # of them, those no other candidate dominates (the ones paired)
     pairs: int = 0
     seconds: float = 0.0
     hopeless: bool = False  # stopped early: would not finish in time (``give_up``)
@@ -218,13 +219,17 @@ def enumerate_best(arch: Architecture, rows: UniqueRows, objective: Objective, b
         sets, origin = _candidates(directions, Q, P, N, k)
         out.candidates += len(sets)
         nwP = (len(P) + 63) // 64
-        SP, SN = sets[:, :nwP], sets[:, nwP:]
+        sets, origin = _undominated(sets, origin, nwP, deadline)
+        out.kept += len(sets)
+        # a row is wrong iff it is in the intersection xor it is one that must be in it
+        must = np.concatenate([_pack(np.ones((1, len(P)), dtype=bool)),
+                               _pack(np.zeros((1, len(N)), dtype=bool))], axis=1)[0]
         if mode == "single":
-            err = len(P) - _popcount(SP) + _popcount(SN)
+            err = _popcount(sets ^ must)
             i = int(np.argmin(err))
             offer(int(err[i]), "single", inside, kinds[("single", inside)], origin[i], None)
             continue
-        found = _best_pair(SP, SN, len(P), k if best is None else best[0] - 1, deadline,
+        found = _best_pair(sets, must, k if best is None else best[0] - 1, deadline,
                            progress, inside, give_up)
         out.pairs += found[3]
         if found[0] is not None:
@@ -282,15 +287,51 @@ def _candidates(directions: np.ndarray, Q: np.ndarray, P: np.ndarray, N: np.ndar
     return np.ascontiguousarray(S[first]), made[first]
 
 
-def _best_pair(SP: np.ndarray, SN: np.ndarray, n_p: int, k: int, deadline: float,
+def _undominated(sets: np.ndarray, origin: np.ndarray, nwP: int, deadline: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates no other one dominates: A is dominated by B when B holds every row of
+    the must-be-inside class that A holds and no row of the other class that A leaves out, so
+    ``B & C`` has no more errors than ``A & C`` for every C. By transitivity, checking each
+    candidate (fewest other-class rows first) against those kept before it is enough."""
+    SP, SN = sets[:, :nwP], sets[:, nwP:]
+    order = np.lexsort((-_popcount(SP), _popcount(SN)))
+    kept: list[int] = []
+    K = np.empty((0, sets.shape[1]), dtype=np.uint64)
+    s = 0
+    while s < len(order):
+        if time.monotonic() > deadline:  # the filter is optional: keep the unchecked ones
+            kept += [int(i) for i in order[s:]]
+            break
+        block = max(1, min(256, PAIR_BLOCK // max(1, len(K) * sets.shape[1])))
+        idx = order[s:s + block]
+        s += block
+        A = sets[idx]
+        if len(K):
+            dom = (((K[None, :, :nwP] & A[:, None, :nwP]) == A[:, None, :nwP]).all(axis=2)
+                   & ((K[None, :, nwP:] & ~A[:, None, nwP:]) == 0).all(axis=2)).any(axis=1)
+        else:
+            dom = np.zeros(len(idx), dtype=bool)
+        # within the block: against the earlier members (their order is the global one)
+        inner = (((A[None, :, :nwP] & A[:, None, :nwP]) == A[:, None, :nwP]).all(axis=2)
+                 & ((A[None, :, nwP:] & ~A[:, None, nwP:]) == 0).all(axis=2))
+        inner &= np.tri(len(idx), k=-1, dtype=bool)  # [a, b]: b earlier than a dominates a
+        new = [int(i) for i, d, row in zip(idx, dom, inner, strict=True)
+               if not d and not row.any()]
+        kept += new
+        K = np.concatenate([K, sets[new]])
+    kept_idx = np.sort(np.array(kept, dtype=np.int64))
+    return np.ascontiguousarray(sets[kept_idx]), origin[kept_idx]
+
+
+def _best_pair(sets: np.ndarray, must: np.ndarray, k: int, deadline: float,
                progress: Callable[[str], None] | None, inside: int, give_up: bool
                ) -> tuple[int | None, int, int, int, str]:
-    """The pair (i <= j) of candidate sets whose intersection has the fewest errors, if at
-    most ``k``: (errors or None, i, j, pairs scored, "done" / "timeout" / "hopeless")."""
-    M = len(SP)
+    """The pair (i <= j) of candidate sets whose intersection has the fewest errors
+    (``popcount((A & B) ^ must)``), if at most ``k``: (errors or None, i, j, pairs scored,
+    "done" / "timeout" / "hopeless")."""
+    M, words = sets.shape
     total = M * (M + 1) // 2
     best, bi, bj, scored = None, -1, -1, 0
-    words = SP.shape[1] + SN.shape[1]
     started = last = time.monotonic()
     i = 0
     while i < M:
@@ -302,10 +343,9 @@ def _best_pair(SP: np.ndarray, SN: np.ndarray, n_p: int, k: int, deadline: float
             return best, bi, bj, scored, "hopeless"
         rest = M - i
         block = max(1, min(rest, PAIR_BLOCK // max(1, rest * words)))
-        a = slice(i, i + block)
-        inter = (np.bitwise_count(SP[a, None, :] & SP[None, i:, :]).sum(2, dtype=np.int32))
-        err = n_p - inter
-        err += np.bitwise_count(SN[a, None, :] & SN[None, i:, :]).sum(2, dtype=np.int32)
+        both = sets[i:i + block, None, :] & sets[None, i:, :]
+        both ^= must
+        err = np.bitwise_count(both).sum(axis=2, dtype=np.int32)
         # only pairs (i', j) with j >= i' (each unordered pair once)
         err[np.arange(block)[:, None] > np.arange(rest)[None, :]] = np.iinfo(np.int32).max
         f = int(np.argmin(err))
