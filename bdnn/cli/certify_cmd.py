@@ -22,7 +22,8 @@ MAX_CERTIFICATE_FILE_BYTES = 256 * 2**20
 @click.argument("data")
 @click.option("--time-limit", type=click.FloatRange(0, MAX_TIME_LIMIT, min_open=True),
               default=600.0, show_default=True,
-              help="Seconds CP-SAT may take to re-prove the subset's bound.")
+              help="Seconds the re-proof of the subset's bound may take (the enumeration "
+                   "where it applies, else CP-SAT).")
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=2, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
@@ -31,8 +32,9 @@ def command(certificate, data, time_limit, workers, as_json, quiet) -> None:
     or a model file trained with --prove) on DATA (the data set it was trained on; it is read
     with the split, seed and quantizer recorded in the certificate).
 
-    Prints verified, refuted (something recomputed is below the claim) or unproven (CP-SAT did
-    not reach the claimed bound within --time-limit). Exit 0 when verified, 1 otherwise.
+    Prints verified, refuted (something recomputed is below the claim) or unproven (the
+    enumeration or CP-SAT did not reach the claimed bound within --time-limit). Exit 0 when
+    verified, 1 otherwise.
     """
     from ..model_file import VERSION, network_from_dict, quantizer_from_doc
     from ..train.prove import CertificateError, check_certificate, parse_certificate

@@ -293,7 +293,7 @@ def _enumerate(problem: TrainProblem, start: Network, start_loss: int, record: d
     e = halfspaces.enumerate_best(arch, rows, problem.objective, start_loss, problem.at(1.0),
                                   quantizer=problem.quantizer, classes=problem.classes,
                                   progress=problem.say, give_up=True)
-    record["enumeration"] = {"status": e.status, "candidates": e.candidates,
+    record["enumeration"] = {"status": e.status, "candidates": e.candidates, "kept": e.kept,
                              "pairs": e.pairs, "seconds": round(e.seconds, 3),
                              "hopeless": e.hopeless}
     problem.say(f"enumeration: {e.status}" + (f", loss {e.loss}" if e.loss is not None else "")

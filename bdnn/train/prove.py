@@ -628,11 +628,12 @@ def check_certificate(cert: ParsedCertificate, *, Q: np.ndarray | None, y: np.nd
                       time_limit: float, workers: int = 1,
                       model: Network | None = None, progress: bool = False) -> CheckResult:
     """Re-prove ``cert``: the data side against the training rows ``Q``/``y`` (class indices;
-    quantized with the certificate's quantizer), then the subset's optimum with CP-SAT.
+    quantized with the certificate's quantizer), then the subset's optimum with ``refute``
+    (the enumeration where it applies, else CP-SAT).
 
     ``model`` (optional): a network whose training loss on the rows must not be below the
-    bound. Refuted when anything recomputed is below the claim; unproven when CP-SAT ran out of
-    time above the proven bound but below the claimed one.
+    bound. Refuted when anything recomputed is below the claim; unproven when the re-proof ran
+    out of time above the proven bound but below the claimed one.
     """
     t0 = time.monotonic()
     reasons: list[str] = []
