@@ -138,6 +138,10 @@ def test_give_up_when_the_scan_cannot_finish(monkeypatch):
     t0 = time.monotonic()
     *_, how = hs._best_pair(sets, np.zeros(2, dtype=np.uint64), 0, t0 + 30.0, None, 1, True)
     assert how == "hopeless" and time.monotonic() - t0 < 30
+    # the dominance filter too: 50,000 distinct groups, each checked against the others
+    t0 = time.monotonic()
+    *_, hopeless = hs._undominated(sets[:50_000], np.zeros((50_000, 2)), 1, t0 + 30.0, True)
+    assert hopeless and time.monotonic() - t0 < 30
     monkeypatch.setattr(hs, "MAX_CANDIDATES", 10)
     r = enumerate_best(p.arch, p.rows, p.objective, len(y) + 1, time.monotonic() + 60,
                        give_up=True)
@@ -159,7 +163,8 @@ def test_undominated_keeps_exactly_the_undominated_sets():
     directions = np.array(list(itertools.product(range(-2, 3), repeat=3)))
     sets, _ = hs._candidates(directions, Q, np.arange(n_p), np.arange(n_p, 160), 12)
     origin = np.arange(len(sets))[:, None]
-    kept, where = hs._undominated(sets, origin, 2, time.monotonic() + 60)
+    kept, where, hopeless = hs._undominated(sets, origin, 2, time.monotonic() + 60)
+    assert not hopeless
     where = where[:, 0]
     assert 0 < len(kept) < 0.8 * len(sets)  # the filter matters here
 

@@ -219,7 +219,10 @@ def enumerate_best(arch: Architecture, rows: UniqueRows, objective: Objective, b
         sets, origin = _candidates(directions, Q, P, N, k)
         out.candidates += len(sets)
         nwP = (len(P) + 63) // 64
-        sets, origin = _undominated(sets, origin, nwP, deadline)
+        sets, origin, hopeless = _undominated(sets, origin, nwP, deadline, give_up)
+        if hopeless:
+            out.status, out.hopeless = "UNKNOWN", True
+            break
         out.kept += len(sets)
         # a row is wrong iff it is in the intersection xor it is one that must be in it
         must = np.concatenate([_pack(np.ones((1, len(P)), dtype=bool)),
@@ -287,40 +290,57 @@ def _candidates(directions: np.ndarray, Q: np.ndarray, P: np.ndarray, N: np.ndar
     return np.ascontiguousarray(S[first]), made[first]
 
 
-def _undominated(sets: np.ndarray, origin: np.ndarray, nwP: int, deadline: float
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _undominated(sets: np.ndarray, origin: np.ndarray, nwP: int, deadline: float,
+                 give_up: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
     """The candidates no other one dominates: A is dominated by B when B holds every row of
     the must-be-inside class that A holds and no row of the other class that A leaves out, so
-    ``B & C`` has no more errors than ``A & C`` for every C. By transitivity, checking each
-    candidate (fewest other-class rows first) against those kept before it is enough."""
+    ``B & C`` has no more errors than ``A & C`` for every C.
+
+    Candidates are grouped by their must-be-inside rows; a group is checked against the kept
+    members of the groups that hold a superset of its rows (processed first: they hold more)
+    and its own members with fewer other-class rows. By transitivity, checking against kept
+    candidates only is enough. Past ``deadline`` the unchecked candidates are all kept (the
+    filter only speeds the pairing up). The flag returned is True when ``give_up`` stopped it
+    early because, at its pace so far (assumed quadratic), it would not end by ``deadline``."""
     SP, SN = sets[:, :nwP], sets[:, nwP:]
-    order = np.lexsort((-_popcount(SP), _popcount(SN)))
-    kept: list[int] = []
-    K = np.empty((0, sets.shape[1]), dtype=np.uint64)
-    s = 0
-    while s < len(order):
-        if time.monotonic() > deadline:  # the filter is optional: keep the unchecked ones
-            kept += [int(i) for i in order[s:]]
+    groups, gid = np.unique(SP, axis=0, return_inverse=True)
+    gid = gid.reshape(-1)
+    n_other = _popcount(SN)
+    members = np.argsort(gid * (SN.shape[1] * 64 + 1) + n_other, kind="stable")
+    bounds = np.searchsorted(gid[members], np.arange(len(groups) + 1))
+    gorder = np.argsort(-_popcount(groups), kind="stable")
+    kept_sets: list[np.ndarray] = [np.empty((0, SN.shape[1]), dtype=np.uint64)] * len(groups)
+    done = np.zeros(len(groups), dtype=bool)
+    kept: list[np.ndarray] = []
+    started = time.monotonic()
+    checked = 0
+    for pos, g in enumerate(gorder):
+        idx = members[bounds[g]:bounds[g + 1]]
+        now = time.monotonic()
+        if now > deadline:
+            kept += [members[bounds[h]:bounds[h + 1]] for h in gorder[pos:]]
             break
-        block = max(1, min(256, PAIR_BLOCK // max(1, len(K) * sets.shape[1])))
-        idx = order[s:s + block]
-        s += block
-        A = sets[idx]
-        if len(K):
-            dom = (((K[None, :, :nwP] & A[:, None, :nwP]) == A[:, None, :nwP]).all(axis=2)
-                   & ((K[None, :, nwP:] & ~A[:, None, nwP:]) == 0).all(axis=2)).any(axis=1)
-        else:
-            dom = np.zeros(len(idx), dtype=bool)
-        # within the block: against the earlier members (their order is the global one)
-        inner = (((A[None, :, :nwP] & A[:, None, :nwP]) == A[:, None, :nwP]).all(axis=2)
-                 & ((A[None, :, nwP:] & ~A[:, None, nwP:]) == 0).all(axis=2))
-        inner &= np.tri(len(idx), k=-1, dtype=bool)  # [a, b]: b earlier than a dominates a
-        new = [int(i) for i, d, row in zip(idx, dom, inner, strict=True)
-               if not d and not row.any()]
-        kept += new
-        K = np.concatenate([K, sets[new]])
-    kept_idx = np.sort(np.array(kept, dtype=np.int64))
-    return np.ascontiguousarray(sets[kept_idx]), origin[kept_idx]
+        if give_up and now - started > RATE_SECONDS and \
+                (now - started) * (len(sets) / max(checked, 1)) ** 2 > deadline - started:
+            return sets, origin, True
+        checked += len(idx)
+        supers = np.flatnonzero(done & ((groups & groups[g]) == groups[g]).all(axis=1))
+        K = np.concatenate([kept_sets[h] for h in supers]) if len(supers) else kept_sets[g]
+        mine: list[int] = []
+        block = max(1, min(256, PAIR_BLOCK // max(1, (len(K) + 256) * SN.shape[1])))
+        for s in range(0, len(idx), block):
+            A = SN[idx[s:s + block]]
+            K_all = np.concatenate([K, SN[mine]]) if mine else K
+            dom = ((K_all[None, :, :] & ~A[:, None, :]) == 0).all(axis=2).any(axis=1)
+            inner = ((A[None, :, :] & ~A[:, None, :]) == 0).all(axis=2)
+            inner &= np.tri(len(A), k=-1, dtype=bool)  # [a, b]: b (earlier) dominates a
+            mine += [int(i) for i, d, row in zip(idx[s:s + block], dom, inner, strict=True)
+                     if not d and not row.any()]
+        kept_sets[g] = SN[mine]
+        done[g] = True
+        kept.append(np.array(mine, dtype=np.int64))
+    kept_idx = np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.int64)
+    return np.ascontiguousarray(sets[kept_idx]), origin[kept_idx], False
 
 
 def _best_pair(sets: np.ndarray, must: np.ndarray, k: int, deadline: float,
