@@ -3,6 +3,7 @@ certificate re-checked, and symmetry breaking's effect on the time to a proof.
 
     python benchmarks/prove.py [--cases bcw2,bcw4,iris3,uniform2] [--scale 1.0]
                                [--symmetry] [--partition uniform2:8,uniform2:16]
+                               [--partition-block-seconds 5] [--partition-seconds 120]
                                [--workers 2] [--check-limit 300]
                                [--json benchmarks/results/prove.json]
                                [--md benchmarks/results/prove.md]
@@ -137,16 +138,19 @@ def partition_probe(case: str, size: int, per_block: float, total: float) -> dic
             blocks.append({"rows": len(S), "status": "NOT_RUN", "bound": int(per_row[S].sum()),
                            "data_bound": int(per_row[S].sum())})
             continue
-        status, bound, value, _ = solve_subset(p.arch, subset_rows(rows, S), p.objective,
-                                                  solve, per_block)
+        t1 = time.monotonic()
+        status, bound, value, answer = solve_subset(p.arch, subset_rows(rows, S), p.objective,
+                                                    solve, per_block)
         blocks.append({"rows": len(S), "status": status, "bound": max(bound, int(
-            per_row[S].sum())), "data_bound": int(per_row[S].sum()), "best": value})
+            per_row[S].sum())), "data_bound": int(per_row[S].sum()), "best": value,
+            "method": None if answer is None else answer.method,
+            "seconds": round(time.monotonic() - t1, 1)})
     res = {"case": case, "block_rows": size, "per_block_seconds": per_block,
            "blocks": len(blocks),
            "closed": sum(b["status"] == "OPTIMAL" for b in blocks),
            "mixed": sum(b["status"] != "ONE_LABEL" for b in blocks),
            "bound": sum(b["bound"] for b in blocks), "data_bound": p.lower_bound(),
-           "seconds": round(time.monotonic() - t0, 1)}
+           "seconds": round(time.monotonic() - t0, 1), "block_log": blocks}
     print(json.dumps(res), flush=True)
     return res
 
@@ -201,8 +205,11 @@ def main() -> None:
     ap.add_argument("--symmetry", action="store_true")
     ap.add_argument("--symmetry-limit", type=float, default=120.0)
     ap.add_argument("--partition", default="",
-                    help="disjoint-blocks probe: CASE:ROWS[,CASE:ROWS...] (5 s per block, "
-                         "120 s in all)")
+                    help="disjoint-blocks probe: CASE:ROWS[,CASE:ROWS...]")
+    ap.add_argument("--partition-block-seconds", type=float, default=5.0,
+                    help="the disjoint-blocks probe's limit per block")
+    ap.add_argument("--partition-seconds", type=float, default=120.0,
+                    help="the disjoint-blocks probe's limit in all")
     ap.add_argument("--json", default=None)
     ap.add_argument("--md", default=None)
     a = ap.parse_args()
@@ -239,7 +246,8 @@ def main() -> None:
         save()
     for spec in [x for x in a.partition.split(",") if x]:
         case, size = spec.split(":")
-        meta["partition"].append(partition_probe(case, int(size), 5.0, 120.0))
+        meta["partition"].append(partition_probe(case, int(size), a.partition_block_seconds,
+                                                 a.partition_seconds))
         save()
     if a.symmetry and "symmetry" not in names:
         sym.extend(symmetry_runs(a.workers, a.symmetry_limit))
