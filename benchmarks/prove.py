@@ -32,7 +32,13 @@ import numpy as np
 from bdnn.data import load_dataset
 from bdnn.quantizer import Quantizer
 from bdnn.train.problem import TrainProblem
-from bdnn.train.prove import check_certificate, parse_certificate, solve_subset, train_prove
+from bdnn.train.prove import (
+    check_certificate,
+    nearest_blocks,
+    parse_certificate,
+    solve_subset,
+    train_prove,
+)
 from bdnn.train.solver import SolveOptions
 
 CASES = {
@@ -99,21 +105,6 @@ def symmetry_runs(workers: int, limit: float) -> list[dict]:
                         "solver_seconds": round(answer.seconds, 1)})
             print(json.dumps(out[-1]), flush=True)
     return out
-
-
-def nearest_blocks(Q: np.ndarray, size: int) -> np.ndarray:
-    """A partition of the distinct rows into blocks of ``size`` nearest rows (L1, greedy)."""
-    label = -np.ones(len(Q), dtype=np.int64)
-    Qf = Q.astype(float)
-    block = 0
-    for r in range(len(Q)):
-        if label[r] >= 0:
-            continue
-        free = np.flatnonzero(label < 0)
-        d = np.abs(Qf[free] - Qf[r]).sum(axis=1)
-        label[free[np.argsort(d, kind="stable")[:size]]] = block
-        block += 1
-    return label
 
 
 def partition_probe(case: str, size: int, per_block: float, total: float) -> dict:

@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -297,3 +298,68 @@ def test_data_bound_certificate_with_an_empty_subset():
     doc["bound"] = doc["rest"]["data_bound"] = 3
     assert check_certificate(parse_certificate(doc), Q=Q, y=y, time_limit=10).verdict == \
         "refuted"
+
+
+def _expanded(rows, S):
+    """The original rows (repeated as often as they occur) of distinct rows S."""
+    Q = np.concatenate([np.repeat(rows.Q[S], rows.counts[S, c], axis=0) for c in (0, 1)])
+    y = np.repeat([0, 1], rows.counts[S].sum(axis=0))
+    return Q, y
+
+
+@pytest.mark.parametrize("seed", [41, 42])
+def test_disjoint_blocks_add_up_and_their_certificate(seed):
+    """Each block's bound is its brute-force optimum (or below, when not closed), the blocks are
+    disjoint, their sum plus the rest's data bound is at most the whole set's brute-force
+    optimum; the version-2 certificate is verified, and refuted when a block's bound is raised."""
+    from bdnn.train.prove import partition_bound
+    rng = np.random.default_rng(seed)
+    Q = rng.integers(0, 4, size=(60, 2))  # 16 distinct inputs, most with both labels
+    y = rng.integers(0, 2, size=60)
+    truth = best_errors(Q, y, 2, 2, w=1, levels=3)
+    p = _problem(Q, y, hidden=(2,))
+    proof = partition_bound(p, deadline=1e18, sizes=[8])
+    assert proof is not None and len(proof.blocks) >= 2
+    seen = [r for b in proof.blocks for r in b.rows]
+    assert len(seen) == len(set(seen))
+    for b in proof.blocks:
+        assert b.status == "OPTIMAL" and b.method == "enumeration"
+        bq, by = _expanded(p.rows, b.rows)
+        assert b.subset_bound == best_errors(bq, by, 2, 2, w=1, levels=3)
+    assert proof.bound <= truth
+    doc = make_certificate(p, proof, data={}, quantizer={"bits": 2, "lo": [0, 0],
+                                                        "scale": [1, 1]})
+    assert doc["version"] == 2 and len(doc["subsets"]) == len(proof.blocks)
+    cert = parse_certificate(json.loads(json.dumps(doc)))
+    assert cert.bound == proof.bound
+    assert check_certificate(cert, Q=Q, y=y, time_limit=60).verdict == "verified"
+    bad = json.loads(json.dumps(doc))
+    bad["subsets"][-1]["bound"] += 1  # the last one: every subset is re-proven
+    bad["bound"] += 1
+    res = check_certificate(parse_certificate(bad), Q=Q, y=y, time_limit=60)
+    assert res.verdict == "refuted" and "below the claimed" in res.reasons[0]
+    if len(doc["subsets"]) > 1:  # two subsets sharing a row are refused
+        overlap = json.loads(json.dumps(doc))
+        overlap["subsets"][1]["inputs"][0] = overlap["subsets"][0]["inputs"][0]
+        overlap["subsets"][1]["label_counts"][0] = overlap["subsets"][0]["label_counts"][0]
+        with pytest.raises(Exception, match="share no row"):
+            parse_certificate(overlap)
+
+
+def test_prove_bound_starts_with_blocks_when_the_whole_set_is_too_big(monkeypatch):
+    """When the enumeration could not scan every row (its candidate cap, lowered here), the
+    proof begins with disjoint blocks; its bound never exceeds the brute-force optimum."""
+    import bdnn.train.halfspaces as hs
+    import bdnn.train.prove as prove
+    monkeypatch.setattr(prove, "PARTITION_ROWS", 6)
+    monkeypatch.setattr(hs, "MAX_CANDIDATES", 100)  # the whole set's question is beyond it
+    rng = np.random.default_rng(43)
+    Q = rng.integers(0, 4, size=(36, 2))
+    y = rng.integers(0, 2, size=36)
+    truth = best_errors(Q, y, 2, 2, w=1, levels=3)
+    p = _problem(Q, y, hidden=(2,))
+    constant = Network(p.quantizer, [Layer(np.zeros((2, 2)), [0, 0], 1),
+                                     Layer(np.zeros((2, 2)), [0, -1], 1)], classes=[0, 1])
+    proof = prove_bound(p, constant, deadline=time.monotonic() + 60)
+    assert proof.rounds[0]["question"] == "disjoint blocks"
+    assert proof.rounds[0]["bound"] <= proof.bound <= truth <= proof.loss

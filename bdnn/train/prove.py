@@ -43,7 +43,10 @@ from .safe_solver import interrupt_requested
 from .solver import SolveOptions, data_fingerprint, found_solution, solve_model, status_name
 
 CERTIFICATE_FORMAT = "bdnn-certificate"
+# Version 1 holds one subset ("subset"); version 2 several disjoint ones ("subsets"), written
+# for a bound from disjoint blocks only. A checker reads both.
 CERTIFICATE_VERSION = 1
+CERTIFICATE_VERSIONS = (1, 2)
 # Distinct rows added per round: the rows the subset's optimal network gets wrong, at most this
 # many (the subset's solve time grows quickly with its size; few rows per round keep it small).
 ROWS_PER_ROUND = 4
@@ -63,6 +66,14 @@ FAST_ROUND_SECONDS = 2.0
 NEIGHBOURS = 2
 # Largest certificate subset a checker accepts (a subset this big would not be re-proven).
 MAX_CERTIFICATE_ROWS = 100_000
+# Most disjoint subsets (blocks) a version-2 certificate may hold.
+MAX_CERTIFICATE_SUBSETS = 10_000
+# Disjoint blocks (where the enumeration applies): the share of the proof's time they get
+# first, and the distinct rows of the first partition's blocks (doubled while a partition takes
+# under a third of what is left). uniform-10 #0, 2 units: blocks of 40 rows sum to 20 in 19 s,
+# of 80 rows to 27 in 241 s, where row generation reached 8 (docs/benchmarks.md §10).
+PARTITION_SHARE = 0.3
+PARTITION_ROWS = 40
 
 
 @dataclass
@@ -83,11 +94,35 @@ class SubsetProof:
 
 
 @dataclass
+class BlocksProof:
+    """Disjoint subsets (blocks) of the distinct rows, each with a proven bound: the optima of
+    disjoint blocks add up, and the rows outside every block add their data bound."""
+
+    blocks: list[SubsetProof]
+    rest_bound: int
+    seconds: float
+    status: str = "BLOCKS"
+    method: str = "enumeration"
+
+    @property
+    def rows(self) -> list[int]:
+        return [r for b in self.blocks for r in b.rows]
+
+    @property
+    def subset_bound(self) -> int:
+        return sum(b.subset_bound for b in self.blocks)
+
+    @property
+    def bound(self) -> int:
+        return self.subset_bound + self.rest_bound
+
+
+@dataclass
 class ProofResult:
     """What ``prove_bound`` found: the best bound, its proof, every round, the best network."""
 
     bound: int
-    best: SubsetProof | None
+    best: SubsetProof | BlocksProof | None
     rounds: list[dict] = field(default_factory=list)
     network: Network | None = None  # the best network seen (the incumbent or a subset's)
     loss: int | None = None  # its training loss
@@ -283,6 +318,86 @@ def _first_subset(rows: UniqueRows, wrong: np.ndarray, majority: np.ndarray) -> 
     return sorted(set(chosen))
 
 
+def _whole_set_enumerable(problem: TrainProblem, loss: int | None) -> bool:
+    """Whether the enumeration's candidates for "a loss below ``loss`` on every row" stay
+    within ``halfspaces.MAX_CANDIDATES`` (else it would give the question up at once)."""
+    if loss is None:
+        return False
+    arch = problem.arch
+    directions = (2 * arch.weight_bounds[0] + 1) ** arch.n_inputs
+    return directions * max(int(loss), 1) <= halfspaces.MAX_CANDIDATES
+
+
+def nearest_blocks(Q: np.ndarray, size: int) -> np.ndarray:
+    """A partition of the distinct rows ``Q`` into blocks of ``size`` nearest rows (L1, greedy
+    from the first unassigned row): the block index of every row."""
+    label = -np.ones(len(Q), dtype=np.int64)
+    Qf = np.asarray(Q, dtype=float)
+    block = 0
+    for r in range(len(Q)):
+        if label[r] >= 0:
+            continue
+        free = np.flatnonzero(label < 0)
+        d = np.abs(Qf[free] - Qf[r]).sum(axis=1)
+        label[free[np.argsort(d, kind="stable")[:size]]] = block
+        block += 1
+    return label
+
+
+def partition_bound(problem: TrainProblem, deadline: float, *, method: str = "auto",
+                    sizes: list[int] | None = None) -> BlocksProof | None:
+    """Disjoint blocks of nearest distinct rows, each solved as far as its share of the time
+    goes (``solve_subset``: a proven partial bound counts too); the best partition's blocks
+    that prove more than their data bound, or None when none does. Starts with
+    ``PARTITION_ROWS`` rows per block and doubles it while a partition takes under a third of
+    the time left (``sizes``: those block sizes instead, in that order)."""
+    arch, objective, rows = problem.arch, problem.objective, problem.rows
+    per_row = row_bounds(rows, objective, arch)
+    solve = dataclasses.replace(problem.solve, label=f"{problem.solve.label}/blocks",
+                                progress=False)
+    best: BlocksProof | None = None
+    todo = list(sizes) if sizes is not None else None
+    size = todo.pop(0) if todo else PARTITION_ROWS
+    while size < 2 * rows.n_rows:
+        t0 = time.monotonic()
+        label = nearest_blocks(rows.Q, size)
+        blocks = [np.flatnonzero(label == b) for b in range(int(label.max()) + 1)]
+        mixed = [S for S in blocks if (rows.counts[S].sum(axis=0) > 0).sum() >= 2]
+        proofs: list[SubsetProof] = []
+        for i, S in enumerate(mixed):
+            left = deadline - time.monotonic()
+            if _out_of_time(left):
+                break
+            t1 = time.monotonic()
+            status, sb, _, answer = solve_subset(arch, subset_rows(rows, S), objective, solve,
+                                                 left / (len(mixed) - i),
+                                                 at_least=int(per_row[S].sum()), method=method)
+            if sb > per_row[S].sum():
+                proofs.append(SubsetProof(rows=[int(r) for r in S], status=status,
+                                          subset_bound=sb, rest_bound=0,
+                                          seconds=time.monotonic() - t1,
+                                          method=answer.method if answer else "cpsat"))
+        in_blocks = np.zeros(rows.n_rows, dtype=bool)
+        for b in proofs:
+            in_blocks[b.rows] = True
+        proof = BlocksProof(proofs, int(per_row[~in_blocks].sum()), time.monotonic() - t0)
+        problem.say(f"prove: {len(mixed)} blocks of {size} distinct rows: bound {proof.bound} "
+                    f"({proof.seconds:.0f} s)")
+        if proofs and (best is None or proof.bound > best.bound):
+            best = proof
+        if _out_of_time(deadline - time.monotonic()):
+            break
+        if todo is not None:
+            if not todo:
+                break
+            size = todo.pop(0)
+        elif proof.seconds * 3 > deadline - time.monotonic():
+            break
+        else:
+            size *= 2
+    return best
+
+
 def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: float, *,
                 symmetry_breaking: bool = PROVE_SYMMETRY_BREAKING,
                 method: str = "auto") -> ProofResult:
@@ -301,6 +416,19 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
     if result.loss is not None and result.loss <= total_data:
         return result
     solve = dataclasses.replace(problem.solve, label=f"{problem.solve.label}/prove")
+    if method != "cpsat" and halfspaces.unsupported(arch, objective) is None \
+            and not _whole_set_enumerable(problem, result.loss):
+        # the enumeration cannot scan every row: blocks small enough for it first
+        share = time.monotonic() + PARTITION_SHARE * (deadline - time.monotonic())
+        blocks = partition_bound(problem, share, method=method)
+        if blocks is not None and blocks.bound > result.bound:
+            result.bound, result.best = blocks.bound, blocks
+            result.rounds.append({"rows": len(blocks.rows), "question": "disjoint blocks",
+                                  "method": blocks.method, "status": "BLOCKS",
+                                  "blocks": len(blocks.blocks), "bound": blocks.bound,
+                                  "seconds": round(blocks.seconds, 3)})
+        if result.loss is not None and result.bound >= result.loss:
+            return result
     # First the question that settles optimality outright: "is there a network better than the
     # incumbent on every row?" With every row in, CP-SAT propagates the most; on iris it proves
     # infeasibility where half the rows stay open (docs/benchmarks.md §10).
@@ -464,18 +592,27 @@ def train_prove(problem: TrainProblem, **exact_kw) -> TrainResult:
 
 # -- certificates ---------------------------------------------------------------------------
 
-def make_certificate(problem: TrainProblem, proof: SubsetProof, *, data: dict,
+def make_certificate(problem: TrainProblem, proof: SubsetProof | BlocksProof, *, data: dict,
                      quantizer: dict) -> dict:
-    """The certificate of ``proof``: everything needed to re-prove it (see module docstring).
+    """The certificate of ``proof``: everything needed to re-prove it (see module docstring);
+    version 1 for one subset, version 2 (``subsets``) for disjoint blocks.
 
     ``data`` says how the training rows were read (name, split, seed, ...), ``quantizer`` how
     they were quantized (the model file's ``quantizer`` object)."""
     rows = problem.rows
     arch = problem.arch
-    idx = np.asarray(proof.rows, dtype=np.int64)
-    return {
+
+    def subset(p: SubsetProof) -> dict:
+        idx = np.asarray(p.rows, dtype=np.int64)
+        return {"inputs": rows.Q[idx].astype(int).tolist(),
+                "label_counts": rows.counts[idx].astype(int).tolist(),
+                "bound": int(p.subset_bound), "status": p.status, "method": p.method,
+                "seconds": round(p.seconds, 3)}
+
+    blocks = isinstance(proof, BlocksProof)
+    doc = {
         "format": CERTIFICATE_FORMAT,
-        "version": CERTIFICATE_VERSION,
+        "version": 2 if blocks else CERTIFICATE_VERSION,
         "bound": int(proof.bound),
         "objective": problem.objective.name,
         "architecture": {
@@ -488,18 +625,15 @@ def make_certificate(problem: TrainProblem, proof: SubsetProof, *, data: dict,
         "data": {**data, "fingerprint": data_fingerprint(problem.Q, problem.y),
                  "n_train": problem.n_train, "n_unique_rows": rows.n_rows},
         "quantizer": quantizer,
-        "subset": {
-            "inputs": rows.Q[idx].astype(int).tolist(),
-            "label_counts": rows.counts[idx].astype(int).tolist(),
-            "bound": int(proof.subset_bound),
-            "status": proof.status,
-            "method": proof.method,
-            "seconds": round(proof.seconds, 3),
-        },
-        "rest": {"data_bound": int(proof.rest_bound)},
-        "solver": f"ortools-cpsat {ORTOOLS_VERSION}",
-        "symmetry_breaking": PROVE_SYMMETRY_BREAKING,
     }
+    if blocks:
+        doc["subsets"] = [subset(b) for b in proof.blocks]
+    else:
+        doc["subset"] = subset(proof)
+    doc.update({"rest": {"data_bound": int(proof.rest_bound)},
+                "solver": f"ortools-cpsat {ORTOOLS_VERSION}",
+                "symmetry_breaking": PROVE_SYMMETRY_BREAKING})
+    return doc
 
 
 class CertificateError(BDNNError):
@@ -536,10 +670,11 @@ class ParsedCertificate:
     doc: dict
     arch: Architecture
     objective: Objective
-    rows: UniqueRows  # the subset
+    rows: UniqueRows  # every subset's rows
     bound: int
-    subset_bound: int
+    subset_bound: int  # the sum of the subsets' bounds
     rest_bound: int
+    subsets: list[tuple[UniqueRows, int]]  # each subset's rows and bound (version 2: several)
 
 
 def parse_certificate(doc: Any) -> ParsedCertificate:
@@ -551,10 +686,10 @@ def parse_certificate(doc: Any) -> ParsedCertificate:
         raise CertificateError(f"not a bdnn certificate (\"format\" is "
                                f"{str(doc.get('format'))[:40]!r}, expected "
                                f"\"{CERTIFICATE_FORMAT}\")")
-    if doc.get("version") != CERTIFICATE_VERSION:
+    if doc.get("version") not in CERTIFICATE_VERSIONS:
         raise CertificateError(f"unsupported certificate version "
-                               f"{str(doc.get('version'))[:20]!r}; this bdnn reads version "
-                               f"{CERTIFICATE_VERSION}")
+                               f"{str(doc.get('version'))[:20]!r}; this bdnn reads versions "
+                               f"{', '.join(map(str, CERTIFICATE_VERSIONS))}")
     a = _get(doc, "architecture", dict)
     hidden = _get(a, "hidden", list, "architecture")
     wbs = _get(a, "weight_bounds", list, "architecture")
@@ -580,13 +715,31 @@ def parse_certificate(doc: Any) -> ParsedCertificate:
         raise
     except BDNNError as e:
         raise CertificateError(f"certificate: {e}") from None
-    s = _get(doc, "subset", dict)
-    Q = _int_matrix(s.get("inputs"), n_inputs, 0, max_level, "subset inputs")
-    C = _int_matrix(s.get("label_counts"), n_classes, 0, 10**9, "subset label_counts")
-    if len(Q) != len(C):
-        raise CertificateError("certificate: subset inputs and label_counts differ in length")
-    if len(Q) and (len(np.unique(Q, axis=0)) != len(Q) or (C.sum(axis=1) == 0).any()):
-        raise CertificateError("certificate: subset rows must be distinct and each have a label")
+    if doc["version"] == 1:
+        subsets = [_get(doc, "subset", dict)]
+    else:
+        subsets = _get(doc, "subsets", list)
+        if not 1 <= len(subsets) <= MAX_CERTIFICATE_SUBSETS \
+                or not all(isinstance(x, dict) for x in subsets):
+            raise CertificateError(f"certificate: \"subsets\" must be a list of 1 to "
+                                   f"{MAX_CERTIFICATE_SUBSETS:,} objects")
+    parts: list[tuple[UniqueRows, int]] = []
+    for s in subsets:
+        Q = _int_matrix(s.get("inputs"), n_inputs, 0, max_level, "subset inputs")
+        C = _int_matrix(s.get("label_counts"), n_classes, 0, 10**9, "subset label_counts")
+        if len(Q) != len(C):
+            raise CertificateError("certificate: subset inputs and label_counts differ in "
+                                   "length")
+        if len(Q) and (len(np.unique(Q, axis=0)) != len(Q) or (C.sum(axis=1) == 0).any()):
+            raise CertificateError("certificate: subset rows must be distinct and each have a "
+                                   "label")
+        parts.append((UniqueRows(Q, C, np.arange(len(Q), dtype=np.int64)),
+                      _get(s, "bound", int, "subset")))
+    Q = np.concatenate([p.Q for p, _ in parts])
+    C = np.concatenate([p.counts for p, _ in parts])
+    if len(parts) > 1 and (len(np.unique(Q, axis=0)) != len(Q) or any(not len(p.Q)
+                                                                      for p, _ in parts)):
+        raise CertificateError("certificate: the subsets must be non-empty and share no row")
     try:  # the training limits apply to a certificate's subset too (absurd sizes)
         from .limits import check_problem_size
         bits = max(1, int(max_level).bit_length())
@@ -595,15 +748,16 @@ def parse_certificate(doc: Any) -> ParsedCertificate:
         raise CertificateError(f"certificate: {e}") from None
     rest = _get(doc, "rest", dict)
     bound = _get(doc, "bound", int)
-    subset_bound = _get(s, "bound", int, "subset")
+    subset_bound = sum(b for _, b in parts)
     rest_bound = _get(rest, "data_bound", int, "rest")
-    if min(bound, subset_bound, rest_bound) < 0 or bound > subset_bound + rest_bound:
-        raise CertificateError("certificate: the bound must be at most the subset's bound plus "
+    if min(bound, rest_bound, *(b for _, b in parts)) < 0 \
+            or bound > subset_bound + rest_bound:
+        raise CertificateError("certificate: the bound must be at most the subsets' bounds plus "
                                "the rest's data bound, all >= 0")
     _get(doc, "data", dict)
     return ParsedCertificate(doc, arch, objective,
                              UniqueRows(Q, C, np.arange(len(Q), dtype=np.int64)),
-                             bound, subset_bound, rest_bound)
+                             bound, subset_bound, rest_bound, parts)
 
 
 @dataclass
@@ -679,26 +833,36 @@ def check_certificate(cert: ParsedCertificate, *, Q: np.ndarray | None, y: np.nd
     elif not refuted:
         solve = SolveOptions(time_limit=time_limit, workers=workers, progress=progress,
                              label="certify")
-        # one question: is there a network with a loss below the claim on the subset?
-        answer = refute(cert.arch, cert.rows, cert.objective, solve, time_limit,
-                        cert.subset_bound)
-        if answer.status == "INFEASIBLE":
-            status, proven = "OPTIMAL", cert.subset_bound
-        elif answer.status == "FEASIBLE":
-            status, proven = "FEASIBLE", int(answer.loss)
-            refuted = True
-            reasons.append(f"a network has loss {proven} on the subset, below the claimed "
-                           f"{cert.subset_bound}")
-        else:
-            status = "UNKNOWN"
-            reasons.append(f"{'CP-SAT' if answer.method == 'cpsat' else 'the enumeration'} "
-                           f"did not settle the subset's claimed bound {cert.subset_bound} "
-                           f"within {time_limit:g} s; give a longer --time-limit")
+        deadline = t0 + time_limit
+        status, proven = "OPTIMAL", 0
+        todo = [(rows_, b) for rows_, b in cert.subsets if b > 0]
+        for i, (sub, claimed) in enumerate(todo):
+            # one question per subset: a network with a loss below its claim on it?
+            left = max(deadline - time.monotonic(), 0.0) / (len(todo) - i)
+            answer = refute(cert.arch, sub, cert.objective, solve, left, claimed)
+            where = "the subset" if len(cert.subsets) == 1 else f"subset {i + 1}"
+            if answer.status == "INFEASIBLE":
+                proven += claimed
+            elif answer.status == "FEASIBLE":
+                status, proven = "FEASIBLE", proven + int(answer.loss)
+                refuted = True
+                reasons.append(f"a network has loss {answer.loss} on {where}, below the "
+                               f"claimed {claimed}")
+                break
+            else:
+                status = "UNKNOWN"
+                reasons.append(f"{'CP-SAT' if answer.method == 'cpsat' else 'the enumeration'} "
+                               f"did not settle {where}'s claimed bound {claimed} within "
+                               f"{left:.0f} s; give a longer --time-limit")
+                break
+        if status != "OPTIMAL":
+            proven = proven if status == "FEASIBLE" else None
     verdict = "refuted" if refuted else ("unproven" if reasons else "verified")
     return CheckResult(verdict, cert.bound, cert.subset_bound, proven, status, cert.rest_bound,
                        rest, reasons, round(time.monotonic() - t0, 3))
 
 
-__all__ = ["prove_bound", "make_certificate", "parse_certificate", "check_certificate",
+__all__ = ["prove_bound", "partition_bound", "nearest_blocks", "make_certificate",
+           "parse_certificate", "check_certificate", "BlocksProof",
            "ProofResult", "SubsetProof", "CheckResult", "CertificateError", "refute",
            "refute_method", "solve_subset", "Answer"]
