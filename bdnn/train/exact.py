@@ -126,6 +126,7 @@ def train_exact(
             start_kind = "narrow start"
     start_is_solution = start is not None and unconstrained
     if (enumeration and start_is_solution and not lexicographic and not sparsify and wall
+            and start_loss > problem.lower_bound()  # else the start is optimal already
             and halfspaces.unsupported(arch, objective) is None):
         proven, better = _enumerate(problem, start, start_loss, record)
         if proven is not None:
