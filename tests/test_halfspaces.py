@@ -183,3 +183,21 @@ def test_undominated_keeps_exactly_the_undominated_sets():
     everything = hs._best_pair(sets, must, 10**6, time.monotonic() + 60, None, 1, False)
     pruned = hs._best_pair(kept, must, 10**6, time.monotonic() + 60, None, 1, False)
     assert everything[0] == pruned[0] and everything[4] == pruned[4] == "done"
+
+
+@pytest.mark.parametrize("w", [1, 2])
+def test_agrees_with_cpsat_on_iris_versicolor_against_the_rest(w):
+    """150 rows, 4 inputs at 4 bits, 2 units: the scan's minimum equals CP-SAT's proven
+    optimum (4 errors ternary, 2 with weights in [-2, 2])."""
+    from bdnn.data import load_dataset
+    from bdnn.train.prove import solve_subset
+    from bdnn.train.solver import SolveOptions
+    X, y = load_dataset("iris", split="none", seed=0).train_part()
+    q = Quantizer.fit(X, 4)
+    p = TrainProblem.build(q.quantize(X), (y == 1).astype(int), quantizer=q, classes=[0, 1],
+                           hidden=(2,), weight_bound=w)
+    solve = SolveOptions(time_limit=600, workers=2, progress=False)
+    got = {m: solve_subset(p.arch, p.rows, p.objective, solve, 600, method=m)
+           for m in ("enumeration", "cpsat")}
+    assert got["enumeration"][0] == got["cpsat"][0] == "OPTIMAL"
+    assert got["enumeration"][2] == got["cpsat"][2] == {1: 4, 2: 2}[w]
