@@ -28,6 +28,7 @@ open after ten.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import Callable
@@ -93,6 +94,7 @@ def unsupported(arch: Architecture, objective: Objective) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=32)  # asked by unsupported() and again by the search
 def output_tables(arch: Architecture, objective: Objective) -> list[OutputTable] | None:
     """Every class-per-cell table some output layer within its bounds gives (one layer each),
     or None when some output layer's loss on a row is not ``predicted class != label``."""
