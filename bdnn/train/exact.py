@@ -132,7 +132,8 @@ def train_exact(
         if proven is not None:
             return proven
         if better is not None:
-            start, start_loss, start_kind = better, problem.loss(better), "enumeration"
+            start, start_loss = better, problem.loss(better)
+            start_kind = "best network of the unfinished enumeration"
             hint = start
 
     # The model is built within the budget: with a start to fall back on, building may use
@@ -214,6 +215,8 @@ def train_exact(
         record["result_is_start"] = True
         origin = (f"the {start_kind}: CP-SAT found no better network" if found else
                   f"the {start_kind}: CP-SAT found no network in time" if solver is not None
+                  else f"the {start_kind}: no time was left to build the CP-SAT model"
+                  if "enumeration" in record
                   else f"the {start_kind}: the CP-SAT model was too large for the time limit")
     # the solver's bound, never below the data's own bound nor above the loss found
     bound = float(solver.BestObjectiveBound()) if solver is not None else 0.0
