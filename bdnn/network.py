@@ -149,8 +149,7 @@ class Network(Predicts):
         """Largest useful |bias| of layer ``index``: beyond it the unit is constant
         (docs/design.md §2)."""
         layer = self.layers[index]
-        lo, hi = self.input_range(index)
-        return int(layer.weight_bound) * layer.n_in * max(abs(lo), abs(hi)) + 1
+        return layer_bias_bound(layer.weight_bound, layer.n_in, self.input_range(index))
 
     def preactivation_bound(self, index: int) -> int:
         """A bound on |W h + b| of layer ``index`` over every possible input (not only data)."""
@@ -222,6 +221,13 @@ class Network(Predicts):
         """The inputs the network reads: those with a non-zero weight in the first layer (the
         others never change its output)."""
         return [int(j) for j in np.flatnonzero(np.any(self.layers[0].weights != 0, axis=0))]
+
+
+def layer_bias_bound(weight_bound: int, n_in: int, input_range: tuple[int, int]) -> int:
+    """Largest useful |bias| of a layer with weights in ``[-weight_bound, weight_bound]`` on
+    ``n_in`` inputs in ``input_range``: beyond it the unit is constant on every input."""
+    lo, hi = input_range
+    return int(weight_bound) * int(n_in) * max(abs(lo), abs(hi)) + 1
 
 
 def errors_of(net: Network, Q: np.ndarray, y: np.ndarray) -> int:

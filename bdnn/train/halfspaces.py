@@ -20,10 +20,10 @@ that leaves out more than ``k`` rows of the class it must hold cannot be part of
 and of the thresholds that leave out the same rows of that class the highest takes in fewest rows
 of the other class, so per weight vector only the ``k + 1`` thresholds at the lowest projections
 of that class's rows are candidates. Every pair of distinct candidate row sets (bitsets over the
-rows, repeated inputs counted as often as they occur) is then scored with popcounts. bcw's
-training half (351 rows, 9 inputs at 4 bits, ternary weights: 19,683 weight vectors) with 2
-units and ``k = 3`` takes about 12 s (docs/benchmarks.md §10), where CP-SAT left the question
-open after ten.
+rows, repeated inputs counted as often as they occur) that no other candidate dominates is then
+scored with popcounts. bcw's training half (351 rows, 9 inputs at 4 bits, ternary weights:
+19,683 weight vectors) with 2 units and ``k = 3`` takes about 3.4 s (docs/benchmarks.md §10),
+where CP-SAT left the question open after ten minutes.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..network import Layer, Network
+from ..network import Layer, Network, layer_bias_bound
 from ..objective import Objective
 from ..quantizer import Quantizer
 from .architecture import Architecture
@@ -72,16 +72,32 @@ def _cells(hidden: int) -> np.ndarray:
     return np.array(list(itertools.product((0, 1), repeat=hidden)), dtype=np.int64)
 
 
+def n_directions(arch: Architecture) -> int:
+    """Weight vectors of one first-layer unit: ``(2 B + 1)^n``."""
+    return (2 * arch.weight_bounds[0] + 1) ** arch.n_inputs
+
+
+def candidates_fit(arch: Architecture, thresholds: int) -> bool:
+    """Whether ``thresholds`` candidates per weight vector stay within ``MAX_CANDIDATES``
+    (for "a loss below b", at most b thresholds per weight vector and class)."""
+    return n_directions(arch) * max(int(thresholds), 1) <= MAX_CANDIDATES
+
+
+def _output_bias_bound(arch: Architecture) -> int:
+    """The output layer's bias bound (``Network.bias_bound`` of the last layer)."""
+    return layer_bias_bound(arch.weight_bounds[1], arch.hidden[0], arch.activation.input_range)
+
+
 def unsupported(arch: Architecture, objective: Objective) -> str | None:
     """Why the enumeration does not apply to ``arch`` and ``objective`` (None: it does)."""
     if len(arch.hidden) != 1 or arch.hidden[0] > 2:
         return "only one hidden layer of 1 or 2 units is enumerated"
     if arch.n_classes != 2:
         return "only two-class problems are enumerated"
-    if (2 * arch.weight_bounds[0] + 1) ** arch.n_inputs > MAX_DIRECTIONS:
+    if n_directions(arch) > MAX_DIRECTIONS:
         return f"more than {MAX_DIRECTIONS:,} weight vectors per hidden unit"
     n_out, h, wb = arch.n_outputs, arch.hidden[0], arch.weight_bounds[1]
-    bias = wb * h * max(abs(v) for v in arch.activation.input_range) + 1
+    bias = _output_bias_bound(arch)
     if (2 * wb + 1) ** (n_out * h) * (2 * bias + 1) ** n_out > MAX_OUTPUT_LAYERS:
         return "the output layer has too many settings to enumerate"
     tables = output_tables(arch, objective)
@@ -100,7 +116,7 @@ def output_tables(arch: Architecture, objective: Objective) -> list[OutputTable]
     or None when some output layer's loss on a row is not ``predicted class != label``."""
     h, n_out, wb = arch.hidden[0], arch.n_outputs, arch.weight_bounds[1]
     x = arch.activation.read(_cells(h))  # what the output layer reads, per cell
-    bias_max = wb * h * max(abs(v) for v in arch.activation.input_range) + 1
+    bias_max = _output_bias_bound(arch)
     biases = np.array(list(itertools.product(range(-bias_max, bias_max + 1), repeat=n_out)),
                       dtype=np.int64)  # [nb, n_out]
     found: dict[tuple[int, ...], OutputTable] = {}
@@ -151,7 +167,6 @@ class Enumeration:
     out after finding ``loss < below``) or "UNKNOWN" (time ran out before)."""
 
     status: str
-    below: int
     loss: int | None = None
     network: Network | None = None
     candidates: int = 0  # distinct candidate row sets
@@ -182,7 +197,7 @@ def enumerate_best(arch: Architecture, rows: UniqueRows, objective: Objective, b
     if reason is not None:
         raise ValueError(reason)
     t_start = time.monotonic()
-    out = Enumeration("INFEASIBLE", int(below))
+    out = Enumeration("INFEASIBLE")
     k = int(below) - 1  # most errors allowed
     tables = output_tables(arch, objective)
     assert tables is not None
@@ -215,7 +230,7 @@ def enumerate_best(arch: Architecture, rows: UniqueRows, objective: Objective, b
         N = np.repeat(np.arange(rows.n_rows), counts[:, 1 - inside])
         if mode is None or k < 0 or len(P) == 0:
             continue
-        if len(directions) * min(k + 1, len(P)) > MAX_CANDIDATES:
+        if not candidates_fit(arch, min(k + 1, len(P))):
             out.status, out.hopeless = "UNKNOWN", True
             break
         sets, origin = _candidates(directions, Q, P, N, k)
