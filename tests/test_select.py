@@ -26,6 +26,7 @@ from bdnn.select.choose import Budgets, Candidate, choose, order_key, pareto_fro
 from bdnn.select.grid import (
     DEFAULT_HIDDEN,
     DEFAULT_INPUTS,
+    DEFAULT_ROUNDED,
     GRID_AXES,
     default_grid,
     estimated_model_bytes,
@@ -93,13 +94,20 @@ def test_default_grid_respects_the_byte_budget():
     assert 0 < len(small) < len(full)
     assert default_grid(9, 2, 350, max_bytes=1)  # never empty: the smallest stays
     # every width comes with every input resolution, and the fitted quantizers are in it
-    assert len(full) == len(DEFAULT_HIDDEN) * len(DEFAULT_INPUTS)
-    assert {(c["quantizer"], c["input_bits"]) for c in full} == set(DEFAULT_INPUTS)
+    searching = [c for c in full if c["method"] != "rounded"]
+    assert {c["method"] for c in searching} == {"auto"}
+    assert len(searching) == len(DEFAULT_HIDDEN) * len(DEFAULT_INPUTS)
+    assert {(c["quantizer"], c["input_bits"]) for c in searching} == set(DEFAULT_INPUTS)
     assert {"quantile", "supervised"} <= {c["quantizer"] for c in full}
+    # and the rounded float MLPs: every width with every L2 penalty
+    rounded = {(c["hidden"], c["float_alpha"]) for c in full if c["method"] == "rounded"}
+    assert rounded == {(h, a) for h in DEFAULT_ROUNDED["hidden"]
+                       for a in DEFAULT_ROUNDED["float_alpha"]}
+    assert len(full) == len(searching) + len(rounded)
     # many classes: two widths more (32, 64), with every resolution, and 7 weight levels at
     # widths 16 and 32; few classes: neither
     few_classes = default_grid(64, 4, 900)
-    assert not {"32", "64"} & {c["hidden"] for c in few_classes}
+    assert not {"32", "64"} & {c["hidden"] for c in few_classes if c["method"] != "rounded"}
     assert {c["weight_bound"] for c in few_classes} == {1}
     many = default_grid(64, 10, 900)
     assert len(many) == len(full) + 2 * len(DEFAULT_INPUTS) + 2

@@ -21,6 +21,7 @@ from ..objective import OBJECTIVES, objective_with_margin
 from ..output_kind import OUTPUT_KINDS, get_output_kind
 from ..quantizer import QUANTIZER_KINDS, fit_quantizer, recorded_kind
 from ..raw_input import detect_raw_input
+from ..train.float_start import FLOAT_ALPHA
 from ..train.limits import (
     MAX_INPUT_BITS,
     MAX_INPUTS,
@@ -31,7 +32,7 @@ from ..train.limits import (
     check_problem_size,
 )
 from ..train.methods import METHODS, check_lexicographic, check_max_inputs, train_network
-from ..train.problem import TrainProblem
+from ..train.problem import TrainProblem, check_float_alpha
 from ..train.robust_boxes import check_radius
 from ..train.safe_solver import interrupt_requested, request_interrupt
 from ..train.solver import SolveOptions
@@ -70,7 +71,14 @@ from .options import IntList, emit_json, process_started
 @click.option("--lexicographic", is_flag=True,
               help="exact: minimise the loss (errors = margin 0), then keep it and maximise the "
                    "smallest margin, then (--sparsify) minimise non-zero weights.")
-@click.option("--method", type=click.Choice(list(METHODS)), default="exact", show_default=True)
+@click.option("--method", type=click.Choice(list(METHODS)), default="exact", show_default=True,
+              help="exact (CP-SAT on the whole training part), local-search (CP-SAT on layer "
+                   "blocks), split (CP-SAT on k-means subsets, picked on validation), auto "
+                   "(exact or split by size), rounded (a float MLP rounded to integer weights, "
+                   "no integer search).")
+@click.option("--float-alpha", type=float, default=FLOAT_ALPHA, show_default=True,
+              help="L2 penalty of the float MLP that is rounded: the start of exact, "
+                   "local-search and split, and all of --method rounded.")
 @click.option("--robust-radius", type=click.FloatRange(min=0), default=None,
               help="Robust training: the first-layer pattern must hold when every feature moves "
                    "by up to this much (raw feature units).")
@@ -116,7 +124,7 @@ from .options import IntList, emit_json, process_started
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @data_options
 def command(data, hidden, weight_bound, activation, output_kind, input_bits, quantizer_kind,
-            objective, margin, lexicographic, method,
+            objective, margin, lexicographic, method, float_alpha,
             robust_radius, splits, batch_size, paper, restarts, ensemble_kind, sparsify,
             max_inputs, prove, certificate_path, time_limit, workers,
             seed, deterministic, warm_start, out_path, as_json,
@@ -127,6 +135,7 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
     # bound) and the sizes that depend on the data
     if robust_radius is not None:
         check_radius(robust_radius)
+    float_alpha = check_float_alpha(float_alpha)
     if sparsify and method not in ("exact", "auto"):
         raise BDNNError(f"--sparsify works with --method exact only, not {method}")
     if certificate_path is not None and not prove:
@@ -175,7 +184,8 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
         _train_ensemble(ensemble_kind, ds, Q, y, quantizer, Xv, yv, started=started,
                         hidden=hidden, weight_bound=weight_bound, activation=activation,
                         output=output_kind, objective=objective_record, method=method,
-                        sparsify=sparsify, lexicographic=lexicographic, method_options={
+                        float_alpha=float_alpha, sparsify=sparsify,
+                        lexicographic=lexicographic, method_options={
                             k: v for k, v in (("splits", splits), ("batch_size", batch_size),
                                               ("paper", paper), ("restarts", restarts))
                             if v not in (None, False)},
@@ -194,7 +204,7 @@ def command(data, hidden, weight_bound, activation, output_kind, input_bits, qua
         solve=SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
                            deterministic=deterministic, progress=not quiet),
         Q_val=quantizer.quantize(Xv) if len(yv) else None, y_val=yv if len(yv) else None,
-        X_raw=X, robust_radius=robust_radius, started=started,
+        X_raw=X, robust_radius=robust_radius, float_alpha=float_alpha, started=started,
     )
     result = train_network(method, problem, sparsify=sparsify, splits=splits,
                            batch_size=batch_size, paper=paper, restarts=restarts,

@@ -28,6 +28,7 @@ from ..errors import BDNNError
 from ..objective import OBJECTIVES
 from ..output_kind import OUTPUT_KINDS, get_output_kind
 from ..quantizer import QUANTIZER_KINDS
+from ..train.float_start import FLOAT_ALPHA
 from ..train.limits import MAX_INPUT_BITS, MAX_INPUTS, MAX_WEIGHT_BOUND
 from ..train.methods import METHODS
 
@@ -97,6 +98,12 @@ def _choice(names: Iterable[str]) -> Callable[[Any], str]:
     return parse
 
 
+def _non_negative(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise ValueError(f"{_shown(v)} is not a number >= 0")
+    return float(v)
+
+
 def _flag(v: Any) -> bool:
     if not isinstance(v, bool):
         raise ValueError(f"{_shown(v)} is not true or false")
@@ -123,6 +130,8 @@ GRID_AXES: dict[str, GridAxis] = {a.name: a for a in (
     GridAxis("margin", "problem", "margin", _optional(_int_in(0, MAX_WEIGHT_BOUND)), None,
              "the margin objective's margin (bdnn train --margin; null: its default)"),
     GridAxis("method", "method", "method", _choice(METHODS), "auto"),
+    GridAxis("float_alpha", "problem", "float_alpha", _non_negative, FLOAT_ALPHA,
+             "L2 penalty of the float MLP that is rounded (bdnn train --float-alpha)"),
     GridAxis("sparsify", "method", "sparsify", _flag, False),
     GridAxis("lexicographic", "method", "lexicographic", _flag, False,
              "exact: the loss, then the smallest margin (bdnn train --lexicographic)"),
@@ -134,7 +143,7 @@ GRID_AXES: dict[str, GridAxis] = {a.name: a for a in (
 )}
 #: Axes added after results files existed: left out of a training's resume key while at their
 #: default, so an older sweep's results still resume (``select.task.task_key``).
-KEY_OMITS_DEFAULT = ("margin", "lexicographic", "ensemble", "max_inputs")
+KEY_OMITS_DEFAULT = ("margin", "lexicographic", "ensemble", "max_inputs", "float_alpha")
 
 
 def hidden_widths(config: dict) -> tuple[int, ...]:
@@ -274,6 +283,15 @@ DEFAULT_MANY_CLASSES_LEVELS: dict[str, Any] = {"hidden": ["16", "32"], "weight_b
 DEFAULT_INPUTS: Sequence[tuple[str, int]] = (("uniform", 4), ("quantile", 2), ("supervised", 4))
 
 
+#: Also in the default grid: the float MLP rounded and kept (``--method rounded``), wide, with
+#: the float start's L2 penalty and a hundred times more. The searching methods lower the
+#: training loss from the same rounded network and, on wide networks that fit anyway, lose
+#: test accuracy doing it (digits 64-128-10: 0.962 rounded, 0.942 after coordinate descent);
+#: the validation part decides between them (docs/benchmarks.md §13). Each takes seconds.
+DEFAULT_ROUNDED: dict[str, Any] = {"hidden": ["16", "32", "64"], "method": "rounded",
+                                   "float_alpha": [FLOAT_ALPHA, 1.0],
+                                   "quantizer": "uniform", "input_bits": 4}
+
 #: Added to the default grid under a flash budget (``--max-flash``): narrow networks that read
 #: 3-5 inputs at 2 fitted bits (equal-frequency or class-aware cut points), whose C quantizes
 #: only those inputs and is a predict table of at most 1,024 entries (docs/export.md): programs
@@ -288,8 +306,9 @@ def default_grid(n_inputs: int, n_classes: int, n_train: int,
     """The grid ``bdnn select`` runs without ``--grid``: one- and two-layer widths (and widths
     32 and 64 with more than :data:`MANY_CLASSES` classes) times the input resolutions of
     :data:`DEFAULT_INPUTS`, method auto, every other axis at ``bdnn train``'s default, and with
-    more than :data:`MANY_CLASSES` classes :data:`DEFAULT_MANY_CLASSES_LEVELS`; with
-    ``few_inputs`` (a flash budget) also :data:`DEFAULT_FEW_INPUTS`.
+    more than :data:`MANY_CLASSES` classes :data:`DEFAULT_MANY_CLASSES_LEVELS`; the rounded
+    float MLPs of :data:`DEFAULT_ROUNDED`; with ``few_inputs`` (a flash budget) also
+    :data:`DEFAULT_FEW_INPUTS`.
 
     Widths at least as large as the training rows are dropped (they can memorise), and so are
     configurations whose estimated model data exceed ``max_bytes`` (the tightest byte budget
@@ -301,6 +320,9 @@ def default_grid(n_inputs: int, n_classes: int, n_train: int,
                       for kind, bits in DEFAULT_INPUTS])
     if n_classes > MANY_CLASSES:
         configs += [c for c in expand(DEFAULT_MANY_CLASSES_LEVELS) if c["hidden"] in hidden]
+    widths += [w for w in DEFAULT_ROUNDED["hidden"] if w not in widths]
+    configs += [c for c in expand(DEFAULT_ROUNDED)
+                if int(c["hidden"]) < max(4, n_train)]
     configs.sort(key=lambda c: widths.index(c["hidden"]))  # the widths' order, smallest first
     few = [k for k in DEFAULT_FEW_INPUTS["max_inputs"] if k < n_inputs]
     if few_inputs and few:

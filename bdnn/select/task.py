@@ -141,7 +141,7 @@ def _train_ensemble_config(args: dict, data: DataPart, quantizer: AnyQuantizer, 
         classes=list(data.classes), hidden=problem["hidden"],
         weight_bound=problem["weight_bound"], activation=problem["activation"],
         output=problem["output"], objective=problem["objective"], margin=problem["margin"],
-        method=method["method"], sparsify=method["sparsify"],
+        method=method["method"], float_alpha=problem["float_alpha"], sparsify=method["sparsify"],
         lexicographic=method["lexicographic"], time_limit=time_limit, workers=workers, seed=seed,
         progress=progress, Q_val=quantizer.quantize(data.X_val) if has_val else None,
         y_val=data.y_val if has_val else None)

@@ -22,7 +22,7 @@ from ..objective import ERRORS, Objective
 from .architecture import Architecture
 from .coordinate_descent import POLISH_MIN_SHARE, coordinate_descent
 from .cpsat_model import BDNNCpModel, ModelOptions, bias_domain, split_signs
-from .float_start import descended_start
+from .float_start import problem_start
 from .problem import TrainProblem
 from .result import TrainResult
 from .robust_boxes import apply_robust_radius
@@ -246,11 +246,7 @@ def run_data_split(
         raise BDNNError("coordinate descent cannot keep robust boxes; leave descend off with "
                         "--robust-radius")
     if descend and warm_start is None:
-        problem.say("float start: rounded MLPs improved by coordinate descent")
-        start, start_record = descended_start(Q, y, arch, quantizer, classes, objective,
-                                              seed=solve.seed,
-                                              time_limit=max(problem.remaining(), 0.0),
-                                              deterministic=solve.deterministic)
+        start, start_record = problem_start(problem)
         best_key, train_acc, val_acc, train_loss = score(start)
         best = start
         best_batch = best_groups = np.zeros(0, dtype=np.int64)

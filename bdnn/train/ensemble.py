@@ -38,6 +38,7 @@ from ..errors import BDNNError
 from ..objective import Objective, objective_with_margin
 from ..progress import progress_line
 from ..quantizer import AnyQuantizer
+from .float_start import FLOAT_ALPHA
 from .methods import check_lexicographic
 from .safe_solver import interrupt_requested, request_interrupt
 
@@ -140,7 +141,8 @@ def _train_member(task: dict, watch: bool = True) -> dict:
         solve=SolveOptions(time_limit=time_limit, workers=task["workers"],
                            seed=task["seed"], deterministic=task["deterministic"],
                            progress=False),
-        Q_val=task["Q_val"], y_val=task["y_val"], started=started,
+        Q_val=task["Q_val"], y_val=task["y_val"], float_alpha=task["float_alpha"],
+        started=started,
     )
     try:
         result = train_network(task["method"], problem, sparsify=task["sparsify"],
@@ -166,6 +168,7 @@ def train_ensemble(
     objective: str | Objective = "errors",
     margin: int | None = None,
     method: str = "exact",
+    float_alpha: float = FLOAT_ALPHA,
     sparsify: bool = False,
     lexicographic: bool = False,
     method_options: dict | None = None,
@@ -181,7 +184,7 @@ def train_ensemble(
     """Train every member of a ``kind`` ensemble in parallel processes within ``time_limit``
     seconds counted from ``started`` (``time.monotonic()``; default now). Every member takes
     the objective (``margin``: the margin objective's margin) and ``lexicographic`` as
-    ``bdnn train`` does."""
+    ``bdnn train`` does (``float_alpha``: the float MLP's L2 penalty, as ``--float-alpha``)."""
     from ..model_file import network_from_dict
 
     kind = get_ensemble_kind(kind)
@@ -230,6 +233,7 @@ def train_ensemble(
             "Q": Q[mask], "y": local_y, "quantizer": quantizer, "hidden": tuple(hidden),
             "weight_bound": weight_bound, "activation": str(activation), "output": str(output),
             "objective": objective, "method": method, "sparsify": sparsify,
+            "float_alpha": float_alpha,
             "method_options": dict(method_options or {}), "deadline": deadline,
             "rounds_left": n_rounds - len(tasks) // n_processes,
             "fixed_limit": (max(MIN_MEMBER_SECONDS, (deadline - started) / n_rounds)

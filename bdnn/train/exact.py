@@ -15,7 +15,7 @@ from ..objective import lexicographic_objective, smallest_margin
 from . import halfspaces
 from .coordinate_descent import POLISH_MIN_SHARE, center_biases, coordinate_descent
 from .cpsat_model import BDNNCpModel, ModelBuildTimeout, ModelOptions
-from .float_start import descended_start
+from .float_start import problem_start
 from .problem import TrainProblem
 from .result import TrainResult
 from .robust_boxes import apply_robust_radius
@@ -101,11 +101,7 @@ def train_exact(
     start_kind = "warm start"
     if warm_start is None and not problem.robust and float_start is not False:
         # a float MLP rounded to integer weights, then coordinate descent: a cheap, good start
-        problem.say("float start: rounded MLPs improved by coordinate descent")
-        start, start_record = descended_start(Q, y, arch, problem.quantizer, problem.classes,
-                                              objective, seed=solve.seed,
-                                              time_limit=max(problem.remaining(), 0.0),
-                                              deterministic=solve.deterministic)
+        start, start_record = problem_start(problem)
         start_loss = start_record["objective"]
         start_kind = "float start"
         record["float_start"] = {**start_record, "hinted": False}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +33,9 @@ from ..quantizer import Quantizer
 from .architecture import Architecture
 from .coordinate_descent import coordinate_descent
 from .safe_solver import interrupt_requested, request_interrupt
+
+if TYPE_CHECKING:
+    from .problem import TrainProblem
 
 # Share of the time limit the starts may use: each start is a rounded MLP (another seed) plus
 # coordinate descent, a second or two on 15,000 rows; different seeds end in different local
@@ -43,6 +47,11 @@ DETERMINISTIC_STARTS = 3
 # under the descent share: 0.4 s on digits, 1.4 s on credit-card's 15,000 rows); on a busy
 # machine its epochs stop there instead of running past the time limit.
 FIRST_FIT_SHARE = 0.5
+# L2 penalty of the float MLP (scikit-learn's ``alpha``; ``--float-alpha``). A hint for the
+# exact solver needs little of it; a network kept as rounded (``--method rounded``) generalises
+# better with more (digits, 64-128 units: 1.0 beats 1e-3 by 1-2 test points, docs/benchmarks.md
+# §13)
+FLOAT_ALPHA = 1e-3
 
 
 def _clocked_mlp(deadline: float | None, **params):
@@ -67,8 +76,9 @@ def _clocked_mlp(deadline: float | None, **params):
 
 def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer: Quantizer,
                       classes: list, seed: int = 0, max_iter: int = 400,
-                      deadline: float | None = None) -> Network:
-    """Train a float MLP of ``arch``'s shape on ``Q`` and round it to a ``Network``.
+                      deadline: float | None = None, alpha: float = FLOAT_ALPHA) -> Network:
+    """Train a float MLP of ``arch``'s shape on ``Q`` (L2 penalty ``alpha``) and round it to a
+    ``Network``.
 
     ``deadline`` (``time.monotonic()``) ends the MLP's epochs early on a slow machine.
     """
@@ -80,7 +90,7 @@ def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantize
     sd[sd == 0] = 1.0
     Xf = (Qf - mu) / sd
     mlp = _clocked_mlp(deadline, hidden_layer_sizes=arch.hidden, activation="tanh",
-                       max_iter=max_iter, random_state=seed, alpha=1e-3)
+                       max_iter=max_iter, random_state=seed, alpha=float(alpha))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp.fit(Xf, y)
@@ -118,14 +128,16 @@ def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantize
 
 def descended_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer: Quantizer,
                     classes: list, objective: Objective | str, *, seed: int, time_limit: float,
-                    deterministic: bool = False) -> tuple[Network, dict]:
+                    deterministic: bool = False, alpha: float = FLOAT_ALPHA
+                    ) -> tuple[Network, dict]:
     """The best of several rounded MLPs, each improved by coordinate descent, and a record.
 
     Starts from MLP seeds ``seed, seed + 1, ...`` until ``DESCENT_SHARE`` of ``time_limit`` is
     used (at least one, at most ``MAX_STARTS``); the one with the lowest training loss wins.
     The first MLP fit may run to ``FIRST_FIT_SHARE`` of ``time_limit``, later ones to the
     descent share's end. ``deterministic`` runs ``DETERMINISTIC_STARTS`` starts, each fit and
-    descent without a clock, so the start depends on the seed only.
+    descent without a clock, so the start depends on the seed only. ``alpha``: the MLPs' L2
+    penalty.
     """
     t0 = time.monotonic()
     budget = DESCENT_SHARE * time_limit
@@ -139,7 +151,7 @@ def descended_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer:
             share = FIRST_FIT_SHARE if k == 0 else DESCENT_SHARE
             rounded = rounded_mlp_start(
                 Q, y, arch, quantizer, classes, seed=seed + k,
-                deadline=None if deterministic else t0 + share * time_limit)
+                deadline=None if deterministic else t0 + share * time_limit, alpha=alpha)
             first = get_objective(objective).start_objective()
             if first is not None:  # e.g. margin: a rounded MLP often clears no margin at all,
                 # a plateau for single-weight moves; descend on the easier loss first
@@ -160,6 +172,18 @@ def descended_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer:
     record = {"objective_rounded": best.loss_before, "objective": best.loss_after,
               "starts": losses, "descent_seconds": round(time.monotonic() - t0, 3)}
     return best.network, record
+
+
+def problem_start(problem: TrainProblem) -> tuple[Network, dict]:
+    """``descended_start`` on ``problem``'s rows, objective, seed and remaining budget with its
+    ``float_alpha``, announced on its progress line: the start of exact, local search and
+    data splitting."""
+    problem.say("float start: rounded MLPs improved by coordinate descent")
+    solve = problem.solve
+    return descended_start(problem.Q, problem.y, problem.arch, problem.quantizer,
+                           problem.classes, problem.objective, seed=solve.seed,
+                           time_limit=max(problem.remaining(), 0.0),
+                           deterministic=solve.deterministic, alpha=problem.float_alpha)
 
 
 def _output_rows(Wf: np.ndarray, bf: np.ndarray, arch: Architecture):

@@ -21,7 +21,7 @@ from ..errors import BDNNError
 from ..network import Layer, Network, random_network
 from .coordinate_descent import center_biases, coordinate_descent
 from .cpsat_model import BDNNCpModel, ModelBuildTimeout, ModelOptions, bias_domains
-from .float_start import descended_start
+from .float_start import problem_start
 from .problem import TrainProblem
 from .result import TrainResult
 from .robust_boxes import apply_robust_radius
@@ -133,11 +133,7 @@ def train_local_search(
             net = _clip_biases(warm_start, domains)
             origin = "warm-start"
         elif n_starts == 0 and robust_radius is None:
-            problem.say("float start: rounded MLPs improved by coordinate descent")
-            net, _ = descended_start(Q, y, arch, quantizer, problem.classes, objective,
-                                     seed=solve.seed,
-                                     time_limit=max(problem.remaining(), 0.0),
-                                     deterministic=solve.deterministic)
+            net, _ = problem_start(problem)
             net = _clip_biases(net, domains)
             origin = "float-start"
         else:

@@ -16,9 +16,12 @@ from .local_search import train_local_search
 from .problem import TrainProblem
 from .prove import train_prove
 from .result import TrainResult
+from .rounded import train_rounded
 from .safe_solver import interrupt_requested, reset_interrupt
 
-METHODS = ("exact", "local-search", "split", "auto")
+# rounded: the float start kept as rounded, no integer search (train_rounded); auto never
+# picks it (it does not lower the training loss), bdnn select's grid and the user do
+METHODS = ("exact", "local-search", "split", "auto", "rounded")
 # auto: exact while unique rows x hidden units stays below this, data-splitting above it. The
 # exact trainer starts from a descended float start and returns at least that network, so it
 # beats the splits well beyond the sizes it can prove (digits 64-8-10, 7,200: test accuracy
@@ -105,6 +108,8 @@ def train_network(
         result = train_exact(problem, sparsify=sparsify, lexicographic=lexicographic)
     elif chosen == "local-search":
         result = train_local_search(problem, restarts=restarts)
+    elif chosen == "rounded":
+        result = train_rounded(problem)
     else:
         result = train_split(problem, splits=splits, batch_size=batch_size, paper=paper)
     result.network.training["interrupted"] = bool(interrupt_requested())

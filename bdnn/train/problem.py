@@ -10,6 +10,7 @@ own method options; the result record they write starts from :meth:`TrainProblem
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,16 +19,30 @@ from functools import cached_property
 import numpy as np
 
 from ..activation import Activation
+from ..errors import BDNNError
 from ..network import Layer, Network
 from ..objective import ERRORS, Objective, objective_with_margin
 from ..output_kind import OutputKind
 from ..progress import progress_line
 from ..quantizer import Quantizer
 from .architecture import Architecture
+from .float_start import FLOAT_ALPHA
 from .result import TrainResult, relative_gap
 from .robust_boxes import check_radius
 from .rows import UniqueRows, unique_rows
 from .solver import SolveOptions, data_fingerprint
+
+
+def check_float_alpha(alpha: object) -> float:
+    """``--float-alpha`` as a float, or a one-line ``BDNNError``: a finite number >= 0."""
+    try:
+        value = float(alpha)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(alpha, bool) or not math.isfinite(value) or value < 0:
+        raise BDNNError(f"--float-alpha must be a number >= 0 (the float MLP's L2 penalty), "
+                        f"got {alpha!r}")
+    return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +61,7 @@ class TrainProblem:
     X_raw: np.ndarray | None = None  # the raw rows behind Q (robust training, --paper k-means)
     Q_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    float_alpha: float = FLOAT_ALPHA  # L2 penalty of the float MLP (float start, rounded)
     # when the budget started (time.monotonic()): the CLI starts it before loading the data,
     # so the time limit covers the whole command
     started: float = field(default_factory=time.monotonic)
@@ -70,11 +86,13 @@ class TrainProblem:
         X_raw: np.ndarray | None = None,
         Q_val: np.ndarray | None = None,
         y_val: np.ndarray | None = None,
+        float_alpha: float = FLOAT_ALPHA,
         started: float | None = None,
     ) -> TrainProblem:
         """Check and normalise the arguments (one weight bound for every layer or one per
-        layer; ``margin`` sets the margin objective's, None keeps the objective's own); raises
-        ``BDNNError`` with a one-line message on anything invalid."""
+        layer; ``margin`` sets the margin objective's, None keeps the objective's own;
+        ``float_alpha`` the float MLP's L2 penalty); raises ``BDNNError`` with a one-line
+        message on anything invalid."""
         Q = np.asarray(Q)
         y = np.asarray(y, dtype=np.int64)
         arch = Architecture.for_training(Q, y, max_level=quantizer.max_level,
@@ -91,6 +109,7 @@ class TrainProblem:
             robust_radius=None if robust_radius is None else check_radius(robust_radius),
             X_raw=X_raw, Q_val=np.asarray(Q_val) if has_val else None,
             y_val=np.asarray(y_val, dtype=np.int64) if has_val else None,
+            float_alpha=check_float_alpha(float_alpha),
             started=time.monotonic() if started is None else float(started),
         )
 
@@ -174,6 +193,8 @@ class TrainProblem:
             "time_limit": float(self.solve.time_limit),
             "hidden": list(self.arch.hidden),
             "weight_bounds": list(self.arch.weight_bounds),
+            # recorded where it differs from the default (older records lack it)
+            **({"float_alpha": self.float_alpha} if self.float_alpha != FLOAT_ALPHA else {}),
         }
 
     def result(self, net: Network, record: dict, *, status: str, objective: int, bound: float,
