@@ -46,6 +46,12 @@ METHODS: dict[str, dict] = {
     "ovr": {"cli": ["--ensemble", "ovr"]},
     "ovo-lexicographic": {"cli": ["--ensemble", "ovo", "--lexicographic"]},
     "ovr-lexicographic": {"cli": ["--ensemble", "ovr", "--lexicographic"]},
+    # ``select`` entries run ``bdnn select`` on the training rows with K-fold cross-validation
+    # and this grid (the chosen configuration then trained on all of them), as the tuned MLP
+    # baseline is tuned: the MLP's own grid of widths and L2 penalties, for the rounded MLP
+    "select-rounded": {"select": {"cv": 5, "grid": {
+        "method": "rounded", "hidden": ["8", "32", "128"], "float_alpha": [1e-4, 1e-2, 1.0],
+        "weight_bound": 3, "quantizer": "uniform", "input_bits": 4}}},
 }
 #: Entries that need a branch not merged yet: skipped when ``bdnn train --help`` lacks the flag.
 NEEDS_FLAG = {"ovo": "--ensemble", "ovr": "--ensemble", "ovo-lexicographic": "--ensemble",
@@ -185,6 +191,8 @@ def run_grid(a, results: dict, path: Path, methods: list[str], tmp: Path) -> Non
             X, y = ds.train_part()
             Xte, yte = ds.test_part()
             for method in methods:
+                if "select" in METHODS[method]:  # the few-shot protocol's entries only
+                    continue
                 if done(results["runs"], data=name, method=method, seed=seed):
                     continue
                 if "train" in METHODS[method]:
@@ -199,6 +207,34 @@ def run_grid(a, results: dict, path: Path, methods: list[str], tmp: Path) -> Non
                 results["runs"].append(row)
                 save(results, path)
                 print(json.dumps(row), flush=True)
+
+
+def select(train_csv: Path, method: str, seed: int, time_limit: float, out: Path,
+           tmp: Path) -> dict:
+    """``bdnn select`` on the training rows of ``train_csv`` (a ``select`` entry: its grid,
+    ``--cv K`` over those rows, then the chosen configuration on all of them), ``time_limit``
+    per training."""
+    spec = METHODS[method]["select"]
+    grid = tmp / f"{method}-grid.json"
+    grid.write_text(json.dumps(spec["grid"]), encoding="utf-8")
+    results = out.with_suffix(".results.jsonl")
+    t0 = time.monotonic()
+    p = bdnn("select", str(train_csv), "--label-column", "label", "--split", "none", "--cv",
+             str(spec["cv"]), "--grid", str(grid), "--seed", str(seed), "--time-limit",
+             f"{time_limit:g}", "--quiet", "--json", "-o", str(out), "--results", str(results))
+    wall = time.monotonic() - t0
+    if p.returncode != 0:
+        return {"error": p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "failed",
+                "wall_seconds": round(wall, 2)}
+    chosen = json.loads(p.stdout)["chosen"]
+    from bdnn.model_file import load_network
+
+    net = load_network(out)
+    return {"status": net.training.get("status"), "config": chosen.get("config"),
+            "cv_accuracy": chosen.get("val_accuracy"),
+            "train_accuracy": net.training.get("train_accuracy"),
+            "nonzero_weights": net.n_nonzero_weights(), "weights": int(net.n_weights()),
+            "model_bytes": model_bytes(out), "wall_seconds": round(wall, 2)}
 
 
 # -- few-shot digits (BeMi) -------------------------------------------------------------------
@@ -269,6 +305,10 @@ def run_few_shot(a, results: dict, path: Path, methods: list[str], tmp: Path) ->
                 if "train" in METHODS[method]:
                     outcome = train_here(Xtr, ytr, np.unique(ytr), Xte, yte, method, seed,
                                          a.few_shot_time_limit, FEW_SHOT_HIDDEN)
+                elif "select" in METHODS[method]:
+                    outcome = select(train_csv, method, seed, a.few_shot_time_limit, out, tmp)
+                    if "error" not in outcome:
+                        outcome["test_accuracy"] = test_accuracy(out, test_csv, Xte, yte)
                 else:
                     outcome = train([str(train_csv), "--label-column", "label", "--split",
                                      "none"], method, seed, a.few_shot_time_limit,
@@ -276,7 +316,8 @@ def run_few_shot(a, results: dict, path: Path, methods: list[str], tmp: Path) ->
                     if "error" not in outcome:
                         outcome["test_accuracy"] = test_accuracy(out, test_csv, Xte, yte)
                 row = {"per_class": per_class, "method": method, "seed": seed,
-                       "hidden": FEW_SHOT_HIDDEN, **outcome}
+                       "hidden": (outcome.get("config") or {}).get("hidden", FEW_SHOT_HIDDEN),
+                       **outcome}
                 results["few_shot"].append(row)
                 save(results, path)
                 print(json.dumps(row), flush=True)
@@ -393,7 +434,8 @@ def report(results: dict) -> str:
             for m in dict.fromkeys(r["method"] for r in fs):
                 rs = [r for r in fs if r["per_class"] == pc and r["method"] == m]
                 if rs:
-                    lines.append(f"| {pc} | bdnn {m} (hidden {rs[0]['hidden']}) | {len(rs)} | "
+                    widths = "/".join(dict.fromkeys(str(r["hidden"]) for r in rs))
+                    lines.append(f"| {pc} | bdnn {m} (hidden {widths}) | {len(rs)} | "
                                  f"{_ms([r['test_accuracy'] for r in rs])} | "
                                  f"{_ms([r['train_accuracy'] for r in rs])} | "
                                  f"{_mean(r['nonzero_weights'] for r in rs):.1f} |")

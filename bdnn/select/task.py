@@ -97,8 +97,8 @@ def train_config(config: dict, data: DataPart, *, seed: int, time_limit: float, 
                  progress: bool = False) -> tuple[Network | Ensemble, dict]:
     """Train one configuration as ``bdnn train`` does with the same options: the quantizer
     fitted on the training rows (or the warm start's), validation rows given to the trainer.
-    An ensemble configuration trains its members afresh (an ensemble takes no warm start:
-    ``warm_start`` lends it only its quantizer)."""
+    An ensemble configuration trains its members afresh, and so does a rounded one (neither
+    takes a warm start: ``warm_start`` lends them only its quantizer)."""
     args = stage_arguments(config)
     warm = (model_from_dict(warm_start) if isinstance(warm_start, dict) else warm_start)
     n_out = get_output_kind(config["output"]).n_outputs(len(data.classes))
@@ -116,7 +116,8 @@ def train_config(config: dict, data: DataPart, *, seed: int, time_limit: float, 
         raise BDNNError("a single network cannot be warm-started from an ensemble")
     problem = TrainProblem.build(
         quantizer.quantize(data.X), data.y, quantizer=quantizer, classes=list(data.classes),
-        warm_start=warm,
+        # the rounded method searches nothing to hint: the warm start lends it its quantizer
+        warm_start=None if args["method"]["method"] == "rounded" else warm,
         solve=SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
                            progress=progress),
         Q_val=quantizer.quantize(data.X_val) if has_val else None,
