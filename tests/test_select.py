@@ -100,17 +100,27 @@ def test_default_grid_respects_the_byte_budget():
     assert {(c["quantizer"], c["input_bits"]) for c in searching} == set(DEFAULT_INPUTS)
     assert {"quantile", "supervised"} <= {c["quantizer"] for c in full}
     # and the rounded float MLPs: every width with every L2 penalty
-    rounded = {(c["hidden"], c["float_alpha"]) for c in full if c["method"] == "rounded"}
-    assert rounded == {(h, a) for h in DEFAULT_ROUNDED["hidden"]
+    rounded = {(c["hidden"], c["weight_bound"], c["float_alpha"]) for c in full
+               if c["method"] == "rounded"}
+    assert rounded == {(h, w, a) for h in DEFAULT_ROUNDED["hidden"]
+                       for w in DEFAULT_ROUNDED["weight_bound"]
                        for a in DEFAULT_ROUNDED["float_alpha"]}
     assert len(full) == len(searching) + len(rounded)
     # many classes: two widths more (32, 64), with every resolution, and 7 weight levels at
     # widths 16 and 32; few classes: neither
     few_classes = default_grid(64, 4, 900)
     assert not {"32", "64"} & {c["hidden"] for c in few_classes if c["method"] != "rounded"}
-    assert {c["weight_bound"] for c in few_classes} == {1}
-    many = default_grid(64, 10, 900)
-    assert len(many) == len(full) + 2 * len(DEFAULT_INPUTS) + 2
+    assert {c["weight_bound"] for c in few_classes if c["method"] != "rounded"} == {1}
+    assert "128" not in {c["hidden"] for c in few_classes}
+
+    def searching_of(grid):
+        return [c for c in grid if c["method"] != "rounded"]
+
+    many_all = default_grid(64, 10, 900)
+    many = searching_of(many_all)
+    assert len(many) == len(searching) + 2 * len(DEFAULT_INPUTS) + 2
+    # the rounded ones gain 128 units (every level count and penalty)
+    assert len(many_all) - len(many) == len(rounded) + 4
     for width in ("32", "64"):
         assert {(c["quantizer"], c["input_bits"]) for c in many if c["hidden"] == width
                 and c["weight_bound"] == 1} == set(DEFAULT_INPUTS)
@@ -118,7 +128,7 @@ def test_default_grid_respects_the_byte_budget():
                   if c["weight_bound"] == 3) == [("16", "uniform", 4), ("32", "uniform", 4)]
     narrow = default_grid(64, 10, 30)  # widths as wide as the rows go, with their levels
     assert {c["hidden"] for c in narrow if c["weight_bound"] == 3} == {"16"}
-    assert not {"32", "64"} & {c["hidden"] for c in narrow}
+    assert not {"32", "64", "128"} & {c["hidden"] for c in narrow}
     # the byte budget cuts the 7-level configurations too (3 bit-planes per weight)
     cut = default_grid(64, 10, 900, max_bytes=450)
     assert "16" in {c["hidden"] for c in cut}

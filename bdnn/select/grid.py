@@ -283,14 +283,17 @@ DEFAULT_MANY_CLASSES_LEVELS: dict[str, Any] = {"hidden": ["16", "32"], "weight_b
 DEFAULT_INPUTS: Sequence[tuple[str, int]] = (("uniform", 4), ("quantile", 2), ("supervised", 4))
 
 
-#: Also in the default grid: the float MLP rounded and kept (``--method rounded``), wide, with
-#: the float start's L2 penalty and a hundred times more. The searching methods lower the
-#: training loss from the same rounded network and, on wide networks that fit anyway, lose
-#: test accuracy doing it (digits 64-128-10: 0.962 rounded, 0.942 after coordinate descent);
-#: the validation part decides between them (docs/benchmarks.md §13). Each takes seconds.
+#: Also in the default grid: the float MLP rounded and kept (``--method rounded``), wide, with 3
+#: or 7 weight levels and the float start's L2 penalty or a thousand times more. The searching
+#: methods lower the training loss from the same rounded network and, on wide networks that fit
+#: anyway, lose test accuracy doing it (digits 64-128-10: 0.962 rounded, 0.942 after coordinate
+#: descent); 7 levels keep more of the float network (digits 64-64-10, penalty 1: 0.964 vs
+#: 0.951, seeds 0-2); the validation part decides (docs/benchmarks.md §13). Each takes
+#: seconds. Above MANY_CLASSES classes also 128 units.
 DEFAULT_ROUNDED: dict[str, Any] = {"hidden": ["16", "32", "64"], "method": "rounded",
-                                   "float_alpha": [FLOAT_ALPHA, 1.0],
+                                   "weight_bound": [1, 3], "float_alpha": [FLOAT_ALPHA, 1.0],
                                    "quantizer": "uniform", "input_bits": 4}
+DEFAULT_ROUNDED_MANY_CLASSES: Sequence[str] = ("128",)
 
 #: Added to the default grid under a flash budget (``--max-flash``): narrow networks that read
 #: 3-5 inputs at 2 fitted bits (equal-frequency or class-aware cut points), whose C quantizes
@@ -320,8 +323,10 @@ def default_grid(n_inputs: int, n_classes: int, n_train: int,
                       for kind, bits in DEFAULT_INPUTS])
     if n_classes > MANY_CLASSES:
         configs += [c for c in expand(DEFAULT_MANY_CLASSES_LEVELS) if c["hidden"] in hidden]
-    widths += [w for w in DEFAULT_ROUNDED["hidden"] if w not in widths]
-    configs += [c for c in expand(DEFAULT_ROUNDED)
+    rounded = [*DEFAULT_ROUNDED["hidden"],
+               *(DEFAULT_ROUNDED_MANY_CLASSES if n_classes > MANY_CLASSES else ())]
+    widths += [w for w in rounded if w not in widths]
+    configs += [c for c in expand({**DEFAULT_ROUNDED, "hidden": rounded})
                 if int(c["hidden"]) < max(4, n_train)]
     configs.sort(key=lambda c: widths.index(c["hidden"]))  # the widths' order, smallest first
     few = [k for k in DEFAULT_FEW_INPUTS["max_inputs"] if k < n_inputs]
