@@ -13,9 +13,10 @@ from .network import Network
 from .objective import get_objective
 from .output_kind import get_output_kind
 from .quantizer import fit_quantizer
+from .train.float_start import FLOAT_ALPHA
 from .train.limits import check_problem_size
 from .train.methods import check_max_inputs, train_network
-from .train.problem import TrainProblem
+from .train.problem import TrainProblem, check_float_alpha
 from .train.result import TrainResult
 from .train.solver import SolveOptions
 
@@ -23,7 +24,8 @@ from .train.solver import SolveOptions
 class BDNNClassifier(ClassifierMixin, BaseEstimator):
     """A binarized neural network trained with CP-SAT.
 
-    Parameters mirror ``bdnn train`` (``method``: exact, local-search, split or auto;
+    Parameters mirror ``bdnn train`` (``method``: exact, local-search, split, auto or rounded;
+    ``float_alpha``: the float MLP's L2 penalty;
     ``robust_radius`` in raw feature units; ``ensemble``: None, ``"ovo"`` or ``"ovr"`` for a
     structured ensemble of two-class networks trained in parallel processes). After ``fit``:
     ``network_`` (the :class:`bdnn.Network`, or the :class:`bdnn.ensemble.Ensemble`, ready for
@@ -57,6 +59,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         lexicographic: bool = False,
         ensemble: str | None = None,
         max_inputs: int | None = None,
+        float_alpha: float = FLOAT_ALPHA,
     ) -> None:
         self.hidden = hidden
         self.weight_bound = weight_bound
@@ -82,6 +85,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.lexicographic = lexicographic
         self.ensemble = ensemble
         self.max_inputs = max_inputs  # read at most this many inputs (input_selection)
+        self.float_alpha = float_alpha  # L2 penalty of the float MLP that is rounded
 
     def fit(self, X, y, X_val=None, y_val=None) -> BDNNClassifier:
         """Train on ``X`` [N, d] (floats) and labels ``y`` (classes: strings or whole numbers).
@@ -134,6 +138,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
                                progress=bool(self.verbose)),
             Q_val=Q_val, y_val=y_val_idx, X_raw=X,
             robust_radius=None if self.robust_radius is None else float(self.robust_radius),
+            float_alpha=self.float_alpha,
         )
         result: TrainResult = train_network(
             self.method, problem, sparsify=bool(self.sparsify), splits=self.splits,
@@ -160,7 +165,8 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             self.ensemble, Q, y_idx, quantizer=quantizer, classes=classes, hidden=hidden,
             weight_bound=int(self.weight_bound), activation=self.activation,
             output=self.output, objective=self.objective, margin=self.margin,
-            method=self.method, sparsify=bool(self.sparsify),
+            method=self.method, float_alpha=check_float_alpha(self.float_alpha),
+            sparsify=bool(self.sparsify),
             lexicographic=bool(self.lexicographic), method_options=options,
             time_limit=float(self.time_limit), workers=int(self.workers), seed=int(self.seed),
             deterministic=bool(self.deterministic), progress=bool(self.verbose),

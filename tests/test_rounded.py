@@ -157,3 +157,21 @@ def test_select_cross_validates_rounded_and_trains_the_pick_on_every_row(tmp_pat
     model = json.loads(out.read_text())
     assert model["training"]["method"] == "rounded"
     assert model["training"]["n_train"] == 113  # iris' non-test rows (paper split)
+
+
+def test_estimator_takes_the_method_and_the_penalty():
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import GridSearchCV
+
+    from bdnn import BDNNClassifier
+
+    X, y = load_iris(return_X_y=True)
+    search = GridSearchCV(BDNNClassifier(hidden=(16,), method="rounded", time_limit=30,
+                                         deterministic=True),
+                          {"float_alpha": [1e-3, 1.0]}, cv=3).fit(X, y)
+    best = search.best_estimator_
+    assert best.network_.training["method"] == "rounded"
+    assert best.network_.training["float_alpha"] == search.best_params_["float_alpha"]
+    assert best.score(X, y) == np.mean(best.network_.predict(X) == y)
+    with pytest.raises(BDNNError, match="--float-alpha must be a number >= 0"):
+        BDNNClassifier(method="rounded", float_alpha=-1.0).fit(X, y)
