@@ -44,6 +44,9 @@ MEASURE_S = 3.0
 SHUTDOWN_S = 2.0
 #: Pareto candidates expected to be measured (the estimate; the real count is printed).
 EXPECTED_FRONT = 4
+#: Seconds a ``rounded`` training is expected to take (one MLP fit, no search; bcw 0.2-0.5 s,
+#: digits with 128 units up to 9 s), capped by the time limit -- the estimate only.
+ROUNDED_TASK_S = 3.0
 
 
 class SelectInterrupted(Exception):
@@ -216,7 +219,7 @@ def run_select(ds: Dataset, opts: SelectOptions, started: float | None = None) -
                 slots = engine.slots()
             else:
                 slots = 1
-            estimate = estimate_seconds(len(todo), slots, opts, time.monotonic() - t0)
+            estimate = estimate_seconds(todo, slots, opts, time.monotonic() - t0)
             say(opts, f"{len(todo)} trainings to run ({len(opts.configs)} configurations x "
                       f"{opts.repeats} seed(s) x {len(parts)} part(s)"
                       f"{f', {len(finished)} resumed' if finished else ''}) of <= "
@@ -246,11 +249,16 @@ def run_select(ds: Dataset, opts: SelectOptions, started: float | None = None) -
     return finish(ds, opts, parts, results, timings, estimate, t0, results_path)
 
 
-def estimate_seconds(n_tasks: int, slots: int, opts: SelectOptions, so_far: float) -> float:
-    """The time so far (start-up, data, cluster) + waves of trainings x (time limit +
-    overhead) + measuring + the final training + shutting the cluster down."""
-    waves = math.ceil(n_tasks / max(1, slots))
-    total = so_far + waves * (opts.time_limit + TASK_OVERHEAD_S) + SHUTDOWN_S
+def estimate_seconds(tasks: list[dict], slots: int, opts: SelectOptions,
+                     so_far: float) -> float:
+    """The time so far (start-up, data, cluster) + waves of searching trainings x (time limit
+    + overhead) + the rounded ones' (``ROUNDED_TASK_S`` each) spread over the slots +
+    measuring + the final training + shutting the cluster down."""
+    slots = max(1, slots)
+    rounded = sum(1 for t in tasks if t["config"]["method"] == "rounded")
+    waves = math.ceil((len(tasks) - rounded) / slots)
+    quick = math.ceil(rounded / slots) * (min(opts.time_limit, ROUNDED_TASK_S) + TASK_OVERHEAD_S)
+    total = so_far + waves * (opts.time_limit + TASK_OVERHEAD_S) + quick + SHUTDOWN_S
     if opts.budgets.target is not None:
         total += EXPECTED_FRONT * MEASURE_S
     if opts.refit or opts.cv is not None:
