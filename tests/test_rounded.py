@@ -175,3 +175,16 @@ def test_estimator_takes_the_method_and_the_penalty():
     assert best.score(X, y) == np.mean(best.network_.predict(X) == y)
     with pytest.raises(BDNNError, match="--float-alpha must be a number >= 0"):
         BDNNClassifier(method="rounded", float_alpha=-1.0).fit(X, y)
+
+
+def test_cli_refuses_rounded_with_a_warm_start_or_a_robust_radius(tmp_path):
+    start = tmp_path / "start.json"
+    p = bdnn("train", "iris", "--method", "rounded", "--hidden", "4", "--quiet", "-o", start)
+    assert p.returncode == 0, p.stderr
+    bad = tmp_path / "bad.json"
+    for args, words in ((["--warm-start", start], "a warm start (--warm-start) needs exact"),
+                        (["--robust-radius", "0.2"], "(exact, local-search or split), not "
+                                                     "rounded")):
+        p = bdnn("train", "iris", "--method", "rounded", "--hidden", "4", *args, "-o", bad)
+        assert_one_line_error(p, words)
+        assert not bad.exists()

@@ -29,9 +29,9 @@ def train_rounded(problem: TrainProblem) -> TrainResult:
     """The rounded float MLP of ``problem`` (see the module docstring)."""
     if problem.robust:
         raise BDNNError("--robust-radius needs a method that searches integer weights "
-                        "(exact or local-search), not rounded")
+                        "(exact, local-search or split), not rounded")
     if problem.warm_start is not None:
-        raise BDNNError("--method rounded trains its own float MLP; a warm start (--init) "
+        raise BDNNError("--method rounded trains its own float MLP; a warm start (--warm-start) "
                         "needs exact, local-search or split")
     solve = problem.solve
     problem.say(f"float MLP, L2 penalty {problem.float_alpha:g}, rounded to integer weights")
