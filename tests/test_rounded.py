@@ -92,13 +92,15 @@ def test_exact_records_a_non_default_penalty_for_its_start():
     assert "float_alpha" not in plain.network.training  # older records stay as they were
 
 
-@pytest.mark.parametrize("bad", [-1, -0.001, float("nan"), float("inf"), True, "x", None])
+@pytest.mark.parametrize("bad", [-1, -0.001, float("nan"), float("inf"), True, "x", "1", None])
 def test_bad_penalties_are_refused(bad):
     with pytest.raises(BDNNError, match="--float-alpha must be a number >= 0"):
         check_float_alpha(bad)
     Q, y = _data()
     with pytest.raises(BDNNError, match="--float-alpha"):
         _problem(Q, y, float_alpha=bad)
+    # numpy's numbers are numbers: what a GridSearchCV over np.logspace hands the estimator
+    assert check_float_alpha(np.float64(0.5)) == 0.5 and check_float_alpha(np.int64(2)) == 2.0
 
 
 def test_rounded_refuses_what_it_cannot_keep():

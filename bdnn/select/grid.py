@@ -31,6 +31,7 @@ from ..quantizer import QUANTIZER_KINDS
 from ..train.float_start import FLOAT_ALPHA
 from ..train.limits import MAX_INPUT_BITS, MAX_INPUTS, MAX_WEIGHT_BOUND
 from ..train.methods import METHODS
+from ..train.problem import valid_float_alpha
 
 STAGES = ("quantizer", "problem", "method", "ensemble")
 
@@ -98,8 +99,8 @@ def _choice(names: Iterable[str]) -> Callable[[Any], str]:
     return parse
 
 
-def _non_negative(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+def _float_alpha(v: Any) -> float:
+    if not valid_float_alpha(v):
         raise ValueError(f"{_shown(v)} is not a number >= 0")
     return float(v)
 
@@ -130,7 +131,7 @@ GRID_AXES: dict[str, GridAxis] = {a.name: a for a in (
     GridAxis("margin", "problem", "margin", _optional(_int_in(0, MAX_WEIGHT_BOUND)), None,
              "the margin objective's margin (bdnn train --margin; null: its default)"),
     GridAxis("method", "method", "method", _choice(METHODS), "auto"),
-    GridAxis("float_alpha", "problem", "float_alpha", _non_negative, FLOAT_ALPHA,
+    GridAxis("float_alpha", "problem", "float_alpha", _float_alpha, FLOAT_ALPHA,
              "L2 penalty of the float MLP that is rounded (bdnn train --float-alpha)"),
     GridAxis("sparsify", "method", "sparsify", _flag, False),
     GridAxis("lexicographic", "method", "lexicographic", _flag, False,

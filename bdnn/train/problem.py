@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,16 +34,19 @@ from .rows import UniqueRows, unique_rows
 from .solver import SolveOptions, data_fingerprint
 
 
+def valid_float_alpha(alpha: object) -> bool:
+    """Whether ``alpha`` is a float MLP L2 penalty: a finite real number >= 0 (not a bool or a
+    string); the one rule of ``--float-alpha``, ``BDNNClassifier`` and the select grid."""
+    return (isinstance(alpha, numbers.Real) and not isinstance(alpha, bool)
+            and math.isfinite(alpha) and alpha >= 0)
+
+
 def check_float_alpha(alpha: object) -> float:
     """``--float-alpha`` as a float, or a one-line ``BDNNError``: a finite number >= 0."""
-    try:
-        value = float(alpha)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        value = float("nan")
-    if isinstance(alpha, bool) or not math.isfinite(value) or value < 0:
+    if not valid_float_alpha(alpha):
         raise BDNNError(f"--float-alpha must be a number >= 0 (the float MLP's L2 penalty), "
                         f"got {alpha!r}")
-    return value
+    return float(alpha)
 
 
 @dataclass(frozen=True, eq=False)
