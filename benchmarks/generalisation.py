@@ -144,6 +144,12 @@ def train_here(X, y, classes, Xte, yte, method: str, seed: int, time_limit: floa
             "wall_seconds": round(time.monotonic() - t0, 2)}
 
 
+def failed(p: subprocess.CompletedProcess, wall: float) -> dict:
+    """The row of a command that failed: its last stderr line and how long it ran."""
+    return {"error": p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "failed",
+            "wall_seconds": round(wall, 2)}
+
+
 def train(data: list[str], method: str, seed: int, time_limit: float, hidden: str,
           out: Path) -> dict:
     """One ``bdnn train`` command (a ``cli`` entry)."""
@@ -154,8 +160,7 @@ def train(data: list[str], method: str, seed: int, time_limit: float, hidden: st
     p = bdnn(*args)
     wall = time.monotonic() - t0
     if p.returncode != 0:
-        return {"error": p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "failed",
-                "wall_seconds": round(wall, 2)}
+        return failed(p, wall)
     res = json.loads(p.stdout)
     return {"status": res.get("status"), "objective": res.get("objective"),
             "train_accuracy": res.get("train_accuracy"),
@@ -224,8 +229,7 @@ def select(train_csv: Path, method: str, seed: int, time_limit: float, out: Path
              f"{time_limit:g}", "--quiet", "--json", "-o", str(out), "--results", str(results))
     wall = time.monotonic() - t0
     if p.returncode != 0:
-        return {"error": p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "failed",
-                "wall_seconds": round(wall, 2)}
+        return failed(p, wall)
     chosen = json.loads(p.stdout)["chosen"]
     from bdnn.model_file import load_network
 
