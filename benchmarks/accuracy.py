@@ -28,6 +28,10 @@ train``):
   user with that tree's flash gets (the default grid then also holds networks that read 3-5
   inputs). It resumes the 1/10 sweep, so only the configurations that sweep lacks train. The
   issue's tree target compares the best tree or forest with the pick under its own flash.
+- **bdnn-tree-fast** / **bdnn-forest-fast**: the same, also with ``--max-cycles C``, C = seed
+  0's tree / forest program's mean Cortex-M0 instructions per inference (rounded down): what a
+  user who wants a model no larger and no slower than that tree gets. When the flash pick
+  already meets C (select's own measurement), it is that pick, and nothing runs again.
 
 Test accuracy is computed in Python for every seed (bdnn: the numpy forward pass; emlearn
 models: scikit-learn / the vote above) and reported as mean and sd. Firmware figures come from
@@ -82,10 +86,13 @@ DATASETS = ("iris", "wine", "bcw", "breast-cancer", "digits", "uniform-10", "uni
             "credit-card")
 SEEDS = (0, 1, 2, 3, 4)
 TARGETS = ("cortex-m0", "avr")
-TOOLS = ("mlp", "tree", "forest", "bdnn-10", "bdnn-30", "bdnn-tree-flash", "bdnn-forest-flash")
+TOOLS = ("mlp", "tree", "forest", "bdnn-10", "bdnn-30", "bdnn-tree-flash", "bdnn-forest-flash",
+         "bdnn-tree-fast", "bdnn-forest-fast")
 BUDGET_DIVISORS = {"bdnn-10": 10, "bdnn-30": 30}
 # bdnn select under the Cortex-M0 flash of (seed 0's) emlearn tree / forest program, float input
 FLASH_TOOLS = {"bdnn-tree-flash": "tree", "bdnn-forest-flash": "forest"}
+# ... and under its mean M0 instructions per inference too (select --max-cycles)
+FAST_TOOLS = {"bdnn-tree-fast": "tree", "bdnn-forest-fast": "forest"}
 FLASH_TARGET = "cortex-m0"
 # Means that differ by float rounding only are equal (iris: two tools right on 177 of the 185
 # test rows of the five seeds, their per-seed accuracies summed in another order)
@@ -342,10 +349,12 @@ def choose(cands: list[dict], budget: float) -> dict | None:
 
 
 def bdnn_select(dataset: str, seed: int, parts, budget: float, work: Path, tag: str,
-                q: dict, scheduler: str | None, flash: bool = False) -> dict | None:
+                q: dict, scheduler: str | None, flash: bool = False,
+                max_cycles: int | None = None) -> dict | None:
     """``bdnn select`` (default grid) under ``--max-model-bytes budget`` (``flash``: under
     ``--max-flash budget`` on the Cortex-M0, float entry ``NAME_predict``, which adds the
-    few-input configurations to the default grid), on the Dask cluster at ``scheduler``; its
+    few-input configurations to the default grid; ``max_cycles``: also ``--max-cycles``
+    there), on the Dask cluster at ``scheduler``; its
     trainings go to ``work/DATASET-sSEED.results.jsonl``, which a later call (another budget,
     or a rerun into the same ``--work``) resumes, training only what it lacks. The chosen
     model's scores are recomputed here."""
@@ -356,7 +365,9 @@ def bdnn_select(dataset: str, seed: int, parts, budget: float, work: Path, tag: 
     limit = (["--target", FLASH_TARGET, "--entry", "predict", "--max-flash"] if flash
              else ["--max-model-bytes"])
     argv = bdnn_cli("select", dataset, "--seed", str(seed), "--time-limit", str(q["time_limit"]),
-                    *limit, str(math.floor(budget)), "--json", "-o", str(path),
+                    *limit, str(math.floor(budget)),
+                    *(["--max-cycles", str(max_cycles)] if max_cycles is not None else []),
+                    "--json", "-o", str(path),
                     "--results", str(results), "--quiet")
     if scheduler:
         argv += ["--scheduler", scheduler]
@@ -378,10 +389,40 @@ def bdnn_select(dataset: str, seed: int, parts, budget: float, work: Path, tag: 
                       ("val_accuracy", "test_accuracy", "model_bytes")}
     # the pick fits the flash budget only with BDNN_SMALL_CODE 1: its firmware is measured so
     cand["select"]["small_code"] = bool(report["chosen"].get("small_code"))
+    if report["chosen"].get("measured"):  # select's own build and run of the pick (flash, time)
+        cand["select"]["measured"] = report["chosen"]["measured"]
     cand["select"]["n_candidates"] = len(report.get("candidates", []))
     cand["select"]["elapsed_s"] = report.get("elapsed_s")
     cand["path"] = str(path)
     return cand
+
+
+def flash_tool(kind: str) -> str:
+    """The tool picked under the flash of emlearn's ``kind`` ("tree" or "forest")."""
+    return next(t for t, k in FLASH_TOOLS.items() if k == kind)
+
+
+def fast_pick(dataset: str, seed: int, parts, work: Path, tool: str, kind: str, m0: dict,
+              flash_rec: dict | None, q: dict, scheduler: str | None) -> dict | None:
+    """``bdnn select`` under the M0 flash of emlearn's ``kind`` program and its mean
+    instructions per inference (rounded down, so the pick's worst case is below the tree's
+    mean). The flash pick when select's own measurement of it already meets that count (select
+    would pick it again: the best-ranked candidate that meets both)."""
+    fw_ = m0.get(kind, {})
+    if fw_.get("status") != "ok":
+        return None
+    flash, cycles = fw_["flash_bytes"], math.floor(fw_["per_inference"])
+    measured = ((flash_rec or {}).get("select") or {}).get("measured") or {}
+    if flash_rec is not None and measured.get("per_inference_max", cycles + 1) <= cycles:
+        rec = {**flash_rec, "same_as_flash_pick": True}
+    else:
+        log(f"{dataset} seed {seed}: bdnn select, {FLASH_TARGET} flash <= {flash} B and "
+            f"<= {cycles} instructions per inference (the {kind}'s)")
+        rec = bdnn_select(dataset, seed, parts, flash, work, tool, q, scheduler, flash=True,
+                          max_cycles=cycles)
+    if rec is not None:
+        rec.update(budget_flash=flash, budget_instructions=cycles)
+    return rec
 
 
 # ---------------------------------------------------------------- firmware
@@ -552,6 +593,9 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
                                           flash=True)
                 if tools[tool] is not None:
                     tools[tool]["budget_flash"] = budget
+            for tool, kind in FAST_TOOLS.items():
+                tools[tool] = fast_pick(dataset, seed, parts, work, tool, kind, m0,
+                                        tools.get(flash_tool(kind)), q, scheduler)
         else:
             log(f"{dataset} seed {seed}: bdnn train grid (budget {max(budgets.values()):.0f} B)")
             cands = bdnn_grid_train(dataset, seed, parts, max(budgets.values()), n_classes, work,
@@ -564,9 +608,13 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
         if seed == seeds[0]:
             for target in targets:
                 fwd = entry["firmware"].setdefault(target, {})
-                for tool in [*BUDGET_DIVISORS, *(FLASH_TOOLS if use_select else ())]:
+                for tool in [*BUDGET_DIVISORS,
+                             *((*FLASH_TOOLS, *FAST_TOOLS) if use_select else ())]:
                     if tools.get(tool) is None:
                         fwd[tool] = {"status": "no model within the budget"}
+                        continue
+                    if tool in FAST_TOOLS and tools[tool].get("same_as_flash_pick"):
+                        fwd[tool] = dict(fwd[flash_tool(FAST_TOOLS[tool])])  # the same program
                         continue
                     log(f"{dataset}: {tool} on {target}")
                     small = bool((tools[tool].get("select") or {}).get("small_code"))
@@ -651,6 +699,25 @@ def targets_tally(record: dict) -> dict:
                     and s[vs]["test_mean"] >= s[bt]["test_mean"] - MEAN_TIE)
                 row["speedup_vs_tree"] = ft["per_inference"] / fb["per_inference"]
                 row["faster_than_tree"] = row["speedup_vs_tree"] > 1.0
+            # the pick under that tree's flash and its instructions per inference: a model on
+            # every seed, as accurate, and (seed 0's program) smaller and faster
+            fast = next((t for t, k in FAST_TOOLS.items() if k == bt), None)
+            ff = f.get(fast, {}) if fast else {}
+            if fast and fast in s and ff.get("status") == "ok" and ft.get("status") == "ok":
+                row["fast_vs_tree"] = fast
+                row["fast_seeds"] = s[fast]["n_seeds"]
+                row["delta_tree_points_fast"] = 100 * (s[fast]["test_mean"] - s[bt]["test_mean"])
+                row["speedup_fast"] = ft["per_inference"] / ff["per_inference"]
+                row["as_accurate_fast"] = (
+                    s[fast]["n_seeds"] == len(e["runs"])
+                    and ff["flash_bytes"] <= ft["flash_bytes"]
+                    and s[fast]["test_mean"] >= s[bt]["test_mean"] - MEAN_TIE)
+            elif fast and fast in s:
+                row["fast_vs_tree"] = f"{fast}: none fits"
+            # one model meets the tree target whole: at <= flash, as accurate and faster
+            row["tree_target"] = bool(
+                (row.get("as_accurate_as_tree_at_le_flash") and row.get("faster_than_tree"))
+                or (row.get("as_accurate_fast") and row["speedup_fast"] > 1.0))
         res[ds] = row
     return res
 
@@ -694,15 +761,17 @@ def render_md(record: dict, plots: str | None = None) -> str:
         "## Test accuracy (mean ± sd over seeds) and model data bytes (mean)",
         "",
         "| data set | seeds | MLP | tree | forest | bdnn 1/10 | bdnn 1/30 | bdnn at tree's flash "
-        "| bdnn at forest's flash | MLP B | bdnn 1/10 B (+ quantizer) | bdnn 1/30 B "
-        "(+ quantizer) |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| bdnn at forest's flash | bdnn at tree's flash and instr. | bdnn at forest's flash "
+        "and instr. | MLP B | bdnn 1/10 B (+ quantizer) | bdnn 1/30 B (+ quantizer) |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for ds, e in record["datasets"].items():
         s = e.get("summary", {})
 
         def cell(t, s=s, e=e):
-            v = s.get(t, {})
+            if t not in s:
+                return "–"  # a run from before this tool existed
+            v = s[t]
             if v.get("test_mean") is None:
                 return "none fits"
             return f"{v['test_mean']:.3f} ± {v['test_sd']:.3f}" + (
@@ -716,6 +785,7 @@ def render_md(record: dict, plots: str | None = None) -> str:
         lines.append(f"| {ds} | {len(e['runs'])} | {cell('mlp')} | {cell('tree')} | "
                      f"{cell('forest')} | {cell('bdnn-10')} | {cell('bdnn-30')} | "
                      f"{cell('bdnn-tree-flash')} | {cell('bdnn-forest-flash')} | "
+                     f"{cell('bdnn-tree-fast')} | {cell('bdnn-forest-fast')} | "
                      f"{_f(s.get('mlp', {}).get('model_bytes_mean'))} | {qb('bdnn-10')} | "
                      f"{qb('bdnn-30')} |")
     lines += ["", "## Firmware (seed-0 models, float input as the user calls it)", "",
@@ -743,9 +813,11 @@ def render_md(record: dict, plots: str | None = None) -> str:
               "| data set | bdnn model | Δ vs MLP (points) | within 1 pt | MLP / bdnn data | "
               "MLP / (bdnn data + quantizer keys) | "
               "best tree | bdnn model vs tree | flash bdnn / tree (M0) | Δ vs tree (points) | "
-              "as accurate at ≤ flash | speed-up vs tree (M0 instr.) |",
-              "|---|---|--:|:-:|--:|--:|---|---|--:|--:|:-:|--:|"]
-    n = {"acc": 0, "tree": 0, "fast": 0, "data": 0}
+              "as accurate at ≤ flash | speed-up vs tree (M0 instr.) | "
+              "bdnn at ≤ tree's flash and instr.: Δ vs tree (seeds) | its speed-up | "
+              "one model: ≤ flash, as accurate, faster |",
+              "|---|---|--:|:-:|--:|--:|---|---|--:|--:|:-:|--:|--:|--:|:-:|"]
+    n = {"acc": 0, "tree": 0, "fast": 0, "data": 0, "fast_acc": 0, "whole": 0}
     for ds, r in tally.items():
         if not r:
             lines.append(f"| {ds} | none fits |||||||||||")
@@ -754,6 +826,13 @@ def render_md(record: dict, plots: str | None = None) -> str:
         n["data"] += bool(r.get("data_ratio") and r["data_ratio"] >= 10)
         n["tree"] += bool(r.get("as_accurate_as_tree_at_le_flash"))
         n["fast"] += bool(r.get("faster_than_tree"))
+        n["fast_acc"] += bool(r.get("as_accurate_fast"))
+        n["whole"] += bool(r.get("tree_target"))
+        if r.get("delta_tree_points_fast") is not None:
+            fast_cell = (f"{r['delta_tree_points_fast']:+.1f} ({r['fast_seeds']}) | "
+                         f"{r['speedup_fast']:.1f}")
+        else:
+            fast_cell = f"{r.get('fast_vs_tree', '–')} | –"
         lines.append(
             f"| {ds} | {r['bdnn']} | {r['delta_mlp_points']:+.1f} | "
             f"{'hit' if r['within_1pt_of_mlp'] else '**miss**'} | "
@@ -763,11 +842,14 @@ def render_md(record: dict, plots: str | None = None) -> str:
             f"{_f(r.get('flash_bdnn'))} / {_f(r.get('flash_tree'))} | "
             f"{_f(r.get('delta_tree_points'), '{:+.1f}')} | "
             f"{'hit' if r.get('as_accurate_as_tree_at_le_flash') else '**miss**'} | "
-            f"{_f(r.get('speedup_vs_tree'), '{:.1f}')} |")
+            f"{_f(r.get('speedup_vs_tree'), '{:.1f}')} | {fast_cell} | "
+            f"{'hit' if r.get('tree_target') else '**miss**'} |")
     total = len(tally)
     lines += ["", f"Totals over {total} data sets: within 1 point of the MLP {n['acc']}, "
               f">= 10x less model data {n['data']}, at least as accurate as the best tree/forest "
-              f"at <= M0 flash {n['tree']}, faster than it on M0 {n['fast']}.", ""]
+              f"at <= M0 flash {n['tree']}, faster than it on M0 {n['fast']}; under its flash "
+              f"and instructions per inference as accurate on every seed {n['fast_acc']}; one "
+              f"model at <= its flash, as accurate and faster {n['whole']}.", ""]
     lines += coin_flip_table(record)
     for ds in record["datasets"] if plots is not None else ():
         lines.append(f"![{ds}: test accuracy vs Cortex-M0 flash]({plots}/accuracy_{ds}.png)")
@@ -808,7 +890,8 @@ def coin_flip_table(record: dict) -> list[str]:
 
 COLOURS = {"mlp": "tab:blue", "tree": "tab:green", "forest": "tab:olive",
            "bdnn-10": "tab:red", "bdnn-30": "tab:purple", "bdnn-tree-flash": "tab:orange",
-           "bdnn-forest-flash": "tab:brown"}
+           "bdnn-forest-flash": "tab:brown", "bdnn-tree-fast": "tab:pink",
+           "bdnn-forest-fast": "tab:gray"}
 
 
 def plot(record: dict, ds: str, path: Path) -> bool:
@@ -966,7 +1049,9 @@ def main(argv: list[str] | None = None) -> int:
                       "resumes the 1/10 sweep, training nothing again; the picks under the "
                       "tree's and forest's M0 flash, bdnn select --target cortex-m0 --entry "
                       "predict --max-flash F, resume it too and train only the default "
-                      "grid's few-input configurations)" if use_select else
+                      "grid's few-input configurations; the picks under that flash and the "
+                      "tree's or forest's mean M0 instructions per inference add --max-cycles "
+                      "C)" if use_select else
                       f"{'--no-select' if args.no_select else 'bdnn select unavailable'}: "
                       "bdnn train --method auto (split above "
                       f"{LARGE_TRAIN} train rows) --workers 1 over hidden x input bits "
