@@ -95,6 +95,41 @@ def test_merge_lets_a_rerun_replace_a_data_set_and_keeps_its_provenance():
     assert "- wine: d2, code bbb, bdnn trainings of 5 s, load average (1 min) 4-4" in md
 
 
+def test_tree_target_needs_one_model_that_is_small_accurate_and_fast_on_every_seed():
+    """The tree target per data set: the flash pick when it is as accurate and faster, else
+    the pick under the tree's flash and instructions, which must exist on every seed."""
+    acc = load_benchmark()
+
+    def record(flash_pick: dict, fast_runs: list, fast_fw: dict) -> dict:
+        runs = [{"seed": i, "tools": {
+            "mlp": {"test_accuracy": 0.95, "model_bytes": 400},
+            "tree": {"test_accuracy": 0.90}, "forest": {"test_accuracy": 0.80},
+            "bdnn-10": {"test_accuracy": 0.95, "model_bytes": 20, "quantizer_bytes": 8},
+            "bdnn-tree-flash": flash_pick, "bdnn-tree-fast": fast}}
+            for i, fast in enumerate(fast_runs)]
+        fw_ok = {"status": "ok", "flash_bytes": 1000, "per_inference": 150.0}
+        firmware = {"tree": fw_ok, "forest": fw_ok,
+                    "bdnn-tree-flash": {"status": "ok", "flash_bytes": 900, "per_inference": 600.0},
+                    "bdnn-tree-fast": fast_fw}
+        return {"datasets": {"d": {"runs": runs, "summary": acc.summarise(runs),
+                                   "firmware": {"cortex-m0": firmware}}}}
+
+    accurate_slow = {"test_accuracy": 0.92, "model_bytes": 20}
+    fast_fw = {"status": "ok", "flash_bytes": 800, "per_inference": 90.0}
+    good = {"test_accuracy": 0.91, "model_bytes": 10}
+    row = acc.targets_tally(record(accurate_slow, [good, good], fast_fw))["d"]
+    assert row["as_accurate_as_tree_at_le_flash"] and not row["faster_than_tree"]
+    assert row["as_accurate_fast"] and row["speedup_fast"] == pytest.approx(150 / 90)
+    assert row["tree_target"]
+    # a seed without a model under both budgets: no hit, though the mean of the rest is higher
+    row = acc.targets_tally(record(accurate_slow, [good, None], fast_fw))["d"]
+    assert row["fast_seeds"] == 1 and not row["as_accurate_fast"] and not row["tree_target"]
+    # less accurate than the tree by more than a tie: no hit
+    worse = {"test_accuracy": 0.89, "model_bytes": 10}
+    row = acc.targets_tally(record(accurate_slow, [worse, worse], fast_fw))["d"]
+    assert row["delta_tree_points_fast"] == pytest.approx(-1.0) and not row["tree_target"]
+
+
 @pytest.mark.slow
 @pytest.mark.toolchain
 def test_quick_run_structure_and_recomputed_accuracies(tmp_path):
@@ -151,6 +186,20 @@ def test_quick_run_structure_and_recomputed_accuracies(tmp_path):
         net = load_network(tmp_path / "m" / r["path"])  # named in --work
         pred = net.forward_q(net.quantizer.quantize(Xt)).class_index
         assert r["test_accuracy"] == pytest.approx(float(np.mean(pred == yt)))
+    # under that flash and the tree's / forest's mean M0 instructions: select's own measurement
+    # of the pick meets both, and its program fits the flash
+    for tool, kind in acc.FAST_TOOLS.items():
+        r = run["tools"][tool]
+        if r is None:
+            continue
+        fw_kind = e["firmware"]["cortex-m0"][kind]
+        assert r["budget_flash"] == fw_kind["flash_bytes"]
+        assert r["budget_instructions"] == int(fw_kind["per_inference"])
+        assert r["select"]["measured"]["per_inference_max"] <= r["budget_instructions"]
+        assert e["firmware"]["cortex-m0"][tool]["flash_bytes"] <= r["budget_flash"]
+        net = load_network(tmp_path / "m" / r["path"])
+        pred = net.forward_q(net.quantizer.quantize(Xt)).class_index
+        assert r["test_accuracy"] == pytest.approx(float(np.mean(pred == yt)))
     # the summary is the mean of the per-seed accuracies
     for tool in acc.TOOLS:
         vals = [x["tools"][tool]["test_accuracy"] for x in e["runs"] if x["tools"][tool]]
@@ -165,7 +214,7 @@ def test_quick_run_structure_and_recomputed_accuracies(tmp_path):
             assert f[kind]["agree_timed"] == acc.QUICK["n_timed"]
             assert f[kind]["flash_bytes"] > f[kind]["model_data_bytes"] > 0
             assert f[kind]["per_inference"] > 0
-        for tool in [*acc.BUDGET_DIVISORS, *acc.FLASH_TOOLS]:
+        for tool in [*acc.BUDGET_DIVISORS, *acc.FLASH_TOOLS, *acc.FAST_TOOLS]:
             if run["tools"][tool] is not None:
                 assert f[tool]["status"] == "ok", f[tool]
                 assert f[tool]["model_data_bytes"] == run["tools"][tool]["model_bytes"]
