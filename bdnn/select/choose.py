@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -172,7 +173,7 @@ def measure_within(budgets: Budgets, measure: Callable[[bool], dict]) -> dict:
 
 
 def choose(cands: list[Candidate], budgets: Budgets,
-           measure: Callable[[Candidate, bool], dict] | None = None
+           measure: Callable[[Candidate, bool], dict] | None = None, parallel: int = 1
            ) -> tuple[Candidate, list[Candidate]]:
     """The pick and the Pareto front (among candidates within the model-bytes budget).
 
@@ -182,7 +183,13 @@ def choose(cands: list[Candidate], budgets: Budgets,
     keys, can make a model with more weight bytes the smaller program), so under flash, RAM or
     time budgets the candidates ranked above the best front member that meets them are
     measured too, best first, until one meets them: the pick is the most accurate candidate
-    (``order_key``) that meets every budget. Raises ``BDNNError`` when nothing does."""
+    (``order_key``) that meets every budget. Raises ``BDNNError`` when nothing does.
+
+    ``parallel``: measurements run in up to this many threads (each is a cross-compile and an
+    emulator run in processes of their own): the front at once, the ranked candidates
+    ``parallel`` at a time, best first. The pick, and which candidates keep a measurement, are
+    those of one thread: measurements of candidates ranked below the pick, made ahead in its
+    batch, are dropped."""
     if not cands:
         raise BDNNError("no configuration trained successfully; see the results file")
     within = [c for c in cands if budgets.max_model_bytes is None
@@ -194,23 +201,38 @@ def choose(cands: list[Candidate], budgets: Budgets,
         assert measure is not None
         return measure_within(budgets, lambda small_code: measure(c, small_code))
 
+    def measure_all(batch: list[Candidate]) -> None:
+        if parallel <= 1 or len(batch) <= 1:
+            results = [measured(c) for c in batch]
+        else:
+            with ThreadPoolExecutor(max_workers=parallel) as pool:
+                results = list(pool.map(measured, batch))
+        for c, m in zip(batch, results, strict=True):
+            c.measured = m
+
     for c in front:
         c.pareto = True
-        if measuring:
-            c.measured = measured(c)
+    if measuring:
+        measure_all(front)
     meets = [c for c in front if not budgets.unmet(c)]
     pick = min(meets, key=order_key) if meets else None
     if measuring and budgets.needs_target():
-        for c in sorted(within, key=order_key):
-            if pick is not None and order_key(c) >= order_key(pick):
-                break
-            if budgets.max_flash is not None and c.model_bytes > budgets.max_flash:
-                continue  # its model data alone exceed the flash
+        ranked = [c for c in sorted(within, key=order_key)
+                  if (pick is None or order_key(c) < order_key(pick))
+                  # its model data alone exceed the flash
+                  and (budgets.max_flash is None or c.model_bytes <= budgets.max_flash)]
+        ahead: dict[int, Candidate] = {}  # measured in a batch, not yet reached in rank order
+        for i, c in enumerate(ranked):
             if c.measured is None:
-                c.measured = measured(c)
+                batch = [d for d in ranked[i:] if d.measured is None][:max(1, parallel)]
+                measure_all(batch)
+                ahead.update((id(d), d) for d in batch[1:])
+            ahead.pop(id(c), None)
             if not budgets.unmet(c):
                 pick = c
                 break
+        for c in ahead.values():  # ranked below the pick: as if never measured
+            c.measured = None
     if pick is None:
         smallest = min(cands, key=lambda c: c.model_bytes)
         why = budgets.unmet(front[0])[0] if front else \

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from .choose import (
     measure_within,
     model_bytes,
 )
-from .engine import SweepEngine, local_processes
+from .engine import SweepEngine, local_processes, machine_cores
 from .grid import config_label
 from .task import DataPart, task_key, train_config
 
@@ -287,16 +288,18 @@ def finish(ds: Dataset, opts: SelectOptions, parts: list[DataPart], results: lis
         c.test_accuracy = _test_accuracy(ds, c.network())
     t_measure = time.monotonic()
     n_measured = [0]
+    counting = threading.Lock()
 
     def measure(c: Candidate, small_code: bool) -> dict:
-        n_measured[0] += 1
+        with counting:  # measurements run in threads (choose's parallel)
+            n_measured[0] += 1
         say(opts, f"measuring {config_label(c.config)} (seed {c.seed}, val "
                   f"{c.val_accuracy:.4f}, {c.model_bytes} B) on {opts.budgets.target}"
                   + (" with small code (its default build misses the flash budget)"
                      if small_code else ""))
         return measure_on_target(c.network(), opts.budgets.target, opts.entry, small_code)
 
-    chosen, front = choose(cands, opts.budgets, measure)
+    chosen, front = choose(cands, opts.budgets, measure, parallel=machine_cores())
     timings["measure_s"] = time.monotonic() - t_measure
     net = chosen.network()
     final = {"refit": False, "model_bytes": chosen.model_bytes,
