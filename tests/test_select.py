@@ -233,6 +233,30 @@ def test_ensemble_axis_expands_and_estimates_members():
     assert estimated_model_bytes({**single, "ensemble": "ovr"}, 13, 5) == 5 * one
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_estimated_model_bytes_is_a_lower_bound_of_the_exported_size(seed):
+    """The default grid drops a configuration whose estimate exceeds the byte budget, so the
+    estimate must never exceed what a trained network of it exports (random networks of
+    random configurations, sized by codegen.size_report), and stays within a few bytes per
+    unit of it."""
+    from bdnn.network import random_network
+    from bdnn.select.choose import model_bytes
+
+    rng = np.random.default_rng(seed)
+    for _ in range(25):
+        n_in, n_classes = int(rng.integers(1, 70)), int(rng.integers(2, 11))
+        hidden = [int(rng.integers(1, 40)) for _ in range(int(rng.integers(1, 3)))]
+        wb = int(rng.choice([1, 2, 3, 7]))
+        output = "single" if n_classes == 2 and rng.integers(0, 2) else "argmax"
+        config = expand({"hidden": ",".join(map(str, hidden)), "weight_bound": wb,
+                         "output": output})[0]
+        net = random_network(rng, n_in, hidden, n_classes, wb, output=output)
+        exact = model_bytes(net)
+        est = estimated_model_bytes(config, n_in, n_classes)
+        units = sum(hidden) + len(net.layers[-1].bias)
+        assert est <= exact <= est + 4 * units + 4 * len(net.layers), (config, est, exact)
+
+
 def test_ensemble_axis_trains_what_bdnn_train_does():
     """A task of an ensemble configuration returns an ensemble model (one member per pair of
     iris' classes) whose validation accuracy is its vote on the validation rows."""

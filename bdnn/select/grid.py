@@ -249,9 +249,13 @@ def load_grid(path: str | Path) -> list[dict]:
 
 
 def estimated_model_bytes(config: dict, n_inputs: int, n_classes: int) -> int:
-    """Model data bytes of a configuration before training (for sizing the default grid):
-    the bit-planes of every weight plus at most two bytes per unit's threshold; the trained
-    model's exact size comes from ``codegen.size_report``."""
+    """The fewest model data bytes a trained network of the configuration can have (for sizing
+    the default grid before training): the bit-planes of every weight, packed, plus a 4-bit
+    field per unit's threshold (the narrowest ``codegen.plan`` stores). A configuration above
+    a byte budget by this count cannot meet it; one below may still miss it once trained (wider
+    thresholds), which the pick checks with the exact size (``codegen.size_report``). An upper
+    estimate here dropped configurations that fit: digits' 32 units with 7 weight levels, 962
+    B, estimated at 972 under a budget of 964."""
     members = 1
     if config["ensemble"] is not None:  # members of two classes each
         members = len(get_ensemble_kind(config["ensemble"]).member_classes(n_classes))
@@ -260,7 +264,7 @@ def estimated_model_bytes(config: dict, n_inputs: int, n_classes: int) -> int:
     sizes = [n_inputs, *hidden_widths(config), n_out]
     planes = max(1, math.ceil(math.log2(2 * config["weight_bound"] + 1)))
     pairs = zip(sizes[:-1], sizes[1:], strict=True)
-    return members * sum(math.ceil(a * b * planes / 8) + 2 * b for a, b in pairs)
+    return members * sum(math.ceil(a * b * planes / 8) + math.ceil(b / 2) for a, b in pairs)
 
 
 #: Hidden widths of the default grid, smallest first; cut by the budget and the data's size.
