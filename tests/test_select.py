@@ -127,12 +127,20 @@ def test_default_grid_respects_the_byte_budget():
     assert sorted((c["hidden"], c["quantizer"], c["input_bits"]) for c in many
                   if c["weight_bound"] == 3) == [("16", "uniform", 4), ("32", "uniform", 4)]
     narrow = default_grid(64, 10, 30)  # widths as wide as the rows go, with their levels
-    assert {c["hidden"] for c in narrow if c["weight_bound"] == 3} == {"16"}
+    assert {c["hidden"] for c in searching_of(narrow) if c["weight_bound"] == 3} == {"16"}
     assert not {"32", "64", "128"} & {c["hidden"] for c in narrow}
     # the byte budget cuts the 7-level configurations too (3 bit-planes per weight)
     cut = default_grid(64, 10, 900, max_bytes=450)
     assert "16" in {c["hidden"] for c in cut}
-    assert all(c["weight_bound"] == 1 for c in cut)
+
+    def fewest_bytes(c):  # packed bit-planes + a 4-bit threshold per unit, counted here
+        sizes = [64, *map(int, c["hidden"].split(",")), 10]
+        planes = 2 if c["weight_bound"] == 1 else 3
+        pairs = zip(sizes[:-1], sizes[1:], strict=True)
+        return sum(-(-a * b * planes // 8) + -(-b // 2) for a, b in pairs)
+
+    assert cut == [c for c in many_all if fewest_bytes(c) <= 450]
+    assert ("16", 3) not in {(c["hidden"], c["weight_bound"]) for c in cut}  # 3 planes: 457 B
 
 
 def test_quantizer_axis_trains_what_bdnn_train_does(tmp_path):

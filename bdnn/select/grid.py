@@ -288,14 +288,17 @@ DEFAULT_MANY_CLASSES_LEVELS: dict[str, Any] = {"hidden": ["16", "32"], "weight_b
 DEFAULT_INPUTS: Sequence[tuple[str, int]] = (("uniform", 4), ("quantile", 2), ("supervised", 4))
 
 
-#: Also in the default grid: the float MLP rounded and kept (``--method rounded``), wide, with 3
-#: or 7 weight levels and the float start's L2 penalty or a thousand times more. The searching
-#: methods lower the training loss from the same rounded network and, on wide networks that fit
-#: anyway, lose test accuracy doing it (digits 64-128-10: 0.962 rounded, 0.942 after coordinate
-#: descent); 7 levels keep more of the float network (digits 64-64-10, penalty 1: 0.964 vs
-#: 0.951, seeds 0-2); the validation part decides (docs/benchmarks.md §13). Each takes
-#: seconds. Above MANY_CLASSES classes also 128 units.
-DEFAULT_ROUNDED: dict[str, Any] = {"hidden": ["16", "32", "64"], "method": "rounded",
+#: Also in the default grid: the float MLP rounded and kept (``--method rounded``) at the
+#: searching widths 2, 4, 8 and wider, with 3 or 7 weight levels and the float start's L2
+#: penalty or a thousand times more. The searching methods lower the training loss from the
+#: same rounded network and, on wide networks that fit anyway, lose test accuracy doing it
+#: (digits 64-128-10: 0.962 rounded, 0.942 after coordinate descent); 7 levels keep more of the
+#: float network (digits 64-64-10, penalty 1: 0.964 vs 0.951, seeds 0-2); the narrow ones are
+#: what a small byte budget admits (wine, 1/10 of the float MLP's bytes: docs/benchmarks.md
+#: §11); the validation part decides (§13). Each takes seconds. Above MANY_CLASSES classes also
+#: 128 units.
+DEFAULT_ROUNDED: dict[str, Any] = {"hidden": ["2", "4", "8", "16", "32", "64"],
+                                   "method": "rounded",
                                    "weight_bound": [1, 3], "float_alpha": [FLOAT_ALPHA, 1.0],
                                    "quantizer": "uniform", "input_bits": 4}
 DEFAULT_ROUNDED_MANY_CLASSES: Sequence[str] = ("128",)
