@@ -397,9 +397,10 @@ def bdnn_select(dataset: str, seed: int, parts, budget: float, work: Path, tag: 
     return cand
 
 
-def flash_tool(kind: str) -> str:
-    """The tool picked under the flash of emlearn's ``kind`` ("tree" or "forest")."""
-    return next(t for t, k in FLASH_TOOLS.items() if k == kind)
+def tool_for(tools: dict[str, str], kind: str | None) -> str | None:
+    """The tool of ``tools`` (``FLASH_TOOLS`` or ``FAST_TOOLS``) picked under the budget of
+    emlearn's ``kind`` ("tree" or "forest"); None for no kind."""
+    return next((t for t, k in tools.items() if k == kind), None)
 
 
 def fast_pick(dataset: str, seed: int, parts, work: Path, tool: str, kind: str, m0: dict,
@@ -595,7 +596,7 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
                     tools[tool]["budget_flash"] = budget
             for tool, kind in FAST_TOOLS.items():
                 tools[tool] = fast_pick(dataset, seed, parts, work, tool, kind, m0,
-                                        tools.get(flash_tool(kind)), q, scheduler)
+                                        tools.get(tool_for(FLASH_TOOLS, kind)), q, scheduler)
         else:
             log(f"{dataset} seed {seed}: bdnn train grid (budget {max(budgets.values()):.0f} B)")
             cands = bdnn_grid_train(dataset, seed, parts, max(budgets.values()), n_classes, work,
@@ -614,7 +615,8 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
                         fwd[tool] = {"status": "no model within the budget"}
                         continue
                     if tool in FAST_TOOLS and tools[tool].get("same_as_flash_pick"):
-                        fwd[tool] = dict(fwd[flash_tool(FAST_TOOLS[tool])])  # the same program
+                        # the flash pick's program, measured above
+                        fwd[tool] = dict(fwd[tool_for(FLASH_TOOLS, FAST_TOOLS[tool])])
                         continue
                     log(f"{dataset}: {tool} on {target}")
                     small = bool((tools[tool].get("select") or {}).get("small_code"))
@@ -683,7 +685,7 @@ def targets_tally(record: dict) -> dict:
             row["best_tree"] = bt
             # against the tree: select's pick under that tree's M0 flash when the run has it
             # (what a user with the tree's flash budget gets), else the 1/10 pick
-            at = next((t for t, k in FLASH_TOOLS.items() if k == bt), None)
+            at = tool_for(FLASH_TOOLS, bt)
             vs = at if at and s.get(at, {}).get("test_mean") is not None else best
             if at and vs == best and f.get(at):
                 row["bdnn_vs_tree"] = f"{at}: none fits"
@@ -701,7 +703,7 @@ def targets_tally(record: dict) -> dict:
                 row["faster_than_tree"] = row["speedup_vs_tree"] > 1.0
             # the pick under that tree's flash and its instructions per inference: a model on
             # every seed, as accurate, and (seed 0's program) smaller and faster
-            fast = next((t for t, k in FAST_TOOLS.items() if k == bt), None)
+            fast = tool_for(FAST_TOOLS, bt)
             ff = f.get(fast, {}) if fast else {}
             if fast and fast in s and ff.get("status") == "ok" and ft.get("status") == "ok":
                 row["fast_vs_tree"] = fast

@@ -322,8 +322,9 @@ def default_grid(n_inputs: int, n_classes: int, n_train: int,
     :data:`DEFAULT_FEW_INPUTS`.
 
     Widths at least as large as the training rows are dropped (they can memorise), and so are
-    configurations whose estimated model data exceed ``max_bytes`` (the tightest byte budget
-    given); at least the smallest configuration is always kept.
+    configurations whose fewest possible model bytes (:func:`estimated_model_bytes`, a lower
+    bound) exceed ``max_bytes`` (the tightest byte budget given); at least the smallest
+    configuration is always kept.
     """
     widths = [*DEFAULT_HIDDEN, *(DEFAULT_HIDDEN_MANY_CLASSES if n_classes > MANY_CLASSES else ())]
     hidden = [h for h in widths if max(int(w) for w in h.split(",")) < max(4, n_train)]
