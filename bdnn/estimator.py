@@ -24,7 +24,7 @@ from .train.solver import SolveOptions
 class BDNNClassifier(ClassifierMixin, BaseEstimator):
     """A binarized neural network trained with CP-SAT.
 
-    Parameters mirror ``bdnn train`` (``method``: exact, local-search, split, auto or rounded;
+    Parameters mirror ``bdnn train`` (``method``: exact, local-search, split, auto, rounded or qat;
     ``float_alpha``: the float MLP's L2 penalty;
     ``robust_radius`` in raw feature units; ``ensemble``: None, ``"ovo"`` or ``"ovr"`` for a
     structured ensemble of two-class networks trained in parallel processes). After ``fit``:

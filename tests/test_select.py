@@ -94,33 +94,35 @@ def test_default_grid_respects_the_byte_budget():
     assert 0 < len(small) < len(full)
     assert default_grid(9, 2, 350, max_bytes=1)  # never empty: the smallest stays
     # every width comes with every input resolution, and the fitted quantizers are in it
-    searching = [c for c in full if c["method"] != "rounded"]
+    float_mlp = set(DEFAULT_ROUNDED["method"])
+    assert float_mlp == {"rounded", "qat"}
+    searching = [c for c in full if c["method"] not in float_mlp]
     assert {c["method"] for c in searching} == {"auto"}
     assert len(searching) == len(DEFAULT_HIDDEN) * len(DEFAULT_INPUTS)
     assert {(c["quantizer"], c["input_bits"]) for c in searching} == set(DEFAULT_INPUTS)
     assert {"quantile", "supervised"} <= {c["quantizer"] for c in full}
-    # and the rounded float MLPs: every width with every L2 penalty
-    rounded = {(c["hidden"], c["weight_bound"], c["float_alpha"]) for c in full
-               if c["method"] == "rounded"}
-    assert rounded == {(h, w, a) for h in DEFAULT_ROUNDED["hidden"]
+    # and the rounded float MLPs, kept and trained on (qat): every width with every L2 penalty
+    rounded = {(c["method"], c["hidden"], c["weight_bound"], c["float_alpha"]) for c in full
+               if c["method"] in float_mlp}
+    assert rounded == {(m, h, w, a) for m in float_mlp for h in DEFAULT_ROUNDED["hidden"]
                        for w in DEFAULT_ROUNDED["weight_bound"]
                        for a in DEFAULT_ROUNDED["float_alpha"]}
     assert len(full) == len(searching) + len(rounded)
     # many classes: two widths more (32, 64), with every resolution, and 7 weight levels at
     # widths 16 and 32; few classes: neither
     few_classes = default_grid(64, 4, 900)
-    assert not {"32", "64"} & {c["hidden"] for c in few_classes if c["method"] != "rounded"}
-    assert {c["weight_bound"] for c in few_classes if c["method"] != "rounded"} == {1}
+    assert not {"32", "64"} & {c["hidden"] for c in few_classes if c["method"] not in float_mlp}
+    assert {c["weight_bound"] for c in few_classes if c["method"] not in float_mlp} == {1}
     assert "128" not in {c["hidden"] for c in few_classes}
 
     def searching_of(grid):
-        return [c for c in grid if c["method"] != "rounded"]
+        return [c for c in grid if c["method"] not in float_mlp]
 
     many_all = default_grid(64, 10, 900)
     many = searching_of(many_all)
     assert len(many) == len(searching) + 2 * len(DEFAULT_INPUTS) + 2
-    # the rounded ones gain 128 units (every level count and penalty)
-    assert len(many_all) - len(many) == len(rounded) + 4
+    # the float MLPs gain 128 units (every method, level count and penalty)
+    assert len(many_all) - len(many) == len(rounded) + 8
     for width in ("32", "64"):
         assert {(c["quantizer"], c["input_bits"]) for c in many if c["hidden"] == width
                 and c["weight_bound"] == 1} == set(DEFAULT_INPUTS)

@@ -75,10 +75,11 @@ from .options import IntList, emit_json, process_started
               help="exact (CP-SAT on the whole training part), local-search (CP-SAT on layer "
                    "blocks), split (CP-SAT on k-means subsets, picked on validation), auto "
                    "(exact or split by size), rounded (a float MLP rounded to integer weights, "
-                   "no integer search).")
+                   "no integer search), qat (the rounded MLP trained on as the integer network: "
+                   "quantization-aware training).")
 @click.option("--float-alpha", type=float, default=FLOAT_ALPHA, show_default=True,
               help="L2 penalty of the float MLP that is rounded: the start of exact, "
-                   "local-search and split, and all of --method rounded.")
+                   "local-search and split, and all of --method rounded and qat.")
 @click.option("--robust-radius", type=click.FloatRange(min=0), default=None,
               help="Robust training: the first-layer pattern must hold when every feature moves "
                    "by up to this much (raw feature units).")

@@ -24,6 +24,7 @@ from ..data import Dataset
 from ..errors import BDNNError
 from ..model_file import model_from_dict
 from ..progress import progress_line
+from ..train.methods import FLOAT_MLP_METHODS
 from .choose import (
     Budgets,
     Candidate,
@@ -45,8 +46,8 @@ MEASURE_S = 3.0
 SHUTDOWN_S = 2.0
 #: Pareto candidates expected to be measured (the estimate; the real count is printed).
 EXPECTED_FRONT = 4
-#: Seconds a ``rounded`` training is expected to take (one MLP fit, no search; bcw 0.2-0.5 s,
-#: digits with 128 units up to 9 s), capped by the time limit -- the estimate only.
+#: Seconds a ``rounded`` or ``qat`` training is expected to take (one MLP fit, no search; bcw
+#: 0.2-0.5 s, digits with 128 units up to 9 s), capped by the time limit -- the estimate only.
 ROUNDED_TASK_S = 3.0
 
 
@@ -256,7 +257,7 @@ def estimate_seconds(tasks: list[dict], slots: int, opts: SelectOptions,
     + overhead) + the rounded ones' (``ROUNDED_TASK_S`` each) spread over the slots +
     measuring + the final training + shutting the cluster down."""
     slots = max(1, slots)
-    rounded = sum(1 for t in tasks if t["config"]["method"] == "rounded")
+    rounded = sum(1 for t in tasks if t["config"]["method"] in FLOAT_MLP_METHODS)
     waves = math.ceil((len(tasks) - rounded) / slots)
     quick = math.ceil(rounded / slots) * (min(opts.time_limit, ROUNDED_TASK_S) + TASK_OVERHEAD_S)
     total = so_far + waves * (opts.time_limit + TASK_OVERHEAD_S) + quick + SHUTDOWN_S

@@ -25,7 +25,7 @@ from ..network import Network
 from ..output_kind import get_output_kind
 from ..quantizer import AnyQuantizer, fit_quantizer, recorded_kind
 from ..train.limits import check_problem_size
-from ..train.methods import train_network
+from ..train.methods import FLOAT_MLP_METHODS, train_network
 from ..train.problem import TrainProblem
 from ..train.solver import SolveOptions
 from .grid import GRID_AXES, KEY_OMITS_DEFAULT, hidden_widths, stage_arguments
@@ -97,7 +97,7 @@ def train_config(config: dict, data: DataPart, *, seed: int, time_limit: float, 
                  progress: bool = False) -> tuple[Network | Ensemble, dict]:
     """Train one configuration as ``bdnn train`` does with the same options: the quantizer
     fitted on the training rows (or the warm start's), validation rows given to the trainer.
-    An ensemble configuration trains its members afresh, and so does a rounded one (neither
+    An ensemble configuration trains its members afresh, and so does a rounded or qat one (none
     takes a warm start: ``warm_start`` lends them only its quantizer)."""
     args = stage_arguments(config)
     warm = (model_from_dict(warm_start) if isinstance(warm_start, dict) else warm_start)
@@ -116,8 +116,8 @@ def train_config(config: dict, data: DataPart, *, seed: int, time_limit: float, 
         raise BDNNError("a single network cannot be warm-started from an ensemble")
     problem = TrainProblem.build(
         quantizer.quantize(data.X), data.y, quantizer=quantizer, classes=list(data.classes),
-        # the rounded method searches nothing to hint: the warm start lends it its quantizer
-        warm_start=None if args["method"]["method"] == "rounded" else warm,
+        # rounded and qat train their own float MLP: the warm start lends them its quantizer
+        warm_start=None if args["method"]["method"] in FLOAT_MLP_METHODS else warm,
         solve=SolveOptions(time_limit=time_limit, workers=workers, seed=seed,
                            progress=progress),
         Q_val=quantizer.quantize(data.X_val) if has_val else None,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -74,14 +75,33 @@ def _clocked_mlp(deadline: float | None, **params):
     return ClockedMLP(**params)
 
 
-def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer: Quantizer,
-                      classes: list, seed: int = 0, max_iter: int = 400,
-                      deadline: float | None = None, alpha: float = FLOAT_ALPHA) -> Network:
-    """Train a float MLP of ``arch``'s shape on ``Q`` (L2 penalty ``alpha``) and round it to a
-    ``Network``.
+@dataclass
+class FloatMLP:
+    """A float ``tanh`` MLP of an architecture, its layers rewritten for the integer network's
+    inputs: layer ``l`` maps what the integer network's layer ``l`` reads (the quantized codes,
+    then ``activation.read`` of the bits) to float pre-activations, a ``tanh`` unit's sign
+    being the Heaviside bit."""
 
-    ``deadline`` (``time.monotonic()``) ends the MLP's epochs early on a slow machine.
-    """
+    weights: list[np.ndarray]  # float [n_out, n_in] per layer, output rows in bdnn's convention
+    biases: list[np.ndarray]  # float [n_out] per layer
+    signs: list[np.ndarray]  # bool [N, n_out] per hidden layer: the float unit's sign per row
+
+
+@dataclass
+class RoundedMLP:
+    """A ``FloatMLP`` rounded to a ``Network``, with the scale each layer's unit was rounded at
+    (float weight = scale x integer weight; one scale per layer for the output)."""
+
+    network: Network
+    scales: list[np.ndarray]  # float [n_out] per layer
+
+
+def fit_float_mlp(Q: np.ndarray, y: np.ndarray, arch: Architecture, seed: int = 0,
+                  max_iter: int = 400, deadline: float | None = None,
+                  alpha: float = FLOAT_ALPHA) -> FloatMLP:
+    """Train a float MLP of ``arch``'s shape on ``Q`` (L2 penalty ``alpha``), rewritten for the
+    integer network's inputs. ``deadline`` (``time.monotonic()``) ends its epochs early on a
+    slow machine."""
     from sklearn.exceptions import ConvergenceWarning
 
     # standardised inputs keep the tanh units centred, so their signs carry information
@@ -94,10 +114,10 @@ def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantize
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp.fit(Xf, y)
-    layers: list[Layer] = []
-    h_int = np.asarray(Q, dtype=np.int64)  # what the integer network's next layer reads
+    weights, biases, signs = [], [], []
     a_float = Xf
     for li, (Wf, bf) in enumerate(zip(mlp.coefs_, mlp.intercepts_, strict=True)):
+        pre = a_float @ Wf + bf
         Wf = Wf.T.copy()  # [n_out, n_in]
         bf = bf.copy()
         if li == 0:  # the float net saw (Q - mu) / sd, the integer one sees Q
@@ -107,23 +127,56 @@ def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantize
             act = arch.activation
             bf = bf - (2 * act.shift / act.scale + 1) * Wf.sum(axis=1)
             Wf = (2 / act.scale) * Wf
+        if li == arch.n_layers - 1:
+            Wf, bf = _output_rows(Wf, bf, arch)
+        else:
+            signs.append(pre >= 0)
+            a_float = np.tanh(pre)
+        weights.append(Wf)
+        biases.append(bf)
+    return FloatMLP(weights, biases, signs)
+
+
+def round_float_mlp(mlp: FloatMLP, Q: np.ndarray, y: np.ndarray, arch: Architecture,
+                    quantizer: Quantizer, classes: list) -> RoundedMLP:
+    """Round each layer of ``mlp`` to integers (module docstring): hidden units reproduce the
+    float unit's sign on the training rows, the output layer classifies the most rows."""
+    layers: list[Layer] = []
+    scales: list[np.ndarray] = []
+    h_int = np.asarray(Q, dtype=np.int64)  # what the integer network's next layer reads
+    for li, (Wf, bf) in enumerate(zip(mlp.weights, mlp.biases, strict=True)):
         w = int(arch.weight_bounds[li])
         x_int = h_int if li == 0 else arch.activation.read(h_int)
         reach = w * arch.widths[li] * (arch.max_level if li == 0 else
                                        max(map(abs, arch.activation.input_range)))
         if li == arch.n_layers - 1:
-            layers.append(_round_output(*_output_rows(Wf, bf, arch), x_int, y, w, reach, arch))
+            layer, scale = _round_output(Wf, bf, x_int, y, w, reach, arch)
+            layers.append(layer)
+            scales.append(np.full(len(Wf), scale))
             break
-        target = (a_float @ mlp.coefs_[li] + mlp.intercepts_[li]) >= 0  # float unit's sign
         W = np.zeros(Wf.shape, dtype=np.int64)
         b = np.zeros(len(Wf), dtype=np.int64)
+        unit_scales = np.zeros(len(Wf))
         for j in range(len(Wf)):
-            W[j], b[j] = _round_unit(Wf[j], x_int, target[:, j], w, reach)
+            W[j], b[j], unit_scales[j] = _round_unit(Wf[j], x_int, mlp.signs[li][:, j], w, reach)
         layers.append(Layer(W, b, w))
+        scales.append(unit_scales)
         h_int = (x_int @ W.T + b >= 0).astype(np.int64)
-        a_float = np.tanh(a_float @ mlp.coefs_[li] + mlp.intercepts_[li])
-    return Network(quantizer, layers, classes=list(classes), activation=arch.activation,
-                   output=arch.output)
+    net = Network(quantizer, layers, classes=list(classes), activation=arch.activation,
+                  output=arch.output)
+    return RoundedMLP(net, scales)
+
+
+def rounded_mlp_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer: Quantizer,
+                      classes: list, seed: int = 0, max_iter: int = 400,
+                      deadline: float | None = None, alpha: float = FLOAT_ALPHA) -> Network:
+    """Train a float MLP of ``arch``'s shape on ``Q`` (L2 penalty ``alpha``) and round it to a
+    ``Network``.
+
+    ``deadline`` (``time.monotonic()``) ends the MLP's epochs early on a slow machine.
+    """
+    mlp = fit_float_mlp(Q, y, arch, seed=seed, max_iter=max_iter, deadline=deadline, alpha=alpha)
+    return round_float_mlp(mlp, Q, y, arch, quantizer, classes).network
 
 
 def descended_start(Q: np.ndarray, y: np.ndarray, arch: Architecture, quantizer: Quantizer,
@@ -202,23 +255,24 @@ def _scales(Wf: np.ndarray, w: int) -> np.ndarray:
 
 
 def _round_unit(wf: np.ndarray, x_int: np.ndarray, target: np.ndarray, w: int,
-                reach: int) -> tuple[np.ndarray, int]:
-    """Integer weights and bias whose unit best reproduces the float unit's sign."""
-    best = (-1, None, 0)
+                reach: int) -> tuple[np.ndarray, int, float]:
+    """Integer weights, bias and scale whose unit best reproduces the float unit's sign."""
+    best = (-1, None, 0, 1.0)
     for scale in _scales(wf, w):
         W = np.clip(np.rint(wf / scale), -w, w).astype(np.int64)
         pre = x_int @ W
         b = _best_threshold(pre, target, reach)
         agree = int(np.sum((pre + b >= 0) == target))
         if agree > best[0]:
-            best = (agree, W, b)
-    return best[1], best[2]
+            best = (agree, W, b, float(scale))
+    return best[1], best[2], best[3]
 
 
 def _round_output(Wf: np.ndarray, bf: np.ndarray, x_int: np.ndarray, y: np.ndarray, w: int,
-                  reach: int, arch: Architecture) -> Layer:
-    """The rounded output layer (one scale for all rows) with the most correct training rows."""
-    best = (-1, None)
+                  reach: int, arch: Architecture) -> tuple[Layer, float]:
+    """The rounded output layer (one scale for all rows) with the most correct training rows,
+    and that scale."""
+    best = (-1, None, 1.0)
     for scale in _scales(Wf, w):
         W = np.clip(np.rint(Wf / scale), -w, w).astype(np.int64)
         b = np.clip(np.rint(bf / scale), -(reach + 1), reach + 1).astype(np.int64)
@@ -226,8 +280,8 @@ def _round_output(Wf: np.ndarray, bf: np.ndarray, x_int: np.ndarray, y: np.ndarr
         pred = arch.output.predict(s)
         correct = int(np.sum(pred == y))
         if correct > best[0]:
-            best = (correct, Layer(W, b, w))
-    return best[1]
+            best = (correct, Layer(W, b, w), float(scale))
+    return best[1], best[2]
 
 
 def _best_threshold(pre: np.ndarray, target: np.ndarray, reach: int) -> int:

@@ -15,13 +15,18 @@ from .input_selection import train_reading_few
 from .local_search import train_local_search
 from .problem import TrainProblem
 from .prove import train_prove
+from .qat import train_qat
 from .result import TrainResult
 from .rounded import train_rounded
 from .safe_solver import interrupt_requested, reset_interrupt
 
-# rounded: the float start kept as rounded, no integer search (train_rounded); auto never
-# picks it (it does not lower the training loss), bdnn select's grid and the user do
-METHODS = ("exact", "local-search", "split", "auto", "rounded")
+# rounded: the float start kept as rounded, no integer search (train_rounded); qat: the rounded
+# network trained on as the integer network it is (train_qat); auto picks neither (they do not
+# search integer weights), bdnn select's grid and the user do
+METHODS = ("exact", "local-search", "split", "auto", "rounded", "qat")
+# the methods that train their own float MLP: no warm start to hint them (bdnn select lends
+# them only its quantizer), seconds rather than the time limit
+FLOAT_MLP_METHODS = ("rounded", "qat")
 # auto: exact while unique rows x hidden units stays below this, data-splitting above it. The
 # exact trainer starts from a descended float start and returns at least that network, so it
 # beats the splits well beyond the sizes it can prove (digits 64-8-10, 7,200: test accuracy
@@ -110,6 +115,8 @@ def train_network(
         result = train_local_search(problem, restarts=restarts)
     elif chosen == "rounded":
         result = train_rounded(problem)
+    elif chosen == "qat":
+        result = train_qat(problem)
     else:
         result = train_split(problem, splits=splits, batch_size=batch_size, paper=paper)
     result.network.training["interrupted"] = bool(interrupt_requested())

@@ -25,14 +25,20 @@ from .result import TrainResult
 MAX_EPOCHS = 2000
 
 
-def train_rounded(problem: TrainProblem) -> TrainResult:
-    """The rounded float MLP of ``problem`` (see the module docstring)."""
+def check_float_mlp_method(problem: TrainProblem, method: str) -> None:
+    """Refuse, as a one-line ``BDNNError``, what a method that starts from its own float MLP
+    (rounded, qat) cannot keep: a robust radius, a warm start."""
     if problem.robust:
         raise BDNNError("--robust-radius needs a method that searches integer weights "
-                        "(exact, local-search or split), not rounded")
+                        f"(exact, local-search or split), not {method}")
     if problem.warm_start is not None:
-        raise BDNNError("--method rounded trains its own float MLP; a warm start (--warm-start) "
-                        "needs exact, local-search or split")
+        raise BDNNError(f"--method {method} trains its own float MLP; a warm start "
+                        "(--warm-start) needs exact, local-search or split")
+
+
+def train_rounded(problem: TrainProblem) -> TrainResult:
+    """The rounded float MLP of ``problem`` (see the module docstring)."""
+    check_float_mlp_method(problem, "rounded")
     solve = problem.solve
     problem.say(f"float MLP, L2 penalty {problem.float_alpha:g}, rounded to integer weights")
     t0 = time.monotonic()
