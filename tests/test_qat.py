@@ -1,0 +1,145 @@
+"""``--method qat``: the rounded float MLP trained on as the integer network it is."""
+
+import json
+
+import numpy as np
+import pytest
+from cli_helpers import assert_one_line_error, bdnn
+
+from bdnn.data import load_dataset
+from bdnn.errors import BDNNError
+from bdnn.network import Layer, errors_of
+from bdnn.quantizer import Quantizer
+from bdnn.train.float_start import fit_float_mlp, round_float_mlp
+from bdnn.train.methods import train_network
+from bdnn.train.problem import TrainProblem
+from bdnn.train.qat import _Latent, quantization_aware_epochs
+from bdnn.train.solver import SolveOptions
+
+
+def _problem(Q, y, classes, **kw):
+    solve = SolveOptions(time_limit=kw.pop("time_limit", 60), workers=1, seed=kw.pop("seed", 0),
+                         deterministic=kw.pop("deterministic", True), progress=False)
+    return TrainProblem.build(Q, y, quantizer=Quantizer.identity(Q.shape[1], 4),
+                              classes=list(classes), solve=solve, **kw)
+
+
+def _digits():
+    ds = load_dataset("digits", split="paper", seed=0)
+    X, y = ds.train_part()
+    q = Quantizer.fit(X, 4)
+    return q.quantize(X), y, ds
+
+
+def _xor_like(seed=0, n=240, d=5):
+    rng = np.random.default_rng(seed)
+    Q = rng.integers(0, 16, size=(n, d))
+    y = ((Q[:, 0] > 7) ^ (Q[:, 1] > 7)).astype(int) + (Q[:, 2] + Q[:, 3] > 22).astype(int)
+    return Q, y
+
+
+def test_qat_lowers_the_training_errors_of_the_rounding_where_it_loses_them():
+    # digits 64-16-10 with ternary weights: the rounding reproduces the float units' signs on
+    # ~93 % of the rows and loses accuracy; training the integer network wins it back
+    Q, y, ds = _digits()
+    kw = {"hidden": (16,), "weight_bound": 1}
+    rounded = train_network("rounded", _problem(Q, y, ds.classes, **kw))
+    qat = train_network("qat", _problem(Q, y, ds.classes, **kw))
+    e_rounded = errors_of(rounded.network, Q, y)
+    e_qat = errors_of(qat.network, Q, y)
+    assert e_qat <= 0.6 * e_rounded, (e_rounded, e_qat)
+    # the record tells the truth, by the numpy forward pass
+    assert qat.objective == e_qat == qat.train_errors
+    record = qat.network.training
+    assert record["method"] == "qat" and record["objective_rounded"] == e_rounded
+    assert 0 <= record["best_epoch"] < record["epochs"] == record["max_epochs"]
+    assert [s["stage"] for s in qat.stages] == ["rounded", "qat"]
+    # and on held-out rows it is no worse than the rounding (0.88 -> 0.93 on seeds 0-4)
+    Xt, yt = ds.test_part()
+    assert np.mean(qat.network.predict(Xt) == yt) >= np.mean(rounded.network.predict(Xt) == yt)
+
+
+def test_the_latent_weights_start_as_the_rounded_network():
+    Q, y = _xor_like()
+    problem = _problem(Q, y, [0, 1, 2], hidden=(6, 4), weight_bound=2)
+    mlp = fit_float_mlp(Q, y, problem.arch, seed=0, max_iter=300)
+    start = round_float_mlp(mlp, Q, y, problem.arch, problem.quantizer, problem.classes)
+    for li, layer in enumerate(start.network.layers):
+        lat = _Latent(mlp.weights[li], layer, start.scales[li], li < 2,
+                      start.network.bias_bound(li))
+        W, b = lat.integers()
+        assert np.array_equal(W, layer.weights) and np.array_equal(b, layer.bias)
+    # no epoch: the start itself comes back
+    net, ran, best = quantization_aware_epochs(problem, mlp, start, deadline=None, epochs=0)
+    assert (ran, best) == (0, -1) and net is start.network
+
+
+def test_a_hidden_bit_is_the_sign_of_its_float_preactivation():
+    # the forward pass trains on s (x W) + B >= 0 and the network runs x W + floor(B / s) >= 0
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n_in = int(rng.integers(1, 12))
+        w = int(rng.integers(1, 4))
+        s = float(rng.uniform(0.01, 3.0))
+        layer = Layer(np.zeros((1, n_in), dtype=np.int64), np.zeros(1, dtype=np.int64), w)
+        lat = _Latent(rng.normal(0, 2 * s, (1, n_in)), layer, np.array([s]), True,
+                      w * n_in * 15 + 1)
+        lat.B[:] = rng.normal(0, 5 * s * n_in)
+        W, b = lat.integers()
+        x = rng.integers(0, 16, size=(64, n_in)).astype(np.float64)
+        u = s * (x @ W.T) + lat.B
+        fires = (x.astype(np.int64) @ W.T + b) >= 0
+        clear = np.abs(u) > 1e-9 * (1 + np.abs(lat.B))  # floating point on the very boundary
+        assert np.array_equal((u >= 0)[clear], fires[clear])
+
+
+@pytest.mark.parametrize("activation, output, hidden", [("sign", "argmax", (8,)),
+                                                        ("heaviside", "single", (6,)),
+                                                        ("heaviside", "argmax", (8, 4))])
+def test_qat_on_every_convention_keeps_the_rounding_or_better(activation, output, hidden):
+    Q, y = _xor_like(1)
+    classes = [0, 1, 2]
+    if output == "single":
+        y = (y > 0).astype(int)
+        classes = [0, 1]
+    kw = {"hidden": hidden, "weight_bound": 1, "activation": activation, "output": output}
+    rounded = train_network("rounded", _problem(Q, y, classes, **kw)).network
+    r = train_network("qat", _problem(Q, y, classes, **kw))
+    assert r.network.activation.name == activation and r.network.output.name == output
+    assert r.objective == errors_of(r.network, Q, y) <= errors_of(rounded, Q, y)
+    again = train_network("qat", _problem(Q, y, classes, **kw)).network  # deterministic
+    assert all(np.array_equal(a.weights, b.weights) and np.array_equal(a.bias, b.bias)
+               for a, b in zip(r.network.layers, again.layers, strict=True))
+
+
+def test_qat_refuses_what_it_cannot_keep():
+    Q, y = _xor_like()
+    with pytest.raises(BDNNError, match="--robust-radius needs a method that searches.*not qat"):
+        train_network("qat", _problem(Q, y, [0, 1, 2], robust_radius=0.5, X_raw=Q.astype(float)))
+    start = train_network("rounded", _problem(Q, y, [0, 1, 2], hidden=(4,))).network
+    with pytest.raises(BDNNError, match="--method qat trains its own float MLP"):
+        train_network("qat", _problem(Q, y, [0, 1, 2], hidden=(4,), warm_start=start))
+    for option in ("sparsify", "lexicographic", "prove"):
+        with pytest.raises(BDNNError, match=f"--{option} works with --method exact only"):
+            train_network("qat", _problem(Q, y, [0, 1, 2]), **{option: True})
+
+
+def test_cli_trains_qat_and_every_backend_runs_it_bit_exactly(tmp_path):
+    out = tmp_path / "m.json"
+    p = bdnn("train", "wine", "--method", "qat", "--hidden", "8", "--time-limit", "30",
+             "--seed", "2", "--json", "--quiet", "-o", out)
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    model = json.loads(out.read_text())
+    assert summary["method"] == "qat" and model["training"]["method"] == "qat"
+    p = bdnn("verify", out, "wine", "--backends", "numpy,onnxruntime,c-host", "--json",
+             "--quiet")
+    assert p.returncode == 0, p.stderr + p.stdout
+    report = json.loads(p.stdout)
+    assert report["ok"] and report["data_rows"] == 178
+    assert {b["backend"]: (b["status"], b["mismatches"]) for b in report["backends"]} == {
+        "numpy": ("reference", 0), "onnxruntime": ("ok", 0), "c-host": ("ok", 0)}
+    bad = tmp_path / "bad.json"
+    p = bdnn("train", "wine", "--method", "qat", "--robust-radius", "0.1", "-o", bad)
+    assert_one_line_error(p, "not qat")
+    assert not bad.exists()
