@@ -52,6 +52,11 @@ METHODS: dict[str, dict] = {
     "select-rounded": {"select": {"cv": 5, "grid": {
         "method": "rounded", "hidden": ["8", "32", "128"], "float_alpha": [1e-4, 1e-2, 1.0],
         "weight_bound": 3, "quantizer": "uniform", "input_bits": 4}}},
+    # the same grid, each rounded MLP also trained on as the integer network (``qat``)
+    "select-qat": {"select": {"cv": 5, "grid": {
+        "method": ["rounded", "qat"], "hidden": ["8", "32", "128"],
+        "float_alpha": [1e-4, 1e-2, 1.0], "weight_bound": 3, "quantizer": "uniform",
+        "input_bits": 4}}},
 }
 #: Entries that need a branch not merged yet: skipped when ``bdnn train --help`` lacks the flag.
 NEEDS_FLAG = {"ovo": "--ensemble", "ovr": "--ensemble", "ovo-lexicographic": "--ensemble",

@@ -1,4 +1,5 @@
-"""The rounded float MLP before and after the integer search lowers its training errors.
+"""The rounded float MLP before and after the integer search lowers its training errors, and
+after quantization-aware training.
 
 Every searching method of bdnn starts from a float MLP rounded to integer weights
 (``float_start.rounded_mlp_start``) and lowers the training loss from there; ``--method rounded``
@@ -8,16 +9,19 @@ test) of each data set and seed, the accuracy of
 * ``rounded``: the rounded MLP (the network ``--method rounded`` returns), and
 * ``descended``: the same network after single-weight coordinate descent on the training
   errors (``coordinate_descent``, what the searching methods' start goes through),
+* ``qat``: the same network after quantization-aware training (``--method qat``: the epochs of
+  ``qat.quantization_aware_epochs`` from that rounding, without a clock),
 
 for several widths, weight bounds and L2 penalties of the float MLP, uniform 4-bit inputs.
 
-    python benchmarks/rounded.py [--datasets digits] [--seeds 3]
+    python benchmarks/rounded.py [--datasets digits] [--seeds 3] [--configs 64:1:0.001,...]
         [--json benchmarks/results/rounded.json] [--md benchmarks/results/rounded.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -41,8 +45,9 @@ def run(dataset: str, seed: int, hidden: int, bound: int, alpha: float) -> dict:
     from bdnn.data import load_dataset
     from bdnn.quantizer import Quantizer
     from bdnn.train.coordinate_descent import coordinate_descent
-    from bdnn.train.float_start import rounded_mlp_start
+    from bdnn.train.float_start import fit_float_mlp, round_float_mlp
     from bdnn.train.problem import TrainProblem
+    from bdnn.train.qat import quantization_aware_epochs
     from bdnn.train.rounded import MAX_EPOCHS
 
     ds = load_dataset(dataset, split="paper", seed=seed)
@@ -50,19 +55,25 @@ def run(dataset: str, seed: int, hidden: int, bound: int, alpha: float) -> dict:
     parts = {"train": (X, y), "val": ds.val_part(), "test": ds.test_part()}
     q = Quantizer.fit(X, 4)
     Q = q.quantize(X)
-    arch = TrainProblem.build(Q, y, quantizer=q, classes=list(ds.classes), hidden=[hidden],
-                              weight_bound=bound).arch
+    problem = TrainProblem.build(Q, y, quantizer=q, classes=list(ds.classes), hidden=[hidden],
+                                 weight_bound=bound, float_alpha=alpha)
+    arch = problem.arch
     t0 = time.monotonic()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rounded = rounded_mlp_start(Q, y, arch, q, list(ds.classes), seed=seed,
-                                    max_iter=MAX_EPOCHS, alpha=alpha)
+        mlp = fit_float_mlp(Q, y, arch, seed=seed, max_iter=MAX_EPOCHS, alpha=alpha)
+    start = round_float_mlp(mlp, Q, y, arch, q, list(ds.classes))
+    rounded = start.network
     fit_s = time.monotonic() - t0
     descended = coordinate_descent(rounded, Q, y, "errors", seed=seed,
                                    time_limit=DESCENT_SECONDS).network
+    t1 = time.monotonic()
+    problem = problem.replace(solve=dataclasses.replace(problem.solve, seed=seed, progress=False))
+    qat = quantization_aware_epochs(problem, mlp, start, deadline=None)[0]
     row = {"data": dataset, "seed": seed, "hidden": hidden, "weight_bound": bound,
-           "float_alpha": alpha, "fit_seconds": round(fit_s, 2)}
-    for name, net in (("rounded", rounded), ("descended", descended)):
+           "float_alpha": alpha, "fit_seconds": round(fit_s, 2),
+           "qat_seconds": round(time.monotonic() - t1, 2)}
+    for name, net in (("rounded", rounded), ("descended", descended), ("qat", qat)):
         for part, (A, b) in parts.items():
             row[f"{name}_{part}"] = float(np.mean(net.predict(A) == b))
     return row
@@ -75,8 +86,9 @@ def report(rows: list[dict], meta: dict) -> str:
              f"- machine: {meta['machine']}", "- paper split (train / validation / test), "
              "uniform 4-bit inputs; accuracy mean over the seeds", "",
              "| data | hidden | weight bound | L2 penalty | seeds | rounded: train / val / test "
-             "| descended: train / val / test | test: rounded - descended (points) |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|"]
+             "| descended: train / val / test | qat: train / val / test "
+             "| test: rounded - descended (points) | test: qat - rounded (points) |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     keys = dict.fromkeys((r["data"], r["hidden"], r["weight_bound"], r["float_alpha"])
                          for r in rows)
     for d, h, w, a in keys:
@@ -86,11 +98,16 @@ def report(rows: list[dict], meta: dict) -> str:
         def m(k, rs=rs):
             return np.mean([r[k] for r in rs])
 
-        lines.append(f"| {d} | {h} | {w} | {a:g} | {len(rs)} | "
-                     f"{m('rounded_train'):.3f} / {m('rounded_val'):.3f} / "
-                     f"{m('rounded_test'):.3f} | {m('descended_train'):.3f} / "
-                     f"{m('descended_val'):.3f} / {m('descended_test'):.3f} | "
-                     f"{100 * (m('rounded_test') - m('descended_test')):+.1f} |")
+        def cells(name: str, rs=rs) -> str:
+            if any(f"{name}_test" not in r for r in rs):  # rows of a run before qat existed
+                return "-"
+            return " / ".join(f"{m(f'{name}_{part}'):.3f}" for part in ("train", "val", "test"))
+
+        gain = ("-" if cells("qat") == "-"
+                else f"{100 * (m('qat_test') - m('rounded_test')):+.1f}")
+        lines.append(f"| {d} | {h} | {w} | {a:g} | {len(rs)} | {cells('rounded')} | "
+                     f"{cells('descended')} | {cells('qat')} | "
+                     f"{100 * (m('rounded_test') - m('descended_test')):+.1f} | {gain} |")
     return "\n".join(lines) + "\n"
 
 
@@ -98,6 +115,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="digits")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--configs", default=None,
+                    help="HIDDEN:WEIGHT_BOUND:L2_PENALTY,... (default: CONFIGS)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks/results/rounded.json")
     ap.add_argument("--md", type=Path, default=ROOT / "benchmarks/results/rounded.md")
     a = ap.parse_args()
@@ -107,10 +126,12 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "code": code,
             "machine": f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at "
                        "the start (one process)"}
+    configs = CONFIGS if a.configs is None else [
+        (int(h), int(w), float(al)) for h, w, al in (c.split(":") for c in a.configs.split(","))]
     rows = []
     for dataset in a.datasets.split(","):
         for seed in range(a.seeds):
-            for hidden, bound, alpha in CONFIGS:
+            for hidden, bound, alpha in configs:
                 rows.append(run(dataset, seed, hidden, bound, alpha))
                 print(json.dumps(rows[-1]), flush=True)
                 a.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
