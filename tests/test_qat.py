@@ -143,3 +143,14 @@ def test_cli_trains_qat_and_every_backend_runs_it_bit_exactly(tmp_path):
     p = bdnn("train", "wine", "--method", "qat", "--robust-radius", "0.1", "-o", bad)
     assert_one_line_error(p, "not qat")
     assert not bad.exists()
+
+
+def test_estimator_trains_qat():
+    from sklearn.datasets import load_iris
+
+    from bdnn import BDNNClassifier
+
+    X, y = load_iris(return_X_y=True)
+    clf = BDNNClassifier(hidden=(8,), method="qat", time_limit=30, deterministic=True).fit(X, y)
+    assert clf.network_.training["method"] == "qat"
+    assert clf.score(X, y) == np.mean(clf.network_.predict(X) == y) > 0.9
