@@ -4,10 +4,9 @@ import json
 
 import numpy as np
 import pytest
-from cli_helpers import assert_one_line_error, bdnn
+from cli_helpers import bdnn
 
 from bdnn.data import load_dataset
-from bdnn.errors import BDNNError
 from bdnn.network import Layer, errors_of
 from bdnn.quantizer import Quantizer
 from bdnn.train.float_start import fit_float_mlp, round_float_mlp
@@ -112,26 +111,18 @@ def test_qat_on_every_convention_keeps_the_rounding_or_better(activation, output
                for a, b in zip(r.network.layers, again.layers, strict=True))
 
 
-def test_qat_refuses_what_it_cannot_keep():
-    Q, y = _xor_like()
-    with pytest.raises(BDNNError, match="--robust-radius needs a method that searches.*not qat"):
-        train_network("qat", _problem(Q, y, [0, 1, 2], robust_radius=0.5, X_raw=Q.astype(float)))
-    start = train_network("rounded", _problem(Q, y, [0, 1, 2], hidden=(4,))).network
-    with pytest.raises(BDNNError, match="--method qat trains its own float MLP"):
-        train_network("qat", _problem(Q, y, [0, 1, 2], hidden=(4,), warm_start=start))
-    for option in ("sparsify", "lexicographic", "prove"):
-        with pytest.raises(BDNNError, match=f"--{option} works with --method exact only"):
-            train_network("qat", _problem(Q, y, [0, 1, 2]), **{option: True})
+def test_every_backend_runs_a_qat_network_bit_exactly(tmp_path):
+    from bdnn.model_file import save_network
 
-
-def test_cli_trains_qat_and_every_backend_runs_it_bit_exactly(tmp_path):
+    ds = load_dataset("wine", split="paper", seed=2)
+    X, y = ds.train_part()
+    q = Quantizer.fit(X, 4)
+    problem = TrainProblem.build(q.quantize(X), y, quantizer=q, classes=list(ds.classes),
+                                 hidden=(8,), solve=SolveOptions(time_limit=30, workers=1,
+                                                                 seed=2, deterministic=True,
+                                                                 progress=False))
     out = tmp_path / "m.json"
-    p = bdnn("train", "wine", "--method", "qat", "--hidden", "8", "--time-limit", "30",
-             "--seed", "2", "--json", "--quiet", "-o", out)
-    assert p.returncode == 0, p.stderr
-    summary = json.loads(p.stdout)
-    model = json.loads(out.read_text())
-    assert summary["method"] == "qat" and model["training"]["method"] == "qat"
+    save_network(train_network("qat", problem).network, out)
     p = bdnn("verify", out, "wine", "--backends", "numpy,onnxruntime,c-host", "--json",
              "--quiet")
     assert p.returncode == 0, p.stderr + p.stdout
@@ -139,10 +130,6 @@ def test_cli_trains_qat_and_every_backend_runs_it_bit_exactly(tmp_path):
     assert report["ok"] and report["data_rows"] == 178
     assert {b["backend"]: (b["status"], b["mismatches"]) for b in report["backends"]} == {
         "numpy": ("reference", 0), "onnxruntime": ("ok", 0), "c-host": ("ok", 0)}
-    bad = tmp_path / "bad.json"
-    p = bdnn("train", "wine", "--method", "qat", "--robust-radius", "0.1", "-o", bad)
-    assert_one_line_error(p, "not qat")
-    assert not bad.exists()
 
 
 def test_estimator_trains_qat():

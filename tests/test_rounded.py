@@ -103,17 +103,20 @@ def test_bad_penalties_are_refused(bad):
     assert check_float_alpha(np.float64(0.5)) == 0.5 and check_float_alpha(np.int64(2)) == 2.0
 
 
-def test_rounded_refuses_what_it_cannot_keep():
+@pytest.mark.parametrize("method", ["rounded", "qat"])
+def test_float_mlp_methods_refuse_what_they_cannot_keep(method):
     Q, y = _data()
     X = Q.astype(float)
-    with pytest.raises(BDNNError, match="--robust-radius needs a method that searches"):
-        train_network("rounded", _problem(Q, y, robust_radius=0.5, X_raw=X))
+    with pytest.raises(BDNNError, match=f"--robust-radius needs a method that searches.*not "
+                                        f"{method}"):
+        train_network(method, _problem(Q, y, robust_radius=0.5, X_raw=X))
     start = train_network("rounded", _problem(Q, y, hidden=(4,))).network
-    with pytest.raises(BDNNError, match="warm start"):
-        train_network("rounded", _problem(Q, y, hidden=(4,), warm_start=start))
+    with pytest.raises(BDNNError, match=f"--method {method} trains its own float MLP; a warm "
+                                        "start"):
+        train_network(method, _problem(Q, y, hidden=(4,), warm_start=start))
     for option in ("sparsify", "lexicographic", "prove"):
         with pytest.raises(BDNNError, match=f"--{option} works with --method exact only"):
-            train_network("rounded", _problem(Q, y), **{option: True})
+            train_network(method, _problem(Q, y), **{option: True})
 
 
 @pytest.mark.parametrize("value, words", [(-1, "-1 is not a number >= 0"),
@@ -126,21 +129,22 @@ def test_float_alpha_grid_axis(value, words):
     assert [c["float_alpha"] for c in configs] == [0.001, 1.0]
 
 
-def test_cli_trains_rounded_and_refuses_bad_penalties(tmp_path):
+@pytest.mark.parametrize("method", ["rounded", "qat"])
+def test_cli_trains_float_mlp_methods_and_refuses_bad_penalties(tmp_path, method):
     out = tmp_path / "m.json"
-    p = bdnn("train", "iris", "--method", "rounded", "--hidden", "8", "--float-alpha", "1",
+    p = bdnn("train", "iris", "--method", method, "--hidden", "8", "--float-alpha", "1",
              "--time-limit", "30", "--json", "--quiet", "-o", out)
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout)
     model = json.loads(out.read_text())
-    assert summary["method"] == "rounded" and model["training"]["method"] == "rounded"
+    assert summary["method"] == method and model["training"]["method"] == method
     assert model["training"]["float_alpha"] == 1.0
     assert math.isclose(summary["train_accuracy"], model["training"]["train_accuracy"])
     for args, words in ((["--float-alpha", "-1"], "--float-alpha must be a number >= 0"),
                         (["--float-alpha", "nan"], "--float-alpha must be a number >= 0"),
                         (["--sparsify"], "--sparsify works with --method exact only")):
         bad = tmp_path / "bad.json"
-        p = bdnn("train", "iris", "--method", "rounded", *args, "-o", bad)
+        p = bdnn("train", "iris", "--method", method, *args, "-o", bad)
         assert_one_line_error(p, words)
         assert not bad.exists()
 
