@@ -194,3 +194,21 @@ def test_cli_refuses_rounded_with_a_warm_start_or_a_robust_radius(tmp_path):
         p = bdnn("train", "iris", "--method", "rounded", "--hidden", "4", *args, "-o", bad)
         assert_one_line_error(p, words)
         assert not bad.exists()
+
+
+def test_the_bias_scan_is_the_first_best_threshold_by_brute_force():
+    from bdnn.train.float_start import _best_threshold
+
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        n, reach = int(rng.integers(1, 40)), int(rng.integers(1, 30))
+        pre = rng.integers(-reach - 4, reach + 4, n)
+        target = rng.random(n) < rng.random()
+        scores = {b: int(np.sum((pre + b >= 0) == target)) for b in range(-(reach + 1), reach + 1)}
+        best = max(scores.values())
+        chosen = _best_threshold(pre, target, reach)
+        assert scores[chosen] == best
+        # the first best among the thresholds that change something (the data's -pre, the ends)
+        ends = {-(reach + 1), reach}
+        useful = sorted({int(v) for v in -pre if -(reach + 1) <= v <= reach} | ends)
+        assert chosen == next(b for b in useful if scores[b] == best)

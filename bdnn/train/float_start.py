@@ -288,9 +288,12 @@ def _best_threshold(pre: np.ndarray, target: np.ndarray, reach: int) -> int:
     """Bias b in [-(reach+1), reach] maximising agreement of ``pre + b >= 0`` with ``target``."""
     candidates = np.unique(np.concatenate([-pre, [-(reach + 1), reach]]))
     candidates = candidates[(candidates >= -(reach + 1)) & (candidates <= reach)]
-    best_b, best_agree = int(candidates[0]), -1
-    for b in candidates:
-        agree = int(np.sum((pre + b >= 0) == target))
-        if agree > best_agree:
-            best_b, best_agree = int(b), agree
-    return best_b
+    # agreement of bias b: rows that should fire with pre >= -b, plus rows that should not
+    # with pre < -b; counted for every candidate at once on the sorted pre-activations (the
+    # first best, in ascending b, as a scan would keep)
+    target = np.asarray(target, dtype=bool)
+    fire = np.sort(pre[target])
+    quiet = np.sort(pre[~target])
+    agree = (len(fire) - np.searchsorted(fire, -candidates, side="left")
+             + np.searchsorted(quiet, -candidates, side="left"))
+    return int(candidates[int(np.argmax(agree))])
