@@ -145,6 +145,9 @@ def main() -> None:
     ap.add_argument("--member-hidden", type=int, default=2)
     ap.add_argument("--time-limit", default="iris=20,wine=20,digits=60")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--method", default=None,
+                    help="bdnn train --method for the members and the single network "
+                         "(default: train's)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--flash", default=None, help="add model flash to this results file")
     ap.add_argument("--flash-target", default="cortex-m0")
@@ -159,6 +162,7 @@ def main() -> None:
         return
     limits = dict(item.split("=") for item in a.time_limit.split(","))
     seeds = [int(s) for s in a.seeds.split(",")]
+    method = [] if a.method is None else ["--method", a.method]
     rows = []
     with tempfile.TemporaryDirectory(prefix="bdnn-ens-bench-") as tmp:
         for data in a.data.split(","):
@@ -169,11 +173,11 @@ def main() -> None:
                 for kind in ("ovo", "ovr"):
                     runs[kind] = train(data, seed, T, a.workers, Path(tmp) / f"{kind}.json",
                                        "--ensemble", kind, "--hidden", a.member_hidden,
-                                       "--output", "single")
+                                       "--output", "single", *method)
                 target = max(runs["ovo"]["bytes"], runs["ovr"]["bytes"])
                 h = matching_width(ds.n_features, ds.n_classes, target)
                 runs["single"] = train(data, seed, T, a.workers, Path(tmp) / "single.json",
-                                       "--hidden", h)
+                                       "--hidden", h, *method)
                 runs["single"]["hidden"] = h
                 for name, s in runs.items():
                     row = {"data": data, "seed": seed, "model": name,
