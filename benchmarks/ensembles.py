@@ -1,14 +1,15 @@
 """Structured ensembles (ovo, ovr) against one network of about the same exported bytes.
 
     python benchmarks/ensembles.py [--data iris,wine,digits] [--seeds 0,1,2] [--member-hidden 2]
-        [--time-limit iris=20,wine=20,digits=60] [--workers 2] [--out FILE.json]
+        [--time-limit iris=20,wine=20,digits=60] [--workers 2] [--method qat] [--out FILE.json]
 
 For every data set and seed (the data set's default split: 50/25/25 train/val/test, seeded):
 ``bdnn train --ensemble ovo`` and ``--ensemble ovr`` with members ``--hidden H --output
 single``, then a single network (``--output argmax``) whose hidden width makes its exported
 weight and threshold bytes the closest to the larger ensemble's (the width is chosen from the
 C export's size report of a network of that shape; weight bound 1 everywhere). Every run gets
-the same --time-limit (the whole ensemble shares it). Reports test accuracy (mean and sd over
+the same --time-limit (the whole ensemble shares it) and the same ``--method`` (train's default
+unless given). Reports test accuracy (mean and sd over
 the seeds), training accuracy and exported bytes. Each run goes through the command line, as a
 user would.
 
