@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from ..network import Layer, Network, layer_bias_bound
+from ..network import Layer, Network
 from .float_start import FloatMLP, RoundedMLP, fit_float_mlp, round_float_mlp
 from .problem import TrainProblem
 from .result import TrainResult
@@ -154,10 +154,8 @@ def quantization_aware_epochs(problem: TrainProblem, mlp: FloatMLP, start: Round
     n_layers = arch.n_layers
     layers = []
     for li, layer in enumerate(start.network.layers):
-        bound = layer_bias_bound(layer.weight_bound, layer.n_in,
-                                 start.network.input_range(li))
         layers.append(_Latent(mlp.weights[li], layer, start.scales[li], li < n_layers - 1,
-                              bound))
+                              start.network.bias_bound(li)))
     Q = np.minimum(np.asarray(problem.Q, dtype=np.int64), arch.max_level)
     y = np.asarray(problem.y, dtype=np.int64)
     n = len(y)
