@@ -9,13 +9,16 @@ test) of each data set and seed, the accuracy of
 * ``rounded``: the rounded MLP (the network ``--method rounded`` returns), and
 * ``descended``: the same network after single-weight coordinate descent on the training
   errors (``coordinate_descent``, what the searching methods' start goes through),
-* ``qat``: the same network after quantization-aware training (``--method qat``: the epochs of
-  ``qat.quantization_aware_epochs`` from that rounding, without a clock),
+* ``qat``: the same network after quantization-aware training (the epochs of
+  ``qat.quantization_aware_epochs`` from that rounding, without a clock: ``--method qat``'s
+  first start),
+* ``starts``: ``--method qat`` itself (``qat.train_qat`` without a clock): up to ``qat.STARTS``
+  float MLPs, each rounded and trained on, the lowest training loss kept,
 
 for several widths, weight bounds and L2 penalties of the float MLP, uniform 4-bit inputs.
 
     python benchmarks/rounded.py [--datasets digits] [--seeds 3] [--configs 64:1:0.001,...]
-        [--json benchmarks/results/rounded.json] [--md benchmarks/results/rounded.md]
+        [--no-descent] [--json benchmarks/results/rounded.json] [--md benchmarks/results/rounded.md]
 """
 
 from __future__ import annotations
@@ -41,13 +44,14 @@ CONFIGS = ((32, 1, 1e-3), (32, 1, 1.0), (64, 1, 1e-3), (64, 1, 1.0), (64, 3, 1.0
 DESCENT_SECONDS = 5.0
 
 
-def run(dataset: str, seed: int, hidden: int, bound: int, alpha: float) -> dict:
+def run(dataset: str, seed: int, hidden: int, bound: int, alpha: float,
+        descent: bool = True) -> dict:
     from bdnn.data import load_dataset
     from bdnn.quantizer import Quantizer
     from bdnn.train.coordinate_descent import coordinate_descent
     from bdnn.train.float_start import fit_float_mlp, round_float_mlp
     from bdnn.train.problem import TrainProblem
-    from bdnn.train.qat import quantization_aware_epochs
+    from bdnn.train.qat import quantization_aware_epochs, train_qat
     from bdnn.train.rounded import MAX_EPOCHS
 
     ds = load_dataset(dataset, split="paper", seed=seed)
@@ -66,14 +70,22 @@ def run(dataset: str, seed: int, hidden: int, bound: int, alpha: float) -> dict:
     rounded = start.network
     fit_s = time.monotonic() - t0
     descended = coordinate_descent(rounded, Q, y, "errors", seed=seed,
-                                   time_limit=DESCENT_SECONDS).network
+                                   time_limit=DESCENT_SECONDS).network if descent else None
     t1 = time.monotonic()
-    problem = problem.replace(solve=dataclasses.replace(problem.solve, seed=seed, progress=False))
+    problem = problem.replace(solve=dataclasses.replace(problem.solve, seed=seed, progress=False,
+                                                        deterministic=True))
     qat = quantization_aware_epochs(problem, mlp, start, deadline=None)[0]
+    t2 = time.monotonic()
+    trained = train_qat(problem.replace(started=time.monotonic()))
     row = {"data": dataset, "seed": seed, "hidden": hidden, "weight_bound": bound,
            "float_alpha": alpha, "fit_seconds": round(fit_s, 2),
-           "qat_seconds": round(time.monotonic() - t1, 2)}
-    for name, net in (("rounded", rounded), ("descended", descended), ("qat", qat)):
+           "qat_seconds": round(t2 - t1, 2), "starts_seconds": round(time.monotonic() - t2, 2),
+           "starts": trained.network.training["starts"],
+           "best_start": trained.network.training["best_start"]}
+    for name, net in (("rounded", rounded), ("descended", descended), ("qat", qat),
+                      ("starts", trained.network)):
+        if net is None:
+            continue
         for part, (A, b) in parts.items():
             row[f"{name}_{part}"] = float(np.mean(net.predict(A) == b))
     return row
@@ -88,8 +100,10 @@ def report(rows: list[dict], meta: dict) -> str:
              "uniform 4-bit inputs; accuracy mean over the seeds", "",
              "| data | hidden | weight bound | L2 penalty | seeds | rounded: train / val / test "
              "| descended: train / val / test | qat: train / val / test "
-             "| test: rounded - descended (points) | test: qat - rounded (points) |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+             "| qat, starts: train / val / test | starts used (mean) "
+             "| test: rounded - descended (points) | test: qat - rounded (points) "
+             "| test: starts - qat (points) |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     keys = dict.fromkeys((r["data"], r["hidden"], r["weight_bound"], r["float_alpha"])
                          for r in rows)
     for d, h, w, a in keys:
@@ -104,11 +118,15 @@ def report(rows: list[dict], meta: dict) -> str:
                 return "-"
             return " / ".join(f"{m(f'{name}_{part}'):.3f}" for part in ("train", "val", "test"))
 
-        gain = ("-" if cells("qat") == "-"
-                else f"{100 * (m('qat_test') - m('rounded_test')):+.1f}")
+        def gain(a: str, b: str) -> str:
+            return ("-" if "-" in (cells(a), cells(b))
+                    else f"{100 * (m(f'{a}_test') - m(f'{b}_test')):+.1f}")
+
+        used = f"{m('starts'):.1f}" if all("starts" in r for r in rs) else "-"
         lines.append(f"| {d} | {h} | {w} | {a:g} | {len(rs)} | {cells('rounded')} | "
-                     f"{cells('descended')} | {cells('qat')} | "
-                     f"{100 * (m('rounded_test') - m('descended_test')):+.1f} | {gain} |")
+                     f"{cells('descended')} | {cells('qat')} | {cells('starts')} | {used} | "
+                     f"{gain('rounded', 'descended')} | {gain('qat', 'rounded')} | "
+                     f"{gain('starts', 'qat')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -118,6 +136,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--configs", default=None,
                     help="HIDDEN:WEIGHT_BOUND:L2_PENALTY,... (default: CONFIGS)")
+    ap.add_argument("--no-descent", action="store_true",
+                    help="leave out the coordinate descent column (5 s a network)")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks/results/rounded.json")
     ap.add_argument("--md", type=Path, default=ROOT / "benchmarks/results/rounded.md")
     a = ap.parse_args()
@@ -133,7 +153,7 @@ def main() -> None:
     for dataset in a.datasets.split(","):
         for seed in range(a.seeds):
             for hidden, bound, alpha in configs:
-                rows.append(run(dataset, seed, hidden, bound, alpha))
+                rows.append(run(dataset, seed, hidden, bound, alpha, not a.no_descent))
                 print(json.dumps(rows[-1]), flush=True)
                 a.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     a.md.write_text(report(rows, meta), encoding="utf-8")

@@ -12,7 +12,8 @@ from bdnn.quantizer import Quantizer
 from bdnn.train.float_start import fit_float_mlp, round_float_mlp
 from bdnn.train.methods import train_network
 from bdnn.train.problem import TrainProblem
-from bdnn.train.qat import _Latent, quantization_aware_epochs
+from bdnn.train.qat import STARTS, _Latent, quantization_aware_epochs, start_seeds
+from bdnn.train.rounded import MAX_EPOCHS
 from bdnn.train.solver import SolveOptions
 
 
@@ -50,7 +51,15 @@ def test_qat_lowers_the_training_errors_of_the_rounding_where_it_loses_them():
     # the record tells the truth, by the numpy forward pass
     assert qat.objective == e_qat == qat.train_errors
     record = qat.network.training
-    assert record["method"] == "qat" and record["objective_rounded"] == e_rounded
+    assert record["method"] == "qat" and 1 <= record["best_start"] + 1 <= record["starts"]
+    # objective_rounded is the rounding of the winning start's float MLP (--seed's for start 0)
+    seed = start_seeds(0)[record["best_start"]]
+    problem = _problem(Q, y, ds.classes, **kw)
+    mlp = fit_float_mlp(Q, y, problem.arch, seed=seed, max_iter=MAX_EPOCHS, alpha=1e-3)
+    start = round_float_mlp(mlp, Q, y, problem.arch, problem.quantizer, problem.classes)
+    assert record["objective_rounded"] == errors_of(start.network, Q, y)
+    if record["best_start"] == 0:
+        assert record["objective_rounded"] == e_rounded
     assert 0 <= record["best_epoch"] < record["epochs"] == record["max_epochs"]
     assert [s["stage"] for s in qat.stages] == ["rounded", "qat"]
     # and on held-out rows it is no worse than the rounding (0.88 -> 0.93 on seeds 0-4)
@@ -141,3 +150,55 @@ def test_estimator_trains_qat():
     clf = BDNNClassifier(hidden=(8,), method="qat", time_limit=30, deterministic=True).fit(X, y)
     assert clf.network_.training["method"] == "qat"
     assert clf.score(X, y) == np.mean(clf.network_.predict(X) == y) > 0.9
+
+
+def _same(a, b) -> bool:
+    return len(a.layers) == len(b.layers) and all(
+        np.array_equal(p.weights, q.weights) and np.array_equal(p.bias, q.bias)
+        for p, q in zip(a.layers, b.layers, strict=True))
+
+
+def _versicolor_against_the_rest():
+    ds = load_dataset("iris", split="paper", seed=2)
+    X, y = ds.train_part()
+    q = Quantizer.fit(X, 4)
+    return q.quantize(X), (y == 1).astype(int)
+
+
+def test_later_starts_leave_a_float_mlp_stuck_in_a_poor_minimum():
+    # iris versicolor against the rest needs both of 2 hidden units (the class lies between
+    # the others); --seed 0's float MLP there stops with a unit that says nothing, and
+    # training the integer network on from its rounding keeps 18 of 76 rows wrong
+    Q, y = _versicolor_against_the_rest()
+    kw = {"hidden": (2,), "output": "single"}
+    problem = _problem(Q, y, [0, 1], seed=2, **kw)
+    mlp = fit_float_mlp(Q, y, problem.arch, seed=2, max_iter=MAX_EPOCHS)
+    start = round_float_mlp(mlp, Q, y, problem.arch, problem.quantizer, problem.classes)
+    first = quantization_aware_epochs(problem, mlp, start, deadline=None)[0]
+    assert errors_of(first, Q, y) >= 10
+    qat = train_network("qat", _problem(Q, y, [0, 1], seed=2, **kw))
+    record = qat.network.training
+    assert qat.train_errors == errors_of(qat.network, Q, y) <= 3
+    assert 1 <= record["best_start"] < record["starts"] <= STARTS
+    # the same call gives the same network (the starts' seeds come from --seed)
+    again = train_network("qat", _problem(Q, y, [0, 1], seed=2, **kw))
+    assert _same(again.network, qat.network)
+
+
+def test_one_start_is_the_first_start_and_a_fit_stops_the_starts(monkeypatch):
+    Q, y = _versicolor_against_the_rest()
+    kw = {"hidden": (2,), "output": "single"}
+    monkeypatch.setattr("bdnn.train.qat.STARTS", 1)
+    only = train_network("qat", _problem(Q, y, [0, 1], seed=2, **kw))
+    problem = _problem(Q, y, [0, 1], seed=2, **kw)
+    mlp = fit_float_mlp(Q, y, problem.arch, seed=2, max_iter=MAX_EPOCHS)
+    start = round_float_mlp(mlp, Q, y, problem.arch, problem.quantizer, problem.classes)
+    first = quantization_aware_epochs(problem, mlp, start, deadline=None)[0]
+    assert _same(only.network, first) and only.network.training["starts"] == 1
+    monkeypatch.undo()
+    # a network that meets the data's bound (0 errors: setosa against the rest) ends the starts
+    qat = train_network("qat", _problem(Q, (Q[:, 2] < 5).astype(int), [0, 1], **kw))
+    assert qat.train_errors == 0 and qat.network.training["starts"] == 1
+    seeds = start_seeds(7)
+    assert seeds[0] == 7 and len(set(seeds)) == STARTS == len(seeds)
+    assert not set(start_seeds(8)[1:]) & set(seeds[1:])

@@ -30,6 +30,7 @@ returned. The validation part is left to ``bdnn select``. On the paper split of 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -60,40 +61,74 @@ FIT_SHARE = 0.5
 #: digits 64-32-10).
 STE_WINDOW = 1.0
 _ADAM = (0.9, 0.999, 1e-8)
+#: Float MLPs fitted, rounded and trained on at most: a narrow tanh MLP can stop in a poor local
+#: minimum that training the integer network does not leave (iris, versicolor against the rest,
+#: 2 hidden units, paper split seed 2: 18 of 76 rows wrong from --seed's MLP; 2, 1, 18, 7, 20,
+#: 26, 18 and 3 from eight seeds), and the later starts cost nothing where the first already
+#: meets the data's bound (the wide networks, which fit their training rows).
+STARTS = 5
 
 
 def train_qat(problem: TrainProblem) -> TrainResult:
     """The rounded float MLP of ``problem`` trained on as the integer network it is (module
-    docstring)."""
+    docstring), from up to ``STARTS`` float MLPs (``start_seeds``): the next start runs while
+    the loss is above the data's bound and, with a clock, the time left covers one more start as
+    long as the last; the lowest training loss wins, the earlier start on ties."""
     check_float_mlp_method(problem, "qat")
     solve = problem.solve
     epochs = epochs_for(problem.n_train)
     problem.say(f"float MLP, L2 penalty {problem.float_alpha:g}, rounded, then trained as "
-                f"the integer network (up to {epochs} epochs)")
-    t0 = time.monotonic()
-    mlp = fit_float_mlp(problem.Q, problem.y, problem.arch, seed=solve.seed,
-                        max_iter=MAX_EPOCHS, alpha=problem.float_alpha,
-                        deadline=None if solve.deterministic else problem.at(FIT_SHARE))
-    start = round_float_mlp(mlp, problem.Q, problem.y, problem.arch, problem.quantizer,
-                            problem.classes)
-    fit_s = time.monotonic() - t0
-    rounded_loss = problem.loss(start.network)
-    net, ran, best_epoch = quantization_aware_epochs(
-        problem, mlp, start, deadline=None if solve.deterministic else problem.at(1.0),
-        epochs=epochs)
-    loss = problem.loss(net)
+                f"the integer network (up to {epochs} epochs, up to {STARTS} starts)")
     lower = problem.lower_bound()
+    best = None  # (loss, start index, network, rounded loss, epochs run, best epoch, fit s, s)
+    starts, last_s = 0, 0.0
+    for k, seed in enumerate(start_seeds(solve.seed)):
+        if k > 0 and (best[0] <= lower or interrupt_requested()
+                      or (not solve.deterministic and problem.remaining() < last_s)):
+            break
+        t0 = time.monotonic()
+        run = problem if k == 0 else problem.replace(
+            solve=dataclasses.replace(solve, seed=seed))
+        # the first start keeps its share of the limit; a later one half of what is left
+        fit_deadline = (problem.at(FIT_SHARE) if k == 0
+                        else t0 + FIT_SHARE * problem.remaining())
+        mlp = fit_float_mlp(problem.Q, problem.y, problem.arch, seed=seed,
+                            max_iter=MAX_EPOCHS, alpha=problem.float_alpha,
+                            deadline=None if solve.deterministic else fit_deadline)
+        start = round_float_mlp(mlp, problem.Q, problem.y, problem.arch, problem.quantizer,
+                                problem.classes)
+        fit_s = time.monotonic() - t0
+        rounded_loss = problem.loss(start.network)
+        net, ran, best_epoch = quantization_aware_epochs(
+            run, mlp, start, deadline=None if solve.deterministic else problem.at(1.0),
+            epochs=epochs)
+        loss = problem.loss(net)
+        starts += 1
+        if starts > 1:
+            problem.say(f"qat start {starts}: objective {loss}")
+        last_s = time.monotonic() - t0
+        if best is None or loss < best[0]:
+            best = (loss, k, net, rounded_loss, ran, best_epoch, fit_s, last_s - fit_s)
+    loss, best_start, net, rounded_loss, ran, best_epoch, fit_s, qat_s = best
     record = {**problem.record("qat", solver="numpy (straight-through estimator)"),
               "float_alpha": problem.float_alpha, "max_epochs": epochs, "epochs": ran,
               "best_epoch": best_epoch, "learning_rate": LEARNING_RATE, "batch": BATCH,
+              "starts": starts, "best_start": best_start,
               "objective_rounded": rounded_loss, "fit_seconds": round(fit_s, 3)}
     return problem.result(
         net, record, status="OPTIMAL" if loss <= lower else "FEASIBLE", objective=loss,
         bound=lower, seconds=problem.elapsed(),
         stages=[{"stage": "rounded", "objective": rounded_loss, "seconds": round(fit_s, 3)},
-                {"stage": "qat", "objective": loss,
-                 "seconds": round(time.monotonic() - t0 - fit_s, 3)}],
+                {"stage": "qat", "objective": loss, "seconds": round(qat_s, 3)}],
         origin="the float MLP, rounded, then quantization-aware training")
+
+
+def start_seeds(seed: int) -> list[int]:
+    """The float MLPs' seeds of the ``STARTS`` starts: ``seed`` itself first (one start is
+    ``--seed``'s network), then seeds drawn from ``(seed, k)``, so that the starts of two
+    neighbouring ``--seed`` values are not the same MLPs shifted by one."""
+    return [int(seed)] + [int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0])
+                          for k in range(1, STARTS)]
 
 
 def epochs_for(n_rows: int) -> int:
