@@ -80,7 +80,7 @@ def run(dataset: str, seed: int, hidden: int, bound: int, alpha: float,
     row = {"data": dataset, "seed": seed, "hidden": hidden, "weight_bound": bound,
            "float_alpha": alpha, "fit_seconds": round(fit_s, 2),
            "qat_seconds": round(t2 - t1, 2), "starts_seconds": round(time.monotonic() - t2, 2),
-           "starts": trained.network.training["starts"],
+           "starts": trained.network.training["starts"],  # [rounded, trained] loss per start
            "best_start": trained.network.training["best_start"]}
     for name, net in (("rounded", rounded), ("descended", descended), ("qat", qat),
                       ("starts", trained.network)):
@@ -122,7 +122,8 @@ def report(rows: list[dict], meta: dict) -> str:
             return ("-" if "-" in (cells(a), cells(b))
                     else f"{100 * (m(f'{a}_test') - m(f'{b}_test')):+.1f}")
 
-        used = f"{m('starts'):.1f}" if all("starts" in r for r in rs) else "-"
+        used = (f"{np.mean([len(r['starts']) for r in rs]):.1f}"
+                if all("starts" in r for r in rs) else "-")
         lines.append(f"| {d} | {h} | {w} | {a:g} | {len(rs)} | {cells('rounded')} | "
                      f"{cells('descended')} | {cells('qat')} | {cells('starts')} | {used} | "
                      f"{gain('rounded', 'descended')} | {gain('qat', 'rounded')} | "
