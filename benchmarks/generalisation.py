@@ -46,6 +46,9 @@ METHODS: dict[str, dict] = {
     "ovr": {"cli": ["--ensemble", "ovr"]},
     "ovo-lexicographic": {"cli": ["--ensemble", "ovo", "--lexicographic"]},
     "ovr-lexicographic": {"cli": ["--ensemble", "ovr", "--lexicographic"]},
+    # BeMi's structured ensemble with members trained as ``--method qat`` (seconds a member)
+    "ovo-qat": {"cli": ["--ensemble", "ovo", "--method", "qat"]},
+    "ovr-qat": {"cli": ["--ensemble", "ovr", "--method", "qat"]},
     # ``select`` entries run ``bdnn select`` on the training rows with K-fold cross-validation
     # and this grid (the chosen configuration then trained on all of them), as the tuned MLP
     # baseline is tuned: the MLP's own grid of widths and L2 penalties, for the rounded MLP
@@ -60,6 +63,7 @@ METHODS: dict[str, dict] = {
 }
 #: Entries that need a branch not merged yet: skipped when ``bdnn train --help`` lacks the flag.
 NEEDS_FLAG = {"ovo": "--ensemble", "ovr": "--ensemble", "ovo-lexicographic": "--ensemble",
+              "ovo-qat": "--ensemble", "ovr-qat": "--ensemble",
               "ovr-lexicographic": "--ensemble"}
 
 #: Data sets and the hidden layer each is trained with (ternary weights throughout).
