@@ -188,12 +188,20 @@ def test_later_starts_leave_a_float_mlp_stuck_in_a_poor_minimum():
     assert losses[0][1] >= 10
     qat = train_network("qat", _problem(Q, y, [0, 1], seed=2, **kw))
     record = qat.network.training
-    # the rule: a start replaces the best only when more than 2 sqrt(best) + 1 rows lower
-    best = losses[0][1]
-    for _, after in losses[1:]:
-        best = after if best - after > 2 * best ** 0.5 + 1 else best
+    # the rule: "clearly" is by more than 2 sqrt(L) + 1 rows; another start runs while the
+    # data's bound is clearly below the best loss (no clock: the restarts' time share is off)
+    def clearly(lower, than):
+        return than - lower > 2 * than ** 0.5 + 1
+
+    best, kept, ran = losses[0][1], 0, STARTS
+    for k in range(1, STARTS):
+        if not clearly(problem.lower_bound(), best):
+            ran = k
+            break
+        if clearly(losses[k][1], best):
+            best, kept = losses[k][1], k
     assert qat.train_errors == errors_of(qat.network, Q, y) == best <= losses[0][1] // 2
-    assert record["starts"] == losses and losses[record["best_start"]][1] == best
+    assert record["starts"] == losses[:ran] and record["best_start"] == kept > 0
     # the same call gives the same network (the starts' seeds come from --seed)
     again = train_network("qat", _problem(Q, y, [0, 1], seed=2, **kw))
     assert _same(again.network, qat.network)
