@@ -117,7 +117,7 @@ def train_qat(problem: TrainProblem) -> TrainResult:
         rounded_loss = problem.loss(start.network)
         net, ran, best_epoch = quantization_aware_epochs(
             run, mlp, start, deadline=None if solve.deterministic else end,
-            epochs=epochs)
+            epochs=epochs, start_loss=rounded_loss)
         loss = problem.loss(net)
         starts.append([rounded_loss, loss])
         if k > 0:
@@ -191,12 +191,12 @@ class _Latent:
 
 
 def quantization_aware_epochs(problem: TrainProblem, mlp: FloatMLP, start: RoundedMLP, *,
-                              deadline: float | None, epochs: int | None = None
-                              ) -> tuple[Network, int, int]:
+                              deadline: float | None, epochs: int | None = None,
+                              start_loss: float | None = None) -> tuple[Network, int, int]:
     """Train ``start`` (rounded from ``mlp``) as the integer network it is; return the best
     network on ``problem``'s objective, the epochs run and the best epoch (-1: the start).
     ``epochs`` (default ``epochs_for`` the training rows); ``deadline`` (``time.monotonic()``,
-    ``None``: no clock) ends them early."""
+    ``None``: no clock) ends them early; ``start_loss``: the start's loss, if already known."""
     if epochs is None:
         epochs = epochs_for(len(problem.y))
     arch, act = problem.arch, problem.arch.activation
@@ -214,7 +214,8 @@ def quantization_aware_epochs(problem: TrainProblem, mlp: FloatMLP, start: Round
     def network() -> Network:
         return problem.network([Layer(*lat.integers(), lat.w) for lat in layers])
 
-    best, best_loss, best_epoch, t, ran = start.network, problem.loss(start.network), -1, 0, 0
+    best_loss = problem.loss(start.network) if start_loss is None else start_loss
+    best, best_epoch, t, ran = start.network, -1, 0, 0
     for epoch in range(epochs):
         if (deadline is not None and time.monotonic() >= deadline) or interrupt_requested():
             break
