@@ -108,11 +108,17 @@ def train_qat(problem: TrainProblem) -> TrainResult:
         # one the same shares of what is left of the restarts' time
         end = problem.at(1.0) if k == 0 else restarts_end
         fit_deadline = problem.at(FIT_SHARE) if k == 0 else t0 + FIT_SHARE * (end - t0)
-        mlp = fit_float_mlp(problem.Q, problem.y, problem.arch, seed=seed,
-                            max_iter=MAX_EPOCHS, alpha=problem.float_alpha,
-                            deadline=None if solve.deterministic else fit_deadline)
-        start = round_float_mlp(mlp, problem.Q, problem.y, problem.arch, problem.quantizer,
-                                problem.classes)
+        try:
+            mlp = fit_float_mlp(problem.Q, problem.y, problem.arch, seed=seed,
+                                max_iter=MAX_EPOCHS, alpha=problem.float_alpha,
+                                deadline=None if solve.deterministic else fit_deadline)
+            start = round_float_mlp(mlp, problem.Q, problem.y, problem.arch,
+                                    problem.quantizer, problem.classes)
+        except KeyboardInterrupt:
+            if best is None:
+                raise
+            request_interrupt()  # Ctrl-C in a later start: the network kept so far is returned
+            break
         fit_s = time.monotonic() - t0
         rounded_loss = problem.loss(start.network)
         net, ran, best_epoch = quantization_aware_epochs(
