@@ -82,7 +82,8 @@ def test_the_latent_weights_start_as_the_rounded_network():
         W, b = lat.integers()
         assert np.array_equal(W, layer.weights) and np.array_equal(b, layer.bias)
     # no epoch: the start itself comes back
-    net, ran, best = quantization_aware_epochs(problem, mlp, start, deadline=None, epochs=0)
+    net, ran, best, _ = quantization_aware_epochs(problem, mlp, start, deadline=None,
+                                                  epochs=0)
     assert (ran, best) == (0, -1) and net is start.network
 
 

@@ -83,8 +83,8 @@ def train_qat(problem: TrainProblem) -> TrainResult:
     searching methods' start, ``float_start.descended_start``): the next start runs while the
     data's bound is ``clearly_lower`` than the best loss so far and, with a clock, one more
     start as long as the last ends within ``RESTART_SHARE`` of the time limit after the first
-    (and within the limit); a start replaces the best only with a clearly
-    lower loss (``STARTS``). The record's ``starts`` holds ``[rounded, trained]`` losses per
+    (and within the limit); a start replaces the kept one only with a clearly lower loss. The
+    record's ``starts`` holds ``[rounded, trained]`` losses per
     start, as the float start's does, and ``best_start`` the one kept."""
     check_float_mlp_method(problem, "qat")
     solve = problem.solve
@@ -92,13 +92,13 @@ def train_qat(problem: TrainProblem) -> TrainResult:
     problem.say(f"float MLP, L2 penalty {problem.float_alpha:g}, rounded, then trained as "
                 f"the integer network (up to {epochs} epochs, up to {STARTS} starts)")
     lower = problem.lower_bound()
-    best = None  # (loss, start index, network, rounded loss, epochs run, best epoch, fit s, s)
+    best: _Start | None = None
     starts, last_s = [], 0.0
     for k in range(STARTS):
         t0 = time.monotonic()
         if k == 1:
             restarts_end = min(problem.at(1.0), t0 + RESTART_SHARE * solve.time_limit)
-        if k > 0 and (not clearly_lower(lower, best[0]) or interrupt_requested()
+        if k > 0 and (not clearly_lower(lower, best.loss) or interrupt_requested()
                       or (not solve.deterministic and t0 + last_s > restarts_end)):
             break
         seed = solve.seed + k
@@ -121,28 +121,42 @@ def train_qat(problem: TrainProblem) -> TrainResult:
             break
         fit_s = time.monotonic() - t0
         rounded_loss = problem.loss(start.network)
-        net, ran, best_epoch = quantization_aware_epochs(
+        net, ran, best_epoch, loss = quantization_aware_epochs(
             run, mlp, start, deadline=None if solve.deterministic else end,
             epochs=epochs, start_loss=rounded_loss)
-        loss = problem.loss(net)
         starts.append([rounded_loss, loss])
         if k > 0:
             problem.say(f"qat start {k + 1} (MLP seed {seed}): objective {loss}")
         last_s = time.monotonic() - t0
-        if best is None or clearly_lower(loss, best[0]):
-            best = (loss, k, net, rounded_loss, ran, best_epoch, fit_s, last_s - fit_s)
-    loss, best_start, net, rounded_loss, ran, best_epoch, fit_s, qat_s = best
+        if best is None or clearly_lower(loss, best.loss):
+            best = _Start(k, net, loss, rounded_loss, ran, best_epoch, fit_s, last_s - fit_s)
     record = {**problem.record("qat", solver="numpy (straight-through estimator)"),
-              "float_alpha": problem.float_alpha, "max_epochs": epochs, "epochs": ran,
-              "best_epoch": best_epoch, "learning_rate": LEARNING_RATE, "batch": BATCH,
-              "starts": starts, "best_start": best_start,
-              "objective_rounded": rounded_loss, "fit_seconds": round(fit_s, 3)}
+              "float_alpha": problem.float_alpha, "max_epochs": epochs, "epochs": best.epochs,
+              "best_epoch": best.best_epoch, "learning_rate": LEARNING_RATE, "batch": BATCH,
+              "starts": starts, "best_start": best.index,
+              "objective_rounded": best.rounded_loss, "fit_seconds": round(best.fit_s, 3)}
     return problem.result(
-        net, record, status="OPTIMAL" if loss <= lower else "FEASIBLE", objective=loss,
-        bound=lower, seconds=problem.elapsed(),
-        stages=[{"stage": "rounded", "objective": rounded_loss, "seconds": round(fit_s, 3)},
-                {"stage": "qat", "objective": loss, "seconds": round(qat_s, 3)}],
+        best.network, record, status="OPTIMAL" if best.loss <= lower else "FEASIBLE",
+        objective=best.loss, bound=lower, seconds=problem.elapsed(),
+        stages=[{"stage": "rounded", "objective": best.rounded_loss,
+                 "seconds": round(best.fit_s, 3)},
+                {"stage": "qat", "objective": best.loss, "seconds": round(best.qat_s, 3)}],
         origin="the float MLP, rounded, then quantization-aware training")
+
+
+@dataclasses.dataclass
+class _Start:
+    """One start of ``train_qat``: its index, trained network and loss, its rounding's loss,
+    the epochs run and the best one, and the seconds of its fit and of its epochs."""
+
+    index: int
+    network: Network
+    loss: float
+    rounded_loss: float
+    epochs: int
+    best_epoch: int
+    fit_s: float
+    qat_s: float
 
 
 def clearly_lower(loss: float, than: float) -> bool:
@@ -198,9 +212,11 @@ class _Latent:
 
 def quantization_aware_epochs(problem: TrainProblem, mlp: FloatMLP, start: RoundedMLP, *,
                               deadline: float | None, epochs: int | None = None,
-                              start_loss: float | None = None) -> tuple[Network, int, int]:
+                              start_loss: float | None = None
+                              ) -> tuple[Network, int, int, float]:
     """Train ``start`` (rounded from ``mlp``) as the integer network it is; return the best
-    network on ``problem``'s objective, the epochs run and the best epoch (-1: the start).
+    network on ``problem``'s objective, the epochs run, the best epoch (-1: the start) and the
+    best network's loss.
     ``epochs`` (default ``epochs_for`` the training rows); ``deadline`` (``time.monotonic()``,
     ``None``: no clock) ends them early; ``start_loss``: the start's loss, if already known."""
     if epochs is None:
@@ -242,7 +258,7 @@ def quantization_aware_epochs(problem: TrainProblem, mlp: FloatMLP, start: Round
             best, best_loss, best_epoch = net, loss, epoch
         if epoch % max(10, epochs // 6) == 0 or epoch == epochs - 1:
             problem.say(f"qat epoch {epoch + 1}/{epochs}, best objective {best_loss}")
-    return best, ran, best_epoch
+    return best, ran, best_epoch, best_loss
 
 
 def _step(layers: list[_Latent], x0: np.ndarray, y: np.ndarray, act, one_unit: bool,
