@@ -218,20 +218,11 @@ def test_default_grid_reads_few_inputs_under_a_flash_budget():
     plain = default_grid(30, 2, 300)
     assert few(plain) == []
     flash = default_grid(30, 2, 300, few_inputs=True)
-    # searched and qat, two fitted quantizers, K = 3, 4, 5
-    assert few(flash) == sorted((h, k) for h in ("2", "4") for k in (3, 4, 5) for _ in "qsQS")
-    reading_few = [c for c in flash if c["max_inputs"] is not None]
-    assert sorted((c["method"], c["quantizer"]) for c in reading_few) == sorted(
-        (m, q) for m in ("auto", "qat") for q in ("quantile", "supervised") for _ in range(6))
-    assert all(c["input_bits"] == 2 for c in reading_few)
+    assert few(flash) == sorted((h, k) for h in ("2", "4") for k in (3, 4, 5) for _ in "qs")
+    assert sorted(c["quantizer"] for c in flash if c["max_inputs"] is not None) == (
+        ["quantile"] * 6 + ["supervised"] * 6)
+    assert all(c["input_bits"] == 2 for c in flash if c["max_inputs"] is not None)
     assert flash[:len(plain)] == plain  # the plain grid is unchanged, in its order
-    # narrow qat networks on every input at 2 and 3 bits, 3 or 7 weight levels
-    qat_all = [(c["hidden"], c["input_bits"], c["quantizer"], c["weight_bound"])
-               for c in flash[len(plain):] if c["max_inputs"] is None]
-    assert sorted(qat_all) == sorted((h, b, q, w) for h in ("2", "4") for b in (2, 3)
-                                     for q in ("uniform", "quantile") for w in (1, 3))
-    assert all(c["method"] == "qat" for c in flash[len(plain):] if c["max_inputs"] is None)
     # K not below the data's inputs is the plain configuration again: dropped
-    assert few(default_grid(4, 2, 300, few_inputs=True)) == sorted([("2", 3), ("4", 3)] * 4)
+    assert few(default_grid(4, 2, 300, few_inputs=True)) == sorted([("2", 3), ("4", 3)] * 2)
     assert few(default_grid(3, 2, 300, few_inputs=True)) == []
-    assert len(default_grid(3, 2, 300, few_inputs=True)) == len(default_grid(3, 2, 300)) + 16

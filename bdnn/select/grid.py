@@ -311,14 +311,6 @@ DEFAULT_ROUNDED_MANY_CLASSES: Sequence[str] = ("128",)
 #: 7 sets there). Values of ``max_inputs`` not below the data's inputs are dropped.
 DEFAULT_FEW_INPUTS: dict[str, Any] = {"hidden": ["2", "4"], "quantizer": ["quantile", "supervised"],
                                       "input_bits": 2, "max_inputs": [3, 4, 5]}
-#: Also under a flash budget: narrow networks trained quantization-aware (``--method qat``) at
-#: 2 and 3 input bits, on every input and on the few inputs of :data:`DEFAULT_FEW_INPUTS`. The
-#: float entry stores one float threshold per input level, so 4-bit inputs cost a float program
-#: more flash than its network (wine 13-2-3: 780 of 1,564 B); qat keeps most of the float MLP's
-#: accuracy at fewer levels, where the exact search at 2 bits lost it (docs/benchmarks.md §11).
-DEFAULT_FLASH_QAT: dict[str, Any] = {"hidden": ["2", "4"], "method": "qat",
-                                     "quantizer": ["uniform", "quantile"], "input_bits": [2, 3],
-                                     "weight_bound": [1, 3]}
 
 
 def default_grid(n_inputs: int, n_classes: int, n_train: int,
@@ -328,7 +320,7 @@ def default_grid(n_inputs: int, n_classes: int, n_train: int,
     :data:`DEFAULT_INPUTS`, method auto, every other axis at ``bdnn train``'s default, and with
     more than :data:`MANY_CLASSES` classes :data:`DEFAULT_MANY_CLASSES_LEVELS`; the rounded
     float MLPs of :data:`DEFAULT_ROUNDED`; with ``few_inputs`` (a flash budget) also
-    :data:`DEFAULT_FLASH_QAT` and :data:`DEFAULT_FEW_INPUTS`, the latter searched and qat.
+    :data:`DEFAULT_FEW_INPUTS`.
 
     Widths at least as large as the training rows are dropped (they can memorise), and so are
     configurations whose fewest possible model bytes (:func:`estimated_model_bytes`, a lower
@@ -348,12 +340,9 @@ def default_grid(n_inputs: int, n_classes: int, n_train: int,
                 if int(c["hidden"]) < max(4, n_train)]
     configs.sort(key=lambda c: widths.index(c["hidden"]))  # the widths' order, smallest first
     few = [k for k in DEFAULT_FEW_INPUTS["max_inputs"] if k < n_inputs]
-    if few_inputs:
-        blocks = [DEFAULT_FLASH_QAT]
-        if few:
-            blocks += [{**DEFAULT_FEW_INPUTS, "max_inputs": few},
-                       {**DEFAULT_FEW_INPUTS, "max_inputs": few, "method": "qat"}]
-        configs += [c for c in expand(blocks) if int(c["hidden"]) < max(4, n_train)]
+    if few_inputs and few:
+        configs += [c for c in expand({**DEFAULT_FEW_INPUTS, "max_inputs": few})
+                    if int(c["hidden"]) < max(4, n_train)]
     if max_bytes is not None:
         fitting = [c for c in configs
                    if estimated_model_bytes(c, n_inputs, n_classes) <= max_bytes]
