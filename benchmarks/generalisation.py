@@ -300,7 +300,8 @@ def tuned_baselines(Xtr, ytr, Xte, yte, seed: int) -> list[dict]:
 
 
 def run_few_shot(a, results: dict, path: Path, methods: list[str], tmp: Path) -> None:
-    for seed in range(a.few_shot_seeds):
+    first = a.few_shot_first_seed
+    for seed in range(first, first + a.few_shot_seeds):
         for per_class in a.few_shot:
             Xtr, ytr, Xte, yte = few_shot_split(per_class, seed)
             if not done(results["baselines"], per_class=per_class, seed=seed):
@@ -474,6 +475,8 @@ def main() -> None:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--few-shot", default="10,40")
     ap.add_argument("--few-shot-seeds", type=int, default=3)
+    ap.add_argument("--few-shot-first-seed", type=int, default=0,
+                    help="the few-shot seeds are this one and the next --few-shot-seeds - 1")
     ap.add_argument("--few-shot-time-limit", type=float, default=15.0)
     ap.add_argument("--few-shot-first", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/generalisation.json"))
