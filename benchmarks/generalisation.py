@@ -179,9 +179,19 @@ def train(data: list[str], method: str, seed: int, time_limit: float, hidden: st
 
 
 def load_results(path: Path) -> dict:
-    if path.exists():
-        return json.loads(path.read_text())
-    return {"runs": [], "few_shot": [], "baselines": []}
+    """The results in ``path`` (a run to continue), or empty ones; exits with one line when
+    the file is not this benchmark's."""
+    if not path.exists():
+        return {"runs": [], "few_shot": [], "baselines": []}
+    try:
+        results = json.loads(path.read_text())
+    except ValueError as e:
+        sys.exit(f"error: {path} is not JSON ({e}); give --out a new file or one this "
+                 "benchmark wrote")
+    if not isinstance(results, dict) or not {"runs", "few_shot", "baselines"} <= set(results):
+        sys.exit(f"error: {path} is not a results file of this benchmark (no runs, few_shot "
+                 "and baselines); give --out a new file or one this benchmark wrote")
+    return results
 
 
 def save(results: dict, path: Path) -> None:
