@@ -363,3 +363,32 @@ def test_prove_bound_starts_with_blocks_when_the_whole_set_is_too_big(monkeypatc
     proof = prove_bound(p, constant, deadline=time.monotonic() + 60)
     assert proof.rounds[0]["question"] == "disjoint blocks"
     assert proof.rounds[0]["bound"] <= proof.bound <= truth <= proof.loss
+
+
+def test_bcw_with_four_units_fits_its_training_half():
+    """Issue 14 asked for a bound >= 1 on bcw's training half with 4 ternary hidden units; the
+    optimum is 0: the network in benchmarks/results/bcw4_zero_errors.json (found by
+    benchmarks/zero_errors.py) makes no training error, by plain numpy on the quantizer fitted
+    as `bdnn train` and benchmarks/prove.py fit it, and --prove from it says OPTIMAL at 0."""
+    from pathlib import Path
+
+    from bdnn.data import load_dataset
+    from bdnn.model_file import load_network
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks/results/bcw4_zero_errors.json"
+    net = load_network(path)
+    ds = load_dataset("bcw", split="paper", seed=0)
+    X, y = ds.train_part()
+    Q = Quantizer.fit(X, 4).quantize(X)
+    assert np.array_equal(net.quantizer.quantize(X), Q)  # the file's quantizer is that one
+    (W1, b1), (W2, b2) = ((layer.weights, layer.bias) for layer in net.layers)
+    assert W1.shape == (4, 9) and np.abs(W1).max() <= 1 and np.abs(W2).max() <= 1
+    scores = (Q @ W1.T + b1 >= 0).astype(np.int64) @ W2.T + b2
+    predicted = (scores[:, 1] > scores[:, 0]).astype(np.int64)  # argmax, ties to class 0
+    assert len(y) == 351 and np.array_equal(predicted, y)
+    p = TrainProblem.build(Q, y, quantizer=net.quantizer, classes=list(ds.classes), hidden=(4,),
+                           weight_bound=1, warm_start=net,
+                           solve=SolveOptions(time_limit=60, workers=2, progress=False))
+    r = train_prove(p)
+    assert r.status == "OPTIMAL" and r.objective == 0 and r.bound == 0
+    assert p.loss(r.network) == 0
