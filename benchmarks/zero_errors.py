@@ -32,8 +32,8 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from bdnn.data import load_dataset
-from bdnn.model_file import network_to_dict
-from bdnn.network import Layer, Network, layer_bias_bound
+from bdnn.model_file import save_network
+from bdnn.network import Layer, layer_bias_bound
 from bdnn.quantizer import Quantizer
 from bdnn.train.problem import TrainProblem
 
@@ -96,7 +96,8 @@ def output_layer(d: tuple[int, ...], t: int) -> Layer:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--form", default="2,2,2,2:3", help="d1,...,d4:t (default: 2 of 4)")
+    ap.add_argument("--form", default="2,2,2,2:3", choices=list(forms()),
+                    help="d1,...,d4:t (default: 2 of 4)")
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0, help="CP-SAT's random seed")
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p = TrainProblem.build(Qall, y_all, quantizer=q, classes=list(ds.classes), hidden=(HIDDEN,),
                            weight_bound=1)
     if p.lower_bound() > 0:
-        sys.exit("bdnn: error: repeated inputs with different labels: no zero-error network")
+        sys.exit("error: repeated inputs with different labels: no zero-error network")
     rows = np.asarray(p.rows.Q, dtype=np.int64)
     counts = p.rows.counts.sum(axis=1)
     labels = p.rows.counts.argmax(axis=1)
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         if status in ("OPTIMAL", "FEASIBLE"):
             W1 = np.array([[solver.Value(v) for v in row] for row in W], dtype=np.int64)
             b1 = np.array([solver.Value(v) for v in b], dtype=np.int64)
-            net = Network(q, [Layer(W1, b1, 1), output_layer(d, t)], classes=list(ds.classes))
+            net = p.network([Layer(W1, b1, 1), output_layer(d, t)])
             errors = int(np.sum(net.predict_q(Qall) != y_all))
             # the same without bdnn: hidden bits, then the form
             bits = (Qall @ W1.T + b1 >= 0).astype(np.int64)
@@ -143,11 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             out.update(errors=errors, bound=solver.BestObjectiveBound()
                        if args.probe is not None else None)
             if args.out is not None and errors == 0 and args.probe is None:
-                doc = network_to_dict(net)
-                doc["training"] = {"data": "bcw", "split": "paper", "seed": args.split_seed,
-                                   "origin": f"benchmarks/zero_errors.py --form {name}",
-                                   "train_errors": 0}
-                args.out.write_text(json.dumps(doc, indent=1) + "\n")
+                save_network(p.network(net.layers, training={
+                    "data": "bcw", "split": "paper", "seed": args.split_seed,
+                    "origin": f"benchmarks/zero_errors.py --form {name}", "train_errors": 0}),
+                    args.out)
         print(json.dumps(out), flush=True)
     return 0
 
