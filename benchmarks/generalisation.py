@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -178,6 +179,12 @@ def train(data: list[str], method: str, seed: int, time_limit: float, hidden: st
             "model_bytes": model_bytes(out), "wall_seconds": round(wall, 2)}
 
 
+def _fail(message: str) -> NoReturn:
+    """One line on stderr and exit status 2, as bad input gets everywhere in bdnn."""
+    print(message, file=sys.stderr)
+    sys.exit(2)
+
+
 def load_results(path: Path) -> dict:
     """The results in ``path`` (a run to continue), or empty ones; exits with one line when
     the file is not this benchmark's."""
@@ -186,11 +193,11 @@ def load_results(path: Path) -> dict:
     try:
         results = json.loads(path.read_text())
     except ValueError as e:
-        sys.exit(f"error: {path} is not JSON ({e}); give --out a new file or one this "
-                 "benchmark wrote")
+        _fail(f"error: {path} is not JSON ({e}); give --out a new file or one this "
+              "benchmark wrote")
     if not isinstance(results, dict) or not {"runs", "few_shot", "baselines"} <= set(results):
-        sys.exit(f"error: {path} is not a results file of this benchmark (no runs, few_shot "
-                 "and baselines); give --out a new file or one this benchmark wrote")
+        _fail(f"error: {path} is not a results file of this benchmark (no runs, few_shot "
+              "and baselines); give --out a new file or one this benchmark wrote")
     return results
 
 

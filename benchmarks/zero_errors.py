@@ -114,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     p = TrainProblem.build(Qall, y_all, quantizer=q, classes=list(ds.classes), hidden=(HIDDEN,),
                            weight_bound=1)
     if p.lower_bound() > 0:
-        sys.exit("error: repeated inputs with different labels: no zero-error network")
+        print("error: repeated inputs with different labels: no zero-error network",
+              file=sys.stderr)
+        return 2
     rows = np.asarray(p.rows.Q, dtype=np.int64)
     counts = p.rows.counts.sum(axis=1)
     labels = p.rows.counts.argmax(axis=1)
