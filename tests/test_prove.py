@@ -353,6 +353,7 @@ def test_prove_bound_starts_with_blocks_when_the_whole_set_is_too_big(monkeypatc
     import bdnn.train.prove as prove
     monkeypatch.setattr(prove, "PARTITION_ROWS", 6)
     monkeypatch.setattr(hs, "MAX_CANDIDATES", 100)  # the whole set's question is beyond it
+    monkeypatch.setattr(prove, "core_rows", lambda rows, wrong: None)  # no core: blocks only
     rng = np.random.default_rng(43)
     Q = rng.integers(0, 4, size=(36, 2))
     y = rng.integers(0, 2, size=36)
@@ -363,6 +364,54 @@ def test_prove_bound_starts_with_blocks_when_the_whole_set_is_too_big(monkeypatc
     proof = prove_bound(p, constant, deadline=time.monotonic() + 60)
     assert proof.rounds[0]["question"] == "disjoint blocks"
     assert proof.rounds[0]["bound"] <= proof.bound <= truth <= proof.loss
+
+
+def test_core_in_the_box_of_the_wrong_rows_is_proven_by_the_enumeration(monkeypatch):
+    """Two well-separated clusters and a noisy box between them (uniform-10's shape, small):
+    an incumbent wrong only in the box, the whole set beyond the enumeration's (lowered) cap,
+    the box within it. The proof's first round is the core: its bound is the brute-force
+    optimum of the box's rows plus the rest's data bound, never above the whole set's
+    brute-force optimum, and its certificate is re-proven from the file."""
+    import bdnn.train.halfspaces as hs
+    rng = np.random.default_rng(7)
+    high = rng.integers(6, 8, size=(12, 3))
+    low = rng.integers(0, 2, size=(12, 3))
+    noisy = rng.integers(3, 5, size=(16, 3))
+    Q = np.concatenate([high, low, noisy])
+    y = np.concatenate([np.ones(12, int), np.zeros(12, int), rng.integers(0, 2, size=16)])
+    p = TrainProblem.build(Q, y, quantizer=Quantizer.identity(3, 3), classes=[0, 1],
+                           hidden=(2,), weight_bound=1,
+                           solve=SolveOptions(time_limit=60, workers=2, progress=False))
+    # class 1 iff x1 + x2 + x3 >= 11: right on both clusters, wrong on some of the box
+    incumbent = Network(p.quantizer, [Layer(np.array([[1, 1, 1], [0, 0, 0]]), [-11, 0], 1),
+                                      Layer(np.array([[-1, 0], [1, 0]]), [0, 0], 1)],
+                        classes=[0, 1])
+    err = incumbent.predict_q(Q) != y
+    assert err.any() and err[:24].sum() == 0
+    # wrong: an input on which it errs more often than that input's minority label occurs
+    same = (Q[:, None, :] == Q[None, :, :]).all(axis=2)
+    wrong = np.array([(err & same[i]).sum() > min((same[i] & (y == c)).sum() for c in (0, 1))
+                      for i in range(len(Q))])
+    box = np.all((Q >= Q[wrong].min(axis=0)) & (Q <= Q[wrong].max(axis=0)), axis=1)
+    assert set(np.flatnonzero(box)) <= set(range(24, 40))
+    loss = int(err.sum())
+    monkeypatch.setattr(hs, "MAX_CANDIDATES", 27 * loss - 1)  # the whole set's scan: refused
+    assert not hs.candidates_fit(p.arch, loss)
+    proof = prove_bound(p, incumbent, deadline=time.monotonic() + 60)
+    first = proof.rounds[0]
+    assert first["question"] == "core" and first["method"] == "enumeration"
+    assert first["rows"] == len(np.unique(Q[box], axis=0))
+    rest = [i for i in range(len(Q)) if not box[i]]
+    rest_bound = sum(min(np.sum(y[[j for j in rest if (Q[j] == Q[i]).all()]] == c)
+                         for c in (0, 1)) for i in {tuple(Q[i]): i for i in rest}.values())
+    assert first["subset_bound"] == best_errors(Q[box], y[box], 2, 2, w=1, levels=7)
+    assert first["bound"] == first["subset_bound"] + rest_bound
+    truth = best_errors(Q, y, 2, 2, w=1, levels=7)
+    assert first["bound"] <= proof.bound <= truth <= proof.loss
+    doc = make_certificate(p, proof.best, data={}, quantizer={"bits": 3, "lo": [0] * 3,
+                                                              "scale": [1] * 3})
+    cert = parse_certificate(json.loads(json.dumps(doc)))
+    assert check_certificate(cert, Q=Q, y=y, time_limit=60).verdict == "verified"
 
 
 def test_bcw_with_four_units_fits_its_training_half():

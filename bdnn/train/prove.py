@@ -76,6 +76,11 @@ MAX_CERTIFICATE_SUBSETS = 10_000
 # rest stayed open either way; docs/benchmarks.md §10).
 PARTITION_SHARE = 0.6
 PARTITION_ROWS = 40
+# The core (where the enumeration applies but not to every row): the share of the proof's time
+# its scan may take. uniform-10 #0, 2 units: the incumbent's wrong rows all lie in the noisy
+# centre (levels 7 and 8 of every input), whose 149 distinct rows have 285,832 distinct
+# halfspace sets; their scan proves the optimum 47 there in about 160 s (docs/benchmarks.md §10).
+CORE_SHARE = 0.8
 
 
 @dataclass
@@ -220,25 +225,14 @@ def refute(arch: Architecture, rows: UniqueRows, objective: Objective, solve: So
     """
     t0 = time.monotonic()
     if refute_method(arch, objective, method) == "enumeration":
-        say = None if not solve.progress else (
-            lambda m: progress_line(solve.label, t0, m))
         # "auto" gives the question to CP-SAT when the scan would not finish in time
-        e = halfspaces.enumerate_best(arch, rows, objective, below, t0 + time_limit,
-                                      progress=say, give_up=method == "auto")
-        if not e.hopeless:
-            status = "FEASIBLE" if e.status in ("OPTIMAL", "FEASIBLE") else e.status
-
-            def make(quantizer: Quantizer, classes: list,
-                     net: Network | None = e.network) -> Network:
-                assert net is not None
-                return dataclasses.replace(net, quantizer=quantizer, classes=list(classes),
-                                           training={})
-
-            return Answer(status, "enumeration", e.loss, e.status == "OPTIMAL",
-                          time.monotonic() - t0, make if e.network is not None else None)
-        if say is not None:
-            say(f"enumeration: {e.candidates:,} candidate halfspaces would not be paired in "
-                "time; asking CP-SAT")
+        answer = _enumerated(arch, rows, objective, solve, time_limit, below,
+                             give_up=method == "auto")
+        if answer is not None:
+            return answer
+        if solve.progress:
+            progress_line(solve.label, t0, "enumeration: the candidate halfspaces would not "
+                          "be paired in time; asking CP-SAT")
         time_limit -= time.monotonic() - t0
         if _out_of_time(time_limit):
             return Answer("UNKNOWN", "cpsat", seconds=time.monotonic() - t0)
@@ -268,6 +262,26 @@ def refute(arch: Architecture, rows: UniqueRows, objective: Objective, solve: So
     return Answer("INFEASIBLE" if name == "INFEASIBLE" else "UNKNOWN", "cpsat", seconds=seconds)
 
 
+def _enumerated(arch: Architecture, rows: UniqueRows, objective: Objective, solve: SolveOptions,
+                time_limit: float, below: int, *, give_up: bool) -> Answer | None:
+    """``refute``'s question answered by the enumeration (its feasible answer is the minimum);
+    None when, with ``give_up``, the scan would not finish in time."""
+    t0 = time.monotonic()
+    say = None if not solve.progress else (lambda m: progress_line(solve.label, t0, m))
+    e = halfspaces.enumerate_best(arch, rows, objective, below, t0 + time_limit,
+                                  progress=say, give_up=give_up)
+    if e.hopeless:
+        return None
+    status = "FEASIBLE" if e.status in ("OPTIMAL", "FEASIBLE") else e.status
+
+    def make(quantizer: Quantizer, classes: list, net: Network | None = e.network) -> Network:
+        assert net is not None
+        return dataclasses.replace(net, quantizer=quantizer, classes=list(classes), training={})
+
+    return Answer(status, "enumeration", e.loss, e.status == "OPTIMAL",
+                  time.monotonic() - t0, make if e.network is not None else None)
+
+
 def _out_of_time(left: float) -> bool:
     """True when a proof step with ``left`` seconds should not start (or Ctrl-C was pressed)."""
     return left < MIN_STEP_SECONDS or interrupt_requested()
@@ -285,10 +299,28 @@ def solve_subset(arch: Architecture, rows: UniqueRows, objective: Objective, sol
     """The optimum of the loss on ``rows``, by raising a lower bound: ``at_least`` (a loss every
     network is known to reach on ``rows``), then one ``refute`` question per step ("is there a
     network with loss <= b?") until one is feasible (its network is then optimal) or the time
-    runs out. Returns (status, proven bound, best loss or None, the last answer)."""
+    runs out. Where the enumeration applies, one scan below a loss known to be reachable (the
+    hint's) gives the optimum instead, and with ``method`` "auto" CP-SAT's questions follow only
+    when the scan would not finish in time. Returns (status, proven bound, best loss or None,
+    the last answer)."""
     deadline = time.monotonic() + time_limit
     b = max(int(at_least), 0)
     answer = None
+    if refute_method(arch, objective, method) == "enumeration":
+        # one scan finds the minimum (stepping b up would rescan for every value): asked below
+        # a loss some network reaches on ``rows``, the hint's or the constant network's
+        known = int(rows.counts.sum() - rows.counts.sum(axis=0).max())
+        if hint is not None:
+            known = min(known, int(_row_losses(hint, rows, objective).sum()))
+        answer = _enumerated(arch, rows, objective, solve, time_limit, known + 1,
+                             give_up=method == "auto")
+        if answer is not None and answer.minimum and answer.loss is not None:
+            if answer.loss < b:
+                raise RuntimeError(f"internal error: a network with loss {answer.loss} < {b}")
+            return "OPTIMAL", int(answer.loss), int(answer.loss), answer
+        if answer is not None or method != "auto":  # out of time
+            return "UNKNOWN", b, None, answer
+        method = "cpsat"  # the scan would not finish: CP-SAT's questions, one by one
     while True:
         left = deadline - time.monotonic()
         if _out_of_time(left):
@@ -318,6 +350,55 @@ def _first_subset(rows: UniqueRows, wrong: np.ndarray, majority: np.ndarray) -> 
         for o in other[np.argsort(d[other], kind="stable")][:NEIGHBOURS]:
             chosen.append(int(o))
     return sorted(set(chosen))
+
+
+def core_rows(rows: UniqueRows, wrong: np.ndarray) -> np.ndarray | None:
+    """The distinct rows inside the bounding box of the rows an incumbent gets ``wrong``
+    (per input, their lowest to highest level): where the errors are, and on data whose
+    errors come from one region (noise in a box), a subset whose inputs take few levels, so
+    that the enumeration's candidate sets stay few. None when the box holds every row, or
+    rows of one label only."""
+    if not wrong.any():
+        return None
+    lo, hi = rows.Q[wrong].min(axis=0), rows.Q[wrong].max(axis=0)
+    S = np.flatnonzero(np.all((rows.Q >= lo) & (rows.Q <= hi), axis=1))
+    if len(S) == rows.n_rows or (rows.counts[S].sum(axis=0) > 0).sum() < 2:
+        return None
+    return S
+
+
+def core_bound(problem: TrainProblem, incumbent: Network, deadline: float) -> SubsetProof | None:
+    """The optimum on ``core_rows`` by one enumeration scan (given up at once when it would
+    not end by ``deadline``), plus the data bound of the other rows; None when there is no
+    core or its scan does not finish."""
+    arch, objective, rows = problem.arch, problem.objective, problem.rows
+    per_row = row_bounds(rows, objective, arch)
+    wrong = _row_losses(incumbent, rows, objective) > per_row
+    S = core_rows(rows, wrong)
+    left = deadline - time.monotonic()
+    if S is None or _out_of_time(left):
+        return None
+    sub = subset_rows(rows, S)
+    t0 = time.monotonic()
+    problem.say(f"prove: the core, {len(S)} distinct rows in the box of the incumbent's wrong "
+                f"rows, by enumeration ({left:.0f} s at most)")
+    solve = dataclasses.replace(problem.solve, label=f"{problem.solve.label}/core")
+    below = int(_row_losses(incumbent, sub, objective).sum()) + 1
+    answer = _enumerated(arch, sub, objective, solve, left, below, give_up=True)
+    seconds = time.monotonic() - t0
+    if answer is None or not answer.minimum or answer.loss is None:
+        problem.say(f"prove: the core's scan would not end in time ({seconds:.0f} s)"
+                    if answer is None else "prove: the core's scan ran out of time")
+        return None
+    in_S = np.zeros(rows.n_rows, dtype=bool)
+    in_S[S] = True
+    proof = SubsetProof(rows=[int(r) for r in S], status="OPTIMAL",
+                        subset_bound=int(answer.loss), rest_bound=int(per_row[~in_S].sum()),
+                        seconds=seconds, method="enumeration",
+                        network=answer.network(problem.quantizer, problem.classes))
+    problem.say(f"prove: the core's optimum {proof.subset_bound} ({seconds:.0f} s), bound "
+                f"{proof.bound}")
+    return proof
 
 
 def nearest_blocks(Q: np.ndarray, size: int) -> np.ndarray:
@@ -410,7 +491,22 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
     solve = dataclasses.replace(problem.solve, label=f"{problem.solve.label}/prove")
     if method != "cpsat" and halfspaces.unsupported(arch, objective) is None and (
             result.loss is None or not halfspaces.candidates_fit(arch, result.loss)):
-        # the enumeration cannot scan every row: blocks small enough for it first
+        # the enumeration cannot scan every row: the core, then blocks small enough for it
+        if incumbent is not None:
+            core = core_bound(problem, incumbent,
+                              time.monotonic() + CORE_SHARE * (deadline - time.monotonic()))
+            if core is not None:
+                result.rounds.append({"rows": len(core.rows), "question": "core",
+                                      "method": core.method, "status": core.status,
+                                      "subset_bound": core.subset_bound, "bound": core.bound,
+                                      "seconds": round(core.seconds, 3)})
+                if core.bound > result.bound:
+                    result.bound, result.best = core.bound, core
+                net = core.network
+                if net is not None and problem.loss(net) < (result.loss or np.inf):
+                    result.network, result.loss = net, problem.loss(net)
+                if result.loss is not None and result.bound >= result.loss:
+                    return result
         share = time.monotonic() + PARTITION_SHARE * (deadline - time.monotonic())
         blocks = partition_bound(problem, share, method=method)
         if blocks is not None and blocks.bound > result.bound:
