@@ -57,6 +57,10 @@ MAX_CANDIDATES = 1_000_000
 # bitsets, and on hundreds of thousands of sets (uniform-10's centre: 285,832) it costs more
 # than the matrix-product pair scan it would shorten.
 DOMINANCE_MAX = 100_000
+# Pairs scored per second, more than the scan reaches on 2 cores (about 1.5e8 on uniform-10's
+# centre): with ``give_up``, candidates that could not be paired in time even at this pace
+# stop the search before they are all made.
+PAIRS_PER_SECOND_AT_BEST = 1e9
 # With ``give_up``, the pair scan stops as hopeless when, after this many seconds of it, the
 # measured rate says the rest would not finish before the deadline.
 RATE_SECONDS = 1.0
@@ -236,7 +240,8 @@ def enumerate_best(arch: Architecture, rows: UniqueRows, objective: Objective, b
         N = np.repeat(np.arange(rows.n_rows), counts[:, 1 - inside])
         if mode is None or k < 0 or len(P) == 0:
             continue
-        made = _candidates(directions, Q, P, N, k, limit=MAX_CANDIDATES)
+        made = _candidates(directions, Q, P, N, k, limit=MAX_CANDIDATES,
+                           deadline=deadline if give_up else None)
         if made is None:
             out.status, out.hopeless = "UNKNOWN", True
             break
@@ -295,15 +300,22 @@ def _pack(mask: np.ndarray) -> np.ndarray:
 
 
 def _candidates(directions: np.ndarray, Q: np.ndarray, P: np.ndarray, N: np.ndarray,
-                k: int, limit: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+                k: int, limit: int = 0, deadline: float | None = None
+                ) -> tuple[np.ndarray, np.ndarray] | None:
     """The distinct candidate row sets (uint64 bitsets over P then N) and, for each, one
     (direction index, threshold) that makes it; None when more than ``limit`` (if > 0) sets
-    are left after each block of directions drops its repeats. Only distinct thresholds are
-    tried per direction: on rows that take few levels (uniform-10's noisy centre, 2 levels
-    per input) most of the ``k + 1`` lowest projections repeat."""
+    are left after each block of directions drops its repeats, or (with ``deadline``) when
+    the sets counted so far, extrapolated to every direction, could not be paired by then
+    even at ``PAIRS_PER_SECOND_AT_BEST``. Only distinct thresholds are tried per direction: on
+    rows that take few levels (uniform-10's noisy centre, 2 levels per input) most of the
+    ``k + 1`` lowest projections repeat."""
     sets, origin = [], []
     held = 0
     for s in range(0, len(directions), DIRECTION_BLOCK):
+        if deadline is not None and s:
+            expected = held * len(directions) / s
+            if expected ** 2 / 2 / PAIRS_PER_SECOND_AT_BEST > deadline - time.monotonic():
+                return None
         D = directions[s:s + DIRECTION_BLOCK]
         proj = D @ Q.T  # [d, U]
         pP, pN = proj[:, P], proj[:, N]

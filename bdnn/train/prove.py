@@ -418,12 +418,14 @@ def nearest_blocks(Q: np.ndarray, size: int) -> np.ndarray:
 
 
 def partition_bound(problem: TrainProblem, deadline: float, *, method: str = "auto",
-                    sizes: list[int] | None = None) -> BlocksProof | None:
+                    sizes: list[int] | None = None,
+                    core: SubsetProof | None = None) -> BlocksProof | None:
     """Disjoint blocks of nearest distinct rows, each solved as far as its share of the time
     goes (``solve_subset``: a proven partial bound counts too); the best partition's blocks
     that prove more than their data bound, or None when none does. Starts with
     ``PARTITION_ROWS`` rows per block and doubles it while a partition takes under a third of
-    the time left (``sizes``: those block sizes instead, in that order)."""
+    the time left (``sizes``: those block sizes instead, in that order). With ``core`` (a
+    proven subset) only the other rows are partitioned, and the core is one of the blocks."""
     arch, objective, rows = problem.arch, problem.objective, problem.rows
     per_row = row_bounds(rows, objective, arch)
     solve = dataclasses.replace(problem.solve, label=f"{problem.solve.label}/blocks",
@@ -431,12 +433,16 @@ def partition_bound(problem: TrainProblem, deadline: float, *, method: str = "au
     best: BlocksProof | None = None
     todo = list(sizes) if sizes is not None else None
     size = todo.pop(0) if todo else PARTITION_ROWS
-    while size < 2 * rows.n_rows:
+    free = np.ones(rows.n_rows, dtype=bool)
+    if core is not None:
+        free[core.rows] = False
+    others = np.flatnonzero(free)
+    while size < 2 * len(others):
         t0 = time.monotonic()
-        label = nearest_blocks(rows.Q, size)
-        blocks = [np.flatnonzero(label == b) for b in range(int(label.max()) + 1)]
+        label = nearest_blocks(rows.Q[others], size)
+        blocks = [others[label == b] for b in range(int(label.max()) + 1)]
         mixed = [S for S in blocks if (rows.counts[S].sum(axis=0) > 0).sum() >= 2]
-        proofs: list[SubsetProof] = []
+        proofs: list[SubsetProof] = [] if core is None else [core]
         for i, S in enumerate(mixed):
             left = deadline - time.monotonic()
             if _out_of_time(left):
@@ -454,9 +460,10 @@ def partition_bound(problem: TrainProblem, deadline: float, *, method: str = "au
         for b in proofs:
             in_blocks[b.rows] = True
         proof = BlocksProof(proofs, int(per_row[~in_blocks].sum()), time.monotonic() - t0)
-        problem.say(f"prove: {len(mixed)} blocks of {size} distinct rows: bound {proof.bound} "
-                    f"({proof.seconds:.0f} s)")
-        if proofs and (best is None or proof.bound > best.bound):
+        problem.say(f"prove: {len(mixed)} blocks of {size} distinct rows"
+                    + (" besides the core" if core is not None else "")
+                    + f": bound {proof.bound} ({proof.seconds:.0f} s)")
+        if len(proofs) > (core is not None) and (best is None or proof.bound > best.bound):
             best = proof
         if _out_of_time(deadline - time.monotonic()):
             break
@@ -508,7 +515,8 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
                 if result.loss is not None and result.bound >= result.loss:
                     return result
         share = time.monotonic() + PARTITION_SHARE * (deadline - time.monotonic())
-        blocks = partition_bound(problem, share, method=method)
+        core = result.best if isinstance(result.best, SubsetProof) else None
+        blocks = partition_bound(problem, share, method=method, core=core)
         if blocks is not None and blocks.bound > result.bound:
             result.bound, result.best = blocks.bound, blocks
             result.rounds.append({"rows": len(blocks.rows), "question": "disjoint blocks",
@@ -920,12 +928,14 @@ def check_certificate(cert: ParsedCertificate, *, Q: np.ndarray | None, y: np.nd
                              label="certify")
         deadline = t0 + time_limit
         status, proven = "OPTIMAL", 0
-        todo = [(rows_, b) for rows_, b in cert.subsets if b > 0]
-        for i, (sub, claimed) in enumerate(todo):
+        # the smallest subsets first: what they leave of their share goes to the larger ones
+        todo = sorted(((k, rows_, b) for k, (rows_, b) in enumerate(cert.subsets) if b > 0),
+                      key=lambda t: t[1].n_rows)
+        for i, (k, sub, claimed) in enumerate(todo):
             # one question per subset: a network with a loss below its claim on it?
             left = max(deadline - time.monotonic(), 0.0) / (len(todo) - i)
             answer = refute(cert.arch, sub, cert.objective, solve, left, claimed)
-            where = "the subset" if len(cert.subsets) == 1 else f"subset {i + 1}"
+            where = "the subset" if len(cert.subsets) == 1 else f"subset {k + 1}"
             if answer.status == "INFEASIBLE":
                 proven += claimed
             elif answer.status == "FEASIBLE":
