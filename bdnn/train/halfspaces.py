@@ -311,12 +311,14 @@ def _candidates(directions: np.ndarray, Q: np.ndarray, P: np.ndarray, N: np.ndar
     ``k + 1`` lowest projections repeat."""
     sets, origin = [], []
     held = 0
-    for s in range(0, len(directions), DIRECTION_BLOCK):
+    # a small first block, so that a hopeless search is seen after a fraction of a second
+    starts = [0, *range(DIRECTION_BLOCK // 10, len(directions), DIRECTION_BLOCK)]
+    for s, e in zip(starts, [*starts[1:], len(directions)], strict=True):
         if deadline is not None and s:
             expected = held * len(directions) / s
             if expected ** 2 / 2 / PAIRS_PER_SECOND_AT_BEST > deadline - time.monotonic():
                 return None
-        D = directions[s:s + DIRECTION_BLOCK]
+        D = directions[s:e]
         proj = D @ Q.T  # [d, U]
         pP, pN = proj[:, P], proj[:, N]
         sP = np.sort(pP, axis=1)
