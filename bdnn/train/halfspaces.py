@@ -240,9 +240,9 @@ def enumerate_best(arch: Architecture, rows: UniqueRows, objective: Objective, b
         N = np.repeat(np.arange(rows.n_rows), counts[:, 1 - inside])
         if mode is None or k < 0 or len(P) == 0:
             continue
-        made = _candidates(directions, Q, P, N, k, limit=MAX_CANDIDATES,
-                           deadline=deadline if give_up else None)
-        if made is None:
+        made = _candidates(directions, Q, P, N, k, limit=MAX_CANDIDATES, deadline=deadline,
+                           give_up=give_up)
+        if made is None:  # too many, or out of time (hopeless either way)
             out.status, out.hopeless = "UNKNOWN", True
             break
         sets, origin = made
@@ -300,23 +300,24 @@ def _pack(mask: np.ndarray) -> np.ndarray:
 
 
 def _candidates(directions: np.ndarray, Q: np.ndarray, P: np.ndarray, N: np.ndarray,
-                k: int, limit: int = 0, deadline: float | None = None
+                k: int, limit: int = 0, deadline: float | None = None, give_up: bool = False
                 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The distinct candidate row sets (uint64 bitsets over P then N) and, for each, one
     (direction index, threshold) that makes it; None when more than ``limit`` (if > 0) sets
-    are left after each block of directions drops its repeats, or (with ``deadline``) when
-    the sets counted so far, extrapolated to every direction, could not be paired by then
-    even at ``PAIRS_PER_SECOND_AT_BEST``. Only distinct thresholds are tried per direction: on
-    rows that take few levels (uniform-10's noisy centre, 2 levels per input) most of the
-    ``k + 1`` lowest projections repeat."""
+    are left after each block of directions drops its repeats, past ``deadline``, or (with
+    ``give_up``) when the sets counted so far, extrapolated to every direction, could not be
+    paired by the deadline even at ``PAIRS_PER_SECOND_AT_BEST``. Only distinct thresholds are
+    tried per direction: on rows that take few levels (uniform-10's noisy centre, 2 levels per
+    input) most of the ``k + 1`` lowest projections repeat."""
     sets, origin = [], []
     held = 0
     # a small first block, so that a hopeless search is seen after a fraction of a second
     starts = [0, *range(DIRECTION_BLOCK // 10, len(directions), DIRECTION_BLOCK)]
     for s, e in zip(starts, [*starts[1:], len(directions)], strict=True):
         if deadline is not None and s:
+            left = deadline - time.monotonic()
             expected = held * len(directions) / s
-            if expected ** 2 / 2 / PAIRS_PER_SECOND_AT_BEST > deadline - time.monotonic():
+            if left < 0 or (give_up and expected ** 2 / 2 / PAIRS_PER_SECOND_AT_BEST > left):
                 return None
         D = directions[s:e]
         proj = D @ Q.T  # [d, U]
