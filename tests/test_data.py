@@ -73,21 +73,24 @@ def test_bcw_is_integers_1_to_10_with_labels_0_1():
 
 def test_credit_card_loads_in_a_small_multiple_of_numpys_loadtxt():
     """30,000 rows load in a few times what numpy's C CSV reader needs for the same file (a
-    ratio in one run, so a busy machine slows both sides)."""
+    ratio in one run, so a busy machine slows both sides; the fastest of three interleaved
+    rounds each, so that a burst of load during one measurement does not decide it)."""
     import gzip
     from importlib import resources
 
     path = resources.files("bdnn.data") / "files" / "default_of_credit_card_clients.csv.gz"
-    t0 = time.perf_counter()
-    with gzip.open(path, "rt") as f:
-        reference = np.loadtxt(f, delimiter=";")
-    t_loadtxt = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ds = load_dataset("credit-card")
-    elapsed = time.perf_counter() - t0
-    assert ds.X.shape == (30000, 23)
-    np.testing.assert_array_equal(ds.X, reference[:, :-1])
-    assert elapsed < 6 * t_loadtxt, f"credit-card took {elapsed:.2f} s, loadtxt {t_loadtxt:.2f} s"
+    t_loadtxt, elapsed = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        with gzip.open(path, "rt") as f:
+            reference = np.loadtxt(f, delimiter=";")
+        t_loadtxt.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ds = load_dataset("credit-card")
+        elapsed.append(time.perf_counter() - t0)
+        assert ds.X.shape == (30000, 23)
+        np.testing.assert_array_equal(ds.X, reference[:, :-1])
+    assert min(elapsed) < 6 * min(t_loadtxt), f"credit-card took {elapsed} s, loadtxt {t_loadtxt} s"
 
 
 @pytest.mark.parametrize(
