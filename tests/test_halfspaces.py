@@ -201,3 +201,29 @@ def test_agrees_with_cpsat_on_iris_versicolor_against_the_rest(w):
            for m in ("enumeration", "cpsat")}
     assert got["enumeration"][0] == got["cpsat"][0] == "OPTIMAL"
     assert got["enumeration"][2] == got["cpsat"][2] == {1: 4, 2: 2}[w]
+
+
+def test_pair_scan_stopped_early_names_a_pair_with_the_errors_it_reports(monkeypatch):
+    """A scan that runs out of time after finding a pair returns that pair's indices in the
+    caller's order, not the scan's (sorted) one: the named pair's errors, recomputed with
+    popcounts, are the reported ones."""
+    import types
+
+    import bdnn.train.halfspaces as hs
+    rng = np.random.default_rng(5)
+    Q = rng.integers(0, 8, size=(90, 3))
+    n_p = 40
+    directions = np.array(list(itertools.product(range(-2, 3), repeat=3)))
+    sets, _ = hs._candidates(directions, Q, np.arange(n_p), np.arange(n_p, 90), 30)
+    must = np.concatenate([hs._pack(np.ones((1, n_p), dtype=bool)),
+                           hs._pack(np.zeros((1, 90 - n_p), dtype=bool))], axis=1)[0]
+    monkeypatch.setattr(hs, "PAIR_BLOCK", 64)  # tiles of 8 x 8 pairs
+    stopped_with_a_pair = 0
+    for calls in range(3, 40):
+        clock = iter(range(10**6))  # one tick per reading: time runs out after `calls`
+        monkeypatch.setattr(hs, "time", types.SimpleNamespace(monotonic=lambda c=clock: next(c)))
+        best, i, j, _, how = hs._best_pair(sets, must, 10**6, calls, None, 1, False)
+        if best is not None:
+            assert int(np.bitwise_count((sets[i] & sets[j]) ^ must).sum()) == best
+            stopped_with_a_pair += how == "timeout"
+    assert stopped_with_a_pair > 0

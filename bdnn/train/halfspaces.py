@@ -441,6 +441,13 @@ def _best_pair(sets: np.ndarray, must: np.ndarray, k: int, deadline: float,
     weighted = member * weight
     best, bi, bj, scored = None, -1, -1, 0
     started = last = time.monotonic()
+
+    def found(how: str) -> tuple[int | None, int, int, int, str]:
+        """The result, with the pair's indices in the caller's order (not the sorted one)."""
+        if best is None:
+            return None, -1, -1, scored, how
+        return best, int(order[bi]), int(order[bj]), scored, how
+
     a_block = max(1, min(M, int(np.sqrt(PAIR_BLOCK))))
     i = 0
     while i < M and miss[i] <= k:
@@ -450,11 +457,11 @@ def _best_pair(sets: np.ndarray, must: np.ndarray, k: int, deadline: float,
         for j in range(i, end, b_block):
             now = time.monotonic()
             if now > deadline:
-                return best, bi, bj, scored, "timeout"
+                return found("timeout")
             if give_up and now - started > RATE_SECONDS and scored:
                 rest = (end - i) ** 2 / 2  # at most, with the partners as they end now
                 if rest * (now - started) / scored > deadline - now:
-                    return best, bi, bj, scored, "hopeless"
+                    return found("hopeless")
             j_end = min(j + b_block, end)
             err = weighted[i:a_end] @ member[j:j_end].T
             if j < a_end:  # each unordered pair once: partners j' >= i'
@@ -472,9 +479,7 @@ def _best_pair(sets: np.ndarray, must: np.ndarray, k: int, deadline: float,
             last = time.monotonic()
             progress(f"enumeration (class {inside} inside): {i:,} of {M:,} candidates as "
                      f"the first, best {best if best is not None else '-'}")
-    if best is not None:
-        bi, bj = int(order[bi]), int(order[bj])
-    return best, bi, bj, scored, "done"
+    return found("done")
 
 
 def _network(arch: Architecture, directions: np.ndarray, best: tuple,
