@@ -373,8 +373,8 @@ def core_bound(problem: TrainProblem, incumbent: Network, deadline: float) -> Su
     core or its scan does not finish."""
     arch, objective, rows = problem.arch, problem.objective, problem.rows
     per_row = row_bounds(rows, objective, arch)
-    wrong = _row_losses(incumbent, rows, objective) > per_row
-    S = core_rows(rows, wrong)
+    losses = _row_losses(incumbent, rows, objective)
+    S = core_rows(rows, losses > per_row)
     left = deadline - time.monotonic()
     if S is None or _out_of_time(left):
         return None
@@ -383,8 +383,8 @@ def core_bound(problem: TrainProblem, incumbent: Network, deadline: float) -> Su
     problem.say(f"prove: the core, {len(S)} distinct rows in the box of the incumbent's wrong "
                 f"rows, by enumeration ({left:.0f} s at most)")
     solve = dataclasses.replace(problem.solve, label=f"{problem.solve.label}/core")
-    below = int(_row_losses(incumbent, sub, objective).sum()) + 1
-    answer = _enumerated(arch, sub, objective, solve, left, below, give_up=True)
+    answer = _enumerated(arch, sub, objective, solve, left, int(losses[S].sum()) + 1,
+                         give_up=True)
     seconds = time.monotonic() - t0
     if answer is None or not answer.minimum or answer.loss is None:
         problem.say(f"prove: the core's scan would not end in time ({seconds:.0f} s)"
@@ -499,23 +499,23 @@ def prove_bound(problem: TrainProblem, incumbent: Network | None, deadline: floa
     if method != "cpsat" and halfspaces.unsupported(arch, objective) is None and (
             result.loss is None or not halfspaces.candidates_fit(arch, result.loss)):
         # the enumeration cannot scan every row: the core, then blocks small enough for it
-        if incumbent is not None:
-            core = core_bound(problem, incumbent,
-                              time.monotonic() + CORE_SHARE * (deadline - time.monotonic()))
-            if core is not None:
-                result.rounds.append({"rows": len(core.rows), "question": "core",
-                                      "method": core.method, "status": core.status,
-                                      "subset_bound": core.subset_bound, "bound": core.bound,
-                                      "seconds": round(core.seconds, 3)})
-                if core.bound > result.bound:
-                    result.bound, result.best = core.bound, core
-                net = core.network
-                if net is not None and problem.loss(net) < (result.loss or np.inf):
-                    result.network, result.loss = net, problem.loss(net)
-                if result.loss is not None and result.bound >= result.loss:
-                    return result
+        core = None if incumbent is None else core_bound(
+            problem, incumbent, time.monotonic() + CORE_SHARE * (deadline - time.monotonic()))
+        if core is not None:
+            result.rounds.append({"rows": len(core.rows), "question": "core",
+                                  "method": core.method, "status": core.status,
+                                  "subset_bound": core.subset_bound, "bound": core.bound,
+                                  "seconds": round(core.seconds, 3)})
+            loss = None if core.network is None else problem.loss(core.network)
+            if loss is not None and (result.loss is None or loss < result.loss):
+                result.network, result.loss = core.network, loss
+            if core.bound > result.bound:
+                result.bound, result.best = core.bound, core
+            else:
+                core = None  # nothing beyond the data bound: its rows go to the blocks too
+            if result.loss is not None and result.bound >= result.loss:
+                return result
         share = time.monotonic() + PARTITION_SHARE * (deadline - time.monotonic())
-        core = result.best if isinstance(result.best, SubsetProof) else None
         blocks = partition_bound(problem, share, method=method, core=core)
         if blocks is not None and blocks.bound > result.bound:
             result.bound, result.best = blocks.bound, blocks
