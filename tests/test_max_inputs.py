@@ -1,7 +1,8 @@
-"""``--max-inputs K`` (docs/design.md §4, "Reading few inputs"): the input choice against a
-plain-Python leave-one-out count, the quantizer forms that read only some inputs against the
-full quantizer, and trained networks that read at most K inputs, whose predictions do not move
-when the other inputs do, on the command line, the estimator and ``bdnn select``'s grid."""
+"""``--max-inputs K`` (docs/design.md §4, "Reading few inputs"): the input choice against
+plain-Python leave-one-out counts (a decision table, the nearest class mean), the quantizer
+forms that read only some inputs against the full quantizer, and trained networks that read at
+most K inputs, whose predictions do not move when the other inputs do, on the command line,
+the estimator and ``bdnn select``'s grid."""
 
 import json
 import subprocess
@@ -16,7 +17,7 @@ from bdnn.model_file import load_network, network_from_dict, network_to_dict
 from bdnn.quantizer import Pow2Quantizer, Quantizer, fit_quantizer
 from bdnn.select.grid import compatible, expand
 from bdnn.select.task import task_key
-from bdnn.train.input_selection import choose_inputs, loo_table_correct
+from bdnn.train.input_selection import choose_inputs, loo_mean_correct, loo_table_correct
 from bdnn.train.methods import train_network
 from bdnn.train.problem import TrainProblem
 from bdnn.train.solver import SolveOptions
@@ -45,6 +46,58 @@ def test_loo_count_matches_plain_python(seed):
     y = rng.integers(0, c, n)
     default = int(rng.integers(0, c))
     assert loo_table_correct(cells, y, c, default) == plain_loo_correct(cells, y, c, default)
+
+
+def plain_loo_mean_correct(Z, y, n_classes) -> int:
+    """Leave-one-out nearest class mean on the columns ``Z``, one row at a time (a class with
+    no other row has no mean; ties to the lower class)."""
+    correct = 0
+    for r in range(len(y)):
+        best, best_d = None, None
+        for c in range(n_classes):
+            rows = [s for s in range(len(y)) if s != r and y[s] == c]
+            if not rows:
+                continue
+            mean = [sum(float(Z[s][j]) for s in rows) / len(rows) for j in range(Z.shape[1])]
+            d = sum((float(Z[r][j]) - mean[j]) ** 2 for j in range(Z.shape[1]))
+            if best_d is None or d < best_d:
+                best, best_d = c, d
+        correct += best == y[r]
+    return correct
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_loo_mean_count_matches_plain_python(seed):
+    rng = np.random.default_rng(seed)
+    n, c, d = int(rng.integers(2, 30)), int(rng.integers(2, 5)), int(rng.integers(1, 4))
+    # small integer levels: exact float sums, and ties between class means happen
+    Z = rng.integers(0, 4, size=(n, d))
+    y = rng.integers(0, c, n)
+    y[:c] = np.arange(min(c, n))[: min(c, n)] if n >= c else y[:c]
+    counts = np.bincount(y, minlength=c)
+    means = np.zeros((c, d))
+    np.add.at(means, y, Z.astype(float))
+    means /= np.maximum(counts, 1)[:, None]
+    dist = ((Z[:, None, :] - means[None]) ** 2).sum(axis=2)
+    dist[:, counts == 0] = np.inf  # a class without rows is nobody's nearest mean
+    assert loo_mean_correct(dist, y, counts) == plain_loo_mean_correct(Z, y, c)
+
+
+def test_many_inputs_are_chosen_by_class_means_and_never_a_constant_one():
+    # 16 levels on 200 rows: after two or three inputs every cell of the table holds one row,
+    # so its leave-one-out count stops rising; the label is a linear function of inputs 0-5
+    # and inputs 14-19 are constant. The old rule (the table count alone) chose constant inputs
+    # there, since they split no cell.
+    rng = np.random.default_rng(0)
+    Q = rng.integers(0, 16, size=(200, 20))
+    Q[:, 14:] = 7
+    y = (Q[:, :6].sum(axis=1) > 45).astype(np.int64)
+    chosen = choose_inputs(Q, y, 6, 2)
+    assert not set(chosen) & set(range(14, 20)), chosen
+    assert len(set(chosen) & set(range(6))) >= 5, chosen
+    # a constant input comes only when nothing else is left
+    assert set(choose_inputs(Q, y, 14, 2)) == set(range(14))
+    assert len(choose_inputs(Q, y, 20, 2)) == 20
 
 
 def _informative(seed, n=240, d=7, used=(2, 5)):

@@ -6,11 +6,22 @@ all zero is never read, so the exported C need not quantize it (nor store its le
 network that reads few inputs can be exported as a table (the predict table, docs/export.md).
 
 The K inputs are chosen before training, on the quantized training rows only, by greedy forward
-selection (Kohavi & John's wrapper with a decision-table majority classifier): each step adds
-the input whose levels, together with those already chosen, predict the training labels best
-by leave-one-out majority vote within each cell of equal levels (a row alone in its cell gets
-the most frequent class). Leave-one-out penalises cells too small to vote, so the criterion does
-not simply favour the finest inputs. Then every training method trains on those K columns (a
+selection (Kohavi & John's wrapper) with two classifiers:
+
+* a decision-table majority classifier, while it gains: each step adds the input whose levels,
+  together with those already chosen, predict the training labels best by leave-one-out
+  majority vote within each cell of equal levels (a row alone in its cell gets the most
+  frequent class). Leave-one-out penalises cells too small to vote, so the criterion does not
+  simply favour the finest inputs: what a table network of a few inputs needs;
+* once no input raises that count (the cells are too fine to vote: after two or three inputs of
+  16 levels on a few hundred rows), a nearest-class-mean classifier on the levels, again by
+  leave-one-out: the input that, added to those chosen, classifies most rows right by the
+  nearest class mean. Without it the table count rewards inputs that split no cell (a constant
+  pixel keeps every vote), and ``--max-inputs 24`` on digits read constant border pixels
+  (test accuracy 0.47 against 0.93 for all inputs); a class-mean distance is linear in the
+  levels, as a network's first layer is.
+
+Then every training method trains on those K columns (a
 smaller model for CP-SAT) and the network is widened back with zero weights for the others;
 its quantizer puts those inputs at level 0 (``Quantizer.reading_only``).
 """
@@ -40,30 +51,66 @@ def loo_table_correct(cells: np.ndarray, y: np.ndarray, n_classes: int, default:
     return int(np.sum(pred == y))
 
 
+def loo_mean_correct(dist: np.ndarray, y: np.ndarray, counts: np.ndarray) -> int:
+    """Rows the nearest class mean classifies right, leaving each row out of its own class's
+    mean. ``dist`` [N, C]: squared distances of every row to every class mean (over the chosen
+    inputs), ``counts`` [C]: rows per class. Without row ``i`` its class's mean moves away from
+    it by the factor ``n / (n - 1)`` (``n`` that class's rows), so the distance to it is
+    ``dist[i, y] (n / (n - 1))^2``; a class of one row has no mean left (infinite distance).
+    Ties go to the lower class index."""
+    n = len(y)
+    own = counts[y].astype(np.float64)
+    scale = np.where(own > 1, (own / np.maximum(own - 1, 1)) ** 2, np.inf)
+    d = dist.copy()
+    d[np.arange(n), y] = dist[np.arange(n), y] * scale
+    return int(np.sum(d.argmin(axis=1) == y))
+
+
 def choose_inputs(Q: np.ndarray, y: np.ndarray, k: int, n_classes: int) -> list[int]:
     """The ``min(k, n_inputs)`` inputs greedy forward selection picks (module docstring), in
-    increasing order. Ties go to the lower input index, so the choice is deterministic."""
+    increasing order. Ties go to the lower input index, so the choice is deterministic; inputs
+    constant on the training rows come after every other."""
     Q = np.asarray(Q, dtype=np.int64)
     y = np.asarray(y, dtype=np.int64)
     n, d = Q.shape
     if k < 1:
         raise BDNNError(f"--max-inputs must be at least 1, got {k}")
     default = int(np.bincount(y, minlength=n_classes).argmax())
+    counts = np.bincount(y, minlength=n_classes)
+    # each input's squared distance of every row to every class mean: [d, N, C]
+    sums = np.zeros((n_classes, d))
+    np.add.at(sums, y, Q.astype(np.float64))
+    means = sums / np.maximum(counts, 1)[:, None]
+    per_input = (Q.T[:, :, None] - means.T[:, None, :]) ** 2
     base = int(Q.max(initial=0)) + 1
     chosen: list[int] = []
     cells = np.zeros(n, np.int64)
+    table = loo_table_correct(cells, y, n_classes, default)
+    dist = np.zeros((n, n_classes))
+    # inputs constant on the training rows inform no classifier: chosen only when no other
+    # is left (the criteria would take one over an input that costs a row)
+    constant = {j for j in range(d) if n and bool(np.all(Q[:, j] == Q[0, j]))}
     for _ in range(min(k, d)):
+        left = [j for j in range(d) if j not in chosen and j not in constant]
+        left = left or [j for j in range(d) if j not in chosen]
         best, best_correct, best_cells = -1, -1, cells
-        for j in range(d):
-            if j in chosen:
-                continue
+        for j in left:
             # re-index the joint cells after each step, so ids stay below n * base
             trial = np.unique(cells * base + Q[:, j], return_inverse=True)[1].reshape(-1)
             correct = loo_table_correct(trial, y, n_classes, default)
             if correct > best_correct:
                 best, best_correct, best_cells = j, correct, trial
+        if best_correct <= table:  # the table gains nothing: the class means choose
+            best_correct = -1
+            for j in left:
+                correct = loo_mean_correct(dist + per_input[j], y, counts)
+                if correct > best_correct:
+                    best, best_correct = j, correct
+            best_cells = np.unique(cells * base + Q[:, best], return_inverse=True)[1].reshape(-1)
         chosen.append(best)
         cells = best_cells
+        table = loo_table_correct(cells, y, n_classes, default)
+        dist = dist + per_input[best]
     return sorted(chosen)
 
 
