@@ -102,7 +102,7 @@ from .options import IntList, emit_json, process_started
               help="Second stage: keep the loss, minimise the number of non-zero weights.")
 @click.option("--max-inputs", type=click.IntRange(1, MAX_INPUTS), default=None,
               help="Train a network that reads at most K inputs (chosen on the training rows "
-                   "by greedy forward selection); the C quantizes and stores only those.")
+                   "by greedy forward selection); the C stores level keys for those only.")
 @click.option("--prove", is_flag=True,
               help="exact: spend most of the time limit on the lower bound (subset bounds by "
                    "row generation); the model records a certificate.")
