@@ -42,7 +42,7 @@ def loo_table_correct(cells: np.ndarray, y: np.ndarray, n_classes: int, default:
     """Rows whose label the other rows of their cell (``cells``: a small non-negative cell id
     per row, as ``choose_inputs`` numbers them) predict by majority (ties: the lowest class
     index; no other row: ``default``)."""
-    counts = np.zeros((int(cells.max()) + 1, n_classes), np.int64)
+    counts = np.zeros((int(cells.max(initial=0)) + 1, n_classes), np.int64)
     np.add.at(counts, (cells, y), 1)
     others = counts[cells]
     others[np.arange(len(y)), y] -= 1
@@ -60,9 +60,9 @@ def loo_mean_correct(dist: np.ndarray, y: np.ndarray, counts: np.ndarray) -> int
     Ties go to the lower class index."""
     n = len(y)
     own = counts[y].astype(np.float64)
-    scale = np.where(own > 1, (own / np.maximum(own - 1, 1)) ** 2, np.inf)
+    scale = (own / np.maximum(own - 1, 1)) ** 2
     d = dist.copy()
-    d[np.arange(n), y] = dist[np.arange(n), y] * scale
+    d[np.arange(n), y] = np.where(own > 1, dist[np.arange(n), y] * scale, np.inf)
     return int(np.sum(d.argmin(axis=1) == y))
 
 
@@ -82,6 +82,7 @@ def choose_inputs(Q: np.ndarray, y: np.ndarray, k: int, n_classes: int) -> list[
     np.add.at(sums, y, Q.astype(np.float64))
     means = sums / np.maximum(counts, 1)[:, None]
     per_input = (Q.T[:, :, None] - means.T[:, None, :]) ** 2
+    per_input[:, :, counts == 0] = np.inf  # a class without training rows has no mean
     base = int(Q.max(initial=0)) + 1
     chosen: list[int] = []
     cells = np.zeros(n, np.int64)
