@@ -26,6 +26,9 @@ from .task import DataPart, train_task
 #: How often a task runs again after an exception or its worker's death.
 TASK_RETRIES = 3
 CONNECT_TIMEOUT_S = 10
+# starting the local cluster's worker processes: minutes only on a machine that cannot start
+# them at all (a busy 2-core machine takes seconds)
+LOCAL_WORKERS_TIMEOUT_S = 600.0
 
 
 def machine_cores() -> int:
@@ -91,6 +94,16 @@ class SweepEngine:
                                             processes=True, dashboard_address=None,
                                             silence_logs=logging.CRITICAL)
             self.client = Client(self.cluster, set_as_default=False)
+            # the workers register with the scheduler some time after their processes start
+            # (seconds on a busy machine); until then the client sees none and a sweep would
+            # be refused for want of workers. Local workers come (a dead one is restarted by
+            # its nanny), so the bound is for a machine that cannot start them at all.
+            try:
+                self.client.wait_for_workers(self.n_processes, timeout=LOCAL_WORKERS_TIMEOUT_S)
+            except TimeoutError:
+                raise BDNNError(f"the {self.n_processes} local Dask worker process(es) did not "
+                                f"start within {LOCAL_WORKERS_TIMEOUT_S:.0f} s; try --processes "
+                                "1, or start a cluster and pass --scheduler") from None
         # import bdnn, OR-Tools and numpy in every worker now (seconds on a busy machine), so
         # that the estimate counts it and the first trainings are not slower than the rest
         self.client.run(importlib.import_module, "bdnn.select.task")
