@@ -66,6 +66,12 @@ def loo_mean_correct(dist: np.ndarray, y: np.ndarray, counts: np.ndarray) -> int
     return int(np.sum(d.argmin(axis=1) == y))
 
 
+def _joint_cells(cells: np.ndarray, column: np.ndarray, base: int) -> np.ndarray:
+    """The cells of ``cells`` split by ``column``'s levels (each below ``base``), numbered
+    anew from 0, so the ids stay below ``n x base``."""
+    return np.unique(cells * base + column, return_inverse=True)[1].reshape(-1)
+
+
 def choose_inputs(Q: np.ndarray, y: np.ndarray, k: int, n_classes: int) -> list[int]:
     """The ``min(k, n_inputs)`` inputs greedy forward selection picks (module docstring), in
     increasing order. Ties go to the lower input index, so the choice is deterministic; inputs
@@ -75,43 +81,49 @@ def choose_inputs(Q: np.ndarray, y: np.ndarray, k: int, n_classes: int) -> list[
     n, d = Q.shape
     if k < 1:
         raise BDNNError(f"--max-inputs must be at least 1, got {k}")
-    default = int(np.bincount(y, minlength=n_classes).argmax())
     counts = np.bincount(y, minlength=n_classes)
-    # each input's squared distance of every row to every class mean: [d, N, C]
+    default = int(counts.argmax())
     sums = np.zeros((n_classes, d))
     np.add.at(sums, y, Q.astype(np.float64))
     means = sums / np.maximum(counts, 1)[:, None]
-    per_input = (Q.T[:, :, None] - means.T[:, None, :]) ** 2
-    per_input[:, :, counts == 0] = np.inf  # a class without training rows has no mean
+
+    def to_means(j: int) -> np.ndarray:
+        """Squared distance of every row to every class mean on input ``j`` [N, C]; a class
+        without training rows has no mean."""
+        d2 = (Q[:, j, None] - means[None, :, j]) ** 2
+        d2[:, counts == 0] = np.inf
+        return d2
+
     base = int(Q.max(initial=0)) + 1
     chosen: list[int] = []
     cells = np.zeros(n, np.int64)
     table = loo_table_correct(cells, y, n_classes, default)
-    dist = np.zeros((n, n_classes))
+    dist = np.zeros((n, n_classes))  # over the chosen inputs
     # inputs constant on the training rows inform no classifier: chosen only when no other
     # is left (the criteria would take one over an input that costs a row)
-    constant = {j for j in range(d) if n and bool(np.all(Q[:, j] == Q[0, j]))}
+    constant = set(np.flatnonzero(np.ptp(Q, axis=0) == 0).tolist()) if n else set()
     for _ in range(min(k, d)):
         left = [j for j in range(d) if j not in chosen and j not in constant]
         left = left or [j for j in range(d) if j not in chosen]
         best, best_correct, best_cells = -1, -1, cells
         for j in left:
-            # re-index the joint cells after each step, so ids stay below n * base
-            trial = np.unique(cells * base + Q[:, j], return_inverse=True)[1].reshape(-1)
+            trial = _joint_cells(cells, Q[:, j], base)
             correct = loo_table_correct(trial, y, n_classes, default)
             if correct > best_correct:
                 best, best_correct, best_cells = j, correct, trial
-        if best_correct <= table:  # the table gains nothing: the class means choose
+        if best_correct > table:
+            table = best_correct
+        else:  # the table gains nothing: the class means choose
             best_correct = -1
             for j in left:
-                correct = loo_mean_correct(dist + per_input[j], y, counts)
+                correct = loo_mean_correct(dist + to_means(j), y, counts)
                 if correct > best_correct:
                     best, best_correct = j, correct
-            best_cells = np.unique(cells * base + Q[:, best], return_inverse=True)[1].reshape(-1)
+            best_cells = _joint_cells(cells, Q[:, best], base)
+            table = loo_table_correct(best_cells, y, n_classes, default)
         chosen.append(best)
         cells = best_cells
-        table = loo_table_correct(cells, y, n_classes, default)
-        dist = dist + per_input[best]
+        dist += to_means(best)
     return sorted(chosen)
 
 
