@@ -37,16 +37,17 @@ sys.path.insert(0, str(ROOT))
 from bdnn.select.grid import DEFAULT_FEW_INPUTS  # noqa: E402
 
 DATASETS = "iris,wine,bcw,breast-cancer,uniform-10,uniform-100,credit-card"
-N_INPUTS = {"iris": 4, "wine": 13, "bcw": 9, "breast-cancer": 30, "uniform-10": 10,
-            "uniform-100": 100, "credit-card": 23, "digits": 64}
 
 
 def configs(data: str, many: list[tuple[str, str, str, list[int]]]) -> list[dict]:
     """The few-input grid on ``data`` (``max_inputs`` below its inputs) and the ``--many``
     entries for it."""
+    from bdnn.data.loader import load_dataset
+
+    n_inputs = load_dataset(data).X.shape[1]
     out = []
     for k in DEFAULT_FEW_INPUTS["max_inputs"]:
-        if k >= N_INPUTS[data]:
+        if k >= n_inputs:
             continue
         for h in DEFAULT_FEW_INPUTS["hidden"]:
             for q in DEFAULT_FEW_INPUTS["quantizer"]:
@@ -173,8 +174,9 @@ def main() -> None:
                                      "versions": {v: str(p) for v, p in codes.items()}}) + "\n")
     work = a.out.parent / (a.out.stem + "_models")
     work.mkdir(exist_ok=True)
-    jobs = [(d, int(s), c) for d in a.datasets.split(",") if d
-            for s in a.seeds.split(",") for c in configs(d, many)]
+    grids = {d: configs(d, many) for d in a.datasets.split(",") if d}
+    jobs = [(d, int(s), c) for d, grid in grids.items() for s in a.seeds.split(",")
+            for c in grid]
     jobs = [j for j in jobs if key(*j) not in done]
     print(f"{len(jobs)} configurations to run, {len(done)} already in {a.out}", file=sys.stderr)
 
