@@ -1,0 +1,183 @@
+"""Would weights compiled into code make bdnn's networks faster than the forest on Cortex-M0?
+
+    python benchmarks/sparse_probe.py --data digits --config 16:2:qat --config 16:4:qat \\
+        [--seeds 0,1,2,3,4] [--time-limit 10] --work DIR --out R.json [--md R.md]
+
+A probe, not a product kernel. For each configuration ``HIDDEN:INPUT_BITS:METHOD`` (one hidden
+layer) and seed it trains ``bdnn train DATA --split paper --seed S ...``, times the generated C's
+``NAME_predict`` on the emulated Cortex-M0 (``bdnn bench --entry predict``), then writes into
+the same firmware project a second ``NAME_predict`` whose two layers are unrolled sums of the
+non-zero weights (``s = b + X[1] - X[2] + ...``, the weights as instructions: about two Thumb
+instructions, a byte load and an add or subtract, per non-zero weight), the inputs quantized
+by the generated ``NAME_quantize``. The firmware's own runner checks its classes against the
+numpy reference on the bench's random vectors (a mismatch stops the probe), and the QEMU trace
+counts its instructions the way ``bdnn bench`` does.
+
+The report sets both beside the emlearn forest of ``benchmarks/results/accuracy.json`` (same
+data set, seed-0 firmware): test accuracy mean over the seeds, M0 instructions per inference,
+and the unrolled function's code bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bdnn.model_file import load_network  # noqa: E402
+from codegen.targets.measure import count_instructions  # noqa: E402
+
+ACCURACY = ROOT / "benchmarks" / "results" / "accuracy.json"
+
+
+def bdnn(*args: str) -> dict:
+    """``bdnn ARGS --json`` as a dict (the run stops on an error)."""
+    out = subprocess.run([sys.executable, "-m", "bdnn", *args, "--json"], cwd=ROOT,
+                         capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"bdnn {' '.join(args)} failed: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def terms(weights: list[int], ref) -> str:
+    """`` + X[j] - 2 * X[k] ...`` over the non-zero weights."""
+    return "".join(f" {'+' if w > 0 else '-'} {str(abs(w)) + ' * ' if abs(w) > 1 else ''}{ref(j)}"
+                   for j, w in enumerate(weights) if w)
+
+
+def sparse_predict(model: Path) -> str:
+    """C of ``model_predict_sparse``: both layers as unrolled sums; appended to the generated
+    ``model.c`` it reads its ``model_quantize``."""
+    net = load_network(model)
+    if len(net.layers) != 2 or net.output.name != "argmax":
+        sys.exit(f"{model}: the probe handles one hidden layer and the argmax output")
+    first, out = net.layers
+    W0, b0 = np.asarray(first.weights), np.asarray(first.bias)
+    scale, folded = net.activation.fold(out.weights, out.bias)
+    W1 = np.asarray(out.weights)
+    bases = -(-W0.shape[1] // 32)  # Thumb-1 byte loads reach 31 bytes past a base
+    opaque = '    __asm__("" : ' + ", ".join(f'"+l"(X{i})' for i in range(bases)) + ");"
+    c = ["int model_predict_sparse(const float *x);",
+         "int model_predict_sparse(const float *x)", "{",
+         f"    uint8_t X[{W0.shape[1]}], h[{W0.shape[0]}];",
+         "    int32_t s, best = 0, k = 0;",
+         "    model_quantize(x, X);",
+         "    const uint8_t " + ", ".join(f"*X{i} = X + {32 * i}" for i in range(bases)) + ";"]
+    for u in range(W0.shape[0]):
+        # the opaque bases keep gcc from loading every input once and spilling it
+        total = terms(W0[u].tolist(), lambda j: f"X{j // 32}[{j % 32}]")
+        c += [opaque, f"    s = {int(b0[u])}{total};", f"    h[{u}] = (uint8_t)(s >= 0);"]
+    c.append("    const uint8_t *H = h;")
+    for k in range(W1.shape[0]):
+        total = terms(W1[k].tolist(), lambda u: f"H[{u}]")
+        c += ['    __asm__("" : "+l"(H));',
+              f"    s = {int(scale)} * (0{total}) + {int(folded[k])};",
+              f"    if ({'1' if k == 0 else 's > best'}) {{ best = s; k = {k}; }}"]
+    return "\n".join([*c, "    return (int)k;", "}", ""])
+
+
+def symbol_ranges(elf: Path) -> dict[str, tuple[int, int]]:
+    out = subprocess.run(["arm-none-eabi-nm", "-S", str(elf)], capture_output=True, text=True,
+                         check=True).stdout
+    ranges = {}
+    for line in out.splitlines():
+        p = line.split()
+        if len(p) == 4:
+            lo = int(p[0], 16) & ~1
+            ranges[p[3]] = (lo, lo + int(p[1], 16))
+    return ranges
+
+
+def probe(model: Path, project: Path) -> dict:
+    """The generated and the unrolled ``NAME_predict`` of ``model`` on the emulated M0."""
+    gen = bdnn("bench", str(model), "--target", "cortex-m0", "--entry", "predict",
+               "--project-dir", str(project), "--vectors", "8")
+    with open(project / "model.c", "a") as f:
+        f.write(sparse_predict(model))
+    glue = project / "model_glue.h"
+    text = glue.read_text()
+    glue.write_text(text.replace("#define M_PREDICT model_predict\n",
+                                 "int model_predict_sparse(const float *x);\n"
+                                 "#define M_PREDICT model_predict_sparse\n"))
+    for goal in ("run", "trace"):
+        r = subprocess.run(["make", goal], cwd=project, capture_output=True, text=True)
+        done = re.search(r"^D (\d+)", r.stdout + r.stderr, re.M)
+        if goal == "run" and (done is None or done.group(1) != "0"):
+            sys.exit(f"{model}: the unrolled predict disagrees with the reference "
+                     f"({done.group(0) if done else r.stderr.strip()[-300:]})")
+    ranges = symbol_ranges(project / "prog.elf")
+    counts = count_instructions(project / "trace.log", ranges)
+    lo, hi = ranges["model_predict_sparse"]
+    return {"generated_instructions": gen["per_inference"]["mean"],
+            "generated_flash_bytes": gen["flash_bytes"],
+            "sparse_instructions": float(np.mean(counts)),
+            "sparse_code_bytes": hi - lo}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default="digits")
+    ap.add_argument("--config", action="append", required=True,
+                    help="HIDDEN:INPUT_BITS:METHOD, repeatable")
+    ap.add_argument("--seeds", default="0,1,2,3,4")
+    ap.add_argument("--time-limit", default="10")
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--md", type=Path)
+    args = ap.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    rows = []
+    for cfg in args.config:
+        hidden, bits, method = cfg.split(":")
+        for seed in seeds:
+            work = args.work / f"{hidden}_{bits}_{method}_{seed}"
+            work.mkdir(parents=True, exist_ok=True)
+            model = work / "model.json"
+            t = bdnn("train", args.data, "--hidden", hidden, "--input-bits", bits, "--method",
+                     method, "--split", "paper", "--seed", str(seed), "--time-limit",
+                     args.time_limit, "--workers", "1", "-o", str(model))
+            row = {"config": cfg, "seed": seed, "test_accuracy": t["test_accuracy"],
+                   "val_accuracy": t["val_accuracy"], "nonzero_weights": t["nonzero_weights"],
+                   **probe(model, work / "m0")}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    forest = json.loads(ACCURACY.read_text())["datasets"].get(args.data, {})
+    ref = {"test_mean": forest.get("summary", {}).get("forest", {}).get("test_mean"),
+           "instructions": forest.get("firmware", {}).get("cortex-m0", {}).get("forest", {})
+           .get("per_inference"),
+           "flash_bytes": forest.get("firmware", {}).get("cortex-m0", {}).get("forest", {})
+           .get("flash_bytes")}
+    record = {"command": "python benchmarks/sparse_probe.py " + " ".join(sys.argv[1:]),
+              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "data": args.data, "forest": ref, "rows": rows}
+    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    if args.md:
+        lines = [f"# Unrolled sparse layers on Cortex-M0: {args.data}", "",
+                 f"`{record['command']}`, {record['date']}. Forest (benchmarks/results/"
+                 f"accuracy.json): test {ref['test_mean']:.3f}, {ref['instructions']:,.0f} "
+                 f"instructions, {ref['flash_bytes']:,} B flash.", "",
+                 "| config | seeds | test (mean ± sd) | non-zero weights | generated predict "
+                 "(instr.) | unrolled predict (instr.) | unrolled code B |",
+                 "|---|--:|--:|--:|--:|--:|--:|"]
+        for cfg in args.config:
+            rs = [r for r in rows if r["config"] == cfg]
+            acc = [r["test_accuracy"] for r in rs]
+            sd = float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0
+            m = {k: float(np.mean([r[k] for r in rs])) for k in rs[0] if k not in ("config",)}
+            lines.append(f"| {cfg} | {len(rs)} | {np.mean(acc):.3f} ± {sd:.3f} "
+                         f"| {m['nonzero_weights']:.0f} | {m['generated_instructions']:,.0f} "
+                         f"| {m['sparse_instructions']:,.0f} | {m['sparse_code_bytes']:,.0f} |")
+        args.md.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
