@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from bdnn.model_file import (
 from bdnn.network import Layer, Network, random_network
 from bdnn.quantizer import Pow2Quantizer, Quantizer, ThresholdQuantizer
 from bdnn.raw_input import with_raw_input
+from bdnn.train.ensemble import MIN_MEMBER_SECONDS
 from codegen.c_export import render_c
 from codegen.verify import random_inputs, verify
 
@@ -434,7 +436,12 @@ def test_ensemble_ends_within_its_time_limit(tmp_path):
         r = run_bdnn_timed("train", "wine", "--ensemble", "ovr", "--hidden", "2", "--time-limit",
                            limit, "--quiet", "--json", "-o", tmp_path / "d.json")
     assert r.returncode == 0, r.stderr
-    assert r.wall <= 1.1 * limit + 2.0 * r.slowness(probe), (r.wall, r.slowness(probe))
+    # a member that starts when start-up has spent the budget still trains MIN_MEMBER_SECONDS
+    # (docs/design.md §4): R rounds of them may come on top of the limit, in wall seconds
+    training = json.loads((tmp_path / "d.json").read_text())["training"]
+    rounds = math.ceil(len(training["members"]) / training["processes"])
+    allowed = 1.1 * limit + 2.0 * r.slowness(probe) + rounds * MIN_MEMBER_SECONDS
+    assert r.wall <= allowed, (r.wall, r.slowness(probe), rounds)
 
 
 def test_documented_ensemble_reader_matches():
