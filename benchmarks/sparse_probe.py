@@ -9,9 +9,11 @@ layer) and seed it trains ``bdnn train DATA --split paper --seed S ...``, times 
 the same firmware project a second ``NAME_predict`` whose two layers are unrolled sums of the
 non-zero weights (``s = b + X[1] - X[2] + ...``, the weights as instructions: about two Thumb
 instructions, a byte load and an add or subtract, per non-zero weight), the inputs quantized
-by the generated ``NAME_quantize``. The firmware's own runner checks its classes against the
-numpy reference on the bench's random vectors (a mismatch stops the probe), and the QEMU trace
-counts its instructions the way ``bdnn bench`` does.
+by the generated ``NAME_quantize`` (variant ``sparse``) or, unrolled, only the inputs the first
+layer reads, each with its row of level keys at a constant offset (``sparse_levels``). The
+firmware's own runner checks its classes against the numpy reference on the bench's random
+vectors (a mismatch stops the probe), and the QEMU trace counts its instructions the way
+``bdnn bench`` does.
 
 The report sets both beside the emlearn forest of ``benchmarks/results/accuracy.json`` (same
 data set, seed-0 firmware): test accuracy mean over the seeds, M0 instructions per inference,
@@ -34,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bdnn.model_file import load_network  # noqa: E402
+from codegen.level_keys import c_level_keys, key_rows  # noqa: E402
 from codegen.targets.measure import count_instructions  # noqa: E402
 
 ACCURACY = ROOT / "benchmarks" / "results" / "accuracy.json"
@@ -54,9 +57,25 @@ def terms(weights: list[int], ref) -> str:
                    for j, w in enumerate(weights) if w)
 
 
-def sparse_predict(model: Path) -> str:
-    """C of ``model_predict_sparse``: both layers as unrolled sums; appended to the generated
-    ``model.c`` it reads its ``model_quantize``."""
+def level_code(net) -> list[str]:
+    """C that sets ``X[j]`` for every input the first layer reads, unrolled: the generated
+    ``model_quantize1`` on the input's row of ``model_level_key`` at a constant offset (the
+    loop of ``model_quantize`` reads a row index per input and walks every input)."""
+    keys = c_level_keys(net.quantizer)
+    rows, index = key_rows(keys)
+    L = keys.shape[1]
+    read = np.flatnonzero(np.any(np.asarray(net.layers[0].weights) != 0, axis=0))
+    c = ["    const uint32_t *q_key = model_level_key;", '    __asm__("" : "+l"(q_key));']
+    for j in read.tolist():
+        row = j if index is None else int(index[j])
+        c.append(f"    X[{j}] = (uint8_t)model_quantize1(&x[{j}], &q_key[{L * row}u]);")
+    return c
+
+
+def sparse_predict(model: Path, name: str, unrolled_levels: bool) -> str:
+    """C of ``NAME``, a float predict with both layers as unrolled sums; appended to the
+    generated ``model.c`` it takes the levels from its ``model_quantize`` or, with
+    ``unrolled_levels``, from :func:`level_code`."""
     net = load_network(model)
     if len(net.layers) != 2 or net.output.name != "argmax":
         sys.exit(f"{model}: the probe handles one hidden layer and the argmax output")
@@ -66,11 +85,10 @@ def sparse_predict(model: Path) -> str:
     W1 = np.asarray(out.weights)
     bases = -(-W0.shape[1] // 32)  # Thumb-1 byte loads reach 31 bytes past a base
     opaque = '    __asm__("" : ' + ", ".join(f'"+l"(X{i})' for i in range(bases)) + ");"
-    c = ["int model_predict_sparse(const float *x);",
-         "int model_predict_sparse(const float *x)", "{",
+    c = [f"int {name}(const float *x);", f"int {name}(const float *x)", "{",
          f"    uint8_t X[{W0.shape[1]}], h[{W0.shape[0]}];",
          "    int32_t s, best = 0, k = 0;",
-         "    model_quantize(x, X);",
+         *(level_code(net) if unrolled_levels else ["    model_quantize(x, X);"]),
          "    const uint8_t " + ", ".join(f"*X{i} = X + {32 * i}" for i in range(bases)) + ";"]
     for u in range(W0.shape[0]):
         # the opaque bases keep gcc from loading every input once and spilling it
@@ -97,30 +115,38 @@ def symbol_ranges(elf: Path) -> dict[str, tuple[int, int]]:
     return ranges
 
 
+VARIANTS = {"sparse": False, "sparse_levels": True}  # name -> levels unrolled
+
+
 def probe(model: Path, project: Path) -> dict:
-    """The generated and the unrolled ``NAME_predict`` of ``model`` on the emulated M0."""
+    """The generated ``NAME_predict`` of ``model`` on the emulated M0, and each variant of
+    :data:`VARIANTS` built into the same firmware project in its place."""
     gen = bdnn("bench", str(model), "--target", "cortex-m0", "--entry", "predict",
                "--project-dir", str(project), "--vectors", "8")
+    out = {"generated_instructions": gen["per_inference"]["mean"],
+           "generated_flash_bytes": gen["flash_bytes"]}
     with open(project / "model.c", "a") as f:
-        f.write(sparse_predict(model))
+        for variant, unrolled in VARIANTS.items():
+            f.write(sparse_predict(model, f"model_predict_{variant}", unrolled))
     glue = project / "model_glue.h"
-    text = glue.read_text()
-    glue.write_text(text.replace("#define M_PREDICT model_predict\n",
-                                 "int model_predict_sparse(const float *x);\n"
-                                 "#define M_PREDICT model_predict_sparse\n"))
-    for goal in ("run", "trace"):
-        r = subprocess.run(["make", goal], cwd=project, capture_output=True, text=True)
-        done = re.search(r"^D (\d+)", r.stdout + r.stderr, re.M)
-        if goal == "run" and (done is None or done.group(1) != "0"):
-            sys.exit(f"{model}: the unrolled predict disagrees with the reference "
-                     f"({done.group(0) if done else r.stderr.strip()[-300:]})")
-    ranges = symbol_ranges(project / "prog.elf")
-    counts = count_instructions(project / "trace.log", ranges)
-    lo, hi = ranges["model_predict_sparse"]
-    return {"generated_instructions": gen["per_inference"]["mean"],
-            "generated_flash_bytes": gen["flash_bytes"],
-            "sparse_instructions": float(np.mean(counts)),
-            "sparse_code_bytes": hi - lo}
+    original = glue.read_text()
+    for variant in VARIANTS:
+        name = f"model_predict_{variant}"
+        glue.write_text(original.replace("#define M_PREDICT model_predict\n",
+                                         f"int {name}(const float *x);\n"
+                                         f"#define M_PREDICT {name}\n"))
+        for goal in ("run", "trace"):
+            r = subprocess.run(["make", goal], cwd=project, capture_output=True, text=True)
+            done = re.search(r"^D (\d+)", r.stdout + r.stderr, re.M)
+            if goal == "run" and (done is None or done.group(1) != "0"):
+                sys.exit(f"{model}: {name} disagrees with the reference "
+                         f"({done.group(0) if done else r.stderr.strip()[-300:]})")
+        ranges = symbol_ranges(project / "prog.elf")
+        counts = count_instructions(project / "trace.log", ranges)
+        lo, hi = ranges[name]
+        out[f"{variant}_instructions"] = float(np.mean(counts))
+        out[f"{variant}_code_bytes"] = hi - lo
+    return out
 
 
 def main() -> None:
@@ -166,8 +192,9 @@ def main() -> None:
                  f"accuracy.json): test {ref['test_mean']:.3f}, {ref['instructions']:,.0f} "
                  f"instructions, {ref['flash_bytes']:,} B flash.", "",
                  "| config | seeds | test (mean ± sd) | non-zero weights | generated predict "
-                 "(instr.) | unrolled predict (instr.) | unrolled code B |",
-                 "|---|--:|--:|--:|--:|--:|--:|"]
+                 "(instr.) | unrolled layers (instr.) | its code B | unrolled layers and levels "
+                 "(instr.) | its code B |",
+                 "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
         for cfg in args.config:
             rs = [r for r in rows if r["config"] == cfg]
             acc = [r["test_accuracy"] for r in rs]
@@ -175,7 +202,9 @@ def main() -> None:
             m = {k: float(np.mean([r[k] for r in rs])) for k in rs[0] if k not in ("config",)}
             lines.append(f"| {cfg} | {len(rs)} | {np.mean(acc):.3f} ± {sd:.3f} "
                          f"| {m['nonzero_weights']:.0f} | {m['generated_instructions']:,.0f} "
-                         f"| {m['sparse_instructions']:,.0f} | {m['sparse_code_bytes']:,.0f} |")
+                         f"| {m['sparse_instructions']:,.0f} | {m['sparse_code_bytes']:,.0f} "
+                         f"| {m['sparse_levels_instructions']:,.0f} "
+                         f"| {m['sparse_levels_code_bytes']:,.0f} |")
         args.md.write_text("\n".join(lines) + "\n")
 
 
