@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from bdnn.model_file import load_network  # noqa: E402
 from codegen.level_keys import c_level_keys, key_rows  # noqa: E402
-from codegen.targets.measure import count_instructions  # noqa: E402
+from codegen.targets.measure import count_instructions, symbol_ranges  # noqa: E402
 
 ACCURACY = ROOT / "benchmarks" / "results" / "accuracy.json"
 
@@ -103,18 +103,6 @@ def sparse_predict(model: Path, name: str, unrolled_levels: bool) -> str:
     return "\n".join([*c, "    return (int)k;", "}", ""])
 
 
-def symbol_ranges(elf: Path) -> dict[str, tuple[int, int]]:
-    out = subprocess.run(["arm-none-eabi-nm", "-S", str(elf)], capture_output=True, text=True,
-                         check=True).stdout
-    ranges = {}
-    for line in out.splitlines():
-        p = line.split()
-        if len(p) == 4:
-            lo = int(p[0], 16) & ~1
-            ranges[p[3]] = (lo, lo + int(p[1], 16))
-    return ranges
-
-
 VARIANTS = {"sparse": False, "sparse_levels": True}  # name -> levels unrolled
 
 
@@ -130,18 +118,22 @@ def probe(model: Path, project: Path) -> dict:
             f.write(sparse_predict(model, f"model_predict_{variant}", unrolled))
     glue = project / "model_glue.h"
     original = glue.read_text()
+    entry = "#define M_PREDICT model_predict\n"
+    if entry not in original:  # else the runner would time the generated predict
+        sys.exit(f"{glue}: no line {entry.strip()!r} to point at the probe's predict")
     for variant in VARIANTS:
         name = f"model_predict_{variant}"
-        glue.write_text(original.replace("#define M_PREDICT model_predict\n",
-                                         f"int {name}(const float *x);\n"
-                                         f"#define M_PREDICT {name}\n"))
+        glue.write_text(original.replace(entry, f"int {name}(const float *x);\n"
+                                                f"#define M_PREDICT {name}\n"))
         for goal in ("run", "trace"):
             r = subprocess.run(["make", goal], cwd=project, capture_output=True, text=True)
             done = re.search(r"^D (\d+)", r.stdout + r.stderr, re.M)
             if goal == "run" and (done is None or done.group(1) != "0"):
                 sys.exit(f"{model}: {name} disagrees with the reference "
                          f"({done.group(0) if done else r.stderr.strip()[-300:]})")
-        ranges = symbol_ranges(project / "prog.elf")
+            if goal == "trace" and r.returncode:
+                sys.exit(f"{model}: make trace failed: {r.stderr.strip()[-300:]}")
+        ranges = symbol_ranges("arm-none-eabi-nm", project / "prog.elf")
         counts = count_instructions(project / "trace.log", ranges)
         lo, hi = ranges[name]
         out[f"{variant}_instructions"] = float(np.mean(counts))
