@@ -152,7 +152,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--md", type=Path)
     args = ap.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
+    for cfg in args.config:  # before any training: a typo should not cost a run
+        parts = cfg.split(":")
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+            ap.error(f"--config {cfg!r}: give HIDDEN:INPUT_BITS:METHOD, e.g. 16:4:qat")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        ap.error(f"--seeds {args.seeds!r}: give whole numbers separated by commas, e.g. 0,1,2")
     rows = []
     for cfg in args.config:
         hidden, bits, method = cfg.split(":")
