@@ -72,6 +72,7 @@ def export(
     hidden_outputs: bool = True,
     raw_input: str | None = None,
     small_code: bool = False,
+    weights_as_code: bool = False,
 ) -> list[Path]:
     """Everything ``bdnn export`` writes, all files or none; returns the written paths.
 
@@ -80,7 +81,9 @@ def export(
     (``arduino_dir`` implies ``avr``). ``name`` defaults to the model file's name.
     ``raw_input`` (``int16``, ``int32`` or ``none``) overrides the integer raw-input C API the
     training record asks for (``NAME_predict_i16`` / ``_i32``). ``small_code`` makes
-    ``BDNN_SMALL_CODE`` 1 the generated C's default (less flash, a few percent slower).
+    ``BDNN_SMALL_CODE`` 1 the generated C's default (less flash, a few percent slower);
+    ``weights_as_code`` makes ``BDNN_WEIGHTS_AS_CODE`` 1 the default (a single network without
+    a predict table: fewer instructions, more flash).
     """
     from codegen.bitpack import check_word_bits
 
@@ -90,14 +93,19 @@ def export(
     if not c_dir and not onnx_path and not arduino_dir:
         raise BDNNError("nothing to export: give --c DIR, --onnx FILE.onnx or --arduino DIR")
     # an option of one output without that output would be silently ignored
-    if small_code and not (c_dir or arduino_dir):
-        raise BDNNError("--small-code shapes the C code: give --c DIR or --arduino DIR too")
+    for flag, on in (("--small-code", small_code), ("--weights-as-code", weights_as_code)):
+        if on and not (c_dir or arduino_dir):
+            raise BDNNError(f"{flag} shapes the C code: give --c DIR or --arduino DIR too")
     if (onnx_float_input or not hidden_outputs) and not onnx_path:
         raise BDNNError("--onnx-float-input and --no-hidden-outputs shape the ONNX graph: "
                         "give --onnx FILE.onnx too")
     check_word_bits(word_bits)
     c_name = _c_name(model, name)
     net = with_raw_input(_network(model), raw_input)
+    if weights_as_code:
+        from codegen.weights_as_code import check_weights_as_code
+
+        check_weights_as_code(net)
     _check_fits(net, list(targets) + (["avr"] if arduino_dir else []))
     files: dict[Path, str | bytes] = {}
     created: list[Path] = []  # directories this call makes (removed again on failure)
@@ -110,7 +118,8 @@ def export(
             created.append(directory)
         else:
             directory = check_output_dir(c_dir)
-        for fname, text in render_c(net, c_name, word_bits, small_code).items():
+        for fname, text in render_c(net, c_name, word_bits, small_code,
+                                       weights_as_code).items():
             files[directory / fname] = text
     if onnx_path:
         from codegen.onnx_export import onnx_bytes
@@ -128,7 +137,8 @@ def export(
             raise BDNNError(f"--arduino {root} is not a directory")
         check_output_dir(root.parent if str(root.parent) else ".")
         library = render_arduino_library(net, c_name, word_bits, library=root.resolve().name,
-                                         small_code=small_code)
+                                         small_code=small_code,
+                                         weights_as_code=weights_as_code)
         for rel in sorted(library):
             for parent in reversed((root / rel).relative_to(root.parent).parents[:-1]):
                 path = root.parent / parent

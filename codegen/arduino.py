@@ -164,13 +164,15 @@ void loop() {{
 def render_arduino_library(
     net: Network, name: str, word_bits: int = DEFAULT_WORD_BITS,
     example: ExampleRow | None = None, library: str | None = None, small_code: bool = False,
+    weights_as_code: bool = False,
 ) -> dict[str, str]:
     """The library's files as ``{relative path: text}``.
 
     ``example`` is the sketch's input row; by default the first test row of the data set the
     training record names (``training_data_row``), else the middle level of every input.
     ``library`` is the library folder's name, for ``library.properties`` (default: ``name``).
-    ``small_code``: ``BDNN_SMALL_CODE`` defaults to 1 in the model's C.
+    ``small_code`` / ``weights_as_code``: ``BDNN_SMALL_CODE`` / ``BDNN_WEIGHTS_AS_CODE``
+    defaults to 1 in the model's C.
     """
     name = validate_c_name(name)
     if library is not None:
@@ -180,8 +182,8 @@ def render_arduino_library(
     x = np.asarray(example.x, np.float32).reshape(-1)
     if x.shape[0] != net.n_inputs or not np.isfinite(x).all():
         raise BDNNError(f"the example row needs {net.n_inputs} finite raw feature values")
-    files = {f"src/{fname}": text for fname, text in render_c(net, name, word_bits,
-                                                                    small_code).items()}
+    files = {f"src/{fname}": text for fname, text in render_c(
+        net, name, word_bits, small_code, weights_as_code).items()}
     files["library.properties"] = library_properties(net, name, library)
     files[f"examples/{name}/{name}.ino"] = example_sketch(net, name, example)
     return files

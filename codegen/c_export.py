@@ -40,6 +40,7 @@ from .plan import (
 from .predict_table import PredictTable
 from .render import render
 from .size_report import ensemble_size_report, form_lines, plan_size_report
+from .weights_as_code import BASE_SPAN, code_form, unit_statements
 
 WORD_TYPES = {8: "uint8_t", 16: "uint16_t", 32: "uint32_t", 64: "uint64_t"}
 MAX_PROVENANCE_VALUE = 160
@@ -188,11 +189,12 @@ def provenance_lines(training: dict) -> list[tuple[str, str]]:
 
 def template_context(
     net: Network, name: str, word_bits: int = 32, with_predict_table: bool = True,
-    small_code: bool = False,
+    small_code: bool = False, weights_as_code: bool = False,
 ) -> dict:
     """Everything the C templates need, as plain data. ``with_predict_table``: False for an
-    ensemble, whose members keep their kernels. ``small_code``: the file's default of
-    ``BDNN_SMALL_CODE`` (``codegen.switches.SMALL_CODE``) is 1."""
+    ensemble, whose members keep their kernels. ``small_code`` / ``weights_as_code``: the
+    file's default of ``BDNN_SMALL_CODE`` / ``BDNN_WEIGHTS_AS_CODE`` (``codegen.switches``)
+    is 1."""
     name = validate_c_name(name)
     plan = plan_model(net, word_bits, with_predict_table)
     layers = []
@@ -321,6 +323,9 @@ def template_context(
     size = plan_size_report(plan)
     return {
         "small_code": small_code,
+        "weights_as_code_default": weights_as_code,
+        "weights_as_code": _code_form_context(plan),
+        "base_span": BASE_SPAN,
         "avr_inline_layers_max_weights": AVR_INLINE_LAYERS_MAX_WEIGHTS,
         "member": False,  # True: the body of an ensemble member (ensemble_context)
         # NAME_predict puts each float input's level straight into the first layer's input
@@ -398,6 +403,23 @@ def template_context(
     }
 
 
+def _code_form_context(plan) -> dict:
+    """The weights-as-code form of the C (``BDNN_WEIGHTS_AS_CODE``,
+    :mod:`codegen.weights_as_code`): each unit's sum as statements."""
+    F = code_form(plan)
+    layers = []
+    for i, L in enumerate(F.layers):
+        units = [{"constant": u.constant,
+                  "statements": unit_statements(
+                      u, f"in{i}_", 0 if L.is_output and L.score_scale != 1 else u.constant)}
+                 for u in L.units]
+        layers.append({"index": i, "is_output": L.is_output, "score_scale": L.score_scale,
+                       "bases": L.bases, "units": units,
+                       "n_terms": sum(len(u.terms) for u in L.units)})
+    return {"inputs_read": list(F.inputs_read), "layers": layers, "n_terms": F.n_terms,
+            "sum_t": "int_fast16_t" if F.sum_bits == 16 else "int32_t"}
+
+
 def _predict_table_context(table: PredictTable | None, bits: int) -> dict | None:
     """The predict table of the C (``NAME_predict_table``), or None."""
     if table is None:
@@ -462,6 +484,7 @@ def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32,
     for k, (m, classes) in enumerate(zip(ens.members, ens.member_classes, strict=True)):
         mctx = template_context(m, member_name(name, k), word_bits, with_predict_table=False)
         mctx["member"] = True
+        mctx["weights_as_code"] = None  # single networks only
         mctx["fused_float_input"] = False
         o = score_offset
         members.append({
@@ -509,16 +532,22 @@ def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32,
 
 
 def render_c(net: Network | Ensemble, name: str, word_bits: int = 32,
-             small_code: bool = False) -> dict[str, str]:
+             small_code: bool = False, weights_as_code: bool = False) -> dict[str, str]:
     """The generated files ``{name}.h`` and ``{name}.c`` as text (one ``NAME_predict`` for a
-    whole ensemble); ``small_code``: ``BDNN_SMALL_CODE`` defaults to 1 in ``{name}.c``."""
+    whole ensemble); ``small_code`` / ``weights_as_code``: ``BDNN_SMALL_CODE`` /
+    ``BDNN_WEIGHTS_AS_CODE`` defaults to 1 in ``{name}.c`` (a single network's only: an
+    ensemble's members keep their kernels, so ``weights_as_code`` is refused for one)."""
     if is_ensemble(net):
+        if weights_as_code:
+            raise BDNNError("weights as code is made for a single network, not an ensemble; "
+                            "export the ensemble without --weights-as-code")
         ctx = ensemble_context(net, name, word_bits, small_code)
         return {
             f"{name}.h": render("model.h.j2", **ctx),
             f"{name}.c": render("ensemble.c.j2", **ctx),
         }
-    ctx = template_context(net, name, word_bits, small_code=small_code)
+    ctx = template_context(net, name, word_bits, small_code=small_code,
+                           weights_as_code=weights_as_code)
     return {
         f"{name}.h": render("model.h.j2", **ctx),
         f"{name}.c": render("model.c.j2", **ctx),

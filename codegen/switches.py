@@ -33,3 +33,32 @@ SMALL_CODE = CSwitch(
     macro="BDNN_SMALL_CODE", flag="--small-code", key="small_code",
     help="Out-of-line popcount and level helpers (BDNN_SMALL_CODE 1): less flash on small "
          "cores (Cortex-M0, AVR) for a few percent more cycles; the same results.")
+
+
+#: BDNN_WEIGHTS_AS_CODE (templates/weights_as_code.c.j2, codegen.weights_as_code): NAME_predict
+#: and NAME_predict_q run the network with its non-zero weights compiled into the code, one
+#: unrolled sum per unit: fewer instructions on small cores for more flash; same results.
+WEIGHTS_AS_CODE = CSwitch(
+    macro="BDNN_WEIGHTS_AS_CODE", flag="--weights-as-code", key="weights_as_code",
+    help="The network's non-zero weights compiled into NAME_predict and NAME_predict_q "
+         "(BDNN_WEIGHTS_AS_CODE 1): fewer instructions per inference on small cores, more "
+         "flash; the same results. Single networks without a predict table.")
+
+#: every switch, in the order the commands' text output names them
+SWITCHES = (SMALL_CODE, WEIGHTS_AS_CODE)
+
+
+def switch_cflags(settings: dict) -> tuple[str, ...]:
+    """The compiler flags of a build with ``settings`` (``{CSwitch.key: bool}``; a missing
+    key is off)."""
+    return tuple(f for s in SWITCHES for f in s.cflags(bool(settings.get(s.key))))
+
+
+def switch_record(settings: dict) -> dict:
+    """Every switch's setting as the JSON records it: ``{key: bool}``."""
+    return {s.key: bool(settings.get(s.key)) for s in SWITCHES}
+
+
+def switch_suffix(record: dict) -> str:
+    """``", BDNN_SMALL_CODE 1, ..."`` for the switches a measurement was built with."""
+    return "".join(s.suffix(record) for s in SWITCHES)

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 
 from bdnn.network import random_network
 from codegen.c_export import render_c
-from codegen.switches import SMALL_CODE
+from codegen.switches import SMALL_CODE, WEIGHTS_AS_CODE
 from codegen.targets.build import make, write_project
 from codegen.targets.measure import measured_size, run_firmware
 
@@ -131,7 +131,7 @@ def test_select_picks_small_code_when_only_that_fits(tmp_path):
     assert proc.returncode == 0, proc.stderr
     net = load_model(tmp_path / "first.json")
     default = measure_on_target(net, "cortex-m0", "predict")
-    small = measure_on_target(net, "cortex-m0", "predict", small_code=True)
+    small = measure_on_target(net, "cortex-m0", "predict", {SMALL_CODE.key: True})
     assert small["flash_bytes"] < default["flash_bytes"], (small, default)
     budget = (small["flash_bytes"] + default["flash_bytes"]) // 2
     out, report = tmp_path / "m.json", tmp_path / "report.md"
@@ -146,14 +146,28 @@ def test_select_picks_small_code_when_only_that_fits(tmp_path):
     assert "bdnn export --small-code" in report.read_text()
     proc = bdnn(*common, *target, "-o", out)
     assert proc.returncode == 0, proc.stderr
-    assert "small code      yes" in proc.stdout and "bdnn export --small-code" in proc.stdout
-    # the default build meets the time budget, the small-code build (the only one that fits
-    # the flash) does not: nothing meets both
+    assert "C switches      it meets the budgets only with BDNN_SMALL_CODE 1" in proc.stdout
+    assert "bdnn export --small-code" in proc.stdout
+    # the default build meets the time budget, the small-code build (the only one of the
+    # table kernels that fits the flash) does not: weights as code is tried next, and picked
+    # when a build of it meets both; else nothing does
     if small["per_inference_max"] > default["per_inference_max"]:
-        proc = bdnn(*common, *target, "--max-cycles", default["per_inference_max"], "-o", out)
-        lines = proc.stderr.strip().splitlines()
-        assert proc.returncode != 0 and "no trained model meets the budget" in lines[-1], \
-            proc.stderr
+        cycles = default["per_inference_max"]
+        code = [measure_on_target(net, "cortex-m0", "predict", {WEIGHTS_AS_CODE.key: True,
+                                                                SMALL_CODE.key: sc})
+                for sc in (False, True)]
+        meets = [m for m in code if m["flash_bytes"] <= budget
+                 and m["per_inference_max"] <= cycles]
+        proc = bdnn(*common, *target, "--max-cycles", cycles, "-o", out, "--json")
+        if meets:
+            assert proc.returncode == 0, proc.stderr
+            chosen = json.loads(proc.stdout)["chosen"]
+            assert chosen[WEIGHTS_AS_CODE.key] is True
+            assert chosen["measured"]["flash_bytes"] == meets[0]["flash_bytes"]
+        else:
+            lines = proc.stderr.strip().splitlines()
+            assert proc.returncode != 0 and "no trained model meets the budget" in lines[-1], \
+                proc.stderr
 
 
 @pytest.mark.toolchain

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from codegen.switches import SMALL_CODE
+from codegen.switches import SMALL_CODE, WEIGHTS_AS_CODE, switch_suffix
 from codegen.targets.measure import ENTRIES
 from codegen.targets.registry import target_names
 
@@ -41,9 +41,10 @@ TARGET_HELP = ", ".join(target_names())
                    "clock for the target, named in the output). Instruction counts give an "
                    "estimate at 1 instruction per cycle; AVR cycles give the time exactly.")
 @click.option(SMALL_CODE.flag, "small_code", is_flag=True, help=SMALL_CODE.help)
+@click.option(WEIGHTS_AS_CODE.flag, "weights_as_code", is_flag=True, help=WEIGHTS_AS_CODE.help)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def command(model, target, n_vectors, seed, project_dir, entry, clock_hz, small_code,
-            as_json) -> None:
+            weights_as_code, as_json) -> None:
     """Instructions (Cortex-M, RISC-V: QEMU trace) or cycles (AVR: simavr) per inference and
     measured flash/RAM of MODEL.
 
@@ -63,7 +64,7 @@ def command(model, target, n_vectors, seed, project_dir, entry, clock_hz, small_
         if not work_dir.parent.is_dir():
             raise BDNNError(f"--project-dir {work_dir}: directory {work_dir.parent} does not exist")
     report = bench(net, target, n_vectors=n_vectors, seed=seed, work_dir=work_dir, entry=entry,
-                   clock_hz=clock_hz, small_code=small_code)
+                   clock_hz=clock_hz, small_code=small_code, weights_as_code=weights_as_code)
     if as_json:
         emit_json({"model": str(model), **report})
         return
@@ -75,7 +76,7 @@ def format_bench(r: dict) -> str:
     per = r["per_inference"]
     stack = r["stack_bytes"]
     lines = [
-        f"target       {r['target']} ({r['board']}){SMALL_CODE.suffix(r)}",
+        f"target       {r['target']} ({r['board']}){switch_suffix(r)}",
         f"{r['unit']:<13}{per['mean']:.1f} per inference (min {per['min']}, max {per['max']}, "
         f"{r['n_inferences']} inputs) of {r.get('entry', 'predict_q')}",
         f"flash        {r['flash_bytes']} bytes of {r['flash_capacity']} "

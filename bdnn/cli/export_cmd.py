@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from codegen.switches import SMALL_CODE
+from codegen.switches import SMALL_CODE, WEIGHTS_AS_CODE, switch_record
 from codegen.targets.registry import target_names
 
 
@@ -35,10 +35,13 @@ from codegen.targets.registry import target_names
 @click.option(SMALL_CODE.flag, "small_code", is_flag=True,
               help=SMALL_CODE.help + " Written as the C's default; -DBDNN_SMALL_CODE=0 "
                    "overrides it.")
+@click.option(WEIGHTS_AS_CODE.flag, "weights_as_code", is_flag=True,
+              help=WEIGHTS_AS_CODE.help + " Written as the C's default; "
+                   "-DBDNN_WEIGHTS_AS_CODE=0 overrides it.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object on stdout: the files written.")
 def command(model, c_dir, onnx_path, arduino_dir, targets, name, word_bits, onnx_float_input,
-            no_hidden_outputs, raw_input, small_code, as_json) -> None:
+            no_hidden_outputs, raw_input, small_code, weights_as_code, as_json) -> None:
     """Export MODEL to C (--c DIR), ONNX (--onnx FILE.onnx) and/or an Arduino library
     (--arduino DIR); all files or none."""
     from ..api import export
@@ -46,12 +49,14 @@ def command(model, c_dir, onnx_path, arduino_dir, targets, name, word_bits, onnx
     written = export(model, c_dir=c_dir, onnx_path=onnx_path, arduino_dir=arduino_dir,
                      name=name, word_bits=word_bits, targets=targets,
                      onnx_float_input=onnx_float_input, hidden_outputs=not no_hidden_outputs,
-                     raw_input=raw_input, small_code=small_code)
+                     raw_input=raw_input, small_code=small_code,
+                     weights_as_code=weights_as_code)
     if as_json:
         from .options import emit_json
 
         emit_json({"model": str(model), "written": [str(p) for p in written],
-                   SMALL_CODE.key: small_code})
+                   **switch_record({SMALL_CODE.key: small_code,
+                                    WEIGHTS_AS_CODE.key: weights_as_code})})
         return
     for path in written:
         click.echo(f"wrote {path}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from codegen.switches import SMALL_CODE
+from codegen.switches import SMALL_CODE, WEIGHTS_AS_CODE, switch_suffix
 from codegen.targets.registry import target_names
 
 from ..errors import BDNNError
@@ -21,16 +21,19 @@ from .options import emit_json
                    "measured flash and RAM.")
 @click.option(SMALL_CODE.flag, "small_code", is_flag=True,
               help=SMALL_CODE.help + " Measured with --target.")
+@click.option(WEIGHTS_AS_CODE.flag, "weights_as_code", is_flag=True,
+              help=WEIGHTS_AS_CODE.help + " Measured with --target.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def command(model, word_bits, target, small_code, as_json) -> None:
+def command(model, word_bits, target, small_code, weights_as_code, as_json) -> None:
     """Bytes of weights, thresholds and scratch per layer of MODEL's C export."""
     from codegen.bitpack import check_word_bits
     from codegen.size_report import format_size_table, size_report
 
     check_word_bits(word_bits)
-    if small_code and target is None:
-        raise BDNNError(f"{SMALL_CODE.flag} changes only the compiled code, not the tables "
-                        "reported without a target; give --target TARGET to measure it")
+    for switch, on in ((SMALL_CODE, small_code), (WEIGHTS_AS_CODE, weights_as_code)):
+        if on and target is None:
+            raise BDNNError(f"{switch.flag} changes only the compiled code, not the tables "
+                            "reported without a target; give --target TARGET to measure it")
     measured = None
     if target is not None:
         from codegen.targets.registry import get_target
@@ -44,7 +47,8 @@ def command(model, word_bits, target, small_code, as_json) -> None:
     if target is not None:
         from codegen.targets.measure import measured_size
 
-        measured = measured_size(net, target, run=True, small_code=small_code)
+        measured = measured_size(net, target, run=True, small_code=small_code,
+                                 weights_as_code=weights_as_code)
     if as_json:
         emit_json({"model": str(model), **report, **({"measured": measured} if measured else {})})
         return
@@ -72,6 +76,6 @@ def _format_measured(m: dict) -> str:
     """Measured footprint lines for ``--target``."""
     keys = [k for k in ("flash_bytes", "ram_bytes", "model_flash_bytes", "model_ram_bytes",
                         "stack_bytes", "flash_capacity", "ram_capacity") if k in m]
-    where = f"{m['target']} ({m.get('board', '')}){SMALL_CODE.suffix(m)}"
+    where = f"{m['target']} ({m.get('board', '')}){switch_suffix(m)}"
     return f"measured on {where}: " + ", ".join(
         f"{k.replace('_', ' ')} {m[k]}" for k in keys)

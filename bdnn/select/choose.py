@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codegen.switches import SMALL_CODE
+from codegen.switches import SMALL_CODE, WEIGHTS_AS_CODE, switch_record
+from codegen.weights_as_code import weights_as_code_applies
 
 from ..ensemble import Ensemble
 from ..errors import BDNNError
@@ -157,19 +158,36 @@ def pareto_front(cands: list[Candidate]) -> list[Candidate]:
     return front
 
 
-def measure_within(budgets: Budgets, measure: Callable[[bool], dict]) -> dict:
-    """The measurement of the build a user would ship: ``measure(False)`` (the default
-    build), or when that misses the flash budget (or does not fit) and ``measure(True)`` (small
-    code, ``BDNN_SMALL_CODE`` 1) meets it, that one. RAM and time budgets are then checked on
-    the variant returned (``Budgets.unmet``)."""
-    m = measure(False)
-    if budgets.max_flash is None or ("error" not in m
-                                     and m["flash_bytes"] <= budgets.max_flash):
-        return m
-    small = measure(True)
-    if "error" not in small and small["flash_bytes"] <= budgets.max_flash:
-        return small
-    return m
+def measure_within(budgets: Budgets, measure: Callable[[dict], dict],
+                   weights_as_code: bool = False) -> dict:
+    """The measurement of the build a user would ship: ``measure(switches)`` of the default
+    build (``{}``), or of the first variant that meets the flash and time budgets when the
+    default does not: small code (``BDNN_SMALL_CODE`` 1) when the default misses the flash
+    budget; with ``weights_as_code`` (a network the form is made for,
+    ``codegen.weights_as_code.weights_as_code_applies``) and a time budget the default misses,
+    weights as code (``BDNN_WEIGHTS_AS_CODE`` 1), with small code too when only that fits.
+    When none meets both, the first that meets the flash budget, else the default. RAM and
+    time budgets are then checked on the variant returned (``Budgets.unmet``)."""
+    def flash_ok(m: dict) -> bool:
+        return "error" not in m and (budgets.max_flash is None
+                                     or m["flash_bytes"] <= budgets.max_flash)
+
+    def time_ok(m: dict) -> bool:
+        return budgets.max_cycles is None or m["per_inference_max"] <= budgets.max_cycles
+
+    default = measure({})
+    tried = [default]
+    if budgets.max_flash is not None and not flash_ok(default):
+        tried.append(measure({SMALL_CODE.key: True}))
+    if weights_as_code and budgets.max_cycles is not None and not any(
+            flash_ok(m) and time_ok(m) for m in tried):
+        code = measure({WEIGHTS_AS_CODE.key: True})
+        tried.append(code)
+        if budgets.max_flash is not None and not flash_ok(code) and "error" not in code \
+                and time_ok(code):
+            tried.append(measure({WEIGHTS_AS_CODE.key: True, SMALL_CODE.key: True}))
+    return (next((m for m in tried if flash_ok(m) and time_ok(m)), None)
+            or next((m for m in tried if flash_ok(m)), default))
 
 
 def choose(cands: list[Candidate], budgets: Budgets,
@@ -177,8 +195,9 @@ def choose(cands: list[Candidate], budgets: Budgets,
            ) -> tuple[Candidate, list[Candidate]]:
     """The pick and the Pareto front (among candidates within the model-bytes budget).
 
-    With a target, ``measure(c, small_code)`` runs on each front member (flash, RAM,
-    per-inference count), through ``measure_within`` (small code when only that fits).
+    With a target, ``measure(c, switches)`` runs on each front member (flash, RAM,
+    per-inference count), through ``measure_within`` (small code or weights as code when only
+    that meets the budgets).
     Flash and time are not monotone in model bytes (a predict table, or fewer inputs' level
     keys, can make a model with more weight bytes the smaller program), so under flash, RAM or
     time budgets the candidates ranked above the best front member that meets them are
@@ -199,7 +218,8 @@ def choose(cands: list[Candidate], budgets: Budgets,
 
     def measured(c: Candidate) -> dict:
         assert measure is not None
-        return measure_within(budgets, lambda small_code: measure(c, small_code))
+        return measure_within(budgets, lambda switches: measure(c, switches),
+                              weights_as_code_applies(c.network()))
 
     def measure_all(batch: list[Candidate]) -> None:
         if parallel <= 1 or len(batch) <= 1:
@@ -243,17 +263,19 @@ def choose(cands: list[Candidate], budgets: Budgets,
 
 
 def measure_on_target(net: Network | Ensemble, target: str, entry: str = "predict_q",
-                      small_code: bool = False) -> dict:
+                      switches: dict | None = None) -> dict:
     """Flash, RAM (static + stack) and per-inference count of ``net`` built with the target's
-    toolchain (``small_code``: with ``BDNN_SMALL_CODE`` 1) and run on its emulator;
-    ``{"error": ...}`` when it does not fit or build."""
+    toolchain (``switches``: ``{CSwitch.key: True}`` of the C switches to build with,
+    ``codegen.switches``) and run on its emulator; ``{"error": ...}`` when it does not fit or
+    build. The record names every switch's setting."""
     from codegen.targets.measure import bench
 
+    switches = switch_record(switches or {})
     try:
-        r = bench(net, target, n_vectors=4, entry=entry, small_code=small_code)
+        r = bench(net, target, n_vectors=4, entry=entry, **switches)
     except BDNNError as e:
-        return {"error": " ".join(str(e).split())[:200], SMALL_CODE.key: small_code}
-    return {"target": r["target"], "entry": entry, SMALL_CODE.key: small_code,
+        return {"error": " ".join(str(e).split())[:200], **switches}
+    return {"target": r["target"], "entry": entry, **switches,
             "flash_bytes": int(r["flash_bytes"]),
             "ram_bytes": int(r["ram_bytes"]), "stack_bytes": r["stack_bytes"],
             "ram_total_bytes": int(r["ram_bytes"]) + int(r["stack_bytes"] or 0),

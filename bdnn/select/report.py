@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from codegen.switches import SMALL_CODE
+from codegen.switches import SMALL_CODE, SWITCHES, WEIGHTS_AS_CODE
 
 from ..errors import BDNNError
 from .grid import GRID_AXES, config_label
@@ -20,7 +20,9 @@ def _measured(c: dict, key: str) -> str:
         return "does not fit" if key == "flash_bytes" else "–"
     if key not in m:
         return "–"
-    return f"{m[key]:,}" + (" (small code)" if m.get(SMALL_CODE.key) else "")
+    forms = [name for switch, name in ((WEIGHTS_AS_CODE, "weights as code"),
+                                       (SMALL_CODE, "small code")) if m.get(switch.key)]
+    return f"{m[key]:,}" + (f" ({', '.join(forms)})" if forms else "")
 
 
 def markdown_report(out: dict, command: str) -> str:
@@ -53,7 +55,7 @@ def markdown_report(out: dict, command: str) -> str:
         f"test {_acc(ch['test_accuracy'])}, model data {ch['model_bytes']} B"
         + (f", refit on train + validation (test before the refit "
            f"{_acc(ch['selected_test_accuracy'])})" if ch.get("refit") else ""),
-        *(["", small_code_note()] if ch.get(SMALL_CODE.key) else []),
+        *(["", switches_note(ch)] if switches_note(ch) else []),
         "",
         "## Pareto front (validation accuracy vs model bytes)",
         "",
@@ -127,10 +129,15 @@ def plot_png(out: dict) -> bytes:
     return buf.getvalue()
 
 
-def small_code_note() -> str:
-    """What a pick that fits the flash budget only with small code asks of the user."""
-    return (f"it fits the flash budget only with {SMALL_CODE.macro} 1 (measured so): export it "
-            f"with `bdnn export {SMALL_CODE.flag}` (or compile with -D{SMALL_CODE.macro}=1)")
+def switches_note(chosen: dict) -> str:
+    """What a pick that meets the budgets only with C switches (small code, weights as code)
+    asks of the user, or ``""``."""
+    on = [s for s in SWITCHES if chosen.get(s.key)]
+    if not on:
+        return ""
+    return (f"it meets the budgets only with {' and '.join(f'{s.macro} 1' for s in on)} "
+            f"(measured so): export it with `bdnn export {' '.join(s.flag for s in on)}` (or "
+            f"compile with {' '.join(f'-D{s.macro}=1' for s in on)})")
 
 
 def text_summary(out: dict, model_path: str) -> str:
@@ -148,8 +155,8 @@ def text_summary(out: dict, model_path: str) -> str:
     if m and "flash_bytes" in m:
         lines.append(f"on {m['target']:<12} flash {m['flash_bytes']} B, RAM {m['ram_total_bytes']}"
                      f" B, {m['per_inference_max']} {m['unit']} per inference (max)")
-    if ch.get(SMALL_CODE.key):
-        lines.append(f"small code      yes: {small_code_note()}")
+    if switches_note(ch):
+        lines.append(f"C switches      {switches_note(ch)}")
     lines += [f"candidates      {len(out['candidates'])} ({len(out['pareto'])} on the Pareto "
               f"front, {len(out['failed'])} refused)",
               f"seconds         {out['elapsed_s']:.0f} (estimate {out['estimate_s']:.0f})",

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.switches import SMALL_CODE
+from codegen.switches import SMALL_CODE, WEIGHTS_AS_CODE, switch_record
+from codegen.weights_as_code import weights_as_code_applies
 
 from ..data import Dataset
 from ..errors import BDNNError
@@ -293,14 +294,18 @@ def finish(ds: Dataset, opts: SelectOptions, parts: list[DataPart], results: lis
     n_measured = [0]
     counting = threading.Lock()
 
-    def measure(c: Candidate, small_code: bool) -> dict:
+    def measure(c: Candidate, switches: dict) -> dict:
         with counting:  # measurements run in threads (choose's parallel)
             n_measured[0] += 1
         say(opts, f"measuring {config_label(c.config)} (seed {c.seed}, val "
                   f"{c.val_accuracy:.4f}, {c.model_bytes} B) on {opts.budgets.target}"
                   + (" with small code (its default build misses the flash budget)"
-                     if small_code else ""))
-        return measure_on_target(c.network(), opts.budgets.target, opts.entry, small_code)
+                     if switches.get(SMALL_CODE.key) and not switches.get(WEIGHTS_AS_CODE.key)
+                     else "")
+                  + (" with weights as code" + (" and small code" if switches.get(
+                      SMALL_CODE.key) else "") + " (its default build misses the time budget)"
+                     if switches.get(WEIGHTS_AS_CODE.key) else ""))
+        return measure_on_target(c.network(), opts.budgets.target, opts.entry, switches)
 
     chosen, front = choose(cands, opts.budgets, measure, parallel=machine_cores())
     timings["measure_s"] = time.monotonic() - t_measure
@@ -326,8 +331,8 @@ def finish(ds: Dataset, opts: SelectOptions, parts: list[DataPart], results: lis
     chosen_out = {**chosen.summary(), **{k: v for k, v in final.items() if v is not None},
                   "selected_test_accuracy": chosen.test_accuracy,
                   "label": config_label(chosen.config),
-                  # the pick fits the flash budget only when built with BDNN_SMALL_CODE 1
-                  SMALL_CODE.key: bool((final["measured"] or {}).get(SMALL_CODE.key))}
+                  # the pick meets the budgets only when built with these switches 1
+                  **switch_record(final["measured"] or {})}
     return {
         "network": net,
         "chosen": chosen_out,
@@ -369,8 +374,8 @@ def _refit(ds: Dataset, opts: SelectOptions, chosen: Candidate, net, final: dict
                       val_accuracy=chosen.val_accuracy, train_accuracy=record["train_accuracy"],
                       model_bytes=model_bytes(new), seconds=0.0)
     if opts.budgets.target is not None:
-        probe.measured = measure_within(opts.budgets, lambda small_code: measure_on_target(
-            new, opts.budgets.target, opts.entry, small_code))
+        probe.measured = measure_within(opts.budgets, lambda switches: measure_on_target(
+            new, opts.budgets.target, opts.entry, switches), weights_as_code_applies(new))
     why = opts.budgets.unmet(probe)
     if why:
         say(opts, f"refit model breaks the budget ({why[0]}); keeping the selected network")

@@ -17,7 +17,8 @@ from bdnn.errors import BDNNError
 from bdnn.network import Network
 from bdnn.raw_input import RAW_INPUTS, RawInput, raw_input_of, with_raw_input
 
-from ..switches import SMALL_CODE
+from ..switches import SMALL_CODE, WEIGHTS_AS_CODE, switch_cflags, switch_record
+from ..weights_as_code import check_weights_as_code
 from .build import (
     ModelWriter,
     Project,
@@ -331,6 +332,7 @@ def bench(
     cflags: tuple[str, ...] = (),
     clock_hz: float | None = None,
     small_code: bool = False,
+    weights_as_code: bool = False,
 ) -> dict:
     """Build, check and measure ``net`` on a target.
 
@@ -339,8 +341,9 @@ def bench(
     (instructions on Cortex-M, cycles on AVR): min, max and mean over ``n_vectors`` random
     inputs. ``entry`` is ``predict_q`` (quantized inputs) or ``predict`` (float inputs, the
     quantizer included); ``cflags`` are added to every compile (e.g.
-    ``-DBDNN_FLOAT_QUANTIZER=1``); ``small_code`` builds with ``BDNN_SMALL_CODE`` 1
-    (``codegen.switches.SMALL_CODE``) and records it as ``small_code``. The firmware's
+    ``-DBDNN_FLOAT_QUANTIZER=1``); ``small_code`` / ``weights_as_code`` build with
+    ``BDNN_SMALL_CODE`` / ``BDNN_WEIGHTS_AS_CODE`` 1 (``codegen.switches``) and record it
+    (``check_weights_as_code`` refuses a model the form is not made for). The firmware's
     outputs are checked against the reference first. The time per inference is at
     ``clock_hz`` (default: the target's board clock), see
     ``inference_time``. An integer entry (``predict_i16`` / ``predict_i32``, see
@@ -355,6 +358,9 @@ def bench(
         net = int_entry_network(net, raw)
     if clock_hz is not None:
         check_clock_hz(clock_hz)
+    switches = {SMALL_CODE.key: small_code, WEIGHTS_AS_CODE.key: weights_as_code}
+    if weights_as_code:
+        check_weights_as_code(net)
     target = get_target(target_name)
     require_toolchain(target)
     tmp = (
@@ -369,7 +375,7 @@ def bench(
         Q = random_inputs(net, n_vectors, seed) if Xi is None else net.quantizer.quantize(
             Xi.astype(np.float32))
         project = write_project(net, target, tmp, name, Q, model_writer)
-        cflags = (*cflags, *SMALL_CODE.cflags(small_code))
+        cflags = (*cflags, *switch_cflags(switches))
         config = [f"EXTRA_CFLAGS += {' '.join(cflags)}"] if cflags else []
         if entry == "predict":  # time NAME_predict, and size a program that calls it
             config += ["EXTRA_CFLAGS += -DRUNNER_TIMES_PREDICT", "SIZE_CFLAGS = -DSIZE_FLOAT_INPUT"]
@@ -399,7 +405,7 @@ def bench(
         _add_stack(target, fp, run.stack_bytes)
         per_inference = {"min": min(per), "max": max(per), "mean": float(np.mean(per))}
         return {
-            **_size_record(target, fp, small_code),
+            **_size_record(target, fp, switches),
             "entry": entry,
             "unit": target.family.counts,
             "per_inference": per_inference,
@@ -418,21 +424,25 @@ def _add_stack(target, fp, stack_bytes: int | None) -> None:
     check_fits(target, fp.flash_bytes, fp.ram_bytes + (stack_bytes or 0))
 
 
-def _size_record(target, fp, small_code: bool) -> dict:
+def _size_record(target, fp, switches: dict) -> dict:
     """The footprint fields that ``bench`` and ``size --target`` both report."""
     return {"target": target.name, "board": target.board, **asdict(fp),
             "flash_capacity": target.flash_bytes, "ram_capacity": target.ram_bytes,
-            SMALL_CODE.key: small_code}
+            **switch_record(switches)}
 
 
 def measured_size(net: Network, target_name: str, run: bool = True,
-                  small_code: bool = False) -> dict:
+                  small_code: bool = False, weights_as_code: bool = False) -> dict:
     """Flash/RAM of ``net`` built for a target (for ``bdnn size --target``).
 
     With ``run`` the firmware also runs once on the emulator to measure the stack of one
-    inference; ``small_code`` builds with ``BDNN_SMALL_CODE`` 1. Raises ``BDNNError`` for an
-    unknown target, a missing toolchain, or a model that does not fit.
+    inference; ``small_code`` / ``weights_as_code`` build with ``BDNN_SMALL_CODE`` /
+    ``BDNN_WEIGHTS_AS_CODE`` 1. Raises ``BDNNError`` for an unknown target, a missing
+    toolchain, a model that does not fit, or one that weights as code is not made for.
     """
+    switches = {SMALL_CODE.key: small_code, WEIGHTS_AS_CODE.key: weights_as_code}
+    if weights_as_code:
+        check_weights_as_code(net)
     target = get_target(target_name)
     require_toolchain(target, run=run)
     tmp = Path(tempfile.mkdtemp(prefix=f"bdnn-size-{target.name}-"))
@@ -440,8 +450,8 @@ def measured_size(net: Network, target_name: str, run: bool = True,
         check_plan_fits(net, target)
         Q = random_inputs(net, 1)
         project = write_project(net, target, tmp, "model", Q)
-        if small_code:
-            add_config(project, [f"EXTRA_CFLAGS += {' '.join(SMALL_CODE.cflags(True))}"])
+        if switch_cflags(switches):
+            add_config(project, [f"EXTRA_CFLAGS += {' '.join(switch_cflags(switches))}"])
         make(project, "size.elf")
         fp = footprint_of(project, None)
         check_fits(target, fp.flash_bytes, fp.ram_bytes)
@@ -450,6 +460,6 @@ def measured_size(net: Network, target_name: str, run: bool = True,
             fw = run_firmware(project, net, len(Q))
             check_against_reference(fw, net, Q, f"size check on {target.name}")
             _add_stack(target, fp, fw.stack_bytes)
-        return _size_record(target, fp, small_code)
+        return _size_record(target, fp, switches)
     finally:
         clean_dir(tmp)

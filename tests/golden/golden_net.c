@@ -572,6 +572,20 @@ GOLDEN_NET_Q_HELPER golden_net_level_t golden_net_quantize1(const float *x, cons
 }
 #endif
 #endif
+/* BDNN_WEIGHTS_AS_CODE 1: NAME_predict and NAME_predict_q run the network with its 28 non-zero
+ * weights compiled into the code (codegen/weights_as_code.py): each unit is one unrolled sum of
+ * its non-zero weights times its inputs, a byte each, and only the 5 inputs the network
+ * reads are quantized. Fewer instructions per inference on small cores than the table kernels,
+ * more flash; the same results. NAME_scores_q and NAME_forward_debug_q keep the tables. bdnn export
+ * --weights-as-code makes 1 the default; -DBDNN_WEIGHTS_AS_CODE=0 or =1 overrides it. */
+#ifndef BDNN_WEIGHTS_AS_CODE
+#define BDNN_WEIGHTS_AS_CODE 0
+#endif
+#if BDNN_WEIGHTS_AS_CODE
+#define GOLDEN_NET_CODE_FORM 1
+#else
+#define GOLDEN_NET_CODE_FORM 0
+#endif
 
 #ifdef GOLDEN_NET_SIMD
 #include <arm_acle.h>
@@ -613,7 +627,7 @@ static void golden_net_input_words(const uint8_t *xq, uint32_t *X)
         X[1] = v;
     }
 }
-#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !GOLDEN_NET_CODE_FORM
 /* The inputs quantized, 4 per word (input 4 g + i in byte i of X[g]). */
 static void golden_net_input_words_f(const float *x, uint32_t *X)
 {
@@ -654,7 +668,7 @@ static void golden_net_input_levels(const uint8_t *xq, uint8_t *X)
     for (j = 0; j < 5u; j++)
         X[j] = (uint8_t)golden_net_level(xq, j);
 }
-#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !GOLDEN_NET_CODE_FORM
 /* The float inputs' levels, a byte each: the columns kernel's input. */
 static void golden_net_input_levels_f(const float *x, uint8_t *X)
 {
@@ -706,7 +720,7 @@ static void golden_net_input_lanes(const uint8_t *xq, uint32_t *A)
         A[0] = a0;
     }
 }
-#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !GOLDEN_NET_CODE_FORM
 /* The lane words of the first layer's units (from the float inputs' levels): the lanes kernel's input. */
 static void golden_net_input_lanes_f(const float *x, uint32_t *A)
 {
@@ -810,7 +824,7 @@ static void golden_net_input_sums(const uint8_t *xq, uint8_t *T)
     }
 }
 #endif
-#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !GOLDEN_NET_CODE_FORM
 #ifdef GOLDEN_NET_SUM_WORDS
 /* Subset sums of the float inputs' levels, 16 per group of 4, 4 to a word: byte m of the
  * group's words is the sum of the inputs 4 g + i whose bit i is set in m. */
@@ -1213,11 +1227,111 @@ int golden_net_scores_q(const uint8_t *xq, int32_t *scores)
     return golden_net_forward(xq, scores, buf);
 }
 
+#if GOLDEN_NET_CODE_FORM
+/* A base pointer the compiler cannot see through, set before each unit's terms: it reloads the
+ * bytes per unit instead of keeping every input in a register (and spilling), and each load is
+ * one instruction at an offset below 32 (Thumb-1 LDRB through a low register, AVR LDD). */
+#if defined(__GNUC__) && defined(__thumb__) && !defined(__thumb2__)
+#define GOLDEN_NET_CODE_BASE(p) __asm__("" : "+l"(p))
+#elif defined(__GNUC__) && defined(__AVR__)
+#define GOLDEN_NET_CODE_BASE(p) __asm__("" : "+b"(p))
+#elif defined(__GNUC__)
+#define GOLDEN_NET_CODE_BASE(p) __asm__("" : "+r"(p))
+#else
+#define GOLDEN_NET_CODE_BASE(p) ((void)0)
+#endif
+/* Inlined into both entry points, or one out-of-line copy with BDNN_SMALL_CODE 1. */
+#if BDNN_SMALL_CODE && defined(__GNUC__)
+#define GOLDEN_NET_CODE_STORAGE static __attribute__((noinline, unused))
+#else
+#define GOLDEN_NET_CODE_STORAGE GOLDEN_NET_INLINE
+#endif
+
+/* The class from in0, the levels of the inputs the network reads (0, 1, 2, 3, 4, in this
+ * order); in1.. receive the hidden units' bits, a byte each. */
+GOLDEN_NET_CODE_STORAGE int golden_net_code_layers(const uint8_t *in0)
+{
+    int_fast16_t s, best;
+    int k;
+    uint8_t in1[4];
+    uint8_t in2[3];
+    const uint8_t *in0_0 = in0;
+    const uint8_t *in1_0 = in1;
+    const uint8_t *in2_0 = in2;
+    /* layer 0: 13 non-zero weights */
+    GOLDEN_NET_CODE_BASE(in0_0);
+    s = -3 + in0_0[0] - in0_0[1] + in0_0[3] + in0_0[4];
+    in1[0] = (uint8_t)(s >= 0);
+    GOLDEN_NET_CODE_BASE(in0_0);
+    s = 2 + in0_0[1] + in0_0[2] - in0_0[3];
+    in1[1] = (uint8_t)(s >= 0);
+    GOLDEN_NET_CODE_BASE(in0_0);
+    s = 0 - in0_0[0] - in0_0[1] + in0_0[2] + in0_0[4];
+    in1[2] = (uint8_t)(s >= 0);
+    GOLDEN_NET_CODE_BASE(in0_0);
+    s = -1 + in0_0[0] - in0_0[4];
+    in1[3] = (uint8_t)(s >= 0);
+    /* layer 1: 9 non-zero weights */
+    GOLDEN_NET_CODE_BASE(in1_0);
+    s = -1 + 3 * in1_0[0] - 2 * in1_0[1] + in1_0[3];
+    in2[0] = (uint8_t)(s >= 0);
+    GOLDEN_NET_CODE_BASE(in1_0);
+    s = -3 - 3 * in1_0[0] + in1_0[1] + 2 * in1_0[2] + 2 * in1_0[3];
+    in2[1] = (uint8_t)(s >= 0);
+    GOLDEN_NET_CODE_BASE(in1_0);
+    s = -1 - in1_0[2] + 3 * in1_0[3];
+    in2[2] = (uint8_t)(s >= 0);
+    /* layer 2: 6 non-zero weights */
+    GOLDEN_NET_CODE_BASE(in2_0);
+    s = 0 + in2_0[0] - in2_0[1];
+    s = 2 * s + 0;
+    best = s;
+    k = 0;
+    GOLDEN_NET_CODE_BASE(in2_0);
+    s = 0 + in2_0[1] - in2_0[2];
+    s = 2 * s + 1;
+    if (s > best) { /* strict >: the lowest index wins ties */
+        best = s;
+        k = 1;
+    }
+    GOLDEN_NET_CODE_BASE(in2_0);
+    s = 0 - in2_0[0] + in2_0[2];
+    s = 2 * s - 1;
+    if (s > best) { /* strict >: the lowest index wins ties */
+        best = s;
+        k = 2;
+    }
+    return k;
+}
+
+/* NAME_predict_q's levels: the inputs read, clamped to the top level. */
+static int golden_net_code_predict_q(const uint8_t *xq)
+{
+    uint8_t in0[5];
+    unsigned v;
+    v = xq[0];
+    in0[0] = (uint8_t)(v < 7u ? v : 7u);
+    v = xq[1];
+    in0[1] = (uint8_t)(v < 7u ? v : 7u);
+    v = xq[2];
+    in0[2] = (uint8_t)(v < 7u ? v : 7u);
+    v = xq[3];
+    in0[3] = (uint8_t)(v < 7u ? v : 7u);
+    v = xq[4];
+    in0[4] = (uint8_t)(v < 7u ? v : 7u);
+    return golden_net_code_layers(in0);
+}
+#endif
+
 int golden_net_predict_q(const uint8_t *xq)
 {
+#if GOLDEN_NET_CODE_FORM
+    return golden_net_code_predict_q(xq);
+#else
     golden_net_word_t buf[2];
     int32_t scores[3];
     return golden_net_forward(xq, scores, buf);
+#endif
 }
 
 #ifndef BDNN_NO_FLOAT
@@ -1229,6 +1343,21 @@ void golden_net_quantize(const float *x, uint8_t *xq)
         xq[j] = (uint8_t)GOLDEN_NET_QUANTIZE1(&x[j], j);
 }
 
+#if GOLDEN_NET_CODE_FORM
+/* The levels of the inputs the network reads, each with its own copy of the level code, then
+ * the network as code */
+int golden_net_predict(const float *x)
+{
+    uint8_t in0[5];
+    GOLDEN_NET_QUANTIZER_TABLES;
+    in0[0] = (uint8_t)GOLDEN_NET_QUANTIZE1(&x[0], 0u);
+    in0[1] = (uint8_t)GOLDEN_NET_QUANTIZE1(&x[1], 1u);
+    in0[2] = (uint8_t)GOLDEN_NET_QUANTIZE1(&x[2], 2u);
+    in0[3] = (uint8_t)GOLDEN_NET_QUANTIZE1(&x[3], 3u);
+    in0[4] = (uint8_t)GOLDEN_NET_QUANTIZE1(&x[4], 4u);
+    return golden_net_code_layers(in0);
+}
+#else
 #if BDNN_FUSED_INPUT
 /* The float inputs' levels go straight into the first layer's input (no xq array) */
 int golden_net_predict(const float *x)
@@ -1254,5 +1383,6 @@ int golden_net_predict(const float *x)
     golden_net_quantize(x, xq);
     return golden_net_predict_q(xq);
 }
+#endif
 #endif
 #endif

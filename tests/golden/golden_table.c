@@ -565,6 +565,21 @@ GOLDEN_TABLE_INLINE int golden_table_predict_table_entry(unsigned k)
     return (int)((byte >> ((k & 3u) << 1)) & 3u);
 }
 #endif
+/* BDNN_WEIGHTS_AS_CODE 1: NAME_predict and NAME_predict_q run the network with its 12 non-zero
+ * weights compiled into the code (codegen/weights_as_code.py): each unit is one unrolled sum of
+ * its non-zero weights times its inputs, a byte each, and only the 2 inputs the network
+ * reads are quantized. Fewer instructions per inference on small cores than the table kernels,
+ * more flash; the same results. NAME_scores_q and NAME_forward_debug_q keep the tables, and
+ * the predict table (BDNN_PREDICT_TABLE 1), faster still, wins. bdnn export
+ * --weights-as-code makes 1 the default; -DBDNN_WEIGHTS_AS_CODE=0 or =1 overrides it. */
+#ifndef BDNN_WEIGHTS_AS_CODE
+#define BDNN_WEIGHTS_AS_CODE 0
+#endif
+#if BDNN_WEIGHTS_AS_CODE && !BDNN_PREDICT_TABLE
+#define GOLDEN_TABLE_CODE_FORM 1
+#else
+#define GOLDEN_TABLE_CODE_FORM 0
+#endif
 
 #ifdef GOLDEN_TABLE_SIMD
 #include <arm_acle.h>
@@ -601,7 +616,7 @@ static void golden_table_input_words(const uint8_t *xq, uint32_t *X)
         X[0] = v;
     }
 }
-#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !BDNN_PREDICT_TABLE
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !BDNN_PREDICT_TABLE && !GOLDEN_TABLE_CODE_FORM
 /* The inputs quantized, 4 per word (input 4 g + i in byte i of X[g]). */
 static void golden_table_input_words_f(const float *x, uint32_t *X)
 {
@@ -637,7 +652,7 @@ static void golden_table_input_levels(const uint8_t *xq, uint8_t *X)
     for (j = 0; j < 4u; j++)
         X[j] = (uint8_t)golden_table_level(xq, j);
 }
-#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !BDNN_PREDICT_TABLE
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !BDNN_PREDICT_TABLE && !GOLDEN_TABLE_CODE_FORM
 /* The float inputs' levels, a byte each: the columns kernel's input. */
 static void golden_table_input_levels_f(const float *x, uint8_t *X)
 {
@@ -685,7 +700,7 @@ static void golden_table_input_lanes(const uint8_t *xq, unsigned *A)
         A[0] = a0;
     }
 }
-#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !BDNN_PREDICT_TABLE
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !BDNN_PREDICT_TABLE && !GOLDEN_TABLE_CODE_FORM
 /* The lane words of the first layer's units (from the float inputs' levels): the lanes kernel's input. */
 static void golden_table_input_lanes_f(const float *x, unsigned *A)
 {
@@ -776,7 +791,7 @@ static void golden_table_input_sums(const uint8_t *xq, uint8_t *T)
     }
 }
 #endif
-#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !BDNN_PREDICT_TABLE
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !BDNN_PREDICT_TABLE && !GOLDEN_TABLE_CODE_FORM
 #ifdef GOLDEN_TABLE_SUM_WORDS
 /* Subset sums of the float inputs' levels, 16 per group of 4, 4 to a word: byte m of the
  * group's words is the sum of the inputs 4 g + i whose bit i is set in m. */
@@ -1110,8 +1125,83 @@ int golden_table_scores_q(const uint8_t *xq, int32_t *scores)
     return golden_table_forward(xq, scores, buf);
 }
 
+#if GOLDEN_TABLE_CODE_FORM
+/* A base pointer the compiler cannot see through, set before each unit's terms: it reloads the
+ * bytes per unit instead of keeping every input in a register (and spilling), and each load is
+ * one instruction at an offset below 32 (Thumb-1 LDRB through a low register, AVR LDD). */
+#if defined(__GNUC__) && defined(__thumb__) && !defined(__thumb2__)
+#define GOLDEN_TABLE_CODE_BASE(p) __asm__("" : "+l"(p))
+#elif defined(__GNUC__) && defined(__AVR__)
+#define GOLDEN_TABLE_CODE_BASE(p) __asm__("" : "+b"(p))
+#elif defined(__GNUC__)
+#define GOLDEN_TABLE_CODE_BASE(p) __asm__("" : "+r"(p))
+#else
+#define GOLDEN_TABLE_CODE_BASE(p) ((void)0)
+#endif
+/* Inlined into both entry points, or one out-of-line copy with BDNN_SMALL_CODE 1. */
+#if BDNN_SMALL_CODE && defined(__GNUC__)
+#define GOLDEN_TABLE_CODE_STORAGE static __attribute__((noinline, unused))
+#else
+#define GOLDEN_TABLE_CODE_STORAGE GOLDEN_TABLE_INLINE
+#endif
+
+/* The class from in0, the levels of the inputs the network reads (0, 3, in this
+ * order); in1.. receive the hidden units' bits, a byte each. */
+GOLDEN_TABLE_CODE_STORAGE int golden_table_code_layers(const uint8_t *in0)
+{
+    int_fast16_t s, best;
+    int k;
+    uint8_t in1[3];
+    const uint8_t *in0_0 = in0;
+    const uint8_t *in1_0 = in1;
+    /* layer 0: 5 non-zero weights */
+    GOLDEN_TABLE_CODE_BASE(in0_0);
+    s = 0 + in0_0[0] - in0_0[1];
+    in1[0] = (uint8_t)(s >= 0);
+    GOLDEN_TABLE_CODE_BASE(in0_0);
+    s = -1 - in0_0[0] + in0_0[1];
+    in1[1] = (uint8_t)(s >= 0);
+    GOLDEN_TABLE_CODE_BASE(in0_0);
+    s = -2 + in0_0[1];
+    in1[2] = (uint8_t)(s >= 0);
+    /* layer 1: 7 non-zero weights */
+    GOLDEN_TABLE_CODE_BASE(in1_0);
+    s = 0 + in1_0[0] - in1_0[1];
+    best = s;
+    k = 0;
+    GOLDEN_TABLE_CODE_BASE(in1_0);
+    s = 0 - in1_0[0] + in1_0[1] - in1_0[2];
+    if (s > best) { /* strict >: the lowest index wins ties */
+        best = s;
+        k = 1;
+    }
+    GOLDEN_TABLE_CODE_BASE(in1_0);
+    s = 0 - in1_0[0] + in1_0[2];
+    if (s > best) { /* strict >: the lowest index wins ties */
+        best = s;
+        k = 2;
+    }
+    return k;
+}
+
+/* NAME_predict_q's levels: the inputs read, clamped to the top level. */
+static int golden_table_code_predict_q(const uint8_t *xq)
+{
+    uint8_t in0[2];
+    unsigned v;
+    v = xq[0];
+    in0[0] = (uint8_t)(v < 3u ? v : 3u);
+    v = xq[3];
+    in0[1] = (uint8_t)(v < 3u ? v : 3u);
+    return golden_table_code_layers(in0);
+}
+#endif
+
 int golden_table_predict_q(const uint8_t *xq)
 {
+#if GOLDEN_TABLE_CODE_FORM
+    return golden_table_code_predict_q(xq);
+#else
 #if BDNN_PREDICT_TABLE
     /* the levels of the inputs the network reads, clamped to the top level, index the table */
     unsigned k, v;
@@ -1125,6 +1215,7 @@ int golden_table_predict_q(const uint8_t *xq)
     int32_t scores[3];
     return golden_table_forward(xq, scores, buf);
 #endif
+#endif
 }
 
 #ifndef BDNN_NO_FLOAT
@@ -1136,6 +1227,18 @@ void golden_table_quantize(const float *x, uint8_t *xq)
         xq[j] = (uint8_t)GOLDEN_TABLE_QUANTIZE1(&x[j], j);
 }
 
+#if GOLDEN_TABLE_CODE_FORM
+/* The levels of the inputs the network reads, each with its own copy of the level code, then
+ * the network as code */
+int golden_table_predict(const float *x)
+{
+    uint8_t in0[2];
+    GOLDEN_TABLE_QUANTIZER_TABLES;
+    in0[0] = (uint8_t)GOLDEN_TABLE_QUANTIZE1(&x[0], 0u);
+    in0[1] = (uint8_t)GOLDEN_TABLE_QUANTIZE1(&x[3], 3u);
+    return golden_table_code_layers(in0);
+}
+#else
 #if BDNN_PREDICT_TABLE
 #if BDNN_FUSED_INPUT
 /* Only the inputs the network reads are quantized: their levels index the predict table (one
@@ -1189,5 +1292,6 @@ int golden_table_predict(const float *x)
     golden_table_quantize(x, xq);
     return golden_table_predict_q(xq);
 }
+#endif
 #endif
 #endif
