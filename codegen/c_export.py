@@ -24,6 +24,7 @@ from .level_keys import (
     c_level_keys,
     int_threshold_rows,
     key_rows,
+    positive_key_inputs,
     pow2_offset_bytes,
     quantizer_bytes,
     row_entry_bytes,
@@ -324,7 +325,9 @@ def template_context(
     return {
         "small_code": small_code,
         "weights_as_code_default": weights_as_code,
-        "weights_as_code": _code_form_context(plan),
+        "weights_as_code": _code_form_context(plan, positive_key_inputs(q)),
+        # rows whose levels start at positive floats: a cheaper key (NAME_quantize1_positive)
+        "positive_key_rows": bool(positive_key_inputs(q).any()),
         "base_span": BASE_SPAN,
         "avr_inline_layers_max_weights": AVR_INLINE_LAYERS_MAX_WEIGHTS,
         "member": False,  # True: the body of an ensemble member (ensemble_context)
@@ -403,9 +406,10 @@ def template_context(
     }
 
 
-def _code_form_context(plan) -> dict:
+def _code_form_context(plan, positive_keys: np.ndarray) -> dict:
     """The weights-as-code form of the C (``BDNN_WEIGHTS_AS_CODE``,
-    :mod:`codegen.weights_as_code`): each unit's sum as statements."""
+    :mod:`codegen.weights_as_code`): each unit's sum as statements, and the inputs read with
+    whether each may take the unfolded key (``positive_keys``, ``positive_key_inputs``)."""
     F = code_form(plan)
     layers = []
     for i, L in enumerate(F.layers):
@@ -417,6 +421,7 @@ def _code_form_context(plan) -> dict:
                        "bases": L.bases, "units": units,
                        "n_terms": sum(len(u.terms) for u in L.units)})
     return {"inputs_read": list(F.inputs_read), "layers": layers, "n_terms": F.n_terms,
+            "positive": [bool(positive_keys[j]) for j in F.inputs_read],
             "sum_t": "int_fast16_t" if F.sum_bits == 16 else "int32_t"}
 
 

@@ -163,6 +163,28 @@ def row_entry_bytes(q: Quantizer) -> float:
     return (1 + pow2_offset_bytes(q)) / q.max_level if q.pow2_steps else 4
 
 
+# The lowest C threshold (c_level_keys) of a row whose levels all start at positive floats: the
+# c_keys key of -0. Such a row needs no sign fold (positive_key_inputs).
+C_KEY_MINUS_ZERO = 0x807FFFFE
+
+
+def positive_key_inputs(q: Quantizer) -> np.ndarray:
+    """bool [n_inputs]: inputs whose every C threshold (``c_level_keys``) is at least
+    ``C_KEY_MINUS_ZERO``. Their level may use the key without the sign fold,
+    ``unfolded_c_keys``: it equals ``c_keys`` for every float without the sign bit, and puts
+    every float with it (negatives, -0, -inf, negative NaNs: all at level 0, since their keys are
+    at most the key of -0) between ``0x007FFFFF`` and ``C_KEY_MINUS_ZERO``, below every such
+    threshold, so it gives the same level with three instructions less."""
+    return np.all(c_level_keys(q) >= C_KEY_MINUS_ZERO, axis=1)
+
+
+def unfolded_c_keys(X: np.ndarray) -> np.ndarray:
+    """The key the C's ``NAME_quantize1_positive`` compares: ``(u + C_KEY_OFFSET) mod 2**32`` of
+    the bits ``u`` (``c_keys`` without the sign fold); for ``positive_key_inputs`` only."""
+    u = np.ascontiguousarray(X, dtype=np.float32).view(np.uint32).astype(np.int64)
+    return (u + C_KEY_OFFSET) & 0xFFFFFFFF
+
+
 def key_rows(keys: np.ndarray, entry_bytes: float = 4) -> tuple[np.ndarray, np.ndarray | None]:
     """The level keys [n_inputs, L] stored once per distinct row: ``(rows [U, L], index)``,
     ``index[j]`` the row of input ``j`` (uint8). Inputs with the same quantizer (e.g. pixels,

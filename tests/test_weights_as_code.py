@@ -271,3 +271,37 @@ def test_select_picks_weights_as_code_under_a_time_budget(tmp_path):
     assert chosen[WEIGHTS_AS_CODE.key] is True and chosen[SMALL_CODE.key] is False
     assert chosen["measured"]["per_inference_max"] == code["per_inference_max"]
     assert "bdnn export --weights-as-code" in report.read_text()
+
+
+def test_unfolded_keys_give_the_folded_levels_on_positive_rows():
+    """On the rows positive_key_inputs admits, counting the C thresholds below the unfolded key
+    gives the level of the folded key (c_keys) for every probe float: cut points and 1 ulp
+    either side, every sign-bit float class (negatives, -0, -inf, negative NaNs), positive
+    NaNs, denormals; and the level of Quantizer.quantize. Rows with a cut at or below 0 are
+    not admitted."""
+    from bdnn.quantizer import Quantizer as Q
+    from codegen.level_keys import (
+        c_keys,
+        c_level_keys,
+        positive_key_inputs,
+        unfolded_c_keys,
+    )
+
+    rng = np.random.default_rng(4)
+    lo = np.array([0.0, 0.5, -1.0, 1e-30, 0.0, -0.0, 3.0], F32)
+    scale = np.array([1.0, 2.0, 1.0, 1e30, 0.0, 3.0, 0.25], F32)
+    q = Q(4, lo, scale)
+    admitted = positive_key_inputs(q)
+    assert admitted.any() and not admitted.all(), admitted
+    nan_bits = np.array([0x7FC00000, 0x7F800001, 0xFFC00000, 0xFFFFFFFF], np.uint32)
+    specials = np.concatenate([np.array([0.0, -0.0, np.inf, -np.inf, 1e-45, -1e-45, 3.4e38,
+                                         -3.4e38], F32), nan_bits.view(F32)])
+    thresholds = c_level_keys(q)
+    for j in np.flatnonzero(admitted):
+        X = np.concatenate([boundary_inputs(q)[:, j], specials,
+                            rng.normal(0, 5, 200).astype(F32)]).astype(F32)
+        t = thresholds[j]
+        folded = (t[None, :] < c_keys(X)[:, None]).sum(1)
+        unfolded = (t[None, :] < unfolded_c_keys(X)[:, None]).sum(1)
+        np.testing.assert_array_equal(unfolded, folded, err_msg=f"input {j}")
+        np.testing.assert_array_equal(folded, q.quantize(np.tile(X[:, None], (1, 7)))[:, j])
