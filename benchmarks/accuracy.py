@@ -79,6 +79,7 @@ from bdnn.errors import BDNNError  # noqa: E402
 from bdnn.model_file import load_network  # noqa: E402
 from codegen.level_keys import quantizer_forms_bytes  # noqa: E402
 from codegen.size_report import size_report  # noqa: E402
+from codegen.switches import SWITCHES, switch_record  # noqa: E402
 from codegen.targets.registry import get_target  # noqa: E402
 from codegen.targets.toolchain import toolchain_available  # noqa: E402
 
@@ -387,8 +388,9 @@ def bdnn_select(dataset: str, seed: int, parts, budget: float, work: Path, tag: 
     cand["config"] = {**cand["config"], **(report["chosen"].get("config") or {})}
     cand["select"] = {k: report["chosen"].get(k) for k in
                       ("val_accuracy", "test_accuracy", "model_bytes")}
-    # the pick fits the flash budget only with BDNN_SMALL_CODE 1: its firmware is measured so
-    cand["select"]["small_code"] = bool(report["chosen"].get("small_code"))
+    # the pick meets the budgets only with these C switches 1 (BDNN_SMALL_CODE,
+    # BDNN_WEIGHTS_AS_CODE): its firmware is measured so
+    cand["select"].update(switch_record(report["chosen"]))
     if report["chosen"].get("measured"):  # select's own build and run of the pick (flash, time)
         cand["select"]["measured"] = report["chosen"]["measured"]
     cand["select"]["n_candidates"] = len(report.get("candidates", []))
@@ -462,9 +464,11 @@ def firmware_record(m) -> dict:
             "per_inference_max": m.per_inference_max, "agree_timed": m.agree}
 
 
-def measure_bdnn_model(path: str, target: str, n_timed: int, small_code: bool = False) -> dict:
-    """Flash, RAM and time of the model at ``path`` on ``target`` (float entry);
-    ``small_code``: built with BDNN_SMALL_CODE 1, as a select pick that needs it is shipped."""
+def measure_bdnn_model(path: str, target: str, n_timed: int, switches: dict | None = None
+                       ) -> dict:
+    """Flash, RAM and time of the model at ``path`` on ``target`` (float entry); ``switches``
+    (``{CSwitch.key: True}``): built with those C switches 1, as a select pick that needs them
+    is shipped."""
     from codegen.targets.measure import bench
 
     t = get_target(target)
@@ -473,7 +477,8 @@ def measure_bdnn_model(path: str, target: str, n_timed: int, small_code: bool = 
         return {"status": f"skipped: {why}"}
     net = load_network(path)
     try:
-        r = bench(net, target, n_vectors=n_timed, entry="predict", small_code=small_code)
+        r = bench(net, target, n_vectors=n_timed, entry="predict",
+                  **switch_record(switches or {}))
     except BDNNError as e:
         s = str(e)
         return {"status": s if "does not fit" in s or "too large" in s else f"failed: {s}"}
@@ -481,7 +486,7 @@ def measure_bdnn_model(path: str, target: str, n_timed: int, small_code: bool = 
             "flash_bytes": r["flash_bytes"], "ram_bytes": r["ram_bytes"],
             "stack_bytes": r.get("stack_bytes"), "unit": r["unit"],
             "per_inference": r["per_inference"]["mean"],
-            "per_inference_max": r["per_inference"]["max"], "small_code": small_code}
+            "per_inference_max": r["per_inference"]["max"], **switch_record(switches or {})}
 
 
 # ---------------------------------------------------------------- the run
@@ -623,9 +628,8 @@ def run_dataset(dataset: str, seeds, q: dict, work: Path, targets, use_select: b
                         fwd[tool] = dict(fwd[tool_for(FLASH_TOOLS, FAST_TOOLS[tool])])
                         continue
                     log(f"{dataset}: {tool} on {target}")
-                    small = bool((tools[tool].get("select") or {}).get("small_code"))
                     fwd[tool] = measure_bdnn_model(tools[tool]["path"], target, q["n_timed"],
-                                                   small_code=small)
+                                                   tools[tool].get("select") or {})
             entry["firmware_seed"] = seed
         flips = coin_flip_rows(dataset, parts[2][0])
         if flips is not None:  # accuracy where the labels carry signal, and where they do not
@@ -804,8 +808,9 @@ def render_md(record: dict, plots: str | None = None) -> str:
                 cfg = (run0["tools"].get(tool) or {}).get("config", {})
                 cfg_s = ", ".join(f"{k}={v}" for k, v in cfg.items()
                                   if k != "method" and CONFIG_DEFAULTS.get(k, object()) != v)
-                if m.get("small_code"):  # built as select says to ship it: export --small-code
-                    cfg_s += ", small code"
+                # built as select says to ship it: export --small-code / --weights-as-code
+                cfg_s += "".join(f", {s.key.replace('_', ' ')}" for s in SWITCHES
+                                 if m.get(s.key))
                 per = (f"{m['per_inference']:,.0f} / {m['per_inference_max']:,} {m['unit']}"
                        if m.get("per_inference") is not None else "–")
                 ram = (f"{_f(m.get('ram_bytes'))} + {_f(m.get('stack_bytes'))}"

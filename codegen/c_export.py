@@ -485,6 +485,7 @@ def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32,
                         "int32_t; use smaller weights or fewer inputs")
     ctx = template_context(ens.members[0], name, word_bits, with_predict_table=False,
                            small_code=small_code)
+    ctx["weights_as_code"] = None  # single networks only: the vote has no code form
     members, score_offset, hidden_offset, scratch = [], 0, 0, 0
     for k, (m, classes) in enumerate(zip(ens.members, ens.member_classes, strict=True)):
         mctx = template_context(m, member_name(name, k), word_bits, with_predict_table=False)

@@ -33,6 +33,7 @@ from bdnn.select.grid import (
     expand,
 )
 from bdnn.select.sweep import read_results
+from codegen.switches import SMALL_CODE, WEIGHTS_AS_CODE
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
 # a generous bound for waiting on processes: only a hung process reaches it
@@ -330,54 +331,77 @@ def test_flash_pick_is_the_best_candidate_that_fits_brute_force(max_saving, para
     variant here, and choose measures no candidate ranked below its pick outside the front.
     A candidate whose default build misses the flash budget is eligible when its small-code
     build (up to ``max_saving`` bytes smaller, slower) meets every budget, --max-cycles
-    included; the pick records the variant it needs, and choose never measures the small-code
-    build of a candidate whose default build fits (``max_saving`` 0: small code never helps).
+    included; one whose builds miss --max-cycles, when its weights-as-code build (faster, larger;
+    only for candidates the form admits), or that build with small code when only that fits,
+    meets them. The pick records the variant it needs; choose never measures the small-code
+    build of a candidate whose default build fits, nor weights as code without a time budget
+    or for a candidate that meets it already (``max_saving`` 0: small code never helps).
     Measuring in threads (``parallel`` 3, batches measured ahead) changes none of it: a
     candidate below the pick measured ahead keeps no measurement."""
+    S, W = SMALL_CODE.key, WEIGHTS_AS_CODE.key
     rng = np.random.default_rng(11 + max_saving)
     for _ in range(400):
         cands = [_cand(float(rng.integers(0, 5)) / 4, int(rng.integers(1, 30)))
                  for _ in range(int(rng.integers(1, 10)))]
-        default = {id(c): (int(rng.integers(600, 1400)), int(rng.integers(500, 900)))
-                   for c in cands}
-        small = {i: (f - int(rng.integers(0, max_saving + 1)), n + int(rng.integers(0, 100)))
-                 for i, (f, n) in default.items()}
-        limit = int(rng.integers(600, 1400))
-        max_cycles = None if rng.integers(0, 2) else int(rng.integers(500, 1000))
+        builds: dict = {}  # (id, small, code) -> (flash, count)
+        for c in cands:
+            f, n = int(rng.integers(600, 1400)), int(rng.integers(500, 900))
+            fc, nc = f + int(rng.integers(0, 600)), n - int(rng.integers(0, 400))
+            save = int(rng.integers(0, max_saving + 1))
+            builds[id(c), False, False] = (f, n)
+            builds[id(c), True, False] = (f - save, n + int(rng.integers(0, 100)))
+            builds[id(c), False, True] = (fc, nc)
+            builds[id(c), True, True] = (fc - save, nc + int(rng.integers(0, 60)))
+        admits = {id(c): bool(rng.integers(0, 2)) for c in cands}
+        limit = int(rng.integers(600, 1600))
+        max_cycles = None if rng.integers(0, 2) else int(rng.integers(300, 1000))
         calls: list = []
 
-        def measure(c, small_code, calls=calls, default=default, small=small):
-            calls.append((c, small_code))
-            flash, n = (small if small_code else default)[id(c)]
+        def measure(c, switches, calls=calls, builds=builds):
+            small, code = bool(switches.get(S)), bool(switches.get(W))
+            calls.append((c, small, code))
+            flash, n = builds[id(c), small, code]
             return {"flash_bytes": flash, "ram_total_bytes": 0, "per_inference_max": n,
-                    "unit": "instructions", "small_code": small_code}
+                    "unit": "instructions", S: small, W: code}
 
-        def variant(c, limit=limit, max_cycles=max_cycles, default=default, small=small):
-            """The build the pick would ship: None when no variant meets the budgets."""
+        def variant(c, limit=limit, max_cycles=max_cycles, builds=builds, admits=admits):
+            """The build (small, code) the pick would ship: the first of default, small code
+            (when the default misses the flash), weights as code and then with small code
+            (when admitted, under a time budget), that meets both budgets; None if none."""
             if c.model_bytes > limit:
                 return None
-            for small_code, (flash, n) in ((False, default[id(c)]), (True, small[id(c)])):
-                if flash <= limit:
-                    return small_code if max_cycles is None or n <= max_cycles else None
-            return None
+            order = [(False, False)]
+            if builds[id(c), False, False][0] > limit:
+                order.append((True, False))
+            if admits[id(c)] and max_cycles is not None:
+                order.append((False, True))
+                if builds[id(c), False, True][0] > limit:
+                    order.append((True, True))
+            return next((v for v in order if builds[(id(c), *v)][0] <= limit
+                         and (max_cycles is None or builds[(id(c), *v)][1] <= max_cycles)),
+                        None)
 
         budgets = Budgets(target="cortex-m0", max_flash=limit, max_cycles=max_cycles)
         fits = [c for c in cands if variant(c) is not None]
+        code_form = lambda c, admits=admits: admits[id(c)]  # noqa: E731
         if not fits:
             with pytest.raises(BDNNError, match="no trained model meets the budget"):
-                choose(cands, budgets, measure, parallel)
+                choose(cands, budgets, measure, parallel, code_form)
             continue
-        chosen, front = choose(cands, budgets, measure, parallel)
+        chosen, front = choose(cands, budgets, measure, parallel, code_form)
         best = min(fits, key=order_key)
         assert order_key(chosen) == order_key(best)
-        assert chosen.measured["small_code"] is variant(chosen)
-        assert chosen.measured["per_inference_max"] == (
-            small if variant(chosen) else default)[id(chosen)][1]
+        small, code = variant(chosen)
+        assert (chosen.measured[S], chosen.measured[W]) == (small, code)
+        assert chosen.measured["per_inference_max"] == builds[id(chosen), small, code][1]
         kept = [c for c in cands if c.measured is not None]
         assert all(c in front or order_key(c) <= order_key(chosen) for c in kept)
         if parallel == 1:
-            assert all(c in front or order_key(c) <= order_key(chosen) for c, _ in calls)
-        assert all(default[id(c)][0] > limit for c, small_code in calls if small_code)
+            assert all(c in front or order_key(c) <= order_key(chosen) for c, *_ in calls)
+        assert all(builds[id(c), False, False][0] > limit
+                   for c, sm, cd in calls if sm and not cd)
+        assert all(admits[id(c)] and max_cycles is not None for c, _, cd in calls if cd)
+        assert all(builds[id(c), False, True][0] > limit for c, sm, cd in calls if sm and cd)
 
 
 def test_read_results_ignores_a_torn_last_line(tmp_path):

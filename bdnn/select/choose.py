@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codegen.switches import SMALL_CODE, WEIGHTS_AS_CODE, switch_record
-from codegen.weights_as_code import weights_as_code_applies
 
 from ..ensemble import Ensemble
 from ..errors import BDNNError
@@ -191,13 +190,14 @@ def measure_within(budgets: Budgets, measure: Callable[[dict], dict],
 
 
 def choose(cands: list[Candidate], budgets: Budgets,
-           measure: Callable[[Candidate, bool], dict] | None = None, parallel: int = 1
+           measure: Callable[[Candidate, dict], dict] | None = None, parallel: int = 1,
+           code_form: Callable[[Candidate], bool] | None = None
            ) -> tuple[Candidate, list[Candidate]]:
     """The pick and the Pareto front (among candidates within the model-bytes budget).
 
     With a target, ``measure(c, switches)`` runs on each front member (flash, RAM,
-    per-inference count), through ``measure_within`` (small code or weights as code when only
-    that meets the budgets).
+    per-inference count), through ``measure_within`` (small code, or weights as code for a
+    candidate ``code_form(c)`` admits, when only that meets the budgets).
     Flash and time are not monotone in model bytes (a predict table, or fewer inputs' level
     keys, can make a model with more weight bytes the smaller program), so under flash, RAM or
     time budgets the candidates ranked above the best front member that meets them are
@@ -219,7 +219,7 @@ def choose(cands: list[Candidate], budgets: Budgets,
     def measured(c: Candidate) -> dict:
         assert measure is not None
         return measure_within(budgets, lambda switches: measure(c, switches),
-                              weights_as_code_applies(c.network()))
+                              code_form is not None and code_form(c))
 
     def measure_all(batch: list[Candidate]) -> None:
         if parallel <= 1 or len(batch) <= 1:

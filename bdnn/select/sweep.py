@@ -307,7 +307,8 @@ def finish(ds: Dataset, opts: SelectOptions, parts: list[DataPart], results: lis
                      if switches.get(WEIGHTS_AS_CODE.key) else ""))
         return measure_on_target(c.network(), opts.budgets.target, opts.entry, switches)
 
-    chosen, front = choose(cands, opts.budgets, measure, parallel=machine_cores())
+    chosen, front = choose(cands, opts.budgets, measure, parallel=machine_cores(),
+                           code_form=lambda c: weights_as_code_applies(c.network()))
     timings["measure_s"] = time.monotonic() - t_measure
     net = chosen.network()
     final = {"refit": False, "model_bytes": chosen.model_bytes,

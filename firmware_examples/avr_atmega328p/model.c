@@ -500,7 +500,79 @@ MODEL_Q_HELPER model_level_t model_quantize1(const float *x, const uint32_t *t)
 #endif
     return (model_level_t)(t - first);
 }
+/* The same level for a row whose every threshold lies at or above the key of -0 (its first
+ * level starts at a positive float): a float with the sign bit set, whose key without the fold
+ * lands between 0x007FFFFF and 0x807FFFFE, stays below every threshold (level 0, as folded), and
+ * the others' keys need no fold: three instructions less per input. The weights-as-code
+ * predict quantizes such rows' inputs so (NAME_QUANTIZE1_POSITIVE). */
+MODEL_Q_HELPER model_level_t model_quantize1_positive(const float *x, const uint32_t *t)
+{
+    union {
+        float f;
+        uint32_t u;
+    } bits;
+    uint32_t key;
+    const uint32_t *const first = t;
+    bits.f = *x;
+    key = (uint32_t)(bits.u + 0x807FFFFFul); /* no sign fold: see above */
+    /* t moves to the first threshold not below key, so the level is its distance from first */
+#if defined(__AVR__)
+    {
+        /* an 8-bit core compares the high 16-bit halves, and the low halves only on a tie
+         * (rare: the thresholds of a row differ in the exponent or the top mantissa bits) */
+        const uint16_t key_hi = (uint16_t)(key >> 16), key_lo = (uint16_t)key;
+        {
+            const uint16_t hi = BDNN_READ_U16((const uint16_t *)&t[7] + 1);
+            if (hi < key_hi || (hi == key_hi && BDNN_READ_U16((const uint16_t *)&t[7]) < key_lo))
+                t += 8;
+        }
+        {
+            const uint16_t hi = BDNN_READ_U16((const uint16_t *)&t[3] + 1);
+            if (hi < key_hi || (hi == key_hi && BDNN_READ_U16((const uint16_t *)&t[3]) < key_lo))
+                t += 4;
+        }
+        {
+            const uint16_t hi = BDNN_READ_U16((const uint16_t *)&t[1] + 1);
+            if (hi < key_hi || (hi == key_hi && BDNN_READ_U16((const uint16_t *)&t[1]) < key_lo))
+                t += 2;
+        }
+        {
+            const uint16_t hi = BDNN_READ_U16((const uint16_t *)&t[0] + 1);
+            if (hi < key_hi || (hi == key_hi && BDNN_READ_U16((const uint16_t *)&t[0]) < key_lo))
+                t += 1;
+        }
+    }
+#else
+    if (model_below(&t[7], key))
+        t += 8;
+    if (model_below(&t[3], key))
+        t += 4;
+    if (model_below(&t[1], key))
+        t += 2;
+    if (model_below(&t[0], key))
+        t += 1;
 #endif
+    return (model_level_t)(t - first);
+}
+#define MODEL_QUANTIZE1_POSITIVE(x, j) model_quantize1_positive(x, q_key)
+#endif
+#ifndef MODEL_QUANTIZE1_POSITIVE /* the float forms: no key to spare */
+#define MODEL_QUANTIZE1_POSITIVE(x, j) MODEL_QUANTIZE1(x, j)
+#endif
+#endif
+/* BDNN_WEIGHTS_AS_CODE 1: NAME_predict and NAME_predict_q run the network with its 47 non-zero
+ * weights compiled into the code (codegen/weights_as_code.py): each unit is one unrolled sum of
+ * its non-zero weights times its inputs, a byte each, and only the 4 inputs the network
+ * reads are quantized. Fewer instructions per inference on small cores than the table kernels,
+ * more flash; the same results. NAME_scores_q and NAME_forward_debug_q keep the tables. bdnn export
+ * --weights-as-code makes 1 the default; -DBDNN_WEIGHTS_AS_CODE=0 or =1 overrides it. */
+#ifndef BDNN_WEIGHTS_AS_CODE
+#define BDNN_WEIGHTS_AS_CODE 0
+#endif
+#if BDNN_WEIGHTS_AS_CODE
+#define MODEL_CODE_FORM 1
+#else
+#define MODEL_CODE_FORM 0
 #endif
 
 #ifdef MODEL_SIMD
@@ -520,7 +592,7 @@ static void model_input_words(const uint8_t *xq, uint32_t *X)
         X[0] = v;
     }
 }
-#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !MODEL_CODE_FORM
 /* The inputs quantized, 4 per word (input 4 g + i in byte i of X[g]). */
 static void model_input_words_f(const float *x, uint32_t *X)
 {
@@ -599,7 +671,7 @@ static void model_input_sums(const uint8_t *xq, uint8_t *T)
     }
 }
 #endif
-#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT
+#if !defined(BDNN_NO_FLOAT) && BDNN_FUSED_INPUT && !MODEL_CODE_FORM
 #ifdef MODEL_SUM_WORDS
 /* Subset sums of the float inputs' levels, 16 per group of 4, 4 to a word: byte m of the
  * group's words is the sum of the inputs 4 g + i whose bit i is set in m. */
@@ -860,11 +932,115 @@ int model_scores_q(const uint8_t *xq, int32_t *scores)
     return model_forward(xq, scores, buf);
 }
 
+#if MODEL_CODE_FORM
+/* A base pointer the compiler cannot see through, set before each unit's terms: it reloads the
+ * bytes per unit instead of keeping every input in a register (and spilling), and each load is
+ * one instruction at an offset below 32 (Thumb-1 LDRB through a low register, AVR LDD). */
+#if defined(__GNUC__) && defined(__thumb__) && !defined(__thumb2__)
+#define MODEL_CODE_BASE(p) __asm__("" : "+l"(p))
+#elif defined(__GNUC__) && defined(__AVR__)
+#define MODEL_CODE_BASE(p) __asm__("" : "+b"(p))
+#elif defined(__GNUC__)
+#define MODEL_CODE_BASE(p) __asm__("" : "+r"(p))
+#else
+#define MODEL_CODE_BASE(p) ((void)0)
+#endif
+/* Inlined into both entry points, or one out-of-line copy with BDNN_SMALL_CODE 1. */
+#if BDNN_SMALL_CODE && defined(__GNUC__)
+#define MODEL_CODE_STORAGE static __attribute__((noinline, unused))
+#else
+#define MODEL_CODE_STORAGE MODEL_INLINE
+#endif
+
+/* The class from in0, the levels of the inputs the network reads (0, 1, 2, 3, in this
+ * order); in1.. receive the hidden units' bits, a byte each. */
+MODEL_CODE_STORAGE int model_code_layers(const uint8_t *in0)
+{
+    int_fast16_t s, best;
+    int k;
+    uint8_t in1[6];
+    uint8_t in2[4];
+    const uint8_t *in0_0 = in0;
+    const uint8_t *in1_0 = in1;
+    const uint8_t *in2_0 = in2;
+    /* layer 0: 22 non-zero weights */
+    MODEL_CODE_BASE(in0_0);
+    s = 52 - in0_0[0] + in0_0[1] - 2 * in0_0[2] - in0_0[3];
+    in1[0] = (uint8_t)(s >= 0);
+    MODEL_CODE_BASE(in0_0);
+    s = -32 - in0_0[0] - in0_0[1] + 2 * in0_0[2] + in0_0[3];
+    in1[1] = (uint8_t)(s >= 0);
+    MODEL_CODE_BASE(in0_0);
+    s = -1 + 2 * in0_0[0] + 2 * in0_0[1] - 2 * in0_0[2] - 2 * in0_0[3];
+    in1[2] = (uint8_t)(s >= 0);
+    MODEL_CODE_BASE(in0_0);
+    s = 34 + 2 * in0_0[0] - 2 * in0_0[1] - 2 * in0_0[2] - 2 * in0_0[3];
+    in1[3] = (uint8_t)(s >= 0);
+    MODEL_CODE_BASE(in0_0);
+    s = 26 + 2 * in0_0[0] - in0_0[1] - in0_0[2] - 2 * in0_0[3];
+    in1[4] = (uint8_t)(s >= 0);
+    MODEL_CODE_BASE(in0_0);
+    s = -53 + 2 * in0_0[2] + in0_0[3];
+    in1[5] = (uint8_t)(s >= 0);
+    /* layer 1: 17 non-zero weights */
+    MODEL_CODE_BASE(in1_0);
+    s = 0 - in1_0[0] - in1_0[2] + in1_0[3] + in1_0[5];
+    in2[0] = (uint8_t)(s >= 0);
+    MODEL_CODE_BASE(in1_0);
+    s = 0 - in1_0[3] - in1_0[4] - in1_0[5];
+    in2[1] = (uint8_t)(s >= 0);
+    MODEL_CODE_BASE(in1_0);
+    s = -3 + in1_0[0] + in1_0[2] - in1_0[3] + in1_0[4] + in1_0[5];
+    in2[2] = (uint8_t)(s >= 0);
+    MODEL_CODE_BASE(in1_0);
+    s = -2 + in1_0[0] - in1_0[1] - in1_0[3] + in1_0[4] + in1_0[5];
+    in2[3] = (uint8_t)(s >= 0);
+    /* layer 2: 8 non-zero weights */
+    MODEL_CODE_BASE(in2_0);
+    s = 0 - in2_0[0] - in2_0[1] + in2_0[2];
+    best = s;
+    k = 0;
+    MODEL_CODE_BASE(in2_0);
+    s = -1 + in2_0[0] - in2_0[1] + in2_0[3];
+    if (s > best) { /* strict >: the lowest index wins ties */
+        best = s;
+        k = 1;
+    }
+    MODEL_CODE_BASE(in2_0);
+    s = 0 - in2_0[1] + in2_0[3];
+    if (s > best) { /* strict >: the lowest index wins ties */
+        best = s;
+        k = 2;
+    }
+    return k;
+}
+
+/* NAME_predict_q's levels: the inputs read, clamped to the top level. */
+static int model_code_predict_q(const uint8_t *xq)
+{
+    uint8_t in0[4];
+    unsigned v;
+    v = xq[0];
+    in0[0] = (uint8_t)(v < 15u ? v : 15u);
+    v = xq[1];
+    in0[1] = (uint8_t)(v < 15u ? v : 15u);
+    v = xq[2];
+    in0[2] = (uint8_t)(v < 15u ? v : 15u);
+    v = xq[3];
+    in0[3] = (uint8_t)(v < 15u ? v : 15u);
+    return model_code_layers(in0);
+}
+#endif
+
 int model_predict_q(const uint8_t *xq)
 {
+#if MODEL_CODE_FORM
+    return model_code_predict_q(xq);
+#else
     model_word_t buf[2];
     int32_t scores[3];
     return model_forward(xq, scores, buf);
+#endif
 }
 
 #ifndef BDNN_NO_FLOAT
@@ -876,6 +1052,20 @@ void model_quantize(const float *x, uint8_t *xq)
         xq[j] = (uint8_t)MODEL_QUANTIZE1(&x[j], j);
 }
 
+#if MODEL_CODE_FORM
+/* The levels of the inputs the network reads, each with its own copy of the level code, then
+ * the network as code */
+int model_predict(const float *x)
+{
+    uint8_t in0[4];
+    MODEL_QUANTIZER_TABLES;
+    in0[0] = (uint8_t)MODEL_QUANTIZE1_POSITIVE(&x[0], 0u);
+    in0[1] = (uint8_t)MODEL_QUANTIZE1_POSITIVE(&x[1], 1u);
+    in0[2] = (uint8_t)MODEL_QUANTIZE1_POSITIVE(&x[2], 2u);
+    in0[3] = (uint8_t)MODEL_QUANTIZE1_POSITIVE(&x[3], 3u);
+    return model_code_layers(in0);
+}
+#else
 #if BDNN_FUSED_INPUT
 /* The float inputs' levels go straight into the first layer's input (no xq array) */
 int model_predict(const float *x)
@@ -897,5 +1087,6 @@ int model_predict(const float *x)
     model_quantize(x, xq);
     return model_predict_q(xq);
 }
+#endif
 #endif
 #endif
