@@ -223,3 +223,20 @@ def test_one_start_is_the_first_start_and_a_fit_stops_the_starts(monkeypatch):
     # a network that meets the data's bound (0 errors: setosa against the rest) ends the starts
     qat = train_network("qat", _problem(Q, (Q[:, 2] < 5).astype(int), [0, 1], **kw))
     assert qat.train_errors == 0 and qat.network.training["starts"] == [[0, 0]]
+
+
+def test_a_limit_that_leaves_no_epoch_says_so(tmp_path):
+    """A time limit the float MLP's fit uses up (a slow or busy machine; here 0.05 s on
+    digits) leaves the rounded MLP, often near chance: bdnn train says so in a warning line
+    and in the JSON's and the model record's warnings, naming the remedy. A limit with time for
+    the epochs gives none."""
+    out = tmp_path / "m.json"
+    p = bdnn("train", "digits", "--hidden", 16, "--method", "qat", "--time-limit", 0.05,
+             "--workers", 1, "-o", out, "--json", "--quiet")
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    assert len(summary["warnings"]) == 1 and "raise --time-limit" in summary["warnings"][0]
+    assert json.loads(out.read_text())["training"]["warnings"] == summary["warnings"]
+    p = bdnn("train", "iris", "--hidden", 4, "--method", "qat", "--time-limit", 30,
+             "--workers", 1, "--seed", 0, "-o", out)
+    assert p.returncode == 0 and "warning" not in p.stdout, p.stdout

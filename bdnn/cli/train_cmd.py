@@ -378,4 +378,5 @@ def _report(s: dict) -> str:
     if s.get("interrupted"):
         lines.append("interrupted     training stopped early; the best network found so far "
                      "was written")
+    lines += [f"warning         {w}" for w in s.get("warnings", [])]
     return "\n".join(lines)

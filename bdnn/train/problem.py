@@ -203,11 +203,12 @@ class TrainProblem:
 
     def result(self, net: Network, record: dict, *, status: str, objective: int, bound: float,
                seconds: float, stages: list[dict], origin: str,
-               interrupted: bool = False) -> TrainResult:
+               interrupted: bool = False, warnings: list[str] | None = None) -> TrainResult:
         """Finish ``record`` with the outcome, attach it to ``net`` and wrap both.
 
         ``origin`` says in words where the network came from (e.g. "CP-SAT", "the float start:
-        CP-SAT found no better network"): the CLI prints it beside the status."""
+        CP-SAT found no better network"): the CLI prints it beside the status; ``warnings``
+        (recorded too) what the user should know about the network, a line each."""
         gap = relative_gap(objective, bound)
         train_errors = self.errors(net)
         record.update({
@@ -221,8 +222,11 @@ class TrainProblem:
             "nonzero_weights": net.n_nonzero_weights(),
             "origin": origin,
         })
+        if warnings:
+            record["warnings"] = list(warnings)
         net.training = record
         return TrainResult(network=net, status=status, objective=int(objective),
                            bound=float(bound), gap=gap, seconds=seconds,
                            train_errors=train_errors, n_train=self.n_train,
-                           interrupted=interrupted, stages=stages, origin=origin)
+                           interrupted=interrupted, stages=stages, origin=origin,
+                           warnings=list(warnings or []))

@@ -135,8 +135,16 @@ def train_qat(problem: TrainProblem) -> TrainResult:
               "best_epoch": best.best_epoch, "learning_rate": LEARNING_RATE, "batch": BATCH,
               "starts": starts, "best_start": best.index,
               "objective_rounded": best.rounded_loss, "fit_seconds": round(best.fit_s, 3)}
+    warnings = []
+    if best.epochs == 0 and best.loss > lower and not interrupt_requested():
+        # a slow or busy machine: the fit took the time the epochs should have had
+        warnings.append(
+            f"the time limit ({solve.time_limit:g} s) left no time for quantization-aware "
+            f"training after the float MLP's fit ({best.fit_s:.1f} s): the network is the "
+            "rounded MLP; raise --time-limit")
     return problem.result(
         best.network, record, status="OPTIMAL" if best.loss <= lower else "FEASIBLE",
+        warnings=warnings,
         objective=best.loss, bound=lower, seconds=problem.elapsed(),
         stages=[{"stage": "rounded", "objective": best.rounded_loss,
                  "seconds": round(best.fit_s, 3)},

@@ -27,6 +27,7 @@ class TrainResult:
     interrupted: bool = False
     stages: list[dict] = field(default_factory=list)
     origin: str = ""  # where the network came from, in words
+    warnings: list[str] = field(default_factory=list)  # what the user should know, a line each
 
     @property
     def train_accuracy(self) -> float:
@@ -49,6 +50,7 @@ class TrainResult:
             "inputs": self.network.n_inputs,
             "interrupted": self.interrupted,
             "origin": self.origin,
+            "warnings": list(self.warnings),
         }
 
 
