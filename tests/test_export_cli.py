@@ -141,12 +141,13 @@ def test_verify_all_backends_on_csv(model, tmp_path, capsys) -> None:
     doc = json.loads(out)
     assert code == 0 and doc["ok"] and doc["data_rows"] == 40 and doc["random_rows"] == 30
     status = {b["backend"]: (b["status"], b["rows"], b["mismatches"]) for b in doc["backends"]}
-    host = {"numpy", "onnxruntime", "onnx-reference", "c-host"}
+    host = {"numpy", "onnxruntime", "onnx-reference", "c-host", "c-host-code"}
     assert {k: v for k, v in status.items() if k in host} == {
         "numpy": ("reference", 70, 0),
         "onnxruntime": ("ok", 70, 0),
         "onnx-reference": ("ok", 70, 0),
         "c-host": ("ok", 70, 0),
+        "c-host-code": ("ok", 70, 0),
     }
     # the firmware backends run by default too, where their toolchains exist
     for name, (state, rows, mismatches) in status.items():

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.toolchain
 def test_backend_names():
     """The host backends, then one per target of the table (a new target needs no edit here)."""
     assert backend_names() == ["numpy", "onnxruntime", "onnx-reference", "c-host",
-                               *target_names()]
+                               "c-host-code", *target_names()]
     assert {"cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "avr", "rv32imc",
             "rv32ec"} <= set(target_names())
 

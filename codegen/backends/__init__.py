@@ -24,6 +24,7 @@ BACKEND_MODULES = [
     "codegen.backends.onnxruntime_backend",
     "codegen.backends.onnx_reference",
     "codegen.backends.c_host",
+    "codegen.backends.c_host_code",
 ]
 REFERENCE = "numpy"
 

@@ -158,17 +158,19 @@ def parse_float(lines: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.array(classes, np.int64), np.array(quantized, np.uint8)
 
 
-def run(net: Network, Q: np.ndarray) -> ForwardResult:
-    """Build the model with the host compiler and run every row of ``Q`` through the harness."""
+def run(net: Network, Q: np.ndarray, cflags: Sequence[str] = CFLAGS) -> ForwardResult:
+    """Build the model with the host compiler (``cflags``) and run every row of ``Q`` through
+    the harness."""
     with tempfile.TemporaryDirectory(prefix="bdnn-c-host-") as tmp:
-        exe = build([(net, "model")], tmp)
+        exe = build([(net, "model")], tmp, cflags=cflags)
         return parse_q(run_harness(exe, encode_q(0, Q)), net)
 
 
-def run_float(net: Network, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def run_float(net: Network, X: np.ndarray, cflags: Sequence[str] = CFLAGS
+              ) -> tuple[np.ndarray, np.ndarray]:
     """``NAME_predict``'s class and ``NAME_quantize``'s levels of each float row of ``X``."""
     with tempfile.TemporaryDirectory(prefix="bdnn-c-host-") as tmp:
-        exe = build([(net, "model")], tmp)
+        exe = build([(net, "model")], tmp, cflags=cflags)
         return parse_float(run_harness(exe, encode_float(0, X)))
 
 
@@ -198,7 +200,8 @@ int main(void)
 """
 
 
-def run_int(net: Network, Xi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def run_int(net: Network, Xi: np.ndarray, cflags: Sequence[str] = CFLAGS
+            ) -> tuple[np.ndarray, np.ndarray]:
     """``NAME_predict_i16`` / ``_i32``'s class and ``NAME_quantize_i16`` / ``_i32``'s levels of
     each integer row of ``Xi`` (the network's raw-input API), built with a small harness."""
     raw = raw_input_of(net)
@@ -213,7 +216,7 @@ def run_int(net: Network, Xi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         for fname, text in render_c(net, "model").items():
             (work / fname).write_text(text, encoding="utf-8")
         (work / "main.c").write_text(_INT_MAIN % {"t": raw.c_type, "s": raw.suffix})
-        proc = subprocess.run([cc, *CFLAGS, "-I.", "main.c", "model.c", "-o", "harness"],
+        proc = subprocess.run([cc, *cflags, "-I.", "main.c", "model.c", "-o", "harness"],
                               cwd=work, capture_output=True, text=True)
         if proc.returncode != 0:
             first = (proc.stderr.strip().splitlines() or ["(no message)"])[:3]
