@@ -7,7 +7,9 @@ the exported C's model data (weight planes + thresholds, ``codegen.size_report``
 for every candidate; flash, RAM and cycles are measured with the target's cross-compiler and
 emulator (``codegen.targets.measure.bench``) for the Pareto candidates only. A candidate
 whose default build misses the flash budget is measured again with small code
-(``BDNN_SMALL_CODE`` 1, ``measure_within``); the pick then records ``small_code``.
+(``BDNN_SMALL_CODE`` 1), and one whose builds miss the time budget with weights as code
+(``BDNN_WEIGHTS_AS_CODE`` 1) where the form applies (``measure_within``); the pick then
+records the switches its build needs (``small_code``, ``weights_as_code``).
 """
 
 from __future__ import annotations
