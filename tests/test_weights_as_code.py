@@ -74,9 +74,9 @@ def _host_check(nets: list[Network], tmp_path, cflags: tuple[str, ...]) -> None:
         np.testing.assert_array_equal(classes, net.predict(X), err_msg=f"predict of m{i}")
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                 HealthCheck.function_scoped_fixture])
-@given(specs=st.lists(net_specs(max_width=80), min_size=6, max_size=6),
+@given(specs=st.lists(net_specs(max_width=60), min_size=6, max_size=6),
        keep=st.sampled_from([0.05, 0.3, 1.0]), small_code=st.booleans())
 def test_host_predict_equals_numpy(specs, keep, small_code, tmp_path_factory):
     """Random networks (1-3 hidden layers, heaviside and sign, argmax and single output, 1-8
