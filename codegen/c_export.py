@@ -193,7 +193,8 @@ def template_context(
     small_code: bool = False, weights_as_code: bool = False,
 ) -> dict:
     """Everything the C templates need, as plain data. ``with_predict_table``: False for an
-    ensemble, whose members keep their kernels. ``small_code`` / ``weights_as_code``: the
+    ensemble, whose members keep their kernels (and have no weights-as-code form).
+    ``small_code`` / ``weights_as_code``: the
     file's default of ``BDNN_SMALL_CODE`` / ``BDNN_WEIGHTS_AS_CODE`` (``codegen.switches``)
     is 1."""
     name = validate_c_name(name)
@@ -290,7 +291,9 @@ def template_context(
         if not layer.is_output:
             hidden_offset += layer.n_out
     q = net.quantizer
-    key_table, key_index = key_rows(c_level_keys(q), row_entry_bytes(q))
+    level_c_keys = c_level_keys(q)
+    key_table, key_index = key_rows(level_c_keys, row_entry_bytes(q))
+    positive_keys = positive_key_inputs(level_c_keys)
     # the first input of each row (its lo and scale stand for the row's inputs)
     key_inputs = (range(q.n_inputs) if key_index is None
                   else [int(np.argmax(key_index == r)) for r in range(len(key_table))])
@@ -325,9 +328,11 @@ def template_context(
     return {
         "small_code": small_code,
         "weights_as_code_default": weights_as_code,
-        "weights_as_code": _code_form_context(plan, positive_key_inputs(q)),
+        # a single network's only: an ensemble's members keep their kernels, like the table
+        "weights_as_code": (_code_form_context(plan, positive_keys) if with_predict_table
+                            else None),
         # rows whose levels start at positive floats: a cheaper key (NAME_quantize1_positive)
-        "positive_key_rows": bool(positive_key_inputs(q).any()),
+        "positive_key_rows": bool(positive_keys.any()),
         "base_span": BASE_SPAN,
         "avr_inline_layers_max_weights": AVR_INLINE_LAYERS_MAX_WEIGHTS,
         "member": False,  # True: the body of an ensemble member (ensemble_context)
@@ -485,12 +490,10 @@ def ensemble_context(ens: Ensemble, name: str, word_bits: int = 32,
                         "int32_t; use smaller weights or fewer inputs")
     ctx = template_context(ens.members[0], name, word_bits, with_predict_table=False,
                            small_code=small_code)
-    ctx["weights_as_code"] = None  # single networks only: the vote has no code form
     members, score_offset, hidden_offset, scratch = [], 0, 0, 0
     for k, (m, classes) in enumerate(zip(ens.members, ens.member_classes, strict=True)):
         mctx = template_context(m, member_name(name, k), word_bits, with_predict_table=False)
         mctx["member"] = True
-        mctx["weights_as_code"] = None  # single networks only
         mctx["fused_float_input"] = False
         o = score_offset
         members.append({

@@ -168,14 +168,15 @@ def row_entry_bytes(q: Quantizer) -> float:
 C_KEY_MINUS_ZERO = 0x807FFFFE
 
 
-def positive_key_inputs(q: Quantizer) -> np.ndarray:
-    """bool [n_inputs]: inputs whose every C threshold (``c_level_keys``) is at least
-    ``C_KEY_MINUS_ZERO``. Their level may use the key without the sign fold,
-    ``unfolded_c_keys``: it equals ``c_keys`` for every float without the sign bit, and puts
-    every float with it (negatives, -0, -inf, negative NaNs: all at level 0, since their keys are
-    at most the key of -0) between ``0x007FFFFF`` and ``C_KEY_MINUS_ZERO``, below every such
-    threshold, so it gives the same level with three instructions less."""
-    return np.all(c_level_keys(q) >= C_KEY_MINUS_ZERO, axis=1)
+def positive_key_inputs(level_c_keys: np.ndarray) -> np.ndarray:
+    """bool [n_inputs]: inputs whose every C threshold (``level_c_keys``, the quantizer's
+    ``c_level_keys``) is at least ``C_KEY_MINUS_ZERO``. Their level may use the key without
+    the sign fold, ``unfolded_c_keys``: it equals ``c_keys`` for every float without the sign
+    bit, and puts every float with it (negatives, -0, -inf, negative NaNs: all at level 0,
+    since their keys are at most the key of -0) between ``0x007FFFFF`` and
+    ``C_KEY_MINUS_ZERO``, below every such threshold, so it gives the same level with three
+    instructions less."""
+    return np.all(np.asarray(level_c_keys) >= C_KEY_MINUS_ZERO, axis=1)
 
 
 def unfolded_c_keys(X: np.ndarray) -> np.ndarray:

@@ -124,21 +124,28 @@ def unit_statements(unit: CodeUnit, array: str, start: int, acc: str = "s") -> l
     return out or [{"base": None, "code": f"{acc} = {start}"}]
 
 
+def _not_made_for(model: object) -> str | None:
+    """Why ``BDNN_WEIGHTS_AS_CODE`` would not change the model's C, or None: an ensemble (its
+    members keep their kernels), or a network with a predict table (which its entry points
+    use instead, faster still)."""
+    if is_ensemble(model):
+        return "weights as code is made for a single network, not an ensemble"
+    table = predict_table(model)
+    if table is not None:
+        return (f"this network reads {table.index_bits} input bits, so its predict functions "
+                "run its predict table, faster than weights as code")
+    return None
+
+
 def weights_as_code_applies(model: object) -> bool:
     """Whether ``BDNN_WEIGHTS_AS_CODE`` changes the model's C: a single network without a
-    predict table (``check_weights_as_code``)."""
-    return not is_ensemble(model) and predict_table(model) is None
+    predict table."""
+    return _not_made_for(model) is None
 
 
 def check_weights_as_code(model: object) -> None:
-    """Raise ``BDNNError`` (one line) for a model that ``BDNN_WEIGHTS_AS_CODE`` would not change:
-    an ensemble (its members keep their kernels), or a network with a predict table (which
-    its entry points use instead, faster still)."""
-    if is_ensemble(model):
-        raise BDNNError("weights as code is made for a single network, not an ensemble; "
-                        "drop --weights-as-code")
-    table = predict_table(model)
-    if table is not None:
-        raise BDNNError(f"this network reads {table.index_bits} input bits, so its predict "
-                        "functions run its predict table, faster than weights as code; drop "
-                        "--weights-as-code")
+    """Raise ``BDNNError`` (one line) for a model that ``BDNN_WEIGHTS_AS_CODE`` would not
+    change (``weights_as_code_applies``)."""
+    why = _not_made_for(model)
+    if why is not None:
+        raise BDNNError(f"{why}; drop --weights-as-code")

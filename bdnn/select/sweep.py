@@ -297,14 +297,13 @@ def finish(ds: Dataset, opts: SelectOptions, parts: list[DataPart], results: lis
     def measure(c: Candidate, switches: dict) -> dict:
         with counting:  # measurements run in threads (choose's parallel)
             n_measured[0] += 1
+        forms = [name for switch, name in ((WEIGHTS_AS_CODE, "weights as code"),
+                                           (SMALL_CODE, "small code")) if switches.get(switch.key)]
+        missed = "time" if switches.get(WEIGHTS_AS_CODE.key) else "flash"
         say(opts, f"measuring {config_label(c.config)} (seed {c.seed}, val "
                   f"{c.val_accuracy:.4f}, {c.model_bytes} B) on {opts.budgets.target}"
-                  + (" with small code (its default build misses the flash budget)"
-                     if switches.get(SMALL_CODE.key) and not switches.get(WEIGHTS_AS_CODE.key)
-                     else "")
-                  + (" with weights as code" + (" and small code" if switches.get(
-                      SMALL_CODE.key) else "") + " (its default build misses the time budget)"
-                     if switches.get(WEIGHTS_AS_CODE.key) else ""))
+                  + (f" with {' and '.join(forms)} (its default build misses the {missed} "
+                     "budget)" if forms else ""))
         return measure_on_target(c.network(), opts.budgets.target, opts.entry, switches)
 
     chosen, front = choose(cands, opts.budgets, measure, parallel=machine_cores(),

@@ -358,9 +358,7 @@ def bench(
         net = int_entry_network(net, raw)
     if clock_hz is not None:
         check_clock_hz(clock_hz)
-    switches = {SMALL_CODE.key: small_code, WEIGHTS_AS_CODE.key: weights_as_code}
-    if weights_as_code:
-        check_weights_as_code(net)
+    switches = _switches(net, small_code, weights_as_code)
     target = get_target(target_name)
     require_toolchain(target)
     tmp = (
@@ -424,6 +422,14 @@ def _add_stack(target, fp, stack_bytes: int | None) -> None:
     check_fits(target, fp.flash_bytes, fp.ram_bytes + (stack_bytes or 0))
 
 
+def _switches(net: Network, small_code: bool, weights_as_code: bool) -> dict:
+    """The C switches of a build as ``{CSwitch.key: bool}``; weights as code only for a model
+    it is made for (``check_weights_as_code``: a one-line error before any build)."""
+    if weights_as_code:
+        check_weights_as_code(net)
+    return {SMALL_CODE.key: small_code, WEIGHTS_AS_CODE.key: weights_as_code}
+
+
 def _size_record(target, fp, switches: dict) -> dict:
     """The footprint fields that ``bench`` and ``size --target`` both report."""
     return {"target": target.name, "board": target.board, **asdict(fp),
@@ -440,9 +446,7 @@ def measured_size(net: Network, target_name: str, run: bool = True,
     ``BDNN_WEIGHTS_AS_CODE`` 1. Raises ``BDNNError`` for an unknown target, a missing
     toolchain, a model that does not fit, or one that weights as code is not made for.
     """
-    switches = {SMALL_CODE.key: small_code, WEIGHTS_AS_CODE.key: weights_as_code}
-    if weights_as_code:
-        check_weights_as_code(net)
+    switches = _switches(net, small_code, weights_as_code)
     target = get_target(target_name)
     require_toolchain(target, run=run)
     tmp = Path(tempfile.mkdtemp(prefix=f"bdnn-size-{target.name}-"))
@@ -450,8 +454,9 @@ def measured_size(net: Network, target_name: str, run: bool = True,
         check_plan_fits(net, target)
         Q = random_inputs(net, 1)
         project = write_project(net, target, tmp, "model", Q)
-        if switch_cflags(switches):
-            add_config(project, [f"EXTRA_CFLAGS += {' '.join(switch_cflags(switches))}"])
+        flags = switch_cflags(switches)
+        if flags:
+            add_config(project, [f"EXTRA_CFLAGS += {' '.join(flags)}"])
         make(project, "size.elf")
         fp = footprint_of(project, None)
         check_fits(target, fp.flash_bytes, fp.ram_bytes)
