@@ -90,6 +90,28 @@ def test_inputs(net: Network, n: int, seed: int) -> np.ndarray:
 test_inputs.__test__ = False  # a helper, not a pytest test
 
 
+#: IEEE specials every float-input test feeds: both NaN signs, both infinities and zeros, the
+#: smallest denormals, the largest finite values
+FLOAT_SPECIALS = np.array([np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-45, -1e-45, 3.4e38,
+                           -3.4e38], np.float32)
+
+
+def float_probe_rows(net: Network, rng: np.random.Generator, n_special: int = 60,
+                     n_random: int = 150) -> np.ndarray:
+    """Float rows for ``NAME_predict``: every quantizer cut point and 1 ulp either side, each
+    special in every input, ``n_special`` rows of specials mixed, ``n_random`` normal rows
+    at magnitudes 1e-3 .. 1e3."""
+    from codegen.level_keys import boundary_inputs
+
+    return np.vstack([
+        boundary_inputs(net.quantizer),
+        np.tile(FLOAT_SPECIALS[:, None], (1, net.n_inputs)),
+        rng.choice(FLOAT_SPECIALS, (n_special, net.n_inputs)),
+        rng.normal(0, 1, (n_random, net.n_inputs))
+        * 10.0 ** rng.integers(-3, 4, (n_random, 1)),
+    ]).astype(np.float32)
+
+
 def assert_same(expected, got, context: str = "") -> None:
     """Class, every score and every hidden bit equal (with the first differing row in the msg)."""
     assert np.array_equal(np.asarray(got.class_index), expected.class_index), (

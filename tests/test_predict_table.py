@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from export_strategies import float_probe_rows
 from toolchains import require_tool
 
 from bdnn.ensemble import Ensemble
@@ -29,7 +30,6 @@ from bdnn.quantizer import Pow2Quantizer, Quantizer, ThresholdQuantizer, fit_qua
 from bdnn.raw_input import with_raw_input
 from codegen.backends import c_host
 from codegen.c_export import render_c
-from codegen.level_keys import boundary_inputs
 from codegen.plan import plan_model
 from codegen.predict_table import MAX_TABLE_INDEX_BITS, entry_bits, predict_table
 from codegen.size_report import format_size_table, size_report
@@ -233,17 +233,6 @@ def _code_rows(net: Network, rng: np.random.Generator) -> np.ndarray:
                       np.full((1, net.n_inputs), 255), np.full((1, net.n_inputs), L + 1)])
 
 
-def _float_rows(net: Network, rng: np.random.Generator) -> np.ndarray:
-    special = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-45, -1e-45, 3.4e38, -3.4e38],
-                       F32)
-    return np.vstack([
-        boundary_inputs(net.quantizer),  # every cut point and 1 ulp on either side
-        np.tile(special[:, None], (1, net.n_inputs)),
-        rng.choice(special, (60, net.n_inputs)),
-        (rng.normal(0, 1, (150, net.n_inputs)) * 10.0 ** rng.integers(-3, 4, (150, 1))),
-    ]).astype(F32)
-
-
 @pytest.mark.parametrize("table, fused", [(1, 1), (1, 0), (0, 1)])
 @pytest.mark.parametrize("float_quantizer", [0, 1])
 def test_c_predict_functions_equal_plain_forward(cc, tmp_path, table, fused,
@@ -262,7 +251,7 @@ def test_c_predict_functions_equal_plain_forward(cc, tmp_path, table, fused,
         Q = _code_rows(net, rng)
         got = [int(v) for v in c_host.run_harness(exe, c_host.encode_q(i, Q))]
         assert got == _plain_classes(net, Q).tolist(), f"predict_q of {label}"
-        X = _float_rows(net, rng)
+        X = float_probe_rows(net, rng)
         got = [int(v) for v in c_host.run_harness(exe, c_host.encode_float(i, X))]
         want = _plain_classes(net, net.quantizer.quantize(X))
         assert got == want.tolist(), f"predict of {label}"
@@ -306,7 +295,7 @@ def test_c_extreme_tables(cc, tmp_path) -> None:
             Q = np.vstack([Q, np.tile(np.arange(256)[:, None], (1, net.n_inputs))])
         got = [int(v) for v in c_host.run_harness(exe, c_host.encode_q(i, Q))]
         assert got == _plain_classes(net, Q).tolist(), f"predict_q of network {i}"
-        X = _float_rows(net, rng)
+        X = float_probe_rows(net, rng)
         got = [int(v) for v in c_host.run_harness(exe, c_host.encode_float(i, X))]
         assert got == _plain_classes(net, net.quantizer.quantize(X)).tolist(), i
 
@@ -329,7 +318,7 @@ def test_harness_scores_debug_and_raw_input_still_run_the_network(cc, tmp_path) 
         assert np.array_equal(got.scores, ref.scores)
         for g, r in zip(got.hidden_bits, ref.hidden_bits, strict=True):
             assert np.array_equal(g, r)
-        X = _float_rows(net, rng)
+        X = float_probe_rows(net, rng)
         classes, levels = c_host.parse_float(c_host.run_harness(exe, c_host.encode_float(i, X)))
         assert np.array_equal(levels, net.quantizer.quantize(X))
         assert classes.tolist() == _plain_classes(net, net.quantizer.quantize(X)).tolist()

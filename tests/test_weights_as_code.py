@@ -13,7 +13,7 @@ import subprocess
 import numpy as np
 import pytest
 from cli_helpers import bdnn as cli_bdnn
-from export_strategies import net_specs, test_inputs
+from export_strategies import FLOAT_SPECIALS, float_probe_rows, net_specs, test_inputs
 from firmware_fixtures.helpers import need_target
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -46,17 +46,6 @@ def _sparse(net: Network, rng: np.random.Generator, keep: float) -> Network:
     return Network(net.quantizer, layers, net.classes, net.activation, net.output)
 
 
-def _float_rows(net: Network, rng: np.random.Generator) -> np.ndarray:
-    """Every quantizer cut point and 1 ulp either side, IEEE specials, random magnitudes."""
-    special = np.array([np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-45, -1e-45, 3.4e38,
-                        -3.4e38], F32)
-    return np.vstack([boundary_inputs(net.quantizer),
-                      np.tile(special[:, None], (1, net.n_inputs)),
-                      rng.choice(special, (30, net.n_inputs)),
-                      rng.normal(0, 1, (80, net.n_inputs)) * 10.0 ** rng.integers(-3, 4, (80, 1)),
-                      ]).astype(F32)
-
-
 def _host_check(nets: list[Network], tmp_path, cflags: tuple[str, ...]) -> None:
     """Every network built into one host harness with ``cflags``: NAME_predict_q (the harness
     exits 1 when it differs from NAME_forward_debug_q's class, which equals numpy's) on random
@@ -69,7 +58,7 @@ def _host_check(nets: list[Network], tmp_path, cflags: tuple[str, ...]) -> None:
         Q = rng.integers(0, 256, (120, net.n_inputs))
         got = c_host.parse_q(c_host.run_harness(exe, c_host.encode_q(i, Q)), net)
         np.testing.assert_array_equal(got.class_index, net.forward_q(Q).class_index)
-        X = _float_rows(net, rng)
+        X = float_probe_rows(net, rng, n_special=30, n_random=80)
         classes, _ = c_host.parse_float(c_host.run_harness(exe, c_host.encode_float(i, X)))
         np.testing.assert_array_equal(classes, net.predict(X), err_msg=f"predict of m{i}")
 
@@ -291,11 +280,10 @@ def test_unfolded_keys_give_the_folded_levels_on_positive_rows():
     lo = np.array([0.0, 0.5, -1.0, 1e-30, 0.0, -0.0, 3.0], F32)
     scale = np.array([1.0, 2.0, 1.0, 1e30, 0.0, 3.0, 0.25], F32)
     q = Q(4, lo, scale)
-    admitted = positive_key_inputs(q)
+    admitted = positive_key_inputs(c_level_keys(q))
     assert admitted.any() and not admitted.all(), admitted
     nan_bits = np.array([0x7FC00000, 0x7F800001, 0xFFC00000, 0xFFFFFFFF], np.uint32)
-    specials = np.concatenate([np.array([0.0, -0.0, np.inf, -np.inf, 1e-45, -1e-45, 3.4e38,
-                                         -3.4e38], F32), nan_bits.view(F32)])
+    specials = np.concatenate([FLOAT_SPECIALS, nan_bits.view(F32)])
     thresholds = c_level_keys(q)
     for j in np.flatnonzero(admitted):
         X = np.concatenate([boundary_inputs(q)[:, j], specials,
